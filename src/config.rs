@@ -1,0 +1,704 @@
+//! Run configuration: the design's `LoadTestConfig`, loading from JSON and flags, validation.
+//!
+//! [`LoadTestConfig`] keeps every field of the design sketch under the same name and with the
+//! same default, and adds what openpace needs (target, warmup, arrival process, seed, wait
+//! mode, cores, model, output). A [`RunConfig`] is one or more scenarios that run at the same
+//! time, paced by one timing loop.
+//!
+//! All checking happens here, before any thread starts: [`RunConfig::validate`] rejects every
+//! value that makes no sense with a [`ConfigError`] naming the field, the value and what is
+//! allowed. Loading (`load.rs`) turns JSON text and `--flag` overrides into configs through the
+//! one field table in `fields.rs`, which also prints the example config.
+
+mod fields;
+mod load;
+
+pub use fields::{FIELDS, Field, example_config};
+pub use load::{DEFAULT_SCENARIO, Override, load_json};
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{ConfigError, Origin};
+use crate::schedule::{Arrival, LoadPattern, RateProfile};
+use crate::target::TargetSpec;
+
+/// How idle threads wait for their next instant or request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WaitMode {
+    /// Busy-poll: the timing loop and idle workers never sleep. For dedicated hosts.
+    Spin,
+    /// Sleep until shortly before each instant, then spin (default).
+    Hybrid,
+    /// Never spin: sleep to each instant (about 0.1 ms later). For shared machines.
+    Sleep,
+}
+
+/// Open model (a schedule) or closed loop (fixed concurrency).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Model {
+    /// Requests are sent on schedule whether or not earlier ones finished.
+    Open,
+    /// `concurrency` callers each send the next request when the last one finished. Kept for
+    /// comparison: its latencies hide queueing and are labelled "closed loop, not corrected".
+    Closed,
+}
+
+/// What the output file holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReportFormat {
+    /// The JSON report (schema in the README).
+    Json,
+    /// The summary block as printed.
+    Text,
+}
+
+/// One stage of the `stages` pattern: move the rate linearly to `target_rps` over `duration`.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Stage {
+    /// Length of the stage in seconds.
+    pub duration: f64,
+    /// Rate at the end of the stage.
+    pub target_rps: f64,
+}
+
+/// One load test scenario. Field names and defaults follow the design sketch.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LoadTestConfig {
+    /// Shown in the summary and the report.
+    pub name: String,
+    /// Free text, copied to the report.
+    pub description: String,
+    /// constant, ramp_up, spike, step or stages.
+    pub load_pattern: LoadPattern,
+    /// Length of the measured window in seconds (after warmup).
+    pub duration_seconds: f64,
+    /// Rate for constant, spike (base) and step (peak).
+    pub target_rps: f64,
+    /// Starting rate of ramp_up.
+    pub min_rps: f64,
+    /// Final rate of ramp_up.
+    pub max_rps: f64,
+    /// Seconds ramp_up takes to go from min_rps to max_rps.
+    pub ramp_up_duration: f64,
+    /// Length of each burst of the spike pattern, in seconds.
+    pub spike_duration: f64,
+    /// Rate during bursts of the spike pattern.
+    pub spike_rps: f64,
+    /// Worker threads calling the target.
+    pub num_workers: usize,
+    /// Upper bound for num_workers and concurrency.
+    pub max_workers: usize,
+    /// A call longer than this counts as a timeout.
+    pub request_timeout_seconds: f64,
+    /// Extra attempts after a failed call (not after a timeout).
+    pub max_retries: u32,
+    /// Length of one interval of the time series, in seconds.
+    pub metrics_collection_interval: f64,
+    /// Format of the output file.
+    pub report_format: ReportFormat,
+    /// Record the process's CPU time in the report.
+    pub monitor_cpu: bool,
+    /// Record the process's peak memory in the report.
+    pub monitor_memory: bool,
+    /// Record network traffic (used by network targets).
+    pub monitor_network: bool,
+    /// Response-time p95 must stay below this (ms).
+    pub latency_p95_threshold_ms: f64,
+    /// Response-time p99 must stay below this (ms).
+    pub latency_p99_threshold_ms: f64,
+    /// Failed share of requests must not exceed this (0..=1).
+    pub error_rate_threshold: f64,
+    /// Successful share of requests must reach this (0..=1).
+    pub success_rate_threshold: f64,
+    /// The built-in target to call (the library can pass any target instead).
+    pub target: TargetSpec,
+    /// Seconds sent at the pattern's starting rate before measuring; not counted.
+    pub warmup_seconds: f64,
+    /// uniform or poisson spacing of requests.
+    pub arrival: Arrival,
+    /// Seed of the Poisson arrivals; `None` picks one and records it in the report.
+    pub seed: Option<u64>,
+    /// Stages of the `stages` pattern.
+    pub stages: Vec<Stage>,
+    /// Rate at which the `stages` pattern starts.
+    pub start_rps: f64,
+    /// How idle threads wait (run-wide).
+    pub wait: WaitMode,
+    /// Core of the timing loop (run-wide); `None`: core 0 when pinning is possible.
+    pub timer_core: Option<usize>,
+    /// Cores of this scenario's workers; `None`: every core but the timer's.
+    pub worker_cores: Option<Vec<usize>>,
+    /// open (scheduled) or closed (fixed concurrency, not corrected).
+    pub model: Model,
+    /// Callers in the closed model; `None`: num_workers.
+    pub concurrency: Option<usize>,
+    /// Requests held back when the hand-off queue is full before any is dropped.
+    pub max_backlog: usize,
+    /// Where the report goes (run-wide); `None`: no file.
+    pub output: Option<PathBuf>,
+}
+
+impl Default for LoadTestConfig {
+    fn default() -> Self {
+        LoadTestConfig {
+            name: "openpace".to_string(),
+            description: String::new(),
+            load_pattern: LoadPattern::Constant,
+            duration_seconds: 60.0,
+            target_rps: 10.0,
+            min_rps: 1.0,
+            max_rps: 100.0,
+            ramp_up_duration: 60.0,
+            spike_duration: 10.0,
+            spike_rps: 50.0,
+            num_workers: 4,
+            max_workers: 32,
+            request_timeout_seconds: 30.0,
+            max_retries: 3,
+            metrics_collection_interval: 5.0,
+            report_format: ReportFormat::Json,
+            monitor_cpu: true,
+            monitor_memory: true,
+            monitor_network: false,
+            latency_p95_threshold_ms: 100.0,
+            latency_p99_threshold_ms: 200.0,
+            error_rate_threshold: 0.01,
+            success_rate_threshold: 0.95,
+            target: TargetSpec::Noop,
+            warmup_seconds: 0.0,
+            arrival: Arrival::Uniform,
+            seed: None,
+            stages: Vec::new(),
+            start_rps: 0.0,
+            wait: WaitMode::Hybrid,
+            timer_core: None,
+            worker_cores: None,
+            model: Model::Open,
+            concurrency: None,
+            max_backlog: 65_536,
+            output: None,
+        }
+    }
+}
+
+/// Longest duration any field accepts: 30 days.
+pub const MAX_SECONDS: f64 = 30.0 * 86_400.0;
+/// Highest rate any field accepts.
+pub const MAX_RPS: f64 = 100_000_000.0;
+/// Longest request timeout: the histograms' ceiling.
+pub const MAX_TIMEOUT_SECONDS: f64 = 3_600.0;
+
+impl LoadTestConfig {
+    /// The rate over the measured window (warmup not included).
+    pub fn rate_profile(&self) -> RateProfile {
+        let d = self.duration_seconds;
+        match self.load_pattern {
+            LoadPattern::Constant => RateProfile::constant(self.target_rps, d),
+            LoadPattern::RampUp => {
+                RateProfile::ramp_up(self.min_rps, self.max_rps, self.ramp_up_duration, d)
+            }
+            LoadPattern::Spike => {
+                RateProfile::spike(self.target_rps, self.spike_rps, self.spike_duration, d)
+            }
+            LoadPattern::Step => RateProfile::step(self.target_rps, d),
+            LoadPattern::Stages => {
+                let stages: Vec<(f64, f64)> = self
+                    .stages
+                    .iter()
+                    .map(|s| (s.duration, s.target_rps))
+                    .collect();
+                RateProfile::stages(self.start_rps, &stages)
+            }
+        }
+    }
+
+    /// Worker threads this scenario starts.
+    pub fn worker_count(&self) -> usize {
+        match self.model {
+            Model::Open => self.num_workers,
+            Model::Closed => self.concurrency.unwrap_or(self.num_workers),
+        }
+    }
+
+    /// Checks every field of this scenario; `origin` says where the values came from.
+    pub fn validate(&self, origin: &Origin) -> Result<(), ConfigError> {
+        let bad = |field: &str, value: &dyn std::fmt::Display, allowed: &str| {
+            Err(ConfigError::invalid(origin, field, value, allowed))
+        };
+        if self.name.trim().is_empty() {
+            return bad("name", &"\"\"", "a non-empty name");
+        }
+        // The design's three rules first.
+        check_seconds(origin, "duration_seconds", self.duration_seconds, false)?;
+        check_rate(origin, "target_rps", self.target_rps, false)?;
+        if self.load_pattern == LoadPattern::RampUp {
+            check_seconds(origin, "ramp_up_duration", self.ramp_up_duration, false)?;
+            if self.ramp_up_duration > self.duration_seconds {
+                return bad(
+                    "ramp_up_duration",
+                    &self.ramp_up_duration,
+                    &format!(
+                        "at most duration_seconds ({}) for the ramp_up pattern",
+                        self.duration_seconds
+                    ),
+                );
+            }
+        }
+        check_rate(origin, "min_rps", self.min_rps, true)?;
+        check_rate(origin, "max_rps", self.max_rps, false)?;
+        if self.min_rps > self.max_rps {
+            return bad(
+                "min_rps",
+                &self.min_rps,
+                &format!("at most max_rps ({})", self.max_rps),
+            );
+        }
+        check_seconds(origin, "spike_duration", self.spike_duration, false)?;
+        check_rate(origin, "spike_rps", self.spike_rps, false)?;
+        if self.load_pattern == LoadPattern::Spike {
+            self.validate_spike(origin)?;
+        }
+        if self.load_pattern == LoadPattern::Stages {
+            self.validate_stages(origin)?;
+        }
+        self.validate_workers(origin)?;
+        check_seconds(
+            origin,
+            "request_timeout_seconds",
+            self.request_timeout_seconds,
+            false,
+        )?;
+        if self.request_timeout_seconds > MAX_TIMEOUT_SECONDS {
+            return bad(
+                "request_timeout_seconds",
+                &self.request_timeout_seconds,
+                "at most 3600 (one hour, the histograms' ceiling)",
+            );
+        }
+        if self.max_retries > 100 {
+            return bad("max_retries", &self.max_retries, "0 to 100");
+        }
+        check_seconds(
+            origin,
+            "metrics_collection_interval",
+            self.metrics_collection_interval,
+            false,
+        )?;
+        if self.metrics_collection_interval < 0.01 {
+            return bad(
+                "metrics_collection_interval",
+                &self.metrics_collection_interval,
+                "at least 0.01 seconds (10ms)",
+            );
+        }
+        check_seconds(origin, "warmup_seconds", self.warmup_seconds, true)?;
+        self.validate_thresholds(origin)?;
+        check_cores(origin, "timer_core", self.timer_core.iter().copied())?;
+        if let Some(cores) = &self.worker_cores {
+            if cores.is_empty() {
+                return bad("worker_cores", &"[]", "a non-empty list of core numbers");
+            }
+            check_cores(origin, "worker_cores", cores.iter().copied())?;
+        }
+        Ok(())
+    }
+
+    fn validate_spike(&self, origin: &Origin) -> Result<(), ConfigError> {
+        if self.spike_rps < self.target_rps {
+            return Err(ConfigError::invalid(
+                origin,
+                "spike_rps",
+                self.spike_rps,
+                format!("at least target_rps ({}) for the spike pattern", self.target_rps),
+            ));
+        }
+        if 2.0 * self.spike_duration >= self.duration_seconds {
+            return Err(ConfigError::invalid(
+                origin,
+                "spike_duration",
+                self.spike_duration,
+                format!(
+                    "less than duration_seconds / 2 ({}): the first spike starts at \
+                     2 x spike_duration",
+                    self.duration_seconds / 2.0
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    fn validate_stages(&self, origin: &Origin) -> Result<(), ConfigError> {
+        if self.stages.is_empty() {
+            return Err(ConfigError::invalid(
+                origin,
+                "stages",
+                "[]",
+                "a non-empty list of {\"duration\": D, \"target_rps\": R} for the stages pattern",
+            ));
+        }
+        check_rate(origin, "start_rps", self.start_rps, true)?;
+        for (i, stage) in self.stages.iter().enumerate() {
+            check_seconds(origin, &format!("stages[{i}].duration"), stage.duration, false)?;
+            check_rate(
+                origin,
+                &format!("stages[{i}].target_rps"),
+                stage.target_rps,
+                true,
+            )?;
+        }
+        let total: f64 = self.stages.iter().map(|s| s.duration).sum();
+        if (total - self.duration_seconds).abs() > 1e-6 {
+            return Err(ConfigError::invalid(
+                origin,
+                "duration_seconds",
+                self.duration_seconds,
+                format!("the sum of the stage durations ({total}) for the stages pattern"),
+            ));
+        }
+        if self.rate_profile().total() < 1.0 {
+            return Err(ConfigError::invalid(
+                origin,
+                "stages",
+                "(rates)",
+                "stages that schedule at least one request",
+            ));
+        }
+        Ok(())
+    }
+
+    fn validate_workers(&self, origin: &Origin) -> Result<(), ConfigError> {
+        if self.max_workers == 0 || self.max_workers > 4096 {
+            return Err(ConfigError::invalid(
+                origin,
+                "max_workers",
+                self.max_workers,
+                "1 to 4096",
+            ));
+        }
+        let allowed = format!("1 to max_workers ({})", self.max_workers);
+        if self.num_workers == 0 || self.num_workers > self.max_workers {
+            return Err(ConfigError::invalid(
+                origin,
+                "num_workers",
+                self.num_workers,
+                allowed,
+            ));
+        }
+        if let Some(c) = self.concurrency {
+            if c == 0 || c > self.max_workers {
+                return Err(ConfigError::invalid(origin, "concurrency", c, allowed));
+            }
+            if self.model == Model::Open {
+                return Err(ConfigError::invalid(
+                    origin,
+                    "concurrency",
+                    c,
+                    "only with \"model\": \"closed\" (the open model's concurrency follows \
+                     from the rate)",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn validate_thresholds(&self, origin: &Origin) -> Result<(), ConfigError> {
+        for (field, value) in [
+            ("latency_p95_threshold_ms", self.latency_p95_threshold_ms),
+            ("latency_p99_threshold_ms", self.latency_p99_threshold_ms),
+        ] {
+            if !(value > 0.0 && value <= MAX_TIMEOUT_SECONDS * 1000.0) {
+                return Err(ConfigError::invalid(
+                    origin,
+                    field,
+                    value,
+                    "milliseconds greater than 0 and at most 3600000",
+                ));
+            }
+        }
+        for (field, value) in [
+            ("error_rate_threshold", self.error_rate_threshold),
+            ("success_rate_threshold", self.success_rate_threshold),
+        ] {
+            if !(0.0..=1.0).contains(&value) {
+                return Err(ConfigError::invalid(
+                    origin,
+                    field,
+                    value,
+                    "a fraction from 0 to 1 (0.01 means 1%)",
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn check_seconds(
+    origin: &Origin,
+    field: &str,
+    value: f64,
+    zero_ok: bool,
+) -> Result<(), ConfigError> {
+    let ok = value.is_finite() && value <= MAX_SECONDS && (value > 0.0 || zero_ok && value == 0.0);
+    if ok {
+        return Ok(());
+    }
+    let lower = if zero_ok { "0 or more" } else { "more than 0" };
+    Err(ConfigError::invalid(
+        origin,
+        field,
+        value,
+        format!("{lower} seconds, at most 30 days (a number of seconds or e.g. \"500ms\", \"2m\")"),
+    ))
+}
+
+fn check_rate(origin: &Origin, field: &str, value: f64, zero_ok: bool) -> Result<(), ConfigError> {
+    let ok = value.is_finite() && value <= MAX_RPS && (value > 0.0 || zero_ok && value == 0.0);
+    if ok {
+        return Ok(());
+    }
+    let lower = if zero_ok { "0 or more" } else { "more than 0" };
+    Err(ConfigError::invalid(
+        origin,
+        field,
+        value,
+        format!("{lower} requests per second, at most 100000000"),
+    ))
+}
+
+/// Number of CPUs the machine has (online or not), as the kernel numbers them.
+pub fn machine_cores() -> usize {
+    // SAFETY: sysconf has no preconditions.
+    let n = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_CONF) };
+    if n < 1 { 1 } else { n as usize }
+}
+
+fn check_cores(
+    origin: &Origin,
+    field: &str,
+    cores: impl Iterator<Item = usize>,
+) -> Result<(), ConfigError> {
+    let count = machine_cores();
+    for core in cores {
+        if core >= count {
+            return Err(ConfigError::invalid(
+                origin,
+                field,
+                core,
+                format!("a core this machine has: 0 to {}", count - 1),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Scenarios that run together, paced by one timing loop.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunConfig {
+    /// The scenarios, in file order.
+    pub scenarios: Vec<LoadTestConfig>,
+    /// Where each scenario's values came from (same order), for messages.
+    pub origins: Vec<Origin>,
+}
+
+impl RunConfig {
+    /// A run of one scenario built in code.
+    pub fn single(config: LoadTestConfig) -> RunConfig {
+        RunConfig {
+            scenarios: vec![config],
+            origins: vec![Origin::Code],
+        }
+    }
+
+    /// The run-wide wait mode (the same in every scenario once validated).
+    pub fn wait(&self) -> WaitMode {
+        self.scenarios[0].wait
+    }
+
+    /// The run-wide timer core, if one was named.
+    pub fn timer_core(&self) -> Option<usize> {
+        self.scenarios[0].timer_core
+    }
+
+    /// Where the report goes, if anywhere.
+    pub fn output(&self) -> Option<&PathBuf> {
+        self.scenarios[0].output.as_ref()
+    }
+
+    /// The run-wide report format.
+    pub fn report_format(&self) -> ReportFormat {
+        self.scenarios[0].report_format
+    }
+
+    /// Checks every scenario, then what must agree between them.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let Some(first) = self.scenarios.first() else {
+            return Err(ConfigError::invalid(
+                &Origin::Code,
+                "scenarios",
+                "[]",
+                "at least one scenario",
+            ));
+        };
+        for (config, origin) in self.scenarios.iter().zip(self.origins_iter()) {
+            config.validate(&origin)?;
+        }
+        for (i, (config, origin)) in self.scenarios.iter().zip(self.origins_iter()).enumerate() {
+            let differs = |field: &str, a: String, b: String| {
+                Err(ConfigError::invalid(
+                    &origin,
+                    field,
+                    b,
+                    format!(
+                        "the same value as the first scenario ({a}): the timing loop and the \
+                         report are shared, so set it once at the top level"
+                    ),
+                ))
+            };
+            if config.wait != first.wait {
+                return differs("wait", format!("{:?}", first.wait), format!("{:?}", config.wait));
+            }
+            if config.timer_core != first.timer_core {
+                return differs(
+                    "timer_core",
+                    format!("{:?}", first.timer_core),
+                    format!("{:?}", config.timer_core),
+                );
+            }
+            if config.output != first.output {
+                return differs(
+                    "output",
+                    format!("{:?}", first.output),
+                    format!("{:?}", config.output),
+                );
+            }
+            if config.report_format != first.report_format {
+                return differs(
+                    "report_format",
+                    format!("{:?}", first.report_format),
+                    format!("{:?}", config.report_format),
+                );
+            }
+            if self.scenarios[..i].iter().any(|c| c.name == config.name) {
+                return Err(ConfigError::invalid(
+                    &origin,
+                    "name",
+                    format!("\"{}\"", config.name),
+                    "a name no other scenario of the run has",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn origins_iter(&self) -> impl Iterator<Item = Origin> + '_ {
+        (0..self.scenarios.len()).map(|i| self.origins.get(i).cloned().unwrap_or(Origin::Code))
+    }
+}
+
+/// Parses a duration: a number of seconds (`1.5`) or a number with a unit: `ns`, `us` (or
+/// `µs`), `ms`, `s`, `m`, `h` (`500us`, `20ms`, `2m`).
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '-' || c == '+' || c == 'e'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let value: f64 = number
+        .parse()
+        .map_err(|_| "expected a number with an optional unit ns, us, ms, s, m or h".to_string())?;
+    let scale = match unit.trim() {
+        "" | "s" => 1.0,
+        "ns" => 1e-9,
+        "us" | "µs" => 1e-6,
+        "ms" => 1e-3,
+        "m" | "min" => 60.0,
+        "h" => 3600.0,
+        other => return Err(format!("unknown unit `{other}`; use ns, us, ms, s, m or h")),
+    };
+    let seconds = value * scale;
+    if !seconds.is_finite() || seconds < 0.0 {
+        return Err("a duration cannot be negative".to_string());
+    }
+    if seconds > MAX_SECONDS * 10.0 {
+        return Err("too long".to_string());
+    }
+    Ok(Duration::from_secs_f64(seconds))
+}
+
+/// Formats a duration with the largest unit that keeps it short: `20ms`, `1.5s`, `500us`.
+pub fn format_duration(d: Duration) -> String {
+    let ns = d.as_nanos();
+    let (value, unit) = if ns == 0 {
+        (0.0, "s")
+    } else if ns % 1_000_000_000 == 0 {
+        (ns as f64 / 1e9, "s")
+    } else if ns >= 1_000_000_000 {
+        (ns as f64 / 1e9, "s")
+    } else if ns >= 1_000_000 {
+        (ns as f64 / 1e6, "ms")
+    } else if ns >= 1_000 {
+        (ns as f64 / 1e3, "us")
+    } else {
+        (ns as f64, "ns")
+    };
+    format!("{value}{unit}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_with_units() {
+        assert_eq!(parse_duration("500us").unwrap(), Duration::from_micros(500));
+        assert_eq!(parse_duration("20ms").unwrap(), Duration::from_millis(20));
+        assert_eq!(parse_duration("2m").unwrap(), Duration::from_secs(120));
+        assert_eq!(parse_duration("1.5").unwrap(), Duration::from_millis(1500));
+        assert_eq!(parse_duration("1h").unwrap(), Duration::from_secs(3600));
+        assert_eq!(parse_duration("250ns").unwrap(), Duration::from_nanos(250));
+        assert!(parse_duration("fast").is_err());
+        assert!(parse_duration("5 parsecs").is_err());
+        assert!(parse_duration("-1s").is_err());
+        assert_eq!(format_duration(Duration::from_millis(20)), "20ms");
+        assert_eq!(format_duration(Duration::from_micros(1500)), "1.5ms");
+        assert_eq!(format_duration(Duration::from_secs(2)), "2s");
+    }
+
+    #[test]
+    fn defaults_are_the_design_sketchs() {
+        let c = LoadTestConfig::default();
+        assert_eq!(
+            (c.target_rps, c.min_rps, c.max_rps, c.spike_rps),
+            (10.0, 1.0, 100.0, 50.0)
+        );
+        assert_eq!((c.ramp_up_duration, c.spike_duration), (60.0, 10.0));
+        assert_eq!((c.num_workers, c.max_workers, c.max_retries), (4, 32, 3));
+        assert_eq!(c.request_timeout_seconds, 30.0);
+        assert_eq!(c.metrics_collection_interval, 5.0);
+        assert_eq!((c.monitor_cpu, c.monitor_memory, c.monitor_network), (true, true, false));
+        assert_eq!(
+            (c.latency_p95_threshold_ms, c.latency_p99_threshold_ms),
+            (100.0, 200.0)
+        );
+        assert_eq!((c.error_rate_threshold, c.success_rate_threshold), (0.01, 0.95));
+        assert!(c.validate(&Origin::Code).is_ok());
+    }
+
+    #[test]
+    fn validation_names_field_value_and_what_is_allowed() {
+        let c = LoadTestConfig {
+            min_rps: 50.0,
+            max_rps: 10.0,
+            ..LoadTestConfig::default()
+        };
+        let message = c.validate(&Origin::Code).unwrap_err().to_string();
+        assert!(message.contains("min_rps = 50"), "{message}");
+        assert!(message.contains("at most max_rps (10)"), "{message}");
+    }
+}

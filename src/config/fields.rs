@@ -1,0 +1,367 @@
+//! The one table of config fields: name, example, meaning and how to read a value.
+//!
+//! JSON files and `--set field=value` flags both go through [`set_field`], so a field is read
+//! the same way wherever it comes from: durations as seconds or `"20ms"`, numbers as JSON
+//! numbers or as text from the command line. The table also prints `openpace example-config`.
+
+use serde_json::Value;
+
+use super::{LoadTestConfig, Model, ReportFormat, Stage, WaitMode};
+use crate::error::{ConfigError, Origin};
+use crate::schedule::{Arrival, LoadPattern};
+use crate::target::TargetSpec;
+
+type Setter = fn(&mut LoadTestConfig, &Value, &Reader) -> Result<(), ConfigError>;
+
+/// One config field: its name, an example value (JSON), what it means, and its reader.
+pub struct Field {
+    /// Name in config files.
+    pub name: &'static str,
+    /// Example value as JSON text.
+    pub example: &'static str,
+    /// One line on what the field does.
+    pub doc: &'static str,
+    set: Setter,
+}
+
+macro_rules! field {
+    ($name:ident, $example:expr, $doc:expr, |$c:ident, $v:ident, $r:ident| $body:expr) => {
+        Field {
+            name: stringify!($name),
+            example: $example,
+            doc: $doc,
+            set: |$c, $v, $r| {
+                $c.$name = $body;
+                Ok(())
+            },
+        }
+    };
+}
+
+/// Every field a scenario accepts, in the order `example-config` prints them.
+pub static FIELDS: &[Field] = &[
+    field!(name, "\"Feature Extraction Load Test\"", "shown in the summary and the report",
+        |c, v, r| r.string(v)?),
+    field!(description, "\"CNN+LSTM feature extraction under load\"", "free text for the report",
+        |c, v, r| r.string(v)?),
+    field!(load_pattern, "\"constant\"", "constant, ramp_up, spike, step or stages",
+        |c, v, r| r.choice(v, &LoadPattern::ALL.map(|p| (p.name(), p)))?),
+    field!(duration_seconds, "120", "length of the measured window: seconds or \"2m\"",
+        |c, v, r| r.seconds(v)?),
+    field!(target_rps, "50", "rate of constant; base rate of spike; peak of step",
+        |c, v, r| r.number(v)?),
+    field!(min_rps, "1", "ramp_up starts here", |c, v, r| r.number(v)?),
+    field!(max_rps, "100", "ramp_up ends here and holds", |c, v, r| r.number(v)?),
+    field!(ramp_up_duration, "60", "seconds ramp_up takes from min_rps to max_rps",
+        |c, v, r| r.seconds(v)?),
+    field!(spike_duration, "10", "length of each spike; the first starts at 2 x this",
+        |c, v, r| r.seconds(v)?),
+    field!(spike_rps, "150", "rate during a spike", |c, v, r| r.number(v)?),
+    field!(num_workers, "8", "worker threads calling the target", |c, v, r| r.integer(v)?),
+    field!(max_workers, "32", "upper bound for num_workers and concurrency",
+        |c, v, r| r.integer(v)?),
+    field!(request_timeout_seconds, "30", "a call longer than this counts as a timeout",
+        |c, v, r| r.seconds(v)?),
+    field!(max_retries, "3", "extra attempts after a failed call (not after a timeout)",
+        |c, v, r| r.integer(v)?),
+    field!(metrics_collection_interval, "5", "seconds per interval of the time series",
+        |c, v, r| r.seconds(v)?),
+    field!(report_format, "\"json\"", "what the output file holds: json or text",
+        |c, v, r| r.choice(v, &[("json", ReportFormat::Json), ("text", ReportFormat::Text)])?),
+    field!(monitor_cpu, "true", "record the process's CPU time", |c, v, r| r.boolean(v)?),
+    field!(monitor_memory, "true", "record the process's peak memory", |c, v, r| r.boolean(v)?),
+    field!(monitor_network, "false", "record network traffic (network targets)",
+        |c, v, r| r.boolean(v)?),
+    field!(latency_p95_threshold_ms, "100", "response-time p95 must stay below this",
+        |c, v, r| r.number(v)?),
+    field!(latency_p99_threshold_ms, "200", "response-time p99 must stay below this",
+        |c, v, r| r.number(v)?),
+    field!(error_rate_threshold, "0.01", "failed share may not exceed this (0..1)",
+        |c, v, r| r.number(v)?),
+    field!(success_rate_threshold, "0.95", "successful share must reach this (0..1)",
+        |c, v, r| r.number(v)?),
+    field!(target, "\"sleep:20ms\"", "noop, spin:DURATION or sleep:DURATION",
+        |c, v, r| r.target(v)?),
+    field!(warmup_seconds, "2", "sent at the starting rate before measuring; not counted",
+        |c, v, r| r.seconds(v)?),
+    field!(arrival, "\"uniform\"", "uniform spacing or a seeded poisson process",
+        |c, v, r| r.choice(v, &[("uniform", Arrival::Uniform), ("poisson", Arrival::Poisson)])?),
+    field!(seed, "42", "seed of poisson arrivals; null picks one and reports it",
+        |c, v, r| r.optional(v, Reader::integer)?),
+    field!(stages, "[{\"duration\": \"30s\", \"target_rps\": 100}, {\"duration\": 30, \"target_rps\": 0}]",
+        "for load_pattern stages: each moves the rate linearly to target_rps",
+        |c, v, r| r.stages(v)?),
+    field!(start_rps, "0", "rate at which the stages pattern starts", |c, v, r| r.number(v)?),
+    field!(wait, "\"hybrid\"", "spin (dedicated hosts), hybrid or sleep (shared machines)",
+        |c, v, r| r.choice(v, &[("spin", WaitMode::Spin), ("hybrid", WaitMode::Hybrid), ("sleep", WaitMode::Sleep)])?),
+    field!(timer_core, "0", "core of the timing loop; null: core 0", |c, v, r| r.optional(v, Reader::integer)?),
+    field!(worker_cores, "[1]", "cores of the workers; null: every core but the timer's",
+        |c, v, r| r.optional(v, Reader::cores)?),
+    field!(model, "\"open\"", "open (scheduled, corrected) or closed (fixed concurrency)",
+        |c, v, r| r.choice(v, &[("open", Model::Open), ("closed", Model::Closed)])?),
+    field!(concurrency, "null", "callers in the closed model; null: num_workers",
+        |c, v, r| r.optional(v, Reader::integer)?),
+    field!(max_backlog, "65536", "requests held when the hand-off queue is full; more are dropped",
+        |c, v, r| r.integer(v)?),
+    field!(output, "\"openpace-report.json\"", "where the report is written; null: nowhere",
+        |c, v, r| r.optional(v, |r, v| r.string(v).map(std::path::PathBuf::from))?),
+];
+
+/// Sets the field `name` from `value`, or explains why not.
+pub(super) fn set_field(
+    config: &mut LoadTestConfig,
+    name: &str,
+    value: &Value,
+    origin: &Origin,
+) -> Result<(), ConfigError> {
+    let Some(field) = FIELDS.iter().find(|f| f.name == name) else {
+        return Err(ConfigError::UnknownField {
+            origin: origin.clone(),
+            field: name.to_string(),
+            suggestion: closest_field(name),
+        });
+    };
+    let reader = Reader {
+        origin,
+        field: field.name,
+    };
+    (field.set)(config, value, &reader)
+}
+
+/// The known field closest to a misspelt one, if any is within two edits.
+fn closest_field(name: &str) -> Option<&'static str> {
+    FIELDS
+        .iter()
+        .map(|f| (edit_distance(name, f.name), f.name))
+        .filter(|&(d, _)| d <= 2)
+        .min()
+        .map(|(_, n)| n)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, &cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = (above + 1).min(row[j] + 1).min(diagonal + usize::from(ca != cb));
+            diagonal = above;
+        }
+    }
+    row[b.len()]
+}
+
+/// Reads one field's value, producing errors that name the field and its origin.
+struct Reader<'a> {
+    origin: &'a Origin,
+    field: &'static str,
+}
+
+impl Reader<'_> {
+    fn fail<T>(&self, value: &Value, allowed: impl Into<String>) -> Result<T, ConfigError> {
+        Err(ConfigError::invalid(self.origin, self.field, value, allowed))
+    }
+
+    fn string(&self, value: &Value) -> Result<String, ConfigError> {
+        match value {
+            Value::String(s) => Ok(s.clone()),
+            _ => self.fail(value, "a string"),
+        }
+    }
+
+    fn number(&self, value: &Value) -> Result<f64, ConfigError> {
+        let parsed = match value {
+            Value::Number(n) => n.as_f64(),
+            Value::String(s) => s.trim().parse::<f64>().ok().filter(|x| x.is_finite()),
+            _ => None,
+        };
+        parsed.map_or_else(|| self.fail(value, "a number"), Ok)
+    }
+
+    fn integer<T: TryFrom<u64>>(&self, value: &Value) -> Result<T, ConfigError> {
+        let parsed = match value {
+            Value::Number(n) => n.as_u64(),
+            Value::String(s) => s.trim().parse::<u64>().ok(),
+            _ => None,
+        };
+        match parsed.map(T::try_from) {
+            Some(Ok(n)) => Ok(n),
+            _ => self.fail(value, "a whole number, 0 or more"),
+        }
+    }
+
+    fn seconds(&self, value: &Value) -> Result<f64, ConfigError> {
+        match value {
+            Value::Number(n) => n.as_f64().map_or_else(|| self.fail(value, "a number"), Ok),
+            Value::String(s) => match super::parse_duration(s) {
+                Ok(d) => Ok(d.as_secs_f64()),
+                Err(why) => self.fail(value, format!("seconds or a duration like \"20ms\" ({why})")),
+            },
+            _ => self.fail(value, "seconds (a number) or a duration like \"500us\", \"20ms\", \"2m\""),
+        }
+    }
+
+    fn boolean(&self, value: &Value) -> Result<bool, ConfigError> {
+        match value {
+            Value::Bool(b) => Ok(*b),
+            Value::String(s) if s == "true" => Ok(true),
+            Value::String(s) if s == "false" => Ok(false),
+            _ => self.fail(value, "true or false"),
+        }
+    }
+
+    fn choice<T: Copy>(&self, value: &Value, options: &[(&str, T)]) -> Result<T, ConfigError> {
+        if let Value::String(s) = value {
+            if let Some(&(_, choice)) = options.iter().find(|(name, _)| name == s) {
+                return Ok(choice);
+            }
+        }
+        let names: Vec<&str> = options.iter().map(|&(name, _)| name).collect();
+        self.fail(value, format!("one of {}", names.join(", ")))
+    }
+
+    fn optional<T>(
+        &self,
+        value: &Value,
+        read: impl Fn(&Self, &Value) -> Result<T, ConfigError>,
+    ) -> Result<Option<T>, ConfigError> {
+        match value {
+            Value::Null => Ok(None),
+            Value::String(s) if s == "null" || s == "none" => Ok(None),
+            _ => read(self, value).map(Some),
+        }
+    }
+
+    fn target(&self, value: &Value) -> Result<TargetSpec, ConfigError> {
+        match value {
+            Value::String(s) => TargetSpec::parse(s)
+                .or_else(|why| self.fail(value, format!("{} ({why})", TargetSpec::ALLOWED))),
+            _ => self.fail(value, TargetSpec::ALLOWED),
+        }
+    }
+
+    /// A list of cores: `[1, 2]`, or from a flag `"1,2"` or `"1-3"`.
+    fn cores(&self, value: &Value) -> Result<Vec<usize>, ConfigError> {
+        let allowed = "a list of core numbers: [1, 2] in JSON, 1,2 or 1-3 on the command line";
+        match value {
+            Value::Array(items) => items
+                .iter()
+                .map(|item| item.as_u64().map(|n| n as usize))
+                .collect::<Option<Vec<_>>>()
+                .map_or_else(|| self.fail(value, allowed), Ok),
+            Value::String(s) => parse_core_list(s).map_or_else(|| self.fail(value, allowed), Ok),
+            _ => self.fail(value, allowed),
+        }
+    }
+
+    /// Stages: `[{"duration": D, "target_rps": R}, ...]`, or from a flag `"30s:100,1m:0"`.
+    fn stages(&self, value: &Value) -> Result<Vec<Stage>, ConfigError> {
+        let allowed = "a list of {\"duration\": D, \"target_rps\": R} (on the command line: \
+                       30s:100,1m:0)";
+        let stage = |duration: &Value, rate: &Value| -> Option<Stage> {
+            Some(Stage {
+                duration: self.seconds(duration).ok()?,
+                target_rps: self.number(rate).ok()?,
+            })
+        };
+        let parsed = match value {
+            Value::Array(items) => items
+                .iter()
+                .map(|item| {
+                    let obj = item.as_object()?;
+                    if obj.keys().any(|k| k != "duration" && k != "target_rps") {
+                        return None;
+                    }
+                    stage(obj.get("duration")?, obj.get("target_rps")?)
+                })
+                .collect::<Option<Vec<_>>>(),
+            Value::String(s) => s
+                .split(',')
+                .map(|part| {
+                    let (d, r) = part.split_once(':')?;
+                    stage(&Value::String(d.into()), &Value::String(r.into()))
+                })
+                .collect::<Option<Vec<_>>>(),
+            _ => None,
+        };
+        parsed.map_or_else(|| self.fail(value, allowed), Ok)
+    }
+}
+
+fn parse_core_list(text: &str) -> Option<Vec<usize>> {
+    let mut cores = Vec::new();
+    for part in text.split(',') {
+        match part.trim().split_once('-') {
+            Some((lo, hi)) => {
+                let (lo, hi): (usize, usize) = (lo.trim().parse().ok()?, hi.trim().parse().ok()?);
+                if lo > hi {
+                    return None;
+                }
+                cores.extend(lo..=hi);
+            }
+            None => cores.push(part.trim().parse().ok()?),
+        }
+    }
+    Some(cores)
+}
+
+/// The text of `openpace example-config`: every field with an example value, each preceded by
+/// a `"//field"` key that explains it (keys starting with `//` are comments).
+pub fn example_config() -> String {
+    let mut out = String::from("{\n");
+    out.push_str(
+        "  \"//\": \"openpace config: every field with an example value. Keys starting with // \
+         are comments. Durations are seconds or strings like \\\"500us\\\", \\\"20ms\\\", \
+         \\\"2m\\\". Put several scenarios under \\\"scenarios\\\": [...] to run them at the \
+         same time; fields at the top level then apply to all of them.\",\n",
+    );
+    for (i, field) in FIELDS.iter().enumerate() {
+        let comma = if i + 1 == FIELDS.len() { "" } else { "," };
+        out.push_str(&format!("  \"//{}\": \"{}\",\n", field.name, field.doc.replace('"', "\\\"")));
+        out.push_str(&format!("  \"{}\": {}{comma}\n", field.name, field.example));
+    }
+    out.push_str("}\n");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_config_field_is_in_the_table_once() {
+        let mut names: Vec<&str> = FIELDS.iter().map(|f| f.name).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), FIELDS.len());
+        // Setting each field from its own example must work.
+        for field in FIELDS {
+            let value: Value = serde_json::from_str(field.example).unwrap();
+            let mut config = LoadTestConfig::default();
+            set_field(&mut config, field.name, &value, &Origin::Code)
+                .unwrap_or_else(|e| panic!("{}: {e}", field.name));
+        }
+    }
+
+    #[test]
+    fn misspelt_fields_get_a_suggestion() {
+        let err = set_field(
+            &mut LoadTestConfig::default(),
+            "target_rsp",
+            &Value::from(5),
+            &Origin::Code,
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("did you mean `target_rps`"), "{err}");
+    }
+
+    #[test]
+    fn core_lists_parse() {
+        assert_eq!(parse_core_list("1,3-5"), Some(vec![1, 3, 4, 5]));
+        assert_eq!(parse_core_list("2"), Some(vec![2]));
+        assert_eq!(parse_core_list("5-3"), None);
+        assert_eq!(parse_core_list("a"), None);
+    }
+}

@@ -1,0 +1,65 @@
+//! The run's clock: nanoseconds since the run's origin on `CLOCK_MONOTONIC`.
+//!
+//! Every instant the engine handles is a `u64` offset in nanoseconds from one origin, so that
+//! the schedule, the timer wheel and the recorders all speak the same unit and none of them
+//! touches `Instant` arithmetic. This is the one place that reads the system clock for the
+//! engine. It reads `CLOCK_MONOTONIC` directly (the clock behind `std::time::Instant` on
+//! Linux) because the timing loop also arms a `timerfd` with absolute deadlines on that clock.
+
+use std::time::Duration;
+
+/// Nanoseconds on `CLOCK_MONOTONIC` since an arbitrary, fixed point (boot, on Linux).
+pub(crate) fn monotonic_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec and CLOCK_MONOTONIC always exists on Linux.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+/// CPU time consumed by the calling thread, in nanoseconds.
+pub(crate) fn thread_cpu_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: as above; CLOCK_THREAD_CPUTIME_ID exists on every Linux since 2.6.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+/// A copyable clock whose readings are nanoseconds since the run's origin.
+///
+/// Readings taken before the origin saturate to 0, so a thread that starts early simply sees
+/// the run as not yet begun.
+#[derive(Clone, Copy, Debug)]
+pub struct RunClock {
+    origin_ns: u64,
+}
+
+impl RunClock {
+    /// A clock whose origin lies `delay` from now.
+    pub fn starting_in(delay: Duration) -> RunClock {
+        RunClock {
+            origin_ns: monotonic_ns() + delay.as_nanos() as u64,
+        }
+    }
+
+    /// Nanoseconds since the origin (0 before it).
+    #[inline]
+    pub fn now_ns(&self) -> u64 {
+        monotonic_ns().saturating_sub(self.origin_ns)
+    }
+
+    /// Nanoseconds from now until the origin; 0 once it has passed.
+    pub fn until_origin_ns(&self) -> u64 {
+        self.origin_ns.saturating_sub(monotonic_ns())
+    }
+
+    /// The absolute `CLOCK_MONOTONIC` reading of an offset from the origin.
+    pub(crate) fn absolute_ns(&self, offset_ns: u64) -> u64 {
+        self.origin_ns + offset_ns
+    }
+}

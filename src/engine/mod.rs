@@ -1,0 +1,281 @@
+//! The engine: one pinned timing loop, a fixed pool of pinned workers, and the collector.
+//!
+//! [`LoadTestRunner::run`] plans cores, builds one target per worker, starts the worker
+//! threads and the timing thread, and then serves as the collector on the calling thread
+//! (`supervise.rs`) until every request has ended or been given up on. Data flows one way:
+//! schedule -> timing loop ([`timer`]) -> crossbeam channel -> worker ([`worker`]) ->
+//! per-worker recorders -> collector -> [`RunResult`]. The engine never formats or prints
+//! anything on the hot path; warnings are gathered into the result.
+
+pub mod clock;
+mod pin;
+mod sleeper;
+pub mod stop;
+mod supervise;
+mod timer;
+pub mod wheel;
+mod worker;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Once};
+use std::time::Duration;
+
+use crossbeam_channel::bounded;
+
+use crate::config::{LoadTestConfig, Model, RunConfig};
+use crate::error::Error;
+use crate::metrics::RunResult;
+use crate::metrics::stats::{TimerStats, WorkerStats};
+use crate::schedule::Schedule;
+use crate::target::{TargetContext, TargetFactory};
+use clock::RunClock;
+use sleeper::Sleeper;
+use stop::StopHandle;
+use supervise::{ScenarioRun, Supervisor};
+use timer::{Lane, TimingLoop};
+use worker::{Source, Worker};
+
+pub use stop::install_signal_handlers;
+
+/// Capacity of each scenario's hand-off channel; beyond it requests wait in the backlog.
+const QUEUE_CAPACITY: usize = 4096;
+
+/// Runs load tests. See the crate documentation for an example.
+pub struct LoadTestRunner {
+    run: RunConfig,
+    targets: Vec<Option<TargetFactory>>,
+    target_names: Vec<Option<String>>,
+    stop: StopHandle,
+}
+
+impl LoadTestRunner {
+    /// A runner for one scenario, calling the built-in target named in `config.target`
+    /// unless [`with_target`](Self::with_target) supplies another. Fails if the config is
+    /// invalid.
+    pub fn new(config: LoadTestConfig) -> Result<LoadTestRunner, Error> {
+        LoadTestRunner::from_run_config(RunConfig::single(config))
+    }
+
+    /// A runner for several scenarios that run at the same time.
+    pub fn from_run_config(run: RunConfig) -> Result<LoadTestRunner, Error> {
+        run.validate()?;
+        let n = run.scenarios.len();
+        Ok(LoadTestRunner {
+            run,
+            targets: vec![None; n],
+            target_names: vec![None; n],
+            stop: StopHandle::default(),
+        })
+    }
+
+    /// Calls the target built by `factory` (once per worker) in every scenario.
+    pub fn with_target(mut self, factory: TargetFactory) -> LoadTestRunner {
+        for slot in &mut self.targets {
+            *slot = Some(factory.clone());
+        }
+        for name in &mut self.target_names {
+            *name = Some("in-process".to_string());
+        }
+        self
+    }
+
+    /// Calls the target built by `factory` in scenario `index` only.
+    pub fn with_scenario_target(mut self, index: usize, factory: TargetFactory) -> LoadTestRunner {
+        if let Some(slot) = self.targets.get_mut(index) {
+            *slot = Some(factory);
+            self.target_names[index] = Some("in-process".to_string());
+        }
+        self
+    }
+
+    /// A handle that stops the run from another thread or a signal handler.
+    pub fn stop_handle(&self) -> StopHandle {
+        self.stop.clone()
+    }
+
+    /// The validated configuration.
+    pub fn config(&self) -> &RunConfig {
+        &self.run
+    }
+
+    /// Runs every scenario to the end of its schedule (or a stop request) and returns what
+    /// was measured. Fails only if the run cannot start (cores, threads, targets).
+    pub fn run(self) -> Result<RunResult, Error> {
+        let plan = pin::plan(&self.run, pin::allowed_cores())?;
+        install_panic_hook();
+        WORKER_PANICS.store(0, Ordering::Relaxed);
+        let warnings = Arc::new(Mutex::new(plan.warnings.clone()));
+        let stop = self.stop.state.clone();
+        let workers_total: usize = self.run.scenarios.iter().map(|s| s.worker_count()).sum();
+        let clock = RunClock::starting_in(Duration::from_millis(30 + workers_total as u64));
+        let mut lanes = Vec::new();
+        let mut scenarios = Vec::new();
+        let mut handles = Vec::new();
+        for (index, config) in self.run.scenarios.iter().enumerate() {
+            let factory = self.targets[index]
+                .clone()
+                .unwrap_or_else(|| config.target.factory());
+            let seed = config.seed.unwrap_or_else(|| fresh_seed(index));
+            let warmup_ns = seconds_to_ns(config.warmup_seconds);
+            let end_ns = warmup_ns + seconds_to_ns(config.duration_seconds);
+            let timer_stats = Arc::new(TimerStats::new());
+            let count = config.worker_count();
+            let (tx, rx) = bounded(QUEUE_CAPACITY);
+            if config.model == Model::Open {
+                let profile = config.rate_profile().with_warmup(config.warmup_seconds);
+                let schedule = Schedule::new(profile, config.arrival, seed);
+                lanes.push(Lane::new(
+                    schedule,
+                    tx,
+                    timer_stats.clone(),
+                    warmup_ns,
+                    config.max_backlog,
+                ));
+            }
+            let mut stats = Vec::with_capacity(count);
+            for i in 0..count {
+                let ctx = TargetContext {
+                    scenario: index,
+                    worker: i,
+                    workers: count,
+                    clock,
+                };
+                let target = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| factory(&ctx))).map_err(|_| {
+                    Error::run(
+                        format!("building the target of scenario \"{}\"", config.name),
+                        "the target's factory panicked",
+                    )
+                })?;
+                let worker_stats = Arc::new(WorkerStats::new());
+                stats.push(worker_stats.clone());
+                let source = match config.model {
+                    Model::Open => Source::Open {
+                        rx: rx.clone(),
+                        wait: config.wait,
+                    },
+                    Model::Closed => Source::Closed {
+                        next_seq: i as u64,
+                        stride: count as u64,
+                        end_ns,
+                    },
+                };
+                let worker = Worker {
+                    clock,
+                    stats: worker_stats,
+                    target,
+                    source,
+                    warmup_ns,
+                    timeout_ns: seconds_to_ns(config.request_timeout_seconds),
+                    max_retries: config.max_retries,
+                    stop: stop.clone(),
+                };
+                let core = plan.worker_core(index, i);
+                let warnings = warnings.clone();
+                let handle = std::thread::Builder::new()
+                    .name(format!("openpace-w{index}.{i}"))
+                    .spawn(move || {
+                        pin_or_warn(core, &warnings);
+                        worker.run();
+                    })
+                    .map_err(|e| Error::run("starting a worker thread", e))?;
+                handles.push(handle);
+            }
+            scenarios.push(ScenarioRun {
+                config: config.clone(),
+                target_name: self.target_names[index]
+                    .clone()
+                    .unwrap_or_else(|| config.target.to_string()),
+                seed,
+                warmup_ns,
+                end_ns,
+                workers: stats,
+                worker_cores: plan.workers[index].clone(),
+                timer_stats,
+            });
+        }
+        let sleeper =
+            Sleeper::new(&stop).map_err(|e| Error::run("setting up the timing loop", e))?;
+        let drain_ns = self
+            .run
+            .scenarios
+            .iter()
+            .map(|s| seconds_to_ns(s.request_timeout_seconds))
+            .max()
+            .unwrap_or(0);
+        let timing = TimingLoop::new(clock, self.run.wait(), lanes, sleeper, stop.clone(), drain_ns);
+        let (done_tx, done_rx) = bounded(1);
+        let timer_core = plan.timer;
+        let timer_warnings = warnings.clone();
+        std::thread::Builder::new()
+            .name("openpace-timer".to_string())
+            .spawn(move || {
+                pin_or_warn(timer_core, &timer_warnings);
+                let _ = done_tx.send(timing.run());
+            })
+            .map_err(|e| Error::run("starting the timing thread", e))?;
+        let supervisor = Supervisor {
+            clock,
+            stop,
+            wait: self.run.wait(),
+            timer_core,
+            allowed_cores: plan.allowed.len(),
+            warnings,
+        };
+        let result = supervisor.collect(scenarios, done_rx);
+        // Workers that finished are joined; any still stuck in a call are left behind.
+        for handle in handles.into_iter().filter(|h| h.is_finished()) {
+            let _ = handle.join();
+        }
+        Ok(result)
+    }
+}
+
+/// Panics caught in worker threads during the current run.
+static WORKER_PANICS: AtomicU64 = AtomicU64::new(0);
+
+/// Prints the first panic of a target per run and keeps the rest quiet: they are counted as
+/// errors of kind `panic`, and printing each would put formatting on the hot path.
+fn install_panic_hook() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let in_worker = std::thread::current()
+                .name()
+                .is_some_and(|n| n.starts_with("openpace-w"));
+            if !in_worker {
+                return previous(info);
+            }
+            if WORKER_PANICS.fetch_add(1, Ordering::Relaxed) == 0 {
+                eprintln!(
+                    "openpace: a target panicked; every panic counts as an error of kind \
+                     `panic` and only this first one is printed:"
+                );
+                previous(info);
+            }
+        }));
+    });
+}
+
+fn pin_or_warn(core: Option<usize>, warnings: &Mutex<Vec<String>>) {
+    if let Some(core) = core {
+        if !pin::pin_current(core) {
+            let name = std::thread::current().name().unwrap_or("?").to_string();
+            if let Ok(mut w) = warnings.lock() {
+                w.push(format!("thread {name} could not be pinned to core {core}; it runs unpinned"));
+            }
+        }
+    }
+}
+
+fn fresh_seed(index: usize) -> u64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    nanos ^ (index as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15)
+}
+
+/// Seconds (validated: finite, non-negative, at most 30 days) to nanoseconds.
+pub(crate) fn seconds_to_ns(seconds: f64) -> u64 {
+    (seconds * 1e9).round() as u64
+}

@@ -1,0 +1,160 @@
+//! Which core each thread runs on.
+//!
+//! By default the timing loop takes the first core this process may use and the workers
+//! share the rest, one worker per core in turn. A named core that the machine lacks was
+//! rejected by validation (exit 2); one the machine has but this process may not use (a
+//! restricted cpuset) is an error here (exit 3). When pinning is impossible (a single usable
+//! core, or the kernel refuses), openpace warns once and runs unpinned.
+
+use crate::config::RunConfig;
+use crate::error::Error;
+
+/// Cores for the timing loop and each scenario's workers; `None` means unpinned.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct CorePlan {
+    /// The timing loop's core.
+    pub timer: Option<usize>,
+    /// Per scenario, the cores its workers take in turn (empty: unpinned).
+    pub workers: Vec<Vec<usize>>,
+    /// Cores this process may run on.
+    pub allowed: Vec<usize>,
+    /// What the user should know about the plan.
+    pub warnings: Vec<String>,
+}
+
+impl CorePlan {
+    /// The core of worker `index` of `scenario`.
+    pub fn worker_core(&self, scenario: usize, index: usize) -> Option<usize> {
+        let cores = &self.workers[scenario];
+        (!cores.is_empty()).then(|| cores[index % cores.len()])
+    }
+}
+
+/// The cores this process may run on, as the kernel reports them.
+pub(crate) fn allowed_cores() -> Vec<usize> {
+    core_affinity::get_core_ids()
+        .map(|ids| ids.into_iter().map(|c| c.id).collect())
+        .unwrap_or_default()
+}
+
+/// Plans the cores of a validated run on a process allowed to use `allowed`.
+pub(crate) fn plan(run: &RunConfig, allowed: Vec<usize>) -> Result<CorePlan, Error> {
+    let usable = |field: &str, core: usize| -> Result<usize, Error> {
+        if allowed.contains(&core) {
+            Ok(core)
+        } else {
+            Err(Error::run(
+                format!("pinning to {field} {core}"),
+                format!(
+                    "this process may not run on core {core} (it may use {}); \
+                     check taskset or the cgroup's cpuset",
+                    list(&allowed)
+                ),
+            ))
+        }
+    };
+    let mut warnings = Vec::new();
+    let timer = match run.timer_core() {
+        Some(core) => Some(usable("timer_core", core)?),
+        None if allowed.len() >= 2 => Some(allowed[0]),
+        None => None,
+    };
+    let spare: Vec<usize> = allowed
+        .iter()
+        .copied()
+        .filter(|&c| Some(c) != timer)
+        .collect();
+    let mut workers = Vec::new();
+    for scenario in &run.scenarios {
+        let cores = match &scenario.worker_cores {
+            Some(named) => named
+                .iter()
+                .map(|&c| usable("worker core", c))
+                .collect::<Result<Vec<_>, _>>()?,
+            None if timer.is_some() => spare.clone(),
+            None => Vec::new(),
+        };
+        if timer.is_some_and(|t| cores.contains(&t)) {
+            warnings.push(format!(
+                "scenario \"{}\": a worker shares core {} with the timing loop; dispatch \
+                 delays will include the time they take from each other",
+                scenario.name,
+                timer.unwrap_or_default()
+            ));
+        }
+        workers.push(cores);
+    }
+    if timer.is_none() {
+        warnings.push(format!(
+            "running unpinned: this process may use only {} core(s) ({}), so the timing loop \
+             and the workers share them",
+            allowed.len(),
+            list(&allowed)
+        ));
+    }
+    Ok(CorePlan {
+        timer,
+        workers,
+        allowed,
+        warnings,
+    })
+}
+
+/// Pins the calling thread; false if the kernel refused.
+pub(crate) fn pin_current(core: usize) -> bool {
+    core_affinity::set_for_current(core_affinity::CoreId { id: core })
+}
+
+fn list(cores: &[usize]) -> String {
+    let names: Vec<String> = cores.iter().map(|c| c.to_string()).collect();
+    if names.is_empty() {
+        "none reported".to_string()
+    } else {
+        names.join(",")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::LoadTestConfig;
+
+    fn run_with(timer_core: Option<usize>, worker_cores: Option<Vec<usize>>) -> RunConfig {
+        RunConfig::single(LoadTestConfig {
+            timer_core,
+            worker_cores,
+            ..LoadTestConfig::default()
+        })
+    }
+
+    #[test]
+    fn timer_takes_the_first_core_and_workers_the_rest() {
+        let plan = plan(&run_with(None, None), vec![0, 1, 2]).unwrap();
+        assert_eq!(plan.timer, Some(0));
+        assert_eq!(plan.workers, vec![vec![1, 2]]);
+        assert_eq!(plan.worker_core(0, 3), Some(2));
+        assert!(plan.warnings.is_empty());
+    }
+
+    #[test]
+    fn a_single_core_runs_unpinned_with_a_warning() {
+        let plan = plan(&run_with(None, None), vec![0]).unwrap();
+        assert_eq!(plan.timer, None);
+        assert_eq!(plan.worker_core(0, 0), None);
+        assert!(plan.warnings[0].contains("unpinned"));
+    }
+
+    #[test]
+    fn a_core_outside_the_cpuset_is_a_run_error() {
+        let err = plan(&run_with(Some(3), None), vec![0, 1]).unwrap_err();
+        assert_eq!(err.exit_code(), 3);
+        assert!(err.to_string().contains("core 3"), "{err}");
+    }
+
+    #[test]
+    fn sharing_the_timer_core_is_allowed_but_flagged() {
+        let plan = plan(&run_with(Some(0), Some(vec![0])), vec![0, 1]).unwrap();
+        assert_eq!(plan.workers, vec![vec![0]]);
+        assert!(plan.warnings[0].contains("shares core 0"));
+    }
+}

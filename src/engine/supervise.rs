@@ -1,0 +1,256 @@
+//! The calling thread's part of a run: collect intervals, decide when the run is over, and
+//! assemble the [`RunResult`].
+//!
+//! While requests are being sent it sleeps until the next interval boundary or the end of
+//! sending. Afterwards it waits for calls still running, checking every few milliseconds: the
+//! run is over when every worker has ended, when every worker still running is stuck in a call
+//! past its timeout, or when a second stop request arrives. Whatever was still running or
+//! queued then is counted as timed out; nothing measured before is lost, because the
+//! recorders are read, not handed over.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crossbeam_channel::{Receiver, RecvTimeoutError};
+
+use super::clock::{RunClock, thread_cpu_ns};
+use super::seconds_to_ns;
+use super::stop::StopState;
+use super::timer::TimerOutcome;
+use crate::config::{LoadTestConfig, Model, WaitMode};
+use crate::metrics::collector::{RunFacts, ScenarioCollector};
+use crate::metrics::result::{FrameworkCpu, HostInfo, RunResult, SCHEMA_VERSION, ScenarioResult};
+use crate::metrics::stats::{TimerStats, WorkerStats};
+use crate::metrics::verdict;
+use crate::monitor::ProcessUsage;
+
+/// How often the end of a run is checked once sending has ended.
+const DRAIN_POLL: Duration = Duration::from_millis(5);
+
+/// One scenario as the collector sees it.
+pub(crate) struct ScenarioRun {
+    pub config: LoadTestConfig,
+    pub target_name: String,
+    pub seed: u64,
+    pub warmup_ns: u64,
+    pub end_ns: u64,
+    pub workers: Vec<Arc<WorkerStats>>,
+    pub worker_cores: Vec<usize>,
+    pub timer_stats: Arc<TimerStats>,
+}
+
+impl ScenarioRun {
+    fn interval_ns(&self) -> u64 {
+        seconds_to_ns(self.config.metrics_collection_interval)
+    }
+}
+
+/// Run-wide facts the collector needs.
+pub(crate) struct Supervisor {
+    pub clock: RunClock,
+    pub stop: Arc<StopState>,
+    pub wait: WaitMode,
+    pub timer_core: Option<usize>,
+    pub allowed_cores: usize,
+    pub warnings: Arc<Mutex<Vec<String>>>,
+}
+
+/// Interval bookkeeping of one scenario.
+struct Series {
+    collector: ScenarioCollector,
+    last_ns: u64,
+    next_ns: u64,
+    interval_ns: u64,
+}
+
+impl Series {
+    /// Closes every interval that has ended by `now`.
+    fn catch_up(&mut self, now: u64) {
+        while now >= self.next_ns {
+            self.collector.snapshot(self.last_ns, self.next_ns);
+            self.last_ns = self.next_ns;
+            self.next_ns += self.interval_ns;
+        }
+    }
+}
+
+impl Supervisor {
+    /// Collects until the run is over and returns its result.
+    pub fn collect(self, scenarios: Vec<ScenarioRun>, timer_done: Receiver<TimerOutcome>) -> RunResult {
+        let usage_start = ProcessUsage::now();
+        let cpu_start = thread_cpu_ns();
+        let started_at_unix_s = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64());
+        let mut series: Vec<Series> = scenarios
+            .iter()
+            .map(|s| Series {
+                collector: ScenarioCollector::new(
+                    s.workers.clone(),
+                    s.timer_stats.clone(),
+                    s.warmup_ns,
+                    s.config.model == Model::Closed,
+                ),
+                last_ns: s.warmup_ns,
+                next_ns: s.warmup_ns + s.interval_ns(),
+                interval_ns: s.interval_ns(),
+            })
+            .collect();
+
+        // While sending: wake at each interval boundary or when the timing loop ends.
+        let timer = loop {
+            let now = self.clock.now_ns();
+            series.iter_mut().for_each(|s| s.catch_up(now));
+            let next = series.iter().map(|s| s.next_ns).min().unwrap_or(now);
+            let wait = Duration::from_nanos(next.saturating_sub(now)).max(Duration::from_millis(1));
+            match timer_done.recv_timeout(wait) {
+                Ok(outcome) => break Some(outcome),
+                Err(RecvTimeoutError::Timeout) => continue,
+                Err(RecvTimeoutError::Disconnected) => break None,
+            }
+        };
+        let stop_seen_ns = self.wait_for_workers(&scenarios, &mut series);
+        let now = self.clock.now_ns();
+        for s in &mut series {
+            s.catch_up(now);
+            if now > s.last_ns {
+                s.collector.snapshot(s.last_ns, now);
+            }
+        }
+        let timer = timer.unwrap_or(TimerOutcome {
+            interrupted: true,
+            stopped_at_ns: now,
+            cpu_ns: 0,
+        });
+        let wall_ns = now.max(1);
+        let usage = ProcessUsage::now().since(&usage_start, wall_ns);
+        let collector_cpu_ns = thread_cpu_ns() - cpu_start;
+
+        let mut interrupted = timer.interrupted;
+        let mut results = Vec::new();
+        for (run, s) in scenarios.iter().zip(series) {
+            // Sending ended at the schedule's end, or earlier at a stop.
+            let stopped = match run.config.model {
+                Model::Open if timer.interrupted => timer.stopped_at_ns,
+                Model::Closed => stop_seen_ns.unwrap_or(run.end_ns),
+                Model::Open => run.end_ns,
+            }
+            .min(run.end_ns);
+            interrupted |= stopped < run.end_ns;
+            let facts = RunFacts {
+                send_window_s: stopped.saturating_sub(run.warmup_ns) as f64 / 1e9,
+            };
+            let mut result = s.collector.finish(&facts, describe(run));
+            result.verdict = verdict::evaluate(&run.config, &result);
+            results.push(result);
+        }
+        let monitor = |flag: bool, v: Option<f64>| v.filter(|_| flag);
+        let first = &scenarios[0].config;
+        let mut resources = usage;
+        resources.cpu_user_s = monitor(first.monitor_cpu, resources.cpu_user_s);
+        resources.cpu_system_s = monitor(first.monitor_cpu, resources.cpu_system_s);
+        resources.cpu_pct = monitor(first.monitor_cpu, resources.cpu_pct);
+        resources.max_rss_mb = monitor(first.monitor_memory, resources.max_rss_mb);
+        let warnings = self.warnings.lock().map(|w| w.clone()).unwrap_or_default();
+        RunResult {
+            schema_version: SCHEMA_VERSION,
+            tool: format!("openpace {}", env!("CARGO_PKG_VERSION")),
+            interrupted,
+            passed: results.iter().all(|r| r.verdict.passed),
+            started_at_unix_s,
+            wall_seconds: wall_ns as f64 / 1e9,
+            wait_mode: self.wait,
+            timer_core: self.timer_core,
+            host: HostInfo {
+                hostname: hostname(),
+                cores: crate::config::machine_cores(),
+                cores_allowed: self.allowed_cores,
+            },
+            framework_cpu: FrameworkCpu {
+                timer_cpu_s: timer.cpu_ns as f64 / 1e9,
+                timer_cpu_pct: 100.0 * timer.cpu_ns as f64 / wall_ns as f64,
+                collector_cpu_s: collector_cpu_ns as f64 / 1e9,
+                collector_cpu_pct: 100.0 * collector_cpu_ns as f64 / wall_ns as f64,
+            },
+            resources,
+            warnings,
+            scenarios: results,
+        }
+    }
+
+    /// Waits, after sending has ended, until no call worth waiting for is left. Returns when
+    /// a stop request was first seen, if one was.
+    fn wait_for_workers(&self, scenarios: &[ScenarioRun], series: &mut [Series]) -> Option<u64> {
+        let mut stop_seen = None;
+        loop {
+            let now = self.clock.now_ns();
+            if stop_seen.is_none() && self.stop.stopping() {
+                stop_seen = Some(now);
+            }
+            series.iter_mut().for_each(|s| s.catch_up(now));
+            let mut live = 0;
+            let mut stuck = 0;
+            for run in scenarios {
+                let timeout_ns = seconds_to_ns(run.config.request_timeout_seconds);
+                for w in run.workers.iter().filter(|w| !w.has_exited()) {
+                    live += 1;
+                    if w.busy_since().is_some_and(|start| now.saturating_sub(start) > timeout_ns) {
+                        stuck += 1;
+                    }
+                }
+            }
+            if live == 0 || live == stuck || self.stop.requests() >= 2 {
+                return stop_seen;
+            }
+            std::thread::sleep(DRAIN_POLL);
+        }
+    }
+}
+
+/// A result with the scenario's descriptive fields filled in and the measurements empty.
+fn describe(run: &ScenarioRun) -> ScenarioResult {
+    let c = &run.config;
+    ScenarioResult {
+        name: c.name.clone(),
+        description: c.description.clone(),
+        pattern: c.load_pattern,
+        arrival: c.arrival,
+        model: c.model,
+        corrected: c.model == Model::Open,
+        target: run.target_name.clone(),
+        seed: run.seed,
+        duration_s: c.duration_seconds,
+        warmup_s: c.warmup_seconds,
+        send_window_s: 0.0,
+        workers: run.workers.len(),
+        worker_cores: run.worker_cores.clone(),
+        target_rps: c.target_rps,
+        scheduled_rps: 0.0,
+        achieved_rps: 0.0,
+        requests: Default::default(),
+        errors_by_kind: Default::default(),
+        success_rate: 0.0,
+        error_rate: 0.0,
+        cache_hit_rate: 0.0,
+        fallback_rate: 0.0,
+        response_time_ms: Default::default(),
+        service_time_ms: Default::default(),
+        dispatch_delay_us: Default::default(),
+        timer_lateness_us: Default::default(),
+        overhead_pct: 0.0,
+        overhead: Default::default(),
+        intervals: Vec::new(),
+        verdict: Default::default(),
+    }
+}
+
+fn hostname() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: the buffer is valid for its length; gethostname NUL-terminates on success.
+    let ok = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) } == 0;
+    if !ok {
+        return String::new();
+    }
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    String::from_utf8_lossy(&buf[..end]).into_owned()
+}

@@ -1,0 +1,349 @@
+//! The timing loop: one pinned thread that sends every request at its intended instant.
+//!
+//! # How it works
+//!
+//! Each scenario is a *lane*: its schedule, the next intended instant, a channel to its
+//! workers and a backlog. A lane whose next instant is more than `lead` away waits in the
+//! [`TimerWheel`] (1 ms ticks); once its tick comes within `lead` of now it moves to a small
+//! *ready* list. The loop then:
+//!
+//! 1. takes the ready lane with the earliest instant;
+//! 2. if the instant has passed, stamps `sent`, hands the request to the channel (or the
+//!    backlog) and asks the schedule for the lane's next instant;
+//! 3. otherwise waits for it: in `hybrid` mode it sleeps on `mio::Poll` with a `timerfd` until
+//!    `lead` before the instant, then spins on the clock; in `spin` mode it only spins; in
+//!    `sleep` mode it only sleeps.
+//!
+//! Why spin: waking from a sleep costs tens of microseconds and varies with the scheduler, so
+//! a sleep alone lands late and jittery. Spinning the last stretch lands within the cost of a
+//! clock read (~25 ns) of the instant, unless the hypervisor preempts the core.
+//!
+//! # What it never does
+//!
+//! It never moves an intended instant. A full channel sends the request to the backlog with
+//! its instant unchanged; past `max_backlog` it is counted as dropped. Lateness (sent −
+//! intended) is recorded per scenario, so a loop that fell behind shows it. Nothing here
+//! allocates, locks, prints or formats per request.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use crossbeam_channel::{Sender, TrySendError};
+
+use super::clock::{RunClock, thread_cpu_ns};
+use super::sleeper::Sleeper;
+use super::stop::StopState;
+use super::wheel::TimerWheel;
+use crate::config::WaitMode;
+use crate::metrics::stats::{TimerCount, TimerStats};
+use crate::schedule::Schedule;
+use crate::target::Request;
+
+/// Width of a wheel tick.
+const TICK_NS: u64 = 1_000_000;
+/// In hybrid mode, how long before an instant the loop stops sleeping and starts spinning:
+/// enough to cover the wake-up latency of a timerfd on a busy VM.
+pub(crate) const HYBRID_LEAD_NS: u64 = 200_000;
+/// How often a non-empty backlog is retried when nothing else wakes the loop.
+const BACKLOG_RETRY_NS: u64 = 100_000;
+
+/// One scenario as the timing loop sees it.
+pub(crate) struct Lane {
+    schedule: Schedule,
+    tx: Option<Sender<Request>>,
+    stats: Arc<TimerStats>,
+    warmup_ns: u64,
+    max_backlog: usize,
+    backlog: VecDeque<Request>,
+    next: Option<u64>,
+    seq: u64,
+}
+
+impl Lane {
+    pub fn new(
+        schedule: Schedule,
+        tx: Sender<Request>,
+        stats: Arc<TimerStats>,
+        warmup_ns: u64,
+        max_backlog: usize,
+    ) -> Lane {
+        Lane {
+            schedule,
+            tx: Some(tx),
+            stats,
+            warmup_ns,
+            max_backlog,
+            // Capacity is reserved, not touched: memory grows only if the backlog is used.
+            backlog: VecDeque::with_capacity(max_backlog.min(1 << 20)),
+            next: None,
+            seq: 0,
+        }
+    }
+
+    fn measured(&self, request: &Request) -> bool {
+        request.intended_ns >= self.warmup_ns
+    }
+
+    fn count(&self, request: &Request, count: TimerCount) {
+        if self.measured(request) {
+            self.stats.add(count, 1);
+        } else if matches!(count, TimerCount::Sent | TimerCount::Dropped) {
+            self.stats.add(TimerCount::Warmup, 1);
+        }
+    }
+
+    /// Hands a request to the workers, or queues it behind earlier ones, or drops it.
+    #[inline]
+    fn hand_over(&mut self, request: Request) {
+        if self.backlog.is_empty() {
+            match self.tx.as_ref().map(|tx| tx.try_send(request)) {
+                Some(Ok(())) => return self.count(&request, TimerCount::Sent),
+                Some(Err(TrySendError::Full(_))) => {}
+                // No channel or no workers left: nothing can take it.
+                Some(Err(TrySendError::Disconnected(_))) | None => {
+                    return self.count(&request, TimerCount::Dropped);
+                }
+            }
+        }
+        if self.backlog.len() < self.max_backlog {
+            self.count(&request, TimerCount::Backlogged);
+            self.backlog.push_back(request);
+        } else {
+            self.count(&request, TimerCount::Dropped);
+        }
+    }
+
+    /// Moves backlogged requests into the channel while it has room.
+    fn flush(&mut self) {
+        let Some(tx) = self.tx.as_ref() else { return };
+        while let Some(&request) = self.backlog.front() {
+            match tx.try_send(request) {
+                Ok(()) => {
+                    self.backlog.pop_front();
+                    self.count(&request, TimerCount::Sent);
+                }
+                Err(TrySendError::Full(_)) => return,
+                Err(TrySendError::Disconnected(_)) => {
+                    self.backlog.pop_front();
+                    self.count(&request, TimerCount::Dropped);
+                }
+            }
+        }
+    }
+
+    /// Gives up on the backlog and closes the channel, so workers end once it is empty.
+    fn close(&mut self) {
+        while let Some(request) = self.backlog.pop_front() {
+            self.count(&request, TimerCount::Dropped);
+        }
+        self.tx = None;
+    }
+}
+
+/// How the timing loop ended.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct TimerOutcome {
+    /// A stop request ended sending before the schedules did.
+    pub interrupted: bool,
+    /// When sending ended, on the run clock.
+    pub stopped_at_ns: u64,
+    /// CPU time of the timing thread.
+    pub cpu_ns: u64,
+}
+
+/// The timing loop; see the module doc.
+pub(crate) struct TimingLoop {
+    clock: RunClock,
+    mode: WaitMode,
+    lead_ns: u64,
+    lanes: Vec<Lane>,
+    wheel: TimerWheel,
+    ready: Vec<u32>,
+    sleeper: Sleeper,
+    stop: Arc<StopState>,
+    /// How long to keep retrying backlogs once sending has ended.
+    drain_ns: u64,
+}
+
+impl TimingLoop {
+    pub fn new(
+        clock: RunClock,
+        mode: WaitMode,
+        lanes: Vec<Lane>,
+        sleeper: Sleeper,
+        stop: Arc<StopState>,
+        drain_ns: u64,
+    ) -> TimingLoop {
+        let lead_ns = match mode {
+            WaitMode::Spin | WaitMode::Hybrid => HYBRID_LEAD_NS,
+            WaitMode::Sleep => 0,
+        };
+        let keys = lanes.len();
+        TimingLoop {
+            clock,
+            mode,
+            lead_ns,
+            lanes,
+            wheel: TimerWheel::new(keys),
+            ready: Vec::with_capacity(keys),
+            sleeper,
+            stop,
+            drain_ns,
+        }
+    }
+
+    /// Runs every lane's schedule to its end (or a stop), then drains backlogs.
+    pub fn run(mut self) -> TimerOutcome {
+        self.wait_for_origin();
+        for lane in 0..self.lanes.len() {
+            self.lanes[lane].next = self.lanes[lane].schedule.next_offset_ns();
+            self.file(lane, 0);
+        }
+        let interrupted = self.send_all();
+        let stopped_at_ns = self.clock.now_ns();
+        self.drain(stopped_at_ns);
+        TimerOutcome {
+            interrupted,
+            stopped_at_ns,
+            cpu_ns: thread_cpu_ns(),
+        }
+    }
+
+    /// Sleeps, then spins, until the run's origin: readings before it all read 0.
+    fn wait_for_origin(&mut self) {
+        if self.mode != WaitMode::Spin {
+            let _ = self.sleeper.sleep_until(&self.clock, 0);
+        }
+        while self.clock.until_origin_ns() > 0 && !self.stop.stopping() {
+            std::hint::spin_loop();
+        }
+    }
+
+    /// The main loop. Returns true when a stop request ended it.
+    fn send_all(&mut self) -> bool {
+        loop {
+            if self.stop.stopping() {
+                return true;
+            }
+            let now = self.clock.now_ns();
+            let backlogged = self.flush_backlogs();
+            self.wheel
+                .advance((now + self.lead_ns) / TICK_NS, &mut self.ready);
+            let mut wake = match self.earliest_ready() {
+                Some((lane, at)) if at <= now => {
+                    self.dispatch(lane, at, now);
+                    continue;
+                }
+                Some((_, at)) => at,
+                None => match self.wheel.next_expiration() {
+                    Some(tick) => (tick * TICK_NS).saturating_sub(self.lead_ns),
+                    None if backlogged => now + BACKLOG_RETRY_NS,
+                    None => return false,
+                },
+            };
+            if backlogged {
+                wake = wake.min(now + BACKLOG_RETRY_NS);
+            }
+            self.wait_until(wake, now);
+        }
+    }
+
+    /// The ready lane due first.
+    #[inline]
+    fn earliest_ready(&self) -> Option<(usize, u64)> {
+        self.ready
+            .iter()
+            .filter_map(|&lane| self.lanes[lane as usize].next.map(|at| (lane as usize, at)))
+            .min_by_key(|&(_, at)| at)
+    }
+
+    /// Sends request `seq` of `lane`, intended at `at`, now; then files the lane's next one.
+    #[inline]
+    fn dispatch(&mut self, lane: usize, at: u64, now: u64) {
+        let l = &mut self.lanes[lane];
+        let request = Request {
+            seq: l.seq,
+            intended_ns: at,
+            sent_ns: now,
+        };
+        l.seq += 1;
+        if l.measured(&request) {
+            l.stats.record_lateness(now - at);
+        }
+        l.hand_over(request);
+        l.next = l.schedule.next_offset_ns();
+        self.file(lane, now);
+    }
+
+    /// Puts a lane where its next instant belongs: ready, the wheel, or nowhere if done.
+    fn file(&mut self, lane: usize, now: u64) {
+        let position = self.ready.iter().position(|&l| l as usize == lane);
+        let keep_ready = match self.lanes[lane].next {
+            None => false,
+            Some(at) => {
+                at / TICK_NS <= (now + self.lead_ns) / TICK_NS
+                    || !self.wheel.insert(lane as u32, at / TICK_NS)
+            }
+        };
+        match (keep_ready, position) {
+            (true, None) => self.ready.push(lane as u32),
+            (false, Some(i)) => {
+                self.ready.swap_remove(i);
+            }
+            _ => {}
+        }
+    }
+
+    /// Retries every backlog; returns whether any is still non-empty.
+    fn flush_backlogs(&mut self) -> bool {
+        let mut pending = false;
+        for lane in &mut self.lanes {
+            if !lane.backlog.is_empty() {
+                lane.flush();
+                pending |= !lane.backlog.is_empty();
+            }
+        }
+        pending
+    }
+
+    /// Waits until the clock reads `at` (or a stop request), the way the wait mode says.
+    fn wait_until(&mut self, at: u64, now: u64) {
+        let sleep_to = match self.mode {
+            WaitMode::Spin => None,
+            WaitMode::Hybrid => Some(at.saturating_sub(self.lead_ns)).filter(|&t| t > now),
+            WaitMode::Sleep => Some(at),
+        };
+        if let Some(t) = sleep_to {
+            if self.sleeper.sleep_until(&self.clock, t).is_err() {
+                // Without a working sleeper the loop still keeps time by spinning.
+                self.mode = WaitMode::Spin;
+            }
+            return;
+        }
+        while self.clock.now_ns() < at && !self.stop.stopping() {
+            std::hint::spin_loop();
+        }
+    }
+
+    /// After sending ends: keeps retrying backlogs for up to `drain_ns` (a second stop
+    /// request cuts this short), then drops what is left and closes the channels.
+    fn drain(&mut self, from_ns: u64) {
+        let deadline = from_ns + self.drain_ns;
+        while self.flush_backlogs() && self.stop.requests() < 2 {
+            let now = self.clock.now_ns();
+            if now >= deadline {
+                break;
+            }
+            if self
+                .sleeper
+                .sleep_until(&self.clock, now + BACKLOG_RETRY_NS)
+                .is_err()
+            {
+                std::thread::yield_now();
+            }
+        }
+        for lane in &mut self.lanes {
+            lane.close();
+        }
+    }
+}

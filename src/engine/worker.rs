@@ -1,0 +1,151 @@
+//! The worker loop: take a request, call the target, record.
+//!
+//! One loop serves every mode. Where requests come from is a [`Source`]: the timing loop's
+//! channel (open model) or the worker itself, right after its previous call (closed model).
+//! How an idle worker waits is the [`WaitMode`]: spinning on `try_recv` (`spin`), spinning for
+//! a short while and then blocking (`hybrid`), or blocking at once (`sleep`). A blocked worker
+//! pays a futex wake-up (tens of µs at the tail) on its next request; that cost shows up in
+//! dispatch delay, not hidden.
+//!
+//! Per request the worker reads the clock twice (start, end), calls the target inside
+//! `catch_unwind`, retries failures at once up to `max_retries`, and records into its own
+//! [`WorkerStats`]: no allocation, lock or formatting.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+
+use crossbeam_channel::{Receiver, TryRecvError};
+
+use super::clock::{RunClock, thread_cpu_ns};
+use super::stop::StopState;
+use crate::config::WaitMode;
+use crate::metrics::stats::{Call, WorkerStats};
+use crate::target::{CallResult, ErrorKind, Request, Target};
+
+/// In hybrid mode, how long an idle worker spins before it blocks.
+const HYBRID_SPIN_NS: u64 = 50_000;
+
+/// Where a worker's requests come from.
+pub(crate) enum Source {
+    /// The timing loop's channel; ends when the channel is closed and empty.
+    Open {
+        rx: Receiver<Request>,
+        wait: WaitMode,
+    },
+    /// The worker makes its own: the next request is intended when the previous one ended.
+    /// Worker `i` of `n` numbers its requests `i, i + n, i + 2n, ...`.
+    Closed {
+        next_seq: u64,
+        stride: u64,
+        end_ns: u64,
+    },
+}
+
+/// Everything one worker thread needs.
+pub(crate) struct Worker {
+    pub clock: RunClock,
+    pub stats: Arc<WorkerStats>,
+    pub target: Box<dyn Target>,
+    pub source: Source,
+    pub warmup_ns: u64,
+    pub timeout_ns: u64,
+    pub max_retries: u32,
+    pub stop: Arc<StopState>,
+}
+
+impl Worker {
+    /// Runs until the source is exhausted.
+    pub fn run(mut self) {
+        while self.clock.until_origin_ns() > 0 && matches!(self.source, Source::Closed { .. }) {
+            std::thread::sleep(std::time::Duration::from_nanos(self.clock.until_origin_ns()));
+        }
+        let mut idle_since = self.clock.now_ns();
+        while let Some(request) = self.next_request(idle_since) {
+            let measured = request.intended_ns >= self.warmup_ns;
+            if measured {
+                self.stats.record_taken();
+            }
+            let start_ns = self.clock.now_ns();
+            self.stats.set_busy(start_ns);
+            let (result, retries) = self.call(&request, start_ns);
+            let end_ns = self.clock.now_ns();
+            self.stats.set_idle();
+            if measured {
+                let call = Call {
+                    request,
+                    start_ns,
+                    end_ns,
+                    result,
+                    retries,
+                    timed_out: end_ns - start_ns > self.timeout_ns,
+                };
+                self.stats.record(&call, idle_since);
+            } else {
+                self.stats.record_warmup();
+            }
+            idle_since = end_ns;
+        }
+        self.stats.mark_exited(thread_cpu_ns());
+    }
+
+    /// The next request, or `None` when there are no more. `idle_since` is when the previous
+    /// call ended, which is when a closed-loop caller sends its next request.
+    #[inline]
+    fn next_request(&mut self, idle_since: u64) -> Option<Request> {
+        match &mut self.source {
+            Source::Open { rx, wait } => receive(rx, *wait, &self.clock),
+            Source::Closed {
+                next_seq,
+                stride,
+                end_ns,
+            } => {
+                if idle_since >= *end_ns || self.stop.stopping() {
+                    return None;
+                }
+                let request = Request {
+                    seq: *next_seq,
+                    intended_ns: idle_since,
+                    sent_ns: idle_since,
+                };
+                *next_seq += *stride;
+                Some(request)
+            }
+        }
+    }
+
+    /// Calls the target, retrying failures at once while attempts and time remain.
+    #[inline]
+    fn call(&mut self, request: &Request, start_ns: u64) -> (CallResult, u32) {
+        let mut retries = 0;
+        loop {
+            let result = catch_unwind(AssertUnwindSafe(|| self.target.call(request)))
+                .unwrap_or(CallResult::error(ErrorKind::PANIC));
+            let out_of_time = self.clock.now_ns() - start_ns > self.timeout_ns;
+            if result.is_ok() || retries == self.max_retries || out_of_time {
+                return (result, retries);
+            }
+            retries += 1;
+        }
+    }
+}
+
+/// Takes the next request from the channel, waiting as the mode says.
+#[inline]
+fn receive(rx: &Receiver<Request>, wait: WaitMode, clock: &RunClock) -> Option<Request> {
+    let spin_until = match wait {
+        WaitMode::Spin => u64::MAX,
+        WaitMode::Hybrid => clock.now_ns() + HYBRID_SPIN_NS,
+        WaitMode::Sleep => 0,
+    };
+    loop {
+        match rx.try_recv() {
+            Ok(request) => return Some(request),
+            Err(TryRecvError::Disconnected) => return None,
+            Err(TryRecvError::Empty) => {}
+        }
+        if wait != WaitMode::Spin && clock.now_ns() >= spin_until {
+            return rx.recv().ok();
+        }
+        std::hint::spin_loop();
+    }
+}

@@ -1,0 +1,54 @@
+//! openpace: open-model load testing with latencies you can trust.
+//!
+//! A load pattern is a pure function from request index to intended send instant. One pinned
+//! timing loop sends each request at that instant to a fixed pool of pinned workers, which
+//! call the target and record, per request, the response time from the *intended* instant
+//! (so queueing caused by a slow target is never hidden: no coordinated omission), the service
+//! time and the dispatch delay, into HdrHistograms. See `docs/DESIGN.md` for the map.
+//!
+//! # Load-testing your own function
+//!
+//! ```
+//! use openpace::{CallResult, LoadTestConfig, LoadTestRunner, Request, target};
+//!
+//! let config = LoadTestConfig {
+//!     name: "lookup".into(),
+//!     target_rps: 200.0,
+//!     duration_seconds: 0.5,
+//!     num_workers: 2,
+//!     ..LoadTestConfig::default()
+//! };
+//! // One instance per worker: state needs no locks.
+//! let lookup = target::factory(|_ctx| {
+//!     let table: Vec<u64> = (0..1024).collect();
+//!     move |req: &Request| {
+//!         let hit = table[(req.seq % 1024) as usize];
+//!         std::hint::black_box(hit);
+//!         CallResult::ok()
+//!     }
+//! });
+//! let result = LoadTestRunner::new(config)?.with_target(lookup).run()?;
+//! let s = &result.scenarios[0];
+//! assert_eq!(s.requests.intended, 100);
+//! println!("p99 {:.3} ms, {:.1} RPS", s.response_time_ms.p99, s.achieved_rps);
+//! # Ok::<(), openpace::Error>(())
+//! ```
+
+#![deny(missing_docs)]
+
+pub mod config;
+pub mod engine;
+pub mod error;
+pub mod metrics;
+pub mod monitor;
+pub mod report;
+pub mod schedule;
+pub mod target;
+
+pub use config::{LoadTestConfig, Model, ReportFormat, RunConfig, Stage, WaitMode};
+pub use engine::LoadTestRunner;
+pub use engine::stop::StopHandle;
+pub use error::{ConfigError, Error, RunError};
+pub use metrics::{PerformanceMetrics, RunResult, ScenarioResult};
+pub use schedule::{Arrival, LoadPattern, RateProfile, Schedule};
+pub use target::{CallResult, ErrorKind, Request, Tags, Target, TargetContext, TargetSpec};

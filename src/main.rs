@@ -1,0 +1,262 @@
+//! The `openpace` command line: parse arguments, call the library, map errors to exit codes.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use openpace::config::{self, DEFAULT_SCENARIO, Override, RunConfig};
+use openpace::error::{ConfigError, Origin};
+use openpace::{Error, LoadTestRunner, report};
+
+/// Open-model load testing with coordinated-omission-corrected latency.
+///
+/// Without a subcommand, runs the embedded default scenario (`openpace run`).
+#[derive(Parser)]
+#[command(name = "openpace", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a load test from a config file and/or flags, print the summary, write the report.
+    ///
+    /// Exit codes: 0 all thresholds passed, 1 a threshold failed, 2 bad usage or config,
+    /// 3 the run could not be carried out, 130 interrupted (the report is still written).
+    Run(RunArgs),
+    /// Check a config file without running it (exit 0 if valid, 2 if not).
+    Validate {
+        /// The config file (JSON).
+        file: PathBuf,
+    },
+    /// Print a config with every field, an example value and a comment for each.
+    ExampleConfig,
+}
+
+/// Flags of `openpace run`. Every value is read by the same code as the config file, so
+/// `--duration 2m` and `"duration_seconds": "2m"` mean the same.
+#[derive(Args, Default)]
+struct RunArgs {
+    /// Config file (JSON). Without one, flags modify the embedded default scenario.
+    config: Option<PathBuf>,
+    /// Target: noop, spin:DURATION or sleep:DURATION (field `target`).
+    #[arg(long, value_name = "TARGET")]
+    target: Option<String>,
+    /// Load pattern: constant, ramp_up, spike, step or stages (field `load_pattern`).
+    #[arg(long, value_name = "PATTERN")]
+    pattern: Option<String>,
+    /// Requests per second (field `target_rps`).
+    #[arg(long, value_name = "RPS")]
+    rate: Option<String>,
+    /// Measured window: seconds or e.g. 500ms, 2m (field `duration_seconds`).
+    #[arg(long, value_name = "DURATION")]
+    duration: Option<String>,
+    /// Sent before measuring, not counted (field `warmup_seconds`).
+    #[arg(long, value_name = "DURATION")]
+    warmup: Option<String>,
+    /// Worker threads (field `num_workers`).
+    #[arg(long, value_name = "N")]
+    workers: Option<String>,
+    /// How idle threads wait: spin, hybrid or sleep (field `wait`).
+    #[arg(long, value_name = "MODE")]
+    wait: Option<String>,
+    /// Where the report is written; `none` for nowhere (field `output`).
+    #[arg(long, value_name = "FILE")]
+    out: Option<String>,
+    /// Print nothing but errors.
+    #[arg(long)]
+    quiet: bool,
+    /// Scenario name (field `name`).
+    #[arg(long, value_name = "NAME")]
+    name: Option<String>,
+    /// ramp_up start rate (field `min_rps`).
+    #[arg(long, value_name = "RPS")]
+    min_rps: Option<String>,
+    /// ramp_up end rate (field `max_rps`).
+    #[arg(long, value_name = "RPS")]
+    max_rps: Option<String>,
+    /// ramp_up length (field `ramp_up_duration`).
+    #[arg(long, value_name = "DURATION")]
+    ramp_up: Option<String>,
+    /// Rate during spikes (field `spike_rps`).
+    #[arg(long, value_name = "RPS")]
+    spike_rps: Option<String>,
+    /// Length of each spike (field `spike_duration`).
+    #[arg(long, value_name = "DURATION")]
+    spike_duration: Option<String>,
+    /// Stages, e.g. 30s:100,1m:100,30s:0 (field `stages`).
+    #[arg(long, value_name = "STAGES")]
+    stages: Option<String>,
+    /// Arrival process: uniform or poisson (field `arrival`).
+    #[arg(long, value_name = "ARRIVAL")]
+    arrival: Option<String>,
+    /// Seed of poisson arrivals (field `seed`).
+    #[arg(long, value_name = "N")]
+    seed: Option<String>,
+    /// Request timeout (field `request_timeout_seconds`).
+    #[arg(long, value_name = "DURATION")]
+    timeout: Option<String>,
+    /// Extra attempts after a failure (field `max_retries`).
+    #[arg(long, value_name = "N")]
+    retries: Option<String>,
+    /// Interval of the time series (field `metrics_collection_interval`).
+    #[arg(long, value_name = "DURATION")]
+    interval: Option<String>,
+    /// Core of the timing loop (field `timer_core`).
+    #[arg(long, value_name = "CORE")]
+    timer_core: Option<String>,
+    /// Cores of the workers, e.g. 1,2 or 1-3 (field `worker_cores`).
+    #[arg(long, value_name = "CORES")]
+    worker_cores: Option<String>,
+    /// open or closed (field `model`).
+    #[arg(long, value_name = "MODEL")]
+    model: Option<String>,
+    /// Callers in the closed model (field `concurrency`).
+    #[arg(long, value_name = "N")]
+    concurrency: Option<String>,
+    /// Output file format: json or text (field `report_format`).
+    #[arg(long, value_name = "FORMAT")]
+    format: Option<String>,
+    /// Any config field, e.g. --set latency_p99_threshold_ms=50 (repeatable).
+    #[arg(long = "set", value_name = "FIELD=VALUE")]
+    set: Vec<String>,
+}
+
+impl RunArgs {
+    /// The flags that were given, as overrides of config fields.
+    fn overrides(&self) -> Result<Vec<Override>, Error> {
+        let flags: [(&str, &str, &Option<String>); 25] = [
+            ("--target", "target", &self.target),
+            ("--pattern", "load_pattern", &self.pattern),
+            ("--rate", "target_rps", &self.rate),
+            ("--duration", "duration_seconds", &self.duration),
+            ("--warmup", "warmup_seconds", &self.warmup),
+            ("--workers", "num_workers", &self.workers),
+            ("--wait", "wait", &self.wait),
+            ("--out", "output", &self.out),
+            ("--name", "name", &self.name),
+            ("--min-rps", "min_rps", &self.min_rps),
+            ("--max-rps", "max_rps", &self.max_rps),
+            ("--ramp-up", "ramp_up_duration", &self.ramp_up),
+            ("--spike-rps", "spike_rps", &self.spike_rps),
+            ("--spike-duration", "spike_duration", &self.spike_duration),
+            ("--stages", "stages", &self.stages),
+            ("--arrival", "arrival", &self.arrival),
+            ("--seed", "seed", &self.seed),
+            ("--timeout", "request_timeout_seconds", &self.timeout),
+            ("--retries", "max_retries", &self.retries),
+            ("--interval", "metrics_collection_interval", &self.interval),
+            ("--timer-core", "timer_core", &self.timer_core),
+            ("--worker-cores", "worker_cores", &self.worker_cores),
+            ("--model", "model", &self.model),
+            ("--concurrency", "concurrency", &self.concurrency),
+            ("--format", "report_format", &self.format),
+        ];
+        let mut overrides: Vec<Override> = flags
+            .iter()
+            .filter_map(|(flag, field, value)| {
+                value.as_deref().map(|v| Override::new(flag, field, v))
+            })
+            .collect();
+        for pair in &self.set {
+            let Some((field, value)) = pair.split_once('=') else {
+                return Err(ConfigError::invalid(
+                    &Origin::Flag("--set".into()),
+                    "--set",
+                    pair,
+                    "FIELD=VALUE, e.g. --set latency_p99_threshold_ms=50",
+                )
+                .into());
+            };
+            overrides.push(Override::new("--set", field.trim(), value));
+        }
+        Ok(overrides)
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let outcome = match cli.command.unwrap_or(Command::Run(RunArgs::default())) {
+        Command::Run(args) => run(&args),
+        Command::Validate { file } => validate(&file),
+        Command::ExampleConfig => {
+            print!("{}", config::example_config());
+            Ok(0)
+        }
+    };
+    match outcome {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("openpace: {e}");
+            ExitCode::from(e.exit_code() as u8)
+        }
+    }
+}
+
+fn load(file: Option<&PathBuf>, overrides: &[Override]) -> Result<RunConfig, Error> {
+    let Some(path) = file else {
+        return Ok(config::load_json(DEFAULT_SCENARIO, "default scenario", overrides)?);
+    };
+    let name = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Unreadable {
+        file: name.clone(),
+        reason: e.to_string(),
+    })?;
+    Ok(config::load_json(&text, &name, overrides)?)
+}
+
+fn validate(file: &PathBuf) -> Result<u8, Error> {
+    let run = load(Some(file), &[])?;
+    println!("{}: valid, {} scenario(s)", file.display(), run.scenarios.len());
+    for s in &run.scenarios {
+        println!(
+            "  {}: {} for {}s at {} RPS, target {}",
+            s.name,
+            s.load_pattern.name(),
+            s.duration_seconds,
+            s.target_rps,
+            s.target
+        );
+    }
+    Ok(0)
+}
+
+fn run(args: &RunArgs) -> Result<u8, Error> {
+    let run = load(args.config.as_ref(), &args.overrides()?)?;
+    let output = run.output().cloned();
+    let format = run.report_format();
+    if !args.quiet {
+        for s in &run.scenarios {
+            eprintln!(
+                "openpace: running \"{}\": {} for {}s (+{}s warmup), target {}; Ctrl-C stops \
+                 and still writes the report",
+                s.name,
+                s.load_pattern.name(),
+                s.duration_seconds,
+                s.warmup_seconds,
+                s.target
+            );
+        }
+    }
+    let runner = LoadTestRunner::from_run_config(run)?;
+    openpace::engine::install_signal_handlers(&runner.stop_handle())
+        .map_err(|e| Error::run("installing the Ctrl-C handler", e))?;
+    let result = runner.run()?;
+    if !args.quiet {
+        print!("{}", report::summary(&result));
+    }
+    if let Some(path) = output {
+        report::write_atomically(&path, &report::render(&result, format))?;
+        if !args.quiet {
+            println!("report: {}", path.display());
+        }
+    }
+    Ok(if result.interrupted {
+        130
+    } else if result.passed {
+        0
+    } else {
+        1
+    })
+}

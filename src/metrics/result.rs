@@ -1,0 +1,341 @@
+//! The results of a run: plain data, serialized as the JSON report.
+//!
+//! A [`RunResult`] holds everything the reports show, so any report can be rendered again from
+//! a saved JSON file. Field names are stable and versioned by [`SCHEMA_VERSION`]; the README
+//! documents them one by one. [`ScenarioResult`] also offers the design sketch's
+//! `PerformanceMetrics` getters.
+
+use std::collections::BTreeMap;
+
+use hdrhistogram::Histogram;
+use serde::{Deserialize, Serialize};
+
+use crate::config::{Model, WaitMode};
+use crate::schedule::{Arrival, LoadPattern};
+
+/// Version of the JSON report's layout; bumped when a field changes meaning or goes away.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Everything a run measured.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunResult {
+    /// [`SCHEMA_VERSION`] of this report.
+    pub schema_version: u32,
+    /// `openpace <version>`.
+    pub tool: String,
+    /// True when Ctrl-C, SIGTERM or a stop request ended the run early.
+    pub interrupted: bool,
+    /// True when every scenario's thresholds passed.
+    pub passed: bool,
+    /// Wall-clock start (Unix seconds).
+    pub started_at_unix_s: f64,
+    /// From the run's origin until the report was assembled, in seconds.
+    pub wall_seconds: f64,
+    /// How idle threads waited.
+    pub wait_mode: WaitMode,
+    /// The timing loop's core, if it was pinned.
+    pub timer_core: Option<usize>,
+    /// The host and the process.
+    pub host: HostInfo,
+    /// CPU time of openpace's own threads.
+    pub framework_cpu: FrameworkCpu,
+    /// CPU and memory of the whole process.
+    pub resources: Resources,
+    /// Things the user should know about how the run went (pinning, saturation, ...).
+    pub warnings: Vec<String>,
+    /// One result per scenario, in config order.
+    pub scenarios: Vec<ScenarioResult>,
+}
+
+/// The host that ran the test.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HostInfo {
+    /// Host name.
+    pub hostname: String,
+    /// CPUs of the machine.
+    pub cores: usize,
+    /// CPUs this process may run on.
+    pub cores_allowed: usize,
+}
+
+/// CPU used by the timing loop and the collector (the framework's own threads).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct FrameworkCpu {
+    /// CPU seconds of the timing loop thread.
+    pub timer_cpu_s: f64,
+    /// ... as a share of wall time, in percent of one core.
+    pub timer_cpu_pct: f64,
+    /// CPU seconds of the collector (the calling thread).
+    pub collector_cpu_s: f64,
+    /// ... as a share of wall time, in percent of one core.
+    pub collector_cpu_pct: f64,
+}
+
+/// Resource use of the whole process (from getrusage).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Resources {
+    /// User CPU seconds during the run (monitor_cpu).
+    pub cpu_user_s: Option<f64>,
+    /// System CPU seconds during the run (monitor_cpu).
+    pub cpu_system_s: Option<f64>,
+    /// (user + system) / wall, in percent of one core (monitor_cpu).
+    pub cpu_pct: Option<f64>,
+    /// Peak resident memory of the process, MB (monitor_memory).
+    pub max_rss_mb: Option<f64>,
+}
+
+/// Percentiles of one metric. Units are in the field name that holds it (`_ms`, `_us`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct LatencySummary {
+    /// Number of values.
+    pub count: u64,
+    /// Smallest value.
+    pub min: f64,
+    /// Mean.
+    pub avg: f64,
+    /// Median.
+    pub p50: f64,
+    /// 90th percentile.
+    pub p90: f64,
+    /// 95th percentile.
+    pub p95: f64,
+    /// 99th percentile.
+    pub p99: f64,
+    /// 99.9th percentile.
+    pub p99_9: f64,
+    /// 99.99th percentile.
+    pub p99_99: f64,
+    /// Largest value.
+    pub max: f64,
+}
+
+impl LatencySummary {
+    /// Summarizes a histogram of nanoseconds in units of `unit_ns` nanoseconds.
+    pub fn from_histogram(h: &Histogram<u64>, unit_ns: f64) -> LatencySummary {
+        if h.is_empty() {
+            return LatencySummary::default();
+        }
+        let at = |q: f64| h.value_at_quantile(q) as f64 / unit_ns;
+        LatencySummary {
+            count: h.len(),
+            min: h.min() as f64 / unit_ns,
+            avg: h.mean() / unit_ns,
+            p50: at(0.50),
+            p90: at(0.90),
+            p95: at(0.95),
+            p99: at(0.99),
+            p99_9: at(0.999),
+            p99_99: at(0.9999),
+            max: h.max() as f64 / unit_ns,
+        }
+    }
+}
+
+/// Where every intended request of a scenario ended up.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestCounts {
+    /// Scheduled in the measured window (up to the stop, if interrupted): sent + dropped.
+    pub intended: u64,
+    /// Handed to the workers.
+    pub sent: u64,
+    /// Calls that ended and were recorded.
+    pub completed: u64,
+    /// Succeeded within the timeout.
+    pub ok: u64,
+    /// Failed, after retries.
+    pub errors: u64,
+    /// Took longer than the timeout, or were still running when the run gave up on them.
+    pub timeouts: u64,
+    /// Extra attempts after failures.
+    pub retries: u64,
+    /// Never sent: the hand-off queue and the backlog were full.
+    pub dropped: u64,
+    /// Waited in the timing loop's backlog because the queue was full.
+    pub backlogged: u64,
+    /// Sent 1 ms or more after their intended instant.
+    pub late: u64,
+    /// Counted as timeouts because the run ended while they were still running or queued.
+    pub abandoned: u64,
+    /// Warmup requests sent (not measured).
+    pub warmup: u64,
+}
+
+/// What the framework itself cost.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Overhead {
+    /// Mean time the framework added per request (timer lateness + hand-off + bookkeeping),
+    /// in microseconds.
+    pub per_request_us: f64,
+    /// Mean response time per request, in microseconds.
+    pub response_us: f64,
+}
+
+/// Figures for one interval of the time series.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct IntervalStats {
+    /// Interval start, seconds since the measured window began.
+    pub start_s: f64,
+    /// Interval end, seconds since the measured window began.
+    pub end_s: f64,
+    /// Requests handed to workers during the interval.
+    pub sent: u64,
+    /// Calls that ended during the interval.
+    pub completed: u64,
+    /// ... successfully.
+    pub ok: u64,
+    /// ... with an error.
+    pub errors: u64,
+    /// ... past their timeout.
+    pub timeouts: u64,
+    /// Requests dropped during the interval.
+    pub dropped: u64,
+    /// completed / interval length.
+    pub achieved_rps: f64,
+    /// Response time percentiles of calls ending in the interval (ms).
+    pub response_time_ms: LatencySummary,
+    /// Service time percentiles (ms).
+    pub service_time_ms: LatencySummary,
+    /// Dispatch delay percentiles (µs).
+    pub dispatch_delay_us: LatencySummary,
+}
+
+/// One threshold and how the run did against it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ThresholdResult {
+    /// What was measured, e.g. `response_time p95`.
+    pub metric: String,
+    /// `<`, `<=` or `>=`.
+    pub comparison: String,
+    /// The limit.
+    pub limit: f64,
+    /// The measured value.
+    pub value: f64,
+    /// Unit of limit and value (`ms`, `ratio`).
+    pub unit: String,
+    /// Whether the value met the limit.
+    pub passed: bool,
+}
+
+/// Pass or fail, threshold by threshold.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Verdict {
+    /// True when every threshold passed.
+    pub passed: bool,
+    /// Each threshold with its measured value.
+    pub thresholds: Vec<ThresholdResult>,
+}
+
+/// What one scenario measured.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ScenarioResult {
+    /// Scenario name.
+    pub name: String,
+    /// Scenario description.
+    pub description: String,
+    /// Load pattern.
+    pub pattern: LoadPattern,
+    /// Arrival process.
+    pub arrival: Arrival,
+    /// open or closed.
+    pub model: Model,
+    /// False for the closed model: its latencies hide queueing ("closed loop, not corrected").
+    pub corrected: bool,
+    /// The target, as named in the config (or "in-process" for library targets).
+    pub target: String,
+    /// Seed of the schedule (Poisson arrivals).
+    pub seed: u64,
+    /// Configured measured window, seconds.
+    pub duration_s: f64,
+    /// Configured warmup, seconds.
+    pub warmup_s: f64,
+    /// Measured window actually run (shorter when interrupted), seconds.
+    pub send_window_s: f64,
+    /// Worker threads.
+    pub workers: usize,
+    /// Cores the workers were pinned to (empty: unpinned).
+    pub worker_cores: Vec<usize>,
+    /// The configured target_rps.
+    pub target_rps: f64,
+    /// Requests the schedule intended per second of the measured window.
+    pub scheduled_rps: f64,
+    /// Completed requests per second of the measured window.
+    pub achieved_rps: f64,
+    /// Where requests ended up.
+    pub requests: RequestCounts,
+    /// Errors by kind.
+    pub errors_by_kind: BTreeMap<String, u64>,
+    /// ok / intended.
+    pub success_rate: f64,
+    /// (errors + timeouts + dropped) / intended.
+    pub error_rate: f64,
+    /// Completed calls tagged as cache hits / completed.
+    pub cache_hit_rate: f64,
+    /// Completed calls tagged as fallbacks / completed.
+    pub fallback_rate: f64,
+    /// end - intended: the corrected latency a user saw.
+    pub response_time_ms: LatencySummary,
+    /// end - start: the target's own time (uncorrected).
+    pub service_time_ms: LatencySummary,
+    /// start - intended: how long requests waited to start.
+    pub dispatch_delay_us: LatencySummary,
+    /// sent - intended: how late the timing loop handed requests over.
+    pub timer_lateness_us: LatencySummary,
+    /// Framework time as a share of response time, percent.
+    pub overhead_pct: f64,
+    /// The figures behind overhead_pct.
+    pub overhead: Overhead,
+    /// The time series.
+    pub intervals: Vec<IntervalStats>,
+    /// Thresholds and the outcome.
+    pub verdict: Verdict,
+}
+
+/// The design sketch's name for a scenario's measurements.
+pub type PerformanceMetrics = ScenarioResult;
+
+impl ScenarioResult {
+    /// Response-time percentiles in ms (avg, min, p50, p90, p95, p99, p99.9, p99.99, max).
+    pub fn latency_percentiles(&self) -> &LatencySummary {
+        &self.response_time_ms
+    }
+
+    /// Completed requests per second.
+    pub fn throughput(&self) -> f64 {
+        self.achieved_rps
+    }
+
+    /// Share of intended requests that succeeded.
+    pub fn success_rate(&self) -> f64 {
+        self.success_rate
+    }
+
+    /// Share of intended requests that failed, timed out or were dropped.
+    pub fn error_rate(&self) -> f64 {
+        self.error_rate
+    }
+
+    /// Error counts by kind.
+    pub fn errors_by_kind(&self) -> &BTreeMap<String, u64> {
+        &self.errors_by_kind
+    }
+
+    /// Requests that timed out.
+    pub fn timeouts(&self) -> u64 {
+        self.requests.timeouts
+    }
+
+    /// Extra attempts made after failures.
+    pub fn retries(&self) -> u64 {
+        self.requests.retries
+    }
+
+    /// Share of completed calls served from a cache.
+    pub fn cache_hit_rate(&self) -> f64 {
+        self.cache_hit_rate
+    }
+
+    /// Share of completed calls served by a fallback.
+    pub fn fallback_rate(&self) -> f64 {
+        self.fallback_rate
+    }
+}

@@ -1,0 +1,187 @@
+//! The summary block: the design sketch's layout, plus what openpace adds.
+//!
+//! Keeps the sketch's headings and lines (test name, duration, pattern, target RPS;
+//! throughput, success, cache hit and fallback rates; latency average, P50, P95, P99, min,
+//! max; resource metrics) and adds the corrected/uncorrected split, dispatch delay, timer
+//! lateness, request accounting, framework overhead and the verdict.
+
+use std::fmt::Write;
+
+use crate::metrics::{LatencySummary, RunResult, ScenarioResult};
+
+const RULE: &str = "==================================================";
+
+/// The summary of a whole run, as printed at the end of `openpace run`.
+pub fn summary(result: &RunResult) -> String {
+    let mut out = String::new();
+    for scenario in &result.scenarios {
+        scenario_block(&mut out, result, scenario);
+    }
+    let _ = writeln!(out, "{RULE}");
+    let verdict = if result.passed { "PASSED" } else { "FAILED" };
+    let _ = write!(out, "RUN {verdict}: {} scenario(s)", result.scenarios.len());
+    if result.interrupted {
+        let _ = write!(out, ", INTERRUPTED before the schedule ended");
+    }
+    let _ = writeln!(out, "; wall time {:.2}s", result.wall_seconds);
+    for warning in &result.warnings {
+        let _ = writeln!(out, "warning: {warning}");
+    }
+    out
+}
+
+fn scenario_block(out: &mut String, run: &RunResult, s: &ScenarioResult) {
+    let w = out;
+    let _ = writeln!(w, "\n{RULE}\nLOAD TEST SUMMARY\n{RULE}");
+    let _ = writeln!(w, "Test Name: {}", s.name);
+    let _ = write!(w, "Duration: {}s", trim(s.duration_s));
+    if s.warmup_s > 0.0 {
+        let _ = write!(w, " (after {}s warmup)", trim(s.warmup_s));
+    }
+    if s.send_window_s + 1e-9 < s.duration_s {
+        let _ = write!(w, ", stopped after {:.2}s", s.send_window_s);
+    }
+    let _ = writeln!(w);
+    let model = if s.corrected {
+        "open model"
+    } else {
+        "CLOSED LOOP, NOT CORRECTED"
+    };
+    let _ = writeln!(
+        w,
+        "Pattern: {} ({} arrivals, {model})",
+        s.pattern.name(),
+        s.arrival.name()
+    );
+    let _ = writeln!(w, "Target RPS: {}", trim(s.target_rps));
+    let cores = if s.worker_cores.is_empty() {
+        "unpinned".to_string()
+    } else {
+        format!("on core(s) {}", join(&s.worker_cores))
+    };
+    let _ = writeln!(w, "Target: {}, {} worker(s) {cores}", s.target, s.workers);
+
+    let _ = writeln!(w, "\nPERFORMANCE METRICS:");
+    let _ = writeln!(
+        w,
+        "  Throughput: {:.2} RPS (scheduled {:.2} RPS)",
+        s.achieved_rps, s.scheduled_rps
+    );
+    let _ = writeln!(w, "  Success Rate: {:.2}%", 100.0 * s.success_rate);
+    let _ = writeln!(w, "  Error Rate: {:.2}%", 100.0 * s.error_rate);
+    let _ = writeln!(w, "  Cache Hit Rate: {:.2}%", 100.0 * s.cache_hit_rate);
+    let _ = writeln!(w, "  Fallback Rate: {:.2}%", 100.0 * s.fallback_rate);
+    let r = &s.requests;
+    let _ = writeln!(
+        w,
+        "  Requests: {} intended, {} completed, {} ok, {} errors, {} timeouts, {} retries",
+        r.intended, r.completed, r.ok, r.errors, r.timeouts, r.retries
+    );
+    let _ = writeln!(
+        w,
+        "            {} dropped, {} backlogged, {} late (>= 1 ms), {} abandoned, {} warmup",
+        r.dropped, r.backlogged, r.late, r.abandoned, r.warmup
+    );
+    if !s.errors_by_kind.is_empty() {
+        let kinds: Vec<String> = s
+            .errors_by_kind
+            .iter()
+            .map(|(k, n)| format!("{k} {n}"))
+            .collect();
+        let _ = writeln!(w, "  Errors by kind: {}", kinds.join(", "));
+    }
+
+    let heading = if s.corrected {
+        "response time = end - intended, corrected for coordinated omission"
+    } else {
+        "closed loop, not corrected: queueing behind slow calls is hidden"
+    };
+    let _ = writeln!(w, "\nLATENCY METRICS (ms): {heading}");
+    latency_lines(w, &s.response_time_ms);
+    let _ = writeln!(w, "\nSERVICE TIME (ms): end - start, uncorrected");
+    let _ = writeln!(w, "  {}", one_line(&s.service_time_ms, 2));
+    let _ = writeln!(w, "DISPATCH DELAY (us): start - intended");
+    let _ = writeln!(w, "  {}", one_line(&s.dispatch_delay_us, 1));
+    if s.corrected {
+        let _ = writeln!(w, "TIMER LATENESS (us): sent - intended");
+        let _ = writeln!(w, "  {}", one_line(&s.timer_lateness_us, 1));
+    }
+
+    let _ = writeln!(w, "\nFRAMEWORK OVERHEAD:");
+    let _ = writeln!(
+        w,
+        "  {:.4}% of response time ({:.2} us of {:.0} us per request); timing thread {:.1}% \
+         of a core, collector {:.2}%",
+        s.overhead_pct,
+        s.overhead.per_request_us,
+        s.overhead.response_us,
+        run.framework_cpu.timer_cpu_pct,
+        run.framework_cpu.collector_cpu_pct
+    );
+
+    let _ = writeln!(w, "\nRESOURCE METRICS:");
+    if let Some(cpu) = run.resources.cpu_pct {
+        let _ = writeln!(w, "  Avg CPU: {cpu:.1}% (whole process, % of one core)");
+    }
+    if let Some(mb) = run.resources.max_rss_mb {
+        let _ = writeln!(w, "  Max Memory: {mb:.1}MB (peak RSS)");
+    }
+
+    let verdict = if s.verdict.passed { "PASSED" } else { "FAILED" };
+    let _ = writeln!(w, "\nVERDICT: {verdict}");
+    for t in &s.verdict.thresholds {
+        let mark = if t.passed { "pass" } else { "FAIL" };
+        let (value, limit) = if t.unit == "ms" {
+            (format!("{:.2} ms", t.value), format!("{} ms", trim(t.limit)))
+        } else {
+            (format!("{:.4}", t.value), trim(t.limit))
+        };
+        let _ = writeln!(w, "  [{mark}] {} {value} {} {limit}", t.metric, t.comparison);
+    }
+}
+
+fn latency_lines(w: &mut String, l: &LatencySummary) {
+    for (label, value) in [
+        ("Average", l.avg),
+        ("P50", l.p50),
+        ("P90", l.p90),
+        ("P95", l.p95),
+        ("P99", l.p99),
+        ("P99.9", l.p99_9),
+        ("P99.99", l.p99_99),
+        ("Min", l.min),
+        ("Max", l.max),
+    ] {
+        let _ = writeln!(w, "  {label}: {value:.2}");
+    }
+}
+
+fn one_line(l: &LatencySummary, decimals: usize) -> String {
+    format!(
+        "p50 {:.d$}  p90 {:.d$}  p99 {:.d$}  p99.9 {:.d$}  max {:.d$}  (avg {:.d$})",
+        l.p50,
+        l.p90,
+        l.p99,
+        l.p99_9,
+        l.max,
+        l.avg,
+        d = decimals
+    )
+}
+
+/// A number without a trailing `.0`.
+fn trim(x: f64) -> String {
+    if x.fract() == 0.0 && x.abs() < 1e15 {
+        format!("{}", x as i64)
+    } else {
+        format!("{x}")
+    }
+}
+
+fn join(cores: &[usize]) -> String {
+    cores
+        .iter()
+        .map(|c| c.to_string())
+        .collect::<Vec<_>>()
+        .join(",")
+}

@@ -1,0 +1,302 @@
+//! What the engine calls: the [`Target`] trait and the built-in targets.
+//!
+//! A target is called by one worker thread at a time; each worker builds its own instance from
+//! a [`TargetFactory`], so a target keeps whatever state it likes (buffers, connections,
+//! caches) without locks. A call reports a [`CallResult`]: success or an [`ErrorKind`], plus
+//! [`Tags`] such as a cache hit or a fallback, which feed the cache hit and fallback rates.
+//! Targets never touch the metrics: the worker times the call and records it.
+//!
+//! Built-ins: `noop` (measures the framework itself), `spin:DUR` (busy-waits exactly DUR on the
+//! worker's core, the calibration target) and `sleep:DUR` (the design sketch's mock model: a
+//! 20 ms sleep).
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::engine::clock::{RunClock, monotonic_ns};
+
+/// One request as the engine scheduled it. Small and `Copy`: this is what crosses the channel
+/// from the timing loop to the workers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Request {
+    /// Index of the request in its scenario's schedule (0, 1, 2, ...).
+    pub seq: u64,
+    /// When the schedule meant it to be sent, in ns from the run's origin.
+    pub intended_ns: u64,
+    /// When the timing loop handed it over, in ns from the run's origin.
+    pub sent_ns: u64,
+}
+
+/// The name of a failure kind, counted separately in the report (`errors_by_kind`).
+///
+/// Kinds are static strings so that counting one never allocates; a target defines its own
+/// with [`ErrorKind::new`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ErrorKind(&'static str);
+
+impl ErrorKind {
+    /// The target reported a failure with no more specific kind.
+    pub const FAILED: ErrorKind = ErrorKind("failed");
+    /// The target panicked; the worker caught the panic and lives on.
+    pub const PANIC: ErrorKind = ErrorKind("panic");
+
+    /// A kind with the given name (keep names short and `snake_case`).
+    pub const fn new(name: &'static str) -> ErrorKind {
+        ErrorKind(name)
+    }
+
+    /// The kind's name as it appears in reports.
+    pub const fn name(self) -> &'static str {
+        self.0
+    }
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+/// Facts about a call that feed rates in the report.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Tags(u8);
+
+impl Tags {
+    /// No tags.
+    pub const NONE: Tags = Tags(0);
+    /// The answer came from a cache (feeds `cache_hit_rate`).
+    pub const CACHE_HIT: Tags = Tags(1);
+    /// The answer came from a fallback path (feeds `fallback_rate`).
+    pub const FALLBACK: Tags = Tags(2);
+
+    /// Whether every tag in `other` is set here.
+    pub const fn contains(self, other: Tags) -> bool {
+        self.0 & other.0 == other.0 && other.0 != 0
+    }
+
+    /// The union of two sets of tags.
+    pub const fn union(self, other: Tags) -> Tags {
+        Tags(self.0 | other.0)
+    }
+}
+
+/// The outcome of one call: success or an error kind, plus tags.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CallResult {
+    /// `None` on success.
+    pub error: Option<ErrorKind>,
+    /// Cache hit, fallback.
+    pub tags: Tags,
+}
+
+impl CallResult {
+    /// A successful call.
+    pub const fn ok() -> CallResult {
+        CallResult {
+            error: None,
+            tags: Tags::NONE,
+        }
+    }
+
+    /// A failed call of the given kind.
+    pub const fn error(kind: ErrorKind) -> CallResult {
+        CallResult {
+            error: Some(kind),
+            tags: Tags::NONE,
+        }
+    }
+
+    /// The same outcome with `tags` added.
+    pub const fn with_tags(self, tags: Tags) -> CallResult {
+        CallResult {
+            error: self.error,
+            tags: self.tags.union(tags),
+        }
+    }
+
+    /// Whether the call succeeded.
+    pub const fn is_ok(&self) -> bool {
+        self.error.is_none()
+    }
+}
+
+/// Something the engine can call. See the module doc.
+pub trait Target: Send {
+    /// Performs one request and says how it went. Panics are caught and counted as
+    /// [`ErrorKind::PANIC`].
+    fn call(&mut self, request: &Request) -> CallResult;
+}
+
+impl<F> Target for F
+where
+    F: FnMut(&Request) -> CallResult + Send,
+{
+    fn call(&mut self, request: &Request) -> CallResult {
+        self(request)
+    }
+}
+
+/// Where a target instance will run, given to its factory.
+#[derive(Clone, Copy, Debug)]
+pub struct TargetContext {
+    /// Index of the scenario in the run.
+    pub scenario: usize,
+    /// Index of the worker within the scenario.
+    pub worker: usize,
+    /// Number of workers in the scenario.
+    pub workers: usize,
+    /// The run's clock: `clock.now_ns()` is comparable with [`Request::intended_ns`].
+    pub clock: RunClock,
+}
+
+/// Builds one target instance per worker.
+pub type TargetFactory = Arc<dyn Fn(&TargetContext) -> Box<dyn Target> + Send + Sync>;
+
+/// Wraps a closure that builds targets into a [`TargetFactory`].
+pub fn factory<T, F>(build: F) -> TargetFactory
+where
+    T: Target + 'static,
+    F: Fn(&TargetContext) -> T + Send + Sync + 'static,
+{
+    Arc::new(move |ctx: &TargetContext| Box::new(build(ctx)) as Box<dyn Target>)
+}
+
+/// A built-in target, as named in a config file or on the command line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum TargetSpec {
+    /// Returns at once: what is measured is the framework itself.
+    Noop,
+    /// Busy-waits the given time on the worker's core.
+    Spin(Duration),
+    /// Sleeps the given time (the sketch's mock model).
+    Sleep(Duration),
+}
+
+impl TargetSpec {
+    /// What the parser accepts, for error messages.
+    pub const ALLOWED: &'static str = "noop, spin:DURATION or sleep:DURATION (e.g. sleep:20ms)";
+
+    /// Parses `noop`, `spin:20ms` or `sleep:1.5ms`.
+    pub fn parse(text: &str) -> Result<TargetSpec, String> {
+        let text = text.trim();
+        let (kind, arg) = match text.split_once(':') {
+            Some((kind, arg)) => (kind, Some(arg)),
+            None => (text, None),
+        };
+        let duration = |arg: Option<&str>| -> Result<Duration, String> {
+            let arg = arg.ok_or_else(|| format!("`{kind}` needs a duration, e.g. {kind}:20ms"))?;
+            crate::config::parse_duration(arg)
+                .map_err(|why| format!("`{arg}` in `{text}` is not a duration: {why}"))
+        };
+        match kind {
+            "noop" if arg.is_none() => Ok(TargetSpec::Noop),
+            "spin" => Ok(TargetSpec::Spin(duration(arg)?)),
+            "sleep" => Ok(TargetSpec::Sleep(duration(arg)?)),
+            _ => Err(format!("`{text}` is not a target")),
+        }
+    }
+
+    /// A factory building this target for each worker.
+    pub fn factory(&self) -> TargetFactory {
+        match *self {
+            TargetSpec::Noop => factory(|_| |_: &Request| CallResult::ok()),
+            TargetSpec::Spin(d) => {
+                let nanos = d.as_nanos() as u64;
+                factory(move |_| {
+                    move |_: &Request| {
+                        let until = monotonic_ns() + nanos;
+                        while monotonic_ns() < until {
+                            std::hint::spin_loop();
+                        }
+                        CallResult::ok()
+                    }
+                })
+            }
+            TargetSpec::Sleep(d) => factory(move |_| {
+                move |_: &Request| {
+                    std::thread::sleep(d);
+                    CallResult::ok()
+                }
+            }),
+        }
+    }
+}
+
+impl fmt::Display for TargetSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TargetSpec::Noop => f.write_str("noop"),
+            TargetSpec::Spin(d) => write!(f, "spin:{}", crate::config::format_duration(*d)),
+            TargetSpec::Sleep(d) => write!(f, "sleep:{}", crate::config::format_duration(*d)),
+        }
+    }
+}
+
+impl From<TargetSpec> for String {
+    fn from(spec: TargetSpec) -> String {
+        spec.to_string()
+    }
+}
+
+impl TryFrom<String> for TargetSpec {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<TargetSpec, String> {
+        TargetSpec::parse(&text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn specs_parse_and_print_back() {
+        for text in ["noop", "spin:20ms", "sleep:20ms", "spin:500us", "sleep:1.5s"] {
+            let spec = TargetSpec::parse(text).unwrap();
+            assert_eq!(TargetSpec::parse(&spec.to_string()).unwrap(), spec, "{text}");
+        }
+        assert_eq!(
+            TargetSpec::parse("sleep:20ms").unwrap(),
+            TargetSpec::Sleep(Duration::from_millis(20))
+        );
+        assert!(TargetSpec::parse("sleep").is_err());
+        assert!(TargetSpec::parse("noop:1ms").is_err());
+        assert!(TargetSpec::parse("http").is_err());
+        assert!(TargetSpec::parse("spin:fast").is_err());
+    }
+
+    #[test]
+    fn spin_busy_waits_at_least_its_duration() {
+        let spec = TargetSpec::parse("spin:2ms").unwrap();
+        let clock = RunClock::starting_in(Duration::ZERO);
+        let ctx = TargetContext {
+            scenario: 0,
+            worker: 0,
+            workers: 1,
+            clock,
+        };
+        let mut target = spec.factory()(&ctx);
+        let request = Request {
+            seq: 0,
+            intended_ns: 0,
+            sent_ns: 0,
+        };
+        let before = monotonic_ns();
+        assert!(target.call(&request).is_ok());
+        assert!(monotonic_ns() - before >= 2_000_000);
+    }
+
+    #[test]
+    fn tags_combine() {
+        let r = CallResult::ok()
+            .with_tags(Tags::CACHE_HIT)
+            .with_tags(Tags::FALLBACK);
+        assert!(r.tags.contains(Tags::CACHE_HIT) && r.tags.contains(Tags::FALLBACK));
+        assert!(!CallResult::ok().tags.contains(Tags::CACHE_HIT));
+    }
+}
