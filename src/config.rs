@@ -315,7 +315,10 @@ impl LoadTestConfig {
                 origin,
                 "spike_rps",
                 self.spike_rps,
-                format!("at least target_rps ({}) for the spike pattern", self.target_rps),
+                format!(
+                    "at least target_rps ({}) for the spike pattern",
+                    self.target_rps
+                ),
             ));
         }
         if 2.0 * self.spike_duration >= self.duration_seconds {
@@ -344,7 +347,12 @@ impl LoadTestConfig {
         }
         check_rate(origin, "start_rps", self.start_rps, true)?;
         for (i, stage) in self.stages.iter().enumerate() {
-            check_seconds(origin, &format!("stages[{i}].duration"), stage.duration, false)?;
+            check_seconds(
+                origin,
+                &format!("stages[{i}].duration"),
+                stage.duration,
+                false,
+            )?;
             check_rate(
                 origin,
                 &format!("stages[{i}].target_rps"),
@@ -561,7 +569,11 @@ impl RunConfig {
                 ))
             };
             if config.wait != first.wait {
-                return differs("wait", format!("{:?}", first.wait), format!("{:?}", config.wait));
+                return differs(
+                    "wait",
+                    format!("{:?}", first.wait),
+                    format!("{:?}", config.wait),
+                );
             }
             if config.timer_core != first.timer_core {
                 return differs(
@@ -636,8 +648,6 @@ pub fn format_duration(d: Duration) -> String {
     let ns = d.as_nanos();
     let (value, unit) = if ns == 0 {
         (0.0, "s")
-    } else if ns % 1_000_000_000 == 0 {
-        (ns as f64 / 1e9, "s")
     } else if ns >= 1_000_000_000 {
         (ns as f64 / 1e9, "s")
     } else if ns >= 1_000_000 {
@@ -681,12 +691,18 @@ mod tests {
         assert_eq!((c.num_workers, c.max_workers, c.max_retries), (4, 32, 3));
         assert_eq!(c.request_timeout_seconds, 30.0);
         assert_eq!(c.metrics_collection_interval, 5.0);
-        assert_eq!((c.monitor_cpu, c.monitor_memory, c.monitor_network), (true, true, false));
+        assert_eq!(
+            (c.monitor_cpu, c.monitor_memory, c.monitor_network),
+            (true, true, false)
+        );
         assert_eq!(
             (c.latency_p95_threshold_ms, c.latency_p99_threshold_ms),
             (100.0, 200.0)
         );
-        assert_eq!((c.error_rate_threshold, c.success_rate_threshold), (0.01, 0.95));
+        assert_eq!(
+            (c.error_rate_threshold, c.success_rate_threshold),
+            (0.01, 0.95)
+        );
         assert!(c.validate(&Origin::Code).is_ok());
     }
 

@@ -51,4 +51,6 @@ pub use engine::stop::StopHandle;
 pub use error::{ConfigError, Error, RunError};
 pub use metrics::{PerformanceMetrics, RunResult, ScenarioResult};
 pub use schedule::{Arrival, LoadPattern, RateProfile, Schedule};
-pub use target::{CallResult, ErrorKind, Request, Tags, Target, TargetContext, TargetSpec};
+pub use target::{
+    CallResult, ErrorKind, Request, Tags, Target, TargetContext, TargetFactory, TargetSpec,
+};

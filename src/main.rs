@@ -24,7 +24,7 @@ enum Command {
     ///
     /// Exit codes: 0 all thresholds passed, 1 a threshold failed, 2 bad usage or config,
     /// 3 the run could not be carried out, 130 interrupted (the report is still written).
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Check a config file without running it (exit 0 if valid, 2 if not).
     Validate {
         /// The config file (JSON).
@@ -36,6 +36,12 @@ enum Command {
 
 /// Flags of `openpace run`. Every value is read by the same code as the config file, so
 /// `--duration 2m` and `"duration_seconds": "2m"` mean the same.
+impl Default for Command {
+    fn default() -> Command {
+        Command::Run(Box::default())
+    }
+}
+
 #[derive(Args, Default)]
 struct RunArgs {
     /// Config file (JSON). Without one, flags modify the embedded default scenario.
@@ -177,7 +183,7 @@ impl RunArgs {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let outcome = match cli.command.unwrap_or(Command::Run(RunArgs::default())) {
+    let outcome = match cli.command.unwrap_or_default() {
         Command::Run(args) => run(&args),
         Command::Validate { file } => validate(&file),
         Command::ExampleConfig => {
@@ -196,7 +202,11 @@ fn main() -> ExitCode {
 
 fn load(file: Option<&PathBuf>, overrides: &[Override]) -> Result<RunConfig, Error> {
     let Some(path) = file else {
-        return Ok(config::load_json(DEFAULT_SCENARIO, "default scenario", overrides)?);
+        return Ok(config::load_json(
+            DEFAULT_SCENARIO,
+            "default scenario",
+            overrides,
+        )?);
     };
     let name = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Unreadable {
@@ -208,7 +218,11 @@ fn load(file: Option<&PathBuf>, overrides: &[Override]) -> Result<RunConfig, Err
 
 fn validate(file: &PathBuf) -> Result<u8, Error> {
     let run = load(Some(file), &[])?;
-    println!("{}: valid, {} scenario(s)", file.display(), run.scenarios.len());
+    println!(
+        "{}: valid, {} scenario(s)",
+        file.display(),
+        run.scenarios.len()
+    );
     for s in &run.scenarios {
         println!(
             "  {}: {} for {}s at {} RPS, target {}",

@@ -40,71 +40,225 @@ macro_rules! field {
 
 /// Every field a scenario accepts, in the order `example-config` prints them.
 pub static FIELDS: &[Field] = &[
-    field!(name, "\"Feature Extraction Load Test\"", "shown in the summary and the report",
-        |c, v, r| r.string(v)?),
-    field!(description, "\"CNN+LSTM feature extraction under load\"", "free text for the report",
-        |c, v, r| r.string(v)?),
-    field!(load_pattern, "\"constant\"", "constant, ramp_up, spike, step or stages",
-        |c, v, r| r.choice(v, &LoadPattern::ALL.map(|p| (p.name(), p)))?),
-    field!(duration_seconds, "120", "length of the measured window: seconds or \"2m\"",
-        |c, v, r| r.seconds(v)?),
-    field!(target_rps, "50", "rate of constant; base rate of spike; peak of step",
-        |c, v, r| r.number(v)?),
-    field!(min_rps, "1", "ramp_up starts here", |c, v, r| r.number(v)?),
-    field!(max_rps, "100", "ramp_up ends here and holds", |c, v, r| r.number(v)?),
-    field!(ramp_up_duration, "60", "seconds ramp_up takes from min_rps to max_rps",
-        |c, v, r| r.seconds(v)?),
-    field!(spike_duration, "10", "length of each spike; the first starts at 2 x this",
-        |c, v, r| r.seconds(v)?),
-    field!(spike_rps, "150", "rate during a spike", |c, v, r| r.number(v)?),
-    field!(num_workers, "8", "worker threads calling the target", |c, v, r| r.integer(v)?),
-    field!(max_workers, "32", "upper bound for num_workers and concurrency",
-        |c, v, r| r.integer(v)?),
-    field!(request_timeout_seconds, "30", "a call longer than this counts as a timeout",
-        |c, v, r| r.seconds(v)?),
-    field!(max_retries, "3", "extra attempts after a failed call (not after a timeout)",
-        |c, v, r| r.integer(v)?),
-    field!(metrics_collection_interval, "5", "seconds per interval of the time series",
-        |c, v, r| r.seconds(v)?),
-    field!(report_format, "\"json\"", "what the output file holds: json or text",
-        |c, v, r| r.choice(v, &[("json", ReportFormat::Json), ("text", ReportFormat::Text)])?),
-    field!(monitor_cpu, "true", "record the process's CPU time", |c, v, r| r.boolean(v)?),
-    field!(monitor_memory, "true", "record the process's peak memory", |c, v, r| r.boolean(v)?),
-    field!(monitor_network, "false", "record network traffic (network targets)",
-        |c, v, r| r.boolean(v)?),
-    field!(latency_p95_threshold_ms, "100", "response-time p95 must stay below this",
-        |c, v, r| r.number(v)?),
-    field!(latency_p99_threshold_ms, "200", "response-time p99 must stay below this",
-        |c, v, r| r.number(v)?),
-    field!(error_rate_threshold, "0.01", "failed share may not exceed this (0..1)",
-        |c, v, r| r.number(v)?),
-    field!(success_rate_threshold, "0.95", "successful share must reach this (0..1)",
-        |c, v, r| r.number(v)?),
-    field!(target, "\"sleep:20ms\"", "noop, spin:DURATION or sleep:DURATION",
-        |c, v, r| r.target(v)?),
-    field!(warmup_seconds, "2", "sent at the starting rate before measuring; not counted",
-        |c, v, r| r.seconds(v)?),
-    field!(arrival, "\"uniform\"", "uniform spacing or a seeded poisson process",
-        |c, v, r| r.choice(v, &[("uniform", Arrival::Uniform), ("poisson", Arrival::Poisson)])?),
-    field!(seed, "42", "seed of poisson arrivals; null picks one and reports it",
-        |c, v, r| r.optional(v, Reader::integer)?),
-    field!(stages, "[{\"duration\": \"30s\", \"target_rps\": 100}, {\"duration\": 30, \"target_rps\": 0}]",
+    field!(
+        name,
+        "\"Feature Extraction Load Test\"",
+        "shown in the summary and the report",
+        |c, v, r| r.string(v)?
+    ),
+    field!(
+        description,
+        "\"CNN+LSTM feature extraction under load\"",
+        "free text for the report",
+        |c, v, r| r.string(v)?
+    ),
+    field!(
+        load_pattern,
+        "\"constant\"",
+        "constant, ramp_up, spike, step or stages",
+        |c, v, r| r.choice(v, &LoadPattern::ALL.map(|p| (p.name(), p)))?
+    ),
+    field!(
+        duration_seconds,
+        "120",
+        "length of the measured window: seconds or \"2m\"",
+        |c, v, r| r.seconds(v)?
+    ),
+    field!(
+        target_rps,
+        "50",
+        "rate of constant; base rate of spike; peak of step",
+        |c, v, r| r.number(v)?
+    ),
+    field!(min_rps, "1", "ramp_up starts here", |c, v, r| r
+        .number(v)?),
+    field!(max_rps, "100", "ramp_up ends here and holds", |c, v, r| r
+        .number(
+        v
+    )?),
+    field!(
+        ramp_up_duration,
+        "60",
+        "seconds ramp_up takes from min_rps to max_rps",
+        |c, v, r| r.seconds(v)?
+    ),
+    field!(
+        spike_duration,
+        "10",
+        "length of each spike; the first starts at 2 x this",
+        |c, v, r| r.seconds(v)?
+    ),
+    field!(spike_rps, "150", "rate during a spike", |c, v, r| r
+        .number(v)?),
+    field!(
+        num_workers,
+        "8",
+        "worker threads calling the target",
+        |c, v, r| r.integer(v)?
+    ),
+    field!(
+        max_workers,
+        "32",
+        "upper bound for num_workers and concurrency",
+        |c, v, r| r.integer(v)?
+    ),
+    field!(
+        request_timeout_seconds,
+        "30",
+        "a call longer than this counts as a timeout",
+        |c, v, r| r.seconds(v)?
+    ),
+    field!(
+        max_retries,
+        "3",
+        "extra attempts after a failed call (not after a timeout)",
+        |c, v, r| r.integer(v)?
+    ),
+    field!(
+        metrics_collection_interval,
+        "5",
+        "seconds per interval of the time series",
+        |c, v, r| r.seconds(v)?
+    ),
+    field!(
+        report_format,
+        "\"json\"",
+        "what the output file holds: json or text",
+        |c, v, r| r.choice(
+            v,
+            &[("json", ReportFormat::Json), ("text", ReportFormat::Text)]
+        )?
+    ),
+    field!(
+        monitor_cpu,
+        "true",
+        "record the process's CPU time",
+        |c, v, r| r.boolean(v)?
+    ),
+    field!(
+        monitor_memory,
+        "true",
+        "record the process's peak memory",
+        |c, v, r| r.boolean(v)?
+    ),
+    field!(
+        monitor_network,
+        "false",
+        "record network traffic (network targets)",
+        |c, v, r| r.boolean(v)?
+    ),
+    field!(
+        latency_p95_threshold_ms,
+        "100",
+        "response-time p95 must stay below this",
+        |c, v, r| r.number(v)?
+    ),
+    field!(
+        latency_p99_threshold_ms,
+        "200",
+        "response-time p99 must stay below this",
+        |c, v, r| r.number(v)?
+    ),
+    field!(
+        error_rate_threshold,
+        "0.01",
+        "failed share may not exceed this (0..1)",
+        |c, v, r| r.number(v)?
+    ),
+    field!(
+        success_rate_threshold,
+        "0.95",
+        "successful share must reach this (0..1)",
+        |c, v, r| r.number(v)?
+    ),
+    field!(
+        target,
+        "\"sleep:20ms\"",
+        "noop, spin:DURATION or sleep:DURATION",
+        |c, v, r| r.target(v)?
+    ),
+    field!(
+        warmup_seconds,
+        "2",
+        "sent at the starting rate before measuring; not counted",
+        |c, v, r| r.seconds(v)?
+    ),
+    field!(
+        arrival,
+        "\"uniform\"",
+        "uniform spacing or a seeded poisson process",
+        |c, v, r| r.choice(
+            v,
+            &[("uniform", Arrival::Uniform), ("poisson", Arrival::Poisson)]
+        )?
+    ),
+    field!(
+        seed,
+        "42",
+        "seed of poisson arrivals; null picks one and reports it",
+        |c, v, r| r.optional(v, Reader::integer)?
+    ),
+    field!(
+        stages,
+        "[{\"duration\": \"30s\", \"target_rps\": 100}, {\"duration\": 30, \"target_rps\": 0}]",
         "for load_pattern stages: each moves the rate linearly to target_rps",
-        |c, v, r| r.stages(v)?),
-    field!(start_rps, "0", "rate at which the stages pattern starts", |c, v, r| r.number(v)?),
-    field!(wait, "\"hybrid\"", "spin (dedicated hosts), hybrid or sleep (shared machines)",
-        |c, v, r| r.choice(v, &[("spin", WaitMode::Spin), ("hybrid", WaitMode::Hybrid), ("sleep", WaitMode::Sleep)])?),
-    field!(timer_core, "0", "core of the timing loop; null: core 0", |c, v, r| r.optional(v, Reader::integer)?),
-    field!(worker_cores, "[1]", "cores of the workers; null: every core but the timer's",
-        |c, v, r| r.optional(v, Reader::cores)?),
-    field!(model, "\"open\"", "open (scheduled, corrected) or closed (fixed concurrency)",
-        |c, v, r| r.choice(v, &[("open", Model::Open), ("closed", Model::Closed)])?),
-    field!(concurrency, "null", "callers in the closed model; null: num_workers",
-        |c, v, r| r.optional(v, Reader::integer)?),
-    field!(max_backlog, "65536", "requests held when the hand-off queue is full; more are dropped",
-        |c, v, r| r.integer(v)?),
-    field!(output, "\"openpace-report.json\"", "where the report is written; null: nowhere",
-        |c, v, r| r.optional(v, |r, v| r.string(v).map(std::path::PathBuf::from))?),
+        |c, v, r| r.stages(v)?
+    ),
+    field!(
+        start_rps,
+        "0",
+        "rate at which the stages pattern starts",
+        |c, v, r| r.number(v)?
+    ),
+    field!(
+        wait,
+        "\"hybrid\"",
+        "spin (dedicated hosts), hybrid or sleep (shared machines)",
+        |c, v, r| r.choice(
+            v,
+            &[
+                ("spin", WaitMode::Spin),
+                ("hybrid", WaitMode::Hybrid),
+                ("sleep", WaitMode::Sleep)
+            ]
+        )?
+    ),
+    field!(
+        timer_core,
+        "0",
+        "core of the timing loop; null: core 0",
+        |c, v, r| r.optional(v, Reader::integer)?
+    ),
+    field!(
+        worker_cores,
+        "[1]",
+        "cores of the workers; null: every core but the timer's",
+        |c, v, r| r.optional(v, Reader::cores)?
+    ),
+    field!(
+        model,
+        "\"open\"",
+        "open (scheduled, corrected) or closed (fixed concurrency)",
+        |c, v, r| r.choice(v, &[("open", Model::Open), ("closed", Model::Closed)])?
+    ),
+    field!(
+        concurrency,
+        "null",
+        "callers in the closed model; null: num_workers",
+        |c, v, r| r.optional(v, Reader::integer)?
+    ),
+    field!(
+        max_backlog,
+        "65536",
+        "requests held when the hand-off queue is full; more are dropped",
+        |c, v, r| r.integer(v)?
+    ),
+    field!(
+        output,
+        "\"openpace-report.json\"",
+        "where the report is written; null: nowhere",
+        |c, v, r| r.optional(v, |r, v| r.string(v).map(std::path::PathBuf::from))?
+    ),
 ];
 
 /// Sets the field `name` from `value`, or explains why not.
@@ -146,7 +300,9 @@ fn edit_distance(a: &str, b: &str) -> usize {
         row[0] = i + 1;
         for (j, &cb) in b.iter().enumerate() {
             let above = row[j + 1];
-            row[j + 1] = (above + 1).min(row[j] + 1).min(diagonal + usize::from(ca != cb));
+            row[j + 1] = (above + 1)
+                .min(row[j] + 1)
+                .min(diagonal + usize::from(ca != cb));
             diagonal = above;
         }
     }
@@ -161,7 +317,12 @@ struct Reader<'a> {
 
 impl Reader<'_> {
     fn fail<T>(&self, value: &Value, allowed: impl Into<String>) -> Result<T, ConfigError> {
-        Err(ConfigError::invalid(self.origin, self.field, value, allowed))
+        Err(ConfigError::invalid(
+            self.origin,
+            self.field,
+            value,
+            allowed,
+        ))
     }
 
     fn string(&self, value: &Value) -> Result<String, ConfigError> {
@@ -197,9 +358,15 @@ impl Reader<'_> {
             Value::Number(n) => n.as_f64().map_or_else(|| self.fail(value, "a number"), Ok),
             Value::String(s) => match super::parse_duration(s) {
                 Ok(d) => Ok(d.as_secs_f64()),
-                Err(why) => self.fail(value, format!("seconds or a duration like \"20ms\" ({why})")),
+                Err(why) => self.fail(
+                    value,
+                    format!("seconds or a duration like \"20ms\" ({why})"),
+                ),
             },
-            _ => self.fail(value, "seconds (a number) or a duration like \"500us\", \"20ms\", \"2m\""),
+            _ => self.fail(
+                value,
+                "seconds (a number) or a duration like \"500us\", \"20ms\", \"2m\"",
+            ),
         }
     }
 
@@ -319,7 +486,11 @@ pub fn example_config() -> String {
     );
     for (i, field) in FIELDS.iter().enumerate() {
         let comma = if i + 1 == FIELDS.len() { "" } else { "," };
-        out.push_str(&format!("  \"//{}\": \"{}\",\n", field.name, field.doc.replace('"', "\\\"")));
+        out.push_str(&format!(
+            "  \"//{}\": \"{}\",\n",
+            field.name,
+            field.doc.replace('"', "\\\"")
+        ));
         out.push_str(&format!("  \"{}\": {}{comma}\n", field.name, field.example));
     }
     out.push_str("}\n");
@@ -354,7 +525,10 @@ mod tests {
             &Origin::Code,
         )
         .unwrap_err();
-        assert!(err.to_string().contains("did you mean `target_rps`"), "{err}");
+        assert!(
+            err.to_string().contains("did you mean `target_rps`"),
+            "{err}"
+        );
     }
 
     #[test]

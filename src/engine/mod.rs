@@ -25,7 +25,7 @@ use crossbeam_channel::bounded;
 use crate::config::{LoadTestConfig, Model, RunConfig};
 use crate::error::Error;
 use crate::metrics::RunResult;
-use crate::metrics::stats::{TimerStats, WorkerStats};
+use crate::metrics::stats::{IntervalCursor, TimerStats, WorkerStats};
 use crate::schedule::Schedule;
 use crate::target::{TargetContext, TargetFactory};
 use clock::RunClock;
@@ -118,6 +118,7 @@ impl LoadTestRunner {
             let seed = config.seed.unwrap_or_else(|| fresh_seed(index));
             let warmup_ns = seconds_to_ns(config.warmup_seconds);
             let end_ns = warmup_ns + seconds_to_ns(config.duration_seconds);
+            let interval_ns = seconds_to_ns(config.metrics_collection_interval);
             let timer_stats = Arc::new(TimerStats::new());
             let count = config.worker_count();
             let (tx, rx) = bounded(QUEUE_CAPACITY);
@@ -129,6 +130,7 @@ impl LoadTestRunner {
                     tx,
                     timer_stats.clone(),
                     warmup_ns,
+                    interval_ns,
                     config.max_backlog,
                 ));
             }
@@ -140,12 +142,14 @@ impl LoadTestRunner {
                     workers: count,
                     clock,
                 };
-                let target = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| factory(&ctx))).map_err(|_| {
-                    Error::run(
-                        format!("building the target of scenario \"{}\"", config.name),
-                        "the target's factory panicked",
-                    )
-                })?;
+                let target =
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| factory(&ctx)))
+                        .map_err(|_| {
+                            Error::run(
+                                format!("building the target of scenario \"{}\"", config.name),
+                                "the target's factory panicked",
+                            )
+                        })?;
                 let worker_stats = Arc::new(WorkerStats::new());
                 stats.push(worker_stats.clone());
                 let source = match config.model {
@@ -165,6 +169,7 @@ impl LoadTestRunner {
                     target,
                     source,
                     warmup_ns,
+                    cursor: IntervalCursor::new(warmup_ns, interval_ns),
                     timeout_ns: seconds_to_ns(config.request_timeout_seconds),
                     max_retries: config.max_retries,
                     stop: stop.clone(),
@@ -202,7 +207,14 @@ impl LoadTestRunner {
             .map(|s| seconds_to_ns(s.request_timeout_seconds))
             .max()
             .unwrap_or(0);
-        let timing = TimingLoop::new(clock, self.run.wait(), lanes, sleeper, stop.clone(), drain_ns);
+        let timing = TimingLoop::new(
+            clock,
+            self.run.wait(),
+            lanes,
+            sleeper,
+            stop.clone(),
+            drain_ns,
+        );
         let (done_tx, done_rx) = bounded(1);
         let timer_core = plan.timer;
         let timer_warnings = warnings.clone();
@@ -262,7 +274,9 @@ fn pin_or_warn(core: Option<usize>, warnings: &Mutex<Vec<String>>) {
         if !pin::pin_current(core) {
             let name = std::thread::current().name().unwrap_or("?").to_string();
             if let Ok(mut w) = warnings.lock() {
-                w.push(format!("thread {name} could not be pinned to core {core}; it runs unpinned"));
+                w.push(format!(
+                    "thread {name} could not be pinned to core {core}; it runs unpinned"
+                ));
             }
         }
     }

@@ -26,6 +26,9 @@ use crate::monitor::ProcessUsage;
 
 /// How often the end of a run is checked once sending has ended.
 const DRAIN_POLL: Duration = Duration::from_millis(5);
+/// How long after an interval ends its recorder set is read: a value is recorded a few
+/// hundred nanoseconds after its timestamp, so this leaves ample time for stragglers.
+const GRACE_NS: u64 = 2_000_000;
 
 /// One scenario as the collector sees it.
 pub(crate) struct ScenarioRun {
@@ -64,10 +67,15 @@ struct Series {
 }
 
 impl Series {
-    /// Closes every interval that has ended by `now`.
+    /// When the next interval may be closed.
+    fn due_ns(&self) -> u64 {
+        self.next_ns + GRACE_NS
+    }
+
+    /// Closes every interval that ended (with its grace) by `now`.
     fn catch_up(&mut self, now: u64) {
-        while now >= self.next_ns {
-            self.collector.snapshot(self.last_ns, self.next_ns);
+        while now >= self.due_ns() {
+            self.collector.close_interval(self.last_ns, self.next_ns);
             self.last_ns = self.next_ns;
             self.next_ns += self.interval_ns;
         }
@@ -76,7 +84,11 @@ impl Series {
 
 impl Supervisor {
     /// Collects until the run is over and returns its result.
-    pub fn collect(self, scenarios: Vec<ScenarioRun>, timer_done: Receiver<TimerOutcome>) -> RunResult {
+    pub fn collect(
+        self,
+        scenarios: Vec<ScenarioRun>,
+        timer_done: Receiver<TimerOutcome>,
+    ) -> RunResult {
         let usage_start = ProcessUsage::now();
         let cpu_start = thread_cpu_ns();
         let started_at_unix_s = std::time::SystemTime::now()
@@ -101,7 +113,7 @@ impl Supervisor {
         let timer = loop {
             let now = self.clock.now_ns();
             series.iter_mut().for_each(|s| s.catch_up(now));
-            let next = series.iter().map(|s| s.next_ns).min().unwrap_or(now);
+            let next = series.iter().map(|s| s.due_ns()).min().unwrap_or(now);
             let wait = Duration::from_nanos(next.saturating_sub(now)).max(Duration::from_millis(1));
             match timer_done.recv_timeout(wait) {
                 Ok(outcome) => break Some(outcome),
@@ -112,10 +124,13 @@ impl Supervisor {
         let stop_seen_ns = self.wait_for_workers(&scenarios, &mut series);
         let now = self.clock.now_ns();
         for s in &mut series {
-            s.catch_up(now);
-            if now > s.last_ns {
-                s.collector.snapshot(s.last_ns, now);
+            // Intervals that ended but whose grace has not: close them, then the rest.
+            while s.next_ns <= now {
+                s.collector.close_interval(s.last_ns, s.next_ns);
+                s.last_ns = s.next_ns;
+                s.next_ns += s.interval_ns;
             }
+            s.collector.close_last(s.last_ns, now);
         }
         let timer = timer.unwrap_or(TimerOutcome {
             interrupted: true,
@@ -194,7 +209,9 @@ impl Supervisor {
                 let timeout_ns = seconds_to_ns(run.config.request_timeout_seconds);
                 for w in run.workers.iter().filter(|w| !w.has_exited()) {
                     live += 1;
-                    if w.busy_since().is_some_and(|start| now.saturating_sub(start) > timeout_ns) {
+                    if w.busy_since()
+                        .is_some_and(|start| now.saturating_sub(start) > timeout_ns)
+                    {
                         stuck += 1;
                     }
                 }
@@ -239,7 +256,9 @@ fn describe(run: &ScenarioRun) -> ScenarioResult {
         timer_lateness_us: Default::default(),
         overhead_pct: 0.0,
         overhead: Default::default(),
+        worker_cpu_s: 0.0,
         intervals: Vec::new(),
+        histograms: Default::default(),
         verdict: Default::default(),
     }
 }

@@ -1,29 +1,36 @@
-//! The timing loop: one pinned thread that sends every request at its intended instant.
+//! The timing loop: one pinned thread that hands every request over on schedule.
 //!
 //! # How it works
 //!
 //! Each scenario is a *lane*: its schedule, the next intended instant, a channel to its
-//! workers and a backlog. A lane whose next instant is more than `lead` away waits in the
-//! [`TimerWheel`] (1 ms ticks); once its tick comes within `lead` of now it moves to a small
-//! *ready* list. The loop then:
+//! workers and a backlog. A lane whose next hand-off is more than a tick away waits in the
+//! [`TimerWheel`] (1 ms ticks); once its tick comes up it moves to a small *ready* list. The
+//! loop then:
 //!
 //! 1. takes the ready lane with the earliest instant;
-//! 2. if the instant has passed, stamps `sent`, hands the request to the channel (or the
-//!    backlog) and asks the schedule for the lane's next instant;
-//! 3. otherwise waits for it: in `hybrid` mode it sleeps on `mio::Poll` with a `timerfd` until
-//!    `lead` before the instant, then spins on the clock; in `spin` mode it only spins; in
-//!    `sleep` mode it only sleeps.
+//! 2. if its hand-off time (the intended instant minus the mode's *hand-off lead*) has come,
+//!    stamps `sent`, hands the request to the channel (or the backlog) and asks the schedule
+//!    for the lane's next instant;
+//! 3. otherwise waits for it: `spin` spins on the clock, `hybrid` and `sleep` sleep on
+//!    `mio::Poll` with a `timerfd` armed for the exact nanosecond.
 //!
-//! Why spin: waking from a sleep costs tens of microseconds and varies with the scheduler, so
-//! a sleep alone lands late and jittery. Spinning the last stretch lands within the cost of a
-//! clock read (~25 ns) of the instant, unless the hypervisor preempts the core.
+//! # Why a hand-off lead
+//!
+//! Measured on the project's 2-core VM: waking a blocked worker (a futex wake-up) takes about
+//! 70 µs at the median and several hundred at the tail, and waking the timing loop from a
+//! `timerfd` about as long again. Sending at the intended instant would add both to every
+//! request of a run whose workers sleep between requests (0.58% of a 20 ms response in the
+//! default scenario). So in `hybrid` mode the request leaves 1 ms early, the worker wakes in
+//! the meantime and spins the last stretch itself, and `start` lands within a clock read of
+//! the intended instant. In `spin` mode the worker is already polling, so a 20 µs lead only
+//! covers the hand-off. `sleep` mode sends at the instant and never spins.
 //!
 //! # What it never does
 //!
 //! It never moves an intended instant. A full channel sends the request to the backlog with
-//! its instant unchanged; past `max_backlog` it is counted as dropped. Lateness (sent −
-//! intended) is recorded per scenario, so a loop that fell behind shows it. Nothing here
-//! allocates, locks, prints or formats per request.
+//! its instant unchanged; past `max_backlog` it is counted as dropped. Lateness (sent minus
+//! the planned hand-off time) is recorded per scenario, so a loop that fell behind shows it.
+//! Nothing here allocates, locks, prints or formats per request.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -35,15 +42,22 @@ use super::sleeper::Sleeper;
 use super::stop::StopState;
 use super::wheel::TimerWheel;
 use crate::config::WaitMode;
-use crate::metrics::stats::{TimerCount, TimerStats};
+use crate::metrics::stats::{IntervalCursor, TimerCount, TimerStats};
 use crate::schedule::Schedule;
 use crate::target::Request;
 
 /// Width of a wheel tick.
 const TICK_NS: u64 = 1_000_000;
-/// In hybrid mode, how long before an instant the loop stops sleeping and starts spinning:
-/// enough to cover the wake-up latency of a timerfd on a busy VM.
-pub(crate) const HYBRID_LEAD_NS: u64 = 200_000;
+
+/// How long before its intended instant a request is handed to the workers in each mode; the
+/// worker waits out the rest itself (see the module doc).
+pub fn handoff_lead_ns(mode: WaitMode) -> u64 {
+    match mode {
+        WaitMode::Spin => 20_000,
+        WaitMode::Hybrid => 1_000_000,
+        WaitMode::Sleep => 0,
+    }
+}
 /// How often a non-empty backlog is retried when nothing else wakes the loop.
 const BACKLOG_RETRY_NS: u64 = 100_000;
 
@@ -52,6 +66,8 @@ pub(crate) struct Lane {
     schedule: Schedule,
     tx: Option<Sender<Request>>,
     stats: Arc<TimerStats>,
+    /// Which recorder set the current instant belongs to.
+    cursor: IntervalCursor,
     warmup_ns: u64,
     max_backlog: usize,
     backlog: VecDeque<Request>,
@@ -65,12 +81,14 @@ impl Lane {
         tx: Sender<Request>,
         stats: Arc<TimerStats>,
         warmup_ns: u64,
+        interval_ns: u64,
         max_backlog: usize,
     ) -> Lane {
         Lane {
             schedule,
             tx: Some(tx),
             stats,
+            cursor: IntervalCursor::new(warmup_ns, interval_ns),
             warmup_ns,
             max_backlog,
             // Capacity is reserved, not touched: memory grows only if the backlog is used.
@@ -84,57 +102,60 @@ impl Lane {
         request.intended_ns >= self.warmup_ns
     }
 
-    fn count(&self, request: &Request, count: TimerCount) {
+    /// Counts what happened to a request, in the recorder set of `now_ns`.
+    fn count(&mut self, request: &Request, count: TimerCount, now_ns: u64) {
+        let slot = self.cursor.slot(now_ns);
         if self.measured(request) {
-            self.stats.add(count, 1);
+            self.stats.add(slot, count, 1);
         } else if matches!(count, TimerCount::Sent | TimerCount::Dropped) {
-            self.stats.add(TimerCount::Warmup, 1);
+            self.stats.add(slot, TimerCount::Warmup, 1);
         }
     }
 
     /// Hands a request to the workers, or queues it behind earlier ones, or drops it.
     #[inline]
     fn hand_over(&mut self, request: Request) {
+        let now = request.sent_ns;
         if self.backlog.is_empty() {
             match self.tx.as_ref().map(|tx| tx.try_send(request)) {
-                Some(Ok(())) => return self.count(&request, TimerCount::Sent),
+                Some(Ok(())) => return self.count(&request, TimerCount::Sent, now),
                 Some(Err(TrySendError::Full(_))) => {}
                 // No channel or no workers left: nothing can take it.
                 Some(Err(TrySendError::Disconnected(_))) | None => {
-                    return self.count(&request, TimerCount::Dropped);
+                    return self.count(&request, TimerCount::Dropped, now);
                 }
             }
         }
         if self.backlog.len() < self.max_backlog {
-            self.count(&request, TimerCount::Backlogged);
+            self.count(&request, TimerCount::Backlogged, now);
             self.backlog.push_back(request);
         } else {
-            self.count(&request, TimerCount::Dropped);
+            self.count(&request, TimerCount::Dropped, now);
         }
     }
 
     /// Moves backlogged requests into the channel while it has room.
-    fn flush(&mut self) {
-        let Some(tx) = self.tx.as_ref() else { return };
+    fn flush(&mut self, now: u64) {
         while let Some(&request) = self.backlog.front() {
+            let Some(tx) = self.tx.as_ref() else { return };
             match tx.try_send(request) {
                 Ok(()) => {
                     self.backlog.pop_front();
-                    self.count(&request, TimerCount::Sent);
+                    self.count(&request, TimerCount::Sent, now);
                 }
                 Err(TrySendError::Full(_)) => return,
                 Err(TrySendError::Disconnected(_)) => {
                     self.backlog.pop_front();
-                    self.count(&request, TimerCount::Dropped);
+                    self.count(&request, TimerCount::Dropped, now);
                 }
             }
         }
     }
 
     /// Gives up on the backlog and closes the channel, so workers end once it is empty.
-    fn close(&mut self) {
+    fn close(&mut self, now: u64) {
         while let Some(request) = self.backlog.pop_front() {
-            self.count(&request, TimerCount::Dropped);
+            self.count(&request, TimerCount::Dropped, now);
         }
         self.tx = None;
     }
@@ -174,10 +195,7 @@ impl TimingLoop {
         stop: Arc<StopState>,
         drain_ns: u64,
     ) -> TimingLoop {
-        let lead_ns = match mode {
-            WaitMode::Spin | WaitMode::Hybrid => HYBRID_LEAD_NS,
-            WaitMode::Sleep => 0,
-        };
+        let lead_ns = handoff_lead_ns(mode);
         let keys = lanes.len();
         TimingLoop {
             clock,
@@ -226,15 +244,15 @@ impl TimingLoop {
                 return true;
             }
             let now = self.clock.now_ns();
-            let backlogged = self.flush_backlogs();
+            let backlogged = self.flush_backlogs(now);
             self.wheel
                 .advance((now + self.lead_ns) / TICK_NS, &mut self.ready);
             let mut wake = match self.earliest_ready() {
-                Some((lane, at)) if at <= now => {
+                Some((lane, at)) if at <= now + self.lead_ns => {
                     self.dispatch(lane, at, now);
                     continue;
                 }
-                Some((_, at)) => at,
+                Some((_, at)) => at - self.lead_ns,
                 None => match self.wheel.next_expiration() {
                     Some(tick) => (tick * TICK_NS).saturating_sub(self.lead_ns),
                     None if backlogged => now + BACKLOG_RETRY_NS,
@@ -244,7 +262,7 @@ impl TimingLoop {
             if backlogged {
                 wake = wake.min(now + BACKLOG_RETRY_NS);
             }
-            self.wait_until(wake, now);
+            self.wait_until(wake);
         }
     }
 
@@ -268,7 +286,10 @@ impl TimingLoop {
         };
         l.seq += 1;
         if l.measured(&request) {
-            l.stats.record_lateness(now - at);
+            let planned = at.saturating_sub(self.lead_ns);
+            let slot = l.cursor.slot(now);
+            l.stats
+                .record_lateness(slot, now.saturating_sub(planned), now.saturating_sub(at));
         }
         l.hand_over(request);
         l.next = l.schedule.next_offset_ns();
@@ -295,31 +316,24 @@ impl TimingLoop {
     }
 
     /// Retries every backlog; returns whether any is still non-empty.
-    fn flush_backlogs(&mut self) -> bool {
+    fn flush_backlogs(&mut self, now: u64) -> bool {
         let mut pending = false;
         for lane in &mut self.lanes {
             if !lane.backlog.is_empty() {
-                lane.flush();
+                lane.flush(now);
                 pending |= !lane.backlog.is_empty();
             }
         }
         pending
     }
 
-    /// Waits until the clock reads `at` (or a stop request), the way the wait mode says.
-    fn wait_until(&mut self, at: u64, now: u64) {
-        let sleep_to = match self.mode {
-            WaitMode::Spin => None,
-            WaitMode::Hybrid => Some(at.saturating_sub(self.lead_ns)).filter(|&t| t > now),
-            WaitMode::Sleep => Some(at),
-        };
-        if let Some(t) = sleep_to {
-            if self.sleeper.sleep_until(&self.clock, t).is_err() {
-                // Without a working sleeper the loop still keeps time by spinning.
-                self.mode = WaitMode::Spin;
-            }
+    /// Waits until the clock reads `at` (or a stop request), the way the wait mode says:
+    /// spinning, or sleeping on the timerfd.
+    fn wait_until(&mut self, at: u64) {
+        if self.mode != WaitMode::Spin && self.sleeper.sleep_until(&self.clock, at).is_ok() {
             return;
         }
+        // Spin mode, or a sleeper that failed: keep time by spinning.
         while self.clock.now_ns() < at && !self.stop.stopping() {
             std::hint::spin_loop();
         }
@@ -329,9 +343,9 @@ impl TimingLoop {
     /// request cuts this short), then drops what is left and closes the channels.
     fn drain(&mut self, from_ns: u64) {
         let deadline = from_ns + self.drain_ns;
-        while self.flush_backlogs() && self.stop.requests() < 2 {
+        loop {
             let now = self.clock.now_ns();
-            if now >= deadline {
+            if !self.flush_backlogs(now) || self.stop.requests() >= 2 || now >= deadline {
                 break;
             }
             if self
@@ -342,8 +356,9 @@ impl TimingLoop {
                 std::thread::yield_now();
             }
         }
+        let now = self.clock.now_ns();
         for lane in &mut self.lanes {
-            lane.close();
+            lane.close(now);
         }
     }
 }

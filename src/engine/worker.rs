@@ -7,6 +7,10 @@
 //! pays a futex wake-up (tens of µs at the tail) on its next request; that cost shows up in
 //! dispatch delay, not hidden.
 //!
+//! The timing loop may hand a request over shortly before its intended instant (the hand-off
+//! lead, see `timer`); the worker then spins until the instant, so that `start` is stamped
+//! on time however long its own wake-up took.
+//!
 //! Per request the worker reads the clock twice (start, end), calls the target inside
 //! `catch_unwind`, retries failures at once up to `max_retries`, and records into its own
 //! [`WorkerStats`]: no allocation, lock or formatting.
@@ -19,7 +23,7 @@ use crossbeam_channel::{Receiver, TryRecvError};
 use super::clock::{RunClock, thread_cpu_ns};
 use super::stop::StopState;
 use crate::config::WaitMode;
-use crate::metrics::stats::{Call, WorkerStats};
+use crate::metrics::stats::{Call, IntervalCursor, WorkerStats};
 use crate::target::{CallResult, ErrorKind, Request, Target};
 
 /// In hybrid mode, how long an idle worker spins before it blocks.
@@ -48,6 +52,8 @@ pub(crate) struct Worker {
     pub target: Box<dyn Target>,
     pub source: Source,
     pub warmup_ns: u64,
+    /// Places each record in the recorder set of its interval.
+    pub cursor: IntervalCursor,
     pub timeout_ns: u64,
     pub max_retries: u32,
     pub stop: Arc<StopState>,
@@ -57,19 +63,22 @@ impl Worker {
     /// Runs until the source is exhausted.
     pub fn run(mut self) {
         while self.clock.until_origin_ns() > 0 && matches!(self.source, Source::Closed { .. }) {
-            std::thread::sleep(std::time::Duration::from_nanos(self.clock.until_origin_ns()));
+            std::thread::sleep(std::time::Duration::from_nanos(
+                self.clock.until_origin_ns(),
+            ));
         }
         let mut idle_since = self.clock.now_ns();
         while let Some(request) = self.next_request(idle_since) {
             let measured = request.intended_ns >= self.warmup_ns;
-            if measured {
-                self.stats.record_taken();
-            }
-            let start_ns = self.clock.now_ns();
+            let start_ns = self.await_instant(request.intended_ns);
             self.stats.set_busy(start_ns);
+            if measured {
+                self.stats.record_taken(self.cursor.slot(start_ns));
+            }
             let (result, retries) = self.call(&request, start_ns);
             let end_ns = self.clock.now_ns();
             self.stats.set_idle();
+            let slot = self.cursor.slot(end_ns);
             if measured {
                 let call = Call {
                     request,
@@ -79,9 +88,9 @@ impl Worker {
                     retries,
                     timed_out: end_ns - start_ns > self.timeout_ns,
                 };
-                self.stats.record(&call, idle_since);
+                self.stats.record(&call, idle_since, slot);
             } else {
-                self.stats.record_warmup();
+                self.stats.record_warmup(slot);
             }
             idle_since = end_ns;
         }
@@ -110,6 +119,18 @@ impl Worker {
                 *next_seq += *stride;
                 Some(request)
             }
+        }
+    }
+
+    /// Spins until the clock reads `intended_ns` and returns the reading: the call's start.
+    #[inline]
+    fn await_instant(&self, intended_ns: u64) -> u64 {
+        loop {
+            let now = self.clock.now_ns();
+            if now >= intended_ns {
+                return now;
+            }
+            std::hint::spin_loop();
         }
     }
 

@@ -34,7 +34,11 @@ pub const COUNTS_LEN: usize = index_for(HIGHEST_NS) + 1;
 /// The count slot of a value (clamped to [`HIGHEST_NS`]).
 #[inline]
 pub const fn index_for(value: u64) -> usize {
-    let value = if value > HIGHEST_NS { HIGHEST_NS } else { value };
+    let value = if value > HIGHEST_NS {
+        HIGHEST_NS
+    } else {
+        value
+    };
     let bucket = LEADING_ZERO_BASE - (value | SUB_BUCKET_MASK).leading_zeros();
     let sub_bucket = (value >> bucket) as usize;
     // Bucket 0 uses all its sub-buckets; later buckets only their upper half.
@@ -96,18 +100,18 @@ impl AtomicHistogram {
         slot.store(slot.load(Relaxed) + 1, Relaxed);
     }
 
-    /// Adds this histogram's counts so far to `totals` (indexed like the counts).
-    pub fn add_counts_to(&self, totals: &mut [u64]) {
-        for (total, count) in totals.iter_mut().zip(self.counts.iter()) {
-            *total += count.load(Relaxed);
-        }
+    /// The count in slot `index` so far.
+    #[inline]
+    fn count(&self, index: usize) -> u64 {
+        self.counts[index].load(Relaxed)
     }
 }
 
 /// Turns successive readings of cumulative counts into interval histograms.
 pub struct DeltaReader {
+    /// Counts seen at the last reading; only slots that ever held a value are written, so
+    /// memory is touched in proportion to the values' spread.
     previous: Vec<u64>,
-    current: Vec<u64>,
 }
 
 impl Default for DeltaReader {
@@ -121,7 +125,6 @@ impl DeltaReader {
     pub fn new() -> DeltaReader {
         DeltaReader {
             previous: vec![0; COUNTS_LEN],
-            current: vec![0; COUNTS_LEN],
         }
     }
 
@@ -132,19 +135,16 @@ impl DeltaReader {
         sources: impl IntoIterator<Item = &'a AtomicHistogram>,
         interval: &mut Histogram<u64>,
     ) -> u64 {
-        self.current.fill(0);
-        for source in sources {
-            source.add_counts_to(&mut self.current);
-        }
+        let sources: Vec<&AtomicHistogram> = sources.into_iter().collect();
         let mut gained = 0;
-        for (index, (now, before)) in self.current.iter().zip(self.previous.iter_mut()).enumerate()
-        {
-            let delta = now - *before;
-            if delta > 0 {
+        for (index, before) in self.previous.iter_mut().enumerate() {
+            let now: u64 = sources.iter().map(|s| s.count(index)).sum();
+            if now != *before {
+                let delta = now - *before;
                 interval
                     .record_n(value_for(index), delta)
                     .expect("values within the shared layout always fit");
-                *before = *now;
+                *before = now;
                 gained += delta;
             }
         }
@@ -162,10 +162,18 @@ mod tests {
         let mut value = 0u64;
         while value <= HIGHEST_NS {
             let index = index_for(value);
-            assert_eq!(value_for(index), reference.lowest_equivalent(value), "{value}");
+            assert_eq!(
+                value_for(index),
+                reference.lowest_equivalent(value),
+                "{value}"
+            );
             assert!(index < COUNTS_LEN);
             // Walk every bucket densely at first, then geometrically with odd offsets.
-            value = if value < 10_000 { value + 1 } else { value + value / 997 + 1 };
+            value = if value < 10_000 {
+                value + 1
+            } else {
+                value + value / 997 + 1
+            };
         }
         assert_eq!(index_for(u64::MAX), index_for(HIGHEST_NS));
     }

@@ -1,10 +1,10 @@
 //! The collector: turns what workers and the timing loop recorded into intervals and totals.
 //!
-//! Runs on the calling thread, never on the timing core or a worker. Once per
-//! metrics_collection_interval it reads every recorder of a scenario, takes the difference
-//! from the last reading as the interval, merges it into the run totals and appends a row to
-//! the time series. Histograms are merged exactly (HdrHistogram addition); percentiles are
-//! computed from the merged counts and never averaged.
+//! Runs on the calling thread, never on the timing core or a worker. After each interval of
+//! metrics_collection_interval ends, it reads the recorder set of that interval from every
+//! worker and the timing loop, takes the difference from its last reading of that set, merges
+//! it into the run totals and appends a row to the time series. Histograms are merged exactly
+//! (HdrHistogram addition); percentiles come from the merged counts and are never averaged.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -12,13 +12,18 @@ use std::sync::Arc;
 use hdrhistogram::Histogram;
 
 use super::atomic_hist::{DeltaReader, new_histogram};
-use super::result::{IntervalStats, LatencySummary, Overhead, RequestCounts, ScenarioResult};
-use super::stats::{TIMER_COUNTS, TimerCount, TimerStats, WORKER_COUNTS, WorkerCount, WorkerStats};
+use super::encoding::encode;
+use super::result::{
+    EncodedHistograms, IntervalStats, LatencySummary, Overhead, RequestCounts, ScenarioResult,
+};
+use super::stats::{
+    SLOTS, TIMER_COUNTS, TimerCount, TimerStats, WORKER_COUNTS, WorkerCount, WorkerStats,
+};
 
 const NS_PER_MS: f64 = 1e6;
 const NS_PER_US: f64 = 1e3;
 
-/// The metrics kept as histograms, indexing [`ScenarioCollector::totals`].
+/// The metrics kept as histograms.
 #[derive(Clone, Copy)]
 enum Metric {
     Response,
@@ -27,15 +32,50 @@ enum Metric {
     Lateness,
 }
 
+const METRICS: [Metric; 4] = [
+    Metric::Response,
+    Metric::Service,
+    Metric::Dispatch,
+    Metric::Lateness,
+];
+
+/// What one read of one or more recorder sets gained.
+struct Gain {
+    views: [Histogram<u64>; 4],
+    worker: [u64; WORKER_COUNTS],
+    timer: [u64; TIMER_COUNTS],
+}
+
+impl Gain {
+    fn new() -> Gain {
+        Gain {
+            views: std::array::from_fn(|_| new_histogram()),
+            worker: [0; WORKER_COUNTS],
+            timer: [0; TIMER_COUNTS],
+        }
+    }
+
+    fn w(&self, c: WorkerCount) -> u64 {
+        self.worker[c as usize]
+    }
+
+    fn t(&self, c: TimerCount) -> u64 {
+        self.timer[c as usize]
+    }
+}
+
 /// Collects one scenario's recorders.
 pub(crate) struct ScenarioCollector {
     workers: Vec<Arc<WorkerStats>>,
     timer: Arc<TimerStats>,
-    readers: [DeltaReader; 4],
+    /// Per recorder set, per metric: the last reading.
+    readers: Vec<[DeltaReader; 4]>,
+    last_worker: [[u64; WORKER_COUNTS]; SLOTS],
+    last_timer: [[u64; TIMER_COUNTS]; SLOTS],
     totals: [Histogram<u64>; 4],
-    last_worker: [u64; WORKER_COUNTS],
-    last_timer: [u64; TIMER_COUNTS],
     intervals: Vec<IntervalStats>,
+    /// Index of the next interval to close.
+    next_interval: usize,
     measure_start_ns: u64,
     /// In the closed model the workers, not the timing loop, create requests.
     closed: bool,
@@ -57,99 +97,136 @@ impl ScenarioCollector {
         ScenarioCollector {
             workers,
             timer,
-            readers: std::array::from_fn(|_| DeltaReader::new()),
+            readers: (0..SLOTS)
+                .map(|_| std::array::from_fn(|_| DeltaReader::new()))
+                .collect(),
+            last_worker: [[0; WORKER_COUNTS]; SLOTS],
+            last_timer: [[0; TIMER_COUNTS]; SLOTS],
             totals: std::array::from_fn(|_| new_histogram()),
-            last_worker: [0; WORKER_COUNTS],
-            last_timer: [0; TIMER_COUNTS],
             intervals: Vec::new(),
+            next_interval: 0,
             measure_start_ns,
             closed,
         }
     }
 
-    /// Requests handed to workers so far (made by the workers themselves when closed).
-    fn sent(&self, workers: &[u64; WORKER_COUNTS], timer: &[u64; TIMER_COUNTS]) -> u64 {
-        if self.closed {
-            workers[WorkerCount::Taken as usize]
-        } else {
-            timer[TimerCount::Sent as usize]
+    /// Adds what recorder set `slot` gained since its last reading to `gain`.
+    fn read_slot(&mut self, slot: usize, gain: &mut Gain) {
+        for (metric, view) in METRICS.into_iter().zip(gain.views.iter_mut()) {
+            let reader = &mut self.readers[slot][metric as usize];
+            match metric {
+                Metric::Response => {
+                    reader.read(self.workers.iter().map(|w| &w.slots[slot].response), view)
+                }
+                Metric::Service => {
+                    reader.read(self.workers.iter().map(|w| &w.slots[slot].service), view)
+                }
+                Metric::Dispatch => {
+                    reader.read(self.workers.iter().map(|w| &w.slots[slot].dispatch), view)
+                }
+                Metric::Lateness => reader.read([&self.timer.slots[slot].lateness], view),
+            };
         }
-    }
-
-    fn read_metric(&mut self, metric: Metric, into: &mut Histogram<u64>) {
-        let reader = &mut self.readers[metric as usize];
-        match metric {
-            Metric::Response => reader.read(self.workers.iter().map(|w| &w.response), into),
-            Metric::Service => reader.read(self.workers.iter().map(|w| &w.service), into),
-            Metric::Dispatch => reader.read(self.workers.iter().map(|w| &w.dispatch), into),
-            Metric::Lateness => reader.read([&self.timer.lateness], into),
-        };
-        self.totals[metric as usize]
-            .add(&*into)
-            .expect("histograms share one layout");
-    }
-
-    fn worker_counts(&self) -> [u64; WORKER_COUNTS] {
-        let mut sum = [0; WORKER_COUNTS];
+        let mut worker = [0; WORKER_COUNTS];
         for w in &self.workers {
-            for (total, count) in sum.iter_mut().zip(w.counts.read()) {
-                *total += count;
+            for (sum, c) in worker.iter_mut().zip(w.slots[slot].counts.read()) {
+                *sum += c;
             }
         }
-        sum
+        let timer = self.timer.slots[slot].counts.read();
+        for (g, (now, last)) in gain
+            .worker
+            .iter_mut()
+            .zip(worker.iter().zip(&self.last_worker[slot]))
+        {
+            *g += now - last;
+        }
+        for (g, (now, last)) in gain
+            .timer
+            .iter_mut()
+            .zip(timer.iter().zip(&self.last_timer[slot]))
+        {
+            *g += now - last;
+        }
+        self.last_worker[slot] = worker;
+        self.last_timer[slot] = timer;
     }
 
-    /// Closes the interval `[start_ns, end_ns)` (run clock) and appends it to the series.
-    pub fn snapshot(&mut self, start_ns: u64, end_ns: u64) {
-        let mut views: [Histogram<u64>; 4] = std::array::from_fn(|_| new_histogram());
-        for (metric, view) in [
-            Metric::Response,
-            Metric::Service,
-            Metric::Dispatch,
-            Metric::Lateness,
-        ]
-        .into_iter()
-        .zip(views.iter_mut())
-        {
-            self.read_metric(metric, view);
+    /// Closes the next interval, `[start_ns, end_ns)` on the run clock, which has ended.
+    pub fn close_interval(&mut self, start_ns: u64, end_ns: u64) {
+        let mut gain = Gain::new();
+        self.read_slot(self.next_interval % SLOTS, &mut gain);
+        self.next_interval += 1;
+        self.push_row(start_ns, end_ns, gain);
+    }
+
+    /// Closes the last, possibly partial, interval at the end of the run: reads every set, so
+    /// that values recorded after their own interval was read are counted too.
+    pub fn close_last(&mut self, start_ns: u64, end_ns: u64) {
+        let mut gain = Gain::new();
+        for slot in 0..SLOTS {
+            self.read_slot(slot, &mut gain);
         }
-        let workers = self.worker_counts();
-        let timer = self.timer.counts.read();
-        let w = |c: WorkerCount| workers[c as usize] - self.last_worker[c as usize];
-        let t = |c: TimerCount| timer[c as usize] - self.last_timer[c as usize];
-        let sent = self.sent(&workers, &timer) - self.sent(&self.last_worker, &self.last_timer);
+        let empty = gain.w(WorkerCount::Completed) == 0 && gain.t(TimerCount::Sent) == 0;
+        if end_ns > start_ns && !(empty && end_ns - start_ns < 1_000_000) {
+            self.push_row(start_ns, end_ns, gain);
+        } else {
+            self.merge_totals(&gain);
+        }
+    }
+
+    fn merge_totals(&mut self, gain: &Gain) {
+        for (total, view) in self.totals.iter_mut().zip(&gain.views) {
+            total.add(view).expect("histograms share one layout");
+        }
+    }
+
+    fn push_row(&mut self, start_ns: u64, end_ns: u64, gain: Gain) {
+        self.merge_totals(&gain);
         let seconds = end_ns.saturating_sub(start_ns) as f64 / 1e9;
         let at = |ns: u64| ns.saturating_sub(self.measure_start_ns) as f64 / 1e9;
-        let row = IntervalStats {
+        let sent = if self.closed {
+            gain.w(WorkerCount::Taken)
+        } else {
+            gain.t(TimerCount::Sent)
+        };
+        let [response, service, dispatch, _] = &gain.views;
+        self.intervals.push(IntervalStats {
             start_s: at(start_ns),
             end_s: at(end_ns),
             sent,
-            completed: w(WorkerCount::Completed),
-            ok: w(WorkerCount::Ok),
-            errors: w(WorkerCount::Errors),
-            timeouts: w(WorkerCount::Timeouts),
-            dropped: t(TimerCount::Dropped),
-            achieved_rps: rate(w(WorkerCount::Completed) as f64, seconds),
-            response_time_ms: LatencySummary::from_histogram(&views[0], NS_PER_MS),
-            service_time_ms: LatencySummary::from_histogram(&views[1], NS_PER_MS),
-            dispatch_delay_us: LatencySummary::from_histogram(&views[2], NS_PER_US),
-        };
-        self.intervals.push(row);
-        self.last_worker = workers;
-        self.last_timer = timer;
+            completed: gain.w(WorkerCount::Completed),
+            ok: gain.w(WorkerCount::Ok),
+            errors: gain.w(WorkerCount::Errors),
+            timeouts: gain.w(WorkerCount::Timeouts),
+            dropped: gain.t(TimerCount::Dropped),
+            achieved_rps: ratio(gain.w(WorkerCount::Completed) as f64, seconds),
+            response_time_ms: LatencySummary::from_histogram(response, NS_PER_MS),
+            service_time_ms: LatencySummary::from_histogram(service, NS_PER_MS),
+            dispatch_delay_us: LatencySummary::from_histogram(dispatch, NS_PER_US),
+        });
     }
 
     /// Builds the scenario's result from everything collected. `result` arrives with its
-    /// descriptive fields filled in; this fills in the measurements.
+    /// descriptive fields filled in; this fills in the measurements. Call after `close_last`.
     pub fn finish(self, facts: &RunFacts, mut result: ScenarioResult) -> ScenarioResult {
-        let workers = self.worker_counts();
-        let timer = self.timer.counts.read();
+        let mut workers = [0; WORKER_COUNTS];
+        for w in &self.workers {
+            for (sum, c) in workers.iter_mut().zip(w.total_counts()) {
+                *sum += c;
+            }
+        }
+        let timer = self.timer.total_counts();
         let w = |c: WorkerCount| workers[c as usize];
         let t = |c: TimerCount| timer[c as usize];
+        let sent = if self.closed {
+            w(WorkerCount::Taken)
+        } else {
+            t(TimerCount::Sent)
+        };
+        let completed = w(WorkerCount::Completed);
         // Requests handed over but never finished were abandoned when the run gave up on
         // them: still running past their timeout, or queued behind such calls.
-        let sent = self.sent(&workers, &timer);
-        let completed = w(WorkerCount::Completed);
         let abandoned = sent.saturating_sub(completed);
         let dropped = t(TimerCount::Dropped);
         let requests = RequestCounts {
@@ -180,8 +257,8 @@ impl ScenarioCollector {
         let framework_ns = w(WorkerCount::FrameworkNs) as f64;
         let response_ns = w(WorkerCount::ResponseNs) as f64;
         result.send_window_s = facts.send_window_s;
-        result.scheduled_rps = rate(intended, facts.send_window_s);
-        result.achieved_rps = rate(completed as f64, facts.send_window_s);
+        result.scheduled_rps = ratio(intended, facts.send_window_s);
+        result.achieved_rps = ratio(completed as f64, facts.send_window_s);
         result.success_rate = ratio(requests.ok as f64, intended);
         result.error_rate = ratio(
             (requests.errors + requests.timeouts + requests.dropped) as f64,
@@ -196,11 +273,19 @@ impl ScenarioCollector {
         result.service_time_ms = LatencySummary::from_histogram(service, NS_PER_MS);
         result.dispatch_delay_us = LatencySummary::from_histogram(dispatch, NS_PER_US);
         result.timer_lateness_us = LatencySummary::from_histogram(lateness, NS_PER_US);
+        result.histograms = EncodedHistograms {
+            response_time: encode(response),
+            service_time: encode(service),
+            dispatch_delay: encode(dispatch),
+            timer_lateness: encode(lateness),
+        };
         result.overhead_pct = 100.0 * ratio(framework_ns, response_ns);
         result.overhead = Overhead {
             per_request_us: ratio(framework_ns, completed as f64) / NS_PER_US,
             response_us: ratio(response_ns, completed as f64) / NS_PER_US,
         };
+        result.worker_cpu_s =
+            self.workers.iter().filter_map(|w| w.cpu_ns()).sum::<u64>() as f64 / 1e9;
         result.intervals = self.intervals;
         result
     }
@@ -208,8 +293,4 @@ impl ScenarioCollector {
 
 fn ratio(part: f64, whole: f64) -> f64 {
     if whole > 0.0 { part / whole } else { 0.0 }
-}
-
-fn rate(count: f64, seconds: f64) -> f64 {
-    ratio(count, seconds)
 }

@@ -14,11 +14,12 @@
 
 pub mod atomic_hist;
 pub(crate) mod collector;
+pub mod encoding;
 pub mod result;
 pub mod stats;
 pub mod verdict;
 
 pub use result::{
-    IntervalStats, LatencySummary, PerformanceMetrics, RequestCounts, RunResult, ScenarioResult,
-    ThresholdResult, Verdict,
+    EncodedHistograms, IntervalStats, LatencySummary, PerformanceMetrics, RequestCounts, RunResult,
+    ScenarioResult, ThresholdResult, Verdict,
 };

@@ -115,17 +115,20 @@ impl LatencySummary {
         if h.is_empty() {
             return LatencySummary::default();
         }
-        let at = |q: f64| h.value_at_quantile(q) as f64 / unit_ns;
+        let mut q = h
+            .value_at_quantiles([0.50, 0.90, 0.95, 0.99, 0.999, 0.9999])
+            .map(|v| v as f64 / unit_ns);
+        let mut next = || q.next().unwrap_or_default();
         LatencySummary {
             count: h.len(),
             min: h.min() as f64 / unit_ns,
             avg: h.mean() / unit_ns,
-            p50: at(0.50),
-            p90: at(0.90),
-            p95: at(0.95),
-            p99: at(0.99),
-            p99_9: at(0.999),
-            p99_99: at(0.9999),
+            p50: next(),
+            p90: next(),
+            p95: next(),
+            p99: next(),
+            p99_9: next(),
+            p99_99: next(),
             max: h.max() as f64 / unit_ns,
         }
     }
@@ -225,6 +228,21 @@ pub struct Verdict {
     pub thresholds: Vec<ThresholdResult>,
 }
 
+/// A scenario's run-total histograms in nanoseconds, encoded with
+/// [`encoding::encode`](super::encoding::encode): enough to recompute any percentile or merge
+/// runs exactly.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct EncodedHistograms {
+    /// Response time (end - intended).
+    pub response_time: String,
+    /// Service time (end - start).
+    pub service_time: String,
+    /// Dispatch delay (start - intended).
+    pub dispatch_delay: String,
+    /// Timer lateness (sent - planned hand-off).
+    pub timer_lateness: String,
+}
+
 /// What one scenario measured.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ScenarioResult {
@@ -284,8 +302,13 @@ pub struct ScenarioResult {
     pub overhead_pct: f64,
     /// The figures behind overhead_pct.
     pub overhead: Overhead,
+    /// CPU seconds used by this scenario's worker threads (target calls included; workers
+    /// still stuck in a call at the end are not counted).
+    pub worker_cpu_s: f64,
     /// The time series.
     pub intervals: Vec<IntervalStats>,
+    /// Run-total histograms (ns), HdrHistogram V2 compressed, base64.
+    pub histograms: EncodedHistograms,
     /// Thresholds and the outcome.
     pub verdict: Verdict,
 }

@@ -3,12 +3,52 @@
 //! Each worker owns a [`WorkerStats`] and the timing loop one [`TimerStats`] per scenario.
 //! Every field has exactly one writer, so updates are relaxed loads and stores; the collector
 //! reads them at any time (see `atomic_hist` for why nothing is ever handed over).
+//!
+//! Recorders come in [`SLOTS`] sets, one per interval of the time series in turn: a value is
+//! recorded in the set of the interval its own timestamp falls in ([`IntervalCursor`]), so
+//! the collector can read interval `i` from set `i % SLOTS` once it is over, and the time
+//! series is exact however late the collector wakes. Sets are cumulative and never cleared;
+//! a value recorded after its interval was read is picked up when its set is next read.
 
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 
 use super::atomic_hist::AtomicHistogram;
 use crate::target::{CallResult, ErrorKind, Request, Tags};
+
+/// Recorder sets per worker and per timing-loop lane: interval `i` records into set `i % SLOTS`.
+pub const SLOTS: usize = 4;
+
+/// Finds the recorder set of a timestamp; each thread keeps its own copy.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct IntervalCursor {
+    interval_ns: u64,
+    /// End of the interval `slot` currently stands for.
+    next_ns: u64,
+    slot: usize,
+}
+
+impl IntervalCursor {
+    /// Intervals of `interval_ns` starting at `start_ns` (earlier times fall in interval 0).
+    pub fn new(start_ns: u64, interval_ns: u64) -> IntervalCursor {
+        IntervalCursor {
+            interval_ns: interval_ns.max(1),
+            next_ns: start_ns + interval_ns.max(1),
+            slot: 0,
+        }
+    }
+
+    /// The recorder set of time `t_ns`; times must not go back by a whole interval.
+    #[inline]
+    pub fn slot(&mut self, t_ns: u64) -> usize {
+        if t_ns >= self.next_ns {
+            let passed = (t_ns - self.next_ns) / self.interval_ns + 1;
+            self.next_ns += passed * self.interval_ns;
+            self.slot = ((self.slot as u64 + passed) % SLOTS as u64) as usize;
+        }
+        self.slot
+    }
+}
 
 /// Adds `n` to a counter that only the calling thread writes.
 #[inline]
@@ -35,7 +75,7 @@ impl<const N: usize> Counters<N> {
     }
 }
 
-/// Worker counters, indexing [`WorkerStats::counts`].
+/// Worker counters, indexing `WorkerRecorders::counts`.
 #[derive(Clone, Copy, Debug)]
 #[repr(usize)]
 pub(crate) enum WorkerCount {
@@ -70,15 +110,20 @@ pub(crate) const WORKER_COUNTS: usize = 11;
 /// Up to this many distinct error kinds are counted by name per worker; more go to "other".
 const KIND_SLOTS: usize = 16;
 
-/// What one worker measured; written by that worker only.
-pub struct WorkerStats {
+/// One interval set of a worker's recorders.
+pub(crate) struct WorkerRecorders {
     /// end - intended: what a user saw, corrected for coordinated omission.
     pub response: AtomicHistogram,
     /// end - start: what the target took.
     pub service: AtomicHistogram,
     /// start - intended: timer lateness + hand-off + queueing.
     pub dispatch: AtomicHistogram,
-    pub(crate) counts: Counters<WORKER_COUNTS>,
+    pub counts: Counters<WORKER_COUNTS>,
+}
+
+/// What one worker measured; written by that worker only.
+pub struct WorkerStats {
+    pub(crate) slots: [WorkerRecorders; SLOTS],
     kind_names: [OnceLock<&'static str>; KIND_SLOTS],
     kind_counts: Counters<KIND_SLOTS>,
     other_kinds: AtomicU64,
@@ -98,10 +143,12 @@ impl WorkerStats {
     /// Empty stats.
     pub fn new() -> WorkerStats {
         WorkerStats {
-            response: AtomicHistogram::new(),
-            service: AtomicHistogram::new(),
-            dispatch: AtomicHistogram::new(),
-            counts: Counters::new(),
+            slots: std::array::from_fn(|_| WorkerRecorders {
+                response: AtomicHistogram::new(),
+                service: AtomicHistogram::new(),
+                dispatch: AtomicHistogram::new(),
+                counts: Counters::new(),
+            }),
             kind_names: std::array::from_fn(|_| OnceLock::new()),
             kind_counts: Counters::new(),
             other_kinds: AtomicU64::new(0),
@@ -133,21 +180,21 @@ impl WorkerStats {
 
     /// Counts a measured request as taken up, before its call starts.
     #[inline]
-    pub(crate) fn record_taken(&self) {
-        self.counts.add(WorkerCount::Taken as usize, 1);
+    pub(crate) fn record_taken(&self, slot: usize) {
+        self.slots[slot].counts.add(WorkerCount::Taken as usize, 1);
     }
 
     /// Records a warmup request: counted, not measured.
     #[inline]
-    pub(crate) fn record_warmup(&self) {
-        self.counts.add(WorkerCount::Warmup as usize, 1);
+    pub(crate) fn record_warmup(&self, slot: usize) {
+        self.slots[slot].counts.add(WorkerCount::Warmup as usize, 1);
     }
 
     /// Records one measured request. `idle_since_ns` is when this worker finished its previous
-    /// request: time the request waited before that was spent queueing behind the target, time
-    /// after it is the framework's.
+    /// request: before that (or before the intended instant, if later) the request waited
+    /// for the target; from then until the call started, it waited for the framework.
     #[inline]
-    pub(crate) fn record(&self, call: &Call, idle_since_ns: u64) {
+    pub(crate) fn record(&self, call: &Call, idle_since_ns: u64, slot: usize) {
         let Call {
             request,
             start_ns,
@@ -156,32 +203,37 @@ impl WorkerStats {
             retries,
             timed_out,
         } = *call;
+        let set = &self.slots[slot];
         let response = end_ns.saturating_sub(request.intended_ns);
-        self.response.record(response);
-        self.service.record(end_ns.saturating_sub(start_ns));
-        self.dispatch
+        set.response.record(response);
+        set.service.record(end_ns.saturating_sub(start_ns));
+        set.dispatch
             .record(start_ns.saturating_sub(request.intended_ns));
-        let timer_lateness = request.sent_ns.saturating_sub(request.intended_ns);
-        let hand_off = start_ns.saturating_sub(request.sent_ns.max(idle_since_ns));
-        self.counts
-            .add(WorkerCount::FrameworkNs as usize, timer_lateness + hand_off);
-        self.counts.add(WorkerCount::ResponseNs as usize, response);
-        self.counts.add(WorkerCount::Completed as usize, 1);
-        self.counts.add(WorkerCount::Retries as usize, retries as u64);
+        let framework = start_ns.saturating_sub(request.intended_ns.max(idle_since_ns));
+        let counts = &set.counts;
+        counts.add(WorkerCount::FrameworkNs as usize, framework);
+        counts.add(WorkerCount::ResponseNs as usize, response);
+        counts.add(WorkerCount::Completed as usize, 1);
+        counts.add(WorkerCount::Retries as usize, retries as u64);
         match (timed_out, result.error) {
-            (true, _) => self.counts.add(WorkerCount::Timeouts as usize, 1),
-            (false, None) => self.counts.add(WorkerCount::Ok as usize, 1),
+            (true, _) => counts.add(WorkerCount::Timeouts as usize, 1),
+            (false, None) => counts.add(WorkerCount::Ok as usize, 1),
             (false, Some(kind)) => {
-                self.counts.add(WorkerCount::Errors as usize, 1);
+                counts.add(WorkerCount::Errors as usize, 1);
                 self.count_kind(kind);
             }
         }
         if result.tags.contains(Tags::CACHE_HIT) {
-            self.counts.add(WorkerCount::CacheHits as usize, 1);
+            counts.add(WorkerCount::CacheHits as usize, 1);
         }
         if result.tags.contains(Tags::FALLBACK) {
-            self.counts.add(WorkerCount::Fallbacks as usize, 1);
+            counts.add(WorkerCount::Fallbacks as usize, 1);
         }
+    }
+
+    /// Counts summed over every recorder set.
+    pub(crate) fn total_counts(&self) -> [u64; WORKER_COUNTS] {
+        sum_counts(self.slots.iter().map(|s| &s.counts))
     }
 
     fn count_kind(&self, kind: ErrorKind) {
@@ -214,7 +266,8 @@ impl WorkerStats {
     /// Called by the worker as it ends, with the CPU time its thread used.
     pub(crate) fn mark_exited(&self, cpu_ns: u64) {
         self.cpu_ns.store(cpu_ns, Relaxed);
-        self.exited.store(true, std::sync::atomic::Ordering::Release);
+        self.exited
+            .store(true, std::sync::atomic::Ordering::Release);
     }
 
     /// Whether the worker has ended.
@@ -239,7 +292,7 @@ pub(crate) struct Call {
     pub timed_out: bool,
 }
 
-/// Timing-loop counters, indexing [`TimerStats::counts`].
+/// Timing-loop counters, indexing `TimerRecorders::counts`.
 #[derive(Clone, Copy, Debug)]
 #[repr(usize)]
 pub(crate) enum TimerCount {
@@ -261,11 +314,17 @@ pub(crate) const TIMER_COUNTS: usize = 5;
 /// A request is late when the timing loop sends it this long after its intended instant.
 pub const LATE_NS: u64 = 1_000_000;
 
+/// One interval set of a lane's recorders.
+pub(crate) struct TimerRecorders {
+    /// sent - planned hand-off (intended - hand-off lead), for measured requests: how late
+    /// the timing loop was.
+    pub lateness: AtomicHistogram,
+    pub counts: Counters<TIMER_COUNTS>,
+}
+
 /// What the timing loop measured for one scenario; written by the timing thread only.
 pub struct TimerStats {
-    /// sent - intended, for measured requests: how late the timing loop was.
-    pub lateness: AtomicHistogram,
-    pub(crate) counts: Counters<TIMER_COUNTS>,
+    pub(crate) slots: [TimerRecorders; SLOTS],
 }
 
 impl Default for TimerStats {
@@ -278,24 +337,42 @@ impl TimerStats {
     /// Empty stats.
     pub fn new() -> TimerStats {
         TimerStats {
-            lateness: AtomicHistogram::new(),
-            counts: Counters::new(),
+            slots: std::array::from_fn(|_| TimerRecorders {
+                lateness: AtomicHistogram::new(),
+                counts: Counters::new(),
+            }),
         }
     }
 
     #[inline]
-    pub(crate) fn add(&self, count: TimerCount, n: u64) {
-        self.counts.add(count as usize, n);
+    pub(crate) fn add(&self, slot: usize, count: TimerCount, n: u64) {
+        self.slots[slot].counts.add(count as usize, n);
     }
 
-    /// Records the instant a measured request left the timing loop.
+    /// Records how late a measured request left the timing loop: `lateness_ns` after its
+    /// planned hand-off, `past_intended_ns` after its intended instant.
     #[inline]
-    pub(crate) fn record_lateness(&self, lateness_ns: u64) {
-        self.lateness.record(lateness_ns);
-        if lateness_ns >= LATE_NS {
-            self.add(TimerCount::Late, 1);
+    pub(crate) fn record_lateness(&self, slot: usize, lateness_ns: u64, past_intended_ns: u64) {
+        self.slots[slot].lateness.record(lateness_ns);
+        if past_intended_ns >= LATE_NS {
+            self.add(slot, TimerCount::Late, 1);
         }
     }
+
+    /// Counts summed over every recorder set.
+    pub(crate) fn total_counts(&self) -> [u64; TIMER_COUNTS] {
+        sum_counts(self.slots.iter().map(|s| &s.counts))
+    }
+}
+
+fn sum_counts<'a, const N: usize>(sets: impl Iterator<Item = &'a Counters<N>>) -> [u64; N] {
+    let mut total = [0; N];
+    for set in sets {
+        for (t, c) in total.iter_mut().zip(set.read()) {
+            *t += c;
+        }
+    }
+    total
 }
 
 #[cfg(test)]
@@ -320,28 +397,45 @@ mod tests {
     #[test]
     fn a_call_is_recorded_in_all_three_views() {
         let stats = WorkerStats::new();
-        // The worker was busy until 3_000: 1_500..3_000 was queueing, 3_000..4_000 overhead.
-        stats.record(&call(CallResult::ok(), false), 3_000);
-        let c = stats.counts.read();
+        // The worker was busy until 3_000: 1_000..3_000 was queueing, 3_000..4_000 overhead.
+        stats.record(&call(CallResult::ok(), false), 3_000, 0);
+        let c = stats.total_counts();
         assert_eq!(c[WorkerCount::Completed as usize], 1);
         assert_eq!(c[WorkerCount::Ok as usize], 1);
         assert_eq!(c[WorkerCount::Retries as usize], 1);
         assert_eq!(c[WorkerCount::ResponseNs as usize], 9_000);
-        assert_eq!(c[WorkerCount::FrameworkNs as usize], 500 + 1_000);
+        assert_eq!(c[WorkerCount::FrameworkNs as usize], 1_000);
+        // An idle worker: everything from the intended instant to the start is overhead.
+        stats.record(&call(CallResult::ok(), false), 0, 1);
+        assert_eq!(
+            stats.total_counts()[WorkerCount::FrameworkNs as usize],
+            1_000 + 3_000
+        );
     }
 
     #[test]
     fn outcomes_and_kinds_are_counted_apart() {
         let stats = WorkerStats::new();
-        stats.record(&call(CallResult::error(ErrorKind::PANIC), false), 0);
-        stats.record(&call(CallResult::error(ErrorKind::new("db")), false), 0);
-        stats.record(&call(CallResult::error(ErrorKind::PANIC), false), 0);
-        stats.record(&call(CallResult::ok(), true), 0);
-        let c = stats.counts.read();
+        stats.record(&call(CallResult::error(ErrorKind::PANIC), false), 0, 0);
+        stats.record(&call(CallResult::error(ErrorKind::new("db")), false), 0, 1);
+        stats.record(&call(CallResult::error(ErrorKind::PANIC), false), 0, 2);
+        stats.record(&call(CallResult::ok(), true), 0, 3);
+        let c = stats.total_counts();
         assert_eq!(c[WorkerCount::Errors as usize], 3);
         assert_eq!(c[WorkerCount::Timeouts as usize], 1);
         assert_eq!(c[WorkerCount::Ok as usize], 0);
         assert_eq!(stats.error_kinds(), vec![("panic", 2), ("db", 1)]);
+    }
+
+    #[test]
+    fn the_cursor_walks_the_slots_in_turn() {
+        let mut cursor = IntervalCursor::new(1_000, 100);
+        assert_eq!(cursor.slot(0), 0);
+        assert_eq!(cursor.slot(1_099), 0);
+        assert_eq!(cursor.slot(1_100), 1);
+        assert_eq!(cursor.slot(1_250), 2);
+        // Jumping seven intervals ahead wraps around.
+        assert_eq!(cursor.slot(1_950), (2 + 7) % SLOTS);
     }
 
     #[test]

@@ -103,7 +103,7 @@ fn scenario_block(out: &mut String, run: &RunResult, s: &ScenarioResult) {
     let _ = writeln!(w, "DISPATCH DELAY (us): start - intended");
     let _ = writeln!(w, "  {}", one_line(&s.dispatch_delay_us, 1));
     if s.corrected {
-        let _ = writeln!(w, "TIMER LATENESS (us): sent - intended");
+        let _ = writeln!(w, "TIMER LATENESS (us): sent - planned hand-off");
         let _ = writeln!(w, "  {}", one_line(&s.timer_lateness_us, 1));
     }
 
@@ -117,6 +117,11 @@ fn scenario_block(out: &mut String, run: &RunResult, s: &ScenarioResult) {
         s.overhead.response_us,
         run.framework_cpu.timer_cpu_pct,
         run.framework_cpu.collector_cpu_pct
+    );
+    let _ = writeln!(
+        w,
+        "  workers used {:.2} CPU seconds (target calls included)",
+        s.worker_cpu_s
     );
 
     let _ = writeln!(w, "\nRESOURCE METRICS:");
@@ -132,11 +137,18 @@ fn scenario_block(out: &mut String, run: &RunResult, s: &ScenarioResult) {
     for t in &s.verdict.thresholds {
         let mark = if t.passed { "pass" } else { "FAIL" };
         let (value, limit) = if t.unit == "ms" {
-            (format!("{:.2} ms", t.value), format!("{} ms", trim(t.limit)))
+            (
+                format!("{:.2} ms", t.value),
+                format!("{} ms", trim(t.limit)),
+            )
         } else {
             (format!("{:.4}", t.value), trim(t.limit))
         };
-        let _ = writeln!(w, "  [{mark}] {} {value} {} {limit}", t.metric, t.comparison);
+        let _ = writeln!(
+            w,
+            "  [{mark}] {} {value} {} {limit}",
+            t.metric, t.comparison
+        );
     }
 }
 

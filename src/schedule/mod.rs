@@ -218,7 +218,10 @@ mod tests {
         assert_eq!(sends.len(), 1 + 2 + 4 + 2);
         assert_eq!(&sends[..2], &[0, 2_000_000_000]);
         // A stage at rate zero sends nothing at all for its duration.
-        let sends = uniform(RateProfile::stages(0.0, &[(5.0, 0.0), (1.0, 0.0), (1.0, 4.0)]));
+        let sends = uniform(RateProfile::stages(
+            0.0,
+            &[(5.0, 0.0), (1.0, 0.0), (1.0, 4.0)],
+        ));
         assert!(sends.iter().all(|&t| t >= 6_000_000_000), "{sends:?}");
         assert_eq!(sends.len(), 2);
     }
@@ -247,7 +250,11 @@ mod tests {
         let sends: Vec<u64> =
             Schedule::new(RateProfile::constant(1000.0, 100.0), Arrival::Poisson, 1).collect();
         // 100,000 expected; the standard deviation of a Poisson count is sqrt(100,000) ~ 316.
-        assert!((sends.len() as i64 - 100_000).abs() < 1600, "{}", sends.len());
+        assert!(
+            (sends.len() as i64 - 100_000).abs() < 1600,
+            "{}",
+            sends.len()
+        );
         // For exponential gaps with mean 1 ms, P(gap > 1 ms) = e^-1 ~ 0.368.
         let gaps = sends.windows(2).map(|w| w[1] - w[0]);
         let long = gaps.filter(|&g| g > 1_000_000).count() as f64 / sends.len() as f64;

@@ -26,7 +26,8 @@ pub struct Request {
     pub seq: u64,
     /// When the schedule meant it to be sent, in ns from the run's origin.
     pub intended_ns: u64,
-    /// When the timing loop handed it over, in ns from the run's origin.
+    /// When the timing loop handed it over, in ns from the run's origin: up to the wait
+    /// mode's hand-off lead before `intended_ns` (the worker waits out the rest).
     pub sent_ns: u64,
 }
 
@@ -256,9 +257,19 @@ mod tests {
 
     #[test]
     fn specs_parse_and_print_back() {
-        for text in ["noop", "spin:20ms", "sleep:20ms", "spin:500us", "sleep:1.5s"] {
+        for text in [
+            "noop",
+            "spin:20ms",
+            "sleep:20ms",
+            "spin:500us",
+            "sleep:1.5s",
+        ] {
             let spec = TargetSpec::parse(text).unwrap();
-            assert_eq!(TargetSpec::parse(&spec.to_string()).unwrap(), spec, "{text}");
+            assert_eq!(
+                TargetSpec::parse(&spec.to_string()).unwrap(),
+                spec,
+                "{text}"
+            );
         }
         assert_eq!(
             TargetSpec::parse("sleep:20ms").unwrap(),
