@@ -1,0 +1,416 @@
+//! The `openpace` binary: validation rules (exit 2 naming the field), reports, exit codes,
+//! Ctrl-C.
+
+mod common;
+
+use std::io::Read;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn openpace(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_openpace"))
+        .args(args)
+        .output()
+        .expect("the binary runs")
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Asserts that `args` are rejected with exit code 2 and a message containing every `needle`.
+fn assert_rejected(args: &[&str], needles: &[&str]) {
+    let out = openpace(args);
+    let message = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{args:?} -> {message}");
+    for needle in needles {
+        assert!(
+            message.contains(needle),
+            "{args:?}: {needle:?} not in: {message}"
+        );
+    }
+}
+
+/// Writes `text` to a file in a fresh temporary directory and returns both.
+fn config_file(text: &str) -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.json");
+    std::fs::write(&path, text).unwrap();
+    let path = path.to_string_lossy().into_owned();
+    (dir, path)
+}
+
+macro_rules! rejects {
+    ($($name:ident: [$($arg:expr),*] => [$($needle:expr),*];)*) => {
+        $(
+            #[test]
+            fn $name() {
+                assert_rejected(&["run", "--out", "none", $($arg),*], &[$($needle),*]);
+            }
+        )*
+    };
+}
+
+rejects! {
+    duration_must_be_positive: ["--duration", "0"]
+        => ["flag --duration", "duration_seconds = 0", "more than 0 seconds"];
+    target_rps_must_be_positive: ["--rate", "0"]
+        => ["flag --rate", "target_rps = 0", "more than 0 requests per second"];
+    ramp_up_may_not_exceed_duration: ["--pattern", "ramp_up", "--ramp-up", "20", "--duration", "10"]
+        => ["ramp_up_duration = 20", "at most duration_seconds (10)"];
+    min_rps_may_not_exceed_max_rps: ["--min-rps", "50", "--max-rps", "10"]
+        => ["min_rps = 50", "at most max_rps (10)"];
+    spike_rps_may_not_be_below_target: ["--pattern", "spike", "--rate", "100", "--spike-rps", "50", "--duration", "60"]
+        => ["spike_rps = 50", "at least target_rps (100)"];
+    a_spike_must_fit_in_the_test: ["--pattern", "spike", "--spike-duration", "30", "--duration", "40", "--spike-rps", "100"]
+        => ["spike_duration = 30", "less than duration_seconds / 2"];
+    durations_may_not_be_negative: ["--warmup=-1s"]
+        => ["flag --warmup", "warmup_seconds", "cannot be negative"];
+    rates_may_not_be_negative: ["--min-rps=-1"]
+        => ["min_rps = -1", "0 or more requests per second"];
+    intervals_must_be_positive: ["--interval", "0"]
+        => ["metrics_collection_interval = 0"];
+    timeouts_must_be_positive: ["--timeout", "0s"]
+        => ["request_timeout_seconds = 0"];
+    num_workers_may_not_be_zero: ["--workers", "0"]
+        => ["num_workers = 0", "1 to max_workers (32)"];
+    num_workers_may_not_exceed_max_workers: ["--workers", "33"]
+        => ["num_workers = 33", "1 to max_workers (32)"];
+    error_rate_threshold_is_a_fraction: ["--set", "error_rate_threshold=1.5"]
+        => ["flag --set", "error_rate_threshold = 1.5", "a fraction from 0 to 1"];
+    success_rate_threshold_is_a_fraction: ["--set", "success_rate_threshold=-0.1"]
+        => ["success_rate_threshold = -0.1"];
+    latency_thresholds_must_be_positive: ["--set", "latency_p95_threshold_ms=0"]
+        => ["latency_p95_threshold_ms = 0", "milliseconds greater than 0"];
+    unknown_pattern_names_are_rejected: ["--pattern", "wave"]
+        => ["load_pattern = \"wave\"", "one of constant, ramp_up, spike, step, stages"];
+    unknown_wait_modes_are_rejected: ["--wait", "busy"]
+        => ["wait = \"busy\"", "one of spin, hybrid, sleep"];
+    unknown_arrivals_are_rejected: ["--arrival", "bursty"]
+        => ["arrival = \"bursty\"", "uniform, poisson"];
+    unknown_models_are_rejected: ["--model", "half-open"]
+        => ["model = \"half-open\"", "open, closed"];
+    unknown_targets_are_rejected: ["--target", "ftp://x"]
+        => ["target = \"ftp://x\"", "noop, spin:DURATION or sleep:DURATION"];
+    a_timer_core_that_does_not_exist_is_rejected: ["--timer-core", "999"]
+        => ["timer_core = 999", "a core this machine has"];
+    a_worker_core_that_does_not_exist_is_rejected: ["--worker-cores", "0,999"]
+        => ["worker_cores = 999", "a core this machine has"];
+    concurrency_needs_the_closed_model: ["--concurrency", "4"]
+        => ["concurrency = 4", "only with \"model\": \"closed\""];
+    stages_need_stages: ["--pattern", "stages"]
+        => ["stages = []", "a non-empty list"];
+    set_needs_field_and_value: ["--set", "target_rps"]
+        => ["--set", "FIELD=VALUE"];
+    set_rejects_unknown_fields: ["--set", "target_rsp=5"]
+        => ["unknown field `target_rsp`", "did you mean `target_rps`?"];
+    numbers_must_be_numbers: ["--rate", "fast"]
+        => ["target_rps = \"fast\"", "a number"];
+}
+
+#[test]
+fn unknown_fields_in_a_file_are_rejected_with_a_suggestion() {
+    let (_dir, path) = config_file(r#"{"name": "x", "target_rsp": 5}"#);
+    assert_rejected(
+        &["validate", &path],
+        &[
+            "config.json",
+            "unknown field `target_rsp`",
+            "did you mean `target_rps`?",
+        ],
+    );
+}
+
+#[test]
+fn malformed_json_names_line_and_column() {
+    let (_dir, path) = config_file("{\n  \"target_rps\": 5,\n  \"name\" \"x\"\n}\n");
+    assert_rejected(
+        &["validate", &path],
+        &["not valid JSON at line 3, column 10"],
+    );
+}
+
+#[test]
+fn a_missing_config_file_is_a_usage_error() {
+    assert_rejected(
+        &["run", "/no/such/config.json"],
+        &["/no/such/config.json", "cannot read"],
+    );
+}
+
+#[test]
+fn errors_in_a_scenario_name_the_scenario() {
+    let (_dir, path) = config_file(
+        r#"{"duration_seconds": 10, "scenarios": [{"name": "a"}, {"name": "b", "target_rps": -1}]}"#,
+    );
+    assert_rejected(&["validate", &path], &["scenarios[1]: target_rps = -1"]);
+}
+
+#[test]
+fn an_empty_scenario_list_is_rejected() {
+    let (_dir, path) = config_file(r#"{"scenarios": []}"#);
+    assert_rejected(&["validate", &path], &["scenarios", "a non-empty list"]);
+}
+
+#[test]
+fn the_example_config_is_valid() {
+    let out = openpace(&["example-config"]);
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    for field in openpace::config::FIELDS {
+        assert!(
+            text.contains(&format!("\"{}\":", field.name)),
+            "{}",
+            field.name
+        );
+    }
+    let (_dir, path) = config_file(&text);
+    let out = openpace(&["validate", &path]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("valid, 1 scenario(s)"));
+}
+
+#[test]
+fn run_help_lists_the_flags() {
+    let out = openpace(&["run", "--help"]);
+    let help = String::from_utf8_lossy(&out.stdout);
+    for flag in [
+        "--target",
+        "--pattern",
+        "--rate",
+        "--duration",
+        "--warmup",
+        "--workers",
+        "--wait",
+        "--out",
+        "--quiet",
+        "--set",
+    ] {
+        assert!(help.contains(flag), "{flag} missing from:\n{help}");
+    }
+}
+
+fn read_report(path: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+#[test]
+fn a_run_writes_the_json_report_and_passes() {
+    let _turn = common::serial();
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("report.json");
+    let out = openpace(&[
+        "run",
+        "--target",
+        "noop",
+        "--rate",
+        "200",
+        "--duration",
+        "1",
+        "--warmup",
+        "0",
+        "--name",
+        "cli",
+        "--out",
+        report.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let summary = String::from_utf8_lossy(&out.stdout);
+    for line in [
+        "LOAD TEST SUMMARY",
+        "Test Name: cli",
+        "Throughput:",
+        "P99:",
+        "VERDICT: PASSED",
+    ] {
+        assert!(summary.contains(line), "{line} missing from:\n{summary}");
+    }
+    let json = read_report(&report);
+    assert_eq!(json["schema_version"], 1);
+    assert_eq!(json["interrupted"], false);
+    let s = &json["scenarios"][0];
+    for key in [
+        "name",
+        "pattern",
+        "target_rps",
+        "achieved_rps",
+        "requests",
+        "response_time_ms",
+        "service_time_ms",
+        "dispatch_delay_us",
+        "cache_hit_rate",
+        "fallback_rate",
+        "overhead_pct",
+        "verdict",
+    ] {
+        assert!(!s[key].is_null(), "{key} missing");
+    }
+    for key in [
+        "intended",
+        "completed",
+        "ok",
+        "errors",
+        "timeouts",
+        "retries",
+        "dropped",
+    ] {
+        assert!(s["requests"][key].is_u64(), "requests.{key}");
+    }
+    for key in [
+        "min", "avg", "p50", "p90", "p95", "p99", "p99_9", "p99_99", "max",
+    ] {
+        assert!(
+            s["response_time_ms"][key].is_number(),
+            "response_time_ms.{key}"
+        );
+    }
+    assert_eq!(s["requests"]["intended"], 200);
+    assert_eq!(s["verdict"]["passed"], true);
+    // The report is a RunResult: it reads back and renders the same summary.
+    let back = openpace::report::read_json(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    assert_eq!(
+        openpace::report::summary(&back).trim(),
+        summary
+            .lines()
+            .filter(|l| !l.starts_with("report:"))
+            .collect::<Vec<_>>()
+            .join("\n")
+            .trim()
+    );
+}
+
+#[test]
+fn a_failed_threshold_exits_1() {
+    let _turn = common::serial();
+    let out = openpace(&[
+        "run",
+        "--target",
+        "sleep:5ms",
+        "--rate",
+        "50",
+        "--duration",
+        "1",
+        "--warmup",
+        "0",
+        "--out",
+        "none",
+        "--set",
+        "latency_p95_threshold_ms=1",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let summary = String::from_utf8_lossy(&out.stdout);
+    assert!(summary.contains("[FAIL] response_time p95"), "{summary}");
+    assert!(summary.contains("VERDICT: FAILED"));
+}
+
+#[test]
+fn the_text_format_writes_the_summary() {
+    let _turn = common::serial();
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("report.txt");
+    let out = openpace(&[
+        "run",
+        "--target",
+        "noop",
+        "--rate",
+        "100",
+        "--duration",
+        "0.5",
+        "--warmup",
+        "0",
+        "--format",
+        "text",
+        "--quiet",
+        "--out",
+        report.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(out.stdout.is_empty(), "--quiet prints nothing");
+    let text = std::fs::read_to_string(&report).unwrap();
+    assert!(text.contains("LOAD TEST SUMMARY"));
+}
+
+#[test]
+fn an_unwritable_report_path_exits_3_after_printing_the_summary() {
+    let _turn = common::serial();
+    let out = openpace(&[
+        "run",
+        "--target",
+        "noop",
+        "--rate",
+        "100",
+        "--duration",
+        "0.5",
+        "--warmup",
+        "0",
+        "--out",
+        "/no/such/dir/report.json",
+    ]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("LOAD TEST SUMMARY"));
+    assert!(stderr(&out).contains("/no/such/dir/report.json"));
+}
+
+/// Starts a long run, sends `signal` once it is under way, and returns the exit code and
+/// the report.
+fn interrupt_with(signal: libc::c_int) -> (Option<i32>, serde_json::Value) {
+    let _turn = common::serial();
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("report.json");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_openpace"))
+        .args([
+            "run",
+            "--target",
+            "sleep:2ms",
+            "--rate",
+            "100",
+            "--duration",
+            "60",
+            "--warmup",
+            "0",
+            "--out",
+            report.to_str().unwrap(),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The "running" line is printed just before the run starts.
+    let mut stderr = child.stderr.take().unwrap();
+    let mut first = [0u8; 16];
+    stderr.read_exact(&mut first).unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    // SAFETY: plain kill(2) on our own child.
+    unsafe { libc::kill(child.id() as libc::pid_t, signal) };
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > Duration::from_secs(20) {
+            child.kill().unwrap();
+            panic!("openpace did not stop within 20 s of the signal");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    (status.code(), read_report(&report))
+}
+
+#[test]
+fn ctrl_c_writes_an_interrupted_report() {
+    let (code, json) = interrupt_with(libc::SIGINT);
+    assert_eq!(code, Some(130));
+    assert_eq!(json["interrupted"], true);
+    let requests = &json["scenarios"][0]["requests"];
+    let intended = requests["intended"].as_u64().unwrap();
+    assert!((100..1000).contains(&intended), "{intended}");
+    assert_eq!(requests["completed"], requests["intended"]);
+}
+
+#[test]
+fn sigterm_writes_an_interrupted_report() {
+    let (code, json) = interrupt_with(libc::SIGTERM);
+    assert_eq!(code, Some(130));
+    assert_eq!(json["interrupted"], true);
+}

@@ -1,0 +1,52 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use std::sync::{Mutex, MutexGuard};
+
+use openpace::{LoadTestConfig, LoadTestRunner, RunResult, ScenarioResult, TargetFactory};
+
+/// Engine runs take both cores of the test machine; tests in one binary take turns.
+pub fn serial() -> MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// A short scenario with quiet defaults for tests.
+pub fn config(name: &str, rate: f64, seconds: f64) -> LoadTestConfig {
+    LoadTestConfig {
+        name: name.to_string(),
+        target_rps: rate,
+        duration_seconds: seconds,
+        num_workers: 2,
+        metrics_collection_interval: 1.0,
+        ..LoadTestConfig::default()
+    }
+}
+
+/// Runs one scenario with an in-process target and returns its result.
+pub fn run_with(config: LoadTestConfig, target: TargetFactory) -> (RunResult, ScenarioResult) {
+    let _turn = serial();
+    let result = LoadTestRunner::new(config)
+        .expect("valid config")
+        .with_target(target)
+        .run()
+        .expect("run starts");
+    let scenario = result.scenarios[0].clone();
+    (result, scenario)
+}
+
+/// Runs one scenario with its built-in target.
+pub fn run(config: LoadTestConfig) -> (RunResult, ScenarioResult) {
+    let target = config.target.factory();
+    run_with(config, target)
+}
+
+/// The intended sends of a scenario's measured window, computed from its schedule alone.
+pub fn scheduled(config: &LoadTestConfig) -> u64 {
+    let schedule = openpace::Schedule::new(
+        config.rate_profile(),
+        config.arrival,
+        config.seed.unwrap_or(0),
+    );
+    schedule.count() as u64
+}
