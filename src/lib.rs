@@ -45,6 +45,11 @@ pub mod report;
 pub mod schedule;
 pub mod target;
 
+/// The README's code blocks, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
 pub use config::{LoadTestConfig, Model, ReportFormat, RunConfig, Stage, WaitMode};
 pub use engine::LoadTestRunner;
 pub use engine::stop::StopHandle;

@@ -38,7 +38,8 @@ use worker::{Source, Worker};
 pub use stop::install_signal_handlers;
 
 /// Capacity of each scenario's hand-off channel; beyond it requests wait in the backlog.
-const QUEUE_CAPACITY: usize = 4096;
+/// Holds the 1 ms hand-off lead at up to 16M RPS.
+const QUEUE_CAPACITY: usize = 16_384;
 
 /// Runs load tests. See the crate documentation for an example.
 pub struct LoadTestRunner {
@@ -101,7 +102,7 @@ impl LoadTestRunner {
     /// Runs every scenario to the end of its schedule (or a stop request) and returns what
     /// was measured. Fails only if the run cannot start (cores, threads, targets).
     pub fn run(self) -> Result<RunResult, Error> {
-        let plan = pin::plan(&self.run, pin::allowed_cores())?;
+        let plan = pin::plan(&self.run, pin::allowed_cores(), pin::can_pin)?;
         install_panic_hook();
         WORKER_PANICS.store(0, Ordering::Relaxed);
         let warnings = Arc::new(Mutex::new(plan.warnings.clone()));

@@ -1,12 +1,13 @@
 //! Which core each thread runs on.
 //!
-//! By default the timing loop takes the first core this process may use and the workers
-//! share the rest, one worker per core in turn. A named core that the machine lacks was
-//! rejected by validation (exit 2); one the machine has but this process may not use (a
-//! restricted cpuset) is an error here (exit 3). When pinning is impossible (a single usable
-//! core, or the kernel refuses), openpace warns once and runs unpinned.
+//! By default the timing loop takes the first core the calling thread may run on (its
+//! affinity mask, so `taskset` is respected) and the workers share the rest, one worker per
+//! core in turn. A named core that the machine lacks was rejected by validation (exit 2); one
+//! the machine has but the kernel will not pin to (outside the cgroup's cpuset) is an error
+//! here (exit 3), found by trying. When pinning is impossible (a single usable core, or the
+//! kernel refuses), openpace warns once and runs unpinned.
 
-use crate::config::RunConfig;
+use crate::config::{RunConfig, WaitMode};
 use crate::error::Error;
 
 /// Cores for the timing loop and each scenario's workers; `None` means unpinned.
@@ -30,24 +31,37 @@ impl CorePlan {
     }
 }
 
-/// The cores this process may run on, as the kernel reports them.
+/// The cores the calling thread may run on, as the kernel reports them.
 pub(crate) fn allowed_cores() -> Vec<usize> {
     core_affinity::get_core_ids()
         .map(|ids| ids.into_iter().map(|c| c.id).collect())
         .unwrap_or_default()
 }
 
-/// Plans the cores of a validated run on a process allowed to use `allowed`.
-pub(crate) fn plan(run: &RunConfig, allowed: Vec<usize>) -> Result<CorePlan, Error> {
+/// Whether a thread can be pinned to `core`: tried on a short-lived thread, because the
+/// calling thread's own mask may be narrower than what the kernel allows.
+pub(crate) fn can_pin(core: usize) -> bool {
+    std::thread::spawn(move || pin_current(core))
+        .join()
+        .unwrap_or(false)
+}
+
+/// Plans the cores of a validated run. Unnamed cores come from `allowed`; named ones are
+/// checked with `can_pin`.
+pub(crate) fn plan(
+    run: &RunConfig,
+    allowed: Vec<usize>,
+    can_pin: impl Fn(usize) -> bool,
+) -> Result<CorePlan, Error> {
     let usable = |field: &str, core: usize| -> Result<usize, Error> {
-        if allowed.contains(&core) {
+        if can_pin(core) {
             Ok(core)
         } else {
             Err(Error::run(
                 format!("pinning to {field} {core}"),
                 format!(
-                    "this process may not run on core {core} (it may use {}); \
-                     check taskset or the cgroup's cpuset",
+                    "the kernel refused to pin a thread to core {core} (this thread may use \
+                     {}); check the cgroup's cpuset",
                     list(&allowed)
                 ),
             ))
@@ -83,6 +97,21 @@ pub(crate) fn plan(run: &RunConfig, allowed: Vec<usize>) -> Result<CorePlan, Err
             ));
         }
         workers.push(cores);
+    }
+    if run.wait() == WaitMode::Spin {
+        let mut load = std::collections::BTreeMap::new();
+        for (scenario, cores) in run.scenarios.iter().zip(&workers) {
+            for core in cores.iter().cycle().take(scenario.worker_count()) {
+                *load.entry(*core).or_insert(0) += 1;
+            }
+        }
+        if let Some((core, n)) = load.into_iter().find(|&(_, n)| n > 1) {
+            warnings.push(format!(
+                "spin mode with {n} spinning workers on core {core}: threads sharing a core \
+                 take turns in scheduler time slices of milliseconds; give each worker its \
+                 own core, or use hybrid"
+            ));
+        }
     }
     if timer.is_none() {
         warnings.push(format!(
@@ -129,7 +158,7 @@ mod tests {
 
     #[test]
     fn timer_takes_the_first_core_and_workers_the_rest() {
-        let plan = plan(&run_with(None, None), vec![0, 1, 2]).unwrap();
+        let plan = plan(&run_with(None, None), vec![0, 1, 2], |_| true).unwrap();
         assert_eq!(plan.timer, Some(0));
         assert_eq!(plan.workers, vec![vec![1, 2]]);
         assert_eq!(plan.worker_core(0, 3), Some(2));
@@ -138,22 +167,34 @@ mod tests {
 
     #[test]
     fn a_single_core_runs_unpinned_with_a_warning() {
-        let plan = plan(&run_with(None, None), vec![0]).unwrap();
+        let plan = plan(&run_with(None, None), vec![0], |_| true).unwrap();
         assert_eq!(plan.timer, None);
         assert_eq!(plan.worker_core(0, 0), None);
         assert!(plan.warnings[0].contains("unpinned"));
     }
 
     #[test]
-    fn a_core_outside_the_cpuset_is_a_run_error() {
-        let err = plan(&run_with(Some(3), None), vec![0, 1]).unwrap_err();
+    fn a_core_the_kernel_refuses_is_a_run_error() {
+        let err = plan(&run_with(Some(3), None), vec![0, 1], |c| c < 2).unwrap_err();
         assert_eq!(err.exit_code(), 3);
         assert!(err.to_string().contains("core 3"), "{err}");
     }
 
     #[test]
+    fn spinning_workers_sharing_a_core_are_flagged() {
+        let mut run = run_with(None, None);
+        run.scenarios[0].wait = WaitMode::Spin;
+        let plan = plan(&run, vec![0, 1], |_| true).unwrap();
+        assert!(
+            plan.warnings[0].contains("4 spinning workers on core 1"),
+            "{:?}",
+            plan.warnings
+        );
+    }
+
+    #[test]
     fn sharing_the_timer_core_is_allowed_but_flagged() {
-        let plan = plan(&run_with(Some(0), Some(vec![0])), vec![0, 1]).unwrap();
+        let plan = plan(&run_with(Some(0), Some(vec![0])), vec![0, 1], |_| true).unwrap();
         assert_eq!(plan.workers, vec![vec![0]]);
         assert!(plan.warnings[0].contains("shares core 0"));
     }

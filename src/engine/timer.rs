@@ -17,13 +17,15 @@
 //! # Why a hand-off lead
 //!
 //! Measured on the project's 2-core VM: waking a blocked worker (a futex wake-up) takes about
-//! 70 µs at the median and several hundred at the tail, and waking the timing loop from a
-//! `timerfd` about as long again. Sending at the intended instant would add both to every
-//! request of a run whose workers sleep between requests (0.58% of a 20 ms response in the
-//! default scenario). So in `hybrid` mode the request leaves 1 ms early, the worker wakes in
-//! the meantime and spins the last stretch itself, and `start` lands within a clock read of
-//! the intended instant. In `spin` mode the worker is already polling, so a 20 µs lead only
-//! covers the hand-off. `sleep` mode sends at the instant and never spins.
+//! 32 µs at the median and a few hundred at the tail, waking the timing loop from a `timerfd`
+//! about 60 µs, and core 0 (where interrupts land) stalls a spinning thread for 1-5 ms about
+//! once in a thousand 10 µs deadlines, ten times as often as core 1. Sending at the intended
+//! instant would add all of that to requests (0.58% of a 20 ms response in the default
+//! scenario; a dispatch-delay p99 of 725 µs at 10k RPS in spin mode). So in `spin` and
+//! `hybrid` mode a request leaves 1 ms early, the worker spins out the rest itself and stamps
+//! `start` within a clock read of the intended instant: the timing loop's hiccups and the
+//! hand-off are absorbed unless they exceed the lead, and then they show as dispatch delay.
+//! `sleep` mode sends at the instant and never spins.
 //!
 //! # What it never does
 //!
@@ -53,8 +55,7 @@ const TICK_NS: u64 = 1_000_000;
 /// worker waits out the rest itself (see the module doc).
 pub fn handoff_lead_ns(mode: WaitMode) -> u64 {
     match mode {
-        WaitMode::Spin => 20_000,
-        WaitMode::Hybrid => 1_000_000,
+        WaitMode::Spin | WaitMode::Hybrid => 1_000_000,
         WaitMode::Sleep => 0,
     }
 }

@@ -1,8 +1,12 @@
-//! Resource readings of the openpace process, from `getrusage`.
+//! Resource readings of the openpace process, from `getrusage` and `/proc/self/status`.
 //!
 //! This is the part of the resource monitor the engine needs for every run's summary: CPU
 //! time (user and system) and peak resident memory of the whole process. Readings are taken
 //! on the collector's thread, never on the timing core or a worker.
+//!
+//! Peak memory is `VmHWM`, not `getrusage`'s `ru_maxrss`: Linux carries `ru_maxrss` over from
+//! the parent through fork and exec, so under `cargo run` it reported cargo's own 40 MB
+//! instead of openpace's 7 MB.
 
 use crate::metrics::result::Resources;
 
@@ -25,7 +29,7 @@ impl ProcessUsage {
         ProcessUsage {
             user_ns: ns(usage.ru_utime),
             system_ns: ns(usage.ru_stime),
-            max_rss_kb: usage.ru_maxrss as u64,
+            max_rss_kb: peak_rss_kb().unwrap_or(usage.ru_maxrss as u64),
         }
     }
 
@@ -40,6 +44,13 @@ impl ProcessUsage {
             max_rss_mb: Some(self.max_rss_kb as f64 / 1024.0),
         }
     }
+}
+
+/// `VmHWM` of this process: the peak resident set of its own address space, in kB.
+fn peak_rss_kb() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 #[cfg(test)]
