@@ -1,1 +1,421 @@
-fn main() {}
+//! The engine against its floors, measured in one run on this machine.
+//!
+//! `cargo bench --bench engine` (or `tools/bench-engine.sh`) prints, for each figure the
+//! engine reaches, the floor it sits on: what the machine itself costs for the same step,
+//! measured with the same cores a moment earlier. Timer on core 0, worker on core 1.
+//! Set `OPENPACE_BENCH_QUICK=1` for shorter runs.
+
+use std::hint::black_box;
+use std::io::Write;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+use openpace::config::{DEFAULT_SCENARIO, load_json};
+use openpace::engine::clock::RunClock;
+use openpace::{LoadTestConfig, LoadTestRunner, RunResult, TargetSpec, WaitMode};
+
+const TIMER_CORE: usize = 0;
+const WORKER_CORE: usize = 1;
+
+fn quick() -> bool {
+    std::env::var_os("OPENPACE_BENCH_QUICK").is_some()
+}
+
+fn seconds(full: f64) -> f64 {
+    if quick() { full / 3.0 } else { full }
+}
+
+fn pin(core: usize) {
+    core_affinity::set_for_current(core_affinity::CoreId { id: core });
+}
+
+fn histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 60_000_000_000, 3).unwrap()
+}
+
+fn us(ns: u64) -> f64 {
+    ns as f64 / 1e3
+}
+
+fn quantiles_us(h: &Histogram<u64>) -> String {
+    format!(
+        "p50 {:.2} us, p99 {:.2} us, p99.9 {:.2} us",
+        us(h.value_at_quantile(0.5)),
+        us(h.value_at_quantile(0.99)),
+        us(h.value_at_quantile(0.999))
+    )
+}
+
+fn row(figure: &str, value: String, floor: &str) {
+    println!("{figure:<44} {value:<46} {floor}");
+    let _ = std::io::stdout().flush();
+}
+
+/// Runs `f` on a thread pinned to `core` while another thread spins on `other`, the way the
+/// timing loop and a worker share the machine in spin mode.
+fn with_busy_neighbour<T: Send>(core: usize, other: usize, f: impl FnOnce() -> T + Send) -> T {
+    let stop = Arc::new(AtomicBool::new(false));
+    std::thread::scope(|s| {
+        let neighbour = {
+            let stop = stop.clone();
+            s.spawn(move || {
+                pin(other);
+                let clock = RunClock::starting_in(Duration::ZERO);
+                while !stop.load(Ordering::Relaxed) {
+                    black_box(clock.now_ns());
+                }
+            })
+        };
+        let out = s
+            .spawn(move || {
+                pin(core);
+                f()
+            })
+            .join()
+            .unwrap();
+        stop.store(true, Ordering::Relaxed);
+        neighbour.join().unwrap();
+        out
+    })
+}
+
+/// Cost of one clock reading.
+fn clock_cost() -> f64 {
+    let n = 5_000_000;
+    let start = Instant::now();
+    for _ in 0..n {
+        black_box(Instant::now());
+    }
+    start.elapsed().as_nanos() as f64 / n as f64
+}
+
+/// Cost of one HdrHistogram record.
+fn record_cost() -> f64 {
+    let mut h = histogram();
+    let n = 20_000_000u64;
+    let start = Instant::now();
+    for i in 0..n {
+        h.record(black_box(1_000 + (i * 7919) % 1_000_000)).unwrap();
+    }
+    start.elapsed().as_nanos() as f64 / n as f64
+}
+
+/// One-way latency of a crossbeam hand-off from core 0 to core 1, with the receiver spinning
+/// on `try_recv` or blocked in `recv`. Messages are 50 us apart.
+fn hand_off(spinning: bool) -> Histogram<u64> {
+    let (tx, rx) = crossbeam_channel::bounded::<u64>(1024);
+    let clock = RunClock::starting_in(Duration::ZERO);
+    let n = (seconds(3.0) * 20_000.0) as usize;
+    std::thread::scope(|s| {
+        let receiver = s.spawn(move || {
+            pin(WORKER_CORE);
+            let mut h = histogram();
+            loop {
+                let sent = if spinning {
+                    match rx.try_recv() {
+                        Ok(v) => v,
+                        Err(crossbeam_channel::TryRecvError::Empty) => continue,
+                        Err(_) => break,
+                    }
+                } else {
+                    match rx.recv() {
+                        Ok(v) => v,
+                        Err(_) => break,
+                    }
+                };
+                h.record(clock.now_ns().saturating_sub(sent).max(1))
+                    .unwrap();
+            }
+            h
+        });
+        s.spawn(move || {
+            pin(TIMER_CORE);
+            let mut next = clock.now_ns();
+            for _ in 0..n {
+                next += 50_000;
+                while clock.now_ns() < next {
+                    std::hint::spin_loop();
+                }
+                tx.send(clock.now_ns()).unwrap();
+            }
+        });
+        receiver.join().unwrap()
+    })
+}
+
+/// Messages per second through one bounded channel, core 0 to core 1.
+fn channel_throughput() -> f64 {
+    let (tx, rx) = crossbeam_channel::bounded::<u64>(4096);
+    let n = 20_000_000u64;
+    let start = Instant::now();
+    std::thread::scope(|s| {
+        s.spawn(move || {
+            pin(WORKER_CORE);
+            let mut sum = 0;
+            while let Ok(v) = rx.recv() {
+                sum += v;
+            }
+            black_box(sum);
+        });
+        s.spawn(move || {
+            pin(TIMER_CORE);
+            for i in 0..n {
+                tx.send(i).unwrap();
+            }
+        });
+    });
+    n as f64 / start.elapsed().as_secs_f64()
+}
+
+/// How long `mio::Poll::poll` with a 100 us timeout really waits.
+fn poll_100us() -> Histogram<u64> {
+    let mut poll = mio::Poll::new().unwrap();
+    let mut events = mio::Events::with_capacity(4);
+    let mut h = histogram();
+    for _ in 0..500 {
+        let start = Instant::now();
+        poll.poll(&mut events, Some(Duration::from_micros(100)))
+            .unwrap();
+        h.record(start.elapsed().as_nanos() as u64).unwrap();
+    }
+    h
+}
+
+/// How far `thread::sleep(100 us)` overshoots.
+fn sleep_overshoot() -> Histogram<u64> {
+    let mut h = histogram();
+    for _ in 0..2000 {
+        let start = Instant::now();
+        std::thread::sleep(Duration::from_micros(100));
+        h.record(
+            (start.elapsed().as_nanos() as u64)
+                .saturating_sub(100_000)
+                .max(1),
+        )
+        .unwrap();
+    }
+    h
+}
+
+/// Lateness of a bare spin loop chasing a deadline every 10 us on `core`, with the other
+/// core spinning too.
+fn bare_spin_on(core: usize, other: usize) -> Histogram<u64> {
+    let duration_ns = (seconds(5.0) * 1e9) as u64;
+    with_busy_neighbour(core, other, move || {
+        let clock = RunClock::starting_in(Duration::ZERO);
+        let mut h = histogram();
+        let mut deadline = clock.now_ns();
+        let end = deadline + duration_ns;
+        while deadline < end {
+            deadline += 10_000;
+            let mut now = clock.now_ns();
+            while now < deadline {
+                std::hint::spin_loop();
+                now = clock.now_ns();
+            }
+            h.record((now - deadline).max(1)).unwrap();
+        }
+        h
+    })
+}
+
+/// The floor of the worker core: a bare spin loop on it while the timer core spins.
+fn bare_spin() -> Histogram<u64> {
+    bare_spin_on(WORKER_CORE, TIMER_CORE)
+}
+
+fn engine(target: TargetSpec, rate: f64, secs: f64, wait: WaitMode) -> RunResult {
+    let config = LoadTestConfig {
+        name: format!("{target} at {rate} RPS"),
+        target,
+        target_rps: rate,
+        duration_seconds: secs,
+        warmup_seconds: 1.0,
+        num_workers: 1,
+        max_retries: 0,
+        wait,
+        timer_core: Some(TIMER_CORE),
+        worker_cores: Some(vec![WORKER_CORE]),
+        metrics_collection_interval: 1.0,
+        ..LoadTestConfig::default()
+    };
+    LoadTestRunner::new(config).unwrap().run().unwrap()
+}
+
+fn main() {
+    // `cargo bench` passes --bench; nothing else is accepted.
+    let cores = openpace::config::machine_cores();
+    println!(
+        "openpace engine bench: {cores} cores ({}), timer on core {TIMER_CORE}, worker on \
+         core {WORKER_CORE}{}",
+        cpu_model(),
+        if quick() { ", quick" } else { "" }
+    );
+    if cores < 2 {
+        println!("needs 2 cores");
+        return;
+    }
+    println!("\n{:<44} {:<46} floor", "figure", "value");
+
+    let clock_ns = clock_cost();
+    row("clock read (Instant::now)", format!("{clock_ns:.1} ns"), "");
+    row(
+        "HdrHistogram record",
+        format!("{:.1} ns", record_cost()),
+        "",
+    );
+    let spin_hand_off = hand_off(true);
+    row(
+        "hand-off core 0 -> 1, spinning receiver",
+        quantiles_us(&spin_hand_off),
+        "",
+    );
+    let blocked_hand_off = hand_off(false);
+    row(
+        "hand-off core 0 -> 1, blocked receiver",
+        quantiles_us(&blocked_hand_off),
+        "",
+    );
+    row(
+        "one bounded channel, core 0 -> 1",
+        format!("{:.1} M messages/s", channel_throughput() / 1e6),
+        "",
+    );
+    let poll = poll_100us();
+    row("mio poll(100 us) returns after", quantiles_us(&poll), "");
+    row(
+        "thread::sleep(100 us) overshoots by",
+        quantiles_us(&sleep_overshoot()),
+        "",
+    );
+    let spin = bare_spin();
+    row(
+        "bare spin lateness, 10 us deadlines, core 1",
+        quantiles_us(&spin),
+        "",
+    );
+    let spin0 = bare_spin_on(TIMER_CORE, WORKER_CORE);
+    row(
+        "bare spin lateness, 10 us deadlines, core 0",
+        quantiles_us(&spin0),
+        "",
+    );
+
+    println!();
+    // Highest rate a single worker holds against noop in spin mode.
+    let mut held = 0.0;
+    for rate in [1e6, 2e6, 4e6, 6e6, 8e6, 10e6] {
+        let r = engine(TargetSpec::Noop, rate, seconds(3.0), WaitMode::Spin);
+        let s = &r.scenarios[0];
+        let ratio = s.achieved_rps / rate;
+        let ok = ratio >= 0.999 && s.requests.dropped == 0;
+        row(
+            &format!("noop, 1 worker, spin: {:.0}M RPS", rate / 1e6),
+            format!(
+                "achieved/target {ratio:.4}, dropped {}, backlogged {}",
+                s.requests.dropped, s.requests.backlogged
+            ),
+            if ok { "held" } else { "not held" },
+        );
+        if !ok {
+            break;
+        }
+        held = rate;
+    }
+    row(
+        "highest noop rate held (1 worker)",
+        format!("{:.0}M RPS", held / 1e6),
+        &format!("channel: {:.1}M msg/s", channel_throughput() / 1e6),
+    );
+
+    // This VM's tails come and go within seconds, so the floor and the engine are measured
+    // in alternation, three times, and each pair is compared on its own.
+    let mut ratios = Vec::new();
+    for round in 1..=3 {
+        let spin_floor = bare_spin();
+        let r = engine(TargetSpec::Noop, 10_000.0, seconds(5.0), WaitMode::Spin);
+        let s = &r.scenarios[0];
+        let floor_p99 = us(spin_floor.value_at_quantile(0.99));
+        let ratio = s.dispatch_delay_us.p99 / floor_p99.max(0.001);
+        ratios.push(ratio);
+        row(
+            &format!("10k RPS spin: dispatch delay (round {round})"),
+            format!(
+                "p50 {:.2} us, p99 {:.2} us, p99.9 {:.2} us",
+                s.dispatch_delay_us.p50, s.dispatch_delay_us.p99, s.dispatch_delay_us.p99_9
+            ),
+            &format!(
+                "bare spin: p50 {:.2} us, p99 {floor_p99:.2} us ({ratio:.2}x)",
+                us(spin_floor.value_at_quantile(0.5)),
+            ),
+        );
+    }
+    ratios.sort_by(f64::total_cmp);
+    row(
+        "10k RPS spin: dispatch p99 / bare spin p99",
+        format!("median of 3 rounds: {:.2}x", ratios[1]),
+        "bar: 1.5x",
+    );
+
+    let r = engine(
+        TargetSpec::Spin(Duration::from_micros(50)),
+        10_000.0,
+        seconds(5.0),
+        WaitMode::Hybrid,
+    );
+    let s = &r.scenarios[0];
+    row(
+        "10k RPS hybrid, spin:50us: service time",
+        format!(
+            "p50 {:.1} us, p99 {:.1} us; dispatch p50 {:.2} us",
+            s.service_time_ms.p50 * 1e3,
+            s.service_time_ms.p99 * 1e3,
+            s.dispatch_delay_us.p50
+        ),
+        "target: 50 us",
+    );
+
+    let mut default = load_json(DEFAULT_SCENARIO, "default", &[]).unwrap();
+    default.scenarios[0].output = None;
+    if quick() {
+        default.scenarios[0].duration_seconds = 4.0;
+    }
+    let r = LoadTestRunner::from_run_config(default)
+        .unwrap()
+        .run()
+        .unwrap();
+    let s = &r.scenarios[0];
+    row(
+        "default scenario (50 RPS x sleep:20ms)",
+        format!(
+            "achieved {:.2} RPS, overhead {:.4}%, dispatch p50 {:.2} us",
+            s.achieved_rps, s.overhead_pct, s.dispatch_delay_us.p50
+        ),
+        &format!(
+            "blocked hand-off p50 {:.1} us",
+            us(blocked_hand_off.value_at_quantile(0.5))
+        ),
+    );
+    row(
+        "default scenario: framework CPU",
+        format!(
+            "timing thread {:.2}% of a core, collector {:.2}%",
+            r.framework_cpu.timer_cpu_pct, r.framework_cpu.collector_cpu_pct
+        ),
+        "",
+    );
+}
+
+fn cpu_model() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|text| {
+            text.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|m| m.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".to_string())
+}
