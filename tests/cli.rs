@@ -15,6 +15,14 @@ fn openpace(args: &[&str]) -> Output {
         .expect("the binary runs")
 }
 
+/// Runs `openpace run --warmup 0` with the flags in `flags` (split on spaces) and `more`.
+fn short_run(flags: &str, more: &[&str]) -> Output {
+    let mut args = vec!["run", "--warmup", "0"];
+    args.extend(flags.split_whitespace());
+    args.extend(more);
+    openpace(&args)
+}
+
 fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
@@ -200,21 +208,10 @@ fn a_run_writes_the_json_report_and_passes() {
     let _turn = common::serial();
     let dir = tempfile::tempdir().unwrap();
     let report = dir.path().join("report.json");
-    let out = openpace(&[
-        "run",
-        "--target",
-        "noop",
-        "--rate",
-        "200",
-        "--duration",
-        "1",
-        "--warmup",
-        "0",
-        "--name",
-        "cli",
-        "--out",
-        report.to_str().unwrap(),
-    ]);
+    let out = short_run(
+        "--target noop --rate 200 --duration 1 --name cli --out",
+        &[report.to_str().unwrap()],
+    );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let summary = String::from_utf8_lossy(&out.stdout);
     for line in [
@@ -283,21 +280,10 @@ fn a_run_writes_the_json_report_and_passes() {
 #[test]
 fn a_failed_threshold_exits_1() {
     let _turn = common::serial();
-    let out = openpace(&[
-        "run",
-        "--target",
-        "sleep:5ms",
-        "--rate",
-        "50",
-        "--duration",
-        "1",
-        "--warmup",
-        "0",
-        "--out",
-        "none",
-        "--set",
-        "latency_p95_threshold_ms=1",
-    ]);
+    let out = short_run(
+        "--target sleep:5ms --rate 50 --duration 1 --out none --set latency_p95_threshold_ms=1",
+        &[],
+    );
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let summary = String::from_utf8_lossy(&out.stdout);
     assert!(summary.contains("[FAIL] response_time p95"), "{summary}");
@@ -309,22 +295,10 @@ fn the_text_format_writes_the_summary() {
     let _turn = common::serial();
     let dir = tempfile::tempdir().unwrap();
     let report = dir.path().join("report.txt");
-    let out = openpace(&[
-        "run",
-        "--target",
-        "noop",
-        "--rate",
-        "100",
-        "--duration",
-        "0.5",
-        "--warmup",
-        "0",
-        "--format",
-        "text",
-        "--quiet",
-        "--out",
-        report.to_str().unwrap(),
-    ]);
+    let out = short_run(
+        "--target noop --rate 100 --duration 0.5 --format text --quiet --out",
+        &[report.to_str().unwrap()],
+    );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(out.stdout.is_empty(), "--quiet prints nothing");
     let text = std::fs::read_to_string(&report).unwrap();
@@ -334,19 +308,10 @@ fn the_text_format_writes_the_summary() {
 #[test]
 fn an_unwritable_report_path_exits_3_after_printing_the_summary() {
     let _turn = common::serial();
-    let out = openpace(&[
-        "run",
-        "--target",
-        "noop",
-        "--rate",
-        "100",
-        "--duration",
-        "0.5",
-        "--warmup",
-        "0",
-        "--out",
-        "/no/such/dir/report.json",
-    ]);
+    let out = short_run(
+        "--target noop --rate 100 --duration 0.5 --out /no/such/dir/report.json",
+        &[],
+    );
     assert_eq!(out.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&out.stdout).contains("LOAD TEST SUMMARY"));
     assert!(stderr(&out).contains("/no/such/dir/report.json"));

@@ -280,6 +280,7 @@ fn the_closed_model_is_labelled_uncorrected() {
     };
     let (_, s) = common::run(config);
     assert!(!s.corrected);
+    assert!(s.measurement.starts_with("closed loop, not corrected"));
     assert_eq!(s.workers, 2);
     // Two callers of a ~5 ms call for 1 s: a little under 400 requests.
     assert!(

@@ -19,7 +19,10 @@ use super::stop::StopState;
 use super::timer::TimerOutcome;
 use crate::config::{LoadTestConfig, Model, WaitMode};
 use crate::metrics::collector::{RunFacts, ScenarioCollector};
-use crate::metrics::result::{FrameworkCpu, HostInfo, RunResult, SCHEMA_VERSION, ScenarioResult};
+use crate::metrics::result::{
+    CLOSED_LOOP_LABEL, CORRECTED_LABEL, FrameworkCpu, HostInfo, RunResult, SCHEMA_VERSION,
+    ScenarioResult,
+};
 use crate::metrics::stats::{TimerStats, WorkerStats};
 use crate::metrics::verdict;
 use crate::monitor::ProcessUsage;
@@ -74,11 +77,22 @@ impl Series {
 
     /// Closes every interval that ended (with its grace) by `now`.
     fn catch_up(&mut self, now: u64) {
-        while now >= self.due_ns() {
+        self.close_through(now.saturating_sub(GRACE_NS));
+    }
+
+    /// Closes every interval that ended by `until_ns`.
+    fn close_through(&mut self, until_ns: u64) {
+        while self.next_ns <= until_ns {
             self.collector.close_interval(self.last_ns, self.next_ns);
             self.last_ns = self.next_ns;
             self.next_ns += self.interval_ns;
         }
+    }
+
+    /// At the end of the run: closes the whole intervals, then the partial last one.
+    fn finish(&mut self, now: u64) {
+        self.close_through(now);
+        self.collector.close_last(self.last_ns, now);
     }
 }
 
@@ -123,15 +137,7 @@ impl Supervisor {
         };
         let stop_seen_ns = self.wait_for_workers(&scenarios, &mut series);
         let now = self.clock.now_ns();
-        for s in &mut series {
-            // Intervals that ended but whose grace has not: close them, then the rest.
-            while s.next_ns <= now {
-                s.collector.close_interval(s.last_ns, s.next_ns);
-                s.last_ns = s.next_ns;
-                s.next_ns += s.interval_ns;
-            }
-            s.collector.close_last(s.last_ns, now);
-        }
+        series.iter_mut().for_each(|s| s.finish(now));
         let timer = timer.unwrap_or(TimerOutcome {
             interrupted: true,
             stopped_at_ns: now,
@@ -234,6 +240,11 @@ fn describe(run: &ScenarioRun) -> ScenarioResult {
         arrival: c.arrival,
         model: c.model,
         corrected: c.model == Model::Open,
+        measurement: match c.model {
+            Model::Open => CORRECTED_LABEL,
+            Model::Closed => CLOSED_LOOP_LABEL,
+        }
+        .to_string(),
         target: run.target_name.clone(),
         seed: run.seed,
         duration_s: c.duration_seconds,

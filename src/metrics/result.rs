@@ -16,6 +16,13 @@ use crate::schedule::{Arrival, LoadPattern};
 /// Version of the JSON report's layout; bumped when a field changes meaning or goes away.
 pub const SCHEMA_VERSION: u32 = 1;
 
+/// How open-model latencies are measured, as every output labels them.
+pub const CORRECTED_LABEL: &str =
+    "open model, response time from the intended instant: corrected for coordinated omission";
+/// How closed-loop latencies are measured, as every output labels them.
+pub const CLOSED_LOOP_LABEL: &str =
+    "closed loop, not corrected: queueing behind slow calls is hidden";
+
 /// Everything a run measured.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RunResult {
@@ -258,6 +265,8 @@ pub struct ScenarioResult {
     pub model: Model,
     /// False for the closed model: its latencies hide queueing ("closed loop, not corrected").
     pub corrected: bool,
+    /// What the latencies are, in words: [`CORRECTED_LABEL`] or [`CLOSED_LOOP_LABEL`].
+    pub measurement: String,
     /// The target, as named in the config (or "in-process" for library targets).
     pub target: String,
     /// Seed of the schedule (Poisson arrivals).

@@ -7,6 +7,7 @@
 
 use std::fmt::Write;
 
+use crate::metrics::result::CLOSED_LOOP_LABEL;
 use crate::metrics::{LatencySummary, RunResult, ScenarioResult};
 
 const RULE: &str = "==================================================";
@@ -45,7 +46,7 @@ fn scenario_block(out: &mut String, run: &RunResult, s: &ScenarioResult) {
     let model = if s.corrected {
         "open model"
     } else {
-        "CLOSED LOOP, NOT CORRECTED"
+        "closed loop, not corrected"
     };
     let _ = writeln!(
         w,
@@ -94,7 +95,7 @@ fn scenario_block(out: &mut String, run: &RunResult, s: &ScenarioResult) {
     let heading = if s.corrected {
         "response time = end - intended, corrected for coordinated omission"
     } else {
-        "closed loop, not corrected: queueing behind slow calls is hidden"
+        CLOSED_LOOP_LABEL
     };
     let _ = writeln!(w, "\nLATENCY METRICS (ms): {heading}");
     latency_lines(w, &s.response_time_ms);
