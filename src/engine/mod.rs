@@ -1,8 +1,8 @@
 //! The engine: one pinned timing loop, a fixed pool of pinned workers, and the collector.
 //!
 //! [`LoadTestRunner::run`] plans cores, builds one target per worker, starts the worker
-//! threads and the timing thread, and then serves as the collector on the calling thread
-//! (`supervise.rs`) until every request has ended or been given up on. Data flows one way:
+//! threads, the timing thread and the collector thread (`supervise.rs`, on the timing loop's
+//! core), and waits until every request has ended or been given up on. Data flows one way:
 //! schedule -> timing loop ([`timer`]) -> crossbeam channel -> worker ([`worker`]) ->
 //! per-worker recorders -> collector -> [`RunResult`]. The engine never formats or prints
 //! anything on the hot path; warnings are gathered into the result.
@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use crossbeam_channel::bounded;
 
-use crate::config::{LoadTestConfig, Model, RunConfig};
+use crate::config::{LoadTestConfig, Model, RunConfig, WaitMode};
 use crate::error::Error;
 use crate::metrics::RunResult;
 use crate::metrics::stats::{IntervalCursor, TimerStats, WorkerStats};
@@ -37,9 +37,13 @@ use worker::{Source, Worker};
 
 pub use stop::install_signal_handlers;
 
-/// Capacity of each scenario's hand-off channel; beyond it requests wait in the backlog.
-/// Holds the 1 ms hand-off lead at up to 16M RPS.
-const QUEUE_CAPACITY: usize = 16_384;
+/// Capacity of a scenario's hand-off channel: room for every request of the hand-off lead at
+/// the pattern's peak rate, with half as much again for Poisson bursts, so that the backlog
+/// (a slower path through the timing loop) is only used when workers fall behind.
+fn queue_capacity(peak_rps: f64, wait: WaitMode) -> usize {
+    let lead_s = timer::handoff_lead_ns(wait) as f64 / 1e9;
+    ((peak_rps * lead_s * 1.5) as usize).clamp(4096, 1 << 20)
+}
 
 /// Runs load tests. See the crate documentation for an example.
 pub struct LoadTestRunner {
@@ -122,9 +126,9 @@ impl LoadTestRunner {
             let interval_ns = seconds_to_ns(config.metrics_collection_interval);
             let timer_stats = Arc::new(TimerStats::new());
             let count = config.worker_count();
-            let (tx, rx) = bounded(QUEUE_CAPACITY);
+            let profile = config.rate_profile().with_warmup(config.warmup_seconds);
+            let (tx, rx) = bounded(queue_capacity(profile.peak_rps(), config.wait));
             if config.model == Model::Open {
-                let profile = config.rate_profile().with_warmup(config.warmup_seconds);
                 let schedule = Schedule::new(profile, config.arrival, seed);
                 lanes.push(Lane::new(
                     schedule,
@@ -232,9 +236,20 @@ impl LoadTestRunner {
             wait: self.run.wait(),
             timer_core,
             allowed_cores: plan.allowed.len(),
-            warnings,
+            warnings: warnings.clone(),
         };
-        let result = supervisor.collect(scenarios, done_rx);
+        // The collector shares the timing loop's core: its brief runs once per interval then
+        // delay a hand-off, which the lead absorbs, instead of a worker's call.
+        let collector_warnings = warnings.clone();
+        let result = std::thread::Builder::new()
+            .name("openpace-collector".to_string())
+            .spawn(move || {
+                pin_or_warn(timer_core, &collector_warnings);
+                supervisor.collect(scenarios, done_rx)
+            })
+            .map_err(|e| Error::run("starting the collector thread", e))?
+            .join()
+            .map_err(|_| Error::run("collecting results", "the collector panicked"))?;
         // Workers that finished are joined; any still stuck in a call are left behind.
         for handle in handles.into_iter().filter(|h| h.is_finished()) {
             let _ = handle.join();

@@ -1,5 +1,6 @@
-//! The calling thread's part of a run: collect intervals, decide when the run is over, and
-//! assemble the [`RunResult`].
+//! The collector thread's part of a run: collect intervals, decide when the run is over, and
+//! assemble the [`RunResult`]. It runs on the timing loop's core, so that its brief work once
+//! per interval delays a hand-off (absorbed by the hand-off lead) rather than a call.
 //!
 //! While requests are being sent it sleeps until the next interval boundary or the end of
 //! sending. Afterwards it waits for calls still running, checking every few milliseconds: the

@@ -1,6 +1,6 @@
 //! The collector: turns what workers and the timing loop recorded into intervals and totals.
 //!
-//! Runs on the calling thread, never on the timing core or a worker. After each interval of
+//! Runs on the collector thread (on the timing loop's core), never on a worker. After each interval of
 //! metrics_collection_interval ends, it reads the recorder set of that interval from every
 //! worker and the timing loop, takes the difference from its last reading of that set, merges
 //! it into the run totals and appends a row to the time series. Histograms are merged exactly

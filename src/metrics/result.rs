@@ -72,7 +72,7 @@ pub struct FrameworkCpu {
     pub timer_cpu_s: f64,
     /// ... as a share of wall time, in percent of one core.
     pub timer_cpu_pct: f64,
-    /// CPU seconds of the collector (the calling thread).
+    /// CPU seconds of the collector thread.
     pub collector_cpu_s: f64,
     /// ... as a share of wall time, in percent of one core.
     pub collector_cpu_pct: f64,

@@ -162,6 +162,14 @@ impl RateProfile {
         }
     }
 
+    /// The highest rate anywhere in the profile.
+    pub fn peak_rps(&self) -> f64 {
+        self.segments
+            .iter()
+            .map(|s| s.rate_start.max(s.rate_end))
+            .fold(0.0, f64::max)
+    }
+
     /// Requests due in `[0, t_s)`: the integral of the rate.
     pub fn cumulative(&self, t_s: f64) -> f64 {
         match self.segments.iter().find(|s| t_s < s.end_s) {
@@ -253,6 +261,7 @@ mod tests {
         assert_eq!(p.rate_at(5.0), 10.0);
         assert_eq!(p.rate_at(7.0), 5.0);
         assert_eq!(p.total(), 5.0 + 10.0 + 20.0 + 10.0);
+        assert_eq!(p.peak_rps(), 10.0);
     }
 
     #[test]
