@@ -141,8 +141,11 @@ impl Worker {
         loop {
             let result = catch_unwind(AssertUnwindSafe(|| self.target.call(request)))
                 .unwrap_or(CallResult::error(ErrorKind::PANIC));
-            let out_of_time = self.clock.now_ns() - start_ns > self.timeout_ns;
-            if result.is_ok() || retries == self.max_retries || out_of_time {
+            // The clock is read again only when a retry is possible.
+            if result.is_ok()
+                || retries == self.max_retries
+                || self.clock.now_ns() - start_ns > self.timeout_ns
+            {
                 return (result, retries);
             }
             retries += 1;
