@@ -44,6 +44,7 @@ pub mod monitor;
 pub mod report;
 pub mod schedule;
 pub mod target;
+pub mod workload;
 
 /// The README's code blocks, compiled and run as doc tests.
 #[cfg(doctest)]
