@@ -46,7 +46,7 @@ impl Default for Command {
 struct RunArgs {
     /// Config file (JSON). Without one, flags modify the embedded default scenario.
     config: Option<PathBuf>,
-    /// Target: noop, spin:DURATION or sleep:DURATION (field `target`).
+    /// Target: noop, spin:DURATION, sleep:DURATION or features[:OPTIONS] (field `target`).
     #[arg(long, value_name = "TARGET")]
     target: Option<String>,
     /// Load pattern: constant, ramp_up, spike, step or stages (field `load_pattern`).
@@ -224,12 +224,14 @@ fn validate(file: &PathBuf) -> Result<u8, Error> {
         run.scenarios.len()
     );
     for s in &run.scenarios {
+        let profile = s.rate_profile();
         println!(
-            "  {}: {} for {}s at {} RPS, target {}",
+            "  {}: {} for {}s, peak {} RPS, {} requests scheduled, target {}",
             s.name,
             s.load_pattern.name(),
             s.duration_seconds,
-            s.target_rps,
+            profile.peak_rps(),
+            profile.total().round(),
             s.target
         );
     }

@@ -100,7 +100,7 @@ rejects! {
     unknown_models_are_rejected: ["--model", "half-open"]
         => ["model = \"half-open\"", "open, closed"];
     unknown_targets_are_rejected: ["--target", "ftp://x"]
-        => ["target = \"ftp://x\"", "noop, spin:DURATION or sleep:DURATION"];
+        => ["target = \"ftp://x\"", "noop, spin:DURATION, sleep:DURATION"];
     a_timer_core_that_does_not_exist_is_rejected: ["--timer-core", "999"]
         => ["timer_core = 999", "a core this machine has"];
     a_worker_core_that_does_not_exist_is_rejected: ["--worker-cores", "0,999"]
@@ -177,6 +177,14 @@ fn the_example_config_is_valid() {
     let out = openpace(&["validate", &path]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(String::from_utf8_lossy(&out.stdout).contains("valid, 1 scenario(s)"));
+}
+
+#[test]
+fn the_designs_concurrent_example_is_valid() {
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/tools/concurrent-example.json");
+    let out = openpace(&["validate", example]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("valid, 3 scenario(s)"));
 }
 
 #[test]

@@ -174,7 +174,7 @@ pub static FIELDS: &[Field] = &[
     field!(
         target,
         "\"sleep:20ms\"",
-        "noop, spin:DURATION or sleep:DURATION",
+        "noop, spin:DURATION, sleep:DURATION or features[:OPTIONS]",
         |c, v, r| r.target(v)?
     ),
     field!(

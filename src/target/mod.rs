@@ -7,8 +7,10 @@
 //! Targets never touch the metrics: the worker times the call and records it.
 //!
 //! Built-ins: `noop` (measures the framework itself), `spin:DUR` (busy-waits exactly DUR on the
-//! worker's core, the calibration target) and `sleep:DUR` (the design sketch's mock model: a
-//! 20 ms sleep).
+//! worker's core, the calibration target), `sleep:DUR` (the design sketch's mock model: a
+//! 20 ms sleep) and `features` (the reference CNN + LSTM feature extractor, [`features`]).
+
+pub mod features;
 
 use std::fmt;
 use std::sync::Arc;
@@ -17,6 +19,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::engine::clock::{RunClock, monotonic_ns};
+use features::FeaturesOptions;
 
 /// One request as the engine scheduled it. Small and `Copy`: this is what crosses the channel
 /// from the timing loop to the workers.
@@ -166,7 +169,7 @@ where
 }
 
 /// A built-in target, as named in a config file or on the command line.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub enum TargetSpec {
     /// Returns at once: what is measured is the framework itself.
@@ -175,11 +178,14 @@ pub enum TargetSpec {
     Spin(Duration),
     /// Sleeps the given time (the sketch's mock model).
     Sleep(Duration),
+    /// The reference feature extractor on generated market data.
+    Features(FeaturesOptions),
 }
 
 impl TargetSpec {
     /// What the parser accepts, for error messages.
-    pub const ALLOWED: &'static str = "noop, spin:DURATION or sleep:DURATION (e.g. sleep:20ms)";
+    pub const ALLOWED: &'static str = "noop, spin:DURATION, sleep:DURATION (e.g. sleep:20ms), \
+        features or features:OPTION=VALUE,... (e.g. features:repeat=0.3,edge=0.05)";
 
     /// Parses `noop`, `spin:20ms` or `sleep:1.5ms`.
     pub fn parse(text: &str) -> Result<TargetSpec, String> {
@@ -197,6 +203,9 @@ impl TargetSpec {
             "noop" if arg.is_none() => Ok(TargetSpec::Noop),
             "spin" => Ok(TargetSpec::Spin(duration(arg)?)),
             "sleep" => Ok(TargetSpec::Sleep(duration(arg)?)),
+            "features" => FeaturesOptions::parse(arg.unwrap_or(""))
+                .map(TargetSpec::Features)
+                .map_err(|why| format!("`{text}`: {why}")),
             _ => Err(format!("`{text}` is not a target")),
         }
     }
@@ -223,6 +232,7 @@ impl TargetSpec {
                     CallResult::ok()
                 }
             }),
+            TargetSpec::Features(options) => options.factory(),
         }
     }
 }
@@ -233,6 +243,7 @@ impl fmt::Display for TargetSpec {
             TargetSpec::Noop => f.write_str("noop"),
             TargetSpec::Spin(d) => write!(f, "spin:{}", crate::config::format_duration(*d)),
             TargetSpec::Sleep(d) => write!(f, "sleep:{}", crate::config::format_duration(*d)),
+            TargetSpec::Features(options) => options.fmt(f),
         }
     }
 }
@@ -261,6 +272,8 @@ mod tests {
             "noop",
             "spin:20ms",
             "sleep:20ms",
+            "features",
+            "features:repeat=0.5,seed=7",
             "spin:500us",
             "sleep:1.5s",
         ] {
@@ -279,6 +292,7 @@ mod tests {
         assert!(TargetSpec::parse("noop:1ms").is_err());
         assert!(TargetSpec::parse("http").is_err());
         assert!(TargetSpec::parse("spin:fast").is_err());
+        assert!(TargetSpec::parse("features:window=2").is_err());
     }
 
     #[test]
