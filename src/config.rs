@@ -142,6 +142,8 @@ pub struct LoadTestConfig {
     pub max_backlog: usize,
     /// Where the report goes (run-wide); `None`: no file.
     pub output: Option<PathBuf>,
+    /// Another process to sample during the run (run-wide), e.g. the server under test.
+    pub monitor_pid: Option<u32>,
 }
 
 impl Default for LoadTestConfig {
@@ -183,6 +185,7 @@ impl Default for LoadTestConfig {
             concurrency: None,
             max_backlog: 65_536,
             output: None,
+            monitor_pid: None,
         }
     }
 }
@@ -300,6 +303,11 @@ impl LoadTestConfig {
         check_seconds(origin, "warmup_seconds", self.warmup_seconds, true)?;
         self.validate_thresholds(origin)?;
         check_cores(origin, "timer_core", self.timer_core.iter().copied())?;
+        if let Some(pid) = self.monitor_pid {
+            if pid == 0 || !std::path::Path::new(&format!("/proc/{pid}")).exists() {
+                return bad("monitor_pid", &pid, "the pid of a running process");
+            }
+        }
         if let Some(cores) = &self.worker_cores {
             if cores.is_empty() {
                 return bad("worker_cores", &"[]", "a non-empty list of core numbers");
@@ -587,6 +595,13 @@ impl RunConfig {
                     "output",
                     format!("{:?}", first.output),
                     format!("{:?}", config.output),
+                );
+            }
+            if config.monitor_pid != first.monitor_pid {
+                return differs(
+                    "monitor_pid",
+                    format!("{:?}", first.monitor_pid),
+                    format!("{:?}", config.monitor_pid),
                 );
             }
             if config.report_format != first.report_format {

@@ -121,6 +121,9 @@ struct RunArgs {
     /// Callers in the closed model (field `concurrency`).
     #[arg(long, value_name = "N")]
     concurrency: Option<String>,
+    /// Another process to sample during the run (field `monitor_pid`).
+    #[arg(long, value_name = "PID")]
+    monitor_pid: Option<String>,
     /// Output file format: json or text (field `report_format`).
     #[arg(long, value_name = "FORMAT")]
     format: Option<String>,
@@ -132,7 +135,7 @@ struct RunArgs {
 impl RunArgs {
     /// The flags that were given, as overrides of config fields.
     fn overrides(&self) -> Result<Vec<Override>, Error> {
-        let flags: [(&str, &str, &Option<String>); 25] = [
+        let flags: [(&str, &str, &Option<String>); 26] = [
             ("--target", "target", &self.target),
             ("--pattern", "load_pattern", &self.pattern),
             ("--rate", "target_rps", &self.rate),
@@ -158,6 +161,7 @@ impl RunArgs {
             ("--model", "model", &self.model),
             ("--concurrency", "concurrency", &self.concurrency),
             ("--format", "report_format", &self.format),
+            ("--monitor-pid", "monitor_pid", &self.monitor_pid),
         ];
         let mut overrides: Vec<Override> = flags
             .iter()

@@ -113,6 +113,8 @@ rejects! {
         => ["--set", "FIELD=VALUE"];
     set_rejects_unknown_fields: ["--set", "target_rsp=5"]
         => ["unknown field `target_rsp`", "did you mean `target_rps`?"];
+    a_monitored_pid_must_exist: ["--monitor-pid", "999999999"]
+        => ["monitor_pid = 999999999", "the pid of a running process"];
     numbers_must_be_numbers: ["--rate", "fast"]
         => ["target_rps = \"fast\"", "a number"];
 }

@@ -254,6 +254,12 @@ pub static FIELDS: &[Field] = &[
         |c, v, r| r.integer(v)?
     ),
     field!(
+        monitor_pid,
+        "null",
+        "pid of another process to sample during the run (CPU, RSS, threads)",
+        |c, v, r| r.optional(v, Reader::integer)?
+    ),
+    field!(
         output,
         "\"openpace-report.json\"",
         "where the report is written; null: nowhere",

@@ -25,7 +25,9 @@ use crossbeam_channel::bounded;
 use crate::config::{LoadTestConfig, Model, RunConfig, WaitMode};
 use crate::error::Error;
 use crate::metrics::RunResult;
+use crate::metrics::saturation;
 use crate::metrics::stats::{IntervalCursor, TimerStats, WorkerStats};
+use crate::monitor::{MonitorConfig, ResourceMonitor};
 use crate::schedule::Schedule;
 use crate::target::{TargetContext, TargetFactory};
 use clock::RunClock;
@@ -230,6 +232,26 @@ impl LoadTestRunner {
                 let _ = done_tx.send(timing.run());
             })
             .map_err(|e| Error::run("starting the timing thread", e))?;
+        let first = &self.run.scenarios[0];
+        let mut monitor = ResourceMonitor::new(
+            MonitorConfig {
+                cpu: self.run.scenarios.iter().any(|s| s.monitor_cpu),
+                memory: self.run.scenarios.iter().any(|s| s.monitor_memory),
+                network: self.run.scenarios.iter().any(|s| s.monitor_network),
+                target_pid: first.monitor_pid,
+                interval_ns: seconds_to_ns(first.metrics_collection_interval),
+                start_ns: seconds_to_ns(first.warmup_seconds),
+            },
+            clock,
+            timer_core,
+        );
+        if let Err(e) = monitor.start_monitoring() {
+            if let Ok(mut w) = warnings.lock() {
+                w.push(format!(
+                    "the resource sampler did not start ({e}): no resource series"
+                ));
+            }
+        }
         let supervisor = Supervisor {
             clock,
             stop,
@@ -250,6 +272,11 @@ impl LoadTestRunner {
             .map_err(|e| Error::run("starting the collector thread", e))?
             .join()
             .map_err(|_| Error::run("collecting results", "the collector panicked"))?;
+        let mut result = result;
+        result.resources.monitor = monitor.stop_monitoring();
+        let samples = std::mem::take(&mut result.resources.monitor.samples);
+        saturation::assess(&mut result, &samples);
+        result.resources.monitor.samples = samples;
         // Workers that finished are joined; any still stuck in a call are left behind.
         for handle in handles.into_iter().filter(|h| h.is_finished()) {
             let _ = handle.join();
@@ -283,6 +310,26 @@ fn install_panic_hook() {
             }
         }));
     });
+}
+
+/// Lets the calling thread run on every core it may use except `core`; a no-op when that
+/// would leave none.
+pub(crate) fn avoid_core(core: usize) {
+    let others: Vec<usize> = pin::allowed_cores()
+        .into_iter()
+        .filter(|&c| c != core)
+        .collect();
+    if others.is_empty() {
+        return;
+    }
+    // SAFETY: the set is zeroed, then filled with valid core numbers; pid 0 is this thread.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        for c in others {
+            libc::CPU_SET(c, &mut set);
+        }
+        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
+    }
 }
 
 fn pin_or_warn(core: Option<usize>, warnings: &Mutex<Vec<String>>) {

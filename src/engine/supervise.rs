@@ -116,7 +116,8 @@ impl Supervisor {
                     s.workers.clone(),
                     s.timer_stats.clone(),
                     s.warmup_ns,
-                    s.config.model == Model::Closed,
+                    (s.config.model == Model::Open)
+                        .then(|| s.config.rate_profile().with_warmup(s.config.warmup_seconds)),
                 ),
                 last_ns: s.warmup_ns,
                 next_ns: s.warmup_ns + s.interval_ns(),
@@ -161,6 +162,7 @@ impl Supervisor {
             interrupted |= stopped < run.end_ns;
             let facts = RunFacts {
                 send_window_s: stopped.saturating_sub(run.warmup_ns) as f64 / 1e9,
+                window_end_ns: stopped,
             };
             let mut result = s.collector.finish(&facts, describe(run));
             result.verdict = verdict::evaluate(&run.config, &result);
@@ -256,6 +258,8 @@ fn describe(run: &ScenarioRun) -> ScenarioResult {
         target_rps: c.target_rps,
         scheduled_rps: 0.0,
         achieved_rps: 0.0,
+        sustained_rps: 0.0,
+        drain_s: 0.0,
         requests: Default::default(),
         errors_by_kind: Default::default(),
         success_rate: 0.0,
@@ -270,6 +274,9 @@ fn describe(run: &ScenarioRun) -> ScenarioResult {
         overhead: Default::default(),
         worker_cpu_s: 0.0,
         intervals: Vec::new(),
+        suspect_intervals: 0,
+        suspect_reasons: Default::default(),
+        rate_shortfall_pct: 0.0,
         histograms: Default::default(),
         verdict: Default::default(),
     }

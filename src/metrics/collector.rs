@@ -19,6 +19,7 @@ use super::result::{
 use super::stats::{
     SLOTS, TIMER_COUNTS, TimerCount, TimerStats, WORKER_COUNTS, WorkerCount, WorkerStats,
 };
+use crate::schedule::RateProfile;
 
 const NS_PER_MS: f64 = 1e6;
 const NS_PER_US: f64 = 1e3;
@@ -79,12 +80,16 @@ pub(crate) struct ScenarioCollector {
     measure_start_ns: u64,
     /// In the closed model the workers, not the timing loop, create requests.
     closed: bool,
+    /// The rate over the run clock (warmup included); `None` for the closed model.
+    profile: Option<RateProfile>,
 }
 
 /// Facts about a scenario's run that the recorders do not hold.
 pub(crate) struct RunFacts {
     /// Seconds of the measured window actually run.
     pub send_window_s: f64,
+    /// When the measured window ended (the schedule's end, or the stop), run clock.
+    pub window_end_ns: u64,
 }
 
 impl ScenarioCollector {
@@ -92,8 +97,9 @@ impl ScenarioCollector {
         workers: Vec<Arc<WorkerStats>>,
         timer: Arc<TimerStats>,
         measure_start_ns: u64,
-        closed: bool,
+        profile: Option<RateProfile>,
     ) -> ScenarioCollector {
+        let closed = profile.is_none();
         ScenarioCollector {
             workers,
             timer,
@@ -107,6 +113,7 @@ impl ScenarioCollector {
             next_interval: 0,
             measure_start_ns,
             closed,
+            profile,
         }
     }
 
@@ -191,19 +198,25 @@ impl ScenarioCollector {
             gain.t(TimerCount::Sent)
         };
         let [response, service, dispatch, _] = &gain.views;
+        let scheduled = self.profile.as_ref().map_or(0.0, |p| {
+            p.cumulative(end_ns as f64 / 1e9) - p.cumulative(start_ns as f64 / 1e9)
+        });
         self.intervals.push(IntervalStats {
             start_s: at(start_ns),
             end_s: at(end_ns),
+            scheduled,
             sent,
             completed: gain.w(WorkerCount::Completed),
             ok: gain.w(WorkerCount::Ok),
             errors: gain.w(WorkerCount::Errors),
             timeouts: gain.w(WorkerCount::Timeouts),
             dropped: gain.t(TimerCount::Dropped),
+            late: gain.t(TimerCount::Late),
             achieved_rps: ratio(gain.w(WorkerCount::Completed) as f64, seconds),
             response_time_ms: LatencySummary::from_histogram(response, NS_PER_MS),
             service_time_ms: LatencySummary::from_histogram(service, NS_PER_MS),
             dispatch_delay_us: LatencySummary::from_histogram(dispatch, NS_PER_US),
+            flags: Vec::new(),
         });
     }
 
@@ -259,6 +272,14 @@ impl ScenarioCollector {
         result.send_window_s = facts.send_window_s;
         result.scheduled_rps = ratio(intended, facts.send_window_s);
         result.achieved_rps = ratio(completed as f64, facts.send_window_s);
+        let last_end = self
+            .workers
+            .iter()
+            .map(|w| w.last_end_ns())
+            .max()
+            .unwrap_or(0);
+        result.drain_s = last_end.saturating_sub(facts.window_end_ns) as f64 / 1e9;
+        result.sustained_rps = ratio(completed as f64, facts.send_window_s + result.drain_s);
         result.success_rate = ratio(requests.ok as f64, intended);
         result.error_rate = ratio(
             (requests.errors + requests.timeouts + requests.dropped) as f64,

@@ -16,6 +16,7 @@ pub mod atomic_hist;
 pub(crate) mod collector;
 pub mod encoding;
 pub mod result;
+pub mod saturation;
 pub mod stats;
 pub mod verdict;
 

@@ -11,6 +11,7 @@ use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
 use crate::config::{Model, WaitMode};
+use crate::monitor::ResourceReport;
 use crate::schedule::{Arrival, LoadPattern};
 
 /// Version of the JSON report's layout; bumped when a field changes meaning or goes away.
@@ -78,7 +79,7 @@ pub struct FrameworkCpu {
     pub collector_cpu_pct: f64,
 }
 
-/// Resource use of the whole process (from getrusage).
+/// Resource use: whole-run totals of the process (getrusage, VmHWM) and the sampler's series.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Resources {
     /// User CPU seconds during the run (monitor_cpu).
@@ -89,6 +90,9 @@ pub struct Resources {
     pub cpu_pct: Option<f64>,
     /// Peak resident memory of the process, MB (monitor_memory).
     pub max_rss_mb: Option<f64>,
+    /// The sampler's time series, summary, notes and own cost.
+    #[serde(flatten)]
+    pub monitor: ResourceReport,
 }
 
 /// Percentiles of one metric. Units are in the field name that holds it (`_ms`, `_us`).
@@ -181,12 +185,14 @@ pub struct Overhead {
 }
 
 /// Figures for one interval of the time series.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct IntervalStats {
     /// Interval start, seconds since the measured window began.
     pub start_s: f64,
     /// Interval end, seconds since the measured window began.
     pub end_s: f64,
+    /// Requests the schedule intended in the interval (its rate's integral; 0 when closed).
+    pub scheduled: f64,
     /// Requests handed to workers during the interval.
     pub sent: u64,
     /// Calls that ended during the interval.
@@ -199,6 +205,8 @@ pub struct IntervalStats {
     pub timeouts: u64,
     /// Requests dropped during the interval.
     pub dropped: u64,
+    /// Requests handed over 1 ms or more after their intended instant.
+    pub late: u64,
     /// completed / interval length.
     pub achieved_rps: f64,
     /// Response time percentiles of calls ending in the interval (ms).
@@ -207,6 +215,8 @@ pub struct IntervalStats {
     pub service_time_ms: LatencySummary,
     /// Dispatch delay percentiles (µs).
     pub dispatch_delay_us: LatencySummary,
+    /// Why openpace's own figures are suspect in this interval (empty: they are not).
+    pub flags: Vec<String>,
 }
 
 /// One threshold and how the run did against it.
@@ -233,6 +243,10 @@ pub struct Verdict {
     pub passed: bool,
     /// Each threshold with its measured value.
     pub thresholds: Vec<ThresholdResult>,
+    /// True when the figures cannot be fully trusted: see `notes`.
+    pub suspect: bool,
+    /// Why: generator-limited intervals, a rate not reached.
+    pub notes: Vec<String>,
 }
 
 /// A scenario's run-total histograms in nanoseconds, encoded with
@@ -287,6 +301,10 @@ pub struct ScenarioResult {
     pub scheduled_rps: f64,
     /// Completed requests per second of the measured window.
     pub achieved_rps: f64,
+    /// Seconds from the end of the measured window to the end of its last call.
+    pub drain_s: f64,
+    /// Completed requests per second of the window plus the drain: what the target kept up.
+    pub sustained_rps: f64,
     /// Where requests ended up.
     pub requests: RequestCounts,
     /// Errors by kind.
@@ -316,6 +334,13 @@ pub struct ScenarioResult {
     pub worker_cpu_s: f64,
     /// The time series.
     pub intervals: Vec<IntervalStats>,
+    /// Intervals with at least one flag.
+    pub suspect_intervals: u64,
+    /// How many intervals each flag marked.
+    pub suspect_reasons: BTreeMap<String, u64>,
+    /// How far sustained_rps fell below scheduled_rps, percent; 0 when within 1%, or when
+    /// the drain was no longer than the slowest calls (nothing piled up).
+    pub rate_shortfall_pct: f64,
     /// Run-total histograms (ns), HdrHistogram V2 compressed, base64.
     pub histograms: EncodedHistograms,
     /// Thresholds and the outcome.

@@ -129,6 +129,8 @@ pub struct WorkerStats {
     other_kinds: AtomicU64,
     /// `start_ns + 1` of the call in progress, 0 when idle.
     busy_since: AtomicU64,
+    /// End of the latest measured call, on the run clock.
+    last_end: AtomicU64,
     exited: AtomicBool,
     cpu_ns: AtomicU64,
 }
@@ -153,6 +155,7 @@ impl WorkerStats {
             kind_counts: Counters::new(),
             other_kinds: AtomicU64::new(0),
             busy_since: AtomicU64::new(0),
+            last_end: AtomicU64::new(0),
             exited: AtomicBool::new(false),
             cpu_ns: AtomicU64::new(0),
         }
@@ -204,6 +207,7 @@ impl WorkerStats {
             timed_out,
         } = *call;
         let set = &self.slots[slot];
+        self.last_end.store(end_ns, Relaxed);
         let response = end_ns.saturating_sub(request.intended_ns);
         set.response.record(response);
         set.service.record(end_ns.saturating_sub(start_ns));
@@ -229,6 +233,11 @@ impl WorkerStats {
         if result.tags.contains(Tags::FALLBACK) {
             counts.add(WorkerCount::Fallbacks as usize, 1);
         }
+    }
+
+    /// When the latest measured call ended (0 if none did).
+    pub(crate) fn last_end_ns(&self) -> u64 {
+        self.last_end.load(Relaxed)
     }
 
     /// Counts summed over every recorder set.

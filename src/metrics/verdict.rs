@@ -47,5 +47,7 @@ pub fn evaluate(config: &LoadTestConfig, result: &ScenarioResult) -> Verdict {
     Verdict {
         passed: thresholds.iter().all(|t| t.passed),
         thresholds,
+        suspect: false,
+        notes: Vec::new(),
     }
 }

@@ -68,6 +68,14 @@ fn scenario_block(out: &mut String, run: &RunResult, s: &ScenarioResult) {
         "  Throughput: {:.2} RPS (scheduled {:.2} RPS)",
         s.achieved_rps, s.scheduled_rps
     );
+    if s.rate_shortfall_pct > 0.0 {
+        let _ = writeln!(
+            w,
+            "  !!! TARGET RATE NOT REACHED: sustained {:.2} RPS, {:.1}% short of the schedule \
+             (calls went on {:.2}s past the window)",
+            s.sustained_rps, s.rate_shortfall_pct, s.drain_s
+        );
+    }
     let _ = writeln!(w, "  Success Rate: {:.2}%", 100.0 * s.success_rate);
     let _ = writeln!(w, "  Error Rate: {:.2}%", 100.0 * s.error_rate);
     let _ = writeln!(w, "  Cache Hit Rate: {:.2}%", 100.0 * s.cache_hit_rate);
@@ -125,16 +133,108 @@ fn scenario_block(out: &mut String, run: &RunResult, s: &ScenarioResult) {
         s.worker_cpu_s
     );
 
+    resource_lines(w, run);
+    verdict_lines(w, s);
+}
+
+/// The design's resource block (average and maximum CPU and memory) and what the sampler saw
+/// of openpace's threads, the host, the network and a monitored process.
+fn resource_lines(w: &mut String, run: &RunResult) {
+    let r = &run.resources;
+    let m = &r.monitor;
     let _ = writeln!(w, "\nRESOURCE METRICS:");
-    if let Some(cpu) = run.resources.cpu_pct {
+    let summary = &m.summary;
+    if let (Some(avg), Some(max)) = (summary.avg_cpu_percent, summary.max_cpu_percent) {
+        let _ = writeln!(w, "  Avg CPU: {avg:.1}%");
+        let _ = writeln!(
+            w,
+            "  Max CPU: {max:.1}%  (process, % of one core, per interval)"
+        );
+    } else if let Some(cpu) = r.cpu_pct {
         let _ = writeln!(w, "  Avg CPU: {cpu:.1}% (whole process, % of one core)");
     }
-    if let Some(mb) = run.resources.max_rss_mb {
-        let _ = writeln!(w, "  Max Memory: {mb:.1}MB (peak RSS)");
+    if let (Some(avg), Some(max)) = (summary.avg_memory_mb, summary.max_memory_mb) {
+        let _ = writeln!(w, "  Avg Memory: {avg:.1}MB");
+        let _ = writeln!(w, "  Max Memory: {max:.1}MB");
     }
+    if let Some(peak) = r.max_rss_mb {
+        let _ = writeln!(w, "  Peak RSS: {peak:.1}MB");
+    }
+    let timer = thread_totals(m, |name| name == crate::metrics::saturation::TIMER_THREAD);
+    let workers = thread_totals(m, |name| name.starts_with("openpace-w"));
+    if let (Some((t_cpu, t_invol)), Some((w_cpu, _))) = (timer, workers) {
+        let _ = writeln!(
+            w,
+            "  Threads: timing loop {t_cpu:.1}% of a core ({t_invol} preemptions), workers \
+             {w_cpu:.1}% together"
+        );
+    }
+    let host: Vec<_> = m.samples.iter().filter_map(|x| x.host.as_ref()).collect();
+    if !host.is_empty() {
+        let avg = host.iter().map(|h| h.total.cpu_pct).sum::<f64>() / host.len() as f64;
+        let steal = host.iter().map(|h| h.total.steal_pct).fold(0.0, f64::max);
+        let _ = writeln!(
+            w,
+            "  Host: CPU {avg:.1}% of all cores, steal up to {steal:.1}%"
+        );
+    }
+    if let (Some(sent), Some(recv)) = (
+        summary.total_network_bytes_sent,
+        summary.total_network_bytes_recv,
+    ) {
+        let _ = writeln!(w, "  Network: {sent} bytes sent, {recv} received");
+    }
+    if let Some(t) = m
+        .samples
+        .iter()
+        .rev()
+        .find_map(|x| x.target_process.as_ref())
+    {
+        let _ = writeln!(
+            w,
+            "  Process {}: last {:.1}% CPU, {:.1}MB RSS, {} threads",
+            t.pid, t.cpu_pct, t.rss_mb, t.threads
+        );
+    }
+    if !m.samples.is_empty() {
+        let _ = writeln!(w, "  (sampler: {:.3}% of a core)", m.sampler_cpu_pct);
+    }
+    for note in &m.notes {
+        let _ = writeln!(w, "  note: {note}");
+    }
+}
 
+/// Mean CPU % and total involuntary switches of the threads whose names match.
+fn thread_totals(
+    m: &crate::monitor::ResourceReport,
+    matches: impl Fn(&str) -> bool,
+) -> Option<(f64, u64)> {
+    let per_sample: Vec<(f64, u64)> = m
+        .samples
+        .iter()
+        .map(|x| {
+            x.threads
+                .iter()
+                .filter(|t| matches(&t.name))
+                .fold((0.0, 0), |(c, i), t| {
+                    (c + t.cpu_pct, i + t.involuntary_switches)
+                })
+        })
+        .collect();
+    (!per_sample.is_empty()).then(|| {
+        let cpu = per_sample.iter().map(|p| p.0).sum::<f64>() / per_sample.len() as f64;
+        (cpu, per_sample.iter().map(|p| p.1).sum())
+    })
+}
+
+fn verdict_lines(w: &mut String, s: &ScenarioResult) {
     let verdict = if s.verdict.passed { "PASSED" } else { "FAILED" };
-    let _ = writeln!(w, "\nVERDICT: {verdict}");
+    let suspect = if s.verdict.suspect {
+        " (figures suspect, see below)"
+    } else {
+        ""
+    };
+    let _ = writeln!(w, "\nVERDICT: {verdict}{suspect}");
     for t in &s.verdict.thresholds {
         let mark = if t.passed { "pass" } else { "FAIL" };
         let (value, limit) = if t.unit == "ms" {
@@ -150,6 +250,9 @@ fn scenario_block(out: &mut String, run: &RunResult, s: &ScenarioResult) {
             "  [{mark}] {} {value} {} {limit}",
             t.metric, t.comparison
         );
+    }
+    for note in &s.verdict.notes {
+        let _ = writeln!(w, "  {note}");
     }
 }
 
