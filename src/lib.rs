@@ -36,6 +36,7 @@
 
 #![deny(missing_docs)]
 
+pub mod calibrate;
 pub mod config;
 pub mod engine;
 pub mod error;

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use openpace::config::{self, DEFAULT_SCENARIO, Override, RunConfig};
 use openpace::error::{ConfigError, Origin};
-use openpace::{Error, LoadTestRunner, report};
+use openpace::{Error, LoadTestRunner, calibrate, report};
 
 /// Open-model load testing with coordinated-omission-corrected latency.
 ///
@@ -32,6 +32,32 @@ enum Command {
     },
     /// Print a config with every field, an example value and a comment for each.
     ExampleConfig,
+    /// Measure this host before a campaign: timer lateness, hand-off and overhead per wait
+    /// mode, the highest noop rate, spin:DUR accuracy. Prints and saves a JSON report.
+    Calibrate(CalibrateArgs),
+}
+
+/// Flags of `openpace calibrate`.
+#[derive(Args)]
+struct CalibrateArgs {
+    /// Roughly how long to measure (1s to 1h).
+    #[arg(long, value_name = "DURATION", default_value = "30s")]
+    duration: String,
+    /// Core of the timing loop.
+    #[arg(long, value_name = "CORE")]
+    timer_core: Option<String>,
+    /// Core of the worker.
+    #[arg(long, value_name = "CORE")]
+    worker_core: Option<String>,
+    /// Wait modes to measure, e.g. spin,hybrid.
+    #[arg(long, value_name = "MODES", default_value = "spin,hybrid,sleep")]
+    modes: String,
+    /// Where the JSON report goes; `none` for nowhere.
+    #[arg(long, value_name = "FILE", default_value = "openpace-calibration.json")]
+    out: String,
+    /// Print nothing but errors.
+    #[arg(long)]
+    quiet: bool,
 }
 
 /// Flags of `openpace run`. Every value is read by the same code as the config file, so
@@ -127,6 +153,9 @@ struct RunArgs {
     /// Output file format: json or text (field `report_format`).
     #[arg(long, value_name = "FORMAT")]
     format: Option<String>,
+    /// A report of `openpace calibrate`: prints the run's figures beside its floors.
+    #[arg(long, value_name = "FILE")]
+    calibration: Option<PathBuf>,
     /// Any config field, e.g. --set latency_p99_threshold_ms=50 (repeatable).
     #[arg(long = "set", value_name = "FIELD=VALUE")]
     set: Vec<String>,
@@ -194,6 +223,7 @@ fn main() -> ExitCode {
             print!("{}", config::example_config());
             Ok(0)
         }
+        Command::Calibrate(args) => calibrate(&args),
     };
     match outcome {
         Ok(code) => ExitCode::from(code),
@@ -242,8 +272,39 @@ fn validate(file: &PathBuf) -> Result<u8, Error> {
     Ok(0)
 }
 
+fn calibrate(args: &CalibrateArgs) -> Result<u8, Error> {
+    let options = calibrate::CalibrateOptions::from_flags(
+        Some(&args.duration),
+        args.timer_core.as_deref(),
+        args.worker_core.as_deref(),
+        Some(&args.modes),
+    )?;
+    let quiet = args.quiet;
+    let report = calibrate::calibrate(&options, |step| {
+        if !quiet {
+            eprintln!("openpace calibrate: {step}");
+        }
+    })?;
+    if !quiet {
+        print!("{}", report::calibration::calibration_text(&report));
+    }
+    if args.out != "none" {
+        let text = serde_json::to_string_pretty(&report).expect("reports serialize") + "\n";
+        report::write_atomically(std::path::Path::new(&args.out), &text)?;
+        if !quiet {
+            println!("report: {}", args.out);
+        }
+    }
+    Ok(0)
+}
+
 fn run(args: &RunArgs) -> Result<u8, Error> {
     let run = load(args.config.as_ref(), &args.overrides()?)?;
+    let calibration = args
+        .calibration
+        .as_deref()
+        .map(calibrate::load_report)
+        .transpose()?;
     let output = run.output().cloned();
     let format = run.report_format();
     if !args.quiet {
@@ -265,6 +326,9 @@ fn run(args: &RunArgs) -> Result<u8, Error> {
     let result = runner.run()?;
     if !args.quiet {
         print!("{}", report::summary(&result));
+        if let Some(c) = &calibration {
+            print!("{}", report::calibration::compare(&result, c));
+        }
     }
     if let Some(path) = output {
         report::write_atomically(&path, &report::render(&result, format))?;

@@ -37,6 +37,7 @@ use supervise::{ScenarioRun, Supervisor};
 use timer::{Lane, TimingLoop};
 use worker::{Source, Worker};
 
+pub(crate) use pin::allowed_cores;
 pub use stop::install_signal_handlers;
 
 /// Capacity of a scenario's hand-off channel: room for every request of the hand-off lead at
@@ -310,6 +311,18 @@ fn install_panic_hook() {
             }
         }));
     });
+}
+
+/// The host's name.
+pub(crate) fn hostname() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: the buffer is valid for its length; gethostname NUL-terminates on success.
+    let ok = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) } == 0;
+    if !ok {
+        return String::new();
+    }
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    String::from_utf8_lossy(&buf[..end]).into_owned()
 }
 
 /// Lets the calling thread run on every core it may use except `core`; a no-op when that

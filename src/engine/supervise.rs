@@ -186,7 +186,7 @@ impl Supervisor {
             wait_mode: self.wait,
             timer_core: self.timer_core,
             host: HostInfo {
-                hostname: hostname(),
+                hostname: super::hostname(),
                 cores: crate::config::machine_cores(),
                 cores_allowed: self.allowed_cores,
             },
@@ -280,15 +280,4 @@ fn describe(run: &ScenarioRun) -> ScenarioResult {
         histograms: Default::default(),
         verdict: Default::default(),
     }
-}
-
-fn hostname() -> String {
-    let mut buf = [0u8; 256];
-    // SAFETY: the buffer is valid for its length; gethostname NUL-terminates on success.
-    let ok = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) } == 0;
-    if !ok {
-        return String::new();
-    }
-    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
-    String::from_utf8_lossy(&buf[..end]).into_owned()
 }

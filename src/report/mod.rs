@@ -5,6 +5,7 @@
 //! ([`read_json`]). Files are written to a temporary file beside the target and renamed over
 //! it, so a reader never sees half a report, even when the run was interrupted.
 
+pub mod calibration;
 pub mod text;
 
 use std::fs;

@@ -1,0 +1,454 @@
+//! `openpace calibrate`: measure the host before a campaign.
+//!
+//! In about 30 s (scaled by `duration`), on the chosen timer and worker cores: the cost of a
+//! clock read and of recording a request; for each wait mode, the timing loop's lateness
+//! (cyclictest style: min, p50, p99, p99.99, max, at a 1 ms period), the dispatch delay and
+//! framework overhead of a noop run at 1,000 RPS, and the raw hand-off latency to an idle
+//! worker; the highest noop rate one worker holds (achieved/target >= 0.999, nothing dropped),
+//! found by doubling and then bisecting; and how far `spin:DUR` targets overshoot their
+//! duration. The report names the CPU, kernel, core count, governor and isolated cores, and
+//! `openpace run --calibration FILE` prints a run's figures beside it.
+
+pub mod probes;
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::{LoadTestConfig, WaitMode};
+use crate::engine::LoadTestRunner;
+use crate::error::{ConfigError, Error, Origin};
+use crate::metrics::LatencySummary;
+use crate::target::TargetSpec;
+
+/// Version of the calibration report's layout.
+pub const CALIBRATION_SCHEMA_VERSION: u32 = 1;
+
+/// What to calibrate.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CalibrateOptions {
+    /// Roughly how long calibration takes, in seconds (30 by default).
+    pub duration_s: f64,
+    /// Core of the timing loop; `None`: as a run would choose.
+    pub timer_core: Option<usize>,
+    /// Core of the worker; `None`: as a run would choose.
+    pub worker_core: Option<usize>,
+    /// Wait modes to measure.
+    pub modes: Vec<WaitMode>,
+}
+
+impl CalibrateOptions {
+    /// Options from command-line flags, each checked and named in errors.
+    pub fn from_flags(
+        duration: Option<&str>,
+        timer_core: Option<&str>,
+        worker_core: Option<&str>,
+        modes: Option<&str>,
+    ) -> Result<CalibrateOptions, ConfigError> {
+        let mut options = CalibrateOptions::default();
+        if let Some(text) = duration {
+            let seconds = crate::config::parse_duration(text)
+                .map(|d| d.as_secs_f64())
+                .ok()
+                .filter(|s| (1.0..=3600.0).contains(s));
+            options.duration_s = seconds.ok_or_else(|| {
+                ConfigError::invalid(&flag("--duration"), "duration", text, "1s to 1h, e.g. 30s")
+            })?;
+        }
+        let core = |name: &str, text: Option<&str>| -> Result<Option<usize>, ConfigError> {
+            let Some(text) = text else { return Ok(None) };
+            let cores = crate::config::machine_cores();
+            match text.parse::<usize>() {
+                Ok(c) if c < cores => Ok(Some(c)),
+                _ => Err(ConfigError::invalid(
+                    &flag(name),
+                    name.trim_start_matches('-'),
+                    text,
+                    format!("a core this machine has: 0 to {}", cores - 1),
+                )),
+            }
+        };
+        options.timer_core = core("--timer-core", timer_core)?;
+        options.worker_core = core("--worker-core", worker_core)?;
+        if let Some(text) = modes {
+            options.modes = text
+                .split(',')
+                .map(|m| match m.trim() {
+                    "spin" => Ok(WaitMode::Spin),
+                    "hybrid" => Ok(WaitMode::Hybrid),
+                    "sleep" => Ok(WaitMode::Sleep),
+                    other => Err(ConfigError::invalid(
+                        &flag("--modes"),
+                        "modes",
+                        other,
+                        "a list of spin, hybrid, sleep",
+                    )),
+                })
+                .collect::<Result<_, _>>()?;
+        }
+        Ok(options)
+    }
+}
+
+fn flag(name: &str) -> Origin {
+    Origin::Flag(name.to_string())
+}
+
+/// Reads a calibration report written by `openpace calibrate`, for `--calibration`.
+pub fn load_report(path: &std::path::Path) -> Result<CalibrationReport, ConfigError> {
+    let file = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Unreadable {
+        file: file.clone(),
+        reason: e.to_string(),
+    })?;
+    serde_json::from_str(&text).map_err(|e| {
+        ConfigError::invalid(
+            &flag("--calibration"),
+            "calibration",
+            file,
+            format!("a report written by `openpace calibrate --out FILE` ({e})"),
+        )
+    })
+}
+
+impl Default for CalibrateOptions {
+    fn default() -> Self {
+        CalibrateOptions {
+            duration_s: 30.0,
+            timer_core: None,
+            worker_core: None,
+            modes: vec![WaitMode::Spin, WaitMode::Hybrid, WaitMode::Sleep],
+        }
+    }
+}
+
+/// The machine that was calibrated.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct CalibrationHost {
+    /// Host name.
+    pub hostname: String,
+    /// `model name` from /proc/cpuinfo.
+    pub cpu_model: String,
+    /// Kernel release (`uname -r`).
+    pub kernel: String,
+    /// CPUs of the machine.
+    pub cores: usize,
+    /// The cpufreq governor of the timer core, when readable.
+    pub governor: Option<String>,
+    /// /sys/devices/system/cpu/isolated, when readable ("" when no core is isolated).
+    pub isolated_cores: Option<String>,
+    /// Core the timing loop ran on (`None`: unpinned).
+    pub timer_core: Option<usize>,
+    /// Core the worker ran on (`None`: unpinned).
+    pub worker_core: Option<usize>,
+}
+
+/// Figures of one wait mode.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ModeCalibration {
+    /// The wait mode.
+    pub mode: WaitMode,
+    /// Timing loop lateness (sent − planned hand-off) at 1,000 RPS, µs.
+    pub timer_lateness_us: LatencySummary,
+    /// Dispatch delay (start − intended) of a noop at 1,000 RPS, µs.
+    pub dispatch_delay_us: LatencySummary,
+    /// Raw one-way hand-off to a worker waiting as in this mode, messages 1 ms apart, µs.
+    pub hand_off_us: LatencySummary,
+    /// Framework time per request at 1,000 RPS (noop), µs.
+    pub overhead_per_request_us: f64,
+    /// CPU of the timing thread at 1,000 RPS, % of a core.
+    pub timer_cpu_pct: f64,
+}
+
+/// One step of the search for the highest noop rate.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RateProbe {
+    /// Scheduled rate.
+    pub rate: f64,
+    /// sustained / scheduled (sustained: completed over the window plus the drain).
+    pub ratio: f64,
+    /// Requests dropped.
+    pub dropped: u64,
+    /// Whether the rate was held.
+    pub held: bool,
+}
+
+/// How far a `spin:DUR` target's service time exceeds DUR.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SpinError {
+    /// DUR, µs.
+    pub target_us: f64,
+    /// Service time p50 − DUR, µs.
+    pub p50_error_us: f64,
+    /// Service time p99 − DUR, µs.
+    pub p99_error_us: f64,
+}
+
+/// Framework overhead a run at a rate should expect.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ExpectedOverhead {
+    /// Wait mode.
+    pub mode: WaitMode,
+    /// Rate of the noop run.
+    pub rate: f64,
+    /// Framework time per request, µs: divide by a run's mean response time for its share.
+    pub per_request_us: f64,
+}
+
+/// The calibration report (`openpace calibrate --out FILE` writes it as JSON).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CalibrationReport {
+    /// [`CALIBRATION_SCHEMA_VERSION`].
+    pub schema_version: u32,
+    /// `openpace <version>`.
+    pub tool: String,
+    /// Wall-clock time of the calibration (Unix seconds).
+    pub calibrated_at_unix_s: f64,
+    /// The machine.
+    pub host: CalibrationHost,
+    /// Nanoseconds per clock read.
+    pub clock_read_ns: f64,
+    /// Nanoseconds per record into an HdrHistogram.
+    pub hdr_record_ns: f64,
+    /// Nanoseconds per record into openpace's recorder.
+    pub record_ns: f64,
+    /// Figures per wait mode.
+    pub modes: Vec<ModeCalibration>,
+    /// The highest noop rate one worker held in spin mode.
+    pub max_noop_rps: f64,
+    /// The search that found it.
+    pub rate_search: Vec<RateProbe>,
+    /// Overshoot of `spin:10us`, `spin:100us`, `spin:1ms`.
+    pub spin_error: Vec<SpinError>,
+    /// Framework overhead per request at a few rates.
+    pub expected_overhead: Vec<ExpectedOverhead>,
+}
+
+impl CalibrationReport {
+    /// The figures of `mode`, if it was calibrated.
+    pub fn mode(&self, mode: WaitMode) -> Option<&ModeCalibration> {
+        self.modes.iter().find(|m| m.mode == mode)
+    }
+}
+
+/// Runs the calibration; `progress` hears what is being measured.
+pub fn calibrate(
+    options: &CalibrateOptions,
+    mut progress: impl FnMut(&str),
+) -> Result<CalibrationReport, Error> {
+    let allowed = crate::engine::allowed_cores();
+    let timer_core = options
+        .timer_core
+        .or_else(|| (allowed.len() >= 2).then(|| allowed[0]));
+    let worker_core = options.worker_core.or_else(|| {
+        allowed
+            .iter()
+            .copied()
+            .find(|&c| Some(c) != timer_core)
+            .filter(|_| timer_core.is_some())
+    });
+    let scale = (options.duration_s / 30.0).max(0.02);
+    let seconds = |s: f64| s * scale;
+    let engine = Engine {
+        timer_core,
+        worker_core,
+    };
+
+    progress("clock and recording cost");
+    let clock_read_ns = probes::clock_read_ns();
+    let (hdr_record_ns, record_ns) = probes::record_ns();
+
+    let mut modes = Vec::new();
+    let mut expected_overhead = Vec::new();
+    for &mode in &options.modes {
+        progress(&format!(
+            "{} mode: timing loop and hand-off",
+            mode_name(mode)
+        ));
+        let run = engine.run(TargetSpec::Noop, 1_000.0, seconds(3.6), mode)?;
+        let s = &run.scenarios[0];
+        let hand_off = probes::hand_off(
+            timer_core,
+            worker_core,
+            mode,
+            Duration::from_millis(1),
+            Duration::from_secs_f64(seconds(1.0)),
+        );
+        modes.push(ModeCalibration {
+            mode,
+            timer_lateness_us: s.timer_lateness_us,
+            dispatch_delay_us: s.dispatch_delay_us,
+            hand_off_us: LatencySummary::from_histogram(&hand_off, 1e3),
+            overhead_per_request_us: s.overhead.per_request_us,
+            timer_cpu_pct: run.framework_cpu.timer_cpu_pct,
+        });
+        expected_overhead.push(ExpectedOverhead {
+            mode,
+            rate: 1_000.0,
+            per_request_us: s.overhead.per_request_us,
+        });
+    }
+
+    progress("highest noop rate (spin mode, one worker)");
+    let rate_search = engine.search_rate(seconds(1.0))?;
+    let max_noop_rps = rate_search
+        .iter()
+        .filter(|p| p.held)
+        .map(|p| p.rate)
+        .fold(0.0, f64::max);
+
+    progress("spin:DUR targets");
+    let mut spin_error = Vec::new();
+    for (us, rate) in [(10u64, 2_000.0), (100, 2_000.0), (1_000, 200.0)] {
+        let target = TargetSpec::Spin(Duration::from_micros(us));
+        let run = engine.run(target, rate, seconds(1.5), WaitMode::Hybrid)?;
+        let service = &run.scenarios[0].service_time_ms;
+        spin_error.push(SpinError {
+            target_us: us as f64,
+            p50_error_us: service.p50 * 1e3 - us as f64,
+            p99_error_us: service.p99 * 1e3 - us as f64,
+        });
+    }
+
+    progress("framework overhead at 10,000 RPS");
+    let run = engine.run(TargetSpec::Noop, 10_000.0, seconds(1.5), WaitMode::Hybrid)?;
+    expected_overhead.push(ExpectedOverhead {
+        mode: WaitMode::Hybrid,
+        rate: 10_000.0,
+        per_request_us: run.scenarios[0].overhead.per_request_us,
+    });
+
+    Ok(CalibrationReport {
+        schema_version: CALIBRATION_SCHEMA_VERSION,
+        tool: format!("openpace {}", env!("CARGO_PKG_VERSION")),
+        calibrated_at_unix_s: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64()),
+        host: describe_host(timer_core, worker_core),
+        clock_read_ns,
+        hdr_record_ns,
+        record_ns,
+        modes,
+        max_noop_rps,
+        rate_search,
+        spin_error,
+        expected_overhead,
+    })
+}
+
+/// Engine runs with one worker on the calibrated cores.
+struct Engine {
+    timer_core: Option<usize>,
+    worker_core: Option<usize>,
+}
+
+impl Engine {
+    fn run(
+        &self,
+        target: TargetSpec,
+        rate: f64,
+        seconds: f64,
+        wait: WaitMode,
+    ) -> Result<crate::RunResult, Error> {
+        let config = LoadTestConfig {
+            name: format!("calibrate {target} {rate} RPS"),
+            target,
+            target_rps: rate,
+            duration_seconds: seconds.max(0.2),
+            warmup_seconds: 0.2,
+            num_workers: 1,
+            max_retries: 0,
+            wait,
+            timer_core: self.timer_core,
+            worker_cores: self.worker_core.map(|c| vec![c]),
+            metrics_collection_interval: 1.0,
+            monitor_cpu: false,
+            monitor_memory: false,
+            ..LoadTestConfig::default()
+        };
+        LoadTestRunner::new(config)?.run()
+    }
+
+    /// Doubles the rate from 1M RPS until it is not held, then bisects twice.
+    fn search_rate(&self, seconds: f64) -> Result<Vec<RateProbe>, Error> {
+        let mut probes = Vec::new();
+        let mut probe = |rate: f64| -> Result<bool, Error> {
+            let run = self.run(TargetSpec::Noop, rate, seconds, WaitMode::Spin)?;
+            let s = &run.scenarios[0];
+            // Sustained, not achieved: a generator that falls behind still completes every
+            // request, later, and completed / window alone would call that held.
+            let ratio = s.sustained_rps / rate;
+            let held = ratio >= 0.999 && s.requests.dropped == 0;
+            probes.push(RateProbe {
+                rate,
+                ratio,
+                dropped: s.requests.dropped,
+                held,
+            });
+            Ok(held)
+        };
+        let (mut held, mut failed) = (0.0, None);
+        let mut rate = 1e6;
+        while rate <= 32e6 {
+            if probe(rate)? {
+                held = rate;
+                rate *= 2.0;
+            } else {
+                failed = Some(rate);
+                break;
+            }
+        }
+        if let Some(mut high) = failed {
+            for _ in 0..2 {
+                let middle = ((held + high) / 2.0 / 1e5).round() * 1e5;
+                if middle <= held || middle >= high {
+                    break;
+                }
+                if probe(middle)? {
+                    held = middle;
+                } else {
+                    high = middle;
+                }
+            }
+        }
+        Ok(probes)
+    }
+}
+
+/// The name of a wait mode as in config files.
+pub fn mode_name(mode: WaitMode) -> &'static str {
+    match mode {
+        WaitMode::Spin => "spin",
+        WaitMode::Hybrid => "hybrid",
+        WaitMode::Sleep => "sleep",
+    }
+}
+
+fn describe_host(timer_core: Option<usize>, worker_core: Option<usize>) -> CalibrationHost {
+    let read = |path: &str| {
+        std::fs::read_to_string(path)
+            .ok()
+            .map(|s| s.trim().to_string())
+    };
+    let cpu_model = read("/proc/cpuinfo")
+        .and_then(|text| {
+            text.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|m| m.trim().to_string())
+        })
+        .unwrap_or_default();
+    CalibrationHost {
+        hostname: crate::engine::hostname(),
+        cpu_model,
+        kernel: read("/proc/sys/kernel/osrelease").unwrap_or_default(),
+        cores: crate::config::machine_cores(),
+        governor: read(&format!(
+            "/sys/devices/system/cpu/cpu{}/cpufreq/scaling_governor",
+            timer_core.unwrap_or(0)
+        )),
+        isolated_cores: read("/sys/devices/system/cpu/isolated"),
+        timer_core,
+        worker_core,
+    }
+}
