@@ -56,6 +56,37 @@ pub enum ReportFormat {
     Json,
     /// The summary block as printed.
     Text,
+    /// HdrHistogram percentile distributions (one file per scenario and metric).
+    Hgrm,
+    /// An HdrHistogram interval log (V2 compressed).
+    Hlog,
+    /// The interval time series.
+    Csv,
+    /// A self-contained page with the verdict, the summary and charts.
+    Html,
+    /// JUnit XML, one test case per threshold.
+    Junit,
+}
+
+impl ReportFormat {
+    /// Every format with its name.
+    pub const ALL: [(&'static str, ReportFormat); 7] = [
+        ("json", ReportFormat::Json),
+        ("text", ReportFormat::Text),
+        ("hgrm", ReportFormat::Hgrm),
+        ("hlog", ReportFormat::Hlog),
+        ("csv", ReportFormat::Csv),
+        ("html", ReportFormat::Html),
+        ("junit", ReportFormat::Junit),
+    ];
+
+    /// The format's name.
+    pub fn name(self) -> &'static str {
+        ReportFormat::ALL
+            .iter()
+            .find(|(_, f)| *f == self)
+            .map_or("json", |(n, _)| n)
+    }
 }
 
 /// One stage of the `stages` pattern: move the rate linearly to `target_rps` over `duration`.
@@ -144,6 +175,16 @@ pub struct LoadTestConfig {
     pub output: Option<PathBuf>,
     /// Another process to sample during the run (run-wide), e.g. the server under test.
     pub monitor_pid: Option<u32>,
+    /// Also write the HTML report here (run-wide).
+    pub html: Option<PathBuf>,
+    /// Also write `.hgrm` percentile distributions here (run-wide).
+    pub hgrm: Option<PathBuf>,
+    /// Also write the `.hlog` interval log here (run-wide).
+    pub hlog: Option<PathBuf>,
+    /// Also write the CSV time series here (run-wide).
+    pub csv: Option<PathBuf>,
+    /// Also write a JUnit XML report here (run-wide).
+    pub junit: Option<PathBuf>,
 }
 
 impl Default for LoadTestConfig {
@@ -186,6 +227,11 @@ impl Default for LoadTestConfig {
             max_backlog: 65_536,
             output: None,
             monitor_pid: None,
+            html: None,
+            hgrm: None,
+            hlog: None,
+            csv: None,
+            junit: None,
         }
     }
 }
@@ -551,6 +597,28 @@ impl RunConfig {
         self.scenarios[0].report_format
     }
 
+    /// Every file the run will write, with its format.
+    pub fn outputs(&self) -> Vec<(PathBuf, ReportFormat)> {
+        let s = &self.scenarios[0];
+        let mut outputs: Vec<(PathBuf, ReportFormat)> = s
+            .output
+            .iter()
+            .map(|p| (p.clone(), s.report_format))
+            .collect();
+        for (path, format) in [
+            (&s.html, ReportFormat::Html),
+            (&s.hgrm, ReportFormat::Hgrm),
+            (&s.hlog, ReportFormat::Hlog),
+            (&s.csv, ReportFormat::Csv),
+            (&s.junit, ReportFormat::Junit),
+        ] {
+            if let Some(path) = path {
+                outputs.push((path.clone(), format));
+            }
+        }
+        outputs
+    }
+
     /// Checks every scenario, then what must agree between them.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let Some(first) = self.scenarios.first() else {
@@ -588,6 +656,16 @@ impl RunConfig {
                     "timer_core",
                     format!("{:?}", first.timer_core),
                     format!("{:?}", config.timer_core),
+                );
+            }
+            let files = |c: &LoadTestConfig| {
+                [&c.html, &c.hgrm, &c.hlog, &c.csv, &c.junit].map(|p| p.clone())
+            };
+            if files(config) != files(first) {
+                return differs(
+                    "html/hgrm/hlog/csv/junit",
+                    format!("{:?}", files(first)),
+                    format!("{:?}", files(config)),
                 );
             }
             if config.output != first.output {

@@ -32,6 +32,18 @@ enum Command {
     },
     /// Print a config with every field, an example value and a comment for each.
     ExampleConfig,
+    /// Render a saved JSON result again in any format (json, text, hgrm, hlog, csv, html,
+    /// junit), to a file or to standard output.
+    Report {
+        /// A JSON report written by `openpace run`.
+        result: PathBuf,
+        /// The format.
+        #[arg(long, value_name = "FORMAT", default_value = "text")]
+        format: String,
+        /// Where to write it; standard output when left out.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
     /// Measure this host before a campaign: timer lateness, hand-off and overhead per wait
     /// mode, the highest noop rate, spin:DUR accuracy. Prints and saves a JSON report.
     Calibrate(CalibrateArgs),
@@ -147,6 +159,21 @@ struct RunArgs {
     /// Callers in the closed model (field `concurrency`).
     #[arg(long, value_name = "N")]
     concurrency: Option<String>,
+    /// Also write the self-contained HTML report here (field `html`).
+    #[arg(long, value_name = "FILE")]
+    html: Option<String>,
+    /// Also write HdrHistogram percentile distributions here (field `hgrm`).
+    #[arg(long, value_name = "FILE")]
+    hgrm: Option<String>,
+    /// Also write the HdrHistogram interval log here (field `hlog`).
+    #[arg(long, value_name = "FILE")]
+    hlog: Option<String>,
+    /// Also write the interval time series as CSV here (field `csv`).
+    #[arg(long, value_name = "FILE")]
+    csv: Option<String>,
+    /// Also write a JUnit XML report here, one test case per threshold (field `junit`).
+    #[arg(long, value_name = "FILE")]
+    junit: Option<String>,
     /// Another process to sample during the run (field `monitor_pid`).
     #[arg(long, value_name = "PID")]
     monitor_pid: Option<String>,
@@ -164,7 +191,7 @@ struct RunArgs {
 impl RunArgs {
     /// The flags that were given, as overrides of config fields.
     fn overrides(&self) -> Result<Vec<Override>, Error> {
-        let flags: [(&str, &str, &Option<String>); 26] = [
+        let flags: [(&str, &str, &Option<String>); 31] = [
             ("--target", "target", &self.target),
             ("--pattern", "load_pattern", &self.pattern),
             ("--rate", "target_rps", &self.rate),
@@ -191,6 +218,11 @@ impl RunArgs {
             ("--concurrency", "concurrency", &self.concurrency),
             ("--format", "report_format", &self.format),
             ("--monitor-pid", "monitor_pid", &self.monitor_pid),
+            ("--html", "html", &self.html),
+            ("--hgrm", "hgrm", &self.hgrm),
+            ("--hlog", "hlog", &self.hlog),
+            ("--csv", "csv", &self.csv),
+            ("--junit", "junit", &self.junit),
         ];
         let mut overrides: Vec<Override> = flags
             .iter()
@@ -224,6 +256,11 @@ fn main() -> ExitCode {
             Ok(0)
         }
         Command::Calibrate(args) => calibrate(&args),
+        Command::Report {
+            result,
+            format,
+            out,
+        } => rerender(&result, &format, out.as_deref()),
     };
     match outcome {
         Ok(code) => ExitCode::from(code),
@@ -272,6 +309,27 @@ fn validate(file: &PathBuf) -> Result<u8, Error> {
     Ok(0)
 }
 
+fn rerender(
+    input: &std::path::Path,
+    format: &str,
+    out: Option<&std::path::Path>,
+) -> Result<u8, Error> {
+    let format = report::parse_format(format)?;
+    let result = report::load_result(input)?;
+    match out {
+        Some(path) => {
+            report::check_writable(&[(path.to_path_buf(), format)])?;
+            report::write_outputs(&result, &[(path.to_path_buf(), format)])?;
+        }
+        None => {
+            let files = report::render_files(&result, format)
+                .map_err(|why| Error::run("rendering the report", why))?;
+            print!("{}", files.first().map_or("", |(_, text)| text.as_str()));
+        }
+    }
+    Ok(0)
+}
+
 fn calibrate(args: &CalibrateArgs) -> Result<u8, Error> {
     let options = calibrate::CalibrateOptions::from_flags(
         Some(&args.duration),
@@ -305,8 +363,8 @@ fn run(args: &RunArgs) -> Result<u8, Error> {
         .as_deref()
         .map(calibrate::load_report)
         .transpose()?;
-    let output = run.output().cloned();
-    let format = run.report_format();
+    let outputs = run.outputs();
+    report::check_writable(&outputs)?;
     if !args.quiet {
         for s in &run.scenarios {
             eprintln!(
@@ -330,8 +388,7 @@ fn run(args: &RunArgs) -> Result<u8, Error> {
             print!("{}", report::calibration::compare(&result, c));
         }
     }
-    if let Some(path) = output {
-        report::write_atomically(&path, &report::render(&result, format))?;
+    for path in report::write_outputs(&result, &outputs)? {
         if !args.quiet {
             println!("report: {}", path.display());
         }

@@ -123,11 +123,8 @@ pub static FIELDS: &[Field] = &[
     field!(
         report_format,
         "\"json\"",
-        "what the output file holds: json or text",
-        |c, v, r| r.choice(
-            v,
-            &[("json", ReportFormat::Json), ("text", ReportFormat::Text)]
-        )?
+        "what the output file holds: json, text, hgrm, hlog, csv, html or junit",
+        |c, v, r| r.choice(v, &ReportFormat::ALL)?
     ),
     field!(
         monitor_cpu,
@@ -258,6 +255,36 @@ pub static FIELDS: &[Field] = &[
         "null",
         "pid of another process to sample during the run (CPU, RSS, threads)",
         |c, v, r| r.optional(v, Reader::integer)?
+    ),
+    field!(
+        html,
+        "null",
+        "also write the self-contained HTML report here",
+        |c, v, r| r.optional(v, |r, v| r.string(v).map(std::path::PathBuf::from))?
+    ),
+    field!(
+        hgrm,
+        "null",
+        "also write HdrHistogram percentile distributions here",
+        |c, v, r| r.optional(v, |r, v| r.string(v).map(std::path::PathBuf::from))?
+    ),
+    field!(
+        hlog,
+        "null",
+        "also write the HdrHistogram interval log here",
+        |c, v, r| r.optional(v, |r, v| r.string(v).map(std::path::PathBuf::from))?
+    ),
+    field!(
+        csv,
+        "null",
+        "also write the interval time series as CSV here",
+        |c, v, r| r.optional(v, |r, v| r.string(v).map(std::path::PathBuf::from))?
+    ),
+    field!(
+        junit,
+        "null",
+        "also write a JUnit XML report (one test case per threshold) here",
+        |c, v, r| r.optional(v, |r, v| r.string(v).map(std::path::PathBuf::from))?
     ),
     field!(
         output,

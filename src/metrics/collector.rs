@@ -197,7 +197,7 @@ impl ScenarioCollector {
         } else {
             gain.t(TimerCount::Sent)
         };
-        let [response, service, dispatch, _] = &gain.views;
+        let [response, service, dispatch, lateness] = &gain.views;
         let scheduled = self.profile.as_ref().map_or(0.0, |p| {
             p.cumulative(end_ns as f64 / 1e9) - p.cumulative(start_ns as f64 / 1e9)
         });
@@ -217,6 +217,12 @@ impl ScenarioCollector {
             service_time_ms: LatencySummary::from_histogram(service, NS_PER_MS),
             dispatch_delay_us: LatencySummary::from_histogram(dispatch, NS_PER_US),
             flags: Vec::new(),
+            histograms: EncodedHistograms {
+                response_time: encode(response),
+                service_time: encode(service),
+                dispatch_delay: encode(dispatch),
+                timer_lateness: encode(lateness),
+            },
         });
     }
 

@@ -217,6 +217,9 @@ pub struct IntervalStats {
     pub dispatch_delay_us: LatencySummary,
     /// Why openpace's own figures are suspect in this interval (empty: they are not).
     pub flags: Vec<String>,
+    /// The interval's histograms (ns), HdrHistogram V2 compressed, base64: what the `.hlog`
+    /// interval log is written from, and what merges exactly.
+    pub histograms: EncodedHistograms,
 }
 
 /// One threshold and how the run did against it.

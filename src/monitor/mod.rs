@@ -194,8 +194,12 @@ fn sample_until_stopped(
             boundary += interval;
         }
         let sample = sampler.sample(&previous, &reading);
-        // A final reading right on a boundary adds nothing.
-        if !last || sample.end_s - sample.start_s >= 0.001 {
+        // A final reading soon after a boundary says little (CPU time counts in 10 ms ticks)
+        // and is dropped, unless there is no other sample.
+        let keep = !last
+            || sample.end_s - sample.start_s >= 0.1
+            || samples.lock().map(|s| s.is_empty()).unwrap_or(true);
+        if keep {
             if let Ok(mut s) = samples.lock() {
                 s.push(sample);
             }

@@ -1,0 +1,70 @@
+//! The interval time series as CSV: one row per interval and scenario.
+
+use std::fmt::Write;
+
+use crate::metrics::RunResult;
+
+/// The columns, in order.
+pub const HEADER: &str = "scenario,start_s,end_s,scheduled,sent,completed,ok,errors,timeouts,\
+dropped,late,achieved_rps,response_p50_ms,response_p90_ms,response_p99_ms,response_p99_9_ms,\
+response_max_ms,service_p50_ms,service_p99_ms,dispatch_p50_us,dispatch_p99_us,flags";
+
+/// The time series of every scenario.
+pub fn csv(result: &RunResult) -> String {
+    let mut out = String::from(HEADER);
+    out.push('\n');
+    for s in &result.scenarios {
+        for i in &s.intervals {
+            let _ = writeln!(
+                out,
+                "{},{:.3},{:.3},{:.2},{},{},{},{},{},{},{},{:.3},{:.4},{:.4},{:.4},{:.4},{:.4},{:.4},\
+                 {:.4},{:.3},{:.3},{}",
+                quote(&s.name),
+                i.start_s,
+                i.end_s,
+                i.scheduled,
+                i.sent,
+                i.completed,
+                i.ok,
+                i.errors,
+                i.timeouts,
+                i.dropped,
+                i.late,
+                i.achieved_rps,
+                i.response_time_ms.p50,
+                i.response_time_ms.p90,
+                i.response_time_ms.p99,
+                i.response_time_ms.p99_9,
+                i.response_time_ms.max,
+                i.service_time_ms.p50,
+                i.service_time_ms.p99,
+                i.dispatch_delay_us.p50,
+                i.dispatch_delay_us.p99,
+                quote(&i.flags.join("; "))
+            );
+        }
+    }
+    out
+}
+
+/// A field quoted when it holds a comma, a quote or a newline (RFC 4180).
+fn quote(field: &str) -> String {
+    if field.contains([',', '"', '\n']) {
+        format!("\"{}\"", field.replace('"', "\"\""))
+    } else {
+        field.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fields_with_commas_are_quoted() {
+        assert_eq!(quote("plain"), "plain");
+        assert_eq!(quote("a, b"), "\"a, b\"");
+        assert_eq!(quote("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(HEADER.split(',').count(), 22);
+    }
+}

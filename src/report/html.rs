@@ -1,0 +1,412 @@
+//! The HTML report: one self-contained page (no scripts, fonts, styles or images to load).
+//!
+//! At the top, the run's verdict and, per scenario, a summary table and the thresholds. Then
+//! one chart per section: response-time percentiles over time with the threshold lines;
+//! scheduled against achieved rate; the percentile spectrum on the "nines" axis, corrected
+//! (response) against uncorrected (service); dispatch delay over time; and the process's CPU
+//! and memory over time when they were sampled. Flagged intervals are shaded.
+
+use std::fmt::Write;
+
+use super::junit::escape;
+use super::svg::{Chart, HLine, Series, XAxis, render};
+use crate::metrics::encoding::decode;
+use crate::metrics::{LatencySummary, RunResult, ScenarioResult};
+
+const STYLE: &str = "body{font:14px/1.45 system-ui,sans-serif;margin:24px auto;max-width:980px;\
+color:#222}h1{font-size:22px}h2{font-size:18px;margin-top:32px}table{border-collapse:collapse;\
+margin:8px 0}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}th{background:#f3f3f3}\
+td:first-child,th:first-child{text-align:left}.pass{color:#176b2c;font-weight:600}\
+.fail{color:#b00020;font-weight:600}.note{color:#b00020}.banner{font-size:18px;padding:8px 12px;\
+border-radius:4px;display:inline-block}.banner.pass{background:#e5f5e8}.banner.fail{background:\
+#fde8ea}svg.chart{font:11px sans-serif}.t{font-size:13px;font-weight:600}.grid{stroke:#e6e6e6}\
+.frame{fill:none;stroke:#999}.xl{text-anchor:middle;fill:#555}.yl{text-anchor:end;fill:#555}\
+.xt,.yt{text-anchor:middle;fill:#333}.line{fill:none;stroke-width:1.8}.limit{stroke-width:1.2;\
+stroke-dasharray:5 4}.ll{text-anchor:end}.lg{fill:#333}.band{fill:#f2c94c;opacity:.28}";
+
+/// The page for a run.
+pub fn html(result: &RunResult) -> Result<String, String> {
+    let mut page = String::new();
+    let title = result
+        .scenarios
+        .iter()
+        .map(|s| s.name.as_str())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let _ = write!(
+        page,
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>openpace: {}\
+         </title><style>{STYLE}</style></head><body><h1>openpace report: {}</h1>",
+        escape(&title),
+        escape(&title)
+    );
+    let (class, verdict) = if result.passed {
+        ("pass", "PASSED")
+    } else {
+        ("fail", "FAILED")
+    };
+    let _ = write!(
+        page,
+        "<p class=\"banner {class}\">{verdict}{}</p><p>{} &middot; started {} UTC &middot; \
+         {:.2} s &middot; wait mode {:?} &middot; {} on {} cores</p>",
+        if result.interrupted {
+            " &mdash; interrupted before the schedule ended"
+        } else {
+            ""
+        },
+        escape(&result.tool),
+        utc(result.started_at_unix_s),
+        result.wall_seconds,
+        result.wait_mode,
+        escape(&result.host.hostname),
+        result.host.cores
+    );
+    for warning in &result.warnings {
+        let _ = write!(page, "<p class=\"note\">warning: {}</p>", escape(warning));
+    }
+    for (index, s) in result.scenarios.iter().enumerate() {
+        summary_section(&mut page, s);
+        for chart in scenario_charts(s, index)? {
+            let _ = write!(
+                page,
+                "<section class=\"chart\">{}</section>",
+                render(&chart)
+            );
+        }
+    }
+    for chart in resource_charts(result) {
+        let _ = write!(
+            page,
+            "<section class=\"chart\">{}</section>",
+            render(&chart)
+        );
+    }
+    page.push_str("</body></html>\n");
+    Ok(page)
+}
+
+fn summary_section(page: &mut String, s: &ScenarioResult) {
+    let (class, verdict) = if s.verdict.passed {
+        ("pass", "PASSED")
+    } else {
+        ("fail", "FAILED")
+    };
+    let _ = write!(
+        page,
+        "<section class=\"summary\"><h2>{} &mdash; <span class=\"{class}\">{verdict}</span></h2>\
+         <p>{} &middot; {} &middot; target {} &middot; {} worker(s) &middot; {}</p><table>",
+        escape(&s.name),
+        s.pattern.name(),
+        s.arrival.name(),
+        escape(&s.target),
+        s.workers,
+        escape(&s.measurement)
+    );
+    let r = &s.requests;
+    let rows = [
+        (
+            "rate (RPS): scheduled / achieved / sustained",
+            format!(
+                "{:.2} / {:.2} / {:.2}",
+                s.scheduled_rps, s.achieved_rps, s.sustained_rps
+            ),
+        ),
+        (
+            "requests: intended / completed / ok",
+            format!("{} / {} / {}", r.intended, r.completed, r.ok),
+        ),
+        (
+            "errors / timeouts / dropped / late",
+            format!("{} / {} / {} / {}", r.errors, r.timeouts, r.dropped, r.late),
+        ),
+        (
+            "success rate / error rate",
+            format!(
+                "{:.2}% / {:.2}%",
+                100.0 * s.success_rate,
+                100.0 * s.error_rate
+            ),
+        ),
+        (
+            "cache hit rate / fallback rate",
+            format!(
+                "{:.2}% / {:.2}%",
+                100.0 * s.cache_hit_rate,
+                100.0 * s.fallback_rate
+            ),
+        ),
+        (
+            "framework overhead",
+            format!(
+                "{:.4}% ({:.2} µs per request)",
+                s.overhead_pct, s.overhead.per_request_us
+            ),
+        ),
+    ];
+    for (name, value) in rows {
+        let _ = write!(page, "<tr><td>{name}</td><td>{value}</td></tr>");
+    }
+    page.push_str(
+        "</table><table><tr><th></th><th>avg</th><th>p50</th><th>p90</th><th>p95</th>\
+                   <th>p99</th><th>p99.9</th><th>max</th></tr>",
+    );
+    for (name, l) in [
+        ("response time, ms (corrected)", &s.response_time_ms),
+        ("service time, ms", &s.service_time_ms),
+        ("dispatch delay, µs", &s.dispatch_delay_us),
+    ] {
+        let _ = write!(
+            page,
+            "<tr><td>{name}</td><td>{:.3}</td><td>{:.3}</td><td>{:.3}</td><td>{:.3}</td>\
+             <td>{:.3}</td><td>{:.3}</td><td>{:.3}</td></tr>",
+            l.avg, l.p50, l.p90, l.p95, l.p99, l.p99_9, l.max
+        );
+    }
+    page.push_str("</table><table><tr><th>threshold</th><th>measured</th><th></th></tr>");
+    for t in &s.verdict.thresholds {
+        let (class, mark) = if t.passed {
+            ("pass", "pass")
+        } else {
+            ("fail", "FAIL")
+        };
+        let _ = write!(
+            page,
+            "<tr><td>{} {} {} {}</td><td>{:.4} {}</td><td class=\"{class}\">{mark}</td></tr>",
+            escape(&t.metric),
+            escape(&t.comparison),
+            t.limit,
+            escape(&t.unit),
+            t.value,
+            escape(&t.unit)
+        );
+    }
+    page.push_str("</table>");
+    for note in &s.verdict.notes {
+        let _ = write!(page, "<p class=\"note\">{}</p>", escape(note));
+    }
+    page.push_str("</section>");
+}
+
+fn over_time(
+    s: &ScenarioResult,
+    value: impl Fn(&crate::metrics::IntervalStats) -> f64,
+) -> Vec<(f64, f64)> {
+    s.intervals
+        .iter()
+        .map(|i| ((i.start_s + i.end_s) / 2.0, value(i)))
+        .collect()
+}
+
+fn percentile_series(
+    s: &ScenarioResult,
+    pick: fn(&crate::metrics::IntervalStats) -> &LatencySummary,
+) -> Vec<Series> {
+    let line = |name: &str, color, f: fn(&LatencySummary) -> f64| Series {
+        name: name.to_string(),
+        color,
+        points: over_time(s, |i| f(pick(i))),
+    };
+    vec![
+        line("p50", "#1f77b4", |l| l.p50),
+        line("p90", "#2ca02c", |l| l.p90),
+        line("p99", "#d62728", |l| l.p99),
+        line("max", "#7f7f7f", |l| l.max),
+    ]
+}
+
+fn scenario_charts(s: &ScenarioResult, index: usize) -> Result<Vec<Chart>, String> {
+    let bands: Vec<(f64, f64)> = s
+        .intervals
+        .iter()
+        .filter(|i| !i.flags.is_empty())
+        .map(|i| (i.start_s, i.end_s))
+        .collect();
+    let limits: Vec<HLine> = s
+        .verdict
+        .thresholds
+        .iter()
+        .filter(|t| t.unit == "ms" && t.metric.starts_with("response"))
+        .map(|t| HLine {
+            y: t.limit,
+            label: format!(
+                "{} {} {}",
+                t.metric.trim_start_matches("response_time "),
+                t.comparison,
+                t.limit
+            ),
+            color: "#b00020",
+        })
+        .collect();
+    let name = |what: &str| {
+        if index == 0 {
+            what.to_string()
+        } else {
+            format!("{what} ({})", s.name)
+        }
+    };
+    let response = Chart {
+        title: name("Response time over time (corrected)"),
+        x_label: "seconds into the measured window".into(),
+        y_label: "ms".into(),
+        series: percentile_series(s, |i| &i.response_time_ms),
+        hlines: limits,
+        bands: bands.clone(),
+        x_axis: XAxis::Linear,
+    };
+    let rate = Chart {
+        title: name("Scheduled and achieved rate"),
+        x_label: "seconds into the measured window".into(),
+        y_label: "requests per second".into(),
+        series: vec![
+            Series {
+                name: "scheduled".into(),
+                color: "#7f7f7f",
+                points: over_time(s, |i| i.scheduled / (i.end_s - i.start_s).max(1e-9)),
+            },
+            Series {
+                name: "achieved".into(),
+                color: "#1f77b4",
+                points: over_time(s, |i| i.achieved_rps),
+            },
+        ],
+        hlines: Vec::new(),
+        bands: bands.clone(),
+        x_axis: XAxis::Linear,
+    };
+    let spectrum = Chart {
+        title: name("Percentile spectrum"),
+        x_label: "percentile".into(),
+        y_label: "ms".into(),
+        series: vec![
+            Series {
+                name: "response (corrected)".into(),
+                color: "#d62728",
+                points: nines(&s.histograms.response_time)?,
+            },
+            Series {
+                name: "service (uncorrected)".into(),
+                color: "#1f77b4",
+                points: nines(&s.histograms.service_time)?,
+            },
+        ],
+        hlines: Vec::new(),
+        bands: Vec::new(),
+        x_axis: XAxis::Nines,
+    };
+    let dispatch = Chart {
+        title: name("Dispatch delay over time"),
+        x_label: "seconds into the measured window".into(),
+        y_label: "µs".into(),
+        series: percentile_series(s, |i| &i.dispatch_delay_us),
+        hlines: Vec::new(),
+        bands,
+        x_axis: XAxis::Linear,
+    };
+    Ok(vec![response, rate, spectrum, dispatch])
+}
+
+/// (nines, ms) points of an encoded histogram: x = -log10(1 - q), up to the nines the
+/// count can resolve (log10 of the count, at most six).
+fn nines(encoded: &str) -> Result<Vec<(f64, f64)>, String> {
+    let h = decode(encoded)?;
+    let top = (h.len().max(10) as f64).log10().ceil().min(6.0);
+    let cap = 1.0 - 10f64.powf(-top);
+    Ok(h.iter_quantiles(5)
+        .map(|v| {
+            let q = v.quantile_iterated_to().min(cap);
+            (
+                -(1.0 - q).log10(),
+                h.highest_equivalent(v.value_iterated_to()) as f64 / 1e6,
+            )
+        })
+        .collect())
+}
+
+fn resource_charts(result: &RunResult) -> Vec<Chart> {
+    let samples = &result.resources.monitor.samples;
+    let at = |x: &crate::monitor::ResourceSample| (x.start_s + x.end_s) / 2.0;
+    let process: Vec<(f64, f64)> = samples
+        .iter()
+        .filter_map(|x| Some((at(x), x.process.cpu_user_pct? + x.process.cpu_system_pct?)))
+        .collect();
+    let memory: Vec<(f64, f64)> = samples
+        .iter()
+        .filter_map(|x| Some((at(x), x.process.rss_mb?)))
+        .collect();
+    let mut charts = Vec::new();
+    if !process.is_empty() {
+        let host = samples
+            .iter()
+            .filter_map(|x| Some((at(x), x.host.as_ref()?.total.cpu_pct)))
+            .collect();
+        charts.push(Chart {
+            title: "CPU over time".into(),
+            x_label: "seconds into the measured window".into(),
+            y_label: "%".into(),
+            series: vec![
+                Series {
+                    name: "openpace (% of 1 core)".into(),
+                    color: "#1f77b4",
+                    points: process,
+                },
+                Series {
+                    name: "host (% of all cores)".into(),
+                    color: "#7f7f7f",
+                    points: host,
+                },
+            ],
+            hlines: Vec::new(),
+            bands: Vec::new(),
+            x_axis: XAxis::Linear,
+        });
+    }
+    if !memory.is_empty() {
+        charts.push(Chart {
+            title: "Memory over time".into(),
+            x_label: "seconds into the measured window".into(),
+            y_label: "MB".into(),
+            series: vec![Series {
+                name: "openpace RSS".into(),
+                color: "#9467bd",
+                points: memory,
+            }],
+            hlines: Vec::new(),
+            bands: Vec::new(),
+            x_axis: XAxis::Linear,
+        });
+    }
+    charts
+}
+
+/// Unix seconds as `YYYY-MM-DD HH:MM:SS` (UTC), by the civil-from-days algorithm.
+fn utc(unix_s: f64) -> String {
+    let secs = unix_s.max(0.0) as i64;
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn utc_dates() {
+        assert_eq!(utc(0.0), "1970-01-01 00:00:00");
+        assert_eq!(utc(1_795_000_000.0), "2026-11-18 11:06:40");
+        assert_eq!(utc(951_782_400.0), "2000-02-29 00:00:00");
+    }
+}

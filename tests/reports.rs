@@ -1,0 +1,240 @@
+//! Output formats: written during a run, read back, and rendered again from the saved JSON.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use hdrhistogram::serialization::Deserializer;
+use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
+use openpace::metrics::encoding::decode;
+
+fn openpace(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_openpace"))
+        .args(args)
+        .output()
+        .expect("the binary runs")
+}
+
+/// One short run writing every format into `dir`; returns the JSON report's path.
+fn run_all_formats(dir: &Path, extra: &[&str]) -> (Output, PathBuf) {
+    let p = |name: &str| dir.join(name).to_string_lossy().into_owned();
+    let json = p("run.json");
+    let mut args = vec![
+        "run",
+        "--target",
+        "sleep:2ms",
+        "--rate",
+        "200",
+        "--duration",
+        "2",
+        "--warmup",
+        "0.5",
+        "--interval",
+        "0.5",
+        "--quiet",
+    ];
+    let files = [
+        ("--out", json.clone()),
+        ("--html", p("run.html")),
+        ("--hgrm", p("run.hgrm")),
+        ("--hlog", p("run.hlog")),
+        ("--csv", p("run.csv")),
+        ("--junit", p("run.xml")),
+    ];
+    for (flag, path) in &files {
+        args.push(flag);
+        args.push(path);
+    }
+    args.extend(extra);
+    let _turn = common::serial();
+    (openpace(&args), PathBuf::from(json))
+}
+
+fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+#[test]
+fn every_format_is_written_and_renders_again_byte_for_byte() {
+    let dir = tempfile::tempdir().unwrap();
+    let (out, json) = run_all_formats(dir.path(), &[]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let result = openpace::report::load_result(&json).unwrap();
+    let s = &result.scenarios[0];
+
+    // .hgrm: the distribution ends with every count, and its p99 row is the JSON's p99.
+    let hgrm = read(&dir.path().join("run.hgrm"));
+    let rows: Vec<Vec<f64>> = hgrm
+        .lines()
+        .skip(2)
+        .take_while(|l| !l.starts_with('#'))
+        .map(|l| l.split_whitespace().map(|x| x.parse().unwrap()).collect())
+        .collect();
+    assert_eq!(rows.last().unwrap()[2] as u64, s.response_time_ms.count);
+    // Every row's value is where the JSON histogram's count reaches the row's TotalCount.
+    let response = decode(&s.histograms.response_time).unwrap();
+    for row in &rows {
+        let expected = response.value_at_quantile(row[2] / response.len() as f64) as f64 / 1e6;
+        assert!((row[0] - expected).abs() < 0.0015, "{row:?} vs {expected}");
+    }
+    let p99_row = rows.iter().find(|r| r[1] >= 0.99).unwrap();
+    assert!(p99_row[0] >= s.response_time_ms.p99 - 0.0015);
+    for extra in ["run.service.hgrm", "run.dispatch.hgrm"] {
+        assert!(read(&dir.path().join(extra)).contains("Total count"));
+    }
+
+    // .hlog: per tag, the intervals add up to the run totals; per interval, to the series.
+    let hlog = read(&dir.path().join("run.hlog"));
+    let mut response_total = 0;
+    let mut per_interval = Vec::new();
+    for entry in IntervalLogIterator::new(hlog.as_bytes()) {
+        if let Ok(LogEntry::Interval(h)) = entry {
+            let bytes = base64_decode(h.encoded_histogram());
+            let histogram: hdrhistogram::Histogram<u64> = Deserializer::new()
+                .deserialize(&mut bytes.as_slice())
+                .unwrap();
+            if h.tag().map(|t| t.as_str()) == Some("response") {
+                response_total += histogram.len();
+                per_interval.push(histogram.len());
+            }
+        }
+    }
+    assert_eq!(response_total, s.response_time_ms.count);
+    let series: Vec<u64> = s.intervals.iter().map(|i| i.completed).collect();
+    assert_eq!(per_interval, series);
+
+    // CSV: a header and a row per interval.
+    let csv = read(&dir.path().join("run.csv"));
+    assert_eq!(csv.lines().count(), 1 + s.intervals.len());
+
+    // HTML: nothing to load from a network, one chart per chart section.
+    let html = read(&dir.path().join("run.html"));
+    assert!(!html.contains("http://") && !html.contains("https://"));
+    let charts = html.matches("<section class=\"chart\">").count();
+    assert_eq!(html.matches("<svg").count(), charts);
+    assert_eq!(charts, 6, "4 latency/rate charts and CPU and memory");
+    assert!(html.contains("PASSED"));
+
+    // Rendering again from the JSON gives the same bytes, format by format.
+    for (format, name) in [
+        ("json", "run.json"),
+        ("html", "run.html"),
+        ("hgrm", "run.hgrm"),
+        ("hlog", "run.hlog"),
+        ("csv", "run.csv"),
+        ("junit", "run.xml"),
+    ] {
+        let again = dir.path().join(format!("again-{name}"));
+        let out = openpace(&[
+            "report",
+            json.to_str().unwrap(),
+            "--format",
+            format,
+            "--out",
+            again.to_str().unwrap(),
+        ]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{format}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            read(&again) == read(&dir.path().join(name)),
+            "{format} renders differently"
+        );
+    }
+    let text = openpace(&["report", json.to_str().unwrap(), "--format", "text"]);
+    assert!(String::from_utf8_lossy(&text.stdout).contains("LOAD TEST SUMMARY"));
+    // The run-total histogram in the JSON is the sum of the intervals'.
+    let total = decode(&s.histograms.response_time).unwrap();
+    assert_eq!(total.len(), per_interval.iter().sum::<u64>());
+}
+
+#[test]
+fn junit_lists_each_threshold_and_fails_the_failed_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let (out, _) = run_all_formats(dir.path(), &["--set", "latency_p95_threshold_ms=1"]);
+    assert_eq!(out.status.code(), Some(1));
+    let xml = read(&dir.path().join("run.xml"));
+    assert!(well_formed(&xml), "{xml}");
+    assert_eq!(xml.matches("<testcase ").count(), 4);
+    assert_eq!(xml.matches("<failure ").count(), 1);
+    assert!(xml.contains("failures=\"1\""));
+    assert!(xml.contains("name=\"response_time p95 &lt; 1 ms\""));
+}
+
+#[test]
+fn an_unwritable_output_stops_the_run_before_it_starts() {
+    let out = openpace(&[
+        "run",
+        "--target",
+        "noop",
+        "--rate",
+        "10",
+        "--duration",
+        "30",
+        "--out",
+        "none",
+        "--html",
+        "/no/such/dir/report.html",
+    ]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(out.stdout.is_empty(), "nothing ran");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/no/such/dir/report.html"));
+}
+
+#[test]
+fn report_rejects_a_file_that_is_not_a_result() {
+    let dir = tempfile::tempdir().unwrap();
+    let bogus = dir.path().join("bogus.json");
+    std::fs::write(&bogus, "{\"not\": \"a result\"}").unwrap();
+    let out = openpace(&["report", bogus.to_str().unwrap(), "--format", "html"]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = openpace(&["report", bogus.to_str().unwrap(), "--format", "pdf"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("format = pdf"));
+}
+
+/// Tags open and close in order; attributes are quoted.
+fn well_formed(xml: &str) -> bool {
+    let mut stack: Vec<String> = Vec::new();
+    let body = xml.split_once("?>").map_or(xml, |(_, rest)| rest);
+    let mut rest = body;
+    while let Some(start) = rest.find('<') {
+        let Some(end) = rest[start..].find('>') else {
+            return false;
+        };
+        let tag = &rest[start + 1..start + end];
+        rest = &rest[start + end + 1..];
+        if tag.matches('"').count() % 2 != 0 {
+            return false;
+        }
+        let name = tag
+            .trim_start_matches('/')
+            .split_whitespace()
+            .next()
+            .unwrap_or("");
+        let name = name.trim_end_matches('/');
+        if tag.starts_with('/') {
+            if stack.pop().as_deref() != Some(name) {
+                return false;
+            }
+        } else if !tag.ends_with('/') {
+            stack.push(name.to_string());
+        }
+    }
+    stack.is_empty()
+}
+
+fn base64_decode(text: &str) -> Vec<u8> {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .unwrap()
+}
