@@ -22,6 +22,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ConfigError, Origin};
+use crate::metrics::threshold::Threshold;
 use crate::schedule::{Arrival, LoadPattern, RateProfile};
 use crate::target::TargetSpec;
 
@@ -147,6 +148,10 @@ pub struct LoadTestConfig {
     pub error_rate_threshold: f64,
     /// Successful share of requests must reach this (0..=1).
     pub success_rate_threshold: f64,
+    /// More thresholds, e.g. `response p99.9 < 5ms` (see `metrics::threshold`).
+    pub thresholds: Vec<Threshold>,
+    /// Stop the run as soon as a threshold can no longer pass.
+    pub abort_on_fail: bool,
     /// The built-in target to call (the library can pass any target instead).
     pub target: TargetSpec,
     /// Seconds sent at the pattern's starting rate before measuring; not counted.
@@ -185,6 +190,8 @@ pub struct LoadTestConfig {
     pub csv: Option<PathBuf>,
     /// Also write a JUnit XML report here (run-wide).
     pub junit: Option<PathBuf>,
+    /// A shell command run for each alert and once at the end, with JSON on stdin (run-wide).
+    pub notify_cmd: Option<String>,
 }
 
 impl Default for LoadTestConfig {
@@ -213,6 +220,8 @@ impl Default for LoadTestConfig {
             latency_p99_threshold_ms: 200.0,
             error_rate_threshold: 0.01,
             success_rate_threshold: 0.95,
+            thresholds: Vec::new(),
+            abort_on_fail: false,
             target: TargetSpec::Noop,
             warmup_seconds: 0.0,
             arrival: Arrival::Uniform,
@@ -232,6 +241,7 @@ impl Default for LoadTestConfig {
             hlog: None,
             csv: None,
             junit: None,
+            notify_cmd: None,
         }
     }
 }
@@ -673,6 +683,13 @@ impl RunConfig {
                     "output",
                     format!("{:?}", first.output),
                     format!("{:?}", config.output),
+                );
+            }
+            if config.notify_cmd != first.notify_cmd {
+                return differs(
+                    "notify_cmd",
+                    format!("{:?}", first.notify_cmd),
+                    format!("{:?}", config.notify_cmd),
                 );
             }
             if config.monitor_pid != first.monitor_pid {

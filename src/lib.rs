@@ -37,6 +37,7 @@
 #![deny(missing_docs)]
 
 pub mod calibrate;
+pub mod capacity;
 pub mod config;
 pub mod engine;
 pub mod error;

@@ -6,7 +6,10 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use openpace::config::{self, DEFAULT_SCENARIO, Override, RunConfig};
 use openpace::error::{ConfigError, Origin};
-use openpace::{Error, LoadTestRunner, calibrate, report};
+use std::io::IsTerminal;
+
+use openpace::engine::ProgressMode;
+use openpace::{Error, LoadTestRunner, calibrate, capacity, report};
 
 /// Open-model load testing with coordinated-omission-corrected latency.
 ///
@@ -32,6 +35,9 @@ enum Command {
     },
     /// Print a config with every field, an example value and a comment for each.
     ExampleConfig,
+    /// Find the highest constant rate at which the target still meets its thresholds, by
+    /// short steps and bisection.
+    Capacity(CapacityArgs),
     /// Render a saved JSON result again in any format (json, text, hgrm, hlog, csv, html,
     /// junit), to a file or to standard output.
     Report {
@@ -47,6 +53,52 @@ enum Command {
     /// Measure this host before a campaign: timer lateness, hand-off and overhead per wait
     /// mode, the highest noop rate, spin:DUR accuracy. Prints and saves a JSON report.
     Calibrate(CalibrateArgs),
+}
+
+/// Flags of `openpace capacity`.
+#[derive(Args)]
+struct CapacityArgs {
+    /// Config file (JSON) of one scenario; without one, the embedded default scenario.
+    config: Option<PathBuf>,
+    /// Target (field `target`).
+    #[arg(long, value_name = "TARGET")]
+    target: Option<String>,
+    /// Worker threads (field `num_workers`).
+    #[arg(long, value_name = "N")]
+    workers: Option<String>,
+    /// How idle threads wait (field `wait`).
+    #[arg(long, value_name = "MODE")]
+    wait: Option<String>,
+    /// A threshold beyond the design's four (repeatable).
+    #[arg(long = "threshold", value_name = "THRESHOLD")]
+    thresholds: Vec<String>,
+    /// Any config field (repeatable).
+    #[arg(long = "set", value_name = "FIELD=VALUE")]
+    set: Vec<String>,
+    /// Lowest rate tried.
+    #[arg(long, value_name = "RPS", default_value = "10")]
+    low: f64,
+    /// Highest rate tried.
+    #[arg(long, value_name = "RPS", default_value = "10000")]
+    high: f64,
+    /// Measured length of each step.
+    #[arg(long, value_name = "DURATION", default_value = "10s")]
+    step: String,
+    /// Warmup of each step.
+    #[arg(long, value_name = "DURATION", default_value = "2s")]
+    warmup: String,
+    /// Stop when the bracket is narrower than this share.
+    #[arg(long, value_name = "SHARE", default_value = "0.05")]
+    precision: f64,
+    /// Where the report goes.
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+    /// Format of --out: json, text or csv.
+    #[arg(long, value_name = "FORMAT", default_value = "json")]
+    format: String,
+    /// Print nothing but errors.
+    #[arg(long)]
+    quiet: bool,
 }
 
 /// Flags of `openpace calibrate`.
@@ -183,6 +235,17 @@ struct RunArgs {
     /// A report of `openpace calibrate`: prints the run's figures beside its floors.
     #[arg(long, value_name = "FILE")]
     calibration: Option<PathBuf>,
+    /// A threshold beyond the design's four, e.g. "response p99.9 < 5ms" (repeatable; field
+    /// `thresholds`).
+    #[arg(long = "threshold", value_name = "THRESHOLD")]
+    thresholds: Vec<String>,
+    /// Run this shell command for each alert and at the end, with JSON on stdin (field
+    /// `notify_cmd`).
+    #[arg(long, value_name = "CMD")]
+    notify_cmd: Option<String>,
+    /// Stop as soon as a threshold can no longer pass (field `abort_on_fail`).
+    #[arg(long)]
+    abort_on_fail: bool,
     /// Any config field, e.g. --set latency_p99_threshold_ms=50 (repeatable).
     #[arg(long = "set", value_name = "FIELD=VALUE")]
     set: Vec<String>,
@@ -191,7 +254,7 @@ struct RunArgs {
 impl RunArgs {
     /// The flags that were given, as overrides of config fields.
     fn overrides(&self) -> Result<Vec<Override>, Error> {
-        let flags: [(&str, &str, &Option<String>); 31] = [
+        let flags: [(&str, &str, &Option<String>); 32] = [
             ("--target", "target", &self.target),
             ("--pattern", "load_pattern", &self.pattern),
             ("--rate", "target_rps", &self.rate),
@@ -223,6 +286,7 @@ impl RunArgs {
             ("--hlog", "hlog", &self.hlog),
             ("--csv", "csv", &self.csv),
             ("--junit", "junit", &self.junit),
+            ("--notify-cmd", "notify_cmd", &self.notify_cmd),
         ];
         let mut overrides: Vec<Override> = flags
             .iter()
@@ -230,6 +294,16 @@ impl RunArgs {
                 value.as_deref().map(|v| Override::new(flag, field, v))
             })
             .collect();
+        if !self.thresholds.is_empty() {
+            overrides.push(Override {
+                flag: "--threshold".into(),
+                field: "thresholds".into(),
+                value: serde_json::Value::from(self.thresholds.clone()),
+            });
+        }
+        if self.abort_on_fail {
+            overrides.push(Override::new("--abort-on-fail", "abort_on_fail", "true"));
+        }
         for pair in &self.set {
             let Some((field, value)) = pair.split_once('=') else {
                 return Err(ConfigError::invalid(
@@ -256,6 +330,7 @@ fn main() -> ExitCode {
             Ok(0)
         }
         Command::Calibrate(args) => calibrate(&args),
+        Command::Capacity(args) => capacity(&args),
         Command::Report {
             result,
             format,
@@ -330,6 +405,87 @@ fn rerender(
     Ok(0)
 }
 
+fn capacity(args: &CapacityArgs) -> Result<u8, Error> {
+    let run_args = RunArgs {
+        target: args.target.clone(),
+        workers: args.workers.clone(),
+        wait: args.wait.clone(),
+        thresholds: args.thresholds.clone(),
+        set: args.set.clone(),
+        ..RunArgs::default()
+    };
+    let run = load(args.config.as_ref(), &run_args.overrides()?)?;
+    let duration = |flag: &str, text: &str| {
+        config::parse_duration(text)
+            .map(|d| d.as_secs_f64())
+            .map_err(|why| {
+                ConfigError::invalid(
+                    &Origin::Flag(flag.into()),
+                    flag.trim_start_matches('-'),
+                    text,
+                    why,
+                )
+            })
+    };
+    let options = capacity::CapacityOptions {
+        low: args.low,
+        high: args.high,
+        step_s: duration("--step", &args.step)?,
+        warmup_s: duration("--warmup", &args.warmup)?,
+        precision: args.precision,
+        ..capacity::CapacityOptions::default()
+    };
+    options.validate()?;
+    let format = match args.format.as_str() {
+        "json" | "text" | "csv" => args.format.as_str(),
+        other => {
+            return Err(ConfigError::invalid(
+                &Origin::Flag("--format".into()),
+                "format",
+                other,
+                "json, text or csv",
+            )
+            .into());
+        }
+    };
+    if let Some(path) = &args.out {
+        report::check_writable(&[(path.clone(), config::ReportFormat::Json)])?;
+    }
+    let [base] = &run.scenarios[..] else {
+        return Err(ConfigError::invalid(
+            &Origin::Flag("CONFIG".into()),
+            "scenarios",
+            run.scenarios.len(),
+            "one scenario: capacity searches one target at a time",
+        )
+        .into());
+    };
+    let quiet = args.quiet;
+    let found = capacity::search(base, None, &options, |step| {
+        if !quiet {
+            eprintln!(
+                "openpace capacity: {:.1} RPS {} (p95 {:.2} ms, sustained {:.1} RPS)",
+                step.rate,
+                if step.passed { "passed" } else { "failed" },
+                step.p95_ms,
+                step.sustained_rps
+            );
+        }
+    })?;
+    if !quiet {
+        print!("{}", capacity::text(&found));
+    }
+    if let Some(path) = &args.out {
+        let contents = match format {
+            "text" => capacity::text(&found),
+            "csv" => capacity::csv(&found),
+            _ => serde_json::to_string_pretty(&found).expect("reports serialize") + "\n",
+        };
+        report::write_atomically(path, &contents)?;
+    }
+    Ok(0)
+}
+
 fn calibrate(args: &CalibrateArgs) -> Result<u8, Error> {
     let options = calibrate::CalibrateOptions::from_flags(
         Some(&args.duration),
@@ -378,7 +534,14 @@ fn run(args: &RunArgs) -> Result<u8, Error> {
             );
         }
     }
-    let runner = LoadTestRunner::from_run_config(run)?;
+    let progress = if args.quiet {
+        ProgressMode::Off
+    } else if std::io::stderr().is_terminal() {
+        ProgressMode::Bar
+    } else {
+        ProgressMode::Lines
+    };
+    let runner = LoadTestRunner::from_run_config(run)?.with_progress(progress);
     openpace::engine::install_signal_handlers(&runner.stop_handle())
         .map_err(|e| Error::run("installing the Ctrl-C handler", e))?;
     let result = runner.run()?;
@@ -393,7 +556,9 @@ fn run(args: &RunArgs) -> Result<u8, Error> {
             println!("report: {}", path.display());
         }
     }
-    Ok(if result.interrupted {
+    Ok(if result.aborted.is_some() {
+        1
+    } else if result.interrupted {
         130
     } else if result.passed {
         0

@@ -115,6 +115,8 @@ rejects! {
         => ["unknown field `target_rsp`", "did you mean `target_rps`?"];
     a_monitored_pid_must_exist: ["--monitor-pid", "999999999"]
         => ["monitor_pid = 999999999", "the pid of a running process"];
+    thresholds_must_parse: ["--threshold", "latency p99 < 5ms"]
+        => ["flag --threshold", "thresholds[0]", "unknown metric `latency`"];
     numbers_must_be_numbers: ["--rate", "fast"]
         => ["target_rps = \"fast\"", "a number"];
 }

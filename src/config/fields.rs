@@ -8,6 +8,7 @@ use serde_json::Value;
 
 use super::{LoadTestConfig, Model, ReportFormat, Stage, WaitMode};
 use crate::error::{ConfigError, Origin};
+use crate::metrics::threshold::Threshold;
 use crate::schedule::{Arrival, LoadPattern};
 use crate::target::TargetSpec;
 
@@ -169,6 +170,18 @@ pub static FIELDS: &[Field] = &[
         |c, v, r| r.number(v)?
     ),
     field!(
+        thresholds,
+        "[\"response p99.9 < 150ms\", \"dispatch_delay p99 < 1ms\", \"achieved_rate >= 0.99 * target\"]",
+        "more thresholds: METRIC [STAT] OP LIMIT",
+        |c, v, r| r.thresholds(v)?
+    ),
+    field!(
+        abort_on_fail,
+        "false",
+        "stop the run as soon as a threshold can no longer pass",
+        |c, v, r| r.boolean(v)?
+    ),
+    field!(
         target,
         "\"sleep:20ms\"",
         "noop, spin:DURATION, sleep:DURATION or features[:OPTIONS]",
@@ -249,6 +262,12 @@ pub static FIELDS: &[Field] = &[
         "65536",
         "requests held when the hand-off queue is full; more are dropped",
         |c, v, r| r.integer(v)?
+    ),
+    field!(
+        notify_cmd,
+        "null",
+        "shell command run per alert and at the end, with JSON on stdin",
+        |c, v, r| r.optional(v, Reader::string)?
     ),
     field!(
         monitor_pid,
@@ -440,6 +459,30 @@ impl Reader<'_> {
                 .or_else(|why| self.fail(value, format!("{} ({why})", TargetSpec::ALLOWED))),
             _ => self.fail(value, TargetSpec::ALLOWED),
         }
+    }
+
+    /// Thresholds: a list of strings (or one string), each `METRIC [STAT] OP LIMIT`.
+    fn thresholds(&self, value: &Value) -> Result<Vec<Threshold>, ConfigError> {
+        let texts: Vec<&Value> = match value {
+            Value::Array(items) => items.iter().collect(),
+            Value::String(_) => vec![value],
+            _ => return self.fail(value, "a list of thresholds like \"response p99 < 5ms\""),
+        };
+        texts
+            .into_iter()
+            .enumerate()
+            .map(|(i, item)| {
+                let text = item.as_str().unwrap_or_default();
+                Threshold::parse(text).map_err(|why| {
+                    ConfigError::invalid(
+                        self.origin,
+                        &format!("thresholds[{i}]"),
+                        item,
+                        format!("{why}; {}", crate::metrics::threshold::GRAMMAR),
+                    )
+                })
+            })
+            .collect()
     }
 
     /// A list of cores: `[1, 2]`, or from a flag `"1,2"` or `"1-3"`.

@@ -8,11 +8,13 @@
 //! anything on the hot path; warnings are gathered into the result.
 
 pub mod clock;
+mod notify;
 mod pin;
 mod sleeper;
 pub mod stop;
 mod supervise;
 mod timer;
+mod watch;
 pub mod wheel;
 mod worker;
 
@@ -39,6 +41,7 @@ use worker::{Source, Worker};
 
 pub(crate) use pin::allowed_cores;
 pub use stop::install_signal_handlers;
+pub use watch::ProgressMode;
 
 /// Capacity of a scenario's hand-off channel: room for every request of the hand-off lead at
 /// the pattern's peak rate, with half as much again for Poisson bursts, so that the backlog
@@ -54,6 +57,7 @@ pub struct LoadTestRunner {
     targets: Vec<Option<TargetFactory>>,
     target_names: Vec<Option<String>>,
     stop: StopHandle,
+    progress: ProgressMode,
 }
 
 impl LoadTestRunner {
@@ -73,6 +77,7 @@ impl LoadTestRunner {
             targets: vec![None; n],
             target_names: vec![None; n],
             stop: StopHandle::default(),
+            progress: ProgressMode::Off,
         })
     }
 
@@ -93,6 +98,12 @@ impl LoadTestRunner {
             *slot = Some(factory);
             self.target_names[index] = Some("in-process".to_string());
         }
+        self
+    }
+
+    /// Shows progress and alerts on stderr while the run goes on (off by default).
+    pub fn with_progress(mut self, mode: ProgressMode) -> LoadTestRunner {
+        self.progress = mode;
         self
     }
 
@@ -253,6 +264,14 @@ impl LoadTestRunner {
                 ));
             }
         }
+        let notifier = match &first.notify_cmd {
+            Some(command) => match notify::Notifier::start(command.clone()) {
+                Ok(n) => Some(n),
+                Err(e) => return Err(Error::run("starting the notify command's thread", e)),
+            },
+            None => None,
+        };
+        let watch = watch::Watch::new(&self.run.scenarios, self.progress, stop.clone(), notifier);
         let supervisor = Supervisor {
             clock,
             stop,
@@ -268,22 +287,53 @@ impl LoadTestRunner {
             .name("openpace-collector".to_string())
             .spawn(move || {
                 pin_or_warn(timer_core, &collector_warnings);
-                supervisor.collect(scenarios, done_rx)
+                supervisor.collect(scenarios, done_rx, watch)
             })
             .map_err(|e| Error::run("starting the collector thread", e))?
             .join()
             .map_err(|_| Error::run("collecting results", "the collector panicked"))?;
-        let mut result = result;
+        let (mut result, notifier) = result;
         result.resources.monitor = monitor.stop_monitoring();
         let samples = std::mem::take(&mut result.resources.monitor.samples);
         saturation::assess(&mut result, &samples);
         result.resources.monitor.samples = samples;
+        if let Some(mut notifier) = notifier {
+            notifier.send(verdict_message(&result));
+            let problems = notifier.finish(notify::END_GRACE);
+            result.warnings.extend(problems);
+        }
         // Workers that finished are joined; any still stuck in a call are left behind.
         for handle in handles.into_iter().filter(|h| h.is_finished()) {
             let _ = handle.join();
         }
         Ok(result)
     }
+}
+
+/// The `--notify-cmd` message sent at the end: the verdict as JSON.
+fn verdict_message(result: &RunResult) -> String {
+    let scenarios: Vec<serde_json::Value> = result
+        .scenarios
+        .iter()
+        .map(|s| {
+            serde_json::json!({
+                "name": s.name,
+                "passed": s.verdict.passed,
+                "suspect": s.verdict.suspect,
+                "notes": s.verdict.notes,
+                "thresholds": s.verdict.thresholds,
+                "alerts": s.alerts.len(),
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "type": "verdict",
+        "passed": result.passed,
+        "interrupted": result.interrupted,
+        "aborted": result.aborted,
+        "scenarios": scenarios,
+    })
+    .to_string()
 }
 
 /// Panics caught in worker threads during the current run.

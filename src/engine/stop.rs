@@ -28,6 +28,15 @@ impl StopState {
         self.requests() > 0
     }
 
+    /// Requests a stop: the first ends sending, the second ends waiting for in-flight calls.
+    pub fn request(&self) {
+        self.requests.fetch_add(1, Ordering::SeqCst);
+        if let Some(waker) = self.waker.get() {
+            // A failed wake only delays the stop until the loop's next wake-up.
+            let _ = waker.wake();
+        }
+    }
+
     /// Lets a stop request wake the timing loop out of `poll`.
     pub fn set_waker(&self, waker: mio::Waker) {
         let _ = self.waker.set(waker);
@@ -44,11 +53,7 @@ pub struct StopHandle {
 impl StopHandle {
     /// Requests a stop: the first ends sending, the second ends waiting for in-flight calls.
     pub fn stop(&self) {
-        self.state.requests.fetch_add(1, Ordering::SeqCst);
-        if let Some(waker) = self.state.waker.get() {
-            // A failed wake only delays the stop until the loop's next wake-up.
-            let _ = waker.wake();
-        }
+        self.state.request();
     }
 
     /// How many stops have been requested.

@@ -15,9 +15,11 @@ use std::time::Duration;
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 
 use super::clock::{RunClock, thread_cpu_ns};
+use super::notify::Notifier;
 use super::seconds_to_ns;
 use super::stop::StopState;
 use super::timer::TimerOutcome;
+use super::watch::Watch;
 use crate::config::{LoadTestConfig, Model, WaitMode};
 use crate::metrics::collector::{RunFacts, ScenarioCollector};
 use crate::metrics::result::{
@@ -64,6 +66,7 @@ pub(crate) struct Supervisor {
 
 /// Interval bookkeeping of one scenario.
 struct Series {
+    index: usize,
     collector: ScenarioCollector,
     last_ns: u64,
     next_ns: u64,
@@ -77,23 +80,30 @@ impl Series {
     }
 
     /// Closes every interval that ended (with its grace) by `now`.
-    fn catch_up(&mut self, now: u64) {
-        self.close_through(now.saturating_sub(GRACE_NS));
+    fn catch_up(&mut self, now: u64, watch: &mut Watch) {
+        self.close_through(now.saturating_sub(GRACE_NS), watch);
     }
 
-    /// Closes every interval that ended by `until_ns`.
-    fn close_through(&mut self, until_ns: u64) {
+    /// Closes every interval that ended by `until_ns`, showing each to the watch.
+    fn close_through(&mut self, until_ns: u64, watch: &mut Watch) {
         while self.next_ns <= until_ns {
             self.collector.close_interval(self.last_ns, self.next_ns);
+            if let Some(row) = self.collector.last_interval() {
+                watch.after_interval(self.index, row, self.collector.progress(0));
+            }
             self.last_ns = self.next_ns;
             self.next_ns += self.interval_ns;
         }
     }
 
     /// At the end of the run: closes the whole intervals, then the partial last one.
-    fn finish(&mut self, now: u64) {
-        self.close_through(now);
-        self.collector.close_last(self.last_ns, now);
+    fn finish(&mut self, now: u64, watch: &mut Watch) {
+        self.close_through(now, watch);
+        if self.collector.close_last(self.last_ns, now) {
+            if let Some(row) = self.collector.last_interval() {
+                watch.after_interval(self.index, row, self.collector.progress(0));
+            }
+        }
     }
 }
 
@@ -103,7 +113,8 @@ impl Supervisor {
         self,
         scenarios: Vec<ScenarioRun>,
         timer_done: Receiver<TimerOutcome>,
-    ) -> RunResult {
+        mut watch: Watch,
+    ) -> (RunResult, Option<Notifier>) {
         let usage_start = ProcessUsage::now();
         let cpu_start = thread_cpu_ns();
         let started_at_unix_s = std::time::SystemTime::now()
@@ -111,7 +122,9 @@ impl Supervisor {
             .map_or(0.0, |d| d.as_secs_f64());
         let mut series: Vec<Series> = scenarios
             .iter()
-            .map(|s| Series {
+            .enumerate()
+            .map(|(index, s)| Series {
+                index,
                 collector: ScenarioCollector::new(
                     s.workers.clone(),
                     s.timer_stats.clone(),
@@ -128,7 +141,7 @@ impl Supervisor {
         // While sending: wake at each interval boundary or when the timing loop ends.
         let timer = loop {
             let now = self.clock.now_ns();
-            series.iter_mut().for_each(|s| s.catch_up(now));
+            series.iter_mut().for_each(|s| s.catch_up(now, &mut watch));
             let next = series.iter().map(|s| s.due_ns()).min().unwrap_or(now);
             let wait = Duration::from_nanos(next.saturating_sub(now)).max(Duration::from_millis(1));
             match timer_done.recv_timeout(wait) {
@@ -137,9 +150,10 @@ impl Supervisor {
                 Err(RecvTimeoutError::Disconnected) => break None,
             }
         };
-        let stop_seen_ns = self.wait_for_workers(&scenarios, &mut series);
+        let stop_seen_ns = self.wait_for_workers(&scenarios, &mut series, &mut watch);
         let now = self.clock.now_ns();
-        series.iter_mut().for_each(|s| s.finish(now));
+        series.iter_mut().for_each(|s| s.finish(now, &mut watch));
+        let (alerts, aborted, notifier) = watch.finish();
         let timer = timer.unwrap_or(TimerOutcome {
             interrupted: true,
             stopped_at_ns: now,
@@ -165,6 +179,7 @@ impl Supervisor {
                 window_end_ns: stopped,
             };
             let mut result = s.collector.finish(&facts, describe(run));
+            result.alerts = alerts.get(results.len()).cloned().unwrap_or_default();
             result.verdict = verdict::evaluate(&run.config, &result);
             results.push(result);
         }
@@ -176,10 +191,11 @@ impl Supervisor {
         resources.cpu_pct = monitor(first.monitor_cpu, resources.cpu_pct);
         resources.max_rss_mb = monitor(first.monitor_memory, resources.max_rss_mb);
         let warnings = self.warnings.lock().map(|w| w.clone()).unwrap_or_default();
-        RunResult {
+        let result = RunResult {
             schema_version: SCHEMA_VERSION,
             tool: format!("openpace {}", env!("CARGO_PKG_VERSION")),
             interrupted,
+            aborted,
             passed: results.iter().all(|r| r.verdict.passed),
             started_at_unix_s,
             wall_seconds: wall_ns as f64 / 1e9,
@@ -199,19 +215,25 @@ impl Supervisor {
             resources,
             warnings,
             scenarios: results,
-        }
+        };
+        (result, notifier)
     }
 
     /// Waits, after sending has ended, until no call worth waiting for is left. Returns when
     /// a stop request was first seen, if one was.
-    fn wait_for_workers(&self, scenarios: &[ScenarioRun], series: &mut [Series]) -> Option<u64> {
+    fn wait_for_workers(
+        &self,
+        scenarios: &[ScenarioRun],
+        series: &mut [Series],
+        watch: &mut Watch,
+    ) -> Option<u64> {
         let mut stop_seen = None;
         loop {
             let now = self.clock.now_ns();
             if stop_seen.is_none() && self.stop.stopping() {
                 stop_seen = Some(now);
             }
-            series.iter_mut().for_each(|s| s.catch_up(now));
+            series.iter_mut().for_each(|s| s.catch_up(now, watch));
             let mut live = 0;
             let mut stuck = 0;
             for run in scenarios {
@@ -274,6 +296,7 @@ fn describe(run: &ScenarioRun) -> ScenarioResult {
         overhead: Default::default(),
         worker_cpu_s: 0.0,
         intervals: Vec::new(),
+        alerts: Vec::new(),
         suspect_intervals: 0,
         suspect_reasons: Default::default(),
         rate_shortfall_pct: 0.0,

@@ -19,6 +19,7 @@ use super::result::{
 use super::stats::{
     SLOTS, TIMER_COUNTS, TimerCount, TimerStats, WORKER_COUNTS, WorkerCount, WorkerStats,
 };
+use super::threshold::Progress;
 use crate::schedule::RateProfile;
 
 const NS_PER_MS: f64 = 1e6;
@@ -167,9 +168,31 @@ impl ScenarioCollector {
         self.push_row(start_ns, end_ns, gain);
     }
 
+    /// The latest row of the time series.
+    pub fn last_interval(&self) -> Option<&IntervalStats> {
+        self.intervals.last()
+    }
+
+    /// What has been measured so far, for thresholds that may no longer be able to pass.
+    pub fn progress(&self, planned: u64) -> Progress<'_> {
+        let sum = |f: fn(&IntervalStats) -> u64| self.intervals.iter().map(f).sum();
+        let [response, service, dispatch, lateness] = &self.totals;
+        Progress {
+            planned,
+            errors: sum(|i| i.errors),
+            timeouts: sum(|i| i.timeouts),
+            dropped: sum(|i| i.dropped),
+            response,
+            service,
+            dispatch,
+            lateness,
+        }
+    }
+
     /// Closes the last, possibly partial, interval at the end of the run: reads every set, so
-    /// that values recorded after their own interval was read are counted too.
-    pub fn close_last(&mut self, start_ns: u64, end_ns: u64) {
+    /// that values recorded after their own interval was read are counted too. Returns
+    /// whether it became a row of the series (an empty sliver does not).
+    pub fn close_last(&mut self, start_ns: u64, end_ns: u64) -> bool {
         let mut gain = Gain::new();
         for slot in 0..SLOTS {
             self.read_slot(slot, &mut gain);
@@ -177,8 +200,10 @@ impl ScenarioCollector {
         let empty = gain.w(WorkerCount::Completed) == 0 && gain.t(TimerCount::Sent) == 0;
         if end_ns > start_ns && !(empty && end_ns - start_ns < 1_000_000) {
             self.push_row(start_ns, end_ns, gain);
+            true
         } else {
             self.merge_totals(&gain);
+            false
         }
     }
 

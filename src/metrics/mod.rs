@@ -18,6 +18,7 @@ pub mod encoding;
 pub mod result;
 pub mod saturation;
 pub mod stats;
+pub mod threshold;
 pub mod verdict;
 
 pub use result::{

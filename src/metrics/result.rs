@@ -31,8 +31,10 @@ pub struct RunResult {
     pub schema_version: u32,
     /// `openpace <version>`.
     pub tool: String,
-    /// True when Ctrl-C, SIGTERM or a stop request ended the run early.
+    /// True when Ctrl-C, SIGTERM, a stop request or `abort_on_fail` ended the run early.
     pub interrupted: bool,
+    /// Why `abort_on_fail` stopped the run, if it did.
+    pub aborted: Option<String>,
     /// True when every scenario's thresholds passed.
     pub passed: bool,
     /// Wall-clock start (Unix seconds).
@@ -239,6 +241,25 @@ pub struct ThresholdResult {
     pub passed: bool,
 }
 
+/// An interval that breached a threshold.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Alert {
+    /// End of the interval, seconds into the measured window.
+    pub at_s: f64,
+    /// The scenario.
+    pub scenario: String,
+    /// What was measured, e.g. `response_time p95`.
+    pub metric: String,
+    /// `<`, `<=`, `>` or `>=`.
+    pub comparison: String,
+    /// The limit.
+    pub limit: f64,
+    /// The interval's value.
+    pub value: f64,
+    /// Unit of limit and value.
+    pub unit: String,
+}
+
 /// Pass or fail, threshold by threshold.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Verdict {
@@ -337,6 +358,8 @@ pub struct ScenarioResult {
     pub worker_cpu_s: f64,
     /// The time series.
     pub intervals: Vec<IntervalStats>,
+    /// Intervals that breached a threshold, as they happened.
+    pub alerts: Vec<Alert>,
     /// Intervals with at least one flag.
     pub suspect_intervals: u64,
     /// How many intervals each flag marked.

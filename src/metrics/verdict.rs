@@ -1,49 +1,32 @@
-//! Thresholds: the design's four limits, checked against a scenario's measurements.
+//! Thresholds: the design's four limits and any others, checked against a scenario's
+//! measurements.
 
-use super::result::{ScenarioResult, ThresholdResult, Verdict};
+use super::result::{ScenarioResult, Verdict};
+use super::threshold::Threshold;
 use crate::config::LoadTestConfig;
 
-/// Checks `result` against the thresholds of `config`.
-///
-/// Latency limits are strict (`p95 < limit`), rates inclusive (`error_rate <= limit`,
-/// `success_rate >= limit`). Latency is the corrected response time.
-pub fn evaluate(config: &LoadTestConfig, result: &ScenarioResult) -> Verdict {
-    let latency = |metric: &str, limit: f64, value: f64| ThresholdResult {
-        metric: metric.to_string(),
-        comparison: "<".to_string(),
-        limit,
-        value,
-        unit: "ms".to_string(),
-        passed: value < limit,
-    };
-    let thresholds = vec![
-        latency(
-            "response_time p95",
-            config.latency_p95_threshold_ms,
-            result.response_time_ms.p95,
-        ),
-        latency(
-            "response_time p99",
-            config.latency_p99_threshold_ms,
-            result.response_time_ms.p99,
-        ),
-        ThresholdResult {
-            metric: "error_rate".to_string(),
-            comparison: "<=".to_string(),
-            limit: config.error_rate_threshold,
-            value: result.error_rate,
-            unit: "ratio".to_string(),
-            passed: result.error_rate <= config.error_rate_threshold,
-        },
-        ThresholdResult {
-            metric: "success_rate".to_string(),
-            comparison: ">=".to_string(),
-            limit: config.success_rate_threshold,
-            value: result.success_rate,
-            unit: "ratio".to_string(),
-            passed: result.success_rate >= config.success_rate_threshold,
-        },
+/// Every threshold of a scenario: the design's four (latency limits strict, rates
+/// inclusive), then the extra ones.
+pub fn thresholds(config: &LoadTestConfig) -> Vec<Threshold> {
+    let design = [
+        format!("response p95 < {}ms", config.latency_p95_threshold_ms),
+        format!("response p99 < {}ms", config.latency_p99_threshold_ms),
+        format!("error_rate <= {}", config.error_rate_threshold),
+        format!("success_rate >= {}", config.success_rate_threshold),
     ];
+    design
+        .iter()
+        .map(|text| Threshold::parse(text).expect("validated limits always parse"))
+        .chain(config.thresholds.iter().cloned())
+        .collect()
+}
+
+/// Checks `result` against every threshold of `config`.
+pub fn evaluate(config: &LoadTestConfig, result: &ScenarioResult) -> Verdict {
+    let thresholds: Vec<_> = thresholds(config)
+        .iter()
+        .map(|t| t.evaluate(result))
+        .collect();
     Verdict {
         passed: thresholds.iter().all(|t| t.passed),
         thresholds,

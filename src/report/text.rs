@@ -8,7 +8,7 @@
 use std::fmt::Write;
 
 use crate::metrics::result::CLOSED_LOOP_LABEL;
-use crate::metrics::{LatencySummary, RunResult, ScenarioResult};
+use crate::metrics::{IntervalStats, LatencySummary, RunResult, ScenarioResult};
 
 const RULE: &str = "==================================================";
 
@@ -25,6 +25,9 @@ pub fn summary(result: &RunResult) -> String {
         let _ = write!(out, ", INTERRUPTED before the schedule ended");
     }
     let _ = writeln!(out, "; wall time {:.2}s", result.wall_seconds);
+    if let Some(why) = &result.aborted {
+        let _ = writeln!(out, "ABORTED (abort_on_fail): {why}");
+    }
     for warning in &result.warnings {
         let _ = writeln!(out, "warning: {warning}");
     }
@@ -237,22 +240,58 @@ fn verdict_lines(w: &mut String, s: &ScenarioResult) {
     let _ = writeln!(w, "\nVERDICT: {verdict}{suspect}");
     for t in &s.verdict.thresholds {
         let mark = if t.passed { "pass" } else { "FAIL" };
-        let (value, limit) = if t.unit == "ms" {
-            (
-                format!("{:.2} ms", t.value),
-                format!("{} ms", trim(t.limit)),
-            )
-        } else {
-            (format!("{:.4}", t.value), trim(t.limit))
-        };
+        let (value, limit) = with_unit(t.value, t.limit, &t.unit);
         let _ = writeln!(
             w,
             "  [{mark}] {} {value} {} {limit}",
             t.metric, t.comparison
         );
     }
+    if !s.alerts.is_empty() {
+        let _ = writeln!(
+            w,
+            "  ALERTS: {} interval breach(es) of thresholds, the first at {:.1}s ({})",
+            s.alerts.len(),
+            s.alerts[0].at_s,
+            s.alerts[0].metric
+        );
+    }
     for note in &s.verdict.notes {
         let _ = writeln!(w, "  {note}");
+    }
+}
+
+/// One line of live progress for an interval that just closed.
+pub fn progress_line(name: &str, row: &IntervalStats, duration_s: f64, target_rps: f64) -> String {
+    let r = &row.response_time_ms;
+    format!(
+        "[{:6.1}/{:.1}s] {name}: target {}, achieved {:.1} RPS | p50 {:.2} p99 {:.2} max {:.2} ms \
+         | errors {}, timeouts {}, dropped {}",
+        row.end_s,
+        duration_s,
+        trim(target_rps),
+        row.achieved_rps,
+        r.p50,
+        r.p99,
+        r.max,
+        row.errors,
+        row.timeouts,
+        row.dropped
+    )
+}
+
+/// A threshold's value and limit, written in its unit.
+fn with_unit(value: f64, limit: f64, unit: &str) -> (String, String) {
+    match unit {
+        "ratio" => (format!("{value:.4}"), trim(limit)),
+        "count" => (format!("{value:.0}"), trim(limit)),
+        "%" => (format!("{value:.2}%"), format!("{}%", trim(limit))),
+        "rps" => (format!("{value:.2} RPS"), format!("{} RPS", trim(limit))),
+        "ms" => (format!("{value:.2} ms"), format!("{} ms", trim(limit))),
+        other => (
+            format!("{value:.3} {other}"),
+            format!("{} {other}", trim(limit)),
+        ),
     }
 }
 

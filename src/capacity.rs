@@ -1,0 +1,333 @@
+//! `openpace capacity`: up to what rate does the target still meet its thresholds?
+//!
+//! Runs short constant-rate steps of the scenario, each with its own warmup, and searches
+//! between two bounds: first the lower bound (it must pass), then the upper (if it passes,
+//! the capacity is at least that), then bisection on a logarithmic scale until the bracket is
+//! narrower than the precision. A step passes when every threshold passes, the schedule was
+//! kept (no shortfall) and nothing was dropped. The report gives the highest rate that
+//! passed, the first that failed and why, and every step.
+
+use std::fmt::Write;
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::LoadTestConfig;
+use crate::engine::LoadTestRunner;
+use crate::error::{ConfigError, Error, Origin};
+use crate::schedule::LoadPattern;
+use crate::target::TargetFactory;
+
+/// Bounds, step length and precision of the search.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CapacityOptions {
+    /// Lowest rate tried (RPS).
+    pub low: f64,
+    /// Highest rate tried (RPS).
+    pub high: f64,
+    /// Measured seconds per step.
+    pub step_s: f64,
+    /// Warmup seconds per step.
+    pub warmup_s: f64,
+    /// Stop when the bracket is narrower than this share of its lower end.
+    pub precision: f64,
+    /// Give up after this many steps.
+    pub max_steps: usize,
+}
+
+impl Default for CapacityOptions {
+    fn default() -> Self {
+        CapacityOptions {
+            low: 10.0,
+            high: 10_000.0,
+            step_s: 10.0,
+            warmup_s: 2.0,
+            precision: 0.05,
+            max_steps: 20,
+        }
+    }
+}
+
+impl CapacityOptions {
+    /// Checks the options, naming the flag at fault.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |flag: &str, value: f64, allowed: &str| {
+            Err(ConfigError::invalid(
+                &Origin::Flag(flag.to_string()),
+                flag.trim_start_matches('-'),
+                value,
+                allowed,
+            ))
+        };
+        if !(self.low > 0.0 && self.low.is_finite()) {
+            return bad("--low", self.low, "a rate greater than 0");
+        }
+        if !(self.high > self.low && self.high <= crate::config::MAX_RPS) {
+            return bad("--high", self.high, "a rate above --low, at most 100000000");
+        }
+        if !(self.step_s >= 0.1 && self.step_s <= 3600.0) {
+            return bad("--step", self.step_s, "0.1 to 3600 seconds");
+        }
+        if !(self.warmup_s >= 0.0 && self.warmup_s <= 3600.0) {
+            return bad("--warmup", self.warmup_s, "0 to 3600 seconds");
+        }
+        if !(self.precision > 0.0 && self.precision < 1.0) {
+            return bad(
+                "--precision",
+                self.precision,
+                "a share between 0 and 1, e.g. 0.05",
+            );
+        }
+        Ok(())
+    }
+}
+
+/// One step of the search.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CapacityStep {
+    /// Scheduled rate.
+    pub rate: f64,
+    /// Whether it met every threshold, kept the schedule and dropped nothing.
+    pub passed: bool,
+    /// Why not, when it did not.
+    pub reasons: Vec<String>,
+    /// Completed / window.
+    pub achieved_rps: f64,
+    /// Completed / (window + drain).
+    pub sustained_rps: f64,
+    /// Response-time p95, ms.
+    pub p95_ms: f64,
+    /// Response-time p99, ms.
+    pub p99_ms: f64,
+    /// (errors + timeouts + dropped) / intended.
+    pub error_rate: f64,
+    /// openpace's own figures were suspect in some interval.
+    pub suspect: bool,
+}
+
+/// The result of a search.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CapacityReport {
+    /// `openpace <version>`.
+    pub tool: String,
+    /// The scenario searched.
+    pub scenario: String,
+    /// Its target.
+    pub target: String,
+    /// The search's options.
+    pub options: CapacityOptions,
+    /// The highest rate that passed (`None`: not even the lower bound).
+    pub highest_passed: Option<f64>,
+    /// The lowest rate that failed (`None`: not even the upper bound).
+    pub first_failed: Option<f64>,
+    /// Why it failed.
+    pub first_failed_reasons: Vec<String>,
+    /// Every step, in the order run.
+    pub steps: Vec<CapacityStep>,
+}
+
+/// Searches the capacity of `base` (its pattern becomes constant). `target` replaces the
+/// built-in target when given; `progress` hears each step as it finishes.
+pub fn search(
+    base: &LoadTestConfig,
+    target: Option<TargetFactory>,
+    options: &CapacityOptions,
+    mut progress: impl FnMut(&CapacityStep),
+) -> Result<CapacityReport, Error> {
+    options.validate()?;
+    let mut steps = Vec::new();
+    let mut step = |rate: f64| -> Result<bool, Error> {
+        let config = LoadTestConfig {
+            load_pattern: LoadPattern::Constant,
+            target_rps: rate,
+            duration_seconds: options.step_s,
+            warmup_seconds: options.warmup_s,
+            abort_on_fail: true,
+            output: None,
+            ..base.clone()
+        };
+        let mut runner = LoadTestRunner::new(config)?;
+        if let Some(factory) = &target {
+            runner = runner.with_target(factory.clone());
+        }
+        let result = runner.run()?;
+        let s = &result.scenarios[0];
+        let mut reasons: Vec<String> = s
+            .verdict
+            .thresholds
+            .iter()
+            .filter(|t| !t.passed)
+            .map(|t| {
+                format!(
+                    "{} = {:.3} {}, limit {} {}",
+                    t.metric, t.value, t.unit, t.comparison, t.limit
+                )
+            })
+            .collect();
+        if s.rate_shortfall_pct > 0.0 {
+            reasons.push(format!(
+                "schedule not kept: {:.1}% short",
+                s.rate_shortfall_pct
+            ));
+        }
+        if s.requests.dropped > 0 {
+            reasons.push(format!("{} requests dropped", s.requests.dropped));
+        }
+        if let Some(why) = &result.aborted {
+            reasons.push(format!("stopped early: {why}"));
+        }
+        let record = CapacityStep {
+            rate,
+            passed: reasons.is_empty(),
+            reasons,
+            achieved_rps: s.achieved_rps,
+            sustained_rps: s.sustained_rps,
+            p95_ms: s.response_time_ms.p95,
+            p99_ms: s.response_time_ms.p99,
+            error_rate: s.error_rate,
+            suspect: s.verdict.suspect,
+        };
+        progress(&record);
+        let passed = record.passed;
+        steps.push(record);
+        Ok(passed)
+    };
+    let (mut passed, mut failed) = (None, None);
+    if step(options.low)? {
+        passed = Some(options.low);
+        if step(options.high)? {
+            passed = Some(options.high);
+        } else {
+            failed = Some(options.high);
+        }
+    } else {
+        failed = Some(options.low);
+    }
+    let mut runs = 2;
+    while let (Some(lo), Some(hi)) = (passed, failed) {
+        if (hi - lo) / lo <= options.precision || runs >= options.max_steps {
+            break;
+        }
+        let middle = (lo * hi).sqrt();
+        if step(middle)? {
+            passed = Some(middle);
+        } else {
+            failed = Some(middle);
+        }
+        runs += 1;
+    }
+    let first_failed_reasons = failed
+        .and_then(|rate| steps.iter().find(|s| s.rate == rate))
+        .map(|s| s.reasons.clone())
+        .unwrap_or_default();
+    Ok(CapacityReport {
+        tool: format!("openpace {}", env!("CARGO_PKG_VERSION")),
+        scenario: base.name.clone(),
+        target: base.target.to_string(),
+        options: *options,
+        highest_passed: passed,
+        first_failed: failed,
+        first_failed_reasons,
+        steps,
+    })
+}
+
+/// The report as text.
+pub fn text(r: &CapacityReport) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "CAPACITY of \"{}\" (target {}), {}",
+        r.scenario, r.target, r.tool
+    );
+    let _ = writeln!(
+        out,
+        "  steps of {}s after {}s warmup, between {} and {} RPS, to {:.0}% precision\n",
+        r.options.step_s,
+        r.options.warmup_s,
+        r.options.low,
+        r.options.high,
+        100.0 * r.options.precision
+    );
+    let _ = writeln!(
+        out,
+        "{:>10} {:>8} {:>12} {:>12} {:>10} {:>10} {:>8}  why",
+        "rate", "result", "achieved", "sustained", "p95 ms", "p99 ms", "errors"
+    );
+    for s in &r.steps {
+        let _ = writeln!(
+            out,
+            "{:>10.1} {:>8} {:>12.1} {:>12.1} {:>10.2} {:>10.2} {:>7.2}%  {}",
+            s.rate,
+            if s.passed { "pass" } else { "FAIL" },
+            s.achieved_rps,
+            s.sustained_rps,
+            s.p95_ms,
+            s.p99_ms,
+            100.0 * s.error_rate,
+            s.reasons.join("; ")
+        );
+    }
+    let _ = writeln!(out);
+    match (r.highest_passed, r.first_failed) {
+        (Some(p), Some(f)) => {
+            let _ = writeln!(
+                out,
+                "CAPACITY: {p:.1} RPS passed; {f:.1} RPS failed: {}",
+                r.first_failed_reasons.join("; ")
+            );
+        }
+        (Some(p), None) => {
+            let _ = writeln!(
+                out,
+                "CAPACITY: at least {p:.1} RPS (the upper bound passed)"
+            );
+        }
+        (None, Some(f)) => {
+            let _ = writeln!(
+                out,
+                "CAPACITY: below {f:.1} RPS (the lower bound failed: {})",
+                r.first_failed_reasons.join("; ")
+            );
+        }
+        (None, None) => {}
+    }
+    out
+}
+
+/// The steps as CSV.
+pub fn csv(r: &CapacityReport) -> String {
+    let mut out = String::from(
+        "rate,passed,achieved_rps,sustained_rps,p95_ms,p99_ms,error_rate,suspect,reasons\n",
+    );
+    for s in &r.steps {
+        let reasons = s.reasons.join("; ").replace('"', "\"\"");
+        let _ = writeln!(
+            out,
+            "{},{},{:.3},{:.3},{:.4},{:.4},{:.6},{},\"{reasons}\"",
+            s.rate,
+            s.passed,
+            s.achieved_rps,
+            s.sustained_rps,
+            s.p95_ms,
+            s.p99_ms,
+            s.error_rate,
+            s.suspect
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options_are_checked() {
+        assert!(CapacityOptions::default().validate().is_ok());
+        let bad = CapacityOptions {
+            high: 5.0,
+            ..CapacityOptions::default()
+        };
+        assert!(bad.validate().unwrap_err().to_string().contains("--high"));
+    }
+}

@@ -1,0 +1,553 @@
+//! Thresholds beyond the design's four, written as text: `response p99.9 < 5ms`,
+//! `dispatch_delay p99 < 50us`, `error_rate <= 2%`, `achieved_rate >= 0.99 * target`.
+//!
+//! Grammar: `METRIC [STAT] OP LIMIT`. Latency metrics (`response`, `service`, `dispatch`,
+//! `timer_lateness`, also with `_time`/`_delay` suffixes) take a STAT (`min`, `avg`, `p50`,
+//! `p90`, `p95`, `p99`, `p99.9`, `p99.99`, `max`) and a limit with a unit (`ns`, `us`, `ms`,
+//! `s`; ms when none). Shares (`error_rate`, `success_rate`, `cache_hit_rate`,
+//! `fallback_rate`) take a fraction or a percentage; `overhead_pct` a percentage; rates
+//! (`achieved_rate`, `sustained_rate`) requests per second or `FACTOR * target` (the
+//! scheduled rate); counts (`errors`, `timeouts`, `dropped`) a number. OP is `<`, `<=`, `>`
+//! or `>=`.
+//!
+//! A threshold is evaluated on the whole run (the verdict), on each interval (alerts), and
+//! during the run on what has been measured so far, to tell when it can no longer pass
+//! (`abort_on_fail`).
+
+use std::fmt;
+
+use hdrhistogram::Histogram;
+use serde::{Deserialize, Serialize};
+
+use super::result::{IntervalStats, LatencySummary, ScenarioResult, ThresholdResult};
+
+/// What a threshold measures.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+enum Metric {
+    Response,
+    Service,
+    Dispatch,
+    TimerLateness,
+    ErrorRate,
+    SuccessRate,
+    CacheHitRate,
+    FallbackRate,
+    OverheadPct,
+    AchievedRate,
+    SustainedRate,
+    Errors,
+    Timeouts,
+    Dropped,
+}
+
+/// A statistic of a latency metric.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+enum Stat {
+    Min,
+    Avg,
+    Max,
+    /// A quantile, 0..1.
+    Quantile(f64),
+}
+
+/// A comparison.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+enum Op {
+    Lt,
+    Le,
+    Gt,
+    Ge,
+}
+
+impl Op {
+    fn holds(self, value: f64, limit: f64) -> bool {
+        match self {
+            Op::Lt => value < limit,
+            Op::Le => value <= limit,
+            Op::Gt => value > limit,
+            Op::Ge => value >= limit,
+        }
+    }
+
+    fn symbol(self) -> &'static str {
+        match self {
+            Op::Lt => "<",
+            Op::Le => "<=",
+            Op::Gt => ">",
+            Op::Ge => ">=",
+        }
+    }
+}
+
+/// One threshold; see the module doc.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Threshold {
+    /// The text it was parsed from.
+    pub text: String,
+    metric: Metric,
+    stat: Option<Stat>,
+    op: Op,
+    /// The limit in display units (or the factor of the target rate).
+    limit: f64,
+    times_target: bool,
+    /// Display unit: ns, us, ms, s, ratio, %, rps or count.
+    unit: String,
+}
+
+/// What `parse` accepts, for error messages.
+pub const GRAMMAR: &str = "METRIC [STAT] OP LIMIT, e.g. \"response p99.9 < 5ms\", \
+    \"dispatch_delay p99 < 50us\", \"error_rate <= 2%\", \"achieved_rate >= 0.99 * target\"; \
+    METRIC: response, service, dispatch, timer_lateness (with STAT min|avg|p50|p90|p95|p99|\
+    p99.9|p99.99|max), error_rate, success_rate, cache_hit_rate, fallback_rate, overhead_pct, \
+    achieved_rate, sustained_rate, errors, timeouts, dropped; OP: < <= > >=";
+
+impl Threshold {
+    /// Parses a threshold; the error says what is wrong.
+    pub fn parse(text: &str) -> Result<Threshold, String> {
+        let words: Vec<&str> = text.split_whitespace().collect();
+        let (name, rest) = words.split_first().ok_or("an empty threshold")?;
+        let metric = match *name {
+            "response" | "response_time" => Metric::Response,
+            "service" | "service_time" => Metric::Service,
+            "dispatch" | "dispatch_delay" => Metric::Dispatch,
+            "timer_lateness" | "lateness" => Metric::TimerLateness,
+            "error_rate" => Metric::ErrorRate,
+            "success_rate" => Metric::SuccessRate,
+            "cache_hit_rate" => Metric::CacheHitRate,
+            "fallback_rate" => Metric::FallbackRate,
+            "overhead_pct" | "overhead" => Metric::OverheadPct,
+            "achieved_rate" | "achieved_rps" => Metric::AchievedRate,
+            "sustained_rate" | "sustained_rps" => Metric::SustainedRate,
+            "errors" => Metric::Errors,
+            "timeouts" => Metric::Timeouts,
+            "dropped" => Metric::Dropped,
+            other => return Err(format!("unknown metric `{other}`")),
+        };
+        let latency = matches!(
+            metric,
+            Metric::Response | Metric::Service | Metric::Dispatch | Metric::TimerLateness
+        );
+        let (stat, rest) = if latency {
+            let (s, rest) = rest
+                .split_first()
+                .ok_or("a latency metric needs a statistic")?;
+            (Some(parse_stat(s)?), rest)
+        } else {
+            (None, rest)
+        };
+        let (op, rest) = rest.split_first().ok_or("a comparison is missing")?;
+        let op = match *op {
+            "<" => Op::Lt,
+            "<=" => Op::Le,
+            ">" => Op::Gt,
+            ">=" => Op::Ge,
+            other => return Err(format!("`{other}` is not one of < <= > >=")),
+        };
+        let limit_text = rest.join(" ");
+        let (limit, times_target, unit) = parse_limit(metric, &limit_text)?;
+        Ok(Threshold {
+            text: text.trim().to_string(),
+            metric,
+            stat,
+            op,
+            limit,
+            times_target,
+            unit,
+        })
+    }
+
+    fn stat_name(&self) -> String {
+        match self.stat {
+            Some(Stat::Min) => " min".into(),
+            Some(Stat::Avg) => " avg".into(),
+            Some(Stat::Max) => " max".into(),
+            Some(Stat::Quantile(q)) => format!(" p{}", trim(q * 100.0)),
+            None => String::new(),
+        }
+    }
+
+    /// The metric as the verdict names it, e.g. `response_time p99.9`.
+    pub fn metric_name(&self) -> String {
+        let base = match self.metric {
+            Metric::Response => "response_time",
+            Metric::Service => "service_time",
+            Metric::Dispatch => "dispatch_delay",
+            Metric::TimerLateness => "timer_lateness",
+            Metric::ErrorRate => "error_rate",
+            Metric::SuccessRate => "success_rate",
+            Metric::CacheHitRate => "cache_hit_rate",
+            Metric::FallbackRate => "fallback_rate",
+            Metric::OverheadPct => "overhead_pct",
+            Metric::AchievedRate => "achieved_rate",
+            Metric::SustainedRate => "sustained_rate",
+            Metric::Errors => "errors",
+            Metric::Timeouts => "timeouts",
+            Metric::Dropped => "dropped",
+        };
+        format!("{base}{}", self.stat_name())
+    }
+
+    /// Nanoseconds per display unit, for latency metrics.
+    fn ns_per_unit(&self) -> f64 {
+        match self.unit.as_str() {
+            "ns" => 1.0,
+            "us" => 1e3,
+            "s" => 1e9,
+            _ => 1e6,
+        }
+    }
+
+    /// A latency statistic in display units, from a summary kept in `summary_unit_ns`.
+    fn latency(&self, l: &LatencySummary, summary_unit_ns: f64) -> f64 {
+        let v = match self.stat {
+            Some(Stat::Min) => l.min,
+            Some(Stat::Avg) => l.avg,
+            Some(Stat::Max) => l.max,
+            Some(Stat::Quantile(q)) => {
+                let levels = [
+                    (0.5, l.p50),
+                    (0.9, l.p90),
+                    (0.95, l.p95),
+                    (0.99, l.p99),
+                    (0.999, l.p99_9),
+                ];
+                levels
+                    .iter()
+                    .find(|(level, _)| *level == q)
+                    .map_or(l.p99_99, |&(_, v)| v)
+            }
+            None => 0.0,
+        };
+        v * summary_unit_ns / self.ns_per_unit()
+    }
+
+    /// The limit in display units for a run whose scheduled rate is `scheduled_rps`.
+    fn limit_for(&self, scheduled_rps: f64) -> f64 {
+        if self.times_target {
+            self.limit * scheduled_rps
+        } else {
+            self.limit
+        }
+    }
+
+    fn result(&self, value: f64, scheduled_rps: f64) -> ThresholdResult {
+        let limit = self.limit_for(scheduled_rps);
+        ThresholdResult {
+            metric: self.metric_name(),
+            comparison: self.op.symbol().to_string(),
+            limit,
+            value,
+            unit: self.unit.clone(),
+            passed: self.op.holds(value, limit),
+        }
+    }
+
+    /// Checks the threshold on a whole scenario.
+    pub fn evaluate(&self, s: &ScenarioResult) -> ThresholdResult {
+        let share = |x: f64| if self.unit == "%" { 100.0 * x } else { x };
+        let value = match self.metric {
+            Metric::Response => self.latency(&s.response_time_ms, 1e6),
+            Metric::Service => self.latency(&s.service_time_ms, 1e6),
+            Metric::Dispatch => self.latency(&s.dispatch_delay_us, 1e3),
+            Metric::TimerLateness => self.latency(&s.timer_lateness_us, 1e3),
+            Metric::ErrorRate => share(s.error_rate),
+            Metric::SuccessRate => share(s.success_rate),
+            Metric::CacheHitRate => share(s.cache_hit_rate),
+            Metric::FallbackRate => share(s.fallback_rate),
+            Metric::OverheadPct => s.overhead_pct,
+            Metric::AchievedRate => s.achieved_rps,
+            Metric::SustainedRate => s.sustained_rps,
+            Metric::Errors => s.requests.errors as f64,
+            Metric::Timeouts => s.requests.timeouts as f64,
+            Metric::Dropped => s.requests.dropped as f64,
+        };
+        self.result(value, s.scheduled_rps)
+    }
+
+    /// Checks the threshold on one interval, when the interval holds what it needs (not the
+    /// cache, fallback or overhead figures, which are kept for the run only).
+    pub fn evaluate_interval(&self, i: &IntervalStats) -> Option<ThresholdResult> {
+        let seconds = (i.end_s - i.start_s).max(1e-9);
+        let scheduled_rps = i.scheduled / seconds;
+        let finished = (i.completed + i.dropped) as f64;
+        let share = |part: u64| {
+            let x = if finished > 0.0 {
+                part as f64 / finished
+            } else {
+                0.0
+            };
+            if self.unit == "%" { 100.0 * x } else { x }
+        };
+        let value = match self.metric {
+            Metric::Response => self.latency(&i.response_time_ms, 1e6),
+            Metric::Service => self.latency(&i.service_time_ms, 1e6),
+            Metric::Dispatch => self.latency(&i.dispatch_delay_us, 1e3),
+            Metric::ErrorRate => share(i.errors + i.timeouts + i.dropped),
+            Metric::SuccessRate => share(i.ok),
+            Metric::AchievedRate => i.achieved_rps,
+            Metric::Errors => i.errors as f64,
+            Metric::Timeouts => i.timeouts as f64,
+            Metric::Dropped => i.dropped as f64,
+            _ => return None,
+        };
+        let empty_latency = matches!(
+            self.metric,
+            Metric::Response | Metric::Service | Metric::Dispatch
+        ) && i.response_time_ms.count == 0;
+        if empty_latency || (scheduled_rps == 0.0 && self.times_target) {
+            return None;
+        }
+        Some(self.result(value, scheduled_rps))
+    }
+
+    /// Whether the threshold can no longer pass, given what was measured so far and the
+    /// number of requests the whole schedule intends (`planned`).
+    pub fn doomed(&self, so_far: &Progress<'_>) -> bool {
+        let planned = so_far.planned.max(1) as f64;
+        let limit = self.limit;
+        match (self.metric, self.op) {
+            // A share of the whole run that is already too large (or can no longer grow
+            // enough) stays so whatever the remaining requests do.
+            (Metric::ErrorRate, Op::Lt | Op::Le) => {
+                let bad = (so_far.errors + so_far.timeouts + so_far.dropped) as f64 / planned;
+                !self.op.holds(as_share(bad, &self.unit), limit)
+            }
+            (Metric::SuccessRate, Op::Gt | Op::Ge) => {
+                let best =
+                    (planned - (so_far.errors + so_far.timeouts + so_far.dropped) as f64) / planned;
+                !self.op.holds(as_share(best, &self.unit), limit)
+            }
+            (Metric::Errors, Op::Lt | Op::Le) => !self.op.holds(so_far.errors as f64, limit),
+            (Metric::Timeouts, Op::Lt | Op::Le) => !self.op.holds(so_far.timeouts as f64, limit),
+            (Metric::Dropped, Op::Lt | Op::Le) => !self.op.holds(so_far.dropped as f64, limit),
+            // An upper limit on a latency statistic: once more values lie above it than the
+            // statistic allows over the whole run, it cannot come back under.
+            (
+                Metric::Response | Metric::Service | Metric::Dispatch | Metric::TimerLateness,
+                Op::Lt | Op::Le,
+            ) => {
+                let h = match self.metric {
+                    Metric::Response => so_far.response,
+                    Metric::Service => so_far.service,
+                    Metric::Dispatch => so_far.dispatch,
+                    _ => so_far.lateness,
+                };
+                let limit_ns = (limit * self.ns_per_unit()) as u64;
+                let above = h.len() - h.count_between(0, limit_ns.saturating_sub(1)).min(h.len());
+                match self.stat {
+                    Some(Stat::Max) => above > 0,
+                    Some(Stat::Quantile(q)) => above as f64 > (1.0 - q) * planned,
+                    _ => false,
+                }
+            }
+            _ => false,
+        }
+    }
+}
+
+fn as_share(x: f64, unit: &str) -> f64 {
+    if unit == "%" { 100.0 * x } else { x }
+}
+
+/// What has been measured so far in a scenario, for [`Threshold::doomed`].
+pub struct Progress<'a> {
+    /// Requests the whole measured window intends.
+    pub planned: u64,
+    /// Errors so far.
+    pub errors: u64,
+    /// Timeouts so far.
+    pub timeouts: u64,
+    /// Dropped so far.
+    pub dropped: u64,
+    /// Response times so far (ns).
+    pub response: &'a Histogram<u64>,
+    /// Service times so far (ns).
+    pub service: &'a Histogram<u64>,
+    /// Dispatch delays so far (ns).
+    pub dispatch: &'a Histogram<u64>,
+    /// Timer lateness so far (ns).
+    pub lateness: &'a Histogram<u64>,
+}
+
+fn parse_stat(text: &str) -> Result<Stat, String> {
+    match text {
+        "min" => Ok(Stat::Min),
+        "avg" | "mean" => Ok(Stat::Avg),
+        "max" => Ok(Stat::Max),
+        "median" => Ok(Stat::Quantile(0.5)),
+        _ => {
+            let q = text
+                .strip_prefix('p')
+                .and_then(|p| p.parse::<f64>().ok())
+                .filter(|p| [50.0, 90.0, 95.0, 99.0, 99.9, 99.99].contains(p))
+                .ok_or_else(|| {
+                    format!("`{text}` is not a statistic: min, avg, p50, p90, p95, p99, p99.9, p99.99, max")
+                })?;
+            Ok(Stat::Quantile(q / 100.0))
+        }
+    }
+}
+
+/// The limit, whether it is a factor of the target, and the display unit.
+fn parse_limit(metric: Metric, text: &str) -> Result<(f64, bool, String), String> {
+    let compact: String = text.split_whitespace().collect();
+    let number = |s: &str| -> Result<f64, String> {
+        s.parse::<f64>()
+            .ok()
+            .filter(|x| x.is_finite() && *x >= 0.0)
+            .ok_or_else(|| format!("`{text}` is not a limit"))
+    };
+    match metric {
+        Metric::Response | Metric::Service | Metric::Dispatch | Metric::TimerLateness => {
+            let split = compact
+                .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+                .unwrap_or(compact.len());
+            let (value, unit) = compact.split_at(split);
+            let unit = match unit {
+                "" | "ms" => "ms",
+                "ns" => "ns",
+                "us" | "µs" => "us",
+                "s" => "s",
+                other => return Err(format!("`{other}` is not a unit: ns, us, ms, s")),
+            };
+            Ok((number(value)?, false, unit.to_string()))
+        }
+        Metric::ErrorRate | Metric::SuccessRate | Metric::CacheHitRate | Metric::FallbackRate => {
+            match compact.strip_suffix('%') {
+                Some(pct) => Ok((number(pct)?, false, "%".into())),
+                None => {
+                    let v = number(&compact)?;
+                    if v > 1.0 {
+                        return Err(format!(
+                            "`{text}`: a share is 0 to 1, or a percentage like 2%"
+                        ));
+                    }
+                    Ok((v, false, "ratio".into()))
+                }
+            }
+        }
+        Metric::OverheadPct => Ok((number(compact.trim_end_matches('%'))?, false, "%".into())),
+        Metric::AchievedRate | Metric::SustainedRate => match compact.split_once('*') {
+            Some((factor, "target")) => Ok((number(factor)?, true, "rps".into())),
+            Some(_) => Err(format!("`{text}`: write FACTOR * target")),
+            None => Ok((number(&compact)?, false, "rps".into())),
+        },
+        Metric::Errors | Metric::Timeouts | Metric::Dropped => {
+            Ok((number(&compact)?, false, "count".into()))
+        }
+    }
+}
+
+fn trim(x: f64) -> String {
+    let s = format!("{x:.4}");
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+impl fmt::Display for Threshold {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::atomic_hist::new_histogram;
+
+    #[test]
+    fn the_issues_examples_parse() {
+        let t = Threshold::parse("response p99.9 < 5ms").unwrap();
+        assert_eq!(t.metric_name(), "response_time p99.9");
+        assert_eq!((t.limit, t.unit.as_str()), (5.0, "ms"));
+        let t = Threshold::parse("dispatch_delay p99 < 50us").unwrap();
+        assert_eq!((t.limit, t.unit.as_str()), (50.0, "us"));
+        let t = Threshold::parse("achieved_rate >= 0.99 * target").unwrap();
+        assert!(t.times_target);
+        assert_eq!(t.limit_for(200.0), 198.0);
+        assert_eq!(Threshold::parse("error_rate <= 2%").unwrap().unit, "%");
+        assert_eq!(Threshold::parse("errors < 10").unwrap().unit, "count");
+    }
+
+    #[test]
+    fn nonsense_is_rejected_with_a_reason() {
+        for (text, why) in [
+            ("latency p99 < 5ms", "unknown metric"),
+            ("response p42 < 5ms", "not a statistic"),
+            ("response p99 ~ 5ms", "not one of"),
+            ("response p99 < 5 parsecs", "not a unit"),
+            ("error_rate < 3", "a share is 0 to 1"),
+            ("achieved_rate >= 0.9 * budget", "FACTOR * target"),
+            ("response < 5ms", "not a statistic"),
+            ("", "empty"),
+        ] {
+            let err = Threshold::parse(text).unwrap_err();
+            assert!(err.contains(why), "{text}: {err}");
+        }
+    }
+
+    #[test]
+    fn interval_checks_use_the_intervals_figures() {
+        let t = Threshold::parse("response p95 < 10ms").unwrap();
+        let mut i = IntervalStats {
+            start_s: 0.0,
+            end_s: 1.0,
+            completed: 10,
+            ..IntervalStats::default()
+        };
+        i.response_time_ms.count = 10;
+        i.response_time_ms.p95 = 12.0;
+        let r = t.evaluate_interval(&i).unwrap();
+        assert!(!r.passed && r.value == 12.0);
+        assert!(
+            Threshold::parse("cache_hit_rate > 0.5")
+                .unwrap()
+                .evaluate_interval(&i)
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn a_threshold_is_doomed_only_when_it_can_no_longer_pass() {
+        let empty = new_histogram();
+        let mut response = new_histogram();
+        for _ in 0..5 {
+            response.record(50_000_000).unwrap();
+        }
+        let progress = |errors, response: &'static Histogram<u64>| Progress {
+            planned: 1000,
+            errors,
+            timeouts: 0,
+            dropped: 0,
+            response,
+            service: response,
+            dispatch: response,
+            lateness: response,
+        };
+        let leaked_empty: &'static Histogram<u64> = Box::leak(Box::new(empty));
+        let leaked: &'static Histogram<u64> = Box::leak(Box::new(response));
+        let errors = Threshold::parse("error_rate <= 1%").unwrap();
+        assert!(!errors.doomed(&progress(10, leaked_empty)));
+        assert!(errors.doomed(&progress(11, leaked_empty)));
+        // Five values above 10 ms of 1000 planned: p99 can still pass, p99.9 cannot.
+        assert!(
+            !Threshold::parse("response p99 < 10ms")
+                .unwrap()
+                .doomed(&progress(0, leaked))
+        );
+        assert!(
+            Threshold::parse("response p99.9 < 10ms")
+                .unwrap()
+                .doomed(&progress(0, leaked))
+        );
+        assert!(
+            Threshold::parse("response max < 10ms")
+                .unwrap()
+                .doomed(&progress(0, leaked))
+        );
+        assert!(
+            !Threshold::parse("achieved_rate >= 0.99 * target")
+                .unwrap()
+                .doomed(&progress(0, leaked))
+        );
+    }
+}

@@ -1,0 +1,178 @@
+//! Extra thresholds, alerts, notifications, live progress and abort_on_fail, through the binary.
+
+mod common;
+
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+fn openpace(args: &[&str]) -> Output {
+    let _turn = common::serial();
+    Command::new(env!("CARGO_BIN_EXE_openpace"))
+        .args(args)
+        .output()
+        .expect("the binary runs")
+}
+
+/// A 2 s run of a 2 ms target at 100 RPS with 0.5 s intervals, plus `extra` flags.
+fn run(extra: &[&str]) -> Output {
+    let mut args = vec![
+        "run",
+        "--target",
+        "sleep:2ms",
+        "--rate",
+        "100",
+        "--duration",
+        "2",
+        "--warmup",
+        "0",
+        "--interval",
+        "0.5",
+    ];
+    args.extend(extra);
+    openpace(&args)
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn report(path: &std::path::Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+#[test]
+fn extra_thresholds_join_the_verdict_and_set_the_exit_code() {
+    let passing = run(&[
+        "--out",
+        "none",
+        "--threshold",
+        "response p99.9 < 100ms",
+        "--threshold",
+        "achieved_rate >= 0.99 * target",
+        "--threshold",
+        "dispatch_delay p99 < 50ms",
+    ]);
+    assert_eq!(passing.status.code(), Some(0), "{}", stderr(&passing));
+    let summary = String::from_utf8_lossy(&passing.stdout);
+    assert!(summary.contains("[pass] response_time p99.9"), "{summary}");
+    assert!(summary.contains("[pass] achieved_rate"), "{summary}");
+    let failing = run(&["--out", "none", "--threshold", "response p99.9 < 1ms"]);
+    assert_eq!(failing.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&failing.stdout).contains("[FAIL] response_time p99.9"));
+}
+
+#[test]
+fn breaching_intervals_alert_on_stderr_in_the_report_and_to_the_notify_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("run.json");
+    let log = dir.path().join("notes.jsonl");
+    let notify = format!("cat >> {}", log.display());
+    let out = run(&[
+        "--out",
+        json.to_str().unwrap(),
+        "--threshold",
+        "response p50 < 1ms",
+        "--notify-cmd",
+        &notify,
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    // Every interval breaches: an alert line each, in the report too.
+    let alerts = stderr(&out).matches("openpace ALERT").count();
+    assert!(alerts >= 4, "{}", stderr(&out));
+    let result = report(&json);
+    assert_eq!(
+        result["scenarios"][0]["alerts"].as_array().unwrap().len(),
+        alerts
+    );
+    // The notify command saw each alert and then the verdict, each as one JSON line.
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("valid JSON"))
+        .collect();
+    assert_eq!(lines.len(), alerts + 1);
+    assert!(
+        lines[..alerts]
+            .iter()
+            .all(|l| l["type"] == "alert" && l["metric"] == "response_time p50")
+    );
+    assert_eq!(lines[alerts]["type"], "verdict");
+    assert_eq!(lines[alerts]["passed"], false);
+}
+
+#[test]
+fn a_hanging_or_failing_notify_command_neither_stalls_nor_breaks_the_run() {
+    let started = Instant::now();
+    let out = run(&[
+        "--out",
+        "none",
+        "--threshold",
+        "response p50 < 1ms",
+        "--notify-cmd",
+        "sleep 30",
+    ]);
+    assert!(
+        started.elapsed() < Duration::from_secs(9),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("notify command"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let out = run(&["--out", "none", "--notify-cmd", "exit 7"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("notify command failed"));
+}
+
+#[test]
+fn progress_is_one_line_per_interval_and_nothing_when_quiet() {
+    let out = run(&["--out", "none"]);
+    let progress: Vec<String> = stderr(&out)
+        .lines()
+        .filter(|l| l.starts_with('['))
+        .map(String::from)
+        .collect();
+    assert!((3..=5).contains(&progress.len()), "{progress:?}");
+    assert!(progress[0].contains("target 100, achieved") && progress[0].contains("p99"));
+    let quiet = run(&["--out", "none", "--quiet"]);
+    assert!(quiet.stderr.is_empty() && quiet.stdout.is_empty());
+}
+
+#[test]
+fn abort_on_fail_stops_as_soon_as_a_threshold_cannot_pass() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("run.json");
+    let started = Instant::now();
+    let out = openpace(&[
+        "run",
+        "--target",
+        "sleep:2ms",
+        "--rate",
+        "100",
+        "--duration",
+        "30",
+        "--warmup",
+        "0",
+        "--interval",
+        "0.5",
+        "--quiet",
+        "--out",
+        json.to_str().unwrap(),
+        "--threshold",
+        "response max < 1ms",
+        "--abort-on-fail",
+    ]);
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert_eq!(out.status.code(), Some(1));
+    let result = report(&json);
+    assert!(
+        result["aborted"]
+            .as_str()
+            .unwrap()
+            .contains("response max < 1ms")
+    );
+    assert!(result["scenarios"][0]["send_window_s"].as_f64().unwrap() < 5.0);
+}
