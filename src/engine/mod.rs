@@ -125,7 +125,13 @@ impl LoadTestRunner {
         WORKER_PANICS.store(0, Ordering::Relaxed);
         let warnings = Arc::new(Mutex::new(plan.warnings.clone()));
         let stop = self.stop.state.clone();
-        let workers_total: usize = self.run.scenarios.iter().map(|s| s.worker_count()).sum();
+        let counts: Vec<usize> = self
+            .run
+            .scenarios
+            .iter()
+            .map(|s| s.worker_count())
+            .collect();
+        let workers_total: usize = counts.iter().sum();
         let clock = RunClock::starting_in(Duration::from_millis(30 + workers_total as u64));
         let mut lanes = Vec::new();
         let mut scenarios = Vec::new();
@@ -192,6 +198,7 @@ impl LoadTestRunner {
                     timeout_ns: seconds_to_ns(config.request_timeout_seconds),
                     max_retries: config.max_retries,
                     stop: stop.clone(),
+                    shares_core: plan.worker_shares_core(index, i, &counts),
                 };
                 let core = plan.worker_core(index, i);
                 let warnings = warnings.clone();

@@ -29,6 +29,24 @@ impl CorePlan {
         let cores = &self.workers[scenario];
         (!cores.is_empty()).then(|| cores[index % cores.len()])
     }
+
+    /// Whether openpace's timing loop or another worker runs on the core of worker `index`
+    /// of `scenario` (true when it is unpinned), given each scenario's worker count.
+    pub fn worker_shares_core(&self, scenario: usize, index: usize, counts: &[usize]) -> bool {
+        let Some(core) = self.worker_core(scenario, index) else {
+            return true;
+        };
+        let workers: usize = counts
+            .iter()
+            .enumerate()
+            .map(|(s, &n)| {
+                (0..n)
+                    .filter(|&i| self.worker_core(s, i) == Some(core))
+                    .count()
+            })
+            .sum();
+        workers + usize::from(self.timer == Some(core)) > 1
+    }
 }
 
 /// The cores the calling thread may run on, as the kernel reports them.

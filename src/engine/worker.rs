@@ -28,6 +28,8 @@ use crate::target::{CallResult, ErrorKind, Request, Target};
 
 /// In hybrid mode, how long an idle worker spins before it blocks.
 const HYBRID_SPIN_NS: u64 = 50_000;
+/// Outside spin mode, how long before its instant a worker stops yielding and just spins.
+pub(crate) const SPIN_ONLY_NS: u64 = 20_000;
 
 /// Where a worker's requests come from.
 pub(crate) enum Source {
@@ -57,6 +59,8 @@ pub(crate) struct Worker {
     pub timeout_ns: u64,
     pub max_retries: u32,
     pub stop: Arc<StopState>,
+    /// Another openpace thread (a worker, the timing loop) is pinned to this worker's core.
+    pub shares_core: bool,
 }
 
 impl Worker {
@@ -123,14 +127,36 @@ impl Worker {
     }
 
     /// Spins until the clock reads `intended_ns` and returns the reading: the call's start.
+    ///
+    /// Outside `spin` mode, on a core shared with other openpace threads, the spin yields the
+    /// core between clock reads until the last
+    /// [`SPIN_ONLY_NS`]. Workers often outnumber cores, and a worker spinning towards its
+    /// instant would otherwise hold its core for a whole time slice while another worker on
+    /// it, whose instant has come, waits: with 10 workers on one core at 2,000 RPS that put
+    /// 28 ms into the p99 of a no-op target. The last stretch is a plain spin, because a
+    /// yield costs a system call and so blurs the start stamp (yielding to the end took the
+    /// hybrid dispatch delay p99 from 0.03 to 2 µs on a core of its own).
     #[inline]
     fn await_instant(&self, intended_ns: u64) -> u64 {
+        let share = self.shares_core
+            && !matches!(
+                self.source,
+                Source::Open {
+                    wait: WaitMode::Spin,
+                    ..
+                }
+            );
         loop {
             let now = self.clock.now_ns();
             if now >= intended_ns {
                 return now;
             }
-            std::hint::spin_loop();
+            if share && intended_ns - now > SPIN_ONLY_NS {
+                // SAFETY: no arguments; always succeeds on Linux.
+                unsafe { libc::sched_yield() };
+            } else {
+                std::hint::spin_loop();
+            }
         }
     }
 
