@@ -252,6 +252,9 @@ pub const MAX_SECONDS: f64 = 30.0 * 86_400.0;
 pub const MAX_RPS: f64 = 100_000_000.0;
 /// Longest request timeout: the histograms' ceiling.
 pub const MAX_TIMEOUT_SECONDS: f64 = 3_600.0;
+/// Most connections a network scenario may open (each is a file descriptor; the run raises
+/// its soft `RLIMIT_NOFILE` to the hard limit when it needs more).
+pub const MAX_CONNECTIONS: usize = 100_000;
 
 impl LoadTestConfig {
     /// The rate over the measured window (warmup not included).
@@ -277,8 +280,28 @@ impl LoadTestConfig {
         }
     }
 
-    /// Worker threads this scenario starts.
+    /// For a network target, the connections it opens in all: `connections` if set, else the
+    /// closed model's `concurrency`, else one per worker. `None` for in-process targets.
+    pub fn connections(&self) -> Option<usize> {
+        if !self.target.is_network() {
+            return None;
+        }
+        let closed = self.concurrency.filter(|_| self.model == Model::Closed);
+        Some(
+            self.target
+                .connections()
+                .or(closed)
+                .unwrap_or(self.num_workers),
+        )
+    }
+
+    /// Worker threads this scenario starts. A network target's connections are spread over
+    /// at most `num_workers` workers, never more workers than connections; an in-process
+    /// target has `num_workers` (open model) or `concurrency` (closed) workers.
     pub fn worker_count(&self) -> usize {
+        if let Some(connections) = self.connections() {
+            return connections.clamp(1, self.num_workers);
+        }
         match self.model {
             Model::Open => self.num_workers,
             Model::Closed => self.concurrency.unwrap_or(self.num_workers),
@@ -462,8 +485,24 @@ impl LoadTestConfig {
                 allowed,
             ));
         }
+        let connection_limit = format!("1 to {MAX_CONNECTIONS} connections");
+        if let Some(c) = self.target.connections() {
+            if c > MAX_CONNECTIONS {
+                return Err(ConfigError::invalid(
+                    origin,
+                    "connections",
+                    c,
+                    connection_limit,
+                ));
+            }
+        }
         if let Some(c) = self.concurrency {
-            if c == 0 || c > self.max_workers {
+            // A network target's callers are its connections, not threads.
+            let (limit, allowed) = match self.target.is_network() {
+                true => (MAX_CONNECTIONS, connection_limit),
+                false => (self.max_workers, allowed),
+            };
+            if c == 0 || c > limit {
                 return Err(ConfigError::invalid(origin, "concurrency", c, allowed));
             }
             if self.model == Model::Open {

@@ -9,6 +9,7 @@ use openpace::error::{ConfigError, Origin};
 use std::io::IsTerminal;
 
 use openpace::engine::ProgressMode;
+use openpace::target::net::spec::NetFlags;
 use openpace::{Error, LoadTestRunner, calibrate, capacity, report};
 
 /// Open-model load testing with coordinated-omission-corrected latency.
@@ -136,7 +137,8 @@ impl Default for Command {
 struct RunArgs {
     /// Config file (JSON). Without one, flags modify the embedded default scenario.
     config: Option<PathBuf>,
-    /// Target: noop, spin:DURATION, sleep:DURATION or features[:OPTIONS] (field `target`).
+    /// Target: noop, spin:DURATION, sleep:DURATION, features[:OPTIONS], http://HOST[:PORT]/PATH
+    /// or tcp://HOST:PORT (field `target`).
     #[arg(long, value_name = "TARGET")]
     target: Option<String>,
     /// Load pattern: constant, ramp_up, spike, step or stages (field `load_pattern`).
@@ -163,6 +165,37 @@ struct RunArgs {
     /// Print nothing but errors.
     #[arg(long)]
     quiet: bool,
+    /// HTTP header "Name: value" for an http:// target (repeatable).
+    #[arg(short = 'H', long = "header", value_name = "HEADER")]
+    headers: Vec<String>,
+    /// HTTP method for an http:// target.
+    #[arg(long, value_name = "METHOD")]
+    method: Option<String>,
+    /// Request body for an http:// target.
+    #[arg(long, value_name = "TEXT")]
+    body: Option<String>,
+    /// File holding the request body for an http:// target.
+    #[arg(long, value_name = "FILE")]
+    body_file: Option<String>,
+    /// Statuses that count as success, e.g. 200,204 (default: 2xx and 3xx).
+    #[arg(long, value_name = "CODES")]
+    expect_status: Option<String>,
+    /// Connections to a network target, spread over at most --workers worker threads
+    /// (default: one per worker; with --model closed, --concurrency).
+    #[arg(long, value_name = "N")]
+    connections: Option<String>,
+    /// Connect timeout of a network target.
+    #[arg(long, value_name = "DURATION")]
+    connect_timeout: Option<String>,
+    /// Bytes a tcp:// target sends: text with \r \n \xHH escapes, or hex:0a0b...
+    #[arg(long, value_name = "PAYLOAD")]
+    payload: Option<String>,
+    /// A tcp:// response ends with these bytes (default \n).
+    #[arg(long, value_name = "DELIMITER")]
+    until: Option<String>,
+    /// A tcp:// response is this many bytes.
+    #[arg(long, value_name = "N")]
+    read_bytes: Option<String>,
     /// Scenario name (field `name`).
     #[arg(long, value_name = "NAME")]
     name: Option<String>,
@@ -294,6 +327,36 @@ impl RunArgs {
                 value.as_deref().map(|v| Override::new(flag, field, v))
             })
             .collect();
+        let net = NetFlags {
+            headers: self.headers.clone(),
+            method: self.method.clone(),
+            body: self.body.clone(),
+            body_file: self.body_file.clone(),
+            expect_status: self.expect_status.clone(),
+            connections: self.connections.clone(),
+            connect_timeout: self.connect_timeout.clone(),
+            payload: self.payload.clone(),
+            until: self.until.clone(),
+            read_bytes: self.read_bytes.clone(),
+        };
+        if net.any() {
+            let Some(target) = self.target.as_deref().filter(|t| t.contains("://")) else {
+                return Err(ConfigError::invalid(
+                    &Origin::Flag("--target".into()),
+                    "target",
+                    self.target.as_deref().unwrap_or("(none)"),
+                    "an http:// or tcp:// URL, which -H, --method, --body, --connections, \
+                     --payload and the like configure",
+                )
+                .into());
+            };
+            overrides.retain(|o| o.field != "target");
+            overrides.push(Override {
+                flag: "--target".into(),
+                field: "target".into(),
+                value: net.object(target),
+            });
+        }
         if !self.thresholds.is_empty() {
             overrides.push(Override {
                 flag: "--threshold".into(),

@@ -184,7 +184,8 @@ pub static FIELDS: &[Field] = &[
     field!(
         target,
         "\"sleep:20ms\"",
-        "noop, spin:DURATION, sleep:DURATION or features[:OPTIONS]",
+        "noop, spin:DURATION, sleep:DURATION, features[:OPTIONS], http://HOST:PORT/PATH, \
+         tcp://HOST:PORT, or {\"http\": {\"url\": ..., \"connections\": 64, \"headers\": {...}}}",
         |c, v, r| r.target(v)?
     ),
     field!(
@@ -456,6 +457,8 @@ impl Reader<'_> {
     fn target(&self, value: &Value) -> Result<TargetSpec, ConfigError> {
         match value {
             Value::String(s) => TargetSpec::parse(s)
+                .or_else(|why| self.fail(value, format!("{} ({why})", TargetSpec::ALLOWED))),
+            Value::Object(o) => crate::target::net::spec::from_object(o)
                 .or_else(|why| self.fail(value, format!("{} ({why})", TargetSpec::ALLOWED))),
             _ => self.fail(value, TargetSpec::ALLOWED),
         }

@@ -4,13 +4,15 @@
 //! threads, the timing thread and the collector thread (`supervise.rs`, on the timing loop's
 //! core), and waits until every request has ended or been given up on. Data flows one way:
 //! schedule -> timing loop ([`timer`]) -> crossbeam channel -> worker ([`worker`]) ->
-//! per-worker recorders -> collector -> [`RunResult`]. The engine never formats or prints
+//! per-worker recorders -> collector -> [`RunResult`]. A network scenario's workers are
+//! network workers ([`net_worker`]): each drives a pool of connections on its own poll. The engine never formats or prints
 //! anything on the hot path; warnings are gathered into the result.
 
 pub mod clock;
+mod net_worker;
 mod notify;
 mod pin;
-mod sleeper;
+pub(crate) mod sleeper;
 pub mod stop;
 mod supervise;
 mod timer;
@@ -31,8 +33,10 @@ use crate::metrics::saturation;
 use crate::metrics::stats::{IntervalCursor, TimerStats, WorkerStats};
 use crate::monitor::{MonitorConfig, ResourceMonitor};
 use crate::schedule::Schedule;
+use crate::target::net::{Pool, PoolConfig, resolve};
 use crate::target::{TargetContext, TargetFactory};
 use clock::RunClock;
+use net_worker::{NetWorker, Wake};
 use sleeper::Sleeper;
 use stop::StopHandle;
 use supervise::{ScenarioRun, Supervisor};
@@ -46,10 +50,15 @@ pub use watch::ProgressMode;
 /// Capacity of a scenario's hand-off channel: room for every request of the hand-off lead at
 /// the pattern's peak rate, with half as much again for Poisson bursts, so that the backlog
 /// (a slower path through the timing loop) is only used when workers fall behind.
-fn queue_capacity(peak_rps: f64, wait: WaitMode) -> usize {
-    let lead_s = timer::handoff_lead_ns(wait) as f64 / 1e9;
+fn queue_capacity(peak_rps: f64, wait: WaitMode, batch_ns: u64) -> usize {
+    let lead_s = (timer::handoff_lead_ns(wait) + batch_ns) as f64 / 1e9;
     ((peak_rps * lead_s * 1.5) as usize).clamp(4096, 1 << 20)
 }
+
+/// How far ahead of the lead a network lane hands requests over, outside `spin` mode: the
+/// timing loop then wakes about once per 0.5 ms at any rate instead of once per request, and
+/// the network worker, which keeps time on its own poll, sends each at its instant.
+const NET_BATCH_NS: u64 = 500_000;
 
 /// Runs load tests. See the crate documentation for an example.
 pub struct LoadTestRunner {
@@ -121,6 +130,19 @@ impl LoadTestRunner {
     /// was measured. Fails only if the run cannot start (cores, threads, targets).
     pub fn run(self) -> Result<RunResult, Error> {
         let plan = pin::plan(&self.run, pin::allowed_cores(), pin::can_pin)?;
+        for (index, config) in self.run.scenarios.iter().enumerate() {
+            if self.targets[index].is_none() {
+                config.target.preflight().map_err(|why| {
+                    Error::run(
+                        format!(
+                            "reaching the target {} of \"{}\"",
+                            config.target, config.name
+                        ),
+                        why,
+                    )
+                })?;
+            }
+        }
         install_panic_hook();
         WORKER_PANICS.store(0, Ordering::Relaxed);
         let warnings = Arc::new(Mutex::new(plan.warnings.clone()));
@@ -137,44 +159,36 @@ impl LoadTestRunner {
         let mut scenarios = Vec::new();
         let mut handles = Vec::new();
         for (index, config) in self.run.scenarios.iter().enumerate() {
-            let factory = self.targets[index]
-                .clone()
-                .unwrap_or_else(|| config.target.factory());
+            let net = match &self.targets[index] {
+                None => config.target.network(),
+                Some(_) => None,
+            };
             let seed = config.seed.unwrap_or_else(|| fresh_seed(index));
             let warmup_ns = seconds_to_ns(config.warmup_seconds);
             let end_ns = warmup_ns + seconds_to_ns(config.duration_seconds);
             let interval_ns = seconds_to_ns(config.metrics_collection_interval);
+            let timeout_ns = seconds_to_ns(config.request_timeout_seconds);
             let timer_stats = Arc::new(TimerStats::new());
             let count = config.worker_count();
             let profile = config.rate_profile().with_warmup(config.warmup_seconds);
-            let (tx, rx) = bounded(queue_capacity(profile.peak_rps(), config.wait));
-            if config.model == Model::Open {
-                let schedule = Schedule::new(profile, config.arrival, seed);
-                lanes.push(Lane::new(
-                    schedule,
-                    tx,
-                    timer_stats.clone(),
-                    warmup_ns,
-                    interval_ns,
-                    config.max_backlog,
-                ));
+            let batch_ns = match (&net, config.wait) {
+                (Some(_), WaitMode::Hybrid | WaitMode::Sleep) => NET_BATCH_NS,
+                _ => 0,
+            };
+            let (tx, rx) = bounded(queue_capacity(profile.peak_rps(), config.wait, batch_ns));
+            let connections = config.connections().unwrap_or(count);
+            let addr = match &net {
+                Some(plan) => Some(resolve(&plan.authority).map_err(|why| {
+                    Error::run(format!("resolving the target of \"{}\"", config.name), why)
+                })?),
+                None => None,
+            };
+            if net.is_some() {
+                raise_fd_limit(connections, &warnings);
             }
             let mut stats = Vec::with_capacity(count);
+            let mut wakes = Vec::new();
             for i in 0..count {
-                let ctx = TargetContext {
-                    scenario: index,
-                    worker: i,
-                    workers: count,
-                    clock,
-                };
-                let target =
-                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| factory(&ctx)))
-                        .map_err(|_| {
-                            Error::run(
-                                format!("building the target of scenario \"{}\"", config.name),
-                                "the target's factory panicked",
-                            )
-                        })?;
                 let worker_stats = Arc::new(WorkerStats::new());
                 stats.push(worker_stats.clone());
                 let source = match config.model {
@@ -188,17 +202,72 @@ impl LoadTestRunner {
                         end_ns,
                     },
                 };
-                let worker = Worker {
-                    clock,
-                    stats: worker_stats,
-                    target,
-                    source,
-                    warmup_ns,
-                    cursor: IntervalCursor::new(warmup_ns, interval_ns),
-                    timeout_ns: seconds_to_ns(config.request_timeout_seconds),
-                    max_retries: config.max_retries,
-                    stop: stop.clone(),
-                    shares_core: plan.worker_shares_core(index, i, &counts),
+                let cursor = IntervalCursor::new(warmup_ns, interval_ns);
+                let shares_core = plan.worker_shares_core(index, i, &counts);
+                let body: Box<dyn FnOnce() + Send> = match (&net, addr) {
+                    (Some(plan), Some(addr)) => {
+                        let share = connections / count + usize::from(i < connections % count);
+                        let pool_config = PoolConfig {
+                            addr,
+                            connections: share,
+                            connect_timeout_ns: plan.connect_timeout.as_nanos() as u64,
+                            request_timeout_ns: timeout_ns,
+                            max_retries: config.max_retries,
+                        };
+                        let setup = |e| Error::run("setting up a network worker's poll", e);
+                        let pool = Pool::new(pool_config, &plan.exchange, clock).map_err(setup)?;
+                        let wake = Wake::new(pool.waker().map_err(setup)?);
+                        wakes.push(wake.clone());
+                        let worker = NetWorker {
+                            clock,
+                            stats: worker_stats,
+                            pool,
+                            source,
+                            warmup_ns,
+                            cursor,
+                            timeout_ns,
+                            stop: stop.clone(),
+                            wake,
+                            shares_core,
+                        };
+                        Box::new(move || worker.run())
+                    }
+                    _ => {
+                        let factory = self.targets[index]
+                            .clone()
+                            .unwrap_or_else(|| config.target.factory());
+                        let ctx = TargetContext {
+                            scenario: index,
+                            worker: i,
+                            workers: count,
+                            clock,
+                            request_timeout: Duration::from_secs_f64(
+                                config.request_timeout_seconds,
+                            ),
+                        };
+                        let target = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                            factory(&ctx)
+                        }))
+                        .map_err(|_| {
+                            Error::run(
+                                format!("building the target of scenario \"{}\"", config.name),
+                                "the target's factory panicked",
+                            )
+                        })?;
+                        let worker = Worker {
+                            clock,
+                            stats: worker_stats,
+                            target,
+                            source,
+                            warmup_ns,
+                            cursor,
+                            timeout_ns,
+                            max_retries: config.max_retries,
+                            stop: stop.clone(),
+                            shares_core,
+                        };
+                        Box::new(move || worker.run())
+                    }
                 };
                 let core = plan.worker_core(index, i);
                 let warnings = warnings.clone();
@@ -206,10 +275,24 @@ impl LoadTestRunner {
                     .name(format!("openpace-w{index}.{i}"))
                     .spawn(move || {
                         pin_or_warn(core, &warnings);
-                        worker.run();
+                        body();
                     })
                     .map_err(|e| Error::run("starting a worker thread", e))?;
                 handles.push(handle);
+            }
+            if config.model == Model::Open {
+                let schedule = Schedule::new(profile, config.arrival, seed);
+                lanes.push(
+                    Lane::new(
+                        schedule,
+                        tx,
+                        timer_stats.clone(),
+                        warmup_ns,
+                        interval_ns,
+                        config.max_backlog,
+                    )
+                    .with_network(wakes, batch_ns),
+                );
             }
             scenarios.push(ScenarioRun {
                 config: config.clone(),
@@ -399,6 +482,36 @@ pub(crate) fn avoid_core(core: usize) {
             libc::CPU_SET(c, &mut set);
         }
         libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
+    }
+}
+
+/// Raises the soft limit on open files to fit `connections` sockets (and some to spare), up
+/// to the hard limit; warns when even that is too low.
+fn raise_fd_limit(connections: usize, warnings: &Mutex<Vec<String>>) {
+    let needed = connections as u64 + 256;
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: a valid, writable rlimit struct.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 || limit.rlim_cur >= needed
+    {
+        return;
+    }
+    let raised = libc::rlimit {
+        rlim_cur: needed.min(limit.rlim_max),
+        rlim_max: limit.rlim_max,
+    };
+    // SAFETY: as above; raising the soft limit up to the hard one needs no privilege.
+    unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) };
+    if raised.rlim_cur < needed {
+        if let Ok(mut w) = warnings.lock() {
+            w.push(format!(
+                "{connections} connections need about {needed} open files but the hard limit \
+                 (ulimit -Hn) is {}: connections past it fail with kind `io`",
+                limit.rlim_max
+            ));
+        }
     }
 }
 

@@ -19,18 +19,14 @@ use super::stop::StopState;
 const WAKER: Token = Token(0);
 const TIMER: Token = Token(1);
 
-/// Sleeps until an instant on the run clock, or until woken.
-pub(crate) struct Sleeper {
-    poll: Poll,
-    events: Events,
-    timerfd: OwnedFd,
+/// A `timerfd` on `CLOCK_MONOTONIC`, armed at absolute instants; readable once it fires.
+pub(crate) struct TimerFd {
+    fd: OwnedFd,
 }
 
-impl Sleeper {
-    /// A sleeper whose waker is handed to `stop`, so a stop request interrupts any sleep.
-    pub fn new(stop: &StopState) -> io::Result<Sleeper> {
-        let poll = Poll::new()?;
-        stop.set_waker(mio::Waker::new(poll.registry(), WAKER)?);
+impl TimerFd {
+    /// A disarmed, non-blocking timer.
+    pub fn new() -> io::Result<TimerFd> {
         // SAFETY: plain syscall; the result is checked before use.
         let fd = unsafe {
             libc::timerfd_create(
@@ -42,23 +38,24 @@ impl Sleeper {
             return Err(io::Error::last_os_error());
         }
         // SAFETY: fd is a freshly created descriptor that nothing else owns.
-        let timerfd = unsafe { OwnedFd::from_raw_fd(fd) };
-        poll.registry().register(
-            &mut SourceFd(&timerfd.as_raw_fd()),
-            TIMER,
-            Interest::READABLE,
-        )?;
-        Ok(Sleeper {
-            poll,
-            events: Events::with_capacity(4),
-            timerfd,
+        Ok(TimerFd {
+            fd: unsafe { OwnedFd::from_raw_fd(fd) },
         })
     }
 
-    /// Sleeps until `at_ns` on `clock`, a stop request, or (rarely) a spurious wake-up;
-    /// callers re-check the time.
-    pub fn sleep_until(&mut self, clock: &RunClock, at_ns: u64) -> io::Result<()> {
-        let absolute = clock.absolute_ns(at_ns);
+    /// Registers the timer with `poll` under `token`.
+    pub fn register(&self, poll: &Poll, token: Token) -> io::Result<()> {
+        poll.registry().register(
+            &mut SourceFd(&self.fd.as_raw_fd()),
+            token,
+            Interest::READABLE,
+        )
+    }
+
+    /// Arms the timer to fire at `absolute_ns` on `CLOCK_MONOTONIC` (at once if past).
+    pub fn arm_at(&self, absolute_ns: u64) -> io::Result<()> {
+        // An all-zero value would disarm the timer; 1 ns after boot is long past.
+        let absolute = absolute_ns.max(1);
         let spec = libc::itimerspec {
             it_interval: libc::timespec {
                 tv_sec: 0,
@@ -72,7 +69,7 @@ impl Sleeper {
         // SAFETY: valid descriptor and fully initialised timer spec.
         let armed = unsafe {
             libc::timerfd_settime(
-                self.timerfd.as_raw_fd(),
+                self.fd.as_raw_fd(),
                 libc::TFD_TIMER_ABSTIME,
                 &spec,
                 std::ptr::null_mut(),
@@ -81,6 +78,49 @@ impl Sleeper {
         if armed != 0 {
             return Err(io::Error::last_os_error());
         }
+        Ok(())
+    }
+
+    /// Consumes a pending expiry, so that the next one makes the descriptor readable again.
+    pub fn clear(&self) {
+        let mut expirations = [0u8; 8];
+        // SAFETY: reading 8 bytes into an 8-byte buffer; EAGAIN (not yet expired) is fine.
+        unsafe {
+            libc::read(
+                self.fd.as_raw_fd(),
+                expirations.as_mut_ptr().cast(),
+                expirations.len(),
+            )
+        };
+    }
+}
+
+/// Sleeps until an instant on the run clock, or until woken.
+pub(crate) struct Sleeper {
+    poll: Poll,
+    events: Events,
+    timer: TimerFd,
+}
+
+impl Sleeper {
+    /// A sleeper whose waker is handed to `stop`, so a stop request interrupts any sleep.
+    pub fn new(stop: &StopState) -> io::Result<Sleeper> {
+        let poll = Poll::new()?;
+        stop.set_waker(mio::Waker::new(poll.registry(), WAKER)?);
+        let timer = TimerFd::new()?;
+        timer.register(&poll, TIMER)?;
+        Ok(Sleeper {
+            poll,
+            events: Events::with_capacity(4),
+            timer,
+        })
+    }
+
+    /// Sleeps until `at_ns` on `clock`, a stop request, or (rarely) a spurious wake-up;
+    /// callers re-check the time.
+    pub fn sleep_until(&mut self, clock: &RunClock, at_ns: u64) -> io::Result<()> {
+        let absolute = clock.absolute_ns(at_ns);
+        self.timer.arm_at(absolute)?;
         // The timerfd is the real deadline; the poll timeout only guards against a lost edge.
         let remaining = absolute.saturating_sub(monotonic_ns());
         let guard = Duration::from_nanos(remaining) + Duration::from_millis(5);
@@ -88,15 +128,7 @@ impl Sleeper {
             Err(e) if e.kind() != io::ErrorKind::Interrupted => return Err(e),
             _ => {}
         }
-        let mut expirations = [0u8; 8];
-        // SAFETY: reading 8 bytes into an 8-byte buffer; EAGAIN (not yet expired) is fine.
-        unsafe {
-            libc::read(
-                self.timerfd.as_raw_fd(),
-                expirations.as_mut_ptr().cast(),
-                expirations.len(),
-            )
-        };
+        self.timer.clear();
         Ok(())
     }
 }

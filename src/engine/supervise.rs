@@ -284,6 +284,7 @@ fn describe(run: &ScenarioRun) -> ScenarioResult {
         drain_s: 0.0,
         requests: Default::default(),
         errors_by_kind: Default::default(),
+        network: Default::default(),
         success_rate: 0.0,
         error_rate: 0.0,
         cache_hit_rate: 0.0,

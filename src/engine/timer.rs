@@ -30,6 +30,16 @@
 //! loop's p99 with a 1 ms lead to 0.19x and 0.31x). `sleep` mode sends at the instant and
 //! never spins.
 //!
+//! # Batches for network lanes
+//!
+//! A network scenario's workers keep time on their own polls, so its lane may hand a request
+//! over up to a *batch* (0.5 ms, outside `spin` mode) before its planned hand-off. Woken at
+//! one planned hand-off, the loop sends everything whose batch window has opened and sleeps
+//! until the next planned hand-off: at 20,000 RPS about 2,000 wake-ups a second instead of
+//! 20,000, which took the loop from 29% to 2.7% of a core on a core it shares with the
+//! worker. After a request goes into a network lane's channel the loop wakes one parked
+//! worker of the lane, if any said it is parked (see `net_worker`).
+//!
 //! # What it never does
 //!
 //! It never moves an intended instant. A full channel sends the request to the backlog with
@@ -43,6 +53,7 @@ use std::sync::Arc;
 use crossbeam_channel::{Sender, TrySendError};
 
 use super::clock::{RunClock, thread_cpu_ns};
+use super::net_worker::Wake;
 use super::sleeper::Sleeper;
 use super::stop::StopState;
 use super::wheel::TimerWheel;
@@ -78,6 +89,11 @@ pub(crate) struct Lane {
     backlog: VecDeque<Request>,
     next: Option<u64>,
     seq: u64,
+    /// Network workers to wake when a request arrives for them (empty for call workers).
+    wakes: Vec<Arc<Wake>>,
+    /// How much earlier than the lead this lane's requests may be handed over, so that one
+    /// wake-up of the loop hands over a batch (network lanes; see the module doc).
+    batch_ns: u64,
 }
 
 impl Lane {
@@ -100,6 +116,26 @@ impl Lane {
             backlog: VecDeque::with_capacity(max_backlog.min(1 << 20)),
             next: None,
             seq: 0,
+            wakes: Vec::new(),
+            batch_ns: 0,
+        }
+    }
+
+    /// Makes this a network lane: its workers are woken through `wakes`, and its requests
+    /// are handed over in batches of up to `batch_ns`.
+    pub fn with_network(mut self, wakes: Vec<Arc<Wake>>, batch_ns: u64) -> Lane {
+        self.wakes = wakes;
+        self.batch_ns = batch_ns;
+        self
+    }
+
+    /// Wakes one parked network worker after a request went into the channel.
+    #[inline]
+    fn nudge(&self) {
+        for wake in &self.wakes {
+            if wake.nudge() {
+                return;
+            }
         }
     }
 
@@ -123,7 +159,10 @@ impl Lane {
         let now = request.sent_ns;
         if self.backlog.is_empty() {
             match self.tx.as_ref().map(|tx| tx.try_send(request)) {
-                Some(Ok(())) => return self.count(&request, TimerCount::Sent, now),
+                Some(Ok(())) => {
+                    self.nudge();
+                    return self.count(&request, TimerCount::Sent, now);
+                }
                 Some(Err(TrySendError::Full(_))) => {}
                 // No channel or no workers left: nothing can take it.
                 Some(Err(TrySendError::Disconnected(_))) | None => {
@@ -146,6 +185,7 @@ impl Lane {
             match tx.try_send(request) {
                 Ok(()) => {
                     self.backlog.pop_front();
+                    self.nudge();
                     self.count(&request, TimerCount::Sent, now);
                 }
                 Err(TrySendError::Full(_)) => return,
@@ -163,6 +203,9 @@ impl Lane {
             self.count(&request, TimerCount::Dropped, now);
         }
         self.tx = None;
+        for wake in &self.wakes {
+            wake.wake();
+        }
     }
 }
 
@@ -182,6 +225,8 @@ pub(crate) struct TimingLoop {
     clock: RunClock,
     mode: WaitMode,
     lead_ns: u64,
+    /// The lead plus the largest batch: how far ahead lanes must be ready.
+    reach_ns: u64,
     lanes: Vec<Lane>,
     wheel: TimerWheel,
     ready: Vec<u32>,
@@ -202,10 +247,12 @@ impl TimingLoop {
     ) -> TimingLoop {
         let lead_ns = handoff_lead_ns(mode);
         let keys = lanes.len();
+        let reach_ns = lead_ns + lanes.iter().map(|l| l.batch_ns).max().unwrap_or(0);
         TimingLoop {
             clock,
             mode,
             lead_ns,
+            reach_ns,
             lanes,
             wheel: TimerWheel::new(keys),
             ready: Vec::with_capacity(keys),
@@ -251,15 +298,15 @@ impl TimingLoop {
             let now = self.clock.now_ns();
             let backlogged = self.flush_backlogs(now);
             self.wheel
-                .advance((now + self.lead_ns) / TICK_NS, &mut self.ready);
+                .advance((now + self.reach_ns) / TICK_NS, &mut self.ready);
             let mut wake = match self.earliest_ready() {
-                Some((lane, at)) if at <= now + self.lead_ns => {
-                    self.dispatch(lane, at, now);
+                Some((lane, earliest, _)) if earliest <= now => {
+                    self.dispatch(lane, now);
                     continue;
                 }
-                Some((_, at)) => at - self.lead_ns,
+                Some((_, _, latest)) => latest,
                 None => match self.wheel.next_expiration() {
-                    Some(tick) => (tick * TICK_NS).saturating_sub(self.lead_ns),
+                    Some(tick) => (tick * TICK_NS).saturating_sub(self.reach_ns),
                     None if backlogged => now + BACKLOG_RETRY_NS,
                     None => return false,
                 },
@@ -271,19 +318,33 @@ impl TimingLoop {
         }
     }
 
-    /// The ready lane due first.
+    /// The ready lane whose next request may be handed over first, when that is, and the
+    /// latest instant by which some ready lane must hand its next request over (the planned
+    /// hand-off, intended instant minus lead). A lane with a batch may hand over from
+    /// `batch_ns` before its planned hand-off, so that the loop, woken at one planned hand-off,
+    /// sends everything due within the batch and sleeps until the next planned one.
     #[inline]
-    fn earliest_ready(&self) -> Option<(usize, u64)> {
-        self.ready
-            .iter()
-            .filter_map(|&lane| self.lanes[lane as usize].next.map(|at| (lane as usize, at)))
-            .min_by_key(|&(_, at)| at)
+    fn earliest_ready(&self) -> Option<(usize, u64, u64)> {
+        let mut best: Option<(usize, u64, u64)> = None;
+        for &lane in &self.ready {
+            let l = &self.lanes[lane as usize];
+            let Some(at) = l.next else { continue };
+            let planned = at.saturating_sub(self.lead_ns);
+            let earliest = planned.saturating_sub(l.batch_ns);
+            best = Some(match best {
+                None => (lane as usize, earliest, planned),
+                Some((b, e, p)) if e <= earliest => (b, e, p.min(planned)),
+                Some((_, _, p)) => (lane as usize, earliest, p.min(planned)),
+            });
+        }
+        best
     }
 
-    /// Sends request `seq` of `lane`, intended at `at`, now; then files the lane's next one.
+    /// Sends the next request of `lane` now; then files the lane's next one.
     #[inline]
-    fn dispatch(&mut self, lane: usize, at: u64, now: u64) {
+    fn dispatch(&mut self, lane: usize, now: u64) {
         let l = &mut self.lanes[lane];
+        let Some(at) = l.next else { return };
         let request = Request {
             seq: l.seq,
             intended_ns: at,
@@ -307,7 +368,7 @@ impl TimingLoop {
         let keep_ready = match self.lanes[lane].next {
             None => false,
             Some(at) => {
-                at / TICK_NS <= (now + self.lead_ns) / TICK_NS
+                at / TICK_NS <= (now + self.reach_ns) / TICK_NS
                     || !self.wheel.insert(lane as u32, at / TICK_NS)
             }
         };

@@ -94,7 +94,7 @@ impl Worker {
                 };
                 self.stats.record(&call, idle_since, slot);
             } else {
-                self.stats.record_warmup(slot);
+                self.stats.record_warmup(slot, &result);
             }
             idle_since = end_ns;
         }

@@ -14,7 +14,8 @@ use hdrhistogram::Histogram;
 use super::atomic_hist::{DeltaReader, new_histogram};
 use super::encoding::encode;
 use super::result::{
-    EncodedHistograms, IntervalStats, LatencySummary, Overhead, RequestCounts, ScenarioResult,
+    EncodedHistograms, IntervalStats, LatencySummary, NetworkIo, Overhead, RequestCounts,
+    ScenarioResult,
 };
 use super::stats::{
     SLOTS, TIMER_COUNTS, TimerCount, TimerStats, WORKER_COUNTS, WorkerCount, WorkerStats,
@@ -321,6 +322,11 @@ impl ScenarioCollector {
         result.cache_hit_rate = ratio(w(WorkerCount::CacheHits) as f64, completed as f64);
         result.fallback_rate = ratio(w(WorkerCount::Fallbacks) as f64, completed as f64);
         result.requests = requests;
+        result.network = NetworkIo {
+            bytes_sent: w(WorkerCount::BytesSent),
+            bytes_received: w(WorkerCount::BytesReceived),
+            connections_opened: w(WorkerCount::Connections),
+        };
         result.errors_by_kind = errors_by_kind;
         let [response, service, dispatch, lateness] = &self.totals;
         result.response_time_ms = LatencySummary::from_histogram(response, NS_PER_MS);

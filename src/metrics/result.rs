@@ -176,6 +176,17 @@ pub struct RequestCounts {
     pub warmup: u64,
 }
 
+/// Traffic of a network target.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NetworkIo {
+    /// Bytes sent, warmup included.
+    pub bytes_sent: u64,
+    /// Bytes received, warmup included.
+    pub bytes_received: u64,
+    /// Connections opened, first ones and reopened ones together, warmup included.
+    pub connections_opened: u64,
+}
+
 /// What the framework itself cost.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Overhead {
@@ -333,6 +344,8 @@ pub struct ScenarioResult {
     pub requests: RequestCounts,
     /// Errors by kind.
     pub errors_by_kind: BTreeMap<String, u64>,
+    /// Bytes and connections of a network target (zeros otherwise).
+    pub network: NetworkIo,
     /// ok / intended.
     pub success_rate: f64,
     /// (errors + timeouts + dropped) / intended.

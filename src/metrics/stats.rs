@@ -102,10 +102,16 @@ pub(crate) enum WorkerCount {
     FrameworkNs,
     /// Sum over requests of the response time, in ns.
     ResponseNs,
+    /// Bytes sent by network targets.
+    BytesSent,
+    /// Bytes received by network targets.
+    BytesReceived,
+    /// Connections opened by network targets.
+    Connections,
 }
 
 /// Number of [`WorkerCount`]s.
-pub(crate) const WORKER_COUNTS: usize = 11;
+pub(crate) const WORKER_COUNTS: usize = 14;
 
 /// Up to this many distinct error kinds are counted by name per worker; more go to "other".
 const KIND_SLOTS: usize = 16;
@@ -187,10 +193,12 @@ impl WorkerStats {
         self.slots[slot].counts.add(WorkerCount::Taken as usize, 1);
     }
 
-    /// Records a warmup request: counted, not measured.
+    /// Records a warmup request: counted, not measured; its network traffic is counted.
     #[inline]
-    pub(crate) fn record_warmup(&self, slot: usize) {
-        self.slots[slot].counts.add(WorkerCount::Warmup as usize, 1);
+    pub(crate) fn record_warmup(&self, slot: usize, result: &CallResult) {
+        let counts = &self.slots[slot].counts;
+        counts.add(WorkerCount::Warmup as usize, 1);
+        count_traffic(counts, result);
     }
 
     /// Records one measured request. `idle_since_ns` is when this worker finished its previous
@@ -233,6 +241,7 @@ impl WorkerStats {
         if result.tags.contains(Tags::FALLBACK) {
             counts.add(WorkerCount::Fallbacks as usize, 1);
         }
+        count_traffic(counts, &result);
     }
 
     /// When the latest measured call ended (0 if none did).
@@ -287,6 +296,19 @@ impl WorkerStats {
     /// CPU time of the worker's thread, known once it has ended.
     pub(crate) fn cpu_ns(&self) -> Option<u64> {
         self.has_exited().then(|| self.cpu_ns.load(Relaxed))
+    }
+}
+
+/// Adds a network target's bytes and connections to a recorder set.
+#[inline]
+fn count_traffic(counts: &Counters<WORKER_COUNTS>, result: &CallResult) {
+    if result.bytes_sent | result.bytes_received | u64::from(result.connections) != 0 {
+        counts.add(WorkerCount::BytesSent as usize, result.bytes_sent);
+        counts.add(WorkerCount::BytesReceived as usize, result.bytes_received);
+        counts.add(
+            WorkerCount::Connections as usize,
+            u64::from(result.connections),
+        );
     }
 }
 

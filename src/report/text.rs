@@ -102,6 +102,14 @@ fn scenario_block(out: &mut String, run: &RunResult, s: &ScenarioResult) {
             .collect();
         let _ = writeln!(w, "  Errors by kind: {}", kinds.join(", "));
     }
+    let n = &s.network;
+    if n.connections_opened > 0 || n.bytes_sent > 0 {
+        let _ = writeln!(
+            w,
+            "  Target traffic: {} bytes sent, {} received, {} connections opened (warmup included)",
+            n.bytes_sent, n.bytes_received, n.connections_opened
+        );
+    }
 
     let heading = if s.corrected {
         "response time = end - intended, corrected for coordinated omission"

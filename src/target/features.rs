@@ -265,6 +265,7 @@ mod tests {
             worker,
             workers: 1,
             clock: RunClock::starting_in(std::time::Duration::ZERO),
+            request_timeout: std::time::Duration::from_secs(1),
         }
     }
 

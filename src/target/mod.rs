@@ -11,15 +11,17 @@
 //! 20 ms sleep) and `features` (the reference CNN + LSTM feature extractor, [`features`]).
 
 pub mod features;
+pub mod net;
 
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
-
 use crate::engine::clock::{RunClock, monotonic_ns};
 use features::FeaturesOptions;
+use net::http::{HttpExchange, HttpSpec, HttpUrl};
+use net::tcp::{TcpExchange, TcpSpec, Until};
+use net::{Exchange, ExchangeFactory, NetTarget, resolve};
 
 /// One request as the engine scheduled it. Small and `Copy`: this is what crosses the channel
 /// from the timing loop to the workers.
@@ -94,6 +96,12 @@ pub struct CallResult {
     pub error: Option<ErrorKind>,
     /// Cache hit, fallback.
     pub tags: Tags,
+    /// Bytes the call sent (network targets).
+    pub bytes_sent: u64,
+    /// Bytes the call received (network targets).
+    pub bytes_received: u64,
+    /// Connections the call opened (network targets).
+    pub connections: u32,
 }
 
 impl CallResult {
@@ -102,6 +110,9 @@ impl CallResult {
         CallResult {
             error: None,
             tags: Tags::NONE,
+            bytes_sent: 0,
+            bytes_received: 0,
+            connections: 0,
         }
     }
 
@@ -109,15 +120,15 @@ impl CallResult {
     pub const fn error(kind: ErrorKind) -> CallResult {
         CallResult {
             error: Some(kind),
-            tags: Tags::NONE,
+            ..CallResult::ok()
         }
     }
 
     /// The same outcome with `tags` added.
     pub const fn with_tags(self, tags: Tags) -> CallResult {
         CallResult {
-            error: self.error,
             tags: self.tags.union(tags),
+            ..self
         }
     }
 
@@ -154,6 +165,8 @@ pub struct TargetContext {
     pub workers: usize,
     /// The run's clock: `clock.now_ns()` is comparable with [`Request::intended_ns`].
     pub clock: RunClock,
+    /// The scenario's request timeout: a network target stops waiting for a response then.
+    pub request_timeout: Duration,
 }
 
 /// Builds one target instance per worker.
@@ -169,8 +182,7 @@ where
 }
 
 /// A built-in target, as named in a config file or on the command line.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
+#[derive(Clone, Debug, PartialEq)]
 pub enum TargetSpec {
     /// Returns at once: what is measured is the framework itself.
     Noop,
@@ -180,16 +192,38 @@ pub enum TargetSpec {
     Sleep(Duration),
     /// The reference feature extractor on generated market data.
     Features(FeaturesOptions),
+    /// An HTTP/1.1 server.
+    Http(HttpSpec),
+    /// A TCP server.
+    Tcp(TcpSpec),
 }
 
 impl TargetSpec {
     /// What the parser accepts, for error messages.
     pub const ALLOWED: &'static str = "noop, spin:DURATION, sleep:DURATION (e.g. sleep:20ms), \
-        features or features:OPTION=VALUE,... (e.g. features:repeat=0.3,edge=0.05)";
+        features or features:OPTION=VALUE,... (e.g. features:repeat=0.3,edge=0.05), \
+        http://HOST[:PORT][/PATH], tcp://HOST:PORT (with a payload), or an object \
+        {\"http\": {...}} or {\"tcp\": {...}}";
 
     /// Parses `noop`, `spin:20ms` or `sleep:1.5ms`.
     pub fn parse(text: &str) -> Result<TargetSpec, String> {
         let text = text.trim();
+        if text.starts_with("http://") || text.starts_with("https://") {
+            let spec = HttpSpec::get(HttpUrl::parse(text)?);
+            spec.validate()?;
+            return Ok(TargetSpec::Http(spec));
+        }
+        if let Some(address) = text.strip_prefix("tcp://") {
+            let spec = TcpSpec {
+                address: address.trim_end_matches('/').to_string(),
+                payload: Vec::new(),
+                until: Until::Delimiter(b"\n".to_vec()),
+                connections: 0,
+                connect_timeout: Duration::from_secs(2),
+            };
+            resolve(&spec.address)?;
+            return Ok(TargetSpec::Tcp(spec));
+        }
         let (kind, arg) = match text.split_once(':') {
             Some((kind, arg)) => (kind, Some(arg)),
             None => (text, None),
@@ -212,7 +246,7 @@ impl TargetSpec {
 
     /// A factory building this target for each worker.
     pub fn factory(&self) -> TargetFactory {
-        match *self {
+        match self {
             TargetSpec::Noop => factory(|_| |_: &Request| CallResult::ok()),
             TargetSpec::Spin(d) => {
                 let nanos = d.as_nanos() as u64;
@@ -226,15 +260,99 @@ impl TargetSpec {
                     }
                 })
             }
-            TargetSpec::Sleep(d) => factory(move |_| {
-                move |_: &Request| {
-                    std::thread::sleep(d);
-                    CallResult::ok()
-                }
-            }),
+            TargetSpec::Sleep(d) => {
+                let d = *d;
+                factory(move |_| {
+                    move |_: &Request| {
+                        std::thread::sleep(d);
+                        CallResult::ok()
+                    }
+                })
+            }
             TargetSpec::Features(options) => options.factory(),
+            TargetSpec::Http(_) | TargetSpec::Tcp(_) => {
+                let plan = self.network().expect("a network target");
+                factory(move |ctx: &TargetContext| {
+                    let addr = resolve(&plan.authority).expect("resolved before the run");
+                    NetTarget::new(
+                        addr,
+                        &plan.exchange,
+                        plan.connect_timeout,
+                        ctx.request_timeout,
+                        ctx.clock,
+                    )
+                    .expect("a mio Poll for the worker")
+                })
+            }
         }
     }
+
+    /// Whether this target is reached over the network.
+    pub fn is_network(&self) -> bool {
+        matches!(self, TargetSpec::Http(_) | TargetSpec::Tcp(_))
+    }
+
+    /// How to reach a network target: `None` for in-process targets.
+    pub fn network(&self) -> Option<NetPlan> {
+        let (authority, exchange, connections, connect_timeout): (String, ExchangeFactory, _, _) =
+            match self {
+                TargetSpec::Http(spec) => {
+                    let s = spec.clone();
+                    (
+                        spec.url.authority(),
+                        Arc::new(move || {
+                            Box::new(HttpExchange::new(s.clone())) as Box<dyn Exchange>
+                        }),
+                        spec.connections,
+                        spec.connect_timeout,
+                    )
+                }
+                TargetSpec::Tcp(spec) => {
+                    let s = spec.clone();
+                    (
+                        spec.address.clone(),
+                        Arc::new(move || {
+                            Box::new(TcpExchange::new(s.clone())) as Box<dyn Exchange>
+                        }),
+                        spec.connections,
+                        spec.connect_timeout,
+                    )
+                }
+                _ => return None,
+            };
+        Some(NetPlan {
+            authority,
+            exchange,
+            connections: (connections > 0).then_some(connections),
+            connect_timeout,
+        })
+    }
+
+    /// For network targets, connects once to check that the server is there; a run that
+    /// cannot reach its target at the start fails fast (exit 3).
+    pub fn preflight(&self) -> Result<(), String> {
+        self.network().map_or(Ok(()), |plan| {
+            net::preflight(&plan.authority, plan.connect_timeout)
+        })
+    }
+
+    /// The connections a network target asks for, if it says.
+    pub fn connections(&self) -> Option<usize> {
+        self.network().and_then(|plan| plan.connections)
+    }
+}
+
+/// How the engine reaches a network target.
+#[derive(Clone)]
+pub struct NetPlan {
+    /// `host:port` as configured, resolved when the run starts.
+    pub authority: String,
+    /// Builds each connection's protocol state.
+    pub exchange: ExchangeFactory,
+    /// The connections asked for, spread over the workers.
+    pub connections: Option<usize>,
+    /// How long a connection attempt may take.
+    pub connect_timeout: Duration,
 }
 
 impl fmt::Display for TargetSpec {
@@ -244,21 +362,15 @@ impl fmt::Display for TargetSpec {
             TargetSpec::Spin(d) => write!(f, "spin:{}", crate::config::format_duration(*d)),
             TargetSpec::Sleep(d) => write!(f, "sleep:{}", crate::config::format_duration(*d)),
             TargetSpec::Features(options) => options.fmt(f),
+            TargetSpec::Http(spec) => write!(
+                f,
+                "{} http://{}{}",
+                spec.method,
+                spec.url.authority(),
+                spec.url.path
+            ),
+            TargetSpec::Tcp(spec) => write!(f, "tcp://{}", spec.address),
         }
-    }
-}
-
-impl From<TargetSpec> for String {
-    fn from(spec: TargetSpec) -> String {
-        spec.to_string()
-    }
-}
-
-impl TryFrom<String> for TargetSpec {
-    type Error = String;
-
-    fn try_from(text: String) -> Result<TargetSpec, String> {
-        TargetSpec::parse(&text)
     }
 }
 
@@ -304,6 +416,7 @@ mod tests {
             worker: 0,
             workers: 1,
             clock,
+            request_timeout: Duration::from_secs(1),
         };
         let mut target = spec.factory()(&ctx);
         let request = Request {

@@ -1,0 +1,227 @@
+//! The network worker: one thread, one `mio::Poll`, many connections.
+//!
+//! A worker of a network scenario owns a [`Pool`] of keep-alive connections. It takes from
+//! the timing loop's channel only as many requests as it has free connections, so a request
+//! that finds every connection busy waits in the shared channel for whichever worker frees
+//! one first, and its response time still runs from its intended instant. A request taken
+//! early (the hand-off lead) waits in the worker's short queue until its instant and is then
+//! written on its connection; `start` is stamped there.
+//!
+//! # Waiting
+//!
+//! Between instants the worker waits on its poll, so that responses are read as they arrive:
+//!
+//! - `spin`: polls without blocking, all the time (a core of its own).
+//! - `hybrid`: blocks (a `timerfd` keeps the nanosecond) until 50 µs before the next instant,
+//!   then polls without blocking. On a core shared with the timing loop or other workers it
+//!   calls `sched_yield` between polls until the last 20 µs: the yield is what lets the
+//!   timing loop share the worker's core, running at the worker's next poll when it wakes
+//!   instead of waiting for the worker's time slice to end.
+//! - `sleep`: blocks until the instant itself and never spins; the `timerfd` wake-up
+//!   latency shows as dispatch delay.
+//!
+//! A worker with a free connection and nothing queued blocks until the timing loop wakes it
+//! through its [`Wake`] (a `mio::Waker`); the timing loop only pays for that system call
+//! when the worker said it is parked.
+//!
+//! Closed model: every connection is a caller that sends its next request when its previous
+//! response ended, until the end of the run.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering, fence};
+
+use crossbeam_channel::{Receiver, TryRecvError};
+
+use super::clock::{RunClock, thread_cpu_ns};
+use super::stop::StopState;
+use super::worker::{SPIN_ONLY_NS, Source};
+use crate::config::WaitMode;
+use crate::metrics::stats::{Call, IntervalCursor, WorkerStats};
+use crate::target::Request;
+use crate::target::net::Pool;
+
+/// In `hybrid` mode, how long before an instant the worker stops blocking and polls.
+const SPIN_WINDOW_NS: u64 = 50_000;
+
+/// How the timing loop wakes a network worker that waits for requests.
+pub(crate) struct Wake {
+    parked: AtomicBool,
+    waker: mio::Waker,
+}
+
+impl Wake {
+    pub fn new(waker: mio::Waker) -> Arc<Wake> {
+        Arc::new(Wake {
+            parked: AtomicBool::new(false),
+            waker,
+        })
+    }
+
+    /// After a request was put in the channel: wakes the worker if it is parked waiting for
+    /// one. Returns whether it did.
+    #[inline]
+    pub fn nudge(&self) -> bool {
+        // Pairs with the fence in `NetWorker::park`: either the worker sees the request, or
+        // this sees the worker parked.
+        fence(Ordering::SeqCst);
+        if self.parked.load(Ordering::Relaxed) && self.parked.swap(false, Ordering::AcqRel) {
+            let _ = self.waker.wake();
+            return true;
+        }
+        false
+    }
+
+    /// Wakes the worker whatever it is doing (the channel was closed).
+    pub fn wake(&self) {
+        let _ = self.waker.wake();
+    }
+}
+
+/// Everything one network worker thread needs.
+pub(crate) struct NetWorker {
+    pub clock: RunClock,
+    pub stats: Arc<WorkerStats>,
+    pub pool: Pool,
+    pub source: Source,
+    pub warmup_ns: u64,
+    pub cursor: IntervalCursor,
+    pub timeout_ns: u64,
+    pub stop: Arc<StopState>,
+    pub wake: Arc<Wake>,
+    /// Another openpace thread (a worker, the timing loop) is pinned to this worker's core.
+    pub shares_core: bool,
+}
+
+impl NetWorker {
+    /// Runs until the source is exhausted and every request has ended.
+    pub fn run(mut self) {
+        while self.clock.until_origin_ns() > 0 {
+            std::thread::sleep(std::time::Duration::from_nanos(
+                self.clock.until_origin_ns(),
+            ));
+        }
+        match std::mem::replace(
+            &mut self.source,
+            Source::Closed {
+                next_seq: 0,
+                stride: 1,
+                end_ns: 0,
+            },
+        ) {
+            Source::Open { rx, wait } => self.run_open(&rx, wait),
+            Source::Closed {
+                next_seq,
+                stride,
+                end_ns,
+            } => self.run_closed(next_seq, stride, end_ns),
+        }
+        self.stats.mark_exited(thread_cpu_ns());
+    }
+
+    fn run_open(&mut self, rx: &Receiver<Request>, wait: WaitMode) {
+        let spin_window = match wait {
+            WaitMode::Spin => u64::MAX,
+            WaitMode::Hybrid => SPIN_WINDOW_NS,
+            WaitMode::Sleep => 0,
+        };
+        let mut queue: VecDeque<Request> = VecDeque::with_capacity(self.pool.free());
+        let mut open = true;
+        loop {
+            while open && queue.len() < self.pool.free() {
+                match rx.try_recv() {
+                    Ok(request) => queue.push_back(request),
+                    Err(TryRecvError::Empty) => break,
+                    Err(TryRecvError::Disconnected) => open = false,
+                }
+            }
+            let now = self.clock.now_ns();
+            while let Some(&request) = queue.front() {
+                if request.intended_ns > now {
+                    break;
+                }
+                queue.pop_front();
+                self.start(request);
+            }
+            self.record_done();
+            if !open && queue.is_empty() && self.pool.in_flight() == 0 {
+                return;
+            }
+            match queue.front().map(|r| r.intended_ns) {
+                Some(due) if due.saturating_sub(now) <= spin_window => {
+                    self.pool.wait(None, false);
+                    let far = due.saturating_sub(now) > SPIN_ONLY_NS;
+                    if wait == WaitMode::Hybrid && self.shares_core && far {
+                        // SAFETY: no arguments; always succeeds on Linux.
+                        unsafe { libc::sched_yield() };
+                    }
+                }
+                _ if wait == WaitMode::Spin => self.pool.wait(None, false),
+                Some(due) => self.pool.wait(Some(due - spin_window), true),
+                None if open && queue.len() < self.pool.free() => self.park(rx),
+                None => self.pool.wait(None, true),
+            }
+        }
+    }
+
+    /// Blocks until a request arrives (or a response, or the channel closes).
+    fn park(&mut self, rx: &Receiver<Request>) {
+        self.wake.parked.store(true, Ordering::SeqCst);
+        fence(Ordering::SeqCst);
+        if rx.is_empty() {
+            self.pool.wait(None, true);
+        }
+        self.wake.parked.store(false, Ordering::Relaxed);
+    }
+
+    fn run_closed(&mut self, mut next_seq: u64, stride: u64, end_ns: u64) {
+        let begun = self.clock.now_ns();
+        loop {
+            let now = self.clock.now_ns();
+            let sending = now < end_ns && !self.stop.stopping();
+            while sending && self.pool.free() > 0 {
+                let since = self.pool.next_idle_since_ns().unwrap_or(now).max(begun);
+                self.start(Request {
+                    seq: next_seq,
+                    intended_ns: since,
+                    sent_ns: since,
+                });
+                next_seq += stride;
+            }
+            self.record_done();
+            if !sending && self.pool.in_flight() == 0 {
+                return;
+            }
+            self.pool.wait(None, true);
+        }
+    }
+
+    #[inline]
+    fn start(&mut self, request: Request) {
+        let start_ns = self.pool.start(request);
+        if request.intended_ns >= self.warmup_ns {
+            self.stats.record_taken(self.cursor.slot(start_ns));
+        }
+    }
+
+    /// Records every request the pool finished.
+    #[inline]
+    fn record_done(&mut self) {
+        for done in self.pool.done().drain(..) {
+            let slot = self.cursor.slot(done.end_ns);
+            if done.request.intended_ns < self.warmup_ns {
+                self.stats.record_warmup(slot, &done.result);
+                continue;
+            }
+            let call = Call {
+                request: done.request,
+                start_ns: done.start_ns,
+                end_ns: done.end_ns,
+                result: done.result,
+                retries: done.retries,
+                timed_out: done.end_ns - done.start_ns > self.timeout_ns,
+            };
+            self.stats.record(&call, done.idle_since_ns, slot);
+        }
+    }
+}

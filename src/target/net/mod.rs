@@ -1,0 +1,135 @@
+//! Network targets: HTTP/1.1 and plain TCP over non-blocking mio sockets.
+//!
+//! Each worker of a network scenario runs its own `mio::Poll` over a [`Pool`] of keep-alive
+//! connections: `--connections N` spreads N connections over the workers (as evenly as they
+//! go, at most one worker per connection). A request from the timing loop goes to a worker
+//! with a free connection; when none is free it waits in the channel, and its response time
+//! still runs from its intended instant. Responses are parsed as they arrive and their bodies
+//! counted, not kept. The pool's module doc lists how faults are handled and counted.
+//!
+//! Which bytes to send and when a response is complete is an [`Exchange`]: HTTP
+//! ([`http`]) or TCP ([`tcp`]).
+
+pub mod http;
+pub mod pool;
+pub mod spec;
+pub mod tcp;
+
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::time::Duration;
+
+use super::{CallResult, ErrorKind, Request, Target};
+use crate::engine::clock::RunClock;
+pub use pool::{Done, ExchangeFactory, Pool, PoolConfig};
+
+/// Error kinds of connection faults.
+pub mod kinds {
+    use crate::target::ErrorKind;
+    /// The connection was refused.
+    pub const REFUSED: ErrorKind = ErrorKind::new("refused");
+    /// Connecting took longer than the connect timeout.
+    pub const CONNECT_TIMEOUT: ErrorKind = ErrorKind::new("connect_timeout");
+    /// The peer reset the connection.
+    pub const RESET: ErrorKind = ErrorKind::new("reset");
+    /// The peer closed the connection in the middle of a response.
+    pub const CLOSED: ErrorKind = ErrorKind::new("closed");
+    /// No complete response within the request timeout.
+    pub const TIMEOUT: ErrorKind = ErrorKind::new("timeout");
+    /// Another socket error.
+    pub const IO: ErrorKind = ErrorKind::new("io");
+}
+
+/// What the parser made of the bytes so far.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Parse {
+    /// The response is not complete yet.
+    NeedMore,
+    /// The response is complete; `error` when it is a failure (a status not expected);
+    /// `close` when the connection must not be reused.
+    Done {
+        /// A failure kind, or `None` for success.
+        error: Option<ErrorKind>,
+        /// The server will close the connection.
+        close: bool,
+    },
+    /// The response is malformed.
+    Failed(ErrorKind),
+}
+
+/// One request/response protocol over a connection.
+pub trait Exchange: Send {
+    /// The bytes of one request.
+    fn request(&self) -> &[u8];
+    /// Forgets any half-parsed response (a new connection, a new request).
+    fn reset(&mut self);
+    /// Parses what `buf` holds, removing what it used.
+    fn parse(&mut self, buf: &mut Vec<u8>) -> Parse;
+    /// The server closed the connection: a response that runs until close is complete.
+    fn at_close(&mut self) -> Parse;
+}
+
+/// Resolves `host:port` to its first address.
+pub fn resolve(authority: &str) -> Result<SocketAddr, String> {
+    let host = authority.rsplit_once(':').map_or(authority, |(h, _)| h);
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let port = authority.rsplit_once(':').map_or("80", |(_, p)| p);
+    (
+        host,
+        port.parse::<u16>()
+            .map_err(|_| format!("`{port}` is not a port"))?,
+    )
+        .to_socket_addrs()
+        .map_err(|e| format!("cannot resolve `{host}`: {e}"))?
+        .next()
+        .ok_or_else(|| format!("`{host}` resolves to no address"))
+}
+
+/// Connects once, blocking, to check that a target is there before a run starts.
+pub fn preflight(authority: &str, timeout: Duration) -> Result<(), String> {
+    let addr = resolve(authority)?;
+    std::net::TcpStream::connect_timeout(&addr, timeout)
+        .map(drop)
+        .map_err(|e| format!("cannot connect to {addr}: {e}"))
+}
+
+/// A network target as one synchronous [`Target`]: a [`Pool`] of one connection, each call
+/// waiting for its response. The engine drives network targets through pools directly, many
+/// connections per worker; this is for library users who call one from their own code.
+pub struct NetTarget {
+    pool: Pool,
+}
+
+impl NetTarget {
+    /// A target talking the factory's exchange to `addr`; nothing connects until the first
+    /// call.
+    pub fn new(
+        addr: SocketAddr,
+        exchange: &ExchangeFactory,
+        connect_timeout: Duration,
+        request_timeout: Duration,
+        clock: RunClock,
+    ) -> std::io::Result<NetTarget> {
+        let config = PoolConfig {
+            addr,
+            connections: 1,
+            connect_timeout_ns: connect_timeout.as_nanos() as u64,
+            request_timeout_ns: request_timeout.as_nanos() as u64,
+            max_retries: 0,
+        };
+        Ok(NetTarget {
+            pool: Pool::new(config, exchange, clock)?,
+        })
+    }
+}
+
+impl Target for NetTarget {
+    fn call(&mut self, request: &Request) -> CallResult {
+        self.pool.start(*request);
+        loop {
+            if let Some(done) = self.pool.done().pop() {
+                return done.result;
+            }
+            self.pool.wait(None, true);
+        }
+    }
+}

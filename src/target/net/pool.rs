@@ -1,0 +1,556 @@
+//! One worker's connections to a network target, driven by one `mio::Poll`.
+//!
+//! A [`Pool`] holds up to `connections` keep-alive connections and runs one request at a time
+//! on each. [`Pool::start`] puts a request on a free connection (opening it first if it is
+//! closed) and writes as much of it as the socket takes; [`Pool::wait`] polls, advances every
+//! connection whose socket is ready, enforces the connect and request timeouts, and leaves the
+//! requests that ended in [`Pool::done`]. Nothing here allocates per request: buffers are per
+//! connection and reused, finished requests go to a vector sized for the pool.
+//!
+//! # Faults
+//!
+//! A connection the server closed while it was idle is noticed (a readable edge that reads 0)
+//! and reopened on its next request. If the close races with the next request (the write
+//! fails, or the read ends before any byte), the request is sent again once on a new
+//! connection, transparently; the reconnect is counted. Every other fault closes the
+//! connection and ends the request with its own kind: `refused`, `connect_timeout`, `reset`,
+//! `closed` (mid-response), `timeout`, `io`, or the protocol's (`malformed_status`, ...).
+//! A failed connection attempt puts the whole pool in back-off, 10 ms doubling to 1 s; requests
+//! that need a new connection during a back-off fail at once with the last attempt's kind, so
+//! a dead server costs no connection storm. Failures are retried on the same connection up to
+//! `max_retries` times while the request timeout allows.
+
+use std::io::{ErrorKind as IoErrorKind, Read, Write};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use mio::net::TcpStream;
+use mio::{Events, Interest, Poll, Token, Waker};
+
+use super::{Exchange, Parse, kinds};
+use crate::engine::clock::RunClock;
+use crate::engine::sleeper::TimerFd;
+use crate::target::{CallResult, ErrorKind, Request};
+
+const WAKER: Token = Token(usize::MAX - 1);
+const TIMER: Token = Token(usize::MAX - 2);
+const READ_CHUNK: usize = 16 * 1024;
+/// A blocked [`Pool::wait`] returns after this long even without an event: a backstop against
+/// a lost wake-up, cheap at 20 wake-ups a second.
+const MAX_BLOCK_NS: u64 = 50_000_000;
+
+/// Settings shared by the connections of a pool.
+#[derive(Clone, Copy, Debug)]
+pub struct PoolConfig {
+    /// The server.
+    pub addr: SocketAddr,
+    /// Connections in this pool.
+    pub connections: usize,
+    /// How long a connection attempt may take.
+    pub connect_timeout_ns: u64,
+    /// How long a request may take from its start, reconnects and retries included.
+    pub request_timeout_ns: u64,
+    /// Extra attempts after a failure, while the request timeout allows.
+    pub max_retries: u32,
+}
+
+/// Builds the protocol state of one connection.
+pub type ExchangeFactory = Arc<dyn Fn() -> Box<dyn Exchange> + Send + Sync>;
+
+/// A request that ended, with its times on the run clock.
+#[derive(Clone, Copy, Debug)]
+pub struct Done {
+    /// The request as the pool got it.
+    pub request: Request,
+    /// When the pool started it.
+    pub start_ns: u64,
+    /// When its response was complete (or it failed).
+    pub end_ns: u64,
+    /// When the connection that served it finished its previous request (0 if none).
+    pub idle_since_ns: u64,
+    /// Extra attempts made.
+    pub retries: u32,
+    /// How it went, with the bytes and connections it cost.
+    pub result: CallResult,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    /// No socket; free.
+    Closed,
+    /// Open and free.
+    Idle,
+    /// Waiting for the connection to be established.
+    Connecting,
+    /// Writing the request.
+    Writing,
+    /// Reading the response.
+    Reading,
+}
+
+struct Conn {
+    stream: Option<TcpStream>,
+    state: State,
+    exchange: Box<dyn Exchange>,
+    buf: Vec<u8>,
+    written: usize,
+    /// The open socket already carried a response, so the server may close it under us.
+    reused: bool,
+    received_any: bool,
+    /// The current request was already sent again after a stale close.
+    resent: bool,
+    request: Request,
+    start_ns: u64,
+    connect_deadline_ns: u64,
+    retries: u32,
+    idle_since_ns: u64,
+    io: CallResult,
+}
+
+/// Failed connection attempts hold off the next ones.
+#[derive(Default)]
+struct Backoff {
+    until_ns: u64,
+    failures: u32,
+    last: Option<ErrorKind>,
+}
+
+impl Backoff {
+    fn fail(&mut self, kind: ErrorKind, now: u64) {
+        let wait_ms = (10u64 << self.failures.min(7)).min(1000);
+        self.failures += 1;
+        self.until_ns = now + wait_ms * 1_000_000;
+        self.last = Some(kind);
+    }
+
+    fn blocked(&self, now: u64) -> Option<ErrorKind> {
+        self.last.filter(|_| now < self.until_ns)
+    }
+}
+
+/// A worker's connections; see the module doc.
+pub struct Pool {
+    config: PoolConfig,
+    clock: RunClock,
+    poll: Poll,
+    events: Events,
+    timer: TimerFd,
+    conns: Vec<Conn>,
+    /// Connections without a request, most recently used last.
+    free: Vec<usize>,
+    done: Vec<Done>,
+    scratch: Box<[u8]>,
+    backoff: Backoff,
+    /// No connection times out before this instant.
+    next_expiry_ns: u64,
+}
+
+impl Pool {
+    /// A pool of closed connections; nothing connects until the first request.
+    pub fn new(
+        config: PoolConfig,
+        exchange: &ExchangeFactory,
+        clock: RunClock,
+    ) -> std::io::Result<Pool> {
+        let poll = Poll::new()?;
+        let timer = TimerFd::new()?;
+        timer.register(&poll, TIMER)?;
+        let n = config.connections.max(1);
+        let conns = (0..n)
+            .map(|_| Conn {
+                stream: None,
+                state: State::Closed,
+                exchange: exchange(),
+                buf: Vec::with_capacity(READ_CHUNK),
+                written: 0,
+                reused: false,
+                received_any: false,
+                resent: false,
+                request: Request {
+                    seq: 0,
+                    intended_ns: 0,
+                    sent_ns: 0,
+                },
+                start_ns: 0,
+                connect_deadline_ns: 0,
+                retries: 0,
+                idle_since_ns: 0,
+                io: CallResult::ok(),
+            })
+            .collect();
+        Ok(Pool {
+            config: PoolConfig {
+                connections: n,
+                ..config
+            },
+            clock,
+            poll,
+            events: Events::with_capacity(n.min(1024) + 2),
+            timer,
+            conns,
+            free: (0..n).rev().collect(),
+            done: Vec::with_capacity(n),
+            scratch: vec![0; READ_CHUNK].into_boxed_slice(),
+            backoff: Backoff::default(),
+            next_expiry_ns: u64::MAX,
+        })
+    }
+
+    /// A waker that interrupts a blocked [`wait`](Self::wait); make one per pool.
+    pub fn waker(&self) -> std::io::Result<Waker> {
+        Waker::new(self.poll.registry(), WAKER)
+    }
+
+    /// Connections without a request.
+    pub fn free(&self) -> usize {
+        self.free.len()
+    }
+
+    /// Requests in progress.
+    pub fn in_flight(&self) -> usize {
+        self.conns.len() - self.free.len()
+    }
+
+    /// When the connection the next [`start`](Self::start) uses finished its last request.
+    pub fn next_idle_since_ns(&self) -> Option<u64> {
+        self.free.last().map(|&i| self.conns[i].idle_since_ns)
+    }
+
+    /// Requests that ended since the last look; the caller drains it.
+    pub fn done(&mut self) -> &mut Vec<Done> {
+        &mut self.done
+    }
+
+    /// Starts `request` on a free connection and returns its start instant. The caller checks
+    /// [`free`](Self::free) first.
+    pub fn start(&mut self, request: Request) -> u64 {
+        let i = self.free.pop().expect("start() needs a free connection");
+        let now = self.clock.now_ns();
+        let c = &mut self.conns[i];
+        c.request = request;
+        c.start_ns = now;
+        c.retries = 0;
+        c.resent = false;
+        c.io = CallResult::ok();
+        self.note_deadline(now + self.config.request_timeout_ns);
+        self.begin(i, now);
+        now
+    }
+
+    /// Polls once and advances the connections that are ready. Without `block` it only
+    /// looks; with it, it sleeps until an event, a timeout, a wake-up or `until_ns` (run
+    /// clock, kept to the nanosecond by a `timerfd`).
+    pub fn wait(&mut self, until_ns: Option<u64>, block: bool) {
+        let now = self.clock.now_ns();
+        let timeout = if block {
+            let until = until_ns
+                .unwrap_or(u64::MAX)
+                .min(self.next_expiry_ns)
+                .min(now + MAX_BLOCK_NS);
+            if until <= now {
+                Duration::ZERO
+            } else {
+                if until_ns == Some(until)
+                    && self.timer.arm_at(self.clock.absolute_ns(until)).is_ok()
+                {
+                    // The timerfd wakes the poll on time; the timeout is a backstop.
+                    Duration::from_nanos(until - now) + Duration::from_millis(2)
+                } else {
+                    Duration::from_nanos(until - now)
+                }
+            }
+        } else {
+            Duration::ZERO
+        };
+        let mut events = std::mem::replace(&mut self.events, Events::with_capacity(0));
+        if let Err(e) = self.poll.poll(&mut events, Some(timeout)) {
+            debug_assert_eq!(e.kind(), IoErrorKind::Interrupted);
+        }
+        for event in events.iter() {
+            match event.token() {
+                WAKER => {}
+                TIMER => self.timer.clear(),
+                Token(i) => self.ready(i, event.is_readable(), event.is_read_closed()),
+            }
+        }
+        self.events = events;
+        self.expire();
+    }
+
+    fn note_deadline(&mut self, at_ns: u64) {
+        self.next_expiry_ns = self.next_expiry_ns.min(at_ns);
+    }
+
+    /// Sends the current request of connection `i`, connecting first if needed.
+    fn begin(&mut self, i: usize, now: u64) {
+        let c = &mut self.conns[i];
+        c.exchange.reset();
+        c.buf.clear();
+        c.written = 0;
+        c.received_any = false;
+        if c.stream.is_some() {
+            c.state = State::Writing;
+            self.write(i);
+        } else {
+            self.connect(i, now);
+        }
+    }
+
+    fn connect(&mut self, i: usize, now: u64) {
+        if let Some(kind) = self.backoff.blocked(now) {
+            return self.fail(i, kind);
+        }
+        let mut stream = match TcpStream::connect(self.config.addr) {
+            Ok(s) => s,
+            Err(e) => {
+                self.backoff.fail(io_kind(&e), now);
+                return self.fail(i, io_kind(&e));
+            }
+        };
+        if let Err(e) = self.poll.registry().register(
+            &mut stream,
+            Token(i),
+            Interest::READABLE | Interest::WRITABLE,
+        ) {
+            return self.fail(i, io_kind(&e));
+        }
+        let deadline = now + self.config.connect_timeout_ns;
+        let c = &mut self.conns[i];
+        c.stream = Some(stream);
+        c.state = State::Connecting;
+        c.reused = false;
+        c.connect_deadline_ns = deadline;
+        self.note_deadline(deadline);
+    }
+
+    /// Connection `i`'s socket is ready; `closed` when the peer's end is shut too.
+    fn ready(&mut self, i: usize, readable: bool, closed: bool) {
+        if i >= self.conns.len() {
+            return;
+        }
+        match self.conns[i].state {
+            State::Closed => {}
+            State::Connecting => self.finish_connect(i, readable || closed, closed),
+            State::Writing => {
+                self.write(i);
+                if (readable || closed) && self.conns[i].state == State::Reading {
+                    self.read(i, closed);
+                }
+            }
+            State::Reading | State::Idle => self.read(i, closed),
+        }
+    }
+
+    fn finish_connect(&mut self, i: usize, readable: bool, closed: bool) {
+        let Some(stream) = self.conns[i].stream.as_ref() else {
+            return;
+        };
+        let error = match stream.take_error() {
+            Ok(Some(e)) | Err(e) => Some(io_kind(&e)),
+            Ok(None) => match stream.peer_addr() {
+                Ok(_) => None,
+                Err(e) if e.kind() == IoErrorKind::NotConnected => return,
+                Err(e) => Some(io_kind(&e)),
+            },
+        };
+        if let Some(kind) = error {
+            self.backoff.fail(kind, self.clock.now_ns());
+            return self.fail(i, kind);
+        }
+        let _ = stream.set_nodelay(true);
+        self.backoff = Backoff::default();
+        let c = &mut self.conns[i];
+        c.io.connections += 1;
+        c.state = State::Writing;
+        self.write(i);
+        if readable && self.conns[i].state == State::Reading {
+            self.read(i, closed);
+        }
+    }
+
+    fn write(&mut self, i: usize) {
+        let c = &mut self.conns[i];
+        let Some(stream) = c.stream.as_mut() else {
+            return self.fail(i, kinds::IO);
+        };
+        let request = c.exchange.request();
+        while c.written < request.len() {
+            match stream.write(&request[c.written..]) {
+                Ok(0) => return self.fail(i, kinds::CLOSED),
+                Ok(n) => c.written += n,
+                Err(e) if e.kind() == IoErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == IoErrorKind::Interrupted => {}
+                Err(e) => {
+                    let stale = matches!(
+                        e.kind(),
+                        IoErrorKind::BrokenPipe | IoErrorKind::ConnectionReset
+                    );
+                    return self.failed_io(i, stale, io_kind(&e));
+                }
+            }
+        }
+        c.io.bytes_sent += request.len() as u64;
+        c.state = State::Reading;
+    }
+
+    /// Reads and parses what connection `i` received. `closed`: the event said the peer shut
+    /// its end, so the socket must be read to its end-of-file.
+    fn read(&mut self, i: usize, closed: bool) {
+        loop {
+            let c = &mut self.conns[i];
+            let Some(stream) = c.stream.as_mut() else {
+                return;
+            };
+            let n = match stream.read(&mut self.scratch) {
+                Ok(n) => n,
+                Err(e) if e.kind() == IoErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == IoErrorKind::Interrupted => continue,
+                Err(e) if c.state == State::Idle => {
+                    let _ = e;
+                    return self.close(i);
+                }
+                Err(e) => return self.failed_io(i, true, io_kind(&e)),
+            };
+            if c.state == State::Idle {
+                // The server closed the idle connection (0) or sent bytes nobody asked for.
+                return self.close(i);
+            }
+            let outcome = if n == 0 {
+                if !c.received_any && c.reused && !c.resent {
+                    return self.failed_io(i, true, kinds::CLOSED);
+                }
+                c.exchange.at_close()
+            } else {
+                c.received_any = true;
+                c.io.bytes_received += n as u64;
+                c.buf.extend_from_slice(&self.scratch[..n]);
+                c.exchange.parse(&mut c.buf)
+            };
+            match outcome {
+                Parse::NeedMore if n == 0 => return self.fail(i, kinds::CLOSED),
+                // A short read emptied the socket, and Linux signals every later arrival to an
+                // edge-triggered epoll, so reading on until EWOULDBLOCK would only cost a
+                // system call per response. Not so for an end-of-file that came with this
+                // event: it must be read now.
+                Parse::NeedMore if n < READ_CHUNK && !closed => return,
+                Parse::NeedMore => {}
+                Parse::Done { error, close } => {
+                    // Bytes past the response would corrupt the next one.
+                    let close = close || n == 0 || !c.buf.is_empty();
+                    return self.end(i, error, close);
+                }
+                Parse::Failed(kind) => return self.fail(i, kind),
+            }
+        }
+    }
+
+    /// A socket error: before any byte of the response on a reused connection the server
+    /// most likely closed it while the request was on its way, so it is sent again once on a
+    /// new connection; otherwise the request fails with `kind`.
+    fn failed_io(&mut self, i: usize, maybe_stale: bool, kind: ErrorKind) {
+        let c = &mut self.conns[i];
+        if maybe_stale && c.reused && !c.received_any && !c.resent {
+            c.resent = true;
+            self.close(i);
+            let now = self.clock.now_ns();
+            return self.begin(i, now);
+        }
+        self.fail(i, kind)
+    }
+
+    /// Ends the current request of `i` with a fault: closes the connection, retries or
+    /// reports.
+    fn fail(&mut self, i: usize, kind: ErrorKind) {
+        self.close(i);
+        self.end(i, Some(kind), true);
+    }
+
+    /// Ends the current request of `i`: retries a failure while attempts and time remain,
+    /// otherwise records it as done and frees the connection.
+    fn end(&mut self, i: usize, error: Option<ErrorKind>, close: bool) {
+        let now = self.clock.now_ns();
+        if close {
+            self.close(i);
+        }
+        let c = &mut self.conns[i];
+        if error.is_some()
+            && c.retries < self.config.max_retries
+            && now - c.start_ns < self.config.request_timeout_ns
+        {
+            c.retries += 1;
+            c.resent = false;
+            return self.begin(i, now);
+        }
+        if !close {
+            c.state = State::Idle;
+            c.reused = true;
+        }
+        self.done.push(Done {
+            request: c.request,
+            start_ns: c.start_ns,
+            end_ns: now,
+            idle_since_ns: c.idle_since_ns,
+            retries: c.retries,
+            result: CallResult { error, ..c.io },
+        });
+        c.idle_since_ns = now;
+        self.free.push(i);
+    }
+
+    fn close(&mut self, i: usize) {
+        let c = &mut self.conns[i];
+        if let Some(mut stream) = c.stream.take() {
+            let _ = self.poll.registry().deregister(&mut stream);
+        }
+        c.state = State::Closed;
+        c.reused = false;
+        c.buf.clear();
+    }
+
+    /// Times out connections past their deadlines, at most once per earliest deadline.
+    fn expire(&mut self) {
+        let now = self.clock.now_ns();
+        if now < self.next_expiry_ns {
+            return;
+        }
+        for i in 0..self.conns.len() {
+            let c = &self.conns[i];
+            let busy = matches!(c.state, State::Connecting | State::Writing | State::Reading);
+            if !busy {
+                continue;
+            }
+            if now >= c.start_ns + self.config.request_timeout_ns {
+                self.fail(i, kinds::TIMEOUT);
+            } else if c.state == State::Connecting && now >= c.connect_deadline_ns {
+                self.backoff.fail(kinds::CONNECT_TIMEOUT, now);
+                self.fail(i, kinds::CONNECT_TIMEOUT);
+            }
+        }
+        self.next_expiry_ns = self
+            .conns
+            .iter()
+            .filter(|c| matches!(c.state, State::Connecting | State::Writing | State::Reading))
+            .map(|c| {
+                let request = c.start_ns + self.config.request_timeout_ns;
+                if c.state == State::Connecting {
+                    request.min(c.connect_deadline_ns)
+                } else {
+                    request
+                }
+            })
+            .min()
+            .unwrap_or(u64::MAX);
+    }
+}
+
+/// The error kind of a socket error.
+pub(crate) fn io_kind(e: &std::io::Error) -> ErrorKind {
+    match e.kind() {
+        IoErrorKind::ConnectionRefused => kinds::REFUSED,
+        IoErrorKind::ConnectionReset | IoErrorKind::ConnectionAborted => kinds::RESET,
+        IoErrorKind::BrokenPipe | IoErrorKind::UnexpectedEof => kinds::CLOSED,
+        IoErrorKind::TimedOut => kinds::TIMEOUT,
+        _ => kinds::IO,
+    }
+}

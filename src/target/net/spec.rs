@@ -1,0 +1,291 @@
+//! Network targets from a config object: `{"http": {...}}` or `{"tcp": {...}}`.
+
+use std::time::Duration;
+
+use serde_json::{Map, Value};
+
+use super::http::{HttpSpec, HttpUrl};
+use super::resolve;
+use super::tcp::{TcpSpec, Until, decode_bytes};
+use crate::target::TargetSpec;
+
+const HTTP_KEYS: &str = "url, method, headers, body, body_file, expect_status, connections, \
+                         connect_timeout";
+const TCP_KEYS: &str = "address, payload, until, read_bytes, connections, connect_timeout";
+
+/// Reads `{"http": {...}}` or `{"tcp": {...}}`.
+pub fn from_object(object: &Map<String, Value>) -> Result<TargetSpec, String> {
+    match (object.get("http"), object.get("tcp"), object.len()) {
+        (Some(Value::Object(o)), None, 1) => http(o).map(TargetSpec::Http),
+        (None, Some(Value::Object(o)), 1) => tcp(o).map(TargetSpec::Tcp),
+        _ => {
+            Err("an object with one key, \"http\" or \"tcp\", holding the target's settings".into())
+        }
+    }
+}
+
+fn text<'a>(o: &'a Map<String, Value>, key: &str) -> Result<Option<&'a str>, String> {
+    match o.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(other) => Err(format!("`{key}` must be a string, not {other}")),
+    }
+}
+
+fn count(o: &Map<String, Value>, key: &str) -> Result<Option<usize>, String> {
+    match o.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => v
+            .as_u64()
+            .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+            .filter(|&n| n > 0)
+            .map(|n| Some(n as usize))
+            .ok_or_else(|| format!("`{key}` must be a whole number above 0, not {v}")),
+    }
+}
+
+fn timeout(o: &Map<String, Value>) -> Result<Duration, String> {
+    match o.get("connect_timeout") {
+        None | Some(Value::Null) => Ok(Duration::from_secs(2)),
+        Some(Value::Number(n)) => n
+            .as_f64()
+            .filter(|s| *s > 0.0 && *s <= 3600.0)
+            .map(Duration::from_secs_f64)
+            .ok_or_else(|| format!("`connect_timeout` {n} is not 0 to 3600 seconds")),
+        Some(Value::String(s)) => crate::config::parse_duration(s)
+            .ok()
+            .filter(|d| !d.is_zero())
+            .ok_or_else(|| format!("`connect_timeout` \"{s}\" is not a duration like \"2s\"")),
+        Some(other) => Err(format!("`connect_timeout` must be a duration, not {other}")),
+    }
+}
+
+fn unknown(o: &Map<String, Value>, known: &str) -> Result<(), String> {
+    match o
+        .keys()
+        .find(|k| !known.split(", ").any(|n| n == k.as_str()))
+    {
+        Some(k) => Err(format!("unknown key `{k}`; the keys are {known}")),
+        None => Ok(()),
+    }
+}
+
+fn http(o: &Map<String, Value>) -> Result<HttpSpec, String> {
+    unknown(o, HTTP_KEYS)?;
+    let url = text(o, "url")?.ok_or("`url` is missing")?;
+    let mut spec = HttpSpec::get(HttpUrl::parse(url)?);
+    if let Some(method) = text(o, "method")? {
+        spec.method = method.to_ascii_uppercase();
+    }
+    match o.get("headers") {
+        None | Some(Value::Null) => {}
+        Some(Value::Object(map)) => {
+            for (name, value) in map {
+                let value = value
+                    .as_str()
+                    .ok_or_else(|| format!("header `{name}` must be a string"))?;
+                spec.headers.push((name.clone(), value.to_string()));
+            }
+        }
+        Some(Value::Array(lines)) => {
+            for line in lines {
+                let line = line.as_str().unwrap_or("");
+                let (name, value) = line
+                    .split_once(':')
+                    .ok_or_else(|| format!("header `{line}` is not \"Name: value\""))?;
+                spec.headers
+                    .push((name.trim().to_string(), value.trim().to_string()));
+            }
+        }
+        Some(other) => {
+            return Err(format!(
+                "`headers` must be an object or a list, not {other}"
+            ));
+        }
+    }
+    match (text(o, "body")?, text(o, "body_file")?) {
+        (Some(_), Some(_)) => return Err("give `body` or `body_file`, not both".into()),
+        (Some(body), None) => spec.body = body.as_bytes().to_vec(),
+        (None, Some(path)) => {
+            spec.body =
+                std::fs::read(path).map_err(|e| format!("cannot read body_file {path}: {e}"))?
+        }
+        (None, None) => {}
+    }
+    spec.expect_status = match o.get("expect_status") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(codes)) => codes.iter().map(status).collect::<Result<_, _>>()?,
+        Some(Value::String(s)) => s
+            .split(',')
+            .map(|c| status(&Value::String(c.trim().into())))
+            .collect::<Result<_, _>>()?,
+        Some(code) => vec![status(code)?],
+    };
+    spec.connections = count(o, "connections")?.unwrap_or(0);
+    spec.connect_timeout = timeout(o)?;
+    spec.validate()?;
+    Ok(spec)
+}
+
+fn status(v: &Value) -> Result<u16, String> {
+    v.as_u64()
+        .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+        .filter(|c| (100..600).contains(c))
+        .map(|c| c as u16)
+        .ok_or_else(|| format!("{v} is not an HTTP status (100-599)"))
+}
+
+fn tcp(o: &Map<String, Value>) -> Result<TcpSpec, String> {
+    unknown(o, TCP_KEYS)?;
+    let address = text(o, "address")?.ok_or("`address` is missing")?;
+    let address = address
+        .strip_prefix("tcp://")
+        .unwrap_or(address)
+        .to_string();
+    resolve(&address)?;
+    let payload = decode_bytes(text(o, "payload")?.ok_or("`payload` is missing")?)?;
+    if payload.is_empty() {
+        return Err("`payload` is empty".into());
+    }
+    let until = match (text(o, "until")?, count(o, "read_bytes")?) {
+        (Some(_), Some(_)) => return Err("give `until` or `read_bytes`, not both".into()),
+        (Some(d), None) => Until::Delimiter(decode_bytes(d)?),
+        (None, Some(n)) => Until::Bytes(n),
+        (None, None) => Until::Delimiter(b"\n".to_vec()),
+    };
+    let spec = TcpSpec {
+        address,
+        payload,
+        until,
+        connections: count(o, "connections")?.unwrap_or(0),
+        connect_timeout: timeout(o)?,
+    };
+    spec.validate()?;
+    Ok(spec)
+}
+
+/// Network settings given as command-line flags, to be joined with `--target`.
+#[derive(Clone, Debug, Default)]
+pub struct NetFlags {
+    /// `-H "Name: value"`, repeatable.
+    pub headers: Vec<String>,
+    /// `--method`.
+    pub method: Option<String>,
+    /// `--body`.
+    pub body: Option<String>,
+    /// `--body-file`.
+    pub body_file: Option<String>,
+    /// `--expect-status 200,204`.
+    pub expect_status: Option<String>,
+    /// `--connections`.
+    pub connections: Option<String>,
+    /// `--connect-timeout`.
+    pub connect_timeout: Option<String>,
+    /// `--payload` (TCP).
+    pub payload: Option<String>,
+    /// `--until` (TCP).
+    pub until: Option<String>,
+    /// `--read-bytes` (TCP).
+    pub read_bytes: Option<String>,
+}
+
+impl NetFlags {
+    /// Whether any flag was given.
+    pub fn any(&self) -> bool {
+        !self.headers.is_empty()
+            || [
+                &self.method,
+                &self.body,
+                &self.body_file,
+                &self.expect_status,
+                &self.connections,
+                &self.connect_timeout,
+                &self.payload,
+                &self.until,
+                &self.read_bytes,
+            ]
+            .iter()
+            .any(|f| f.is_some())
+    }
+
+    /// The config object for `target` (a URL) with these settings.
+    pub fn object(&self, target: &str) -> Value {
+        let mut o = Map::new();
+        let mut put = |key: &str, value: &Option<String>| {
+            if let Some(v) = value {
+                o.insert(key.to_string(), Value::String(v.clone()));
+            }
+        };
+        put("connections", &self.connections);
+        put("connect_timeout", &self.connect_timeout);
+        if target.starts_with("tcp://") {
+            put("payload", &self.payload);
+            put("until", &self.until);
+            put("read_bytes", &self.read_bytes);
+            o.insert("address".into(), Value::String(target.to_string()));
+            serde_json::json!({ "tcp": o })
+        } else {
+            put("method", &self.method);
+            put("body", &self.body);
+            put("body_file", &self.body_file);
+            put("expect_status", &self.expect_status);
+            if !self.headers.is_empty() {
+                o.insert("headers".into(), Value::from(self.headers.clone()));
+            }
+            o.insert("url".into(), Value::String(target.to_string()));
+            serde_json::json!({ "http": o })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(json: &str) -> Result<TargetSpec, String> {
+        let v: Value = serde_json::from_str(json).unwrap();
+        from_object(v.as_object().unwrap())
+    }
+
+    #[test]
+    fn http_objects_take_every_setting() {
+        let TargetSpec::Http(s) = parse(
+            r#"{"http": {"url": "http://127.0.0.1:8080/x", "method": "post", "body": "hi",
+                "headers": {"X-A": "1"}, "expect_status": [200, 201], "connections": 4,
+                "connect_timeout": "500ms"}}"#,
+        )
+        .unwrap() else {
+            panic!()
+        };
+        assert_eq!(s.method, "POST");
+        assert_eq!(s.headers, vec![("X-A".to_string(), "1".to_string())]);
+        assert_eq!(s.expect_status, vec![200, 201]);
+        assert_eq!(
+            (s.connections, s.connect_timeout),
+            (4, Duration::from_millis(500))
+        );
+        assert!(
+            parse(r#"{"http": {"url": "http://127.0.0.1/", "verb": "GET"}}"#)
+                .unwrap_err()
+                .contains("unknown key `verb`")
+        );
+        assert!(parse(r#"{"http": {"url": "http://no.such.host.invalid/"}}"#).is_err());
+    }
+
+    #[test]
+    fn tcp_objects_need_a_payload() {
+        let TargetSpec::Tcp(s) = parse(
+            r#"{"tcp": {"address": "127.0.0.1:7000", "payload": "PING\\r\\n", "until": "\\r\\n"}}"#,
+        )
+        .unwrap() else {
+            panic!()
+        };
+        assert_eq!(s.payload, b"PING\r\n");
+        assert!(
+            parse(r#"{"tcp": {"address": "127.0.0.1:7000"}}"#)
+                .unwrap_err()
+                .contains("payload")
+        );
+        assert!(parse(r#"{"ftp": {}}"#).is_err());
+    }
+}

@@ -1,0 +1,156 @@
+#!/usr/bin/env bash
+# openpace against wrk, on the same nginx, the same cores and the same connections.
+#
+# nginx (one worker) is pinned to SERVER_CORE and answers "ok\n" from memory, with the access
+# log off and keepalive_requests raised so that connections are never recycled. wrk and
+# openpace take turns on LOAD_CORE, where openpace's timing loop and its one worker share the
+# core. Each of ROUNDS rounds runs, SECS seconds each:
+#
+#   1. wrk -t1 -cCONNS: the closed-loop maximum;
+#   2. openpace open-model runs from 0.9 x that maximum, in 5% steps up (or down, if 0.9 x
+#      fails) until one holds and the next does not (holds: sustained/target >= 0.99 and
+#      nothing dropped), then two bisections: the highest rate that holds, within ~1.25%;
+#   3. openpace at FIXED RPS: response-time and service-time p50/p99/p99.9.
+#
+# Usage: tools/compare-wrk.sh   (root, or nginx and wrk already installed)
+# Environment: PORT CONNS SECS ROUNDS FIXED SERVER_CORE LOAD_CORE WAIT
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PORT=${PORT:-18181}
+CONNS=${CONNS:-50}
+SECS=${SECS:-10}
+ROUNDS=${ROUNDS:-3}
+FIXED=${FIXED:-20000}
+SERVER_CORE=${SERVER_CORE:-0}
+LOAD_CORE=${LOAD_CORE:-1}
+WAIT=${WAIT:-hybrid}
+
+if ! command -v nginx >/dev/null || ! command -v wrk >/dev/null || ! command -v python3 >/dev/null; then
+    apt-get update -qq
+    apt-get install -y -qq nginx wrk python3 >/dev/null
+fi
+NGINX=$(command -v nginx)
+cargo build --release --quiet
+OPENPACE=target/release/openpace
+
+dir=$(mktemp -d)
+mkdir -p "$dir/tmp"
+cat >"$dir/nginx.conf" <<EOF
+worker_processes 1;
+pid $dir/nginx.pid;
+error_log $dir/error.log;
+daemon off;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    keepalive_requests 1000000000;
+    keepalive_timeout 300s;
+    client_body_temp_path $dir/tmp/body;
+    proxy_temp_path $dir/tmp/proxy;
+    fastcgi_temp_path $dir/tmp/fastcgi;
+    uwsgi_temp_path $dir/tmp/uwsgi;
+    scgi_temp_path $dir/tmp/scgi;
+    default_type text/plain;
+    server {
+        listen 127.0.0.1:$PORT;
+        location / { return 200 "ok\n"; }
+    }
+}
+EOF
+taskset -c "$SERVER_CORE" "$NGINX" -c "$dir/nginx.conf" -p "$dir" &
+nginx_pid=$!
+trap 'kill $nginx_pid 2>/dev/null; wait $nginx_pid 2>/dev/null; rm -rf "$dir"' EXIT
+for _ in $(seq 50); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break
+    sleep 0.1
+done
+URL="http://127.0.0.1:$PORT/"
+
+# openpace RATE OUT: one open-model run on LOAD_CORE, timing loop and worker together.
+openpace() {
+    taskset -c "$LOAD_CORE" "$OPENPACE" run --target "$URL" --rate "$1" \
+        --duration "${SECS}s" --warmup 2s --connections "$CONNS" --workers 1 \
+        --timer-core "$LOAD_CORE" --worker-cores "$LOAD_CORE" --wait "$WAIT" \
+        --timeout 2s --retries 0 --quiet --out "$2" >/dev/null 2>&1 || true
+}
+
+# field FILE EXPR: a Python expression over s (the scenario) and r (the run).
+field() {
+    python3 -c "import json,sys; r=json.load(open(sys.argv[1])); s=r['scenarios'][0]; print($2)" "$1"
+}
+
+# probe RATE: one openpace run; sets ok=yes|no and prints the outcome.
+probe() {
+    openpace "$1" "$dir/probe.json"
+    ok=$(held "$dir/probe.json")
+    echo "  openpace $1 RPS ($(python3 -c "print('%.3f' % ($1 / $wrk_rps))") x wrk): $(field "$dir/probe.json" "'sustained %.0f, dropped %d' % (s['sustained_rps'], s['requests']['dropped'])") -> held: $ok"
+}
+
+held() { field "$1" "'yes' if s['sustained_rps'] >= 0.99 * s['target_rps'] and s['requests']['dropped'] == 0 else 'no'"; }
+
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), kernel $(uname -r)"
+echo "nginx on core $SERVER_CORE; wrk and openpace on core $LOAD_CORE; $CONNS connections; ${SECS}s runs; openpace --wait $WAIT"
+wrk_all=()
+op_all=()
+for round in $(seq "$ROUNDS"); do
+    wrk_out=$(taskset -c "$LOAD_CORE" wrk -t1 -c"$CONNS" -d"${SECS}s" --latency "$URL")
+    wrk_rps=$(awk '/Requests\/sec/ {printf "%d", $2}' <<<"$wrk_out")
+    wrk_lat=$(awk '/ 50%/ {p50=$2} / 99%/ {p99=$2} END {print "p50 " p50 ", p99 " p99}' <<<"$wrk_out")
+    echo "round $round: wrk ${wrk_rps} RPS (closed loop, its own latency $wrk_lat)"
+    wrk_all+=("$wrk_rps")
+
+    # Steps of 5% of wrk's maximum from 0.9 x until the bracket [held, failed] is found, then
+    # two bisections: the highest held rate is known to within about 1.25%.
+    best=0
+    failed=0
+    step=0
+    while :; do
+        rate=$(python3 -c "print(int($wrk_rps * (0.9 + 0.05 * $step)))")
+        probe "$rate"
+        if [ "$ok" = yes ]; then
+            best=$rate
+            [ "$failed" -gt 0 ] && break
+            step=$((step + 1))
+        else
+            failed=$rate
+            [ "$best" -gt 0 ] && break
+            step=$((step - 1))
+            [ "$step" -lt -8 ] && break
+        fi
+    done
+    for _ in 1 2; do
+        [ "$best" -gt 0 ] && [ "$failed" -gt "$best" ] || break
+        rate=$(((best + failed) / 2))
+        probe "$rate"
+        if [ "$ok" = yes ]; then best=$rate; else failed=$rate; fi
+    done
+    echo "  openpace holds ${best} RPS = $(python3 -c "print('%.2f' % ($best / $wrk_rps))") x wrk"
+    op_all+=("$best")
+
+    openpace "$FIXED" "$dir/fixed-$round.json"
+    field "$dir/fixed-$round.json" "'  at %d RPS: response p50/p99/p99.9 %.1f/%.1f/%.1f us, service %.1f/%.1f/%.1f us, p50 difference %.1f us, held: %s' % (s['target_rps'], *(s['response_time_ms'][k]*1e3 for k in ('p50','p99','p99_9')), *(s['service_time_ms'][k]*1e3 for k in ('p50','p99','p99_9')), (s['response_time_ms']['p50']-s['service_time_ms']['p50'])*1e3, 'yes' if s['sustained_rps'] >= 0.99*s['target_rps'] else 'no')"
+done
+
+median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+wrk_med=$(median "${wrk_all[@]}")
+op_med=$(median "${op_all[@]}")
+ratios=()
+for i in "${!wrk_all[@]}"; do
+    ratios+=("$(python3 -c "print('%.2f' % (${op_all[$i]} / ${wrk_all[$i]}))")")
+done
+join() { local IFS='|'; echo "$*" | sed 's/|/ | /g'; }
+echo
+rounds=()
+for round in $(seq "$ROUNDS"); do rounds+=("round $round"); done
+echo "| RPS | $(join "${rounds[@]}") | median |"
+echo "| --- | $(join $(for _ in $(seq "$ROUNDS"); do echo ---; done)) | --- |"
+echo "| wrk closed-loop maximum | $(join "${wrk_all[@]}") | $wrk_med |"
+echo "| openpace highest open-model rate held | $(join "${op_all[@]}") | $op_med |"
+echo "| openpace / wrk | $(join "${ratios[@]}") | $(python3 -c "print('%.2f' % ($op_med / $wrk_med))") |"
+echo
+echo "| at $FIXED RPS, us | response p50 | service p50 | difference | response p99 | service p99 | response p99.9 | service p99.9 |"
+echo "| --- | --- | --- | --- | --- | --- | --- | --- |"
+for round in $(seq "$ROUNDS"); do
+    field "$dir/fixed-$round.json" "'| round $round | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f |' % (s['response_time_ms']['p50']*1e3, s['service_time_ms']['p50']*1e3, (s['response_time_ms']['p50']-s['service_time_ms']['p50'])*1e3, s['response_time_ms']['p99']*1e3, s['service_time_ms']['p99']*1e3, s['response_time_ms']['p99_9']*1e3, s['service_time_ms']['p99_9']*1e3)"
+done
