@@ -88,7 +88,6 @@ pub(crate) struct Lane {
     max_backlog: usize,
     backlog: VecDeque<Request>,
     next: Option<u64>,
-    seq: u64,
     /// Network workers to wake when a request arrives for them (empty for call workers).
     wakes: Vec<Arc<Wake>>,
     /// How much earlier than the lead this lane's requests may be handed over, so that one
@@ -115,7 +114,6 @@ impl Lane {
             // Capacity is reserved, not touched: memory grows only if the backlog is used.
             backlog: VecDeque::with_capacity(max_backlog.min(1 << 20)),
             next: None,
-            seq: 0,
             wakes: Vec::new(),
             batch_ns: 0,
         }
@@ -345,12 +343,12 @@ impl TimingLoop {
     fn dispatch(&mut self, lane: usize, now: u64) {
         let l = &mut self.lanes[lane];
         let Some(at) = l.next else { return };
+        // The request's index in the whole schedule: unique across the shards of a campaign.
         let request = Request {
-            seq: l.seq,
+            seq: l.schedule.last_index(),
             intended_ns: at,
             sent_ns: now,
         };
-        l.seq += 1;
         if l.measured(&request) {
             let planned = at.saturating_sub(self.lead_ns);
             let slot = l.cursor.slot(now);

@@ -90,6 +90,14 @@ pub struct Schedule {
     cursor: usize,
     /// The integral over the whole profile, less a hair so float noise adds no request.
     end_due: f64,
+    /// Index in the whole schedule of the next instant computed.
+    next_index: u64,
+    /// Index in the whole schedule of the instant last returned.
+    last_index: u64,
+    /// Instants of other shards to pass over before the next one returned.
+    skip: u64,
+    /// Shard count: after an instant is returned, `stride - 1` others are passed over.
+    stride: u64,
 }
 
 impl Schedule {
@@ -108,7 +116,28 @@ impl Schedule {
             next_due,
             cursor: 0,
             end_due: total - (total * 1e-12 + 1e-9),
+            next_index: 0,
+            last_index: 0,
+            skip: 0,
+            stride: 1,
         }
+    }
+
+    /// This schedule as shard `index` of `count` sees it: the instants whose index `k` in the
+    /// whole schedule has `k % count == index`. The union over the shards is the whole
+    /// schedule, each instant once, for every pattern and for Poisson arrivals alike (the
+    /// shards draw the same exponentials from the same seed and pass over each other's).
+    pub fn sharded(mut self, index: u64, count: u64) -> Schedule {
+        let count = count.max(1);
+        self.skip = index % count;
+        self.stride = count;
+        self
+    }
+
+    /// Index in the whole (unsharded) schedule of the instant [`next_offset_ns`]
+    /// (Self::next_offset_ns) returned last.
+    pub fn last_index(&self) -> u64 {
+        self.last_index
     }
 
     /// The profile this schedule follows.
@@ -120,6 +149,18 @@ impl Schedule {
     /// is over.
     #[inline]
     pub fn next_offset_ns(&mut self) -> Option<u64> {
+        while self.skip > 0 {
+            self.step()?;
+            self.skip -= 1;
+        }
+        self.skip = self.stride - 1;
+        self.last_index = self.next_index;
+        self.step()
+    }
+
+    /// Computes the next instant of the whole schedule.
+    #[inline]
+    fn step(&mut self) -> Option<u64> {
         if self.next_due >= self.end_due {
             return None;
         }
@@ -128,6 +169,7 @@ impl Schedule {
             Some(rng) => unit_exponential(rng),
             None => 1.0,
         };
+        self.next_index += 1;
         Some((t * 1e9).round() as u64)
     }
 }
@@ -162,6 +204,42 @@ mod tests {
         assert_eq!(sends[0], 0);
         assert_eq!(sends[1], 20_000_000);
         assert_eq!(*sends.last().unwrap(), 119_980_000_000);
+    }
+
+    #[test]
+    fn shards_split_the_schedule_exactly() {
+        let profiles = [
+            RateProfile::constant(50.0, 12.0),
+            RateProfile::ramp_up(1.0, 100.0, 6.0, 12.0),
+            RateProfile::step(100.0, 8.0),
+            RateProfile::spike(10.0, 100.0, 1.0, 8.0),
+            RateProfile::stages(5.0, &[(3.0, 80.0), (2.0, 0.0), (3.0, 40.0)]),
+            RateProfile::constant(33.3, 7.0).with_warmup(1.5),
+        ];
+        for profile in profiles {
+            for arrival in [Arrival::Uniform, Arrival::Poisson] {
+                let whole: Vec<(u64, u64)> = {
+                    let mut s = Schedule::new(profile.clone(), arrival, 7);
+                    std::iter::from_fn(|| s.next_offset_ns().map(|t| (s.last_index(), t))).collect()
+                };
+                for count in [1u64, 2, 3, 7] {
+                    let mut union: Vec<(u64, u64)> = (0..count)
+                        .flat_map(|index| {
+                            let mut s =
+                                Schedule::new(profile.clone(), arrival, 7).sharded(index, count);
+                            let mine: Vec<(u64, u64)> = std::iter::from_fn(|| {
+                                s.next_offset_ns().map(|t| (s.last_index(), t))
+                            })
+                            .collect();
+                            assert!(mine.iter().all(|(k, _)| k % count == index));
+                            mine
+                        })
+                        .collect();
+                    union.sort_unstable();
+                    assert_eq!(union, whole, "{profile:?} {arrival:?} in {count} shards");
+                }
+            }
+        }
     }
 
     #[test]

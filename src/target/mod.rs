@@ -27,7 +27,8 @@ use net::{Exchange, ExchangeFactory, NetTarget, resolve};
 /// from the timing loop to the workers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Request {
-    /// Index of the request in its scenario's schedule (0, 1, 2, ...).
+    /// Index of the request in its scenario's whole schedule (0, 1, 2, ...); a shard I of N
+    /// sees I, I + N, I + 2N, ..., so the index is unique across a campaign's shards.
     pub seq: u64,
     /// When the schedule meant it to be sent, in ns from the run's origin.
     pub intended_ns: u64,
