@@ -257,6 +257,31 @@ pub const MAX_TIMEOUT_SECONDS: f64 = 3_600.0;
 pub const MAX_CONNECTIONS: usize = 100_000;
 
 impl LoadTestConfig {
+    /// The schedule in one line: everything that decides which instants are intended. Shards
+    /// of one campaign have equal fingerprints; `openpace merge` refuses reports whose differ.
+    pub fn schedule_fingerprint(&self) -> String {
+        if self.model == Model::Closed {
+            return format!(
+                "closed loop, {} callers, {}s after {}s warmup",
+                self.concurrency.unwrap_or(self.num_workers),
+                self.duration_seconds,
+                self.warmup_seconds
+            );
+        }
+        let seed = match (self.arrival, self.seed) {
+            (Arrival::Poisson, Some(seed)) => format!(", seed {seed}"),
+            (Arrival::Poisson, None) => ", unseeded".to_string(),
+            (Arrival::Uniform, _) => String::new(),
+        };
+        format!(
+            "{} {:?}, {}s warmup, {} arrivals{seed}",
+            self.load_pattern.name(),
+            self.rate_profile(),
+            self.warmup_seconds,
+            self.arrival.name()
+        )
+    }
+
     /// The rate over the measured window (warmup not included).
     pub fn rate_profile(&self) -> RateProfile {
         let d = self.duration_seconds;

@@ -38,6 +38,7 @@
 
 pub mod calibrate;
 pub mod capacity;
+pub mod cluster;
 pub mod config;
 pub mod engine;
 pub mod error;

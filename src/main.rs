@@ -8,6 +8,7 @@ use openpace::config::{self, DEFAULT_SCENARIO, Override, RunConfig};
 use openpace::error::{ConfigError, Origin};
 use std::io::IsTerminal;
 
+use openpace::cluster::{self, ClusterPlan, Shard};
 use openpace::engine::ProgressMode;
 use openpace::target::net::spec::NetFlags;
 use openpace::{Error, LoadTestRunner, calibrate, capacity, report};
@@ -51,6 +52,12 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
     },
+    /// Merge the JSON reports of a sharded run (one per shard) into one report: histograms
+    /// added, counts summed, intervals aligned by wall-clock time, thresholds re-evaluated.
+    ///
+    /// Exit codes: 0 every threshold passes on the merged data, 1 one fails, 2 the reports
+    /// cannot be merged (different scenarios or schedules, a shard missing or twice).
+    Merge(MergeArgs),
     /// Measure this host before a campaign: timer lateness, hand-off and overhead per wait
     /// mode, the highest noop rate, spin:DUR accuracy. Prints and saves a JSON report.
     Calibrate(CalibrateArgs),
@@ -97,6 +104,26 @@ struct CapacityArgs {
     /// Format of --out: json, text or csv.
     #[arg(long, value_name = "FORMAT", default_value = "json")]
     format: String,
+    /// Print nothing but errors.
+    #[arg(long)]
+    quiet: bool,
+}
+
+/// Flags of `openpace merge`.
+#[derive(Args)]
+struct MergeArgs {
+    /// The shards' JSON reports (any order).
+    #[arg(required = true, value_name = "REPORT")]
+    reports: Vec<PathBuf>,
+    /// Where the merged report goes.
+    #[arg(long, value_name = "FILE")]
+    out: PathBuf,
+    /// Format of --out: json, text, hgrm, hlog, csv, html or junit.
+    #[arg(long, value_name = "FORMAT", default_value = "json")]
+    format: String,
+    /// Merge even with shards missing, and mark the result partial.
+    #[arg(long)]
+    allow_partial: bool,
     /// Print nothing but errors.
     #[arg(long)]
     quiet: bool,
@@ -282,6 +309,20 @@ struct RunArgs {
     /// Any config field, e.g. --set latency_p99_threshold_ms=50 (repeatable).
     #[arg(long = "set", value_name = "FIELD=VALUE")]
     set: Vec<String>,
+    /// This run is shard I of N (I/N), or `auto`: read from Slurm, Open MPI, PMI or a
+    /// Kubernetes Indexed Job (the default when their variables are set).
+    #[arg(long, value_name = "I/N|auto")]
+    shard: Option<String>,
+    /// Shard count of a Kubernetes Indexed Job (else OPENPACE_SHARDS).
+    #[arg(long, value_name = "N")]
+    shards: Option<String>,
+    /// Start at this wall-clock instant: Unix seconds (1764248400.5), RFC 3339
+    /// (2026-11-27T13:00:00Z) or now+DURATION.
+    #[arg(long, value_name = "TIME")]
+    start_at: Option<String>,
+    /// How late after --start-at a shard may still start (default 250ms).
+    #[arg(long, value_name = "DURATION")]
+    start_tolerance: Option<String>,
 }
 
 impl RunArgs {
@@ -393,6 +434,7 @@ fn main() -> ExitCode {
             Ok(0)
         }
         Command::Calibrate(args) => calibrate(&args),
+        Command::Merge(args) => merge(&args),
         Command::Capacity(args) => capacity(&args),
         Command::Report {
             result,
@@ -582,9 +624,30 @@ fn run(args: &RunArgs) -> Result<u8, Error> {
         .as_deref()
         .map(calibrate::load_report)
         .transpose()?;
-    let outputs = run.outputs();
+    let cluster = cluster_plan(args)?;
+    let outputs: Vec<_> = run
+        .outputs()
+        .into_iter()
+        .map(|(path, format)| (cluster::shard_path(&path, cluster.shard), format))
+        .collect();
     report::check_writable(&outputs)?;
     if !args.quiet {
+        if let Some(shard) = cluster.shard {
+            eprintln!(
+                "openpace: shard {} of {} ({}): sends request k of the schedule when k mod {} = {}",
+                shard.index,
+                shard.count,
+                shard.launcher.name(),
+                shard.count,
+                shard.index
+            );
+        }
+        if let Some(at) = cluster.start_at_unix_s {
+            eprintln!(
+                "openpace: waiting {:.1} s for --start-at {at:.3}",
+                (at - cluster::unix_now()).max(0.0)
+            );
+        }
         for s in &run.scenarios {
             eprintln!(
                 "openpace: running \"{}\": {} for {}s (+{}s warmup), target {}; Ctrl-C stops \
@@ -604,7 +667,9 @@ fn run(args: &RunArgs) -> Result<u8, Error> {
     } else {
         ProgressMode::Lines
     };
-    let runner = LoadTestRunner::from_run_config(run)?.with_progress(progress);
+    let runner = LoadTestRunner::from_run_config(run)?
+        .with_progress(progress)
+        .with_cluster(cluster);
     openpace::engine::install_signal_handlers(&runner.stop_handle())
         .map_err(|e| Error::run("installing the Ctrl-C handler", e))?;
     let result = runner.run()?;
@@ -628,4 +693,67 @@ fn run(args: &RunArgs) -> Result<u8, Error> {
     } else {
         1
     })
+}
+
+/// The shard and start instant from `--shard`, `--shards`, `--start-at`, `--start-tolerance`
+/// and the launcher's environment.
+fn cluster_plan(args: &RunArgs) -> Result<ClusterPlan, Error> {
+    let shard = Shard::resolve(args.shard.as_deref(), args.shards.as_deref(), |name| {
+        std::env::var(name).ok()
+    })?;
+    let flag_error = |flag: &str, value: &str, why: String| {
+        ConfigError::invalid(
+            &Origin::Flag(flag.into()),
+            flag.trim_start_matches('-'),
+            value,
+            why,
+        )
+    };
+    if let Some(n) = &args.shards {
+        if !n.trim().parse::<u32>().is_ok_and(|n| n >= 1) {
+            return Err(
+                flag_error("--shards", n, "a whole number of shards, at least 1".into()).into(),
+            );
+        }
+    }
+    let start_at_unix_s = args
+        .start_at
+        .as_deref()
+        .map(|t| cluster::parse_start_at(t).map_err(|why| flag_error("--start-at", t, why)))
+        .transpose()?;
+    let start_tolerance_s = match &args.start_tolerance {
+        Some(t) => config::parse_duration(t)
+            .map(|d| d.as_secs_f64())
+            .map_err(|why| flag_error("--start-tolerance", t, why))?,
+        None => cluster::DEFAULT_START_TOLERANCE_S,
+    };
+    Ok(ClusterPlan {
+        shard,
+        start_at_unix_s,
+        start_tolerance_s,
+    })
+}
+
+fn merge(args: &MergeArgs) -> Result<u8, Error> {
+    let format = report::parse_format(&args.format)?;
+    let inputs = args
+        .reports
+        .iter()
+        .map(|path| Ok((path.display().to_string(), report::load_result(path)?)))
+        .collect::<Result<Vec<_>, Error>>()?;
+    let options = cluster::MergeOptions {
+        allow_partial: args.allow_partial,
+    };
+    let merged = cluster::merge(&inputs, &options)?;
+    let outputs = [(args.out.clone(), format)];
+    report::check_writable(&outputs)?;
+    if !args.quiet {
+        print!("{}", report::summary(&merged));
+    }
+    for path in report::write_outputs(&merged, &outputs)? {
+        if !args.quiet {
+            println!("report: {}", path.display());
+        }
+    }
+    Ok(if merged.passed { 0 } else { 1 })
 }

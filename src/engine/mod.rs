@@ -26,6 +26,7 @@ use std::time::Duration;
 
 use crossbeam_channel::bounded;
 
+use crate::cluster::{ClusterPlan, ShardInfo, clock_info, unix_now};
 use crate::config::{LoadTestConfig, Model, RunConfig, WaitMode};
 use crate::error::Error;
 use crate::metrics::RunResult;
@@ -67,6 +68,7 @@ pub struct LoadTestRunner {
     target_names: Vec<Option<String>>,
     stop: StopHandle,
     progress: ProgressMode,
+    cluster: ClusterPlan,
 }
 
 impl LoadTestRunner {
@@ -87,6 +89,7 @@ impl LoadTestRunner {
             target_names: vec![None; n],
             stop: StopHandle::default(),
             progress: ProgressMode::Off,
+            cluster: ClusterPlan::default(),
         })
     }
 
@@ -116,6 +119,13 @@ impl LoadTestRunner {
         self
     }
 
+    /// Runs as one shard of a campaign and/or from a common wall-clock instant (see
+    /// [`crate::cluster`]). Checked when the run starts.
+    pub fn with_cluster(mut self, plan: ClusterPlan) -> LoadTestRunner {
+        self.cluster = plan;
+        self
+    }
+
     /// A handle that stops the run from another thread or a signal handler.
     pub fn stop_handle(&self) -> StopHandle {
         self.stop.clone()
@@ -127,8 +137,10 @@ impl LoadTestRunner {
     }
 
     /// Runs every scenario to the end of its schedule (or a stop request) and returns what
-    /// was measured. Fails only if the run cannot start (cores, threads, targets).
+    /// was measured. Fails only if the run cannot start (cores, threads, targets, a shard plan
+    /// that does not fit the config, a `start_at` that passed more than its tolerance ago).
     pub fn run(self) -> Result<RunResult, Error> {
+        self.cluster.check(&self.run)?;
         let plan = pin::plan(&self.run, pin::allowed_cores(), pin::can_pin)?;
         for (index, config) in self.run.scenarios.iter().enumerate() {
             if self.targets[index].is_none() {
@@ -154,7 +166,9 @@ impl LoadTestRunner {
             .map(|s| s.worker_count())
             .collect();
         let workers_total: usize = counts.iter().sum();
-        let clock = RunClock::starting_in(Duration::from_millis(30 + workers_total as u64));
+        let setup = Duration::from_millis(30 + workers_total as u64);
+        let start = self.start(setup)?;
+        let clock = RunClock::starting_in(start.delay);
         let mut lanes = Vec::new();
         let mut scenarios = Vec::new();
         let mut handles = Vec::new();
@@ -281,7 +295,10 @@ impl LoadTestRunner {
                 handles.push(handle);
             }
             if config.model == Model::Open {
-                let schedule = Schedule::new(profile, config.arrival, seed);
+                let mut schedule = Schedule::new(profile, config.arrival, seed);
+                if let Some(shard) = self.cluster.shard {
+                    schedule = schedule.sharded(u64::from(shard.index), u64::from(shard.count));
+                }
                 lanes.push(
                     Lane::new(
                         schedule,
@@ -305,6 +322,10 @@ impl LoadTestRunner {
                 workers: stats,
                 worker_cores: plan.workers[index].clone(),
                 timer_stats,
+                share: match (config.model, self.cluster.shard) {
+                    (Model::Open, Some(shard)) => 1.0 / f64::from(shard.count),
+                    _ => 1.0,
+                },
             });
         }
         let sleeper =
@@ -383,6 +404,23 @@ impl LoadTestRunner {
             .join()
             .map_err(|_| Error::run("collecting results", "the collector panicked"))?;
         let (mut result, notifier) = result;
+        result.origin_unix_s = start.origin_unix_s;
+        result.clock = clock_info();
+        result.shard = self.cluster.shard.map(|shard| ShardInfo {
+            index: shard.index,
+            count: shard.count,
+            launcher: shard.launcher,
+            host: hostname(),
+            start_at_unix_s: self.cluster.start_at_unix_s,
+            start_offset_ms: start.offset_ms,
+        });
+        if start.offset_ms > 0.0 {
+            result.warnings.push(format!(
+                "started {:.1} ms after --start-at (tolerance {} s): this shard's instants are \
+                 that much later than its peers'",
+                start.offset_ms, self.cluster.start_tolerance_s
+            ));
+        }
         result.resources.monitor = monitor.stop_monitoring();
         let samples = std::mem::take(&mut result.resources.monitor.samples);
         saturation::assess(&mut result, &samples);
@@ -397,6 +435,68 @@ impl LoadTestRunner {
             let _ = handle.join();
         }
         Ok(result)
+    }
+}
+
+/// When a run's clock starts, as [`LoadTestRunner::start`] decided it.
+struct Start {
+    /// From now until the clock's origin.
+    delay: Duration,
+    /// The origin in Unix seconds.
+    origin_unix_s: f64,
+    /// How far after the asked-for `start_at` the origin falls, in ms (0 without one).
+    offset_ms: f64,
+}
+
+impl LoadTestRunner {
+    /// Decides the clock's origin: `setup` from now, or the plan's `start_at` when that is
+    /// later. Waits (interruptibly) until `start_at` is near, so that threads are started only
+    /// just before it; refuses when `start_at` has passed by more than the tolerance, since a
+    /// shifted schedule would misalign the merged campaign without anyone noticing.
+    fn start(&self, setup: Duration) -> Result<Start, Error> {
+        let setup_s = setup.as_secs_f64();
+        let Some(at) = self.cluster.start_at_unix_s else {
+            return Ok(Start {
+                delay: setup,
+                origin_unix_s: unix_now() + setup_s,
+                offset_ms: 0.0,
+            });
+        };
+        // Threads are started within `setup`; wake a little before that to leave them room.
+        let wake_at = at - setup_s - 0.05;
+        loop {
+            let left = wake_at - unix_now();
+            if left <= 0.0 || self.stop.state.stopping() {
+                break;
+            }
+            std::thread::sleep(Duration::from_secs_f64(left.min(0.05)));
+        }
+        let now = unix_now();
+        if at - now >= setup_s {
+            return Ok(Start {
+                delay: Duration::from_secs_f64(at - now),
+                origin_unix_s: at,
+                offset_ms: 0.0,
+            });
+        }
+        let late_s = now + setup_s - at;
+        if late_s > self.cluster.start_tolerance_s && !self.stop.state.stopping() {
+            return Err(Error::run(
+                format!("starting at --start-at {at:.3}"),
+                format!(
+                    "that instant passed {late_s:.3} s before this shard could start, more than \
+                     the tolerance of {} s; running now would shift this shard's schedule \
+                     against its peers'. Give a later --start-at (e.g. now+30s for every shard) \
+                     or a larger --start-tolerance",
+                    self.cluster.start_tolerance_s
+                ),
+            ));
+        }
+        Ok(Start {
+            delay: setup,
+            origin_unix_s: now + setup_s,
+            offset_ms: late_s * 1e3,
+        })
     }
 }
 

@@ -46,6 +46,8 @@ pub(crate) struct ScenarioRun {
     pub workers: Vec<Arc<WorkerStats>>,
     pub worker_cores: Vec<usize>,
     pub timer_stats: Arc<TimerStats>,
+    /// The share of the schedule this run sends: 1/N for a shard of N, else 1.
+    pub share: f64,
 }
 
 impl ScenarioRun {
@@ -131,7 +133,8 @@ impl Supervisor {
                     s.warmup_ns,
                     (s.config.model == Model::Open)
                         .then(|| s.config.rate_profile().with_warmup(s.config.warmup_seconds)),
-                ),
+                )
+                .with_share(s.share),
                 last_ns: s.warmup_ns,
                 next_ns: s.warmup_ns + s.interval_ns(),
                 interval_ns: s.interval_ns(),
@@ -215,6 +218,10 @@ impl Supervisor {
             resources,
             warnings,
             scenarios: results,
+            origin_unix_s: 0.0,
+            clock: Default::default(),
+            shard: None,
+            merged: None,
         };
         (result, notifier)
     }
@@ -262,6 +269,7 @@ fn describe(run: &ScenarioRun) -> ScenarioResult {
         name: c.name.clone(),
         description: c.description.clone(),
         pattern: c.load_pattern,
+        schedule: c.schedule_fingerprint(),
         arrival: c.arrival,
         model: c.model,
         corrected: c.model == Model::Open,

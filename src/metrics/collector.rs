@@ -84,6 +84,8 @@ pub(crate) struct ScenarioCollector {
     closed: bool,
     /// The rate over the run clock (warmup included); `None` for the closed model.
     profile: Option<RateProfile>,
+    /// This run's share of the profile: 1/N for a shard of N, else 1.
+    share: f64,
 }
 
 /// Facts about a scenario's run that the recorders do not hold.
@@ -116,7 +118,14 @@ impl ScenarioCollector {
             measure_start_ns,
             closed,
             profile,
+            share: 1.0,
         }
+    }
+
+    /// Counts `share` of the profile as this run's schedule (1/N for a shard of N).
+    pub fn with_share(mut self, share: f64) -> ScenarioCollector {
+        self.share = share;
+        self
     }
 
     /// Adds what recorder set `slot` gained since its last reading to `gain`.
@@ -227,7 +236,7 @@ impl ScenarioCollector {
         };
         let [response, service, dispatch, lateness] = &gain.views;
         let scheduled = self.profile.as_ref().map_or(0.0, |p| {
-            p.cumulative(end_ns as f64 / 1e9) - p.cumulative(start_ns as f64 / 1e9)
+            self.share * (p.cumulative(end_ns as f64 / 1e9) - p.cumulative(start_ns as f64 / 1e9))
         });
         self.intervals.push(IntervalStats {
             start_s: at(start_ns),
@@ -293,6 +302,8 @@ impl ScenarioCollector {
             } else {
                 t(TimerCount::Warmup)
             },
+            cache_hits: w(WorkerCount::CacheHits),
+            fallbacks: w(WorkerCount::Fallbacks),
         };
         let mut errors_by_kind = BTreeMap::new();
         for stats in &self.workers {
@@ -343,6 +354,8 @@ impl ScenarioCollector {
         result.overhead = Overhead {
             per_request_us: ratio(framework_ns, completed as f64) / NS_PER_US,
             response_us: ratio(response_ns, completed as f64) / NS_PER_US,
+            framework_ns: w(WorkerCount::FrameworkNs),
+            response_ns: w(WorkerCount::ResponseNs),
         };
         result.worker_cpu_s =
             self.workers.iter().filter_map(|w| w.cpu_ns()).sum::<u64>() as f64 / 1e9;

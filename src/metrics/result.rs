@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
+use crate::cluster::{ClockInfo, ShardInfo};
 use crate::config::{Model, WaitMode};
 use crate::monitor::ResourceReport;
 use crate::schedule::{Arrival, LoadPattern};
@@ -55,6 +56,54 @@ pub struct RunResult {
     pub warnings: Vec<String>,
     /// One result per scenario, in config order.
     pub scenarios: Vec<ScenarioResult>,
+    /// Wall-clock instant (Unix seconds) of the run clock's origin: every intended instant is
+    /// an offset from it.
+    #[serde(default)]
+    pub origin_unix_s: f64,
+    /// Where the wall-clock instants came from and how well the clock was synchronized.
+    #[serde(default)]
+    pub clock: ClockInfo,
+    /// This run's place in a sharded campaign (`null` when it ran the whole schedule).
+    #[serde(default)]
+    pub shard: Option<ShardInfo>,
+    /// For a result of `openpace merge`: the shards it was merged from.
+    #[serde(default)]
+    pub merged: Option<MergeInfo>,
+}
+
+/// What `openpace merge` merged.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct MergeInfo {
+    /// Shards in the campaign.
+    pub shard_count: u32,
+    /// Shards that were merged, in index order.
+    pub shards: Vec<MergedShard>,
+    /// Indices of the shards that were missing (only with `--allow-partial`).
+    pub missing: Vec<u32>,
+    /// True when shards were missing: rates and counts cover only the shards present.
+    pub partial: bool,
+}
+
+/// One shard of a merged result.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct MergedShard {
+    /// Its index.
+    pub index: u32,
+    /// The report it came from, as named on the command line.
+    pub report: String,
+    /// The host it ran on.
+    pub host: String,
+    /// Its clock origin relative to the earliest shard's, in ms: how far apart the shards
+    /// started.
+    pub origin_offset_ms: f64,
+    /// How far after `--start-at` its origin fell, in ms.
+    pub start_offset_ms: f64,
+    /// Whether its clock said it was synchronized.
+    pub clock_synchronized: Option<bool>,
+    /// Its clock's maximum error as the kernel estimated it, in µs.
+    pub clock_max_error_us: Option<f64>,
+    /// Its warnings, as it reported them.
+    pub warnings: Vec<String>,
 }
 
 /// The host that ran the test.
@@ -174,6 +223,12 @@ pub struct RequestCounts {
     pub abandoned: u64,
     /// Warmup requests sent (not measured).
     pub warmup: u64,
+    /// Completed requests tagged as cache hits.
+    #[serde(default)]
+    pub cache_hits: u64,
+    /// Completed requests tagged as fallbacks.
+    #[serde(default)]
+    pub fallbacks: u64,
 }
 
 /// Traffic of a network target.
@@ -195,6 +250,13 @@ pub struct Overhead {
     pub per_request_us: f64,
     /// Mean response time per request, in microseconds.
     pub response_us: f64,
+    /// Sum over requests of the time the framework added, in ns (what the mean is made of,
+    /// so that merged results recompute it exactly).
+    #[serde(default)]
+    pub framework_ns: u64,
+    /// Sum over requests of the response time, in ns.
+    #[serde(default)]
+    pub response_ns: u64,
 }
 
 /// Figures for one interval of the time series.
@@ -250,6 +312,10 @@ pub struct ThresholdResult {
     pub unit: String,
     /// Whether the value met the limit.
     pub passed: bool,
+    /// The threshold as written (`response p95 < 100ms`), so that a merged result can check
+    /// it again.
+    #[serde(default)]
+    pub text: String,
 }
 
 /// An interval that breached a threshold.
@@ -308,6 +374,10 @@ pub struct ScenarioResult {
     pub description: String,
     /// Load pattern.
     pub pattern: LoadPattern,
+    /// The schedule in one line (pattern, rates, durations, arrival, seed for Poisson): two
+    /// shards' reports merge only when theirs are equal.
+    #[serde(default)]
+    pub schedule: String,
     /// Arrival process.
     pub arrival: Arrival,
     /// open or closed.

@@ -70,6 +70,13 @@ fn assess_scenario(
     }
     s.suspect_intervals = flagged;
     s.suspect_reasons = reasons;
+    conclude(s);
+}
+
+/// Sets a scenario's rate shortfall and its verdict's notes from its counts, flags and rates
+/// (after a run, and again after `openpace merge`).
+pub(crate) fn conclude(s: &mut ScenarioResult) {
+    let flagged = s.suspect_intervals;
     // Calls intended near the end of the window finish after it; only a drain longer than
     // the slowest calls means requests piled up because the rate was not kept.
     let piled_up = s.drain_s * 1e3 > 4.0 * s.service_time_ms.p99 + 1.0;

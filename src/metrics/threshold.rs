@@ -239,6 +239,7 @@ impl Threshold {
             value,
             unit: self.unit.clone(),
             passed: self.op.holds(value, limit),
+            text: self.text.clone(),
         }
     }
 

@@ -1,7 +1,7 @@
 //! Thresholds: the design's four limits and any others, checked against a scenario's
 //! measurements.
 
-use super::result::{ScenarioResult, Verdict};
+use super::result::{ScenarioResult, ThresholdResult, Verdict};
 use super::threshold::Threshold;
 use crate::config::LoadTestConfig;
 
@@ -27,10 +27,17 @@ pub fn evaluate(config: &LoadTestConfig, result: &ScenarioResult) -> Verdict {
         .iter()
         .map(|t| t.evaluate(result))
         .collect();
-    Verdict {
-        passed: thresholds.iter().all(|t| t.passed),
-        thresholds,
-        suspect: false,
-        notes: Vec::new(),
+    Verdict::of(thresholds)
+}
+
+impl Verdict {
+    /// The verdict of these threshold results, before any notes: passed when all passed.
+    pub fn of(thresholds: Vec<ThresholdResult>) -> Verdict {
+        Verdict {
+            passed: thresholds.iter().all(|t| t.passed),
+            thresholds,
+            suspect: false,
+            notes: Vec::new(),
+        }
     }
 }

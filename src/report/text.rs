@@ -19,6 +19,7 @@ pub fn summary(result: &RunResult) -> String {
         scenario_block(&mut out, result, scenario);
     }
     let _ = writeln!(out, "{RULE}");
+    cluster_lines(&mut out, result);
     let verdict = if result.passed { "PASSED" } else { "FAILED" };
     let _ = write!(out, "RUN {verdict}: {} scenario(s)", result.scenarios.len());
     if result.interrupted {
@@ -32,6 +33,63 @@ pub fn summary(result: &RunResult) -> String {
         let _ = writeln!(out, "warning: {warning}");
     }
     out
+}
+
+/// Which shard this was, or which shards were merged, with their start offsets.
+fn cluster_lines(w: &mut String, run: &RunResult) {
+    if let Some(s) = &run.shard {
+        let _ = write!(
+            w,
+            "Shard {} of {} ({}) on {}",
+            s.index,
+            s.count,
+            s.launcher.name(),
+            s.host
+        );
+        if let Some(at) = s.start_at_unix_s {
+            let _ = write!(
+                w,
+                ", start-at {at:.3}, started {:.1} ms after it",
+                s.start_offset_ms
+            );
+        }
+        let _ = writeln!(
+            w,
+            "; {}",
+            clock_words(run.clock.synchronized, run.clock.max_error_us)
+        );
+    }
+    let Some(m) = &run.merged else { return };
+    let _ = write!(w, "Merged {} of {} shards", m.shards.len(), m.shard_count);
+    if m.partial {
+        let missing: Vec<String> = m.missing.iter().map(u32::to_string).collect();
+        let _ = write!(w, " (PARTIAL: missing {})", missing.join(", "));
+    }
+    let _ = writeln!(w, ":");
+    for s in &m.shards {
+        let _ = writeln!(
+            w,
+            "  shard {} on {}: origin +{:.3} ms, started {:.1} ms after start-at; {} ({})",
+            s.index,
+            s.host,
+            s.origin_offset_ms,
+            s.start_offset_ms,
+            clock_words(s.clock_synchronized, s.clock_max_error_us),
+            s.report
+        );
+    }
+}
+
+fn clock_words(synchronized: Option<bool>, max_error_us: Option<f64>) -> String {
+    let state = match synchronized {
+        Some(true) => "clock synchronized",
+        Some(false) => "clock NOT synchronized",
+        None => "clock state unknown",
+    };
+    match max_error_us {
+        Some(e) => format!("{state}, max error {:.1} ms", e / 1e3),
+        None => state.to_string(),
+    }
 }
 
 fn scenario_block(out: &mut String, run: &RunResult, s: &ScenarioResult) {

@@ -1,0 +1,548 @@
+//! `openpace merge`: the shards' reports as one result, exactly.
+//!
+//! Every JSON report carries its histograms (response, service, dispatch delay, timer
+//! lateness; totals and per interval) in HdrHistogram's V2 compressed encoding and every
+//! count as an integer, so merging needs nothing but the reports: histograms are added
+//! (percentiles come from the sums, never from averaged percentiles), counts are summed, the
+//! interval series are aligned by wall-clock time, rates, shares and overhead are computed
+//! again from the sums, and every threshold is checked again on the merged figures.
+//!
+//! Reports of different scenarios or schedules, of different campaigns (shard counts), the
+//! same shard twice, and a campaign with shards missing are refused; with `allow_partial` the
+//! missing shards are tolerated and the result is marked partial.
+
+use std::collections::BTreeMap;
+
+use hdrhistogram::Histogram;
+
+use crate::config::Model;
+use crate::error::{ConfigError, Origin};
+use crate::metrics::atomic_hist::new_histogram;
+use crate::metrics::encoding::{decode, encode};
+use crate::metrics::result::{
+    EncodedHistograms, FrameworkCpu, HostInfo, IntervalStats, LatencySummary, MergeInfo,
+    MergedShard, Overhead, Resources, RunResult, SCHEMA_VERSION, ScenarioResult, ThresholdResult,
+    Verdict,
+};
+use crate::metrics::saturation;
+use crate::metrics::threshold::Threshold;
+
+use super::ClockInfo;
+
+/// How strict a merge is.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MergeOptions {
+    /// Merge even when shards are missing, and mark the result partial.
+    pub allow_partial: bool,
+}
+
+const NS_PER_MS: f64 = 1e6;
+const NS_PER_US: f64 = 1e3;
+
+/// Merges the reports `inputs` (each with the name it was given by, for messages) into one
+/// result. See the module doc for what is refused.
+pub fn merge(
+    inputs: &[(String, RunResult)],
+    options: &MergeOptions,
+) -> Result<RunResult, ConfigError> {
+    let refuse = |name: &str, field: &str, value: String, allowed: String| {
+        Err(ConfigError::invalid(
+            &Origin::File {
+                file: name.to_string(),
+                scope: String::new(),
+            },
+            field,
+            value,
+            allowed,
+        ))
+    };
+    let Some((first_name, first)) = inputs.first() else {
+        return Err(ConfigError::invalid(
+            &Origin::Flag("merge".into()),
+            "reports",
+            "none",
+            "at least one JSON report",
+        ));
+    };
+    let identity = |r: &RunResult| r.shard.as_ref().map_or((0, 1), |s| (s.index, s.count));
+    let count = identity(first).1;
+    let mut order: Vec<usize> = (0..inputs.len()).collect();
+    order.sort_by_key(|&i| identity(&inputs[i].1).0);
+    let mut seen: BTreeMap<u32, &str> = BTreeMap::new();
+    for (name, report) in inputs {
+        let (index, n) = identity(report);
+        if n != count {
+            return refuse(
+                name,
+                "shard",
+                format!("{index}/{n}"),
+                format!("a shard of the same campaign as {first_name} ({count} shards)"),
+            );
+        }
+        if let Some(other) = seen.insert(index, name) {
+            let hint = if report.shard.is_none() {
+                " (neither report was sharded: run each with --shard I/N or under a launcher)"
+            } else {
+                ""
+            };
+            return refuse(
+                name,
+                "shard",
+                format!("{index}/{n}"),
+                format!("a shard not merged already; {other} is shard {index} too{hint}"),
+            );
+        }
+        if report.scenarios.len() != first.scenarios.len() {
+            return refuse(
+                name,
+                "scenarios",
+                report.scenarios.len().to_string(),
+                format!("the scenarios of {first_name} ({})", first.scenarios.len()),
+            );
+        }
+        for (a, b) in first.scenarios.iter().zip(&report.scenarios) {
+            if a.name != b.name {
+                return refuse(
+                    name,
+                    "scenario",
+                    format!("\"{}\"", b.name),
+                    format!("\"{}\", as in {first_name}", a.name),
+                );
+            }
+            if a.schedule != b.schedule || a.model != b.model {
+                return refuse(
+                    name,
+                    "schedule",
+                    format!("\"{}\"", b.schedule),
+                    format!("the schedule of {first_name}: \"{}\"", a.schedule),
+                );
+            }
+        }
+    }
+    let missing: Vec<u32> = (0..count).filter(|i| !seen.contains_key(i)).collect();
+    if !missing.is_empty() && !options.allow_partial {
+        return Err(ConfigError::invalid(
+            &Origin::Flag("merge".into()),
+            "shards",
+            format!("{} of {count}", seen.len()),
+            format!(
+                "every shard of the campaign (missing: {}), or --allow-partial to merge what \
+                 is there and mark the result partial",
+                join(&missing)
+            ),
+        ));
+    }
+
+    let inputs: Vec<&(String, RunResult)> = order.iter().map(|&i| &inputs[i]).collect();
+    let base_origin = inputs
+        .iter()
+        .map(|(_, r)| r.origin_unix_s)
+        .fold(f64::INFINITY, f64::min);
+    let offsets: Vec<f64> = inputs
+        .iter()
+        .map(|(_, r)| r.origin_unix_s - base_origin)
+        .collect();
+    let mut scenarios = Vec::new();
+    for j in 0..first.scenarios.len() {
+        let parts: Vec<(&ScenarioResult, f64)> = inputs
+            .iter()
+            .zip(&offsets)
+            .map(|((_, r), &offset)| (&r.scenarios[j], offset))
+            .collect();
+        scenarios.push(merge_scenario(&parts).map_err(|why| {
+            ConfigError::invalid(
+                &Origin::Flag("merge".into()),
+                "reports",
+                format!("scenario \"{}\"", first.scenarios[j].name),
+                why,
+            )
+        })?);
+    }
+    let partial = !missing.is_empty();
+    if partial {
+        for s in &mut scenarios {
+            s.verdict.notes.insert(
+                0,
+                format!(
+                    "PARTIAL: merged {} of {count} shards (missing {}); counts and rates cover \
+                     only the shards present",
+                    inputs.len(),
+                    join(&missing)
+                ),
+            );
+            s.verdict.suspect = true;
+        }
+    }
+
+    let started = inputs
+        .iter()
+        .map(|(_, r)| r.started_at_unix_s)
+        .fold(f64::INFINITY, f64::min);
+    let ended = inputs
+        .iter()
+        .map(|(_, r)| r.started_at_unix_s + r.wall_seconds)
+        .fold(0.0, f64::max);
+    let sum = |f: &dyn Fn(&RunResult) -> f64| inputs.iter().map(|(_, r)| f(r)).sum::<f64>();
+    let all_some = |f: &dyn Fn(&RunResult) -> Option<f64>| -> Option<f64> {
+        inputs.iter().map(|(_, r)| f(r)).sum::<Option<f64>>()
+    };
+    let mut hosts: Vec<String> = inputs
+        .iter()
+        .map(|(_, r)| r.host.hostname.clone())
+        .collect();
+    hosts.dedup();
+    let shards: Vec<MergedShard> = inputs
+        .iter()
+        .zip(&offsets)
+        .map(|((name, r), &offset)| MergedShard {
+            index: identity(r).0,
+            report: name.clone(),
+            host: r.host.hostname.clone(),
+            origin_offset_ms: offset * 1e3,
+            start_offset_ms: r.shard.as_ref().map_or(0.0, |s| s.start_offset_ms),
+            clock_synchronized: r.clock.synchronized,
+            clock_max_error_us: r.clock.max_error_us,
+            warnings: r.warnings.clone(),
+        })
+        .collect();
+    let synchronized = shards
+        .iter()
+        .map(|s| s.clock_synchronized)
+        .collect::<Option<Vec<bool>>>();
+    let mut warnings: Vec<String> = Vec::new();
+    let unsynchronized: Vec<String> = shards
+        .iter()
+        .filter(|s| s.clock_synchronized == Some(false))
+        .map(|s| s.index.to_string())
+        .collect();
+    if !unsynchronized.is_empty() && shards.len() > 1 {
+        warnings.push(format!(
+            "the kernel says the clocks of shard(s) {} are not synchronized (no NTP or PTP): \
+             their start instants, and so the alignment of the merged intervals, may be off by \
+             as much as their clocks are; totals and percentiles are exact regardless",
+            unsynchronized.join(", ")
+        ));
+    }
+    warnings.extend(shards.iter().flat_map(|s| {
+        s.warnings
+            .iter()
+            .map(move |w| format!("shard {}: {w}", s.index))
+    }));
+    Ok(RunResult {
+        schema_version: SCHEMA_VERSION,
+        tool: first.tool.clone(),
+        interrupted: inputs.iter().any(|(_, r)| r.interrupted),
+        aborted: inputs.iter().find_map(|(_, r)| r.aborted.clone()),
+        passed: scenarios.iter().all(|s| s.verdict.passed),
+        started_at_unix_s: started,
+        wall_seconds: (ended - started).max(0.0),
+        wait_mode: first.wait_mode,
+        timer_core: None,
+        host: HostInfo {
+            hostname: hosts.join(","),
+            cores: inputs.iter().map(|(_, r)| r.host.cores).sum(),
+            cores_allowed: inputs.iter().map(|(_, r)| r.host.cores_allowed).sum(),
+        },
+        framework_cpu: FrameworkCpu {
+            timer_cpu_s: sum(&|r| r.framework_cpu.timer_cpu_s),
+            timer_cpu_pct: sum(&|r| r.framework_cpu.timer_cpu_pct),
+            collector_cpu_s: sum(&|r| r.framework_cpu.collector_cpu_s),
+            collector_cpu_pct: sum(&|r| r.framework_cpu.collector_cpu_pct),
+        },
+        resources: Resources {
+            cpu_user_s: all_some(&|r| r.resources.cpu_user_s),
+            cpu_system_s: all_some(&|r| r.resources.cpu_system_s),
+            cpu_pct: all_some(&|r| r.resources.cpu_pct),
+            max_rss_mb: inputs
+                .iter()
+                .filter_map(|(_, r)| r.resources.max_rss_mb)
+                .reduce(f64::max),
+            monitor: Default::default(),
+        },
+        warnings,
+        scenarios,
+        origin_unix_s: base_origin,
+        clock: ClockInfo {
+            source: "each shard's own; see merged.shards".into(),
+            synchronized: synchronized.map(|s| s.iter().all(|&x| x)),
+            max_error_us: shards
+                .iter()
+                .map(|s| s.clock_max_error_us)
+                .collect::<Option<Vec<f64>>>()
+                .map(|v| v.into_iter().fold(0.0, f64::max)),
+        },
+        shard: None,
+        merged: Some(MergeInfo {
+            shard_count: count,
+            shards,
+            missing,
+            partial,
+        }),
+    })
+}
+
+fn join(indices: &[u32]) -> String {
+    indices
+        .iter()
+        .map(u32::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The four histograms of a report entry, decoded.
+fn decode_all(h: &EncodedHistograms) -> Result<[Histogram<u64>; 4], String> {
+    let one = |text: &str| -> Result<Histogram<u64>, String> {
+        if text.is_empty() {
+            return Ok(new_histogram());
+        }
+        decode(text)
+    };
+    Ok([
+        one(&h.response_time)?,
+        one(&h.service_time)?,
+        one(&h.dispatch_delay)?,
+        one(&h.timer_lateness)?,
+    ])
+}
+
+/// Adds `from` into `into`, histogram by histogram.
+fn add_all(into: &mut [Histogram<u64>; 4], from: &[Histogram<u64>; 4]) -> Result<(), String> {
+    for (a, b) in into.iter_mut().zip(from) {
+        a.add(b)
+            .map_err(|e| format!("histograms cannot be added: {e:?}"))?;
+    }
+    Ok(())
+}
+
+fn encode_all(h: &[Histogram<u64>; 4]) -> EncodedHistograms {
+    EncodedHistograms {
+        response_time: encode(&h[0]),
+        service_time: encode(&h[1]),
+        dispatch_delay: encode(&h[2]),
+        timer_lateness: encode(&h[3]),
+    }
+}
+
+fn ratio(part: f64, whole: f64) -> f64 {
+    if whole > 0.0 { part / whole } else { 0.0 }
+}
+
+/// One scenario across the shards; `offset` is each shard's clock origin after the earliest.
+fn merge_scenario(parts: &[(&ScenarioResult, f64)]) -> Result<ScenarioResult, String> {
+    let first = parts[0].0;
+    let mut m = first.clone();
+    let mut totals: [Histogram<u64>; 4] = std::array::from_fn(|_| new_histogram());
+    let mut r = crate::metrics::result::RequestCounts::default();
+    let mut errors_by_kind: BTreeMap<String, u64> = BTreeMap::new();
+    let mut network = crate::metrics::result::NetworkIo::default();
+    let (mut framework_ns, mut response_ns) = (0u64, 0u64);
+    let mut suspect_reasons: BTreeMap<String, u64> = BTreeMap::new();
+    let mut alerts = Vec::new();
+    for &(s, offset) in parts {
+        add_all(&mut totals, &decode_all(&s.histograms)?)?;
+        let q = &s.requests;
+        r.intended += q.intended;
+        r.sent += q.sent;
+        r.completed += q.completed;
+        r.ok += q.ok;
+        r.errors += q.errors;
+        r.timeouts += q.timeouts;
+        r.retries += q.retries;
+        r.dropped += q.dropped;
+        r.backlogged += q.backlogged;
+        r.late += q.late;
+        r.abandoned += q.abandoned;
+        r.warmup += q.warmup;
+        r.cache_hits += q.cache_hits;
+        r.fallbacks += q.fallbacks;
+        for (kind, n) in &s.errors_by_kind {
+            *errors_by_kind.entry(kind.clone()).or_insert(0) += n;
+        }
+        network.bytes_sent += s.network.bytes_sent;
+        network.bytes_received += s.network.bytes_received;
+        network.connections_opened += s.network.connections_opened;
+        framework_ns += s.overhead.framework_ns;
+        response_ns += s.overhead.response_ns;
+        for (reason, n) in &s.suspect_reasons {
+            *suspect_reasons.entry(reason.clone()).or_insert(0) += n;
+        }
+        alerts.extend(s.alerts.iter().cloned().map(|mut a| {
+            a.at_s += offset;
+            a
+        }));
+    }
+    alerts.sort_by(|a, b| a.at_s.total_cmp(&b.at_s));
+
+    m.send_window_s = parts
+        .iter()
+        .map(|(s, _)| s.send_window_s)
+        .fold(0.0, f64::max);
+    m.drain_s = parts.iter().map(|(s, _)| s.drain_s).fold(0.0, f64::max);
+    let intended = r.intended as f64;
+    let completed = r.completed as f64;
+    m.scheduled_rps = ratio(intended, m.send_window_s);
+    m.achieved_rps = ratio(completed, m.send_window_s);
+    m.sustained_rps = ratio(completed, m.send_window_s + m.drain_s);
+    m.success_rate = ratio(r.ok as f64, intended);
+    m.error_rate = ratio((r.errors + r.timeouts + r.dropped) as f64, intended);
+    m.cache_hit_rate = ratio(r.cache_hits as f64, completed);
+    m.fallback_rate = ratio(r.fallbacks as f64, completed);
+    m.requests = r;
+    m.errors_by_kind = errors_by_kind;
+    m.network = network;
+    m.response_time_ms = LatencySummary::from_histogram(&totals[0], NS_PER_MS);
+    m.service_time_ms = LatencySummary::from_histogram(&totals[1], NS_PER_MS);
+    m.dispatch_delay_us = LatencySummary::from_histogram(&totals[2], NS_PER_US);
+    m.timer_lateness_us = LatencySummary::from_histogram(&totals[3], NS_PER_US);
+    m.histograms = encode_all(&totals);
+    m.overhead_pct = 100.0 * ratio(framework_ns as f64, response_ns as f64);
+    m.overhead = Overhead {
+        per_request_us: ratio(framework_ns as f64, completed) / NS_PER_US,
+        response_us: ratio(response_ns as f64, completed) / NS_PER_US,
+        framework_ns,
+        response_ns,
+    };
+    m.workers = parts.iter().map(|(s, _)| s.workers).sum();
+    m.worker_cores = Vec::new();
+    m.worker_cpu_s = parts.iter().map(|(s, _)| s.worker_cpu_s).sum();
+    m.target_rps = if first.model == Model::Open {
+        first.target_rps
+    } else {
+        parts.iter().map(|(s, _)| s.target_rps).sum()
+    };
+    m.intervals = merge_intervals(parts)?;
+    m.alerts = alerts;
+    m.suspect_intervals = m.intervals.iter().filter(|i| !i.flags.is_empty()).count() as u64;
+    m.suspect_reasons = suspect_reasons;
+    m.verdict = reevaluate(&first.verdict, &m);
+    saturation::conclude(&mut m);
+    let noted: Vec<String> = parts
+        .iter()
+        .flat_map(|(s, _)| s.verdict.notes.iter())
+        .filter(|n| !n.starts_with("FIGURES SUSPECT") && !n.starts_with("TARGET RATE NOT REACHED"))
+        .cloned()
+        .collect();
+    for note in noted {
+        if !m.verdict.notes.contains(&note) {
+            m.verdict.notes.push(note);
+        }
+    }
+    m.verdict.suspect = !m.verdict.notes.is_empty();
+    Ok(m)
+}
+
+/// Checks every threshold of the shards' verdict again, on the merged figures.
+fn reevaluate(verdict: &Verdict, merged: &ScenarioResult) -> Verdict {
+    let thresholds: Vec<ThresholdResult> = verdict
+        .thresholds
+        .iter()
+        .map(|t| match Threshold::parse(&t.text) {
+            Ok(threshold) => threshold.evaluate(merged),
+            // A report from before thresholds kept their text: keep what the shard found.
+            Err(_) => t.clone(),
+        })
+        .collect();
+    Verdict::of(thresholds)
+}
+
+/// The shards' interval series on one time line: each row moves by its shard's clock offset
+/// and joins the merged row of the nearest interval boundary.
+fn merge_intervals(parts: &[(&ScenarioResult, f64)]) -> Result<Vec<IntervalStats>, String> {
+    let length = |s: &ScenarioResult| s.intervals.first().map(|i| i.end_s - i.start_s);
+    let Some(step) = parts
+        .iter()
+        .find_map(|(s, _)| length(s))
+        .filter(|&l| l > 0.0)
+    else {
+        return Ok(Vec::new());
+    };
+    for (s, _) in parts {
+        if let Some(l) = length(s) {
+            // Only a shard whose first row was its whole series may have a shorter one.
+            if (l - step).abs() > 1e-6 && s.intervals.len() > 1 {
+                return Err(format!(
+                    "the same metrics_collection_interval in every shard ({step}s and {l}s)"
+                ));
+            }
+        }
+    }
+    struct Row {
+        start_s: f64,
+        end_s: f64,
+        stats: IntervalStats,
+        histograms: [Histogram<u64>; 4],
+    }
+    let mut rows: BTreeMap<i64, Row> = BTreeMap::new();
+    for &(s, offset) in parts {
+        for interval in &s.intervals {
+            let start = interval.start_s + offset;
+            let end = interval.end_s + offset;
+            let bucket = (start / step).round() as i64;
+            let row = rows.entry(bucket).or_insert_with(|| Row {
+                start_s: bucket as f64 * step,
+                end_s: end,
+                stats: IntervalStats {
+                    flags: Vec::new(),
+                    ..interval.clone()
+                }
+                .zeroed(),
+                histograms: std::array::from_fn(|_| new_histogram()),
+            });
+            row.end_s = row.end_s.max(end);
+            add_all(&mut row.histograms, &decode_all(&interval.histograms)?)?;
+            let t = &mut row.stats;
+            t.scheduled += interval.scheduled;
+            t.sent += interval.sent;
+            t.completed += interval.completed;
+            t.ok += interval.ok;
+            t.errors += interval.errors;
+            t.timeouts += interval.timeouts;
+            t.dropped += interval.dropped;
+            t.late += interval.late;
+            for flag in &interval.flags {
+                if !t.flags.contains(flag) {
+                    t.flags.push(flag.clone());
+                }
+            }
+        }
+    }
+    Ok(rows
+        .into_values()
+        .map(|row| {
+            let mut t = row.stats;
+            t.start_s = row.start_s;
+            t.end_s = row.end_s.max(row.start_s);
+            t.achieved_rps = ratio(t.completed as f64, t.end_s - t.start_s);
+            let [response, service, dispatch, _] = &row.histograms;
+            t.response_time_ms = LatencySummary::from_histogram(response, NS_PER_MS);
+            t.service_time_ms = LatencySummary::from_histogram(service, NS_PER_MS);
+            t.dispatch_delay_us = LatencySummary::from_histogram(dispatch, NS_PER_US);
+            t.histograms = encode_all(&row.histograms);
+            t
+        })
+        .collect())
+}
+
+impl IntervalStats {
+    /// This row with every count and figure at zero, its times kept.
+    fn zeroed(self) -> IntervalStats {
+        IntervalStats {
+            start_s: self.start_s,
+            end_s: self.end_s,
+            scheduled: 0.0,
+            sent: 0,
+            completed: 0,
+            ok: 0,
+            errors: 0,
+            timeouts: 0,
+            dropped: 0,
+            late: 0,
+            achieved_rps: 0.0,
+            response_time_ms: LatencySummary::default(),
+            service_time_ms: LatencySummary::default(),
+            dispatch_delay_us: LatencySummary::default(),
+            flags: Vec::new(),
+            histograms: EncodedHistograms::default(),
+        }
+    }
+}

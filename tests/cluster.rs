@@ -1,0 +1,588 @@
+//! Shards, synchronized start and merge: a run split into shards and merged again is the run
+//! one generator would have made, and what cannot be merged is refused.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use hdrhistogram::Histogram;
+use openpace::RunResult;
+use openpace::cluster::{MergeOptions, merge};
+use openpace::metrics::encoding::{decode, encode};
+use serde_json::{Value, json};
+
+fn openpace(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_openpace"))
+        .args(args)
+        .output()
+        .expect("the binary runs")
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("openpace-cluster-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn load(path: &Path) -> RunResult {
+    openpace::report::load_result(path).expect("a JSON report")
+}
+
+fn unix_now() -> f64 {
+    openpace::cluster::unix_now()
+}
+
+// ---------------------------------------------------------------------------------------
+// Merging is exact: one run's histograms and counts split in two and merged are the run.
+
+/// Halves of a histogram: every bucket's count split as evenly as whole counts allow.
+fn split_histogram(text: &str) -> (String, String) {
+    if text.is_empty() {
+        return (String::new(), String::new());
+    }
+    let h = decode(text).unwrap();
+    let mut a = Histogram::<u64>::new_from(&h);
+    let mut b = Histogram::<u64>::new_from(&h);
+    for v in h.iter_recorded() {
+        let n = v.count_at_value();
+        let value = v.value_iterated_to();
+        if n / 2 > 0 {
+            a.record_n(value, n / 2).unwrap();
+        }
+        b.record_n(value, n - n / 2).unwrap();
+    }
+    (encode(&a), encode(&b))
+}
+
+/// Splits every whole-number field of `object` (and every histogram) between `a` and `b`.
+fn split_counts(value: &Value, a: &mut Value, b: &mut Value) {
+    let Value::Object(fields) = value else { return };
+    for (key, field) in fields {
+        if let Some(n) = field.as_u64() {
+            a[key] = json!(n / 2);
+            b[key] = json!(n - n / 2);
+        }
+    }
+}
+
+fn split_histograms(value: &Value, a: &mut Value, b: &mut Value) {
+    let Value::Object(fields) = value else { return };
+    for (key, field) in fields {
+        let (x, y) = split_histogram(field.as_str().unwrap());
+        a[key] = json!(x);
+        b[key] = json!(y);
+    }
+}
+
+/// The run as two shards' reports, every histogram and count divided between them.
+fn split_run(result: &RunResult) -> (RunResult, RunResult) {
+    let whole = serde_json::to_value(result).unwrap();
+    let (mut a, mut b) = (whole.clone(), whole.clone());
+    for (half, index) in [(&mut a, 0), (&mut b, 1)] {
+        half["shard"] = json!({
+            "index": index, "count": 2, "launcher": "flag", "host": "test",
+            "start_at_unix_s": null, "start_offset_ms": 0.0
+        });
+    }
+    for (j, s) in whole["scenarios"].as_array().unwrap().iter().enumerate() {
+        let (sa, sb) = (&mut a["scenarios"][j], &mut b["scenarios"][j]);
+        for key in ["requests", "errors_by_kind", "network", "overhead"] {
+            split_counts(&s[key], &mut sa[key], &mut sb[key]);
+        }
+        split_histograms(
+            &s["histograms"],
+            &mut sa["histograms"],
+            &mut sb["histograms"],
+        );
+        for (i, row) in s["intervals"].as_array().unwrap().iter().enumerate() {
+            let (ra, rb) = (&mut sa["intervals"][i], &mut sb["intervals"][i]);
+            split_counts(row, ra, rb);
+            let scheduled = row["scheduled"].as_f64().unwrap();
+            ra["scheduled"] = json!(scheduled / 2.0);
+            rb["scheduled"] = json!(scheduled / 2.0);
+            split_histograms(
+                &row["histograms"],
+                &mut ra["histograms"],
+                &mut rb["histograms"],
+            );
+        }
+    }
+    (
+        serde_json::from_value(a).unwrap(),
+        serde_json::from_value(b).unwrap(),
+    )
+}
+
+/// Every percentile from 0 to 100 in steps of 0.1, the count, min and max.
+fn assert_same_histogram(merged: &str, original: &str, what: &str) {
+    if original.is_empty() {
+        return;
+    }
+    let (m, o) = (decode(merged).unwrap(), decode(original).unwrap());
+    assert_eq!(m.len(), o.len(), "{what}: count");
+    assert_eq!((m.min(), m.max()), (o.min(), o.max()), "{what}: min, max");
+    for q in 0..=1000 {
+        let q = f64::from(q) / 1000.0;
+        assert_eq!(
+            m.value_at_quantile(q),
+            o.value_at_quantile(q),
+            "{what}: percentile {}",
+            q * 100.0
+        );
+    }
+}
+
+#[test]
+fn one_run_split_in_two_merges_back_exactly() {
+    let config = openpace::LoadTestConfig {
+        target: openpace::target::TargetSpec::Sleep(std::time::Duration::from_millis(1)),
+        metrics_collection_interval: 0.5,
+        ..common::config("split", 400.0, 2.0)
+    };
+    let (result, original) = common::run(config);
+    assert!(original.requests.completed > 700, "{:?}", original.requests);
+    let (a, b) = split_run(&result);
+    // Order does not matter: the merge sorts by shard.
+    let merged = merge(
+        &[("b.json".into(), b), ("a.json".into(), a)],
+        &MergeOptions::default(),
+    )
+    .expect("two halves of one campaign merge");
+    let m = &merged.scenarios[0];
+    let (mj, oj) = (as_json(m), as_json(&original));
+    for block in [
+        "requests",
+        "errors_by_kind",
+        "response_time_ms",
+        "service_time_ms",
+        "dispatch_delay_us",
+        "timer_lateness_us",
+    ] {
+        assert_eq!(mj[block], oj[block], "{block}");
+    }
+    for (name, histogram) in oj["histograms"].as_object().unwrap() {
+        let merged = mj["histograms"][name].as_str().unwrap();
+        assert_same_histogram(merged, histogram.as_str().unwrap(), name);
+    }
+    assert!((m.achieved_rps - original.achieved_rps).abs() < 1e-9);
+    assert!((m.overhead_pct - original.overhead_pct).abs() < 1e-9);
+    assert_eq!(m.intervals.len(), original.intervals.len());
+    for (mi, oi) in m.intervals.iter().zip(&original.intervals) {
+        assert_eq!(
+            (mi.completed, mi.ok, mi.sent),
+            (oi.completed, oi.ok, oi.sent)
+        );
+        assert!(
+            (mi.start_s - oi.start_s).abs() < 1e-6,
+            "{} {}",
+            mi.start_s,
+            oi.start_s
+        );
+        assert_eq!(as_json(&mi.response_time_ms), as_json(&oi.response_time_ms));
+        assert_same_histogram(
+            &mi.histograms.response_time,
+            &oi.histograms.response_time,
+            "interval response",
+        );
+    }
+    // Thresholds are checked again on the merged figures and agree with the original.
+    let verdicts = |s: &openpace::ScenarioResult| -> Vec<(String, bool)> {
+        s.verdict
+            .thresholds
+            .iter()
+            .map(|t| (t.text.clone(), t.passed))
+            .collect()
+    };
+    assert_eq!(verdicts(m), verdicts(&original));
+    let info = merged.merged.as_ref().unwrap();
+    assert_eq!(
+        (info.shard_count, info.shards.len(), info.partial),
+        (2, 2, false)
+    );
+    assert_eq!(info.shards[0].report, "a.json");
+}
+
+/// Any block of the report as JSON, to compare whole blocks at once.
+fn as_json<T: serde::Serialize>(x: &T) -> Value {
+    serde_json::to_value(x).unwrap()
+}
+
+#[test]
+fn a_threshold_is_evaluated_on_the_merged_data_not_on_each_shard() {
+    // Each shard sends 150 RPS; the campaign's 300 RPS meets "achieved_rate >= 250", which no
+    // shard meets alone.
+    let _turn = common::serial();
+    let dir = temp_dir("threshold");
+    let start = format!("{:.3}", unix_now() + 1.0);
+    let flags = [
+        "--rate",
+        "300",
+        "--duration",
+        "1",
+        "--threshold",
+        "achieved_rate >= 250",
+    ];
+    for out in run_shards(&dir, "t", &[start.clone(), start], &flags) {
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "a shard alone fails: {}",
+            stderr(&out)
+        );
+    }
+    let (out, merged) = merge_shards(&dir, "t", 2);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let m = load(&merged);
+    assert_eq!(m.scenarios[0].requests.intended, 300);
+    let throughput = m.scenarios[0]
+        .verdict
+        .thresholds
+        .iter()
+        .find(|t| t.text.contains("achieved_rate"))
+        .expect("the threshold is kept");
+    assert!(throughput.passed, "{throughput:?}");
+}
+
+/// Runs shard i of `starts.len()` with `--start-at starts[i]` at once, each a noop target
+/// with one worker and no warmup plus `flags`, writing `dir/NAME-{shard}.json`.
+fn run_shards(dir: &Path, name: &str, starts: &[String], flags: &[&str]) -> Vec<Output> {
+    let n = starts.len();
+    let children: Vec<_> = starts
+        .iter()
+        .enumerate()
+        .map(|(i, start)| {
+            Command::new(env!("CARGO_BIN_EXE_openpace"))
+                .args(["run", "--target", "noop", "--workers", "1", "--warmup", "0"])
+                .args([
+                    "--quiet",
+                    "--shard",
+                    &format!("{i}/{n}"),
+                    "--start-at",
+                    start,
+                ])
+                .args(flags)
+                .arg("--out")
+                .arg(dir.join(format!("{name}-{{shard}}.json")))
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("the binary starts")
+        })
+        .collect();
+    children
+        .into_iter()
+        .map(|c| c.wait_with_output().unwrap())
+        .collect()
+}
+
+/// `openpace merge` of `dir/NAME-0.json` ... into `dir/NAME-merged.json`.
+fn merge_shards(dir: &Path, name: &str, n: usize) -> (Output, PathBuf) {
+    let merged = dir.join(format!("{name}-merged.json"));
+    let mut args = vec!["merge".to_string()];
+    args.extend((0..n).map(|i| dir.join(format!("{name}-{i}.json")).display().to_string()));
+    args.extend(["--out".to_string(), merged.display().to_string()]);
+    let out = Command::new(env!("CARGO_BIN_EXE_openpace"))
+        .args(&args)
+        .output()
+        .expect("the binary runs");
+    (out, merged)
+}
+
+// ---------------------------------------------------------------------------------------
+// What cannot be merged is refused, with exit code 2 and a message naming why.
+
+/// A short run to merge, at 100 RPS for `seconds` with `extra` flags.
+fn shard_report(dir: &Path, label: &str, seconds: &str, extra: &[&str]) -> PathBuf {
+    let path = dir.join(format!("{label}.json"));
+    let mut args = vec![
+        "run",
+        "--target",
+        "noop",
+        "--rate",
+        "100",
+        "--duration",
+        seconds,
+        "--warmup",
+        "0",
+        "--workers",
+        "1",
+        "--quiet",
+        "--out",
+    ];
+    let p = path.to_string_lossy().into_owned();
+    args.push(&p);
+    args.extend_from_slice(extra);
+    let out = openpace(&args);
+    assert_eq!(out.status.code(), Some(0), "{label}: {}", stderr(&out));
+    // A sharded run's path without {shard} gets .shard-I, so shards never share a file.
+    let sharded = dir.join(format!("{label}.shard-{}.json", shard_index(extra)));
+    if sharded.exists() { sharded } else { path }
+}
+
+/// I of `--shard I/N` among `flags`.
+fn shard_index<'a>(flags: &[&'a str]) -> &'a str {
+    flags
+        .iter()
+        .position(|f| *f == "--shard")
+        .and_then(|i| flags[i + 1].split('/').next())
+        .unwrap_or("")
+}
+
+#[test]
+fn reports_that_do_not_belong_together_are_refused() {
+    let _turn = common::serial();
+    let dir = temp_dir("refuse");
+    let s0 = shard_report(&dir, "s0", "0.3", &["--shard", "0/2"]);
+    let s1 = shard_report(&dir, "s1", "0.3", &["--shard", "1/2"]);
+    let other_rate = shard_report(&dir, "rate", "0.4", &["--shard", "1/2"]);
+    let other_name = shard_report(&dir, "name", "0.3", &["--shard", "1/2", "--name", "other"]);
+    let of_three = shard_report(&dir, "three", "0.3", &["--shard", "1/3"]);
+    let unsharded = shard_report(&dir, "plain", "0.3", &[]);
+    let merged = dir.join("m.json");
+    let m = merged.to_str().unwrap();
+    let s = |p: &PathBuf| p.to_str().unwrap().to_string();
+    let cases: [(&[String], &str); 6] = [
+        (&[s(&s0), s(&other_rate)], "schedule"),
+        (&[s(&s0), s(&other_name)], "scenario"),
+        (&[s(&s0), s(&of_three)], "same campaign"),
+        (&[s(&s0), s(&s0)], "shard 0 too"),
+        (&[s(&s0)], "missing: 1"),
+        (
+            &[s(&unsharded), s(&unsharded)],
+            "neither report was sharded",
+        ),
+    ];
+    for (reports, needle) in cases {
+        let mut args = vec!["merge"];
+        args.extend(reports.iter().map(String::as_str));
+        args.extend(["--out", m]);
+        let out = openpace(&args);
+        assert_eq!(out.status.code(), Some(2), "{reports:?}: {}", stderr(&out));
+        assert!(stderr(&out).contains(needle), "{needle}: {}", stderr(&out));
+        assert!(
+            !merged.exists(),
+            "nothing is written when the merge is refused"
+        );
+    }
+    // A missing shard is merged with --allow-partial, and the result says so.
+    let out = openpace(&["merge", &s(&s0), "--out", m, "--allow-partial"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let partial = load(&merged);
+    let info = partial.merged.unwrap();
+    assert!(info.partial);
+    assert_eq!(info.missing, vec![1]);
+    assert!(partial.scenarios[0].verdict.notes[0].starts_with("PARTIAL"));
+    // The complete campaign merges: 30 of 30 requests.
+    let out = openpace(&["merge", &s(&s1), &s(&s0), "--out", m, "--format", "json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(load(&merged).scenarios[0].requests.intended, 30);
+}
+
+#[test]
+fn inconsistent_shard_flags_are_config_errors() {
+    let cases: [(&[&str], &str); 7] = [
+        (&["--shard", "2/2"], "--shard"),
+        (&["--shard", "0/0"], "--shard"),
+        (&["--shard", "auto"], "auto only under a launcher"),
+        (&["--shards", "0"], "--shards"),
+        (&["--start-at", "soon"], "--start-at"),
+        (&["--start-tolerance", "a while"], "--start-tolerance"),
+        (&["--shard", "0/2", "--arrival", "poisson"], "seed"),
+    ];
+    for (flags, needle) in cases {
+        let out = short_run(flags, None);
+        assert_eq!(out.status.code(), Some(2), "{flags:?}: {}", stderr(&out));
+        assert!(stderr(&out).contains(needle), "{flags:?}: {}", stderr(&out));
+    }
+    // A launcher's variable that is not a number names the variable.
+    let out = short_run(&[], Some(("SLURM_PROCID", "first")));
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("SLURM_PROCID"), "{}", stderr(&out));
+}
+
+/// A 0.2 s noop run writing nothing, with `flags`, outside any launcher but for `var` (with
+/// `SLURM_NTASKS=2`).
+fn short_run(flags: &[&str], var: Option<(&str, &str)>) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_openpace"));
+    command
+        .args([
+            "run",
+            "--target",
+            "noop",
+            "--duration",
+            "0.2",
+            "--out",
+            "none",
+        ])
+        .args(flags);
+    for name in [
+        "SLURM_PROCID",
+        "OMPI_COMM_WORLD_RANK",
+        "PMI_RANK",
+        "JOB_COMPLETION_INDEX",
+    ] {
+        command.env_remove(name);
+    }
+    if let Some((name, value)) = var {
+        command.env(name, value).env("SLURM_NTASKS", "2");
+    }
+    command.output().expect("the binary runs")
+}
+
+// ---------------------------------------------------------------------------------------
+// Start instants.
+
+#[test]
+fn a_start_instant_long_past_is_refused_and_one_just_past_is_recorded() {
+    let _turn = common::serial();
+    let dir = temp_dir("late");
+    let out = short_run(&["--start-at", "2026-01-01T00:00:00Z"], None);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--start-at"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("tolerance"), "{}", stderr(&out));
+    // now+0s has passed by the time threads are up, by less than the 250 ms tolerance.
+    let path = dir.join("late.json");
+    let out = openpace(&[
+        "run",
+        "--target",
+        "noop",
+        "--duration",
+        "0.2",
+        "--quiet",
+        "--shard",
+        "0/1",
+        "--start-at",
+        "now+0s",
+        "--out",
+        path.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let result = load(&path);
+    let shard = result.shard.expect("the shard is recorded");
+    assert!(
+        shard.start_offset_ms > 0.0 && shard.start_offset_ms < 250.0,
+        "{}",
+        shard.start_offset_ms
+    );
+    assert!(
+        result
+            .warnings
+            .iter()
+            .any(|w| w.contains("after --start-at"))
+    );
+}
+
+#[test]
+fn shards_started_50_ms_apart_merge_and_show_the_offset() {
+    let _turn = common::serial();
+    let dir = temp_dir("skew");
+    let t = unix_now() + 1.0;
+    let starts = [format!("{t:.3}"), format!("{:.3}", t + 0.05)];
+    let flags = ["--rate", "200", "--duration", "2", "--interval", "0.5"];
+    for out in run_shards(&dir, "skew", &starts, &flags) {
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    let (out, merged) = merge_shards(&dir, "skew", 2);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let m = load(&merged);
+    let info = m.merged.as_ref().unwrap();
+    let offset = info.shards[1].origin_offset_ms;
+    assert!(
+        (offset - 50.0).abs() < 5.0,
+        "shard 1's origin offset {offset} ms"
+    );
+    assert!(text.contains("origin +50."), "{text}");
+    assert_eq!(m.scenarios[0].requests.intended, 400);
+    // Shard 1's rows moved 50 ms later join the nearest boundaries: no extra rows.
+    assert_eq!(
+        m.scenarios[0].intervals.len(),
+        4,
+        "{:?}",
+        m.scenarios[0].intervals
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// Under a real launcher.
+
+#[test]
+fn mpirun_runs_two_shards_that_merge_into_the_whole_schedule() {
+    let mpirun = ["/usr/bin/mpirun", "/usr/local/bin/mpirun"]
+        .into_iter()
+        .find(|p| Path::new(p).exists());
+    let Some(mpirun) = mpirun else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI installs openmpi-bin: mpirun must be there"
+        );
+        eprintln!("SKIPPED: mpirun not found (apt-get install -y openmpi-bin to run this test)");
+        return;
+    };
+    let _turn = common::serial();
+    let dir = temp_dir("mpirun");
+    let (rate, seconds) = (1000u64, 3u64);
+    let start = format!("{:.3}", unix_now() + 2.0);
+    let out = Command::new(mpirun)
+        .args(["--allow-run-as-root", "--oversubscribe", "-n", "2"])
+        .arg(env!("CARGO_BIN_EXE_openpace"))
+        .args([
+            "run",
+            "--target",
+            "noop",
+            "--workers",
+            "1",
+            "--warmup",
+            "0",
+            "--quiet",
+        ])
+        .args([
+            "--rate",
+            &rate.to_string(),
+            "--duration",
+            &seconds.to_string(),
+        ])
+        .args(["--shard", "auto", "--start-at", &start, "--out"])
+        .arg(dir.join("mpi-{shard}.json"))
+        .output()
+        .expect("mpirun runs");
+    assert!(out.status.success(), "mpirun: {}", stderr(&out));
+    let reports: Vec<String> = (0..2)
+        .map(|i| {
+            dir.join(format!("mpi-{i}.json"))
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    for r in &reports {
+        let shard = load(Path::new(r))
+            .shard
+            .expect("each report names its shard");
+        assert_eq!(shard.launcher, openpace::cluster::Launcher::OpenMpi);
+        assert_eq!(shard.count, 2);
+    }
+    let merged = dir.join("merged.json");
+    let out = openpace(&[
+        "merge",
+        &reports[0],
+        &reports[1],
+        "--out",
+        merged.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let m = load(&merged);
+    let s = &m.scenarios[0];
+    assert_eq!(s.requests.intended, rate * seconds);
+    let achieved = s.achieved_rps / rate as f64;
+    assert!(
+        (0.99..=1.01).contains(&achieved),
+        "achieved {} of {rate} RPS",
+        s.achieved_rps
+    );
+}
