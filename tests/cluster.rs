@@ -206,6 +206,11 @@ fn one_run_split_in_two_merges_back_exactly() {
         (2, 2, false)
     );
     assert_eq!(info.shards[0].report, "a.json");
+    // Every report format renders from a merged result.
+    for (name, format) in openpace::ReportFormat::ALL {
+        let files = openpace::report::render_files(&merged, format).expect(name);
+        assert!(files.iter().all(|(_, text)| !text.is_empty()), "{name}");
+    }
 }
 
 /// Any block of the report as JSON, to compare whole blocks at once.
