@@ -309,9 +309,10 @@ struct RunArgs {
     /// Any config field, e.g. --set latency_p99_threshold_ms=50 (repeatable).
     #[arg(long = "set", value_name = "FIELD=VALUE")]
     set: Vec<String>,
-    /// This run is shard I of N (I/N), or `auto`: read from Slurm, Open MPI, PMI or a
-    /// Kubernetes Indexed Job (the default when their variables are set).
-    #[arg(long, value_name = "I/N|auto")]
+    /// This run is shard I of N (I/N); `auto`: read from Slurm, Open MPI, PMI or a
+    /// Kubernetes Indexed Job (the default when their variables are set); `none`: the whole
+    /// schedule even under a launcher.
+    #[arg(long, value_name = "I/N|auto|none")]
     shard: Option<String>,
     /// Shard count of a Kubernetes Indexed Job (else OPENPACE_SHARDS).
     #[arg(long, value_name = "N")]

@@ -215,7 +215,11 @@ pub fn merge(
         .filter(|s| s.clock_synchronized == Some(false))
         .map(|s| s.index.to_string())
         .collect();
-    if !unsynchronized.is_empty() && shards.len() > 1 {
+    // Shards on one host read one clock: only across hosts can an unsynchronized clock skew.
+    let mut shard_hosts: Vec<&str> = shards.iter().map(|s| s.host.as_str()).collect();
+    shard_hosts.sort_unstable();
+    shard_hosts.dedup();
+    if !unsynchronized.is_empty() && shard_hosts.len() > 1 {
         warnings.push(format!(
             "the kernel says the clocks of shard(s) {} are not synchronized (no NTP or PTP): \
              their start instants, and so the alignment of the merged intervals, may be off by \

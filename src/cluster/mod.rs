@@ -79,9 +79,10 @@ pub struct Shard {
 }
 
 impl Shard {
-    /// The shard identity from the `--shard` flag (`I/N`, `auto` or absent), `--shards`, and
-    /// the environment read through `env`. Without `--shard`, the launcher's variables are used
-    /// when present (`auto`); with none, the run is not sharded (`None`). An inconsistent
+    /// The shard identity from the `--shard` flag (`I/N`, `auto`, `none` or absent),
+    /// `--shards`, and the environment read through `env`. Without `--shard`, the launcher's
+    /// variables are used when present (`auto`); with none, or with `none` (one process in a
+    /// launcher's allocation that is meant to send the whole schedule), the run is not sharded. An inconsistent
     /// identity (I >= N, N = 0, a value that is not a number, `auto` with no launcher) is a
     /// config error naming where it came from.
     pub fn resolve(
@@ -98,10 +99,11 @@ impl Shard {
             ))
         };
         match flag.map(str::trim) {
+            Some("none") => return Ok(None),
             Some("auto") | None => {}
             Some(text) => {
                 let Some((i, n)) = text.split_once('/') else {
-                    return bad("--shard", text, "I/N (e.g. 0/4) or auto");
+                    return bad("--shard", text, "I/N (e.g. 0/4), auto or none");
                 };
                 let (Ok(index), Ok(count)) = (i.trim().parse::<u32>(), n.trim().parse::<u32>())
                 else {
@@ -430,6 +432,8 @@ mod tests {
             .unwrap();
         assert_eq!((k.index, k.count), (2, 3));
         assert_eq!(Shard::resolve(None, None, env(&[])).unwrap(), None);
+        let slurm = env(&[("SLURM_PROCID", "0"), ("SLURM_NTASKS", "4")]);
+        assert_eq!(Shard::resolve(Some("none"), None, slurm).unwrap(), None);
         // The flag wins over the environment.
         let s = Shard::resolve(
             Some("0/2"),
