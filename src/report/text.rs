@@ -115,7 +115,20 @@ fn scenario_block(out: &mut String, run: &RunResult, s: &ScenarioResult) {
         s.pattern.name(),
         s.arrival.name()
     );
-    let _ = writeln!(w, "Target RPS: {}", trim(s.target_rps));
+    let _ = write!(w, "Target RPS: {}", trim(s.target_rps));
+    match &run.shard {
+        Some(shard) if shard.count > 1 && s.corrected => {
+            let _ = writeln!(
+                w,
+                " in all; this shard sends 1/{} of it ({} RPS)",
+                shard.count,
+                trim(s.target_rps / f64::from(shard.count))
+            );
+        }
+        _ => {
+            let _ = writeln!(w);
+        }
+    }
     let cores = if s.worker_cores.is_empty() {
         "unpinned".to_string()
     } else {
