@@ -224,7 +224,7 @@ fn a_threshold_is_evaluated_on_the_merged_data_not_on_each_shard() {
     // shard meets alone.
     let _turn = common::serial();
     let dir = temp_dir("threshold");
-    let start = format!("{:.3}", unix_now() + 1.0);
+    let start = format!("{:.3}", unix_now() + 2.0);
     let flags = [
         "--rate",
         "300",
@@ -487,7 +487,7 @@ fn a_start_instant_long_past_is_refused_and_one_just_past_is_recorded() {
 fn shards_started_50_ms_apart_merge_and_show_the_offset() {
     let _turn = common::serial();
     let dir = temp_dir("skew");
-    let t = unix_now() + 1.0;
+    let t = unix_now() + 2.0;
     let starts = [format!("{t:.3}"), format!("{:.3}", t + 0.05)];
     let flags = ["--rate", "200", "--duration", "2", "--interval", "0.5"];
     for out in run_shards(&dir, "skew", &starts, &flags) {
