@@ -113,13 +113,18 @@ impl ResourceMonitor {
             self.samples.clone(),
             self.avoid_core,
         );
+        // The first reading is taken here, not in the thread: what happens after this call
+        // returns is counted even if the thread is slow to be scheduled.
+        let mut sampler = Sampler::new(config, clock);
+        let first = sampler.reading();
         let handle = std::thread::Builder::new()
             .name("openpace-sample".to_string())
             .spawn(move || {
                 if let Some(core) = avoid {
                     crate::engine::avoid_core(core);
                 }
-                let notes = sample_until_stopped(config, clock, &samples, &stopped);
+                let notes =
+                    sample_until_stopped((config, clock), sampler, first, &samples, &stopped);
                 (notes, thread_cpu_ns())
             })?;
         self.running = Some(Running {
@@ -167,13 +172,12 @@ impl ResourceMonitor {
 
 /// The sampler thread's loop; returns its notes.
 fn sample_until_stopped(
-    config: MonitorConfig,
-    clock: RunClock,
+    (config, clock): (MonitorConfig, RunClock),
+    mut sampler: Sampler,
+    mut previous: sampler::Reading,
     samples: &Mutex<Vec<ResourceSample>>,
     stopped: &Receiver<()>,
 ) -> Vec<String> {
-    let mut sampler = Sampler::new(config, clock);
-    let mut previous = sampler.reading();
     let interval = config.interval_ns.max(1);
     // The first boundary after now: samples then line up with the latency intervals.
     let now = clock.now_ns();
