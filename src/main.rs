@@ -732,6 +732,9 @@ fn cluster_plan(args: &RunArgs) -> Result<ClusterPlan, Error> {
         shard,
         start_at_unix_s,
         start_tolerance_s,
+        colocated: shard.and(cluster::Colocated::from_env(|name| {
+            std::env::var(name).ok()
+        })),
     })
 }
 

@@ -535,7 +535,15 @@ fn mpirun_runs_two_shards_that_merge_into_the_whole_schedule() {
     let (rate, seconds) = (1000u64, 3u64);
     let start = format!("{:.3}", unix_now() + 2.0);
     let out = Command::new(mpirun)
-        .args(["--allow-run-as-root", "--oversubscribe", "-n", "2"])
+        // Unbound, both shards may use both cores: each must take its own.
+        .args([
+            "--allow-run-as-root",
+            "--oversubscribe",
+            "--bind-to",
+            "none",
+            "-n",
+            "2",
+        ])
         .arg(env!("CARGO_BIN_EXE_openpace"))
         .args([
             "run",
@@ -565,12 +573,18 @@ fn mpirun_runs_two_shards_that_merge_into_the_whole_schedule() {
                 .into_owned()
         })
         .collect();
-    for r in &reports {
-        let shard = load(Path::new(r))
-            .shard
-            .expect("each report names its shard");
+    for (i, r) in reports.iter().enumerate() {
+        let report = load(Path::new(r));
+        let shard = report.shard.expect("each report names its shard");
         assert_eq!(shard.launcher, openpace::cluster::Launcher::OpenMpi);
-        assert_eq!(shard.count, 2);
+        assert_eq!((shard.index, shard.count), (i as u32, 2));
+        assert_eq!(report.host.cores_allowed, 1, "{:?}", report.warnings);
+        let mine = format!("runs on core(s) {i} of the 2");
+        assert!(
+            report.warnings.iter().any(|w| w.contains(&mine)),
+            "{:?}",
+            report.warnings
+        );
     }
     let merged = dir.join("merged.json");
     let out = openpace(&[

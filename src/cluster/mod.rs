@@ -180,6 +180,81 @@ impl Shard {
     }
 }
 
+/// This shard's place among the shards its launcher started on the same host.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Colocated {
+    /// Its local rank on this host, from 0.
+    pub rank: u32,
+    /// How many shards run on this host.
+    pub size: u32,
+    /// The variables it came from.
+    pub source: &'static str,
+}
+
+impl Colocated {
+    /// The local rank and count from the launcher's environment: Open MPI
+    /// (`OMPI_COMM_WORLD_LOCAL_RANK`, `OMPI_COMM_WORLD_LOCAL_SIZE`), MPICH's Hydra
+    /// (`MPI_LOCALRANKID`, `MPI_LOCALNRANKS`), Slurm (`SLURM_LOCALID` with this node's entry of
+    /// `SLURM_TASKS_PER_NODE`, found by `SLURM_NODEID`). `None` when absent, unreadable, or
+    /// alone on the host.
+    pub fn from_env(env: impl Fn(&str) -> Option<String>) -> Option<Colocated> {
+        let number = |name: &str| env(name)?.trim().parse::<u32>().ok();
+        let found = if let (Some(rank), Some(size)) = (
+            number("OMPI_COMM_WORLD_LOCAL_RANK"),
+            number("OMPI_COMM_WORLD_LOCAL_SIZE"),
+        ) {
+            Some((rank, size, "OMPI_COMM_WORLD_LOCAL_RANK/SIZE"))
+        } else if let (Some(rank), Some(size)) =
+            (number("MPI_LOCALRANKID"), number("MPI_LOCALNRANKS"))
+        {
+            Some((rank, size, "MPI_LOCALRANKID/MPI_LOCALNRANKS"))
+        } else if let (Some(rank), Some(node), Some(per_node)) = (
+            number("SLURM_LOCALID"),
+            number("SLURM_NODEID"),
+            env("SLURM_TASKS_PER_NODE"),
+        ) {
+            slurm_tasks_on_node(&per_node, node)
+                .map(|size| (rank, size, "SLURM_LOCALID/SLURM_TASKS_PER_NODE"))
+        } else {
+            None
+        };
+        let (rank, size, source) = found?;
+        (size > 1 && rank < size).then_some(Colocated { rank, size, source })
+    }
+
+    /// The cores this shard takes of `allowed` (the cores its launcher let it use): slice
+    /// `rank` of `size` near-equal contiguous slices, so that shards sharing a mask never share
+    /// a core. `None` when there are fewer cores than shards: the launcher bound each shard
+    /// narrowly already, and its binding stands.
+    pub fn slice(&self, allowed: &[usize]) -> Option<Vec<usize>> {
+        let (n, size, rank) = (allowed.len(), self.size as usize, self.rank as usize);
+        if n < size {
+            return None;
+        }
+        let start = rank * n / size;
+        let end = (rank + 1) * n / size;
+        Some(allowed[start..end].to_vec())
+    }
+}
+
+/// Tasks on node `node` from Slurm's `SLURM_TASKS_PER_NODE` (`2(x3),1`: nodes 0-2 run 2,
+/// node 3 runs 1).
+fn slurm_tasks_on_node(text: &str, node: u32) -> Option<u32> {
+    let mut first = 0u32;
+    for part in text.split(',') {
+        let (tasks, repeat) = match part.split_once("(x") {
+            Some((tasks, rest)) => (tasks, rest.strip_suffix(')')?.parse::<u32>().ok()?),
+            None => (part, 1),
+        };
+        let tasks = tasks.trim().parse::<u32>().ok()?;
+        if node < first + repeat {
+            return Some(tasks);
+        }
+        first += repeat;
+    }
+    None
+}
+
 /// How a run takes part in a sharded campaign.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct ClusterPlan {
@@ -190,6 +265,9 @@ pub struct ClusterPlan {
     pub start_at_unix_s: Option<f64>,
     /// How late a shard may find `start_at` and still run (the report records the offset).
     pub start_tolerance_s: f64,
+    /// Shards on the same host: each takes its own slice of the cores (unless the config
+    /// names cores).
+    pub colocated: Option<Colocated>,
 }
 
 impl Default for ClusterPlan {
@@ -198,6 +276,7 @@ impl Default for ClusterPlan {
             shard: None,
             start_at_unix_s: None,
             start_tolerance_s: DEFAULT_START_TOLERANCE_S,
+            colocated: None,
         }
     }
 }
@@ -469,6 +548,39 @@ mod tests {
                 .to_string();
             assert!(e.contains(needle), "{flag:?} {vars:?}: {e}");
         }
+    }
+
+    #[test]
+    fn colocated_shards_take_disjoint_slices_of_their_mask() {
+        let ompi = env(&[
+            ("OMPI_COMM_WORLD_LOCAL_RANK", "1"),
+            ("OMPI_COMM_WORLD_LOCAL_SIZE", "3"),
+        ]);
+        let c = Colocated::from_env(ompi).unwrap();
+        assert_eq!((c.rank, c.size), (1, 3));
+        let cores: Vec<usize> = (0..8).collect();
+        let slices: Vec<Vec<usize>> = (0..3)
+            .map(|rank| Colocated { rank, ..c }.slice(&cores).unwrap())
+            .collect();
+        assert_eq!(slices, vec![vec![0, 1], vec![2, 3, 4], vec![5, 6, 7]]);
+        // Bound to one core each already: the binding stands.
+        assert_eq!(c.slice(&[5]), None);
+        // Slurm: node 3 of "2(x3),1" runs one task, so it is alone; node 1 runs two.
+        let on_node = |node| {
+            [
+                ("SLURM_LOCALID", "0"),
+                ("SLURM_NODEID", node),
+                ("SLURM_TASKS_PER_NODE", "2(x3),1"),
+            ]
+        };
+        assert_eq!(Colocated::from_env(env(&on_node("3"))), None);
+        assert_eq!(
+            Colocated::from_env(env(&on_node("1"))).map(|c| c.size),
+            Some(2)
+        );
+        let hydra = env(&[("MPI_LOCALRANKID", "0"), ("MPI_LOCALNRANKS", "4")]);
+        assert_eq!(Colocated::from_env(hydra).map(|c| c.size), Some(4));
+        assert_eq!(Colocated::from_env(env(&[])), None);
     }
 
     #[test]

@@ -141,7 +141,9 @@ impl LoadTestRunner {
     /// that does not fit the config, a `start_at` that passed more than its tolerance ago).
     pub fn run(self) -> Result<RunResult, Error> {
         self.cluster.check(&self.run)?;
-        let plan = pin::plan(&self.run, pin::allowed_cores(), pin::can_pin)?;
+        let (_confined, placement) = self.confine_colocated();
+        let mut plan = pin::plan(&self.run, pin::allowed_cores(), pin::can_pin)?;
+        plan.warnings.extend(placement);
         for (index, config) in self.run.scenarios.iter().enumerate() {
             if self.targets[index].is_none() {
                 config.target.preflight().map_err(|why| {
@@ -436,6 +438,59 @@ impl LoadTestRunner {
         }
         Ok(result)
     }
+}
+
+impl LoadTestRunner {
+    /// For a shard that shares its host with other shards of its launcher: confines this
+    /// thread, and so every thread of the run, to the shard's own slice of the cores it may
+    /// use (restored when the guard drops), and says so. Without this, every shard would pin
+    /// its timing loop to the same first core. Cores named in the config are left as named.
+    fn confine_colocated(&self) -> (Option<pin::Confined>, Option<String>) {
+        let Some(c) = self.cluster.colocated else {
+            return (None, None);
+        };
+        let allowed = pin::allowed_cores();
+        let names_cores = self.run.timer_core().is_some()
+            || self.run.scenarios.iter().any(|s| s.worker_cores.is_some());
+        let whose = format!(
+            "{} shards on this host (local rank {} by {})",
+            c.size, c.rank, c.source
+        );
+        if names_cores {
+            let note = format!(
+                "{whose}: the config names cores, so every shard on this host uses the same \
+                 ones; give each its own or let openpace split them"
+            );
+            return (None, Some(note));
+        }
+        let Some(slice) = c.slice(&allowed) else {
+            return (None, None);
+        };
+        match pin::Confined::to(&slice) {
+            Some(guard) => {
+                let note = format!(
+                    "{whose}: this shard runs on core(s) {} of the {} it may use",
+                    join_cores(&slice),
+                    allowed.len()
+                );
+                (Some(guard), Some(note))
+            }
+            None => (
+                None,
+                Some(format!(
+                    "{whose}: could not confine this shard to its cores"
+                )),
+            ),
+        }
+    }
+}
+
+fn join_cores(cores: &[usize]) -> String {
+    cores
+        .iter()
+        .map(usize::to_string)
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// When a run's clock starts, as [`LoadTestRunner::start`] decided it.

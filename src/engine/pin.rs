@@ -147,6 +147,41 @@ pub(crate) fn plan(
     })
 }
 
+/// The calling thread's affinity mask, confined to a set of cores until dropped; threads it
+/// starts meanwhile inherit the confined mask.
+pub(crate) struct Confined {
+    saved: libc::cpu_set_t,
+}
+
+impl Confined {
+    /// Confines the calling thread to `cores`; `None` if the kernel refused.
+    pub fn to(cores: &[usize]) -> Option<Confined> {
+        // SAFETY: zeroed sets are valid; the kernel fills `saved` and reads `set`, both of the
+        // size passed; pid 0 is the calling thread.
+        unsafe {
+            let mut saved: libc::cpu_set_t = std::mem::zeroed();
+            let size = std::mem::size_of::<libc::cpu_set_t>();
+            if libc::sched_getaffinity(0, size, &mut saved) != 0 {
+                return None;
+            }
+            let mut set: libc::cpu_set_t = std::mem::zeroed();
+            for &c in cores {
+                libc::CPU_SET(c, &mut set);
+            }
+            (libc::sched_setaffinity(0, size, &set) == 0).then_some(Confined { saved })
+        }
+    }
+}
+
+impl Drop for Confined {
+    fn drop(&mut self) {
+        // SAFETY: restores the mask read in `to`.
+        unsafe {
+            libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &self.saved);
+        }
+    }
+}
+
 /// Pins the calling thread; false if the kernel refused.
 pub(crate) fn pin_current(core: usize) -> bool {
     core_affinity::set_for_current(core_affinity::CoreId { id: core })

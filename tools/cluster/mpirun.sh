@@ -13,6 +13,9 @@
 # shards write on a filesystem the merge can read (shared, or copy the files back first).
 # `--allow-run-as-root` lets it run in a container as root; `--oversubscribe` lets the
 # shards outnumber the cores (this repository's test runs 2 shards on a 2-core machine).
+# Several ranks on one host each take their own slice of the cores (OMPI_COMM_WORLD_LOCAL_*);
+# with more than one rank per host, `--bind-to none` lets openpace split each host's cores
+# evenly, where Open MPI's default for more than 2 ranks binds every rank to a whole socket.
 set -euo pipefail
 
 N=${1:?usage: tools/cluster/mpirun.sh N CONFIG.json [HOSTFILE]}
@@ -26,7 +29,7 @@ START=$(($(date +%s) + ${START_DELAY:-10}))
 hosts=()
 if [ -n "$HOSTFILE" ]; then hosts=(--hostfile "$HOSTFILE"); fi
 # Shards whose own thresholds fail exit 1; the merged verdict is the campaign's.
-mpirun --allow-run-as-root --oversubscribe -n "$N" "${hosts[@]}" \
+mpirun --allow-run-as-root --oversubscribe --bind-to none -n "$N" "${hosts[@]}" \
     "$OPENPACE" run "$CONFIG" --shard auto --start-at "$START" \
     --out "$OUT/run-{shard}.json" --quiet || true
 
