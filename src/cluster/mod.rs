@@ -224,12 +224,16 @@ impl Colocated {
 
     /// The cores this shard takes of `allowed` (the cores its launcher let it use): slice
     /// `rank` of `size` near-equal contiguous slices, so that shards sharing a mask never share
-    /// a core. `None` when there are fewer cores than shards: the launcher bound each shard
-    /// narrowly already, and its binding stands.
+    /// a core. With more shards than cores, core `rank mod cores` alone, so that the shards
+    /// spread evenly rather than all pinning to the same first two. `None` with a single core:
+    /// the launcher bound the shard already, and its binding stands.
     pub fn slice(&self, allowed: &[usize]) -> Option<Vec<usize>> {
         let (n, size, rank) = (allowed.len(), self.size as usize, self.rank as usize);
-        if n < size {
+        if n < 2 {
             return None;
+        }
+        if n < size {
+            return Some(vec![allowed[rank % n]]);
         }
         let start = rank * n / size;
         let end = (rank + 1) * n / size;
@@ -565,6 +569,11 @@ mod tests {
         assert_eq!(slices, vec![vec![0, 1], vec![2, 3, 4], vec![5, 6, 7]]);
         // Bound to one core each already: the binding stands.
         assert_eq!(c.slice(&[5]), None);
+        // More shards than cores: one core each, in turn.
+        let spread: Vec<Vec<usize>> = (0..3)
+            .map(|rank| Colocated { rank, ..c }.slice(&[4, 5]).unwrap())
+            .collect();
+        assert_eq!(spread, vec![vec![4], vec![5], vec![4]]);
         // Slurm: node 3 of "2(x3),1" runs one task, so it is alone; node 1 runs two.
         let on_node = |node| {
             [
