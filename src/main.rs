@@ -317,7 +317,7 @@ struct RunArgs {
     /// Shard count of a Kubernetes Indexed Job (else OPENPACE_SHARDS).
     #[arg(long, value_name = "N")]
     shards: Option<String>,
-    /// Start at this wall-clock instant: Unix seconds (1764248400.5), RFC 3339
+    /// Start at this wall-clock instant: Unix seconds (1795784400.5), RFC 3339
     /// (2026-11-27T13:00:00Z) or now+DURATION.
     #[arg(long, value_name = "TIME")]
     start_at: Option<String>,

@@ -370,7 +370,7 @@ pub fn unix_now() -> f64 {
         .map_or(0.0, |d| d.as_secs_f64())
 }
 
-/// Parses `--start-at`: Unix seconds with a fraction (`1764241234.5`), `now+DURATION`
+/// Parses `--start-at`: Unix seconds with a fraction (`1795784400.5`), `now+DURATION`
 /// (`now+10s`, for trying things by hand), or RFC 3339 (`2026-11-27T13:00:00Z`,
 /// `2026-11-27T14:00:00.250+01:00`).
 pub fn parse_start_at(text: &str) -> Result<f64, String> {
@@ -387,7 +387,7 @@ pub fn parse_start_at(text: &str) -> Result<f64, String> {
     }
     parse_rfc3339(text).ok_or_else(|| {
         format!(
-            "`{text}` is neither Unix seconds (e.g. 1764241234.5), now+DURATION nor RFC 3339 \
+            "`{text}` is neither Unix seconds (e.g. 1795784400.5), now+DURATION nor RFC 3339 \
              (e.g. 2026-11-27T13:00:00Z)"
         )
     })
@@ -594,7 +594,7 @@ mod tests {
 
     #[test]
     fn start_times_parse_in_every_form() {
-        assert_eq!(parse_start_at("1764241234.5").unwrap(), 1_764_241_234.5);
+        assert_eq!(parse_start_at("1795784400.5").unwrap(), 1_795_784_400.5);
         assert_eq!(parse_start_at("1970-01-01T00:00:10Z").unwrap(), 10.0);
         // 2026-11-27T13:00:00Z = 20784 days after 1970-01-01, plus 13 h.
         assert_eq!(
