@@ -3,10 +3,8 @@
 
 mod common;
 
-use std::io::Read;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output};
 
 fn openpace(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_openpace"))
@@ -334,43 +332,18 @@ fn interrupt_with(signal: libc::c_int) -> (Option<i32>, serde_json::Value) {
     let _turn = common::serial();
     let dir = tempfile::tempdir().unwrap();
     let report = dir.path().join("report.json");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_openpace"))
-        .args([
-            "run",
-            "--target",
-            "sleep:2ms",
-            "--rate",
-            "100",
-            "--duration",
-            "60",
-            "--warmup",
-            "0",
-            "--out",
-            report.to_str().unwrap(),
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // The "running" line is printed just before the run starts.
-    let mut stderr = child.stderr.take().unwrap();
-    let mut first = [0u8; 16];
-    stderr.read_exact(&mut first).unwrap();
-    std::thread::sleep(Duration::from_millis(1500));
-    // SAFETY: plain kill(2) on our own child.
-    unsafe { libc::kill(child.id() as libc::pid_t, signal) };
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if started.elapsed() > Duration::from_secs(20) {
-            child.kill().unwrap();
-            panic!("openpace did not stop within 20 s of the signal");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    (status.code(), read_report(&report))
+    let args = [
+        "--target",
+        "sleep:2ms",
+        "--rate",
+        "100",
+        "--duration",
+        "60",
+        "--warmup",
+        "0",
+    ];
+    let code = common::interrupt_run(&args, &report, signal);
+    (code, read_report(&report))
 }
 
 #[test]

@@ -484,6 +484,30 @@ fn a_start_instant_long_past_is_refused_and_one_just_past_is_recorded() {
 }
 
 #[test]
+fn ctrl_c_while_waiting_for_the_start_ends_at_once_with_a_report() {
+    let _turn = common::serial();
+    let dir = temp_dir("wait");
+    let report = dir.join("wait.json");
+    // Closed-loop workers would otherwise sleep until the instant, 60 s away.
+    let args = [
+        "--target",
+        "sleep:1ms",
+        "--model",
+        "closed",
+        "--concurrency",
+        "2",
+    ];
+    let args = [&args[..], &["--duration", "1", "--start-at", "now+60s"]].concat();
+    let started = std::time::Instant::now();
+    let code = common::interrupt_run(&args, &report, libc::SIGINT);
+    assert_eq!(code, Some(130));
+    assert!(started.elapsed().as_secs() < 15, "{:?}", started.elapsed());
+    let result = load(&report);
+    assert!(result.interrupted);
+    assert_eq!(result.scenarios[0].requests.completed, 0);
+}
+
+#[test]
 fn shards_started_50_ms_apart_merge_and_show_the_offset() {
     let _turn = common::serial();
     let dir = temp_dir("skew");

@@ -619,7 +619,7 @@ mod tests {
     }
 
     #[test]
-    fn shard_placeholders_take_the_index() {
+    fn shard_patterns_in_paths_take_the_index() {
         let p = std::path::Path::new("results/run-{shard}.json");
         let s = Shard {
             index: 3,

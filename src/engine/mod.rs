@@ -527,6 +527,14 @@ impl LoadTestRunner {
             std::thread::sleep(Duration::from_secs_f64(left.min(0.05)));
         }
         let now = unix_now();
+        if self.stop.state.stopping() {
+            // Stopped while waiting: start at once, so that nothing waits for the instant.
+            return Ok(Start {
+                delay: setup,
+                origin_unix_s: now + setup_s,
+                offset_ms: 0.0,
+            });
+        }
         if at - now >= setup_s {
             return Ok(Start {
                 delay: Duration::from_secs_f64(at - now),
@@ -535,7 +543,7 @@ impl LoadTestRunner {
             });
         }
         let late_s = now + setup_s - at;
-        if late_s > self.cluster.start_tolerance_s && !self.stop.state.stopping() {
+        if late_s > self.cluster.start_tolerance_s {
             return Err(Error::run(
                 format!("starting at --start-at {at:.3}"),
                 format!(

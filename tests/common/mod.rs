@@ -50,3 +50,38 @@ pub fn scheduled(config: &LoadTestConfig) -> u64 {
     );
     schedule.count() as u64
 }
+
+/// Starts `openpace run ARGS --out REPORT`, sends `signal` 1.5 s after it printed its first
+/// line, and returns its exit code; fails if it has not ended 20 s after the signal.
+pub fn interrupt_run(args: &[&str], report: &std::path::Path, signal: libc::c_int) -> Option<i32> {
+    use std::io::Read;
+    use std::time::{Duration, Instant};
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_openpace"))
+        .arg("run")
+        .args(args)
+        .arg("--out")
+        .arg(report)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The "running" line is printed just before the run starts.
+    let mut stderr = child.stderr.take().unwrap();
+    let mut first = [0u8; 16];
+    stderr.read_exact(&mut first).unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    // SAFETY: plain kill(2) on our own child.
+    unsafe { libc::kill(child.id() as libc::pid_t, signal) };
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > Duration::from_secs(20) {
+            child.kill().unwrap();
+            panic!("openpace did not stop within 20 s of the signal");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    status.code()
+}
