@@ -190,6 +190,7 @@ pub fn merge(
         .iter()
         .map(|(_, r)| r.host.hostname.clone())
         .collect();
+    hosts.sort_unstable();
     hosts.dedup();
     let shards: Vec<MergedShard> = inputs
         .iter()
@@ -216,10 +217,7 @@ pub fn merge(
         .map(|s| s.index.to_string())
         .collect();
     // Shards on one host read one clock: only across hosts can an unsynchronized clock skew.
-    let mut shard_hosts: Vec<&str> = shards.iter().map(|s| s.host.as_str()).collect();
-    shard_hosts.sort_unstable();
-    shard_hosts.dedup();
-    if !unsynchronized.is_empty() && shard_hosts.len() > 1 {
+    if !unsynchronized.is_empty() && hosts.len() > 1 {
         warnings.push(format!(
             "the kernel says the clocks of shard(s) {} are not synchronized (no NTP or PTP): \
              their start instants, and so the alignment of the merged intervals, may be off by \

@@ -470,7 +470,7 @@ impl LoadTestRunner {
             Some(guard) => {
                 let note = format!(
                     "{whose}: this shard runs on core(s) {} of the {} it may use",
-                    join_cores(&slice),
+                    pin::list(&slice),
                     allowed.len()
                 );
                 (Some(guard), Some(note))
@@ -483,27 +483,7 @@ impl LoadTestRunner {
             ),
         }
     }
-}
 
-fn join_cores(cores: &[usize]) -> String {
-    cores
-        .iter()
-        .map(usize::to_string)
-        .collect::<Vec<_>>()
-        .join(",")
-}
-
-/// When a run's clock starts, as [`LoadTestRunner::start`] decided it.
-struct Start {
-    /// From now until the clock's origin.
-    delay: Duration,
-    /// The origin in Unix seconds.
-    origin_unix_s: f64,
-    /// How far after the asked-for `start_at` the origin falls, in ms (0 without one).
-    offset_ms: f64,
-}
-
-impl LoadTestRunner {
     /// Decides the clock's origin: `setup` from now, or the plan's `start_at` when that is
     /// later. Waits (interruptibly) until `start_at` is near, so that threads are started only
     /// just before it; refuses when `start_at` has passed by more than the tolerance, since a
@@ -511,11 +491,7 @@ impl LoadTestRunner {
     fn start(&self, setup: Duration) -> Result<Start, Error> {
         let setup_s = setup.as_secs_f64();
         let Some(at) = self.cluster.start_at_unix_s else {
-            return Ok(Start {
-                delay: setup,
-                origin_unix_s: unix_now() + setup_s,
-                offset_ms: 0.0,
-            });
+            return Ok(Start::after(setup, 0.0));
         };
         // Threads are started within `setup`; wake a little before that to leave them room.
         let wake_at = at - setup_s - 0.05;
@@ -529,11 +505,7 @@ impl LoadTestRunner {
         let now = unix_now();
         if self.stop.state.stopping() {
             // Stopped while waiting: start at once, so that nothing waits for the instant.
-            return Ok(Start {
-                delay: setup,
-                origin_unix_s: now + setup_s,
-                offset_ms: 0.0,
-            });
+            return Ok(Start::after(setup, 0.0));
         }
         if at - now >= setup_s {
             return Ok(Start {
@@ -555,11 +527,28 @@ impl LoadTestRunner {
                 ),
             ));
         }
-        Ok(Start {
+        Ok(Start::after(setup, late_s * 1e3))
+    }
+}
+
+/// When a run's clock starts, as [`LoadTestRunner::start`] decided it.
+struct Start {
+    /// From now until the clock's origin.
+    delay: Duration,
+    /// The origin in Unix seconds.
+    origin_unix_s: f64,
+    /// How far after the asked-for `start_at` the origin falls, in ms (0 without one).
+    offset_ms: f64,
+}
+
+impl Start {
+    /// An origin `setup` from now.
+    fn after(setup: Duration, offset_ms: f64) -> Start {
+        Start {
             delay: setup,
-            origin_unix_s: now + setup_s,
-            offset_ms: late_s * 1e3,
-        })
+            origin_unix_s: unix_now() + setup.as_secs_f64(),
+            offset_ms,
+        }
     }
 }
 

@@ -187,7 +187,8 @@ pub(crate) fn pin_current(core: usize) -> bool {
     core_affinity::set_for_current(core_affinity::CoreId { id: core })
 }
 
-fn list(cores: &[usize]) -> String {
+/// Cores as `0,1,2` for messages.
+pub(crate) fn list(cores: &[usize]) -> String {
     let names: Vec<String> = cores.iter().map(|c| c.to_string()).collect();
     if names.is_empty() {
         "none reported".to_string()
