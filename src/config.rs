@@ -257,6 +257,21 @@ pub const MAX_TIMEOUT_SECONDS: f64 = 3_600.0;
 pub const MAX_CONNECTIONS: usize = 100_000;
 
 impl LoadTestConfig {
+    /// The fields every scenario of a run must share (one timing loop, one report), each
+    /// with its value as messages show it.
+    fn shared_fields(&self) -> [(&'static str, String); 7] {
+        let files = [&self.html, &self.hgrm, &self.hlog, &self.csv, &self.junit];
+        [
+            ("wait", format!("{:?}", self.wait)),
+            ("timer_core", format!("{:?}", self.timer_core)),
+            ("html/hgrm/hlog/csv/junit", format!("{files:?}")),
+            ("output", format!("{:?}", self.output)),
+            ("notify_cmd", format!("{:?}", self.notify_cmd)),
+            ("monitor_pid", format!("{:?}", self.monitor_pid)),
+            ("report_format", format!("{:?}", self.report_format)),
+        ]
+    }
+
     /// The schedule in one line: everything that decides which instants are intended. Shards
     /// of one campaign have equal fingerprints; `openpace merge` refuses reports whose differ.
     pub fn schedule_fingerprint(&self) -> String {
@@ -718,57 +733,9 @@ impl RunConfig {
                     ),
                 ))
             };
-            if config.wait != first.wait {
-                return differs(
-                    "wait",
-                    format!("{:?}", first.wait),
-                    format!("{:?}", config.wait),
-                );
-            }
-            if config.timer_core != first.timer_core {
-                return differs(
-                    "timer_core",
-                    format!("{:?}", first.timer_core),
-                    format!("{:?}", config.timer_core),
-                );
-            }
-            let files = |c: &LoadTestConfig| {
-                [&c.html, &c.hgrm, &c.hlog, &c.csv, &c.junit].map(|p| p.clone())
-            };
-            if files(config) != files(first) {
-                return differs(
-                    "html/hgrm/hlog/csv/junit",
-                    format!("{:?}", files(first)),
-                    format!("{:?}", files(config)),
-                );
-            }
-            if config.output != first.output {
-                return differs(
-                    "output",
-                    format!("{:?}", first.output),
-                    format!("{:?}", config.output),
-                );
-            }
-            if config.notify_cmd != first.notify_cmd {
-                return differs(
-                    "notify_cmd",
-                    format!("{:?}", first.notify_cmd),
-                    format!("{:?}", config.notify_cmd),
-                );
-            }
-            if config.monitor_pid != first.monitor_pid {
-                return differs(
-                    "monitor_pid",
-                    format!("{:?}", first.monitor_pid),
-                    format!("{:?}", config.monitor_pid),
-                );
-            }
-            if config.report_format != first.report_format {
-                return differs(
-                    "report_format",
-                    format!("{:?}", first.report_format),
-                    format!("{:?}", config.report_format),
-                );
+            let (ours, firsts) = (config.shared_fields(), first.shared_fields());
+            if let Some(((field, b), (_, a))) = ours.into_iter().zip(firsts).find(|(x, y)| x != y) {
+                return differs(field, a, b);
             }
             if self.scenarios[..i].iter().any(|c| c.name == config.name) {
                 return Err(ConfigError::invalid(

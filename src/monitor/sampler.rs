@@ -334,16 +334,21 @@ fn core_sample(before: &CpuTimes, after: &CpuTimes) -> CoreSample {
 mod tests {
     use super::*;
 
-    #[test]
-    fn an_unreadable_file_is_noted_once_and_its_metric_is_missing() {
-        let config = MonitorConfig {
+    /// CPU and memory sampled once a second from the origin.
+    fn cpu_and_memory() -> MonitorConfig {
+        MonitorConfig {
             cpu: true,
             memory: true,
             network: false,
             target_pid: None,
             interval_ns: 1_000_000_000,
             start_ns: 0,
-        };
+        }
+    }
+
+    #[test]
+    fn an_unreadable_file_is_noted_once_and_its_metric_is_missing() {
+        let config = cpu_and_memory();
         let mut sampler = Sampler::new(config, RunClock::starting_in(std::time::Duration::ZERO));
         assert_eq!(sampler.read("/proc/no/such/file", "the metric"), None);
         assert_eq!(sampler.read("/proc/no/such/file", "the metric"), None);
@@ -356,14 +361,7 @@ mod tests {
 
     #[test]
     fn a_sample_without_readings_has_missing_metrics_not_zeros() {
-        let config = MonitorConfig {
-            cpu: true,
-            memory: true,
-            network: false,
-            target_pid: None,
-            interval_ns: 1_000_000_000,
-            start_ns: 0,
-        };
+        let config = cpu_and_memory();
         let sampler = Sampler::new(config, RunClock::starting_in(std::time::Duration::ZERO));
         let empty = || Reading {
             at_ns: 0,
