@@ -686,26 +686,20 @@ impl RunConfig {
         self.scenarios[0].report_format
     }
 
-    /// Every file the run will write, with its format.
-    pub fn outputs(&self) -> Vec<(PathBuf, ReportFormat)> {
+    /// Every file the run will write: the field that names it, its path and its format.
+    pub fn outputs(&self) -> Vec<(&'static str, PathBuf, ReportFormat)> {
         let s = &self.scenarios[0];
-        let mut outputs: Vec<(PathBuf, ReportFormat)> = s
-            .output
-            .iter()
-            .map(|p| (p.clone(), s.report_format))
-            .collect();
-        for (path, format) in [
-            (&s.html, ReportFormat::Html),
-            (&s.hgrm, ReportFormat::Hgrm),
-            (&s.hlog, ReportFormat::Hlog),
-            (&s.csv, ReportFormat::Csv),
-            (&s.junit, ReportFormat::Junit),
-        ] {
-            if let Some(path) = path {
-                outputs.push((path.clone(), format));
-            }
-        }
-        outputs
+        [
+            ("output", &s.output, s.report_format),
+            ("html", &s.html, ReportFormat::Html),
+            ("hgrm", &s.hgrm, ReportFormat::Hgrm),
+            ("hlog", &s.hlog, ReportFormat::Hlog),
+            ("csv", &s.csv, ReportFormat::Csv),
+            ("junit", &s.junit, ReportFormat::Junit),
+        ]
+        .into_iter()
+        .filter_map(|(field, path, format)| path.clone().map(|p| (field, p, format)))
+        .collect()
     }
 
     /// Checks every scenario, then what must agree between them.

@@ -10,6 +10,7 @@ use std::io::IsTerminal;
 
 use openpace::cluster::{self, ClusterPlan, Shard};
 use openpace::engine::ProgressMode;
+use openpace::report::Destination;
 use openpace::target::net::spec::NetFlags;
 use openpace::{Error, LoadTestRunner, calibrate, capacity, report};
 
@@ -496,19 +497,15 @@ fn rerender(
     out: Option<&std::path::Path>,
 ) -> Result<u8, Error> {
     let format = report::parse_format(format)?;
+    let out = out.map_or_else(
+        || Destination::flag("--out", "-"),
+        |path| Destination::flag("--out", path),
+    );
+    let outputs = [(out, format)];
     let result = report::load_result(input)?;
-    match out {
-        Some(path) => {
-            report::check_writable(&[(path.to_path_buf(), format)])?;
-            report::write_outputs(&result, &[(path.to_path_buf(), format)])?;
-        }
-        None => {
-            let files = report::render_files(&result, format)
-                .map_err(|why| Error::run("rendering the report", why))?;
-            print!("{}", files.first().map_or("", |(_, text)| text.as_str()));
-        }
-    }
-    Ok(0)
+    report::check_outputs(&outputs, result.scenarios.len())?;
+    let console = Console::new(true, &outputs);
+    finish(&console, &report::write_outputs(&result, &outputs), 0)
 }
 
 fn capacity(args: &CapacityArgs) -> Result<u8, Error> {
@@ -554,8 +551,12 @@ fn capacity(args: &CapacityArgs) -> Result<u8, Error> {
             .into());
         }
     };
-    if let Some(path) = &args.out {
-        report::check_writable(&[(path.clone(), config::ReportFormat::Json)])?;
+    let out = args
+        .out
+        .as_ref()
+        .map(|path| Destination::flag("--out", path));
+    if let Some(dest) = &out {
+        report::output::check(std::slice::from_ref(dest))?;
     }
     let [base] = &run.scenarios[..] else {
         return Err(ConfigError::invalid(
@@ -566,9 +567,12 @@ fn capacity(args: &CapacityArgs) -> Result<u8, Error> {
         )
         .into());
     };
-    let quiet = args.quiet;
+    let console = Console {
+        to_stderr: out.as_ref().is_some_and(Destination::is_stdout),
+        quiet: args.quiet,
+    };
     let found = capacity::search(base, None, &options, |step| {
-        if !quiet {
+        if !console.quiet {
             eprintln!(
                 "openpace capacity: {:.1} RPS {} (p95 {:.2} ms, sustained {:.1} RPS)",
                 step.rate,
@@ -578,18 +582,24 @@ fn capacity(args: &CapacityArgs) -> Result<u8, Error> {
             );
         }
     })?;
-    if !quiet {
-        print!("{}", capacity::text(&found));
-    }
-    if let Some(path) = &args.out {
+    let mut failed = Vec::new();
+    failed.extend(console.print(&capacity::text(&found)).err());
+    if let Some(dest) = &out {
         let contents = match format {
             "text" => capacity::text(&found),
             "csv" => capacity::csv(&found),
             _ => serde_json::to_string_pretty(&found).expect("reports serialize") + "\n",
         };
-        report::write_atomically(path, &contents)?;
+        failed.extend(report::output::write(dest, contents.as_bytes()).err());
     }
-    Ok(0)
+    finish(
+        &console,
+        &report::Written {
+            written: Vec::new(),
+            failed,
+        },
+        0,
+    )
 }
 
 fn calibrate(args: &CalibrateArgs) -> Result<u8, Error> {
@@ -599,39 +609,72 @@ fn calibrate(args: &CalibrateArgs) -> Result<u8, Error> {
         args.worker_core.as_deref(),
         Some(&args.modes),
     )?;
-    let quiet = args.quiet;
+    let out = (args.out != "none").then(|| Destination::flag("--out", &args.out));
+    if let Some(dest) = &out {
+        report::output::check(std::slice::from_ref(dest))?;
+    }
+    let console = Console {
+        to_stderr: out.as_ref().is_some_and(Destination::is_stdout),
+        quiet: args.quiet,
+    };
     let report = calibrate::calibrate(&options, |step| {
-        if !quiet {
+        if !console.quiet {
             eprintln!("openpace calibrate: {step}");
         }
     })?;
-    if !quiet {
-        print!("{}", report::calibration::calibration_text(&report));
-    }
-    if args.out != "none" {
+    let mut written = report::Written::default();
+    written.failed.extend(
+        console
+            .print(&report::calibration::calibration_text(&report))
+            .err(),
+    );
+    if let Some(dest) = out {
         let text = serde_json::to_string_pretty(&report).expect("reports serialize") + "\n";
-        report::write_atomically(std::path::Path::new(&args.out), &text)?;
-        if !quiet {
-            println!("report: {}", args.out);
+        match report::output::write(&dest, text.as_bytes()) {
+            Ok(()) => written.written.push(dest),
+            Err(e) => written.failed.push(e),
         }
     }
-    Ok(0)
+    finish(&console, &written, 0)
 }
 
 fn run(args: &RunArgs) -> Result<u8, Error> {
-    let run = load(args.config.as_ref(), &args.overrides()?)?;
+    let overrides = args.overrides()?;
+    let run = load(args.config.as_ref(), &overrides)?;
     let calibration = args
         .calibration
         .as_deref()
         .map(calibrate::load_report)
         .transpose()?;
     let cluster = cluster_plan(args)?;
-    let outputs: Vec<_> = run
+    let outputs: Vec<(Destination, config::ReportFormat)> = run
         .outputs()
         .into_iter()
-        .map(|(path, format)| (cluster::shard_path(&path, cluster.shard), format))
+        .map(|(field, path, format)| {
+            // A stream (standard output, a device, a FIFO) is one place whatever the shard.
+            let path = if report::output::is_stream(&path) {
+                path
+            } else {
+                cluster::shard_path(&path, cluster.shard)
+            };
+            let origin = overrides
+                .iter()
+                .rev()
+                .find(|o| o.field == field)
+                .map_or_else(
+                    || file_origin(args.config.as_ref()),
+                    |o| Origin::Flag(o.flag.clone()),
+                );
+            let dest = Destination {
+                origin,
+                field: field.to_string(),
+                path,
+            };
+            (dest, format)
+        })
         .collect();
-    report::check_writable(&outputs)?;
+    report::check_outputs(&outputs, run.scenarios.len())?;
+    let console = Console::new(args.quiet, &outputs);
     if !args.quiet {
         if let Some(shard) = cluster.shard {
             eprintln!(
@@ -674,18 +717,13 @@ fn run(args: &RunArgs) -> Result<u8, Error> {
     openpace::engine::install_signal_handlers(&runner.stop_handle())
         .map_err(|e| Error::run("installing the Ctrl-C handler", e))?;
     let result = runner.run()?;
-    if !args.quiet {
-        print!("{}", report::summary(&result));
-        if let Some(c) = &calibration {
-            print!("{}", report::calibration::compare(&result, c));
-        }
+    let mut text = report::summary(&result);
+    if let Some(c) = &calibration {
+        text.push_str(&report::calibration::compare(&result, c));
     }
-    for path in report::write_outputs(&result, &outputs)? {
-        if !args.quiet {
-            println!("report: {}", path.display());
-        }
-    }
-    Ok(if result.aborted.is_some() {
+    let mut written = report::write_outputs(&result, &outputs);
+    written.failed.extend(console.print(&text).err());
+    let code = if result.aborted.is_some() {
         1
     } else if result.interrupted {
         130
@@ -693,7 +731,64 @@ fn run(args: &RunArgs) -> Result<u8, Error> {
         0
     } else {
         1
-    })
+    };
+    finish(&console, &written, code)
+}
+
+/// Where the user reads what a command prints: standard output, or standard error when a
+/// report goes to standard output; nothing but errors with `--quiet`.
+struct Console {
+    to_stderr: bool,
+    quiet: bool,
+}
+
+impl Console {
+    fn new(quiet: bool, outputs: &[(Destination, config::ReportFormat)]) -> Console {
+        Console {
+            to_stderr: outputs.iter().any(|(d, _)| d.is_stdout()),
+            quiet,
+        }
+    }
+
+    /// Prints `text`; a closed or full standard output is an error like any output's.
+    fn print(&self, text: &str) -> Result<(), Error> {
+        use std::io::Write;
+        if self.quiet {
+            return Ok(());
+        }
+        let result = if self.to_stderr {
+            std::io::stderr().lock().write_all(text.as_bytes())
+        } else {
+            let mut out = std::io::stdout().lock();
+            out.write_all(text.as_bytes()).and_then(|()| out.flush())
+        };
+        result.map_err(|e| Error::run("printing the summary to standard output", e))
+    }
+}
+
+/// Says which reports were written and which could not be; exit 3 when any could not,
+/// else `code`.
+fn finish(console: &Console, written: &report::Written, code: u8) -> Result<u8, Error> {
+    for dest in written.written.iter().filter(|d| !d.is_stdout()) {
+        // The list is for the user; a console that fails here has already been reported.
+        let _ = console.print(&format!("report: {}\n", dest.path.display()));
+    }
+    for e in &written.failed {
+        eprintln!("openpace: {e}");
+    }
+    Ok(if written.failed.is_empty() { code } else { 3 })
+}
+
+/// Where a field's value came from when no flag set it: the config file, or the embedded
+/// default scenario.
+fn file_origin(config: Option<&PathBuf>) -> Origin {
+    Origin::File {
+        file: config.map_or_else(
+            || "default scenario".to_string(),
+            |p| p.display().to_string(),
+        ),
+        scope: String::new(),
+    }
 }
 
 /// The shard and start instant from `--shard`, `--shards`, `--start-at`, `--start-tolerance`
@@ -749,15 +844,12 @@ fn merge(args: &MergeArgs) -> Result<u8, Error> {
         allow_partial: args.allow_partial,
     };
     let merged = cluster::merge(&inputs, &options)?;
-    let outputs = [(args.out.clone(), format)];
-    report::check_writable(&outputs)?;
-    if !args.quiet {
-        print!("{}", report::summary(&merged));
-    }
-    for path in report::write_outputs(&merged, &outputs)? {
-        if !args.quiet {
-            println!("report: {}", path.display());
-        }
-    }
-    Ok(if merged.passed { 0 } else { 1 })
+    let outputs = [(Destination::flag("--out", &args.out), format)];
+    report::check_outputs(&outputs, merged.scenarios.len())?;
+    let console = Console::new(args.quiet, &outputs);
+    let mut written = report::write_outputs(&merged, &outputs);
+    written
+        .failed
+        .extend(console.print(&report::summary(&merged)).err());
+    finish(&console, &written, if merged.passed { 0 } else { 1 })
 }

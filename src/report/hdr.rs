@@ -79,18 +79,30 @@ pub fn percentile_distribution(h: &Histogram<u64>) -> String {
 /// the others go beside it (`FILE.service.hgrm`, `FILE.s1.response.hgrm`, ...).
 pub fn hgrm_files(result: &RunResult) -> Result<Vec<(String, String)>, String> {
     let mut files = Vec::new();
-    for (index, scenario) in result.scenarios.iter().enumerate() {
-        for metric in METRICS {
-            let h = decode(pick(&scenario.histograms, metric))?;
-            let suffix = match (index, metric) {
+    let suffixes = hgrm_suffixes(result.scenarios.len());
+    let metrics = result
+        .scenarios
+        .iter()
+        .flat_map(|s| METRICS.map(|metric| (s, metric)));
+    for ((scenario, metric), suffix) in metrics.zip(suffixes) {
+        let h = decode(pick(&scenario.histograms, metric))?;
+        files.push((suffix, percentile_distribution(&h)));
+    }
+    Ok(files)
+}
+
+/// The name suffixes of the `.hgrm` files of a run of `scenarios` scenarios, in the order
+/// [`hgrm_files`] renders them.
+pub fn hgrm_suffixes(scenarios: usize) -> Vec<String> {
+    (0..scenarios)
+        .flat_map(|index| {
+            METRICS.map(|metric| match (index, metric) {
                 (0, "response") => String::new(),
                 (0, _) => format!(".{metric}"),
                 _ => format!(".s{index}.{metric}"),
-            };
-            files.push((suffix, percentile_distribution(&h)));
-        }
-    }
-    Ok(files)
+            })
+        })
+        .collect()
 }
 
 /// The tag of a metric of scenario `index` in the interval log.

@@ -3,26 +3,27 @@
 //!
 //! Nothing here measures or reads a clock. The JSON report is the `RunResult` serialized as
 //! is (histograms included), so every other report can be rendered again from a saved JSON
-//! file ([`read_json`], `openpace report`). Files are written to a temporary file beside the
-//! target and renamed over it, so a reader never sees half a report, even when the run was
-//! interrupted; paths are checked before a run starts ([`check_writable`]).
+//! file ([`read_json`], `openpace report`). Where reports go and how they are written without
+//! destroying what a path names (a device, a FIFO, a link) is [`output`]'s; every path is
+//! checked before a run starts ([`check_outputs`]).
 
 pub mod calibration;
 pub mod csv;
 pub mod hdr;
 pub mod html;
 pub mod junit;
+pub mod output;
 pub mod svg;
 pub mod text;
 
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::config::ReportFormat;
 use crate::error::{ConfigError, Error};
 use crate::metrics::RunResult;
 
+pub use output::Destination;
 pub use text::summary;
 
 /// The JSON report (pretty-printed, stable field names; see the README).
@@ -100,71 +101,82 @@ pub fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
     path.with_file_name(name)
 }
 
-/// Checks, before a run, that every output can be written: its directory exists and takes a
-/// new file. An unwritable path is a run error (exit 3) before anything is measured.
-pub fn check_writable(outputs: &[(PathBuf, ReportFormat)]) -> Result<(), Error> {
-    for (path, _) in outputs {
-        let dir = match path.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
-        let probe = dir.join(format!(".openpace-probe.{}", std::process::id()));
-        fs::File::create(&probe)
-            .map(|_| {
-                let _ = fs::remove_file(&probe);
-            })
-            .map_err(|e| {
-                Error::run(
-                    format!("checking that {} can be written", path.display()),
-                    e,
-                )
-            })?;
+/// The destinations a report in `format` takes when it is sent to `dest`, for a run of
+/// `scenarios` scenarios: one, except `.hgrm` to a file path, which puts each scenario's
+/// metrics in files beside it. A stream (standard output, a device, a FIFO) takes every part.
+pub fn files_of(dest: &Destination, format: ReportFormat, scenarios: usize) -> Vec<Destination> {
+    if format != ReportFormat::Hgrm || output::is_stream(&dest.path) {
+        return vec![dest.clone()];
     }
-    Ok(())
+    hdr::hgrm_suffixes(scenarios)
+        .into_iter()
+        .map(|suffix| Destination {
+            path: with_suffix(&dest.path, &suffix),
+            ..dest.clone()
+        })
+        .collect()
 }
 
-/// Writes every output of a run; returns the files written.
-pub fn write_outputs(
-    result: &RunResult,
-    outputs: &[(PathBuf, ReportFormat)],
-) -> Result<Vec<PathBuf>, Error> {
-    let mut written = Vec::new();
-    for (path, format) in outputs {
-        let files = render_files(result, *format)
-            .map_err(|why| Error::run(format!("rendering the {} report", format.name()), why))?;
-        for (suffix, contents) in files {
-            let target = with_suffix(path, &suffix);
-            write_atomically(&target, &contents)?;
-            written.push(target);
+/// Checks, before a run, every file the outputs will take (see [`output`]): usage errors
+/// (exit 2) for paths that cannot hold a report or that two outputs share, run errors (exit
+/// 3) for directories that are missing or take no new file.
+pub fn check_outputs(
+    outputs: &[(Destination, ReportFormat)],
+    scenarios: usize,
+) -> Result<(), Error> {
+    let files: Vec<Destination> = outputs
+        .iter()
+        .flat_map(|(dest, format)| files_of(dest, *format, scenarios))
+        .collect();
+    output::check(&files)
+}
+
+/// What [`write_outputs`] did.
+#[derive(Debug, Default)]
+pub struct Written {
+    /// The destinations written, in order.
+    pub written: Vec<Destination>,
+    /// The outputs that could not be written, each with its reason (exit 3).
+    pub failed: Vec<Error>,
+}
+
+/// Writes every output of a run. A failure does not stop the others: each is written if it
+/// can be, and the failures are returned with the output they concern.
+pub fn write_outputs(result: &RunResult, outputs: &[(Destination, ReportFormat)]) -> Written {
+    let mut done = Written::default();
+    for (dest, format) in outputs {
+        let files = match render_files(result, *format) {
+            Ok(files) => files,
+            Err(why) => {
+                done.failed.push(Error::run(
+                    format!(
+                        "rendering the {} report for {}",
+                        format.name(),
+                        dest.describe()
+                    ),
+                    why,
+                ));
+                continue;
+            }
+        };
+        let targets = files_of(dest, *format, result.scenarios.len());
+        let parts: Vec<(Destination, Vec<u8>)> = if targets.len() == files.len() {
+            targets
+                .into_iter()
+                .zip(files)
+                .map(|(target, (_, text))| (target, text.into_bytes()))
+                .collect()
+        } else {
+            // A stream takes every part, one after the other.
+            let joined: String = files.into_iter().map(|(_, text)| text).collect();
+            vec![(dest.clone(), joined.into_bytes())]
+        };
+        for (target, bytes) in parts {
+            match output::write(&target, &bytes) {
+                Ok(()) => done.written.push(target),
+                Err(e) => done.failed.push(e),
+            }
         }
     }
-    Ok(written)
-}
-
-/// Writes `contents` to `path` atomically: a temporary file in the same directory, flushed
-/// to disk, then renamed over `path`.
-pub fn write_atomically(path: &Path, contents: &str) -> Result<(), Error> {
-    let action = || format!("writing the report to {}", path.display());
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => Path::new(".").to_path_buf(),
-    };
-    let name = path
-        .file_name()
-        .ok_or_else(|| Error::run(action(), "the path names no file"))?;
-    let tmp = dir.join(format!(
-        ".{}.{}.tmp",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
-    let write = || -> std::io::Result<()> {
-        let mut file = fs::File::create(&tmp)?;
-        file.write_all(contents.as_bytes())?;
-        file.sync_all()?;
-        fs::rename(&tmp, path)
-    };
-    write().map_err(|e| {
-        let _ = fs::remove_file(&tmp);
-        Error::run(action(), e)
-    })
+    done
 }
