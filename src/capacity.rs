@@ -6,6 +6,10 @@
 //! narrower than the precision. A step passes when every threshold passes, the schedule was
 //! kept (no shortfall) and nothing was dropped. The report gives the highest rate that
 //! passed, the first that failed and why, and every step.
+//!
+//! A stop request (Ctrl-C) ends the step under way and the search with it: the report says
+//! so (`interrupted`) and keeps every step finished so far; the interrupted step is listed
+//! but judges nothing.
 
 use std::fmt::Write;
 
@@ -13,6 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::LoadTestConfig;
 use crate::engine::LoadTestRunner;
+use crate::engine::stop::StopHandle;
 use crate::error::{ConfigError, Error, Origin};
 use crate::schedule::LoadPattern;
 use crate::target::TargetFactory;
@@ -102,6 +107,9 @@ pub struct CapacityStep {
     pub error_rate: f64,
     /// openpace's own figures were suspect in some interval.
     pub suspect: bool,
+    /// A stop request ended this step early: it neither passed nor failed.
+    #[serde(default)]
+    pub interrupted: bool,
 }
 
 /// The result of a search.
@@ -123,19 +131,28 @@ pub struct CapacityReport {
     pub first_failed_reasons: Vec<String>,
     /// Every step, in the order run.
     pub steps: Vec<CapacityStep>,
+    /// A stop request ended the search early: the bracket is what it had found by then.
+    #[serde(default)]
+    pub interrupted: bool,
 }
 
 /// Searches the capacity of `base` (its pattern becomes constant). `target` replaces the
-/// built-in target when given; `progress` hears each step as it finishes.
+/// built-in target when given; `stop` ends the search (route signals to it to stop on
+/// Ctrl-C); `progress` hears each step as it finishes.
 pub fn search(
     base: &LoadTestConfig,
     target: Option<TargetFactory>,
     options: &CapacityOptions,
+    stop: &StopHandle,
     mut progress: impl FnMut(&CapacityStep),
 ) -> Result<CapacityReport, Error> {
     options.validate()?;
     let mut steps = Vec::new();
-    let mut step = |rate: f64| -> Result<bool, Error> {
+    // Ok(Some(passed)) for a step that ran to its end, Ok(None) for one a stop cut short.
+    let mut step = |rate: f64| -> Result<Option<bool>, Error> {
+        if stop.requests() > 0 {
+            return Ok(None);
+        }
         let config = LoadTestConfig {
             load_pattern: LoadPattern::Constant,
             target_rps: rate,
@@ -145,7 +162,7 @@ pub fn search(
             output: None,
             ..base.clone()
         };
-        let mut runner = LoadTestRunner::new(config)?;
+        let mut runner = LoadTestRunner::new(config)?.with_stop_handle(stop.clone());
         if let Some(factory) = &target {
             runner = runner.with_target(factory.clone());
         }
@@ -175,9 +192,14 @@ pub fn search(
         if let Some(why) = &result.aborted {
             reasons.push(format!("stopped early: {why}"));
         }
+        let interrupted = result.interrupted && result.aborted.is_none();
+        if interrupted {
+            reasons = vec!["interrupted: a stop request ended this step".to_string()];
+        }
         let record = CapacityStep {
             rate,
             passed: reasons.is_empty(),
+            interrupted,
             reasons,
             achieved_rps: s.achieved_rps,
             sustained_rps: s.sustained_rps,
@@ -187,31 +209,34 @@ pub fn search(
             suspect: s.verdict.suspect,
         };
         progress(&record);
-        let passed = record.passed;
+        let outcome = (!record.interrupted).then_some(record.passed);
         steps.push(record);
-        Ok(passed)
+        Ok(outcome)
     };
     let (mut passed, mut failed) = (None, None);
-    if step(options.low)? {
-        passed = Some(options.low);
-        if step(options.high)? {
-            passed = Some(options.high);
-        } else {
-            failed = Some(options.high);
+    let mut interrupted = false;
+    match step(options.low)? {
+        None => interrupted = true,
+        Some(false) => failed = Some(options.low),
+        Some(true) => {
+            passed = Some(options.low);
+            match step(options.high)? {
+                None => interrupted = true,
+                Some(true) => passed = Some(options.high),
+                Some(false) => failed = Some(options.high),
+            }
         }
-    } else {
-        failed = Some(options.low);
     }
     let mut runs = 2;
-    while let (Some(lo), Some(hi)) = (passed, failed) {
+    while let (Some(lo), Some(hi), false) = (passed, failed, interrupted) {
         if (hi - lo) / lo <= options.precision || runs >= options.max_steps {
             break;
         }
         let middle = (lo * hi).sqrt();
-        if step(middle)? {
-            passed = Some(middle);
-        } else {
-            failed = Some(middle);
+        match step(middle)? {
+            None => interrupted = true,
+            Some(true) => passed = Some(middle),
+            Some(false) => failed = Some(middle),
         }
         runs += 1;
     }
@@ -228,6 +253,7 @@ pub fn search(
         first_failed: failed,
         first_failed_reasons,
         steps,
+        interrupted,
     })
 }
 
@@ -290,6 +316,12 @@ pub fn text(r: &CapacityReport) -> String {
             );
         }
         (None, None) => {}
+    }
+    if r.interrupted {
+        let _ = writeln!(
+            out,
+            "INTERRUPTED: a stop request ended the search; the steps above are what it found"
+        );
     }
     out
 }

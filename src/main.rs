@@ -571,7 +571,10 @@ fn capacity(args: &CapacityArgs) -> Result<u8, Error> {
         to_stderr: out.as_ref().is_some_and(Destination::is_stdout),
         quiet: args.quiet,
     };
-    let found = capacity::search(base, None, &options, |step| {
+    let stop = openpace::engine::stop::StopHandle::default();
+    openpace::engine::install_signal_handlers(&stop)
+        .map_err(|e| Error::run("installing the Ctrl-C handler", e))?;
+    let found = capacity::search(base, None, &options, &stop, |step| {
         if !console.quiet {
             eprintln!(
                 "openpace capacity: {:.1} RPS {} (p95 {:.2} ms, sustained {:.1} RPS)",
@@ -592,14 +595,12 @@ fn capacity(args: &CapacityArgs) -> Result<u8, Error> {
         };
         failed.extend(report::output::write(dest, contents.as_bytes()).err());
     }
-    finish(
-        &console,
-        &report::Written {
-            written: Vec::new(),
-            failed,
-        },
-        0,
-    )
+    let code = if found.interrupted { 130 } else { 0 };
+    let written = report::Written {
+        written: Vec::new(),
+        failed,
+    };
+    finish(&console, &written, code)
 }
 
 fn calibrate(args: &CalibrateArgs) -> Result<u8, Error> {

@@ -4,78 +4,12 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
+use common::Server;
 use openpace::config::Model;
 use openpace::{LoadTestConfig, LoadTestRunner, ScenarioResult, TargetSpec};
-
-/// A running test server, killed when dropped.
-struct Server {
-    child: Child,
-    addr: String,
-}
-
-impl Server {
-    fn start(flags: &[&str]) -> Server {
-        Server::start_on("127.0.0.1:0", flags)
-    }
-
-    fn start_on(bind: &str, flags: &[&str]) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_openpace-testserver"))
-            .args(["--bind", bind, "--exit-after", "120s"])
-            .args(flags)
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("the test server starts");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("piped"))
-            .read_line(&mut line)
-            .expect("the test server says where it listens");
-        let addr = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-            .to_string();
-        Server { child, addr }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
-    }
-
-    /// (connections accepted, requests answered) as the server counted them.
-    fn stats(&self) -> (u64, u64) {
-        let mut stream = std::net::TcpStream::connect(&self.addr).expect("stats connection");
-        stream
-            .write_all(b"GET /__stats HTTP/1.1\r\nHost: x\r\n\r\n")
-            .unwrap();
-        stream
-            .set_read_timeout(Some(Duration::from_secs(5)))
-            .unwrap();
-        let mut text = String::new();
-        let mut buf = [0u8; 512];
-        while !text.contains('}') {
-            let n = stream.read(&mut buf).expect("stats response");
-            assert!(n > 0, "stats connection closed early");
-            text.push_str(&String::from_utf8_lossy(&buf[..n]));
-        }
-        let body = &text[text.find('{').unwrap()..];
-        let v: serde_json::Value = serde_json::from_str(body).expect("stats JSON");
-        (
-            v["connections"].as_u64().unwrap(),
-            v["requests"].as_u64().unwrap(),
-        )
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// A short open-model scenario against `target`, without retries.
 fn scenario(target: &str, rate: f64, seconds: f64) -> LoadTestConfig {
@@ -223,7 +157,7 @@ fn a_server_that_goes_away_mid_run_gives_errors_not_a_crash() {
     let _turn = common::serial();
     let killer = std::thread::spawn(move || {
         std::thread::sleep(Duration::from_millis(1000));
-        let _ = server.child.kill();
+        server.kill();
         server
     });
     let s = run_in_turn(config);

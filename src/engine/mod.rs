@@ -39,7 +39,7 @@ use crate::target::{TargetContext, TargetFactory};
 use clock::RunClock;
 use net_worker::{NetWorker, Wake};
 use sleeper::Sleeper;
-use stop::StopHandle;
+use stop::{RunStop, StopHandle};
 use supervise::{ScenarioRun, Supervisor};
 use timer::{Lane, TimingLoop};
 use worker::{Source, Worker};
@@ -131,6 +131,13 @@ impl LoadTestRunner {
         self.stop.clone()
     }
 
+    /// Listens to `handle` for stop requests instead of a handle of its own: one handle (the
+    /// one signals are routed to, say) can then stop each of several runs in turn.
+    pub fn with_stop_handle(mut self, handle: StopHandle) -> LoadTestRunner {
+        self.stop = handle;
+        self
+    }
+
     /// The validated configuration.
     pub fn config(&self) -> &RunConfig {
         &self.run
@@ -160,7 +167,7 @@ impl LoadTestRunner {
         install_panic_hook();
         WORKER_PANICS.store(0, Ordering::Relaxed);
         let warnings = Arc::new(Mutex::new(plan.warnings.clone()));
-        let stop = self.stop.state.clone();
+        let stop = Arc::new(RunStop::new(&self.stop));
         let counts: Vec<usize> = self
             .run
             .scenarios
@@ -308,6 +315,7 @@ impl LoadTestRunner {
                         timer_stats.clone(),
                         warmup_ns,
                         interval_ns,
+                        timeout_ns,
                         config.max_backlog,
                     )
                     .with_network(wakes, batch_ns),
@@ -497,13 +505,13 @@ impl LoadTestRunner {
         let wake_at = at - setup_s - 0.05;
         loop {
             let left = wake_at - unix_now();
-            if left <= 0.0 || self.stop.state.stopping() {
+            if left <= 0.0 || self.stop.requests() > 0 {
                 break;
             }
             std::thread::sleep(Duration::from_secs_f64(left.min(0.05)));
         }
         let now = unix_now();
-        if self.stop.state.stopping() {
+        if self.stop.requests() > 0 {
             // Stopped while waiting: start at once, so that nothing waits for the instant.
             return Ok(Start::after(setup, 0.0));
         }

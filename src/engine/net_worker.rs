@@ -26,6 +26,11 @@
 //!
 //! Closed model: every connection is a caller that sends its next request when its previous
 //! response ended, until the end of the run.
+//!
+//! Deadlines work as in `worker`: a request taken from the channel, or due from the worker's
+//! queue, after its intended instant plus the timeout is given up without being sent and
+//! counted as expired; the pool ends a request in flight at its deadline. When the run
+//! abandons what is left (after a stop), the worker closes its connections and leaves.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -34,7 +39,7 @@ use std::sync::atomic::{AtomicBool, Ordering, fence};
 use crossbeam_channel::{Receiver, TryRecvError};
 
 use super::clock::{RunClock, thread_cpu_ns};
-use super::stop::StopState;
+use super::stop::RunStop;
 use super::worker::{SPIN_ONLY_NS, Source};
 use crate::config::WaitMode;
 use crate::metrics::stats::{Call, IntervalCursor, WorkerStats};
@@ -87,7 +92,7 @@ pub(crate) struct NetWorker {
     pub warmup_ns: u64,
     pub cursor: IntervalCursor,
     pub timeout_ns: u64,
-    pub stop: Arc<StopState>,
+    pub stop: Arc<RunStop>,
     pub wake: Arc<Wake>,
     /// Another openpace thread (a worker, the timing loop) is pinned to this worker's core.
     pub shares_core: bool,
@@ -128,8 +133,14 @@ impl NetWorker {
         let mut queue: VecDeque<Request> = VecDeque::with_capacity(self.pool.free());
         let mut open = true;
         loop {
+            if self.stop.abandoning() {
+                self.record_done();
+                return self.pool.close_all();
+            }
+            let now = self.clock.now_ns();
             while open && queue.len() < self.pool.free() {
                 match rx.try_recv() {
+                    Ok(request) if self.expire(&request, now) => {}
                     Ok(request) => queue.push_back(request),
                     Err(TryRecvError::Empty) => break,
                     Err(TryRecvError::Disconnected) => open = false,
@@ -141,7 +152,9 @@ impl NetWorker {
                     break;
                 }
                 queue.pop_front();
-                self.start(request);
+                if !self.expire(&request, now) {
+                    self.start(request);
+                }
             }
             self.record_done();
             if !open && queue.is_empty() && self.pool.in_flight() == 0 {
@@ -177,6 +190,10 @@ impl NetWorker {
     fn run_closed(&mut self, mut next_seq: u64, stride: u64, end_ns: u64) {
         let begun = self.clock.now_ns();
         loop {
+            if self.stop.abandoning() {
+                self.record_done();
+                return self.pool.close_all();
+            }
             let now = self.clock.now_ns();
             let sending = now < end_ns && !self.stop.stopping();
             while sending && self.pool.free() > 0 {
@@ -194,6 +211,18 @@ impl NetWorker {
             }
             self.pool.wait(None, true);
         }
+    }
+
+    /// Gives up `request` if its deadline has passed by `now`; says whether it did.
+    #[inline]
+    fn expire(&mut self, request: &Request, now: u64) -> bool {
+        if now < request.intended_ns.saturating_add(self.timeout_ns) {
+            return false;
+        }
+        if request.intended_ns >= self.warmup_ns {
+            self.stats.record_expired(self.cursor.slot(now));
+        }
+        true
     }
 
     #[inline]
@@ -219,7 +248,7 @@ impl NetWorker {
                 end_ns: done.end_ns,
                 result: done.result,
                 retries: done.retries,
-                timed_out: done.end_ns - done.start_ns > self.timeout_ns,
+                timed_out: done.end_ns >= done.request.intended_ns.saturating_add(self.timeout_ns),
             };
             self.stats.record(&call, done.idle_since_ns, slot);
         }

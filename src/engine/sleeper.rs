@@ -14,7 +14,7 @@ use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
 
 use super::clock::{RunClock, monotonic_ns};
-use super::stop::StopState;
+use super::stop::RunStop;
 
 const WAKER: Token = Token(0);
 const TIMER: Token = Token(1);
@@ -104,9 +104,12 @@ pub(crate) struct Sleeper {
 
 impl Sleeper {
     /// A sleeper whose waker is handed to `stop`, so a stop request interrupts any sleep.
-    pub fn new(stop: &StopState) -> io::Result<Sleeper> {
+    pub fn new(stop: &RunStop) -> io::Result<Sleeper> {
         let poll = Poll::new()?;
-        stop.set_waker(mio::Waker::new(poll.registry(), WAKER)?);
+        stop.set_waker(std::sync::Arc::new(mio::Waker::new(
+            poll.registry(),
+            WAKER,
+        )?));
         let timer = TimerFd::new()?;
         timer.register(&poll, TIMER)?;
         Ok(Sleeper {

@@ -1,18 +1,30 @@
-//! Stopping a run early: a [`StopHandle`] and the Ctrl-C / SIGTERM handlers that use it.
+//! Stopping a run early: a [`StopHandle`], the Ctrl-C / SIGTERM handlers that use it, and
+//! each run's own view of stopping ([`RunStop`]).
 //!
-//! The first stop request ends sending: the timing loop stops dispatching, in-flight calls get
-//! up to their timeout, the report is written and marked interrupted. A second request stops
-//! waiting for in-flight calls (they are counted as timeouts). Requesting a stop is
-//! async-signal-safe: an atomic increment and a write to the timing loop's eventfd waker.
+//! A stop request, at any moment, ends the run within about a second: the timing loop stops
+//! sending at once and gives up its backlog (counted as abandoned), calls in flight get up to
+//! [`STOP_GRACE`] to finish, then whatever is still queued or running is abandoned (counted as
+//! timeouts) and the report is assembled, marked interrupted. A second request abandons at
+//! once. `abort_on_fail` abandons at once too, but only the run it belongs to: a
+//! [`StopHandle`] may be shared by several runs in turn (`openpace capacity` runs one per step),
+//! and one run's abort must not stop the next.
+//!
+//! Signal handlers do the one thing that is async-signal-safe and quick: they write a byte to
+//! a pipe. A thread reads the pipe and calls [`StopHandle::stop`] on the handle signals are
+//! routed to, which [`install_signal_handlers`] may change at any time.
 
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, Once};
+use std::time::Duration;
 
-/// Shared between the handle, the timing loop and the collector.
+/// How long calls in flight may still finish after a stop request before they are abandoned.
+pub const STOP_GRACE: Duration = Duration::from_millis(500);
+
+/// The requests made through a [`StopHandle`], and the waker of the run that should hear them.
 #[derive(Default)]
 pub(crate) struct StopState {
     requests: AtomicU32,
-    waker: OnceLock<mio::Waker>,
+    waker: Mutex<Option<Arc<mio::Waker>>>,
 }
 
 impl StopState {
@@ -22,36 +34,40 @@ impl StopState {
         self.requests.load(Ordering::Relaxed)
     }
 
-    /// Whether the run should stop sending.
-    #[inline]
-    pub fn stopping(&self) -> bool {
-        self.requests() > 0
-    }
-
-    /// Requests a stop: the first ends sending, the second ends waiting for in-flight calls.
+    /// Requests a stop: the first ends sending, the second abandons what is in flight.
     pub fn request(&self) {
         self.requests.fetch_add(1, Ordering::SeqCst);
-        if let Some(waker) = self.waker.get() {
-            // A failed wake only delays the stop until the loop's next wake-up.
-            let _ = waker.wake();
+        self.wake();
+    }
+
+    /// Wakes the run that listens, if any, out of its sleep.
+    fn wake(&self) {
+        if let Ok(slot) = self.waker.lock() {
+            if let Some(waker) = slot.as_ref() {
+                // A failed wake only delays the stop until the loop's next wake-up.
+                let _ = waker.wake();
+            }
         }
     }
 
-    /// Lets a stop request wake the timing loop out of `poll`.
-    pub fn set_waker(&self, waker: mio::Waker) {
-        let _ = self.waker.set(waker);
+    /// Lets a stop request wake the current run's timing loop out of `poll`.
+    pub fn set_waker(&self, waker: Arc<mio::Waker>) {
+        if let Ok(mut slot) = self.waker.lock() {
+            *slot = Some(waker);
+        }
     }
 }
 
-/// Asks a running [`LoadTestRunner`](crate::LoadTestRunner) to stop. Cheap to clone; safe to
-/// use from a signal handler.
+/// Asks a running [`LoadTestRunner`](crate::LoadTestRunner) to stop. Cheap to clone; one handle
+/// may serve several runs in turn.
 #[derive(Clone, Default)]
 pub struct StopHandle {
     pub(crate) state: Arc<StopState>,
 }
 
 impl StopHandle {
-    /// Requests a stop: the first ends sending, the second ends waiting for in-flight calls.
+    /// Requests a stop: the first ends sending and gives calls in flight [`STOP_GRACE`] to
+    /// finish, the second abandons them at once.
     pub fn stop(&self) {
         self.state.request();
     }
@@ -62,21 +78,113 @@ impl StopHandle {
     }
 }
 
-static SIGNAL_TARGET: OnceLock<StopHandle> = OnceLock::new();
+/// One run's view of stopping: the user's requests, and the run's own abort and abandon.
+pub(crate) struct RunStop {
+    user: Arc<StopState>,
+    aborted: AtomicBool,
+    abandon: AtomicBool,
+}
 
-extern "C" fn on_signal(_signal: libc::c_int) {
-    if let Some(handle) = SIGNAL_TARGET.get() {
-        handle.stop();
+impl RunStop {
+    /// A run that hears the requests of `user`.
+    pub fn new(user: &StopHandle) -> RunStop {
+        RunStop {
+            user: user.state.clone(),
+            aborted: AtomicBool::new(false),
+            abandon: AtomicBool::new(false),
+        }
+    }
+
+    /// Whether sending should end.
+    #[inline]
+    pub fn stopping(&self) -> bool {
+        self.user.requests() > 0 || self.aborted.load(Ordering::Relaxed)
+    }
+
+    /// Whether queued and running requests are given up: workers take no more and leave.
+    #[inline]
+    pub fn abandoning(&self) -> bool {
+        self.abandon.load(Ordering::Relaxed) || self.user.requests() >= 2
+    }
+
+    /// Stops this run at once and abandons what is queued and in flight (`abort_on_fail`).
+    pub fn abort(&self) {
+        self.aborted.store(true, Ordering::SeqCst);
+        self.abandon.store(true, Ordering::SeqCst);
+        self.user.wake();
+    }
+
+    /// Gives up what is queued and in flight: the grace after a stop is over.
+    pub fn abandon(&self) {
+        self.abandon.store(true, Ordering::SeqCst);
+    }
+
+    /// The run's timing loop sleeps on `waker`'s poll; stop requests wake it.
+    pub fn set_waker(&self, waker: Arc<mio::Waker>) {
+        self.user.set_waker(waker);
     }
 }
 
-/// Routes SIGINT and SIGTERM to `handle.stop()` for the rest of the process's life. Only the
-/// first handle passed in is used.
+/// The handle signals are routed to.
+static SIGNAL_TARGET: Mutex<Option<StopHandle>> = Mutex::new(None);
+/// The write end of the pipe the signal handlers write to (-1 before installation).
+static SIGNAL_PIPE: AtomicI32 = AtomicI32::new(-1);
+
+extern "C" fn on_signal(_signal: libc::c_int) {
+    let fd = SIGNAL_PIPE.load(Ordering::Relaxed);
+    if fd >= 0 {
+        let byte = 1u8;
+        // SAFETY: write(2) is async-signal-safe; the pipe is non-blocking, so a full pipe
+        // (hundreds of unread signals) drops this one instead of blocking the handler.
+        unsafe { libc::write(fd, (&byte as *const u8).cast(), 1) };
+    }
+}
+
+/// Routes SIGINT and SIGTERM to `handle.stop()` from now on; a later call routes them to
+/// another handle. The handlers are installed once per process.
 pub fn install_signal_handlers(handle: &StopHandle) -> std::io::Result<()> {
-    let _ = SIGNAL_TARGET.set(handle.clone());
+    if let Ok(mut target) = SIGNAL_TARGET.lock() {
+        *target = Some(handle.clone());
+    }
+    static INSTALL: Once = Once::new();
+    let mut result = Ok(());
+    INSTALL.call_once(|| result = install());
+    result
+}
+
+fn install() -> std::io::Result<()> {
+    let mut fds = [0; 2];
+    // SAFETY: a two-element array for pipe2 to fill.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    let [read_end, write_end] = fds;
+    // SAFETY: fcntl on the descriptor just created.
+    unsafe {
+        let flags = libc::fcntl(write_end, libc::F_GETFL);
+        libc::fcntl(write_end, libc::F_SETFL, flags | libc::O_NONBLOCK);
+    }
+    std::thread::Builder::new()
+        .name("openpace-signals".to_string())
+        .spawn(move || {
+            let mut byte = 0u8;
+            loop {
+                // SAFETY: reading one byte into a one-byte buffer from our own pipe.
+                let n = unsafe { libc::read(read_end, (&mut byte as *mut u8).cast(), 1) };
+                if n == 1 {
+                    let target = SIGNAL_TARGET.lock().ok().and_then(|t| t.clone());
+                    if let Some(handle) = target {
+                        handle.stop();
+                    }
+                } else if n == 0 {
+                    return;
+                }
+            }
+        })?;
+    SIGNAL_PIPE.store(write_end, Ordering::SeqCst);
     for signal in [libc::SIGINT, libc::SIGTERM] {
-        // SAFETY: the action is fully initialised; the handler only touches atomics and makes
-        // a write(2) call, both async-signal-safe.
+        // SAFETY: the action is fully initialised; the handler only makes a write(2) call,
+        // which is async-signal-safe.
         let result = unsafe {
             let mut action: libc::sigaction = std::mem::zeroed();
             action.sa_sigaction = on_signal as *const () as libc::sighandler_t;
@@ -89,4 +197,23 @@ pub fn install_signal_handlers(handle: &StopHandle) -> std::io::Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_abort_stops_its_own_run_and_not_the_next() {
+        let handle = StopHandle::default();
+        let first = RunStop::new(&handle);
+        first.abort();
+        assert!(first.stopping() && first.abandoning());
+        let second = RunStop::new(&handle);
+        assert!(!second.stopping() && !second.abandoning());
+        handle.stop();
+        assert!(second.stopping() && !second.abandoning());
+        handle.stop();
+        assert!(second.abandoning());
+    }
 }

@@ -4,10 +4,14 @@
 //!
 //! While requests are being sent it sleeps until the next interval boundary or the end of
 //! sending. Afterwards it waits for calls still running, checking every few milliseconds: the
-//! run is over when every worker has ended, when every worker still running is stuck in a call
-//! past its timeout, or when a second stop request arrives. Whatever was still running or
-//! queued then is counted as timed out; nothing measured before is lost, because the
-//! recorders are read, not handed over.
+//! run is over when every worker has ended, or, once the last deadline has passed (the end of
+//! the schedule plus the request timeout: every request is done or expired by then), when
+//! every worker still running is inside a call the target has not returned from. A worker
+//! that is neither gets [`LATE_LEAVE`] more, then is abandoned. A stop request (at any moment, the drain
+//! included) gives calls in flight [`STOP_GRACE`] and then abandons the rest; a second one or
+//! an abort abandons at once. Whatever was still running or queued then is counted as timed
+//! out (abandoned); nothing measured before is lost, because the recorders are read, not
+//! handed over.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -17,7 +21,7 @@ use crossbeam_channel::{Receiver, RecvTimeoutError};
 use super::clock::{RunClock, thread_cpu_ns};
 use super::notify::Notifier;
 use super::seconds_to_ns;
-use super::stop::StopState;
+use super::stop::{RunStop, STOP_GRACE};
 use super::timer::TimerOutcome;
 use super::watch::Watch;
 use crate::config::{LoadTestConfig, Model, WaitMode};
@@ -32,6 +36,10 @@ use crate::monitor::ProcessUsage;
 
 /// How often the end of a run is checked once sending has ended.
 const DRAIN_POLL: Duration = Duration::from_millis(5);
+/// After abandoning, how long workers get to notice and leave before the result is read.
+const LEAVE_WAIT: Duration = Duration::from_millis(200);
+/// After the last deadline, how long a worker that is not inside a call may take to leave.
+const LATE_LEAVE: Duration = Duration::from_secs(1);
 /// How long after an interval ends its recorder set is read: a value is recorded a few
 /// hundred nanoseconds after its timestamp, so this leaves ample time for stragglers.
 const GRACE_NS: u64 = 2_000_000;
@@ -54,12 +62,19 @@ impl ScenarioRun {
     fn interval_ns(&self) -> u64 {
         seconds_to_ns(self.config.metrics_collection_interval)
     }
+
+    /// By when every request of the scenario is done or past its deadline: the end of the
+    /// schedule plus the request timeout.
+    fn last_deadline_ns(&self) -> u64 {
+        self.end_ns
+            .saturating_add(seconds_to_ns(self.config.request_timeout_seconds))
+    }
 }
 
 /// Run-wide facts the collector needs.
 pub(crate) struct Supervisor {
     pub clock: RunClock,
-    pub stop: Arc<StopState>,
+    pub stop: Arc<RunStop>,
     pub wait: WaitMode,
     pub timer_core: Option<usize>,
     pub allowed_cores: usize,
@@ -166,7 +181,8 @@ impl Supervisor {
         let usage = ProcessUsage::now().since(&usage_start, wall_ns);
         let collector_cpu_ns = thread_cpu_ns() - cpu_start;
 
-        let mut interrupted = timer.interrupted;
+        // A stop that came after sending ended (during the drain) interrupts the run too.
+        let mut interrupted = timer.interrupted || self.stop.stopping();
         let mut results = Vec::new();
         for (run, s) in scenarios.iter().zip(series) {
             // Sending ended at the schedule's end, or earlier at a stop.
@@ -234,6 +250,13 @@ impl Supervisor {
         series: &mut [Series],
         watch: &mut Watch,
     ) -> Option<u64> {
+        let grace_ns = STOP_GRACE.as_nanos() as u64;
+        let last_deadline = scenarios
+            .iter()
+            .map(ScenarioRun::last_deadline_ns)
+            .max()
+            .unwrap_or(0);
+        let give_up = last_deadline.saturating_add(LATE_LEAVE.as_nanos() as u64);
         let mut stop_seen = None;
         loop {
             let now = self.clock.now_ns();
@@ -241,25 +264,50 @@ impl Supervisor {
                 stop_seen = Some(now);
             }
             series.iter_mut().for_each(|s| s.catch_up(now, watch));
-            let mut live = 0;
-            let mut stuck = 0;
-            for run in scenarios {
-                let timeout_ns = seconds_to_ns(run.config.request_timeout_seconds);
-                for w in run.workers.iter().filter(|w| !w.has_exited()) {
-                    live += 1;
-                    if w.busy_since()
-                        .is_some_and(|start| now.saturating_sub(start) > timeout_ns)
-                    {
-                        stuck += 1;
-                    }
-                }
-            }
-            if live == 0 || live == stuck || self.stop.requests() >= 2 {
+            let (live, stuck) = live_and_stuck(scenarios, now);
+            if live == 0 || live == stuck {
                 return stop_seen;
+            }
+            let grace_over = stop_seen.is_some_and(|at| now.saturating_sub(at) >= grace_ns);
+            if grace_over || self.stop.abandoning() || now >= give_up {
+                self.stop.abandon();
+                break;
             }
             std::thread::sleep(DRAIN_POLL);
         }
+        // Workers see the abandon at their next request or poll and leave; those inside a
+        // call stay until it returns, and what they record then is not part of the result.
+        let until = self.clock.now_ns() + LEAVE_WAIT.as_nanos() as u64;
+        while self.clock.now_ns() < until {
+            let busy = scenarios
+                .iter()
+                .flat_map(|run| &run.workers)
+                .filter(|w| !w.has_exited() && w.busy_until().is_none())
+                .count();
+            if busy == 0 {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        stop_seen
     }
+}
+
+/// Workers still running, and how many of them are stuck: inside a call after the last
+/// deadline of their scenario, when nothing they could still record belongs to the run.
+fn live_and_stuck(scenarios: &[ScenarioRun], now: u64) -> (usize, usize) {
+    let mut live = 0;
+    let mut stuck = 0;
+    for run in scenarios {
+        let over = now > run.last_deadline_ns();
+        for w in run.workers.iter().filter(|w| !w.has_exited()) {
+            live += 1;
+            if over && w.busy_until().is_some() {
+                stuck += 1;
+            }
+        }
+    }
+    (live, stuck)
 }
 
 /// A result with the scenario's descriptive fields filled in and the measurements empty.

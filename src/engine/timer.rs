@@ -43,9 +43,18 @@
 //! # What it never does
 //!
 //! It never moves an intended instant. A full channel sends the request to the backlog with
-//! its instant unchanged; past `max_backlog` it is counted as dropped. Lateness (sent minus
-//! the planned hand-off time) is recorded per scenario, so a loop that fell behind shows it.
+//! its instant unchanged; past `max_backlog` it is counted as dropped. A backlogged request
+//! whose deadline (intended instant + request timeout) passes before a worker can take it is
+//! given up there, counted as a timeout (`expired`), never sent. Lateness (sent minus the
+//! planned hand-off time) is recorded per scenario, so a loop that fell behind shows it.
 //! Nothing here allocates, locks, prints or formats per request.
+//!
+//! # How it ends
+//!
+//! When every schedule is done the loop keeps handing backlogged requests over until the
+//! backlog is empty, which their deadlines bound; then it closes the channels, so workers end
+//! once they have emptied them. A stop request ends sending at once and gives up the backlog
+//! (counted as abandoned).
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -55,7 +64,7 @@ use crossbeam_channel::{Sender, TrySendError};
 use super::clock::{RunClock, thread_cpu_ns};
 use super::net_worker::Wake;
 use super::sleeper::Sleeper;
-use super::stop::StopState;
+use super::stop::RunStop;
 use super::wheel::TimerWheel;
 use crate::config::WaitMode;
 use crate::metrics::stats::{IntervalCursor, TimerCount, TimerStats};
@@ -85,6 +94,8 @@ pub(crate) struct Lane {
     /// Which recorder set the current instant belongs to.
     cursor: IntervalCursor,
     warmup_ns: u64,
+    /// A request not taken by a worker by `intended_ns + timeout_ns` is given up.
+    timeout_ns: u64,
     max_backlog: usize,
     backlog: VecDeque<Request>,
     next: Option<u64>,
@@ -102,6 +113,7 @@ impl Lane {
         stats: Arc<TimerStats>,
         warmup_ns: u64,
         interval_ns: u64,
+        timeout_ns: u64,
         max_backlog: usize,
     ) -> Lane {
         Lane {
@@ -110,6 +122,7 @@ impl Lane {
             stats,
             cursor: IntervalCursor::new(warmup_ns, interval_ns),
             warmup_ns,
+            timeout_ns,
             max_backlog,
             // Capacity is reserved, not touched: memory grows only if the backlog is used.
             backlog: VecDeque::with_capacity(max_backlog.min(1 << 20)),
@@ -176,9 +189,15 @@ impl Lane {
         }
     }
 
-    /// Moves backlogged requests into the channel while it has room.
+    /// Moves backlogged requests into the channel while it has room; gives up those whose
+    /// deadline has passed.
     fn flush(&mut self, now: u64) {
         while let Some(&request) = self.backlog.front() {
+            if self.expired(&request, now) {
+                self.backlog.pop_front();
+                self.count(&request, TimerCount::Expired, now);
+                continue;
+            }
             let Some(tx) = self.tx.as_ref() else { return };
             match tx.try_send(request) {
                 Ok(()) => {
@@ -195,10 +214,23 @@ impl Lane {
         }
     }
 
+    fn expired(&self, request: &Request, now: u64) -> bool {
+        now >= request.intended_ns.saturating_add(self.timeout_ns)
+    }
+
     /// Gives up on the backlog and closes the channel, so workers end once it is empty.
-    fn close(&mut self, now: u64) {
+    /// What is left is counted as abandoned after a stop, else as expired (its deadline has
+    /// passed) or dropped.
+    fn close(&mut self, now: u64, stopped: bool) {
         while let Some(request) = self.backlog.pop_front() {
-            self.count(&request, TimerCount::Dropped, now);
+            let count = if stopped {
+                TimerCount::Abandoned
+            } else if self.expired(&request, now) {
+                TimerCount::Expired
+            } else {
+                TimerCount::Dropped
+            };
+            self.count(&request, count, now);
         }
         self.tx = None;
         for wake in &self.wakes {
@@ -229,7 +261,7 @@ pub(crate) struct TimingLoop {
     wheel: TimerWheel,
     ready: Vec<u32>,
     sleeper: Sleeper,
-    stop: Arc<StopState>,
+    stop: Arc<RunStop>,
     /// How long to keep retrying backlogs once sending has ended.
     drain_ns: u64,
 }
@@ -240,7 +272,7 @@ impl TimingLoop {
         mode: WaitMode,
         lanes: Vec<Lane>,
         sleeper: Sleeper,
-        stop: Arc<StopState>,
+        stop: Arc<RunStop>,
         drain_ns: u64,
     ) -> TimingLoop {
         let lead_ns = handoff_lead_ns(mode);
@@ -403,13 +435,14 @@ impl TimingLoop {
         }
     }
 
-    /// After sending ends: keeps retrying backlogs for up to `drain_ns` (a second stop
-    /// request cuts this short), then drops what is left and closes the channels.
+    /// After sending ends: keeps handing backlogged requests over until none is left (their
+    /// deadlines bound this; `drain_ns` is a backstop), unless a stop request ends it at
+    /// once; then closes the channels.
     fn drain(&mut self, from_ns: u64) {
         let deadline = from_ns + self.drain_ns;
         loop {
             let now = self.clock.now_ns();
-            if !self.flush_backlogs(now) || self.stop.requests() >= 2 || now >= deadline {
+            if self.stop.stopping() || !self.flush_backlogs(now) || now >= deadline {
                 break;
             }
             if self
@@ -421,8 +454,9 @@ impl TimingLoop {
             }
         }
         let now = self.clock.now_ns();
+        let stopped = self.stop.stopping();
         for lane in &mut self.lanes {
-            lane.close(now);
+            lane.close(now, stopped);
         }
     }
 }

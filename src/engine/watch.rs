@@ -13,7 +13,7 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::json;
 
 use super::notify::Notifier;
-use super::stop::StopState;
+use super::stop::RunStop;
 use crate::config::LoadTestConfig;
 use crate::metrics::result::{Alert, IntervalStats};
 use crate::metrics::threshold::{Progress, Threshold};
@@ -47,7 +47,7 @@ struct Watched {
 pub(crate) struct Watch {
     scenarios: Vec<Watched>,
     mode: ProgressMode,
-    stop: Arc<StopState>,
+    stop: Arc<RunStop>,
     notifier: Option<Notifier>,
     /// Why the run was aborted, if it was.
     pub aborted: Option<String>,
@@ -58,7 +58,7 @@ impl Watch {
     pub fn new(
         configs: &[LoadTestConfig],
         mode: ProgressMode,
-        stop: Arc<StopState>,
+        stop: Arc<RunStop>,
         notifier: Option<Notifier>,
     ) -> Watch {
         let bars = (mode == ProgressMode::Bar)
@@ -140,7 +140,7 @@ impl Watch {
         let line = progress_line(&s.name, row, s.duration_s, s.target_rps);
         match (self.mode, &s.bar) {
             (ProgressMode::Bar, Some(bar)) => {
-                bar.set_position((row.end_s.max(0.0) * 1000.0) as u64);
+                bar.set_position((row.end_s.clamp(0.0, s.duration_s) * 1000.0) as u64);
                 bar.set_message(line);
             }
             (ProgressMode::Lines, _) => eprintln!("{line}"),
@@ -162,7 +162,7 @@ impl Watch {
                     &format!("openpace: aborting: {why}"),
                 );
                 self.aborted = Some(why);
-                self.stop.request();
+                self.stop.abort();
             }
         }
     }

@@ -14,6 +14,16 @@
 //! Per request the worker reads the clock twice (start, end), calls the target inside
 //! `catch_unwind`, retries failures at once up to `max_retries`, and records into its own
 //! [`WorkerStats`]: no allocation, lock or formatting.
+//!
+//! # Deadlines
+//!
+//! A request's deadline is its intended instant plus the request timeout: the time a user
+//! would wait for it. One that a worker takes after its deadline (it waited behind slow calls)
+//! is given up without a call and counted as expired; a call that ends at or after it is a
+//! timeout, whatever it returned; retries stop at it. So however slow the target, a run's
+//! queue empties by the end of the schedule plus the timeout. A call in progress cannot be
+//! interrupted (it is the target's own code); the collector stops waiting for it once its
+//! deadline has passed.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
@@ -21,7 +31,7 @@ use std::sync::Arc;
 use crossbeam_channel::{Receiver, TryRecvError};
 
 use super::clock::{RunClock, thread_cpu_ns};
-use super::stop::StopState;
+use super::stop::RunStop;
 use crate::config::WaitMode;
 use crate::metrics::stats::{Call, IntervalCursor, WorkerStats};
 use crate::target::{CallResult, ErrorKind, Request, Target};
@@ -58,7 +68,7 @@ pub(crate) struct Worker {
     pub cursor: IntervalCursor,
     pub timeout_ns: u64,
     pub max_retries: u32,
-    pub stop: Arc<StopState>,
+    pub stop: Arc<RunStop>,
     /// Another openpace thread (a worker, the timing loop) is pinned to this worker's core.
     pub shares_core: bool,
 }
@@ -73,13 +83,24 @@ impl Worker {
         }
         let mut idle_since = self.clock.now_ns();
         while let Some(request) = self.next_request(idle_since) {
+            if self.stop.abandoning() {
+                break;
+            }
             let measured = request.intended_ns >= self.warmup_ns;
+            let deadline_ns = request.intended_ns.saturating_add(self.timeout_ns);
+            let taken_ns = self.clock.now_ns();
+            if taken_ns >= deadline_ns {
+                if measured {
+                    self.stats.record_expired(self.cursor.slot(taken_ns));
+                }
+                continue;
+            }
             let start_ns = self.await_instant(request.intended_ns);
-            self.stats.set_busy(start_ns);
+            self.stats.set_busy(deadline_ns);
             if measured {
                 self.stats.record_taken(self.cursor.slot(start_ns));
             }
-            let (result, retries) = self.call(&request, start_ns);
+            let (result, retries) = self.call(&request, deadline_ns);
             let end_ns = self.clock.now_ns();
             self.stats.set_idle();
             let slot = self.cursor.slot(end_ns);
@@ -90,7 +111,7 @@ impl Worker {
                     end_ns,
                     result,
                     retries,
-                    timed_out: end_ns - start_ns > self.timeout_ns,
+                    timed_out: end_ns >= deadline_ns,
                 };
                 self.stats.record(&call, idle_since, slot);
             } else {
@@ -167,9 +188,10 @@ impl Worker {
         }
     }
 
-    /// Calls the target, retrying failures at once while attempts and time remain.
+    /// Calls the target, retrying failures at once while attempts remain and the deadline
+    /// has not passed.
     #[inline]
-    fn call(&mut self, request: &Request, start_ns: u64) -> (CallResult, u32) {
+    fn call(&mut self, request: &Request, deadline_ns: u64) -> (CallResult, u32) {
         let mut retries = 0;
         loop {
             let result = catch_unwind(AssertUnwindSafe(|| self.target.call(request)))
@@ -177,7 +199,8 @@ impl Worker {
             // The clock is read again only when a retry is possible.
             if result.is_ok()
                 || retries == self.max_retries
-                || self.clock.now_ns() - start_ns > self.timeout_ns
+                || self.stop.abandoning()
+                || self.clock.now_ns() >= deadline_ns
             {
                 return (result, retries);
             }

@@ -86,6 +86,8 @@ pub(crate) struct ScenarioCollector {
     profile: Option<RateProfile>,
     /// This run's share of the profile: 1/N for a shard of N, else 1.
     share: f64,
+    /// Error counts by kind, read with the final reading so that they agree with it.
+    kinds: BTreeMap<String, u64>,
 }
 
 /// Facts about a scenario's run that the recorders do not hold.
@@ -119,6 +121,7 @@ impl ScenarioCollector {
             closed,
             profile,
             share: 1.0,
+            kinds: BTreeMap::new(),
         }
     }
 
@@ -202,12 +205,32 @@ impl ScenarioCollector {
     /// Closes the last, possibly partial, interval at the end of the run: reads every set, so
     /// that values recorded after their own interval was read are counted too. Returns
     /// whether it became a row of the series (an empty sliver does not).
+    ///
+    /// This reading is the result, so it must agree with itself: a call that ends while it is
+    /// taken (one the run stopped waiting for) could otherwise be in a histogram and not yet
+    /// in the counts. Each worker's record sequence is odd while it writes a record; the
+    /// reading is repeated (adding only what is new) until no sequence moved during one.
     pub fn close_last(&mut self, start_ns: u64, end_ns: u64) -> bool {
         let mut gain = Gain::new();
-        for slot in 0..SLOTS {
-            self.read_slot(slot, &mut gain);
+        loop {
+            let before: Option<Vec<u64>> =
+                self.workers.iter().map(|w| w.quiet_sequence()).collect();
+            let Some(before) = before else {
+                std::hint::spin_loop();
+                continue;
+            };
+            for slot in 0..SLOTS {
+                self.read_slot(slot, &mut gain);
+            }
+            self.kinds = error_kinds(&self.workers);
+            let after: Option<Vec<u64>> = self.workers.iter().map(|w| w.quiet_sequence()).collect();
+            if after.as_ref() == Some(&before) {
+                break;
+            }
         }
-        let empty = gain.w(WorkerCount::Completed) == 0 && gain.t(TimerCount::Sent) == 0;
+        let empty = gain.w(WorkerCount::Completed) == 0
+            && gain.t(TimerCount::Sent) == 0
+            && gain.w(WorkerCount::Expired) == 0;
         // A tail in which nothing was sent or completed (the drain after the last response)
         // is no interval of the test.
         if end_ns > start_ns && !empty {
@@ -246,7 +269,10 @@ impl ScenarioCollector {
             completed: gain.w(WorkerCount::Completed),
             ok: gain.w(WorkerCount::Ok),
             errors: gain.w(WorkerCount::Errors),
-            timeouts: gain.w(WorkerCount::Timeouts),
+            timeouts: gain.w(WorkerCount::Timeouts)
+                + gain.w(WorkerCount::Expired)
+                + gain.t(TimerCount::Expired)
+                + gain.t(TimerCount::Abandoned),
             dropped: gain.t(TimerCount::Dropped),
             late: gain.t(TimerCount::Late),
             achieved_rps: ratio(gain.w(WorkerCount::Completed) as f64, seconds),
@@ -264,15 +290,21 @@ impl ScenarioCollector {
     }
 
     /// Builds the scenario's result from everything collected. `result` arrives with its
-    /// descriptive fields filled in; this fills in the measurements. Call after `close_last`.
+    /// descriptive fields filled in; this fills in the measurements. Call after `close_last`:
+    /// the counts are those of its final reading, which agree with the histograms.
     pub fn finish(self, facts: &RunFacts, mut result: ScenarioResult) -> ScenarioResult {
         let mut workers = [0; WORKER_COUNTS];
-        for w in &self.workers {
-            for (sum, c) in workers.iter_mut().zip(w.total_counts()) {
+        for set in &self.last_worker {
+            for (sum, c) in workers.iter_mut().zip(set) {
                 *sum += c;
             }
         }
-        let timer = self.timer.total_counts();
+        let mut timer = [0; TIMER_COUNTS];
+        for set in &self.last_timer {
+            for (sum, c) in timer.iter_mut().zip(set) {
+                *sum += c;
+            }
+        }
         let w = |c: WorkerCount| workers[c as usize];
         let t = |c: TimerCount| timer[c as usize];
         let sent = if self.closed {
@@ -281,22 +313,26 @@ impl ScenarioCollector {
             t(TimerCount::Sent)
         };
         let completed = w(WorkerCount::Completed);
-        // Requests handed over but never finished were abandoned when the run gave up on
-        // them: still running past their timeout, or queued behind such calls.
-        let abandoned = sent.saturating_sub(completed);
+        let expired = w(WorkerCount::Expired) + t(TimerCount::Expired);
+        // Requests handed over that neither ended nor expired were abandoned when the run
+        // gave up on them (running past their deadline, or queued when a stop came), and so
+        // were those still in the backlog at a stop.
+        let abandoned =
+            sent.saturating_sub(completed + w(WorkerCount::Expired)) + t(TimerCount::Abandoned);
         let dropped = t(TimerCount::Dropped);
         let requests = RequestCounts {
-            intended: sent + dropped,
+            intended: sent + dropped + t(TimerCount::Expired) + t(TimerCount::Abandoned),
             sent,
             completed,
             ok: w(WorkerCount::Ok),
             errors: w(WorkerCount::Errors),
-            timeouts: w(WorkerCount::Timeouts) + abandoned,
+            timeouts: w(WorkerCount::Timeouts) + abandoned + expired,
             retries: w(WorkerCount::Retries),
             dropped,
             backlogged: t(TimerCount::Backlogged),
             late: t(TimerCount::Late),
             abandoned,
+            expired,
             warmup: if self.closed {
                 w(WorkerCount::Warmup)
             } else {
@@ -305,12 +341,7 @@ impl ScenarioCollector {
             cache_hits: w(WorkerCount::CacheHits),
             fallbacks: w(WorkerCount::Fallbacks),
         };
-        let mut errors_by_kind = BTreeMap::new();
-        for stats in &self.workers {
-            for (kind, count) in stats.error_kinds() {
-                *errors_by_kind.entry(kind.to_string()).or_insert(0) += count;
-            }
-        }
+        let errors_by_kind = self.kinds;
         let intended = requests.intended as f64;
         let framework_ns = w(WorkerCount::FrameworkNs) as f64;
         let response_ns = w(WorkerCount::ResponseNs) as f64;
@@ -362,6 +393,17 @@ impl ScenarioCollector {
         result.intervals = self.intervals;
         result
     }
+}
+
+/// Error counts by kind over `workers`.
+fn error_kinds(workers: &[Arc<WorkerStats>]) -> BTreeMap<String, u64> {
+    let mut kinds = BTreeMap::new();
+    for stats in workers {
+        for (kind, count) in stats.error_kinds() {
+            *kinds.entry(kind.to_string()).or_insert(0) += count;
+        }
+    }
+    kinds
 }
 
 fn ratio(part: f64, whole: f64) -> f64 {

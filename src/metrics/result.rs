@@ -209,7 +209,9 @@ pub struct RequestCounts {
     pub ok: u64,
     /// Failed, after retries.
     pub errors: u64,
-    /// Took longer than the timeout, or were still running when the run gave up on them.
+    /// Did not end by their deadline, the intended instant + the request timeout: calls that
+    /// ended at or after it (whatever they returned), requests that expired before they could
+    /// start (`expired`), and requests the run gave up on (`abandoned`).
     pub timeouts: u64,
     /// Extra attempts after failures.
     pub retries: u64,
@@ -219,8 +221,13 @@ pub struct RequestCounts {
     pub backlogged: u64,
     /// Sent 1 ms or more after their intended instant.
     pub late: u64,
-    /// Counted as timeouts because the run ended while they were still running or queued.
+    /// Counted as timeouts because the run gave up on them while they were still running or
+    /// queued: running past their deadline at the end, or queued or running when a stop came.
     pub abandoned: u64,
+    /// Counted as timeouts because their deadline (intended instant + request timeout) passed
+    /// before they could start: they waited behind slow calls and were never sent.
+    #[serde(default)]
+    pub expired: u64,
     /// Warmup requests sent (not measured).
     pub warmup: u64,
     /// Completed requests tagged as cache hits.

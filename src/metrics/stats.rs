@@ -11,7 +11,7 @@
 //! a value recorded after its interval was read is picked up when its set is next read.
 
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering, Ordering::Relaxed, fence};
 
 use super::atomic_hist::AtomicHistogram;
 use crate::target::{CallResult, ErrorKind, Request, Tags};
@@ -108,10 +108,14 @@ pub(crate) enum WorkerCount {
     BytesReceived,
     /// Connections opened by network targets.
     Connections,
+    /// Measured requests given up before they started: their deadline (intended instant +
+    /// request timeout) passed while they waited for a worker or a connection. Not completed,
+    /// not in the histograms; counted as timeouts.
+    Expired,
 }
 
 /// Number of [`WorkerCount`]s.
-pub(crate) const WORKER_COUNTS: usize = 14;
+pub(crate) const WORKER_COUNTS: usize = 15;
 
 /// Up to this many distinct error kinds are counted by name per worker; more go to "other".
 const KIND_SLOTS: usize = 16;
@@ -133,8 +137,11 @@ pub struct WorkerStats {
     kind_names: [OnceLock<&'static str>; KIND_SLOTS],
     kind_counts: Counters<KIND_SLOTS>,
     other_kinds: AtomicU64,
-    /// `start_ns + 1` of the call in progress, 0 when idle.
-    busy_since: AtomicU64,
+    /// `deadline_ns + 1` of the call in progress, 0 when idle.
+    busy_until: AtomicU64,
+    /// Odd while a record is being written, even otherwise: lets the collector take a final
+    /// reading in which every count and histogram agree (a seqlock's sequence number).
+    sequence: AtomicU64,
     /// End of the latest measured call, on the run clock.
     last_end: AtomicU64,
     exited: AtomicBool,
@@ -160,31 +167,56 @@ impl WorkerStats {
             kind_names: std::array::from_fn(|_| OnceLock::new()),
             kind_counts: Counters::new(),
             other_kinds: AtomicU64::new(0),
-            busy_since: AtomicU64::new(0),
+            busy_until: AtomicU64::new(0),
+            sequence: AtomicU64::new(0),
             last_end: AtomicU64::new(0),
             exited: AtomicBool::new(false),
             cpu_ns: AtomicU64::new(0),
         }
     }
 
-    /// Marks a call as started at `start_ns`.
+    /// Marks a call as started; it is due to end by `deadline_ns`.
     #[inline]
-    pub(crate) fn set_busy(&self, start_ns: u64) {
-        self.busy_since.store(start_ns + 1, Relaxed);
+    pub(crate) fn set_busy(&self, deadline_ns: u64) {
+        self.busy_until
+            .store(deadline_ns.saturating_add(1), Relaxed);
     }
 
     /// Marks the call as finished.
     #[inline]
     pub(crate) fn set_idle(&self) {
-        self.busy_since.store(0, Relaxed);
+        self.busy_until.store(0, Relaxed);
     }
 
-    /// When the call in progress started, if one is.
-    pub(crate) fn busy_since(&self) -> Option<u64> {
-        match self.busy_since.load(Relaxed) {
+    /// The deadline of the call in progress, if one is.
+    pub(crate) fn busy_until(&self) -> Option<u64> {
+        match self.busy_until.load(Relaxed) {
             0 => None,
             n => Some(n - 1),
         }
+    }
+
+    /// Opens a record: readers that see the sequence odd, or changed, read again.
+    #[inline]
+    fn begin_record(&self) {
+        self.sequence
+            .store(self.sequence.load(Relaxed).wrapping_add(1), Relaxed);
+        fence(Ordering::Release);
+    }
+
+    /// Closes a record opened by [`begin_record`](Self::begin_record).
+    #[inline]
+    fn end_record(&self) {
+        self.sequence.store(
+            self.sequence.load(Relaxed).wrapping_add(1),
+            Ordering::Release,
+        );
+    }
+
+    /// The record sequence number, when no record is being written.
+    pub(crate) fn quiet_sequence(&self) -> Option<u64> {
+        let n = self.sequence.load(Ordering::Acquire);
+        (n % 2 == 0).then_some(n)
     }
 
     /// Counts a measured request as taken up, before its call starts.
@@ -196,9 +228,21 @@ impl WorkerStats {
     /// Records a warmup request: counted, not measured; its network traffic is counted.
     #[inline]
     pub(crate) fn record_warmup(&self, slot: usize, result: &CallResult) {
+        self.begin_record();
         let counts = &self.slots[slot].counts;
         counts.add(WorkerCount::Warmup as usize, 1);
         count_traffic(counts, result);
+        self.end_record();
+    }
+
+    /// Counts a measured request given up before it started, its deadline passed.
+    #[inline]
+    pub(crate) fn record_expired(&self, slot: usize) {
+        self.begin_record();
+        self.slots[slot]
+            .counts
+            .add(WorkerCount::Expired as usize, 1);
+        self.end_record();
     }
 
     /// Records one measured request. `idle_since_ns` is when this worker finished its previous
@@ -214,6 +258,7 @@ impl WorkerStats {
             retries,
             timed_out,
         } = *call;
+        self.begin_record();
         let set = &self.slots[slot];
         self.last_end.store(end_ns, Relaxed);
         let response = end_ns.saturating_sub(request.intended_ns);
@@ -242,6 +287,7 @@ impl WorkerStats {
             counts.add(WorkerCount::Fallbacks as usize, 1);
         }
         count_traffic(counts, &result);
+        self.end_record();
     }
 
     /// When the latest measured call ended (0 if none did).
@@ -250,6 +296,7 @@ impl WorkerStats {
     }
 
     /// Counts summed over every recorder set.
+    #[cfg(test)]
     pub(crate) fn total_counts(&self) -> [u64; WORKER_COUNTS] {
         sum_counts(self.slots.iter().map(|s| &s.counts))
     }
@@ -337,10 +384,16 @@ pub(crate) enum TimerCount {
     Late,
     /// Warmup requests handed over or dropped.
     Warmup,
+    /// Measured requests whose deadline passed in the backlog: never sent, counted as
+    /// timeouts.
+    Expired,
+    /// Measured requests still in the backlog when a stop ended the run: never sent,
+    /// counted as timeouts (abandoned).
+    Abandoned,
 }
 
 /// Number of [`TimerCount`]s.
-pub(crate) const TIMER_COUNTS: usize = 5;
+pub(crate) const TIMER_COUNTS: usize = 7;
 
 /// A request is late when the timing loop sends it this long after its intended instant.
 pub const LATE_NS: u64 = 1_000_000;
@@ -389,13 +442,9 @@ impl TimerStats {
             self.add(slot, TimerCount::Late, 1);
         }
     }
-
-    /// Counts summed over every recorder set.
-    pub(crate) fn total_counts(&self) -> [u64; TIMER_COUNTS] {
-        sum_counts(self.slots.iter().map(|s| &s.counts))
-    }
 }
 
+#[cfg(test)]
 fn sum_counts<'a, const N: usize>(sets: impl Iterator<Item = &'a Counters<N>>) -> [u64; N] {
     let mut total = [0; N];
     for set in sets {

@@ -270,13 +270,10 @@ impl Threshold {
     pub fn evaluate_interval(&self, i: &IntervalStats) -> Option<ThresholdResult> {
         let seconds = (i.end_s - i.start_s).max(1e-9);
         let scheduled_rps = i.scheduled / seconds;
-        let finished = (i.completed + i.dropped) as f64;
+        // Every request that ended in the interval, however it ended.
+        let finished = (i.ok + i.errors + i.timeouts + i.dropped) as f64;
         let share = |part: u64| {
-            let x = if finished > 0.0 {
-                part as f64 / finished
-            } else {
-                0.0
-            };
+            let x = part as f64 / finished;
             if self.unit == "%" { 100.0 * x } else { x }
         };
         let value = match self.metric {
@@ -295,7 +292,11 @@ impl Threshold {
             self.metric,
             Metric::Response | Metric::Service | Metric::Dispatch
         ) && i.response_time_ms.count == 0;
-        if empty_latency || (scheduled_rps == 0.0 && self.times_target) {
+        // A share of nothing is no share: an interval in which no request ended says nothing
+        // about the error or success rate (it used to alert with success_rate 0).
+        let empty_share =
+            matches!(self.metric, Metric::ErrorRate | Metric::SuccessRate) && finished == 0.0;
+        if empty_latency || empty_share || (scheduled_rps == 0.0 && self.times_target) {
             return None;
         }
         Some(self.result(value, scheduled_rps))

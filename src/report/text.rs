@@ -343,11 +343,15 @@ fn verdict_lines(w: &mut String, s: &ScenarioResult) {
 /// One line of live progress for an interval that just closed.
 pub fn progress_line(name: &str, row: &IntervalStats, duration_s: f64, target_rps: f64) -> String {
     let r = &row.response_time_ms;
+    // Never past the schedule: what ends after it is the drain of requests sent within it.
+    let at = if row.end_s > duration_s + 1e-9 {
+        format!("{duration_s:.1}s + drain")
+    } else {
+        format!("{:6.1}/{duration_s:.1}s", row.end_s)
+    };
     format!(
-        "[{:6.1}/{:.1}s] {name}: target {}, achieved {:.1} RPS | p50 {:.2} p99 {:.2} max {:.2} ms \
+        "[{at}] {name}: target {}, achieved {:.1} RPS | p50 {:.2} p99 {:.2} max {:.2} ms \
          | errors {}, timeouts {}, dropped {}",
-        row.end_s,
-        duration_s,
         trim(target_rps),
         row.achieved_rps,
         r.p50,

@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+use std::io::{BufRead, Read, Write};
 use std::sync::{Mutex, MutexGuard};
 
 use openpace::{LoadTestConfig, LoadTestRunner, RunResult, ScenarioResult, TargetFactory};
@@ -84,4 +85,77 @@ pub fn interrupt_run(args: &[&str], report: &std::path::Path, signal: libc::c_in
         std::thread::sleep(Duration::from_millis(20));
     };
     status.code()
+}
+
+/// A running test server, killed when dropped.
+pub struct Server {
+    child: std::process::Child,
+    /// host:port it listens on.
+    pub addr: String,
+}
+
+impl Server {
+    pub fn start(flags: &[&str]) -> Server {
+        Server::start_on("127.0.0.1:0", flags)
+    }
+
+    pub fn start_on(bind: &str, flags: &[&str]) -> Server {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_openpace-testserver"))
+            .args(["--bind", bind, "--exit-after", "120s"])
+            .args(flags)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("the test server starts");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().expect("piped"))
+            .read_line(&mut line)
+            .expect("the test server says where it listens");
+        let addr = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+            .to_string();
+        Server { child, addr }
+    }
+
+    /// Kills the server (it stops answering and its connections are reset).
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+    }
+
+    /// `http://ADDR` + `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// (connections accepted, requests answered) as the server counted them.
+    pub fn stats(&self) -> (u64, u64) {
+        let mut stream = std::net::TcpStream::connect(&self.addr).expect("stats connection");
+        stream
+            .write_all(b"GET /__stats HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        stream
+            .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+            .unwrap();
+        let mut text = String::new();
+        let mut buf = [0u8; 512];
+        while !text.contains('}') {
+            let n = stream.read(&mut buf).expect("stats response");
+            assert!(n > 0, "stats connection closed early");
+            text.push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+        let body = &text[text.find('{').unwrap()..];
+        let v: serde_json::Value = serde_json::from_str(body).expect("stats JSON");
+        (
+            v["connections"].as_u64().unwrap(),
+            v["requests"].as_u64().unwrap(),
+        )
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

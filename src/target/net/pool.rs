@@ -18,7 +18,11 @@
 //! A failed connection attempt puts the whole pool in back-off, 10 ms doubling to 1 s; requests
 //! that need a new connection during a back-off fail at once with the last attempt's kind, so
 //! a dead server costs no connection storm. Failures are retried on the same connection up to
-//! `max_retries` times while the request timeout allows.
+//! `max_retries` times while the request's deadline allows.
+//!
+//! A request's deadline is its intended instant plus the request timeout (not its start plus
+//! the timeout): a request that started late, behind others, has only what is left of its
+//! time. At the deadline the request ends as a `timeout` and its connection is closed.
 
 use std::io::{ErrorKind as IoErrorKind, Read, Write};
 use std::net::SocketAddr;
@@ -49,7 +53,8 @@ pub struct PoolConfig {
     pub connections: usize,
     /// How long a connection attempt may take.
     pub connect_timeout_ns: u64,
-    /// How long a request may take from its start, reconnects and retries included.
+    /// How long a request may take from its intended instant, reconnects and retries
+    /// included.
     pub request_timeout_ns: u64,
     /// Extra attempts after a failure, while the request timeout allows.
     pub max_retries: u32,
@@ -102,6 +107,8 @@ struct Conn {
     resent: bool,
     request: Request,
     start_ns: u64,
+    /// The request ends as a timeout at this instant.
+    deadline_ns: u64,
     connect_deadline_ns: u64,
     retries: u32,
     idle_since_ns: u64,
@@ -173,6 +180,7 @@ impl Pool {
                     sent_ns: 0,
                 },
                 start_ns: 0,
+                deadline_ns: 0,
                 connect_deadline_ns: 0,
                 retries: 0,
                 idle_since_ns: 0,
@@ -228,12 +236,16 @@ impl Pool {
         let i = self.free.pop().expect("start() needs a free connection");
         let now = self.clock.now_ns();
         let c = &mut self.conns[i];
+        let deadline = request
+            .intended_ns
+            .saturating_add(self.config.request_timeout_ns);
         c.request = request;
         c.start_ns = now;
+        c.deadline_ns = deadline;
         c.retries = 0;
         c.resent = false;
         c.io = CallResult::ok();
-        self.note_deadline(now + self.config.request_timeout_ns);
+        self.note_deadline(deadline);
         self.begin(i, now);
         now
     }
@@ -474,10 +486,7 @@ impl Pool {
             self.close(i);
         }
         let c = &mut self.conns[i];
-        if error.is_some()
-            && c.retries < self.config.max_retries
-            && now - c.start_ns < self.config.request_timeout_ns
-        {
+        if error.is_some() && c.retries < self.config.max_retries && now < c.deadline_ns {
             c.retries += 1;
             c.resent = false;
             return self.begin(i, now);
@@ -496,6 +505,15 @@ impl Pool {
         });
         c.idle_since_ns = now;
         self.free.push(i);
+    }
+
+    /// Closes every connection and forgets the requests on them: the run gave them up.
+    pub fn close_all(&mut self) {
+        for i in 0..self.conns.len() {
+            self.close(i);
+        }
+        self.free = (0..self.conns.len()).rev().collect();
+        self.done.clear();
     }
 
     fn close(&mut self, i: usize) {
@@ -520,7 +538,7 @@ impl Pool {
             if !busy {
                 continue;
             }
-            if now >= c.start_ns + self.config.request_timeout_ns {
+            if now >= c.deadline_ns {
                 self.fail(i, kinds::TIMEOUT);
             } else if c.state == State::Connecting && now >= c.connect_deadline_ns {
                 self.backoff.fail(kinds::CONNECT_TIMEOUT, now);
@@ -532,11 +550,10 @@ impl Pool {
             .iter()
             .filter(|c| matches!(c.state, State::Connecting | State::Writing | State::Reading))
             .map(|c| {
-                let request = c.start_ns + self.config.request_timeout_ns;
                 if c.state == State::Connecting {
-                    request.min(c.connect_deadline_ns)
+                    c.deadline_ns.min(c.connect_deadline_ns)
                 } else {
-                    request
+                    c.deadline_ns
                 }
             })
             .min()
