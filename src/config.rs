@@ -255,6 +255,19 @@ pub const MAX_TIMEOUT_SECONDS: f64 = 3_600.0;
 /// Most connections a network scenario may open (each is a file descriptor; the run raises
 /// its soft `RLIMIT_NOFILE` to the hard limit when it needs more).
 pub const MAX_CONNECTIONS: usize = 100_000;
+/// Most scenarios in one run.
+pub const MAX_SCENARIOS: usize = 64;
+/// Most worker threads in one run, over all its scenarios.
+pub const MAX_WORKERS_TOTAL: usize = 4096;
+/// Most intervals in a scenario's time series (duration / metrics_collection_interval): each
+/// is a row of the report with its own histograms.
+pub const MAX_INTERVALS: f64 = 100_000.0;
+/// Most spikes a spike pattern may schedule (duration / (2 x spike_duration)).
+pub const MAX_SPIKES: f64 = 100_000.0;
+/// Most requests the timing loop may hold back in a scenario's backlog.
+pub const MAX_BACKLOG: usize = 10_000_000;
+/// Shortest request timeout: 1 µs.
+pub const MIN_TIMEOUT_SECONDS: f64 = 1e-6;
 
 impl LoadTestConfig {
     /// The fields every scenario of a run must share (one timing loop, one report), each
@@ -396,11 +409,11 @@ impl LoadTestConfig {
             self.request_timeout_seconds,
             false,
         )?;
-        if self.request_timeout_seconds > MAX_TIMEOUT_SECONDS {
+        if !(MIN_TIMEOUT_SECONDS..=MAX_TIMEOUT_SECONDS).contains(&self.request_timeout_seconds) {
             return bad(
                 "request_timeout_seconds",
                 &self.request_timeout_seconds,
-                "at most 3600 (one hour, the histograms' ceiling)",
+                "1us to 3600 seconds (one hour, the histograms' ceiling)",
             );
         }
         if self.max_retries > 100 {
@@ -417,6 +430,24 @@ impl LoadTestConfig {
                 "metrics_collection_interval",
                 &self.metrics_collection_interval,
                 "at least 0.01 seconds (10ms)",
+            );
+        }
+        if self.duration_seconds / self.metrics_collection_interval > MAX_INTERVALS {
+            return bad(
+                "metrics_collection_interval",
+                &self.metrics_collection_interval,
+                &format!(
+                    "at least duration_seconds / {MAX_INTERVALS} ({}): a time series holds at \
+                     most {MAX_INTERVALS} intervals",
+                    self.duration_seconds / MAX_INTERVALS
+                ),
+            );
+        }
+        if self.max_backlog > MAX_BACKLOG {
+            return bad(
+                "max_backlog",
+                &self.max_backlog,
+                &format!("0 to {MAX_BACKLOG} requests"),
             );
         }
         check_seconds(origin, "warmup_seconds", self.warmup_seconds, true)?;
@@ -445,6 +476,19 @@ impl LoadTestConfig {
                 format!(
                     "at least target_rps ({}) for the spike pattern",
                     self.target_rps
+                ),
+            ));
+        }
+        if self.duration_seconds / (2.0 * self.spike_duration) > MAX_SPIKES {
+            return Err(ConfigError::invalid(
+                origin,
+                "spike_duration",
+                self.spike_duration,
+                format!(
+                    "at least duration_seconds / {} ({}): a spike pattern has at most \
+                     {MAX_SPIKES} spikes",
+                    2.0 * MAX_SPIKES,
+                    self.duration_seconds / (2.0 * MAX_SPIKES)
                 ),
             ));
         }
@@ -712,6 +756,21 @@ impl RunConfig {
                 "at least one scenario",
             ));
         };
+        if self.scenarios.len() > MAX_SCENARIOS {
+            let origin = match self.origins.first() {
+                Some(Origin::File { file, .. }) => Origin::File {
+                    file: file.clone(),
+                    scope: String::new(),
+                },
+                other => other.cloned().unwrap_or(Origin::Code),
+            };
+            return Err(ConfigError::invalid(
+                &origin,
+                "scenarios",
+                format!("{} scenarios", self.scenarios.len()),
+                format!("1 to {MAX_SCENARIOS} scenarios in one run"),
+            ));
+        }
         for (config, origin) in self.scenarios.iter().zip(self.origins_iter()) {
             config.validate(&origin)?;
         }
@@ -730,6 +789,18 @@ impl RunConfig {
             let (ours, firsts) = (config.shared_fields(), first.shared_fields());
             if let Some(((field, b), (_, a))) = ours.into_iter().zip(firsts).find(|(x, y)| x != y) {
                 return differs(field, a, b);
+            }
+            let workers: usize = self.scenarios[..=i].iter().map(|c| c.worker_count()).sum();
+            if workers > MAX_WORKERS_TOTAL {
+                return Err(ConfigError::invalid(
+                    &origin,
+                    "num_workers",
+                    config.num_workers,
+                    format!(
+                        "at most {MAX_WORKERS_TOTAL} worker threads in all the run's scenarios \
+                         ({workers} with this one)"
+                    ),
+                ));
             }
             if self.scenarios[..i].iter().any(|c| c.name == config.name) {
                 return Err(ConfigError::invalid(

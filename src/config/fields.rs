@@ -490,11 +490,12 @@ impl Reader<'_> {
 
     /// A list of cores: `[1, 2]`, or from a flag `"1,2"` or `"1-3"`.
     fn cores(&self, value: &Value) -> Result<Vec<usize>, ConfigError> {
-        let allowed = "a list of core numbers: [1, 2] in JSON, 1,2 or 1-3 on the command line";
+        let allowed = "a list of core numbers from 0 to 1023: [1, 2] in JSON, 1,2 or 1-3 on the \
+                       command line";
         match value {
-            Value::Array(items) => items
+            Value::Array(items) if items.len() <= MAX_CORE + 1 => items
                 .iter()
-                .map(|item| item.as_u64().map(|n| n as usize))
+                .map(|item| item.as_u64().map(|n| n as usize).filter(|&c| c <= MAX_CORE))
                 .collect::<Option<Vec<_>>>()
                 .map_or_else(|| self.fail(value, allowed), Ok),
             Value::String(s) => parse_core_list(s).map_or_else(|| self.fail(value, allowed), Ok),
@@ -536,18 +537,31 @@ impl Reader<'_> {
     }
 }
 
+/// The highest core number a list may name: the kernel's CPU set (`CPU_SETSIZE`) holds 1024.
+pub const MAX_CORE: usize = 1023;
+
+/// Parses `1,3-5` into `[1, 3, 4, 5]`: each core once, in the order first named. Ranges are
+/// checked against [`MAX_CORE`] before they are expanded, so the result never holds more than
+/// 1024 cores whatever the text asks for.
 fn parse_core_list(text: &str) -> Option<Vec<usize>> {
+    let mut seen = [false; MAX_CORE + 1];
     let mut cores = Vec::new();
+    let mut add = |core: usize| {
+        if !std::mem::replace(&mut seen[core], true) {
+            cores.push(core);
+        }
+    };
     for part in text.split(',') {
+        let number = |s: &str| s.trim().parse::<usize>().ok().filter(|&c| c <= MAX_CORE);
         match part.trim().split_once('-') {
             Some((lo, hi)) => {
-                let (lo, hi): (usize, usize) = (lo.trim().parse().ok()?, hi.trim().parse().ok()?);
+                let (lo, hi) = (number(lo)?, number(hi)?);
                 if lo > hi {
                     return None;
                 }
-                cores.extend(lo..=hi);
+                (lo..=hi).for_each(&mut add);
             }
-            None => cores.push(part.trim().parse().ok()?),
+            None => add(number(part)?),
         }
     }
     Some(cores)
@@ -616,5 +630,17 @@ mod tests {
         assert_eq!(parse_core_list("2"), Some(vec![2]));
         assert_eq!(parse_core_list("5-3"), None);
         assert_eq!(parse_core_list("a"), None);
+        assert_eq!(parse_core_list("2,1-3,2"), Some(vec![2, 1, 3]));
+        // Issue 11: the range was expanded before it was checked (a capacity overflow panic,
+        // and an abort allocating 32 GiB).
+        assert_eq!(parse_core_list("0-18446744073709551615"), None);
+        assert_eq!(parse_core_list("0-4294967296"), None);
+        assert_eq!(parse_core_list("0-1024"), None);
+        assert_eq!(
+            parse_core_list("0-1023,".repeat(1000).trim_end_matches(','))
+                .unwrap()
+                .len(),
+            1024
+        );
     }
 }

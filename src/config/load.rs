@@ -41,7 +41,7 @@ impl Override {
 
 /// Parses `text` (the contents of `file`), applies `overrides`, and validates the result.
 pub fn load_json(text: &str, file: &str, overrides: &[Override]) -> Result<RunConfig, ConfigError> {
-    let root: Value = serde_json::from_str(text).map_err(|e| ConfigError::Syntax {
+    let root: Value = strict_json(text).map_err(|e| ConfigError::Syntax {
         file: file.to_string(),
         line: e.line(),
         column: e.column(),
@@ -164,6 +164,82 @@ fn attribute(
     }
 }
 
+/// Parses JSON like `serde_json::from_str`, except that an object naming a key twice is an
+/// error (serde_json keeps the last value silently, so a config's first setting would be
+/// ignored without a word).
+pub fn strict_json(text: &str) -> Result<Value, serde_json::Error> {
+    serde_json::from_str::<Strict>(text).map(|s| s.0)
+}
+
+/// A JSON value read by [`strict_json`].
+struct Strict(Value);
+
+impl<'de> serde::Deserialize<'de> for Strict {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Strict, D::Error> {
+        d.deserialize_any(StrictVisitor).map(Strict)
+    }
+}
+
+struct StrictVisitor;
+
+impl<'de> serde::de::Visitor<'de> for StrictVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_string()))
+    }
+
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(Strict(item)) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(Value::Array(items))
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut object = Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if object.contains_key(&key) {
+                return Err(serde::de::Error::custom(format!(
+                    "the key `{key}` appears twice in one object; give each field once"
+                )));
+            }
+            let Strict(value) = map.next_value()?;
+            object.insert(key, value);
+        }
+        Ok(Value::Object(object))
+    }
+}
+
 fn kind_of(value: &Value) -> &'static str {
     match value {
         Value::Null => "null",
@@ -245,6 +321,30 @@ mod tests {
             ConfigError::Syntax { line, column, .. } => assert_eq!((line, column), (3, 10)),
             other => panic!("{other}"),
         }
+    }
+
+    #[test]
+    fn a_key_given_twice_is_an_error_naming_it() {
+        let err = load("{\n  \"target_rps\": 5,\n  \"target_rps\": 50\n}").unwrap_err();
+        match &err {
+            ConfigError::Syntax { line, message, .. } => {
+                assert_eq!(*line, 3, "{err}");
+                assert!(message.contains("`target_rps` appears twice"), "{err}");
+            }
+            other => panic!("{other}"),
+        }
+        // Inside a scenario and inside a target object too.
+        assert!(load(r#"{"scenarios": [{"name": "a", "name": "b"}]}"#).is_err());
+        assert!(
+            load(r#"{"target": {"http": {"url": "http://127.0.0.1/", "url": "http://x/"}}}"#)
+                .is_err()
+        );
+        assert_eq!(
+            strict_json("[1, 2.5, null, true, \"x\"]")
+                .unwrap()
+                .to_string(),
+            "[1,2.5,null,true,\"x\"]"
+        );
     }
 
     #[test]

@@ -390,14 +390,22 @@ fn parse_stat(text: &str) -> Result<Stat, String> {
     }
 }
 
-/// The limit, whether it is a factor of the target, and the display unit.
+/// The limit, whether it is a factor of the target, and the display unit. A limit outside
+/// what its metric can measure is refused: `error_rate <= 200%` would pass whatever happened.
 fn parse_limit(metric: Metric, text: &str) -> Result<(f64, bool, String), String> {
     let compact: String = text.split_whitespace().collect();
-    let number = |s: &str| -> Result<f64, String> {
-        s.parse::<f64>()
+    let number = |s: &str, max: f64, what: &str| -> Result<f64, String> {
+        let value = s
+            .parse::<f64>()
             .ok()
             .filter(|x| x.is_finite() && *x >= 0.0)
-            .ok_or_else(|| format!("`{text}` is not a limit"))
+            .ok_or_else(|| format!("`{text}` is not a limit"))?;
+        if value > max {
+            return Err(format!(
+                "`{text}` is beyond what the metric can measure: {what}"
+            ));
+        }
+        Ok(value)
     };
     match metric {
         Metric::Response | Metric::Service | Metric::Dispatch | Metric::TimerLateness => {
@@ -405,20 +413,25 @@ fn parse_limit(metric: Metric, text: &str) -> Result<(f64, bool, String), String
                 .find(|c: char| !(c.is_ascii_digit() || c == '.'))
                 .unwrap_or(compact.len());
             let (value, unit) = compact.split_at(split);
-            let unit = match unit {
-                "" | "ms" => "ms",
-                "ns" => "ns",
-                "us" | "µs" => "us",
-                "s" => "s",
+            let (unit, per_hour) = match unit {
+                "" | "ms" => ("ms", 3.6e6),
+                "ns" => ("ns", 3.6e12),
+                "us" | "µs" => ("us", 3.6e9),
+                "s" => ("s", 3600.0),
                 other => return Err(format!("`{other}` is not a unit: ns, us, ms, s")),
             };
-            Ok((number(value)?, false, unit.to_string()))
+            let what = "a latency of at most 1 hour (the histograms' ceiling)";
+            Ok((number(value, per_hour, what)?, false, unit.to_string()))
         }
         Metric::ErrorRate | Metric::SuccessRate | Metric::CacheHitRate | Metric::FallbackRate => {
             match compact.strip_suffix('%') {
-                Some(pct) => Ok((number(pct)?, false, "%".into())),
+                Some(pct) => Ok((
+                    number(pct, 100.0, "a share of 0% to 100%")?,
+                    false,
+                    "%".into(),
+                )),
                 None => {
-                    let v = number(&compact)?;
+                    let v = number(&compact, f64::INFINITY, "")?;
                     if v > 1.0 {
                         return Err(format!(
                             "`{text}`: a share is 0 to 1, or a percentage like 2%"
@@ -428,14 +441,29 @@ fn parse_limit(metric: Metric, text: &str) -> Result<(f64, bool, String), String
                 }
             }
         }
-        Metric::OverheadPct => Ok((number(compact.trim_end_matches('%'))?, false, "%".into())),
+        Metric::OverheadPct => {
+            let pct = compact.trim_end_matches('%');
+            let what = "a share of the response time, 0% to 100%";
+            Ok((number(pct, 100.0, what)?, false, "%".into()))
+        }
         Metric::AchievedRate | Metric::SustainedRate => match compact.split_once('*') {
-            Some((factor, "target")) => Ok((number(factor)?, true, "rps".into())),
+            Some((factor, "target")) => {
+                let what = "a factor of the target of at most 10";
+                Ok((number(factor, 10.0, what)?, true, "rps".into()))
+            }
             Some(_) => Err(format!("`{text}`: write FACTOR * target")),
-            None => Ok((number(&compact)?, false, "rps".into())),
+            None => {
+                let what = "a rate of at most 100000000 RPS";
+                Ok((
+                    number(&compact, crate::config::MAX_RPS, what)?,
+                    false,
+                    "rps".into(),
+                ))
+            }
         },
         Metric::Errors | Metric::Timeouts | Metric::Dropped => {
-            Ok((number(&compact)?, false, "count".into()))
+            let what = "a count below 2^53";
+            Ok((number(&compact, 9.0e15, what)?, false, "count".into()))
         }
     }
 }
@@ -481,6 +509,17 @@ mod tests {
             ("achieved_rate >= 0.9 * budget", "FACTOR * target"),
             ("response < 5ms", "not a statistic"),
             ("", "empty"),
+            // Issue 11: limits beyond what a metric can measure passed whatever happened.
+            ("error_rate <= 200%", "beyond what the metric can measure"),
+            ("success_rate >= 101%", "beyond what the metric can measure"),
+            ("overhead_pct < 150", "beyond what the metric can measure"),
+            ("response p99 < 2h", "not a unit"),
+            ("response p99 < 3601s", "beyond what the metric can measure"),
+            (
+                "achieved_rate >= 11 * target",
+                "beyond what the metric can measure",
+            ),
+            ("achieved_rate >= 1e9", "beyond what the metric can measure"),
         ] {
             let err = Threshold::parse(text).unwrap_err();
             assert!(err.contains(why), "{text}: {err}");

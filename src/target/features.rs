@@ -74,8 +74,11 @@ impl Default for FeaturesOptions {
 impl FeaturesOptions {
     /// What `parse` accepts, for error messages.
     pub const ALLOWED: &'static str = "features or features:OPTION=VALUE,... with options \
-        window (14-1024), ensemble, cache, fallback (true/false), cache_size (>= 1), repeat and \
-        edge (0-1, summing to at most 1), seed";
+        window (14-1024), ensemble, cache, fallback (true/false), cache_size (1-100000), repeat \
+        and edge (0-1, summing to at most 1), seed";
+
+    /// The largest cache per worker: each entry is about 256 bytes, allocated up front.
+    pub const MAX_CACHE_SIZE: usize = 100_000;
 
     /// Parses the part after `features:` (empty for the defaults).
     pub fn parse(options: &str) -> Result<FeaturesOptions, String> {
@@ -106,8 +109,12 @@ impl FeaturesOptions {
         if !(14..=MAX_TIMESTEPS).contains(&o.window) {
             return Err(format!("window {} is outside 14-{MAX_TIMESTEPS}", o.window));
         }
-        if o.cache_size == 0 {
-            return Err("cache_size must be at least 1".to_string());
+        if !(1..=FeaturesOptions::MAX_CACHE_SIZE).contains(&o.cache_size) {
+            return Err(format!(
+                "cache_size {} is outside 1-{} (entries per worker, allocated up front)",
+                o.cache_size,
+                FeaturesOptions::MAX_CACHE_SIZE
+            ));
         }
         if !share(o.repeat) || !share(o.edge) || o.repeat + o.edge > 1.0 {
             return Err(format!(

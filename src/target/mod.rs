@@ -19,8 +19,8 @@ use std::time::Duration;
 
 use crate::engine::clock::{RunClock, monotonic_ns};
 use features::FeaturesOptions;
-use net::http::{HttpExchange, HttpSpec, HttpUrl};
-use net::tcp::{TcpExchange, TcpSpec, Until};
+use net::http::{HttpExchange, HttpShared, HttpSpec, HttpUrl};
+use net::tcp::{TcpExchange, TcpSpec};
 use net::{Exchange, ExchangeFactory, NetTarget, resolve};
 
 /// One request as the engine scheduled it. Small and `Copy`: this is what crosses the channel
@@ -214,16 +214,11 @@ impl TargetSpec {
             spec.validate()?;
             return Ok(TargetSpec::Http(spec));
         }
-        if let Some(address) = text.strip_prefix("tcp://") {
-            let spec = TcpSpec {
-                address: address.trim_end_matches('/').to_string(),
-                payload: Vec::new(),
-                until: Until::Delimiter(b"\n".to_vec()),
-                connections: 0,
-                connect_timeout: Duration::from_secs(2),
-            };
-            resolve(&spec.address)?;
-            return Ok(TargetSpec::Tcp(spec));
+        if text.starts_with("tcp://") {
+            return Err(format!(
+                "`{text}` sends nothing: a tcp:// target needs a payload (--payload TEXT, or \
+                 {{\"tcp\": {{\"address\": \"HOST:PORT\", \"payload\": \"PING\\r\\n\"}}}})"
+            ));
         }
         let (kind, arg) = match text.split_once(':') {
             Some((kind, arg)) => (kind, Some(arg)),
@@ -298,22 +293,23 @@ impl TargetSpec {
         let (authority, exchange, connections, connect_timeout): (String, ExchangeFactory, _, _) =
             match self {
                 TargetSpec::Http(spec) => {
-                    let s = spec.clone();
+                    // Rendered once: every connection shares the bytes.
+                    let shared = HttpShared::new(spec);
                     (
                         spec.url.authority(),
                         Arc::new(move || {
-                            Box::new(HttpExchange::new(s.clone())) as Box<dyn Exchange>
+                            Box::new(HttpExchange::new(shared.clone())) as Box<dyn Exchange>
                         }),
                         spec.connections,
                         spec.connect_timeout,
                     )
                 }
                 TargetSpec::Tcp(spec) => {
-                    let s = spec.clone();
+                    let shared = Arc::new(spec.clone());
                     (
                         spec.address.clone(),
                         Arc::new(move || {
-                            Box::new(TcpExchange::new(s.clone())) as Box<dyn Exchange>
+                            Box::new(TcpExchange::new(shared.clone())) as Box<dyn Exchange>
                         }),
                         spec.connections,
                         spec.connect_timeout,

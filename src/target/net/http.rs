@@ -1,18 +1,30 @@
 //! HTTP/1.1: the request a target sends, and a streaming parser for the response.
 //!
-//! The request is built once (method, path, Host, headers, Content-Length, body) and sent as
-//! the same bytes every time. The response parser reads the head with `httparse`, then counts
-//! the body without keeping it: by Content-Length, chunk by chunk, or until the server closes.
-//! Interim 1xx responses are skipped. Faults map to error kinds of their own.
+//! The request is built once (method, path, Host, headers, Content-Length, body), shared by
+//! every connection of the run ([`HttpShared`]: a 10 MB body costs 10 MB, not 10 MB per
+//! connection) and sent as the same bytes every time. Nothing reaches the wire unchecked: the
+//! URL's path and query are percent-encoded where they hold bytes a request line may not, and
+//! refused when they hold control characters (a CR LF in a URL would start a header or a second
+//! request); header names must be tokens and values free of control characters; a
+//! `Content-Length` given by hand must match the body, `Transfer-Encoding` is refused (the body
+//! is sent as is), and a `Host` given by hand replaces the default one.
+//!
+//! The response parser reads the head with `httparse`, then counts the body without keeping
+//! it: by Content-Length, chunk by chunk, or until the server closes. Interim 1xx responses are
+//! skipped. Faults map to error kinds of their own.
 
 use std::time::Duration;
 
 use super::{Exchange, Parse, resolve};
 use crate::target::ErrorKind;
 
-/// The largest response head accepted.
+/// The largest response head accepted, in bytes, however many header lines it holds.
 pub const MAX_HEAD: usize = 64 * 1024;
-const MAX_HEADERS: usize = 64;
+/// Header lines parsed without allocating; a head with more is parsed again with room for as
+/// many as [`MAX_HEAD`] bytes can hold (a rare, slow path).
+const FAST_HEADERS: usize = 64;
+/// The largest request body.
+pub const MAX_BODY: usize = 64 * 1024 * 1024;
 
 /// Error kinds of HTTP faults.
 pub mod kinds {
@@ -39,18 +51,35 @@ pub struct HttpUrl {
 }
 
 impl HttpUrl {
-    /// Parses `http://host[:port][/path]` (IPv6 hosts in brackets). `https` is refused.
+    /// Parses `http://host[:port][/path][?query][#fragment]` (IPv6 hosts in brackets).
+    /// `https` is refused; so are control characters anywhere, credentials (`user@`) and
+    /// hosts that are not names or addresses. The path and query are percent-encoded where
+    /// they hold bytes a request line may not (spaces, quotes, non-ASCII); the fragment is
+    /// dropped, as browsers do.
     pub fn parse(text: &str) -> Result<HttpUrl, String> {
+        if let Some(c) = text.chars().find(|c| c.is_control()) {
+            return Err(format!(
+                "the URL holds the control character {c:?}; control characters (CR, LF, tab, \
+                 ...) cannot be sent in a request line"
+            ));
+        }
         let rest = text
             .strip_prefix("http://")
             .ok_or_else(|| match text.split_once("://") {
                 Some(("https", _)) => "https is not supported (plain HTTP/1.1 only)".to_string(),
                 _ => "the URL must start with http://".to_string(),
             })?;
-        let (authority, path) = match rest.find('/') {
-            Some(i) => (&rest[..i], &rest[i..]),
-            None => (rest, "/"),
+        let rest = rest.split_once('#').map_or(rest, |(before, _)| before);
+        let (authority, path) = match rest.find(['/', '?']) {
+            Some(i) if rest[i..].starts_with('?') => (&rest[..i], format!("/{}", &rest[i..])),
+            Some(i) => (&rest[..i], rest[i..].to_string()),
+            None => (rest, "/".to_string()),
         };
+        if authority.contains('@') {
+            return Err("credentials in the URL (user@host) are not sent; give an \
+                        Authorization header instead"
+                .into());
+        }
         let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
             let (host, after) = v6.split_once(']').ok_or("an IPv6 host needs a closing ]")?;
             let port = match after.strip_prefix(':') {
@@ -71,10 +100,22 @@ impl HttpUrl {
         if host.is_empty() || host == "[]" {
             return Err("the URL has no host".into());
         }
+        let name_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_');
+        let v6_char = |c: char| c.is_ascii_hexdigit() || matches!(c, ':' | '.' | '[' | ']');
+        let valid = if host.starts_with('[') {
+            host.chars().all(v6_char)
+        } else {
+            host.chars().all(name_char)
+        };
+        if !valid {
+            return Err(format!(
+                "`{host}` is not a host: a name (letters, digits, . - _) or an address"
+            ));
+        }
         Ok(HttpUrl {
             host,
             port,
-            path: path.to_string(),
+            path: percent_encode(&path),
         })
     }
 
@@ -91,6 +132,41 @@ impl HttpUrl {
     pub fn authority(&self) -> String {
         format!("{}:{}", self.host, self.port)
     }
+}
+
+/// Whether `value` holds `word`, ignoring ASCII case (without allocating: this runs per
+/// response).
+fn contains_word(value: &str, word: &str) -> bool {
+    value
+        .as_bytes()
+        .windows(word.len())
+        .any(|w| w.eq_ignore_ascii_case(word.as_bytes()))
+}
+
+/// Whether `b` may appear in a header name or method (RFC 9110 `tchar`).
+fn is_token(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+/// `path` with every byte a request target may not hold raw written as `%XX`: spaces, quotes,
+/// `<>\\^`{|}`, non-ASCII bytes, and `%` not followed by two hex digits. Bytes already
+/// escaped are kept as they are.
+pub fn percent_encode(path: &str) -> String {
+    let bytes = path.as_bytes();
+    let mut out = String::with_capacity(path.len());
+    for (i, &b) in bytes.iter().enumerate() {
+        let escaped = b == b'%'
+            && bytes.len() > i + 2
+            && bytes[i + 1].is_ascii_hexdigit()
+            && bytes[i + 2].is_ascii_hexdigit();
+        let raw = b.is_ascii_graphic() && !b"\"<>\\^`{|}".contains(&b) && (b != b'%' || escaped);
+        if raw {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 /// Everything an HTTP target sends and expects.
@@ -126,35 +202,69 @@ impl HttpSpec {
         }
     }
 
-    /// Checks the spec and that its host resolves.
+    /// Checks everything that will be sent (see the module doc) and that the host resolves.
     pub fn validate(&self) -> Result<(), String> {
         if self.method.is_empty() || !self.method.bytes().all(|b| b.is_ascii_uppercase()) {
-            return Err(format!("`{}` is not an HTTP method", self.method));
+            return Err(format!(
+                "`{}` is not an HTTP method (capital letters, e.g. GET, POST)",
+                self.method
+            ));
         }
         for (name, value) in &self.headers {
-            let bad = name.is_empty()
-                || name.bytes().any(|b| b <= b' ' || b == b':' || b >= 0x7f)
-                || value.bytes().any(|b| b == b'\r' || b == b'\n');
-            if bad {
-                return Err(format!("`{name}: {value}` is not a header"));
+            if name.is_empty() || !name.bytes().all(is_token) {
+                return Err(format!(
+                    "`{}` is not a header name (letters, digits and !#$%&'*+-.^_`|~)",
+                    name.escape_debug()
+                ));
             }
+            if let Some(b) = value
+                .bytes()
+                .find(|&b| (b < b' ' && b != b'\t') || b == 0x7f)
+            {
+                return Err(format!(
+                    "the value of header `{name}` holds the control character {:?}; header \
+                     values cannot hold CR, LF or other control characters",
+                    b as char
+                ));
+            }
+            if name.eq_ignore_ascii_case("transfer-encoding") {
+                return Err(
+                    "a Transfer-Encoding header: openpace sends the body as is, framed \
+                            by Content-Length"
+                        .into(),
+                );
+            }
+            if name.eq_ignore_ascii_case("content-length")
+                && value.trim().parse::<usize>().ok() != Some(self.body.len())
+            {
+                return Err(format!(
+                    "Content-Length: {value} does not match the body ({} bytes); leave it out \
+                     and openpace sends the right one",
+                    self.body.len()
+                ));
+            }
+        }
+        if self.body.len() > MAX_BODY {
+            return Err(format!(
+                "a body of {} bytes; the largest is {} MiB",
+                self.body.len(),
+                MAX_BODY >> 20
+            ));
         }
         resolve(&self.url.authority()).map(|_| ())
     }
 
     /// The bytes of the request, built once.
     pub fn request_bytes(&self) -> Vec<u8> {
-        let mut head = format!(
-            "{} {} HTTP/1.1\r\nHost: {}\r\n",
-            self.method,
-            self.url.path,
-            self.url.host_header()
-        );
         let has = |name: &str| {
             self.headers
                 .iter()
                 .any(|(n, _)| n.eq_ignore_ascii_case(name))
         };
+        let mut head = format!("{} {} HTTP/1.1\r\n", self.method, self.url.path);
+        if !has("host") {
+            head.push_str(&format!("Host: {}\r\n", self.url.host_header()));
+        }
         for (name, value) in &self.headers {
             head.push_str(&format!("{name}: {value}\r\n"));
         }
@@ -198,28 +308,51 @@ enum State {
     UntilClose,
 }
 
-/// One HTTP exchange at a time on a connection; see the module doc.
-pub struct HttpExchange {
-    spec: HttpSpec,
+/// What every connection of an HTTP target shares: the request's bytes, rendered once, and
+/// what a response must be to count as a success.
+#[derive(Debug)]
+pub struct HttpShared {
     request: Vec<u8>,
-    state: State,
-    status: u16,
-    close: bool,
+    expect_status: Vec<u16>,
     head_request: bool,
 }
 
+impl HttpShared {
+    /// Renders `spec`'s request.
+    pub fn new(spec: &HttpSpec) -> std::sync::Arc<HttpShared> {
+        std::sync::Arc::new(HttpShared {
+            request: spec.request_bytes(),
+            expect_status: spec.expect_status.clone(),
+            head_request: spec.method == "HEAD",
+        })
+    }
+
+    /// Whether `status` counts as success.
+    fn accepts(&self, status: u16) -> bool {
+        if self.expect_status.is_empty() {
+            (200..400).contains(&status)
+        } else {
+            self.expect_status.contains(&status)
+        }
+    }
+}
+
+/// One HTTP exchange at a time on a connection; see the module doc.
+pub struct HttpExchange {
+    shared: std::sync::Arc<HttpShared>,
+    state: State,
+    status: u16,
+    close: bool,
+}
+
 impl HttpExchange {
-    /// An exchange sending `spec`'s request.
-    pub fn new(spec: HttpSpec) -> HttpExchange {
-        let request = spec.request_bytes();
-        let head_request = spec.method == "HEAD";
+    /// An exchange sending the shared request.
+    pub fn new(shared: std::sync::Arc<HttpShared>) -> HttpExchange {
         HttpExchange {
-            spec,
-            request,
+            shared,
             state: State::Head,
             status: 0,
             close: false,
-            head_request,
         }
     }
 
@@ -236,28 +369,45 @@ impl HttpExchange {
 
     fn done(&self) -> Parse {
         Parse::Done {
-            error: (!self.spec.accepts(self.status)).then(|| self.status_kind()),
+            error: (!self.shared.accepts(self.status)).then(|| self.status_kind()),
             close: self.close,
         }
     }
 
     /// Parses the head at the start of `buf`; returns the bytes it took, or what to do.
     fn head(&mut self, buf: &[u8]) -> Result<usize, Parse> {
-        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-        let mut response = httparse::Response::new(&mut headers);
+        let mut headers = [httparse::EMPTY_HEADER; FAST_HEADERS];
+        if let Some(outcome) = self.read_head(buf, &mut headers) {
+            return outcome;
+        }
+        // More than FAST_HEADERS lines: parse again with room for every line that MAX_HEAD
+        // bytes can hold ("a:" and CRLF is 4 bytes).
+        let mut many = vec![httparse::EMPTY_HEADER; MAX_HEAD / 4];
+        self.read_head(buf, &mut many)
+            .unwrap_or(Err(Parse::Failed(kinds::HEADERS_TOO_LARGE)))
+    }
+
+    /// Parses the head with `headers` as room for its lines; `None` when they are too few.
+    fn read_head<'b>(
+        &mut self,
+        buf: &'b [u8],
+        headers: &mut [httparse::Header<'b>],
+    ) -> Option<Result<usize, Parse>> {
+        let mut response = httparse::Response::new(headers);
         let used = match response.parse(buf) {
+            Ok(httparse::Status::Complete(n)) if n > MAX_HEAD => {
+                return Some(Err(Parse::Failed(kinds::HEADERS_TOO_LARGE)));
+            }
             Ok(httparse::Status::Complete(n)) => n,
             Ok(httparse::Status::Partial) if buf.len() > MAX_HEAD => {
-                return Err(Parse::Failed(kinds::HEADERS_TOO_LARGE));
+                return Some(Err(Parse::Failed(kinds::HEADERS_TOO_LARGE)));
             }
-            Ok(httparse::Status::Partial) => return Err(Parse::NeedMore),
-            Err(httparse::Error::TooManyHeaders) => {
-                return Err(Parse::Failed(kinds::HEADERS_TOO_LARGE));
-            }
+            Ok(httparse::Status::Partial) => return Some(Err(Parse::NeedMore)),
+            Err(httparse::Error::TooManyHeaders) => return None,
             Err(httparse::Error::Status | httparse::Error::Version) => {
-                return Err(Parse::Failed(kinds::MALFORMED_STATUS));
+                return Some(Err(Parse::Failed(kinds::MALFORMED_STATUS)));
             }
-            Err(_) => return Err(Parse::Failed(kinds::MALFORMED_HEADERS)),
+            Err(_) => return Some(Err(Parse::Failed(kinds::MALFORMED_HEADERS))),
         };
         self.status = response.code.unwrap_or(0);
         let http10 = response.version == Some(0);
@@ -266,25 +416,23 @@ impl HttpExchange {
         for h in response.headers.iter() {
             let value = std::str::from_utf8(h.value).unwrap_or("").trim();
             if h.name.eq_ignore_ascii_case("content-length") {
-                length = Some(
-                    value
-                        .parse::<u64>()
-                        .map_err(|_| Parse::Failed(kinds::MALFORMED_HEADERS))?,
-                );
+                match value.parse::<u64>() {
+                    Ok(n) => length = Some(n),
+                    Err(_) => return Some(Err(Parse::Failed(kinds::MALFORMED_HEADERS))),
+                }
             } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
-                chunked = value.to_ascii_lowercase().contains("chunked");
+                chunked = contains_word(value, "chunked");
             } else if h.name.eq_ignore_ascii_case("connection") {
-                let v = value.to_ascii_lowercase();
-                if v.contains("close") {
+                if contains_word(value, "close") {
                     self.close = true;
-                } else if v.contains("keep-alive") {
+                } else if contains_word(value, "keep-alive") {
                     self.close = false;
                 }
             }
         }
         self.state = if (100..200).contains(&self.status) && self.status != 101 {
             State::Head
-        } else if self.head_request || self.status == 204 || self.status == 304 {
+        } else if self.shared.head_request || self.status == 204 || self.status == 304 {
             State::Length(0)
         } else if chunked {
             State::ChunkSize
@@ -294,13 +442,13 @@ impl HttpExchange {
             self.close = true;
             State::UntilClose
         };
-        Ok(used)
+        Some(Ok(used))
     }
 }
 
 impl Exchange for HttpExchange {
     fn request(&self) -> &[u8] {
-        &self.request
+        &self.shared.request
     }
 
     fn reset(&mut self) {
@@ -401,9 +549,9 @@ mod tests {
     use super::*;
 
     fn exchange() -> HttpExchange {
-        HttpExchange::new(HttpSpec::get(
+        HttpExchange::new(HttpShared::new(&HttpSpec::get(
             HttpUrl::parse("http://127.0.0.1:8080/x").unwrap(),
-        ))
+        )))
     }
 
     fn feed(e: &mut HttpExchange, parts: &[&[u8]]) -> Parse {
@@ -434,6 +582,68 @@ mod tests {
         assert!(HttpUrl::parse("ftp://x/").is_err());
         assert!(HttpUrl::parse("http://x:port/").is_err());
         assert!(HttpUrl::parse("http:///").is_err());
+    }
+
+    #[test]
+    fn urls_never_carry_raw_bytes_to_the_request_line() {
+        // Issue 11: this URL put a header and a second request on the wire.
+        let smuggling = "http://127.0.0.1:18083/a\r\nX-Injected: 1\r\n\r\nGET /smuggled";
+        assert!(
+            HttpUrl::parse(smuggling)
+                .unwrap_err()
+                .contains("control character")
+        );
+        assert!(HttpUrl::parse("http://h/\u{7f}").is_err());
+        let u = HttpUrl::parse("http://h/a b/\u{e9}?x=<1>&y=%zz&z=%2F#top").unwrap();
+        assert_eq!(u.path, "/a%20b/%C3%A9?x=%3C1%3E&y=%25zz&z=%2F");
+        assert_eq!(HttpUrl::parse("http://h?q=1").unwrap().path, "/?q=1");
+        assert!(HttpUrl::parse("http://u@h/").is_err());
+        assert!(HttpUrl::parse("http://h%0d/").is_err());
+        assert!(HttpUrl::parse("http://a b/").is_err());
+    }
+
+    #[test]
+    fn headers_and_framing_are_checked() {
+        let mut spec = HttpSpec::get(HttpUrl::parse("http://127.0.0.1:81/p").unwrap());
+        for (name, value) in [
+            ("X-A", "1\r\nX-B: 2"),
+            ("X-A", "a\u{0}b"),
+            ("X A", "1"),
+            ("X:A", "1"),
+            ("Transfer-Encoding", "chunked"),
+            ("Content-Length", "5"),
+        ] {
+            spec.headers = vec![(name.into(), value.into())];
+            assert!(spec.validate().is_err(), "{name}: {value:?}");
+        }
+        spec.headers = vec![("Content-Length".into(), "0".into())];
+        spec.validate().unwrap();
+        spec.headers = vec![
+            ("Host".into(), "other:1".into()),
+            ("X-T".into(), "a\tb".into()),
+        ];
+        spec.validate().unwrap();
+        let text = String::from_utf8(spec.request_bytes()).unwrap();
+        assert_eq!(text.matches("Host:").count(), 1, "{text}");
+        assert!(text.contains("Host: other:1\r\n"), "{text}");
+    }
+
+    #[test]
+    fn a_head_is_limited_by_bytes_not_by_lines() {
+        // Issue 11: more than 64 header lines (about 11 KB) was `headers_too_large`.
+        let mut head = b"HTTP/1.1 200 OK\r\n".to_vec();
+        for i in 0..300 {
+            head.extend_from_slice(format!("X-Header-{i}: value\r\n").as_bytes());
+        }
+        head.extend_from_slice(b"Content-Length: 0\r\n\r\n");
+        let mut e = exchange();
+        assert_eq!(
+            feed(&mut e, &[&head]),
+            Parse::Done {
+                error: None,
+                close: false
+            }
+        );
     }
 
     #[test]

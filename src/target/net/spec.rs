@@ -44,20 +44,50 @@ fn count(o: &Map<String, Value>, key: &str) -> Result<Option<usize>, String> {
     }
 }
 
+/// The shortest and longest connect timeouts.
+const CONNECT_TIMEOUT_RANGE: std::ops::RangeInclusive<Duration> =
+    Duration::from_millis(1)..=Duration::from_secs(3600);
+
 fn timeout(o: &Map<String, Value>) -> Result<Duration, String> {
-    match o.get("connect_timeout") {
-        None | Some(Value::Null) => Ok(Duration::from_secs(2)),
+    let allowed = "1ms to 3600 seconds (a number of seconds or a duration like \"2s\")";
+    let given = match o.get("connect_timeout") {
+        None | Some(Value::Null) => return Ok(Duration::from_secs(2)),
         Some(Value::Number(n)) => n
             .as_f64()
-            .filter(|s| *s > 0.0 && *s <= 3600.0)
-            .map(Duration::from_secs_f64)
-            .ok_or_else(|| format!("`connect_timeout` {n} is not 0 to 3600 seconds")),
-        Some(Value::String(s)) => crate::config::parse_duration(s)
-            .ok()
-            .filter(|d| !d.is_zero())
-            .ok_or_else(|| format!("`connect_timeout` \"{s}\" is not a duration like \"2s\"")),
-        Some(other) => Err(format!("`connect_timeout` must be a duration, not {other}")),
+            .filter(|s| s.is_finite() && *s >= 0.0 && *s <= 3600.0)
+            .map(Duration::from_secs_f64),
+        Some(Value::String(s)) => crate::config::parse_duration(s).ok(),
+        Some(_) => None,
+    };
+    given
+        .filter(|d| CONNECT_TIMEOUT_RANGE.contains(d))
+        .ok_or_else(|| {
+            let v = o
+                .get("connect_timeout")
+                .map_or(String::new(), Value::to_string);
+            format!("`connect_timeout` {v} is not {allowed}")
+        })
+}
+
+/// The largest request body: a body is read once and shared by every connection.
+pub const MAX_BODY_BYTES: u64 = 64 * 1024 * 1024;
+
+/// Reads a body file, refusing one larger than [`MAX_BODY_BYTES`] (without reading more).
+fn read_body(path: &str) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    let file =
+        std::fs::File::open(path).map_err(|e| format!("cannot read body_file {path}: {e}"))?;
+    let mut body = Vec::new();
+    file.take(MAX_BODY_BYTES + 1)
+        .read_to_end(&mut body)
+        .map_err(|e| format!("cannot read body_file {path}: {e}"))?;
+    if body.len() as u64 > MAX_BODY_BYTES {
+        return Err(format!(
+            "body_file {path} is larger than {} MiB, the largest body",
+            MAX_BODY_BYTES >> 20
+        ));
     }
+    Ok(body)
 }
 
 fn unknown(o: &Map<String, Value>, known: &str) -> Result<(), String> {
@@ -106,10 +136,7 @@ fn http(o: &Map<String, Value>) -> Result<HttpSpec, String> {
     match (text(o, "body")?, text(o, "body_file")?) {
         (Some(_), Some(_)) => return Err("give `body` or `body_file`, not both".into()),
         (Some(body), None) => spec.body = body.as_bytes().to_vec(),
-        (None, Some(path)) => {
-            spec.body =
-                std::fs::read(path).map_err(|e| format!("cannot read body_file {path}: {e}"))?
-        }
+        (None, Some(path)) => spec.body = read_body(path)?,
         (None, None) => {}
     }
     spec.expect_status = match o.get("expect_status") {

@@ -31,6 +31,16 @@ pub struct TcpSpec {
 impl TcpSpec {
     /// Checks the spec and that its host resolves.
     pub fn validate(&self) -> Result<(), String> {
+        if self.payload.is_empty() {
+            return Err("the payload is empty: a tcp:// target must send something".into());
+        }
+        if self.payload.len() > super::http::MAX_BODY {
+            return Err(format!(
+                "a payload of {} bytes; the largest is {} MiB",
+                self.payload.len(),
+                super::http::MAX_BODY >> 20
+            ));
+        }
         if let Until::Delimiter(d) = &self.until {
             if d.is_empty() {
                 return Err("the delimiter is empty".into());
@@ -85,15 +95,15 @@ pub fn decode_bytes(text: &str) -> Result<Vec<u8>, String> {
     Ok(out)
 }
 
-/// One TCP exchange at a time on a connection.
+/// One TCP exchange at a time on a connection; every connection shares the spec.
 pub struct TcpExchange {
-    spec: TcpSpec,
+    spec: std::sync::Arc<TcpSpec>,
     seen: usize,
 }
 
 impl TcpExchange {
     /// An exchange sending `spec`'s payload.
-    pub fn new(spec: TcpSpec) -> TcpExchange {
+    pub fn new(spec: std::sync::Arc<TcpSpec>) -> TcpExchange {
         TcpExchange { spec, seen: 0 }
     }
 }
@@ -161,12 +171,14 @@ mod tests {
 
     #[test]
     fn responses_end_at_the_delimiter_or_the_count() {
-        let spec = |until| TcpSpec {
-            address: "127.0.0.1:1".into(),
-            payload: b"x".to_vec(),
-            until,
-            connections: 1,
-            connect_timeout: Duration::from_secs(1),
+        let spec = |until| {
+            std::sync::Arc::new(TcpSpec {
+                address: "127.0.0.1:1".into(),
+                payload: b"x".to_vec(),
+                until,
+                connections: 1,
+                connect_timeout: Duration::from_secs(1),
+            })
         };
         let mut e = TcpExchange::new(spec(Until::Delimiter(b"\r\n".to_vec())));
         let mut buf = b"PO".to_vec();
