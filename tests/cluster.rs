@@ -3,12 +3,14 @@
 
 mod common;
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use hdrhistogram::Histogram;
 use openpace::RunResult;
 use openpace::cluster::{MergeOptions, merge};
+use openpace::metrics::atomic_hist::new_histogram;
 use openpace::metrics::encoding::{decode, encode};
 use serde_json::{Value, json};
 
@@ -60,7 +62,7 @@ fn split_histogram(text: &str) -> (String, String) {
     (encode(&a), encode(&b))
 }
 
-/// Splits every whole-number field of `object` (and every histogram) between `a` and `b`.
+/// Splits every whole-number field of `object` between `a` and `b`.
 fn split_counts(value: &Value, a: &mut Value, b: &mut Value) {
     let Value::Object(fields) = value else { return };
     for (key, field) in fields {
@@ -71,16 +73,21 @@ fn split_counts(value: &Value, a: &mut Value, b: &mut Value) {
     }
 }
 
-fn split_histograms(value: &Value, a: &mut Value, b: &mut Value) {
-    let Value::Object(fields) = value else { return };
-    for (key, field) in fields {
-        let (x, y) = split_histogram(field.as_str().unwrap());
-        a[key] = json!(x);
-        b[key] = json!(y);
+/// Adds the histograms of `row` into `into` (four, keyed by name).
+fn add_histograms(into: &mut BTreeMap<String, Histogram<u64>>, row: &Value) {
+    for (key, text) in row.as_object().unwrap() {
+        let text = text.as_str().unwrap();
+        let total = into.entry(key.clone()).or_insert_with(new_histogram);
+        if !text.is_empty() {
+            total.add(decode(text).unwrap()).unwrap();
+        }
     }
 }
 
-/// The run as two shards' reports, every histogram and count divided between them.
+/// The run as two shards' reports that each hold together, as a real shard's do (`openpace
+/// merge` checks): shard a has the even intervals, shard b the odd ones (the other's copy of
+/// a row is empty), each shard's totals are the sums of its rows, and the counts no row holds
+/// are divided between them. The run must have no errors (their kinds would need dividing).
 fn split_run(result: &RunResult) -> (RunResult, RunResult) {
     let whole = serde_json::to_value(result).unwrap();
     let (mut a, mut b) = (whole.clone(), whole.clone());
@@ -91,27 +98,74 @@ fn split_run(result: &RunResult) -> (RunResult, RunResult) {
         });
     }
     for (j, s) in whole["scenarios"].as_array().unwrap().iter().enumerate() {
-        let (sa, sb) = (&mut a["scenarios"][j], &mut b["scenarios"][j]);
-        for key in ["requests", "errors_by_kind", "network", "overhead"] {
-            split_counts(&s[key], &mut sa[key], &mut sb[key]);
-        }
-        split_histograms(
-            &s["histograms"],
-            &mut sa["histograms"],
-            &mut sb["histograms"],
+        assert_eq!(
+            s["requests"]["errors"], 0,
+            "split_run divides runs without errors"
         );
-        for (i, row) in s["intervals"].as_array().unwrap().iter().enumerate() {
-            let (ra, rb) = (&mut sa["intervals"][i], &mut sb["intervals"][i]);
-            split_counts(row, ra, rb);
-            let scheduled = row["scheduled"].as_f64().unwrap();
-            ra["scheduled"] = json!(scheduled / 2.0);
-            rb["scheduled"] = json!(scheduled / 2.0);
-            split_histograms(
-                &row["histograms"],
-                &mut ra["histograms"],
-                &mut rb["histograms"],
-            );
+        let mut halves = [a["scenarios"][j].take(), b["scenarios"][j].take()];
+        for key in ["network", "overhead"] {
+            let [ha, hb] = &mut halves;
+            split_counts(&s[key], &mut ha[key], &mut hb[key]);
         }
+        for (h, half) in halves.iter_mut().enumerate() {
+            let mut totals = BTreeMap::new();
+            let mut counts = BTreeMap::<&str, u64>::new();
+            for (i, row) in s["intervals"].as_array().unwrap().iter().enumerate() {
+                let mine = i % 2 == h;
+                let r = &mut half["intervals"][i];
+                r["scheduled"] = json!(row["scheduled"].as_f64().unwrap() / 2.0);
+                for key in [
+                    "sent",
+                    "completed",
+                    "ok",
+                    "errors",
+                    "timeouts",
+                    "dropped",
+                    "late",
+                ] {
+                    let n = if mine { row[key].as_u64().unwrap() } else { 0 };
+                    r[key] = json!(n);
+                    *counts.entry(key).or_default() += n;
+                }
+                if mine {
+                    add_histograms(&mut totals, &row["histograms"]);
+                } else {
+                    for key in [
+                        "response_time",
+                        "service_time",
+                        "dispatch_delay",
+                        "timer_lateness",
+                    ] {
+                        r["histograms"][key] = json!("");
+                    }
+                }
+            }
+            for (key, h) in totals {
+                half["histograms"][key] = json!(encode(&h));
+            }
+            let requests = &mut half["requests"];
+            for key in [
+                "retries",
+                "backlogged",
+                "abandoned",
+                "expired",
+                "warmup",
+                "cache_hits",
+                "fallbacks",
+            ] {
+                let n = s["requests"][key].as_u64().unwrap();
+                requests[key] = json!(if h == 0 { n / 2 } else { n - n / 2 });
+            }
+            for (key, n) in &counts {
+                requests[*key] = json!(n);
+            }
+            // A request sent in one row may end in the next: the shard sent what it completed.
+            requests["sent"] = json!(counts["completed"]);
+            requests["intended"] = json!(counts["ok"] + counts["timeouts"] + counts["dropped"]);
+        }
+        let [ha, hb] = halves;
+        a["scenarios"][j] = ha;
+        b["scenarios"][j] = hb;
     }
     (
         serde_json::from_value(a).unwrap(),
@@ -210,6 +264,146 @@ fn one_run_split_in_two_merges_back_exactly() {
     for (name, format) in openpace::ReportFormat::ALL {
         let files = openpace::report::render_files(&merged, format).expect(name);
         assert!(files.iter().all(|(_, text)| !text.is_empty()), "{name}");
+    }
+}
+
+/// Issue 11, part 5: 15 of 149 mutated shard reports were merged with exit 0 (an empty
+/// histogram string dropped a shard's latencies, counts of 2^64 - 1 wrapped, ok > intended
+/// gave a success rate of 2.0). Each report is now checked before it is added.
+#[test]
+fn merge_verifies_each_report_before_it_adds_it() {
+    let config = openpace::LoadTestConfig {
+        target: openpace::target::TargetSpec::Sleep(std::time::Duration::from_millis(1)),
+        metrics_collection_interval: 0.5,
+        ..common::config("verify", 200.0, 1.0)
+    };
+    let (result, _) = common::run(config);
+    let (a, b) = split_run(&result);
+    let broken = |change: &dyn Fn(&mut Value)| -> RunResult {
+        let mut v = serde_json::to_value(&b).unwrap();
+        change(&mut v);
+        serde_json::from_value(v).unwrap()
+    };
+    let merge_with = |b: RunResult, allow_partial: bool| {
+        merge(
+            &[("a.json".into(), a.clone()), ("b.json".into(), b)],
+            &MergeOptions { allow_partial },
+        )
+    };
+    let cases: Vec<(&str, RunResult)> = vec![
+        (
+            "scenarios[0].histograms.response_time",
+            broken(&|v| v["scenarios"][0]["histograms"]["response_time"] = json!("")),
+        ),
+        (
+            "scenarios[0].histograms.service_time",
+            broken(&|v| {
+                let h = v["scenarios"][0]["histograms"]["service_time"]
+                    .as_str()
+                    .unwrap();
+                let cut = h[..h.len() / 2].to_string();
+                v["scenarios"][0]["histograms"]["service_time"] = json!(cut);
+            }),
+        ),
+        (
+            "scenarios[0].requests",
+            broken(&|v| v["scenarios"][0]["requests"]["ok"] = json!(u64::MAX)),
+        ),
+        (
+            "scenarios[0].requests.intended",
+            broken(&|v| {
+                let ok = v["scenarios"][0]["requests"]["ok"].as_u64().unwrap();
+                v["scenarios"][0]["requests"]["ok"] = json!(ok * 2);
+            }),
+        ),
+        (
+            "scenarios[0].errors_by_kind",
+            broken(&|v| v["scenarios"][0]["errors_by_kind"]["reset"] = json!(3)),
+        ),
+        (
+            "schema_version",
+            broken(&|v| v["schema_version"] = json!(99)),
+        ),
+    ];
+    for (field, report) in cases {
+        let err = merge_with(report.clone(), false).unwrap_err().to_string();
+        assert!(
+            err.contains("b.json") && err.contains(field),
+            "{field}: {err}"
+        );
+        // With --allow-partial the report is left out and the result says so.
+        let merged = merge_with(report, true).unwrap();
+        let info = merged.merged.as_ref().unwrap();
+        assert!(info.partial && info.left_out.len() == 1, "{info:?}");
+        assert!(info.left_out[0].starts_with("b.json"), "{info:?}");
+        let s = &merged.scenarios[0];
+        assert_eq!(s.requests, a.scenarios[0].requests, "{field}");
+        assert!(
+            s.verdict.notes.iter().any(|n| n.contains("left out")),
+            "{field}"
+        );
+    }
+}
+
+/// Mutated reports either merge into a result that holds together or are refused; never
+/// anything in between.
+#[test]
+fn a_mutated_report_merges_consistently_or_not_at_all() {
+    let config = openpace::LoadTestConfig {
+        target: openpace::target::TargetSpec::Noop,
+        metrics_collection_interval: 0.5,
+        ..common::config("mutations", 200.0, 1.0)
+    };
+    let (result, _) = common::run(config);
+    let (a, b) = split_run(&result);
+    let whole = serde_json::to_value(&b).unwrap();
+    let mut paths = Vec::new();
+    collect_numbers(&whole, String::new(), &mut paths);
+    assert!(paths.len() > 50, "{}", paths.len());
+    let mut merged_ok = 0;
+    for (i, path) in paths.iter().enumerate() {
+        for value in [json!(0), json!(1), json!(u64::MAX), json!(i as u64 * 7919)] {
+            let mut v = whole.clone();
+            *v.pointer_mut(path).unwrap() = value.clone();
+            let Ok(report) = serde_json::from_value::<RunResult>(v) else {
+                continue;
+            };
+            let inputs = [("a.json".into(), a.clone()), ("b.json".into(), report)];
+            if let Ok(merged) = merge(&inputs, &MergeOptions::default()) {
+                merged_ok += 1;
+                let r = &merged.scenarios[0].requests;
+                assert_eq!(
+                    r.intended,
+                    r.ok + r.errors + r.timeouts + r.dropped,
+                    "{path}"
+                );
+                let h = decode(&merged.scenarios[0].histograms.response_time).unwrap();
+                assert_eq!(h.len(), r.completed, "{path} = {value}");
+                assert!(merged.scenarios[0].success_rate <= 1.0, "{path} = {value}");
+            }
+        }
+    }
+    assert!(
+        merged_ok > 0,
+        "harmless mutations (rates, times) still merge"
+    );
+}
+
+/// JSON pointers to every number in `v` that a report's reader takes as an integer.
+fn collect_numbers(v: &Value, at: String, out: &mut Vec<String>) {
+    match v {
+        Value::Number(n) if n.is_u64() => out.push(at),
+        Value::Object(o) => {
+            for (k, x) in o {
+                collect_numbers(x, format!("{at}/{k}"), out);
+            }
+        }
+        Value::Array(a) => {
+            for (i, x) in a.iter().enumerate() {
+                collect_numbers(x, format!("{at}/{i}"), out);
+            }
+        }
+        _ => {}
     }
 }
 

@@ -7,9 +7,12 @@
 //! interval series are aligned by wall-clock time, rates, shares and overhead are computed
 //! again from the sums, and every threshold is checked again on the merged figures.
 //!
-//! Reports of different scenarios or schedules, of different campaigns (shard counts), the
-//! same shard twice, and a campaign with shards missing are refused; with `allow_partial` the
-//! missing shards are tolerated and the result is marked partial.
+//! Every report is checked before it is added (`verify`): a report whose counts, histograms
+//! or schema do not hold together is refused, naming the file and the field. Reports of
+//! different scenarios or schedules, of different campaigns (shard counts), the same shard
+//! twice, and a campaign with shards missing are refused too; with `allow_partial` missing
+//! and refused shards are left out and the result is marked partial, saying which and why.
+//! Counts are summed with checked arithmetic.
 
 use std::collections::BTreeMap;
 
@@ -42,6 +45,68 @@ const NS_PER_US: f64 = 1e3;
 /// Merges the reports `inputs` (each with the name it was given by, for messages) into one
 /// result. See the module doc for what is refused.
 pub fn merge(
+    inputs: &[(String, RunResult)],
+    options: &MergeOptions,
+) -> Result<RunResult, ConfigError> {
+    let mut left_out = Vec::new();
+    let mut sound = Vec::new();
+    for (name, report) in inputs {
+        match super::verify::verify(report) {
+            Ok(()) => sound.push((name.clone(), report.clone())),
+            Err(p) => {
+                let error = ConfigError::invalid(
+                    &Origin::File {
+                        file: name.clone(),
+                        scope: String::new(),
+                    },
+                    &p.field,
+                    p.value,
+                    format!(
+                        "{} (the report does not hold together; --allow-partial leaves it out)",
+                        p.expected
+                    ),
+                );
+                if !options.allow_partial {
+                    return Err(error);
+                }
+                left_out.push(format!("{name}: {error}"));
+            }
+        }
+    }
+    if sound.is_empty() && !inputs.is_empty() {
+        return Err(ConfigError::invalid(
+            &Origin::Flag("merge".into()),
+            "reports",
+            format!("{} refused", inputs.len()),
+            format!(
+                "at least one report that holds together: {}",
+                left_out.join("; ")
+            ),
+        ));
+    }
+    let mut merged = merge_sound(&sound, options)?;
+    if let Some(info) = merged.merged.as_mut() {
+        if !left_out.is_empty() {
+            info.partial = true;
+            for s in &mut merged.scenarios {
+                s.verdict.notes.insert(
+                    0,
+                    format!(
+                        "PARTIAL: {} report(s) left out because they do not hold together: {}",
+                        left_out.len(),
+                        left_out.join("; ")
+                    ),
+                );
+                s.verdict.suspect = true;
+            }
+        }
+        info.left_out = left_out;
+    }
+    Ok(merged)
+}
+
+/// Merges reports that passed `verify`.
+fn merge_sound(
     inputs: &[(String, RunResult)],
     options: &MergeOptions,
 ) -> Result<RunResult, ConfigError> {
@@ -279,6 +344,7 @@ pub fn merge(
             shards,
             missing,
             partial,
+            left_out: Vec::new(),
         }),
     })
 }
@@ -340,33 +406,44 @@ fn merge_scenario(parts: &[(&ScenarioResult, f64)]) -> Result<ScenarioResult, St
     let (mut framework_ns, mut response_ns) = (0u64, 0u64);
     let mut suspect_reasons: BTreeMap<String, u64> = BTreeMap::new();
     let mut alerts = Vec::new();
+    let wrap = || "counts that add up without passing 2^64".to_string();
     for &(s, offset) in parts {
         add_all(&mut totals, &decode_all(&s.histograms)?)?;
         let q = &s.requests;
-        r.intended += q.intended;
-        r.sent += q.sent;
-        r.completed += q.completed;
-        r.ok += q.ok;
-        r.errors += q.errors;
-        r.timeouts += q.timeouts;
-        r.retries += q.retries;
-        r.dropped += q.dropped;
-        r.backlogged += q.backlogged;
-        r.late += q.late;
-        r.abandoned += q.abandoned;
-        r.warmup += q.warmup;
-        r.cache_hits += q.cache_hits;
-        r.fallbacks += q.fallbacks;
-        for (kind, n) in &s.errors_by_kind {
-            *errors_by_kind.entry(kind.clone()).or_insert(0) += n;
+        for (total, n) in [
+            (&mut r.intended, q.intended),
+            (&mut r.sent, q.sent),
+            (&mut r.completed, q.completed),
+            (&mut r.ok, q.ok),
+            (&mut r.errors, q.errors),
+            (&mut r.timeouts, q.timeouts),
+            (&mut r.retries, q.retries),
+            (&mut r.dropped, q.dropped),
+            (&mut r.backlogged, q.backlogged),
+            (&mut r.late, q.late),
+            (&mut r.abandoned, q.abandoned),
+            (&mut r.expired, q.expired),
+            (&mut r.warmup, q.warmup),
+            (&mut r.cache_hits, q.cache_hits),
+            (&mut r.fallbacks, q.fallbacks),
+            (&mut network.bytes_sent, s.network.bytes_sent),
+            (&mut network.bytes_received, s.network.bytes_received),
+            (
+                &mut network.connections_opened,
+                s.network.connections_opened,
+            ),
+            (&mut framework_ns, s.overhead.framework_ns),
+            (&mut response_ns, s.overhead.response_ns),
+        ] {
+            *total = total.checked_add(n).ok_or_else(wrap)?;
         }
-        network.bytes_sent += s.network.bytes_sent;
-        network.bytes_received += s.network.bytes_received;
-        network.connections_opened += s.network.connections_opened;
-        framework_ns += s.overhead.framework_ns;
-        response_ns += s.overhead.response_ns;
+        for (kind, n) in &s.errors_by_kind {
+            let total = errors_by_kind.entry(kind.clone()).or_insert(0);
+            *total = total.checked_add(*n).ok_or_else(wrap)?;
+        }
         for (reason, n) in &s.suspect_reasons {
-            *suspect_reasons.entry(reason.clone()).or_insert(0) += n;
+            let total = suspect_reasons.entry(reason.clone()).or_insert(0);
+            *total = total.checked_add(*n).ok_or_else(wrap)?;
         }
         alerts.extend(s.alerts.iter().cloned().map(|mut a| {
             a.at_s += offset;
@@ -494,13 +571,19 @@ fn merge_intervals(parts: &[(&ScenarioResult, f64)]) -> Result<Vec<IntervalStats
             add_all(&mut row.histograms, &decode_all(&interval.histograms)?)?;
             let t = &mut row.stats;
             t.scheduled += interval.scheduled;
-            t.sent += interval.sent;
-            t.completed += interval.completed;
-            t.ok += interval.ok;
-            t.errors += interval.errors;
-            t.timeouts += interval.timeouts;
-            t.dropped += interval.dropped;
-            t.late += interval.late;
+            for (total, n) in [
+                (&mut t.sent, interval.sent),
+                (&mut t.completed, interval.completed),
+                (&mut t.ok, interval.ok),
+                (&mut t.errors, interval.errors),
+                (&mut t.timeouts, interval.timeouts),
+                (&mut t.dropped, interval.dropped),
+                (&mut t.late, interval.late),
+            ] {
+                *total = total
+                    .checked_add(n)
+                    .ok_or("interval counts that add up without passing 2^64")?;
+            }
             for flag in &interval.flags {
                 if !t.flags.contains(flag) {
                     t.flags.push(flag.clone());

@@ -12,6 +12,7 @@
 //! hot path: the engine only asks the schedule for every `N`th instant.
 
 pub mod merge;
+pub mod verify;
 
 use serde::{Deserialize, Serialize};
 

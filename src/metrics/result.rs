@@ -80,8 +80,13 @@ pub struct MergeInfo {
     pub shards: Vec<MergedShard>,
     /// Indices of the shards that were missing (only with `--allow-partial`).
     pub missing: Vec<u32>,
-    /// True when shards were missing: rates and counts cover only the shards present.
+    /// True when shards were missing or left out: rates and counts cover only the shards
+    /// merged.
     pub partial: bool,
+    /// Reports left out with `--allow-partial` because they did not hold together, each with
+    /// why.
+    #[serde(default)]
+    pub left_out: Vec<String>,
 }
 
 /// One shard of a merged result.
