@@ -43,25 +43,6 @@ fn unix_now() -> f64 {
 // ---------------------------------------------------------------------------------------
 // Merging is exact: one run's histograms and counts split in two and merged are the run.
 
-/// Halves of a histogram: every bucket's count split as evenly as whole counts allow.
-fn split_histogram(text: &str) -> (String, String) {
-    if text.is_empty() {
-        return (String::new(), String::new());
-    }
-    let h = decode(text).unwrap();
-    let mut a = Histogram::<u64>::new_from(&h);
-    let mut b = Histogram::<u64>::new_from(&h);
-    for v in h.iter_recorded() {
-        let n = v.count_at_value();
-        let value = v.value_iterated_to();
-        if n / 2 > 0 {
-            a.record_n(value, n / 2).unwrap();
-        }
-        b.record_n(value, n - n / 2).unwrap();
-    }
-    (encode(&a), encode(&b))
-}
-
 /// Splits every whole-number field of `object` between `a` and `b`.
 fn split_counts(value: &Value, a: &mut Value, b: &mut Value) {
     let Value::Object(fields) = value else { return };
