@@ -668,9 +668,13 @@ fn check_rate(origin: &Origin, field: &str, value: f64, zero_ok: bool) -> Result
 
 /// Number of CPUs the machine has (online or not), as the kernel numbers them.
 pub fn machine_cores() -> usize {
-    // SAFETY: sysconf has no preconditions.
-    let n = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_CONF) };
-    if n < 1 { 1 } else { n as usize }
+    // glibc reads /sys/devices/system/cpu for this on every call; the answer does not change.
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CORES.get_or_init(|| {
+        // SAFETY: sysconf has no preconditions.
+        let n = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_CONF) };
+        if n < 1 { 1 } else { n as usize }
+    })
 }
 
 fn check_cores(

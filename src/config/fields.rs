@@ -337,6 +337,10 @@ pub(super) fn set_field(
 
 /// The known field closest to a misspelt one, if any is within two edits.
 fn closest_field(name: &str) -> Option<&'static str> {
+    // No field name is this long, nor any misspelling of one; comparing would only cost time.
+    if name.len() > 64 {
+        return None;
+    }
     FIELDS
         .iter()
         .map(|f| (edit_distance(name, f.name), f.name))

@@ -75,6 +75,9 @@ pub const MAX_BODY_BYTES: u64 = 64 * 1024 * 1024;
 /// Reads a body file, refusing one larger than [`MAX_BODY_BYTES`] (without reading more).
 fn read_body(path: &str) -> Result<Vec<u8>, String> {
     use std::io::Read;
+    // A fuzzer's paths could name a FIFO or a device that never ends: no file is read.
+    #[cfg(fuzzing)]
+    return Err(format!("body_file {path} is not read while fuzzing"));
     let file =
         std::fs::File::open(path).map_err(|e| format!("cannot read body_file {path}: {e}"))?;
     let mut body = Vec::new();
