@@ -136,6 +136,59 @@ fn a_server_that_never_answers_ends_by_window_plus_timeout() {
 }
 
 #[test]
+fn a_server_mixing_every_fault_ends_by_window_plus_timeout() {
+    let _turn = common::serial();
+    // Was 144 s for a 10 s window; here 2 s with a 1 s timeout.
+    let server = Server::start(&[
+        "--hang-every",
+        "3",
+        "--reset-every",
+        "5",
+        "--garbage-every",
+        "7",
+        "--cut-every",
+        "11",
+        "--huge-header-every",
+        "13",
+        "--drop-after",
+        "4",
+        "--service",
+        "2ms",
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("r.json");
+    let url = server.url("/");
+    let ran = openpace(
+        &[
+            "run",
+            "--target",
+            &url,
+            "--rate",
+            "200",
+            "--duration",
+            "2s",
+            "--timeout",
+            "1s",
+            "--connections",
+            "8",
+            "--warmup",
+            "0",
+            "--quiet",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert_eq!(ran.code, Some(1), "{}", ran.stderr);
+    assert!(ran.wall < Duration::from_secs(5), "{:?}", ran.wall);
+    let s = &report(&out)["scenarios"][0];
+    assert_counts_add_up(s);
+    assert_eq!(s["requests"]["intended"], 400);
+    let n = |k: &str| s["requests"][k].as_u64().unwrap();
+    assert!(n("ok") > 0 && n("errors") > 0 && n("timeouts") > 0, "{s}");
+}
+
+#[test]
 fn a_server_that_accepts_and_never_reads_ends_on_time() {
     let _turn = common::serial();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();

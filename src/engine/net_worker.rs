@@ -146,7 +146,6 @@ impl NetWorker {
                     Err(TryRecvError::Disconnected) => open = false,
                 }
             }
-            let now = self.clock.now_ns();
             while let Some(&request) = queue.front() {
                 if request.intended_ns > now {
                     break;

@@ -88,14 +88,14 @@ impl Worker {
             }
             let measured = request.intended_ns >= self.warmup_ns;
             let deadline_ns = request.intended_ns.saturating_add(self.timeout_ns);
-            let taken_ns = self.clock.now_ns();
-            if taken_ns >= deadline_ns {
+            // Returns at once, with the time, for a request taken after its instant.
+            let start_ns = self.await_instant(request.intended_ns);
+            if start_ns >= deadline_ns {
                 if measured {
-                    self.stats.record_expired(self.cursor.slot(taken_ns));
+                    self.stats.record_expired(self.cursor.slot(start_ns));
                 }
                 continue;
             }
-            let start_ns = self.await_instant(request.intended_ns);
             self.stats.set_busy(deadline_ns);
             if measured {
                 self.stats.record_taken(self.cursor.slot(start_ns));
