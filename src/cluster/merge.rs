@@ -577,6 +577,7 @@ fn merge_intervals(parts: &[(&ScenarioResult, f64)]) -> Result<Vec<IntervalStats
                 (&mut t.ok, interval.ok),
                 (&mut t.errors, interval.errors),
                 (&mut t.timeouts, interval.timeouts),
+                (&mut t.expired, interval.expired),
                 (&mut t.dropped, interval.dropped),
                 (&mut t.late, interval.late),
             ] {
@@ -620,6 +621,7 @@ impl IntervalStats {
             ok: 0,
             errors: 0,
             timeouts: 0,
+            expired: 0,
             dropped: 0,
             late: 0,
             achieved_rps: 0.0,

@@ -7,11 +7,11 @@
 //! run is over when every worker has ended, or, once the last deadline has passed (the end of
 //! the schedule plus the request timeout: every request is done or expired by then), when
 //! every worker still running is inside a call the target has not returned from. A worker
-//! that is neither gets [`LATE_LEAVE`] more, then is abandoned. A stop request (at any moment, the drain
-//! included) gives calls in flight [`STOP_GRACE`] and then abandons the rest; a second one or
-//! an abort abandons at once. Whatever was still running or queued then is counted as timed
-//! out (abandoned); nothing measured before is lost, because the recorders are read, not
-//! handed over.
+//! that is neither gets [`LATE_LEAVE`] more, then is abandoned. A stop request (at any moment,
+//! the drain included) gives calls in flight [`STOP_GRACE`] and then abandons the rest; a
+//! second one or an abort abandons at once. Whatever was still running or queued then is
+//! counted as timed out (abandoned); nothing measured before is lost, because the recorders
+//! are read, not handed over.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -279,12 +279,12 @@ impl Supervisor {
         // call stay until it returns, and what they record then is not part of the result.
         let until = self.clock.now_ns() + LEAVE_WAIT.as_nanos() as u64;
         while self.clock.now_ns() < until {
-            let busy = scenarios
+            let leaving = scenarios
                 .iter()
                 .flat_map(|run| &run.workers)
                 .filter(|w| !w.has_exited() && w.busy_until().is_none())
                 .count();
-            if busy == 0 {
+            if leaving == 0 {
                 break;
             }
             std::thread::sleep(Duration::from_millis(1));

@@ -273,6 +273,7 @@ impl ScenarioCollector {
                 + gain.w(WorkerCount::Expired)
                 + gain.t(TimerCount::Expired)
                 + gain.t(TimerCount::Abandoned),
+            expired: gain.w(WorkerCount::Expired) + gain.t(TimerCount::Expired),
             dropped: gain.t(TimerCount::Dropped),
             late: gain.t(TimerCount::Late),
             achieved_rps: ratio(gain.w(WorkerCount::Completed) as f64, seconds),

@@ -288,8 +288,12 @@ pub struct IntervalStats {
     pub ok: u64,
     /// ... with an error.
     pub errors: u64,
-    /// ... past their timeout.
+    /// ... not by their deadline (expired ones included).
     pub timeouts: u64,
+    /// Requests given up unsent during the interval, their deadline passed (within
+    /// `timeouts`).
+    #[serde(default)]
+    pub expired: u64,
     /// Requests dropped during the interval.
     pub dropped: u64,
     /// Requests handed over 1 ms or more after their intended instant.

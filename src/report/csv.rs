@@ -6,7 +6,7 @@ use crate::metrics::RunResult;
 
 /// The columns, in order.
 pub const HEADER: &str = "scenario,start_s,end_s,scheduled,sent,completed,ok,errors,timeouts,\
-dropped,late,achieved_rps,response_p50_ms,response_p90_ms,response_p99_ms,response_p99_9_ms,\
+expired,dropped,late,achieved_rps,response_p50_ms,response_p90_ms,response_p99_ms,response_p99_9_ms,\
 response_max_ms,service_p50_ms,service_p99_ms,dispatch_p50_us,dispatch_p99_us,flags";
 
 /// The time series of every scenario.
@@ -17,7 +17,7 @@ pub fn csv(result: &RunResult) -> String {
         for i in &s.intervals {
             let _ = writeln!(
                 out,
-                "{},{:.3},{:.3},{:.2},{},{},{},{},{},{},{},{:.3},{:.4},{:.4},{:.4},{:.4},{:.4},{:.4},\
+                "{},{:.3},{:.3},{:.2},{},{},{},{},{},{},{},{},{:.3},{:.4},{:.4},{:.4},{:.4},{:.4},{:.4},\
                  {:.4},{:.3},{:.3},{}",
                 quote(&s.name),
                 i.start_s,
@@ -28,6 +28,7 @@ pub fn csv(result: &RunResult) -> String {
                 i.ok,
                 i.errors,
                 i.timeouts,
+                i.expired,
                 i.dropped,
                 i.late,
                 i.achieved_rps,
@@ -65,6 +66,6 @@ mod tests {
         assert_eq!(quote("plain"), "plain");
         assert_eq!(quote("a, b"), "\"a, b\"");
         assert_eq!(quote("say \"hi\""), "\"say \"\"hi\"\"\"");
-        assert_eq!(HEADER.split(',').count(), 22);
+        assert_eq!(HEADER.split(',').count(), 23);
     }
 }

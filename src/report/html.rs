@@ -116,8 +116,11 @@ fn summary_section(page: &mut String, s: &ScenarioResult) {
             format!("{} / {} / {}", r.intended, r.completed, r.ok),
         ),
         (
-            "errors / timeouts / dropped / late",
-            format!("{} / {} / {} / {}", r.errors, r.timeouts, r.dropped, r.late),
+            "errors / timeouts (expired, abandoned) / dropped / late",
+            format!(
+                "{} / {} ({}, {}) / {} / {}",
+                r.errors, r.timeouts, r.expired, r.abandoned, r.dropped, r.late
+            ),
         ),
         (
             "success rate / error rate",

@@ -162,8 +162,9 @@ fn scenario_block(out: &mut String, run: &RunResult, s: &ScenarioResult) {
     );
     let _ = writeln!(
         w,
-        "            {} dropped, {} backlogged, {} late (>= 1 ms), {} abandoned, {} warmup",
-        r.dropped, r.backlogged, r.late, r.abandoned, r.warmup
+        "            {} dropped, {} backlogged, {} late (>= 1 ms), {} expired, {} abandoned, \
+         {} warmup",
+        r.dropped, r.backlogged, r.late, r.expired, r.abandoned, r.warmup
     );
     if !s.errors_by_kind.is_empty() {
         let kinds: Vec<String> = s
