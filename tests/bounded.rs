@@ -79,6 +79,19 @@ fn report(path: &std::path::Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
+/// `openpace run --warmup 0 FLAGS --out REPORT` (FLAGS split on spaces), signalled as asked:
+/// what it did, and its report.
+fn run(flags: &str, signal: Option<(libc::c_int, Duration)>) -> (Ran, serde_json::Value) {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("r.json");
+    let mut args = vec!["run", "--warmup", "0"];
+    args.extend(flags.split_whitespace());
+    args.extend(["--out", out.to_str().unwrap()]);
+    let ran = openpace(&args, signal);
+    let json = report(&out);
+    (ran, json)
+}
+
 /// Every intended request ended one way: ok, error, timeout or dropped.
 fn assert_counts_add_up(scenario: &serde_json::Value) {
     let r = &scenario["requests"];
@@ -102,34 +115,15 @@ fn assert_counts_add_up(scenario: &serde_json::Value) {
 fn a_server_that_never_answers_ends_by_window_plus_timeout() {
     let _turn = common::serial();
     let server = Server::start(&["--hang-every", "1"]);
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("r.json");
     let url = server.url("/");
-    let ran = openpace(
-        &[
-            "run",
-            "--target",
-            &url,
-            "--rate",
-            "20",
-            "--duration",
-            "1s",
-            "--timeout",
-            "1s",
-            "--connections",
-            "1",
-            "--warmup",
-            "0",
-            "--quiet",
-            "--out",
-            out.to_str().unwrap(),
-        ],
+    let (ran, json) = run(
+        &format!("--target {url} --rate 20 --duration 1s --timeout 1s --connections 1 --quiet"),
         None,
     );
     assert_eq!(ran.code, Some(1), "{}", ran.stderr);
     // The bar: under 4 s (it was 20 s with these flags, 60 s with a 2 s warmup).
     assert!(ran.wall < Duration::from_secs(4), "{:?}", ran.wall);
-    let s = &report(&out)["scenarios"][0];
+    let s = &json["scenarios"][0];
     assert_counts_add_up(s);
     assert_eq!(s["requests"]["intended"], 20);
     assert_eq!(s["requests"]["timeouts"], 20);
@@ -155,33 +149,14 @@ fn a_server_mixing_every_fault_ends_by_window_plus_timeout() {
         "--service",
         "2ms",
     ]);
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("r.json");
     let url = server.url("/");
-    let ran = openpace(
-        &[
-            "run",
-            "--target",
-            &url,
-            "--rate",
-            "200",
-            "--duration",
-            "2s",
-            "--timeout",
-            "1s",
-            "--connections",
-            "8",
-            "--warmup",
-            "0",
-            "--quiet",
-            "--out",
-            out.to_str().unwrap(),
-        ],
+    let (ran, json) = run(
+        &format!("--target {url} --rate 200 --duration 2s --timeout 1s --connections 8 --quiet"),
         None,
     );
     assert_eq!(ran.code, Some(1), "{}", ran.stderr);
     assert!(ran.wall < Duration::from_secs(5), "{:?}", ran.wall);
-    let s = &report(&out)["scenarios"][0];
+    let s = &json["scenarios"][0];
     assert_counts_add_up(s);
     assert_eq!(s["requests"]["intended"], 400);
     let n = |k: &str| s["requests"][k].as_u64().unwrap();
@@ -200,33 +175,14 @@ fn a_server_that_accepts_and_never_reads_ends_on_time() {
             held.push(stream);
         }
     });
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("r.json");
     let url = format!("http://{addr}/");
-    let ran = openpace(
-        &[
-            "run",
-            "--target",
-            &url,
-            "--rate",
-            "50",
-            "--duration",
-            "2s",
-            "--timeout",
-            "1s",
-            "--connections",
-            "4",
-            "--warmup",
-            "0",
-            "--quiet",
-            "--out",
-            out.to_str().unwrap(),
-        ],
+    let (ran, json) = run(
+        &format!("--target {url} --rate 50 --duration 2s --timeout 1s --connections 4 --quiet"),
         None,
     );
     assert_eq!(ran.code, Some(1), "{}", ran.stderr);
     assert!(ran.wall < Duration::from_secs(5), "{:?}", ran.wall);
-    let s = &report(&out)["scenarios"][0];
+    let s = &json["scenarios"][0];
     assert_counts_add_up(s);
     assert_eq!(s["requests"]["intended"], 100);
     assert_eq!(s["requests"]["timeouts"], 100);
@@ -235,34 +191,15 @@ fn a_server_that_accepts_and_never_reads_ends_on_time() {
 #[test]
 fn an_overloaded_in_process_target_times_out_instead_of_answering_late() {
     let _turn = common::serial();
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("r.json");
     // One worker, 100 ms per call: 10 calls a second against 100 scheduled.
-    let ran = openpace(
-        &[
-            "run",
-            "--target",
-            "sleep:100ms",
-            "--workers",
-            "1",
-            "--rate",
-            "100",
-            "--duration",
-            "2s",
-            "--timeout",
-            "1s",
-            "--warmup",
-            "0",
-            "--quiet",
-            "--out",
-            out.to_str().unwrap(),
-        ],
+    let (ran, json) = run(
+        "--target sleep:100ms --workers 1 --rate 100 --duration 2s --timeout 1s --quiet",
         None,
     );
     assert_eq!(ran.code, Some(1), "{}", ran.stderr);
     // Was 20 s: every request served one after the other.
     assert!(ran.wall < Duration::from_secs(5), "{:?}", ran.wall);
-    let s = &report(&out)["scenarios"][0];
+    let s = &json["scenarios"][0];
     assert_counts_add_up(s);
     let r = &s["requests"];
     let n = |k: &str| r[k].as_u64().unwrap();
@@ -280,32 +217,14 @@ fn an_overloaded_in_process_target_times_out_instead_of_answering_late() {
 #[test]
 fn abort_on_fail_stops_at_once_and_counts_what_it_gave_up() {
     let _turn = common::serial();
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("r.json");
     // 8 workers spinning 1 ms each serve at most 8,000 calls a second (fewer on 2 cores).
-    let ran = openpace(
-        &[
-            "run",
-            "--target",
-            "spin:1ms",
-            "--rate",
-            "10000",
-            "--duration",
-            "3s",
-            "--warmup",
-            "0",
-            "--interval",
-            "0.5s",
-            "--abort-on-fail",
-            "--out",
-            out.to_str().unwrap(),
-        ],
+    let (ran, json) = run(
+        "--target spin:1ms --rate 10000 --duration 3s --interval 0.5s --abort-on-fail",
         None,
     );
     assert_eq!(ran.code, Some(1), "{}", ran.stderr);
     // Was 12 to 40 s for this 3 s window.
     assert!(ran.wall < Duration::from_secs(5), "{:?}", ran.wall);
-    let json = report(&out);
     assert!(json["aborted"].is_string() && json["interrupted"] == true);
     let s = &json["scenarios"][0];
     assert_counts_add_up(s);
@@ -334,26 +253,9 @@ fn abort_on_fail_stops_at_once_and_counts_what_it_gave_up() {
 /// checks that the signal interrupts the drain.
 fn signal_during_the_drain(signal: libc::c_int) {
     let _turn = common::serial();
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("r.json");
     // Every call takes 5 s; the window is 0.5 s; the timeout 30 s (the default).
-    let ran = openpace(
-        &[
-            "run",
-            "--target",
-            "sleep:5s",
-            "--workers",
-            "4",
-            "--rate",
-            "8",
-            "--duration",
-            "0.5s",
-            "--warmup",
-            "0",
-            "--quiet",
-            "--out",
-            out.to_str().unwrap(),
-        ],
+    let (ran, json) = run(
+        "--target sleep:5s --workers 4 --rate 8 --duration 0.5s --quiet",
         Some((signal, Duration::from_millis(1500))),
     );
     // Before: the signal was dropped, the run waited for the calls and exited 1.
@@ -363,7 +265,6 @@ fn signal_during_the_drain(signal: libc::c_int) {
         "{:?} after the signal",
         ran.after_signal
     );
-    let json = report(&out);
     assert_eq!(json["interrupted"], true);
     let s = &json["scenarios"][0];
     assert_counts_add_up(s);
@@ -384,26 +285,9 @@ fn sigterm_during_the_drain_ends_the_run() {
 #[test]
 fn a_stop_while_sending_ends_within_about_a_second() {
     let _turn = common::serial();
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("r.json");
     // Calls of 3 s, 30 s timeout: before, a stop waited for every call in flight.
-    let ran = openpace(
-        &[
-            "run",
-            "--target",
-            "sleep:3s",
-            "--workers",
-            "8",
-            "--rate",
-            "20",
-            "--duration",
-            "60s",
-            "--warmup",
-            "0",
-            "--quiet",
-            "--out",
-            out.to_str().unwrap(),
-        ],
+    let (ran, json) = run(
+        "--target sleep:3s --workers 8 --rate 20 --duration 60s --quiet",
         Some((libc::SIGINT, Duration::from_millis(1000))),
     );
     assert_eq!(ran.code, Some(130), "{}", ran.stderr);
@@ -412,7 +296,7 @@ fn a_stop_while_sending_ends_within_about_a_second() {
         "{:?}",
         ran.after_signal
     );
-    let s = &report(&out)["scenarios"][0];
+    let s = &json["scenarios"][0];
     assert_counts_add_up(s);
     assert!(s["requests"]["abandoned"].as_u64().unwrap() > 0, "{s}");
 }

@@ -2,16 +2,9 @@
 
 mod common;
 
-use std::process::{Command, Output};
+use common::openpace;
 
 use openpace::calibrate::CalibrationReport;
-
-fn openpace(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_openpace"))
-        .args(args)
-        .output()
-        .expect("the binary runs")
-}
 
 #[test]
 fn a_short_calibration_gives_a_complete_report_that_runs_compare_against() {

@@ -3,15 +3,10 @@
 
 mod common;
 
-use std::path::Path;
-use std::process::{Command, Output};
+use common::{assert_rejected, openpace, stderr};
 
-fn openpace(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_openpace"))
-        .args(args)
-        .output()
-        .expect("the binary runs")
-}
+use std::path::Path;
+use std::process::Output;
 
 /// Runs `openpace run --warmup 0` with the flags in `flags` (split on spaces) and `more`.
 fn short_run(flags: &str, more: &[&str]) -> Output {
@@ -21,23 +16,6 @@ fn short_run(flags: &str, more: &[&str]) -> Output {
     openpace(&args)
 }
 
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-/// Asserts that `args` are rejected with exit code 2 and a message containing every `needle`.
-fn assert_rejected(args: &[&str], needles: &[&str]) {
-    let out = openpace(args);
-    let message = stderr(&out);
-    assert_eq!(out.status.code(), Some(2), "{args:?} -> {message}");
-    for needle in needles {
-        assert!(
-            message.contains(needle),
-            "{args:?}: {needle:?} not in: {message}"
-        );
-    }
-}
-
 /// Writes `text` to a file in a fresh temporary directory and returns both.
 fn config_file(text: &str) -> (tempfile::TempDir, String) {
     let dir = tempfile::tempdir().unwrap();
@@ -45,17 +23,6 @@ fn config_file(text: &str) -> (tempfile::TempDir, String) {
     std::fs::write(&path, text).unwrap();
     let path = path.to_string_lossy().into_owned();
     (dir, path)
-}
-
-macro_rules! rejects {
-    ($($name:ident: [$($arg:expr),*] => [$($needle:expr),*];)*) => {
-        $(
-            #[test]
-            fn $name() {
-                assert_rejected(&["run", "--out", "none", $($arg),*], &[$($needle),*]);
-            }
-        )*
-    };
 }
 
 rejects! {

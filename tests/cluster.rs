@@ -3,6 +3,8 @@
 
 mod common;
 
+use common::{openpace, stderr};
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -13,17 +15,6 @@ use openpace::cluster::{MergeOptions, merge};
 use openpace::metrics::atomic_hist::new_histogram;
 use openpace::metrics::encoding::{decode, encode};
 use serde_json::{Value, json};
-
-fn openpace(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_openpace"))
-        .args(args)
-        .output()
-        .expect("the binary runs")
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
 
 fn temp_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("openpace-cluster-{name}-{}", std::process::id()));

@@ -3,36 +3,14 @@
 
 mod common;
 
+use common::{assert_rejected, openpace, stderr};
+
 use std::io::{Read, Write};
 use std::net::TcpListener;
-use std::process::{Command, Output};
+use std::process::Output;
 use std::time::Duration;
 
 use common::Server;
-
-fn openpace(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_openpace"))
-        .args(args)
-        .output()
-        .expect("the binary runs")
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-/// `args` are refused with exit 2 and a message holding every needle.
-fn assert_rejected(args: &[&str], needles: &[&str]) {
-    let out = openpace(args);
-    let message = stderr(&out);
-    assert_eq!(out.status.code(), Some(2), "{args:?} -> {message}");
-    for needle in needles {
-        assert!(
-            message.contains(needle),
-            "{args:?}: {needle:?} not in: {message}"
-        );
-    }
-}
 
 /// `openpace validate` on a config file holding `text`.
 fn validate(text: &str) -> Output {
@@ -40,17 +18,6 @@ fn validate(text: &str) -> Output {
     let path = dir.path().join("c.json");
     std::fs::write(&path, text).unwrap();
     openpace(&["validate", path.to_str().unwrap()])
-}
-
-macro_rules! rejects {
-    ($($name:ident: [$($arg:expr),*] => [$($needle:expr),*];)*) => {
-        $(
-            #[test]
-            fn $name() {
-                assert_rejected(&["run", "--out", "none", $($arg),*], &[$($needle),*]);
-            }
-        )*
-    };
 }
 
 rejects! {

@@ -4,7 +4,8 @@
 
 mod common;
 
-use std::process::Command;
+use common::openpace;
+
 use std::time::Duration;
 
 use common::Server;
@@ -292,13 +293,6 @@ fn a_server_stall_shows_in_response_time_as_the_schedule_implies() {
         "service p99 {} ms",
         s.service_time_ms.p99
     );
-}
-
-fn openpace(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_openpace"))
-        .args(args)
-        .output()
-        .expect("the binary runs")
 }
 
 #[test]

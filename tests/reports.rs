@@ -2,19 +2,14 @@
 
 mod common;
 
+use common::openpace;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use hdrhistogram::serialization::Deserializer;
 use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
 use openpace::metrics::encoding::decode;
-
-fn openpace(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_openpace"))
-        .args(args)
-        .output()
-        .expect("the binary runs")
-}
 
 /// One short run writing every format into `dir`; returns the JSON report's path.
 fn run_all_formats(dir: &Path, extra: &[&str]) -> (Output, PathBuf) {

@@ -6,6 +6,46 @@ use std::sync::{Mutex, MutexGuard};
 
 use openpace::{LoadTestConfig, LoadTestRunner, RunResult, ScenarioResult, TargetFactory};
 
+/// Runs the `openpace` binary with `args` and waits for it.
+pub fn openpace(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_openpace"))
+        .args(args)
+        .output()
+        .expect("the binary runs")
+}
+
+/// What a command printed on stderr.
+pub fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Asserts that `args` are rejected with exit code 2 and a message containing every `needle`.
+pub fn assert_rejected(args: &[&str], needles: &[&str]) {
+    let out = openpace(args);
+    let message = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{args:?} -> {message}");
+    for needle in needles {
+        assert!(
+            message.contains(needle),
+            "{args:?}: {needle:?} not in: {message}"
+        );
+    }
+}
+
+/// One test per case: `openpace run --out none ARGS` is rejected with exit 2 and a message
+/// holding every needle.
+#[macro_export]
+macro_rules! rejects {
+    ($($name:ident: [$($arg:expr),*] => [$($needle:expr),*];)*) => {
+        $(
+            #[test]
+            fn $name() {
+                common::assert_rejected(&["run", "--out", "none", $($arg),*], &[$($needle),*]);
+            }
+        )*
+    };
+}
+
 /// Engine runs take both cores of the test machine; tests in one binary take turns.
 pub fn serial() -> MutexGuard<'static, ()> {
     static LOCK: Mutex<()> = Mutex::new(());
