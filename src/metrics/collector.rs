@@ -216,7 +216,8 @@ impl ScenarioCollector {
             let before: Option<Vec<u64>> =
                 self.workers.iter().map(|w| w.quiet_sequence()).collect();
             let Some(before) = before else {
-                std::hint::spin_loop();
+                // A record takes nanoseconds; its writer may have been preempted in it.
+                std::thread::yield_now();
                 continue;
             };
             for slot in 0..SLOTS {
