@@ -17,13 +17,66 @@ pub fn encode(histogram: &Histogram<u64>) -> String {
     STANDARD.encode(bytes)
 }
 
+/// The compressed V2 encoding's cookie, and the plain V2 encoding's inside it (8-byte words).
+const V2_COMPRESSED_COOKIE: u32 = 0x1c84_9304 | 0x10;
+const V2_COOKIE: u32 = 0x1c84_9303 | 0x10;
+/// Bytes of a plain V2 header: cookie, payload length, offset, digits, low, high, ratio.
+const V2_HEADER: usize = 40;
+/// The largest decompressed histogram accepted: openpace's layout needs at most ~300 KB, and
+/// a hostile one could otherwise ask for gigabytes.
+const MAX_DECODED: u64 = 16 << 20;
+/// The most significant digits accepted (HdrHistogram's own limit).
+const MAX_DIGITS: u32 = 5;
+
 /// Decodes a histogram written by [`encode`] (or any HdrHistogram V2 log entry).
+///
+/// The header is checked before hdrhistogram sees it: the library allocates a payload buffer
+/// of the length a header claims (up to 4 GiB for a few bytes of input, found by fuzzing), so
+/// the stream is inflated here with a ceiling, and its claimed length must match what is
+/// really there.
 pub fn decode(text: &str) -> Result<Histogram<u64>, String> {
+    use std::io::Read;
     let bytes = STANDARD
         .decode(text.trim())
         .map_err(|e| format!("not base64: {e}"))?;
+    let word = |b: &[u8], at: usize| -> Option<u32> {
+        b.get(at..at + 4)
+            .map(|w| u32::from_be_bytes(w.try_into().expect("four bytes")))
+    };
+    let plain = match word(&bytes, 0) {
+        Some(V2_COMPRESSED_COOKIE) => {
+            let compressed = bytes.get(8..).ok_or("a header without a body")?;
+            let mut plain = Vec::new();
+            flate2::read::ZlibDecoder::new(compressed)
+                .take(MAX_DECODED + 1)
+                .read_to_end(&mut plain)
+                .map_err(|e| format!("not a compressed HdrHistogram: {e}"))?;
+            if plain.len() as u64 > MAX_DECODED {
+                return Err(format!("a histogram larger than {} MiB", MAX_DECODED >> 20));
+            }
+            plain
+        }
+        Some(V2_COOKIE) => bytes,
+        _ => return Err("not an HdrHistogram V2 encoding (unknown cookie)".into()),
+    };
+    if word(&plain, 0) != Some(V2_COOKIE) || plain.len() < V2_HEADER {
+        return Err("not an HdrHistogram V2 encoding (no header)".into());
+    }
+    let claimed = word(&plain, 4).unwrap_or(0) as usize;
+    if claimed > plain.len() - V2_HEADER {
+        return Err(format!(
+            "an HdrHistogram that claims {claimed} bytes of counts and holds {}",
+            plain.len() - V2_HEADER
+        ));
+    }
+    let digits = word(&plain, 12).unwrap_or(0);
+    if digits > MAX_DIGITS {
+        return Err(format!(
+            "an HdrHistogram of {digits} significant digits (at most {MAX_DIGITS})"
+        ));
+    }
     Deserializer::new()
-        .deserialize(&mut bytes.as_slice())
+        .deserialize(&mut plain.as_slice())
         .map_err(|e| format!("not an HdrHistogram V2 encoding: {e:?}"))
 }
 
@@ -43,5 +96,14 @@ mod tests {
         let back = decode(&text).unwrap();
         assert_eq!(back, h);
         assert!(decode("not a histogram").is_err());
+    }
+
+    #[test]
+    fn a_header_claiming_gigabytes_is_refused_without_allocating_them() {
+        // Found by fuzzing: a short encoding whose inner header claims a payload of ~4 GiB;
+        // the library would allocate (and zero) all of it before reading.
+        let text = "HISTFAAAAFt4nC2IsQ1AQBRA/38SiUIUoiIxglMrdIwgN4BNbGABO1yjNcDVahvotCTnNe/lVcuar4iR\
+                    QPRbvxzMvkl/h3FYzhkX0DlHiZRSTFAAAAgFt4nC2IsKPLwtkg0j";
+        assert!(decode(text).is_err());
     }
 }
