@@ -102,9 +102,16 @@ impl RunStop {
     }
 
     /// Whether queued and running requests are given up: workers take no more and leave.
+    /// One load, since workers ask before every request; the collector turns a second stop
+    /// request into this ([`second_request`](Self::second_request)).
     #[inline]
     pub fn abandoning(&self) -> bool {
-        self.abandon.load(Ordering::Relaxed) || self.user.requests() >= 2
+        self.abandon.load(Ordering::Relaxed)
+    }
+
+    /// Whether the user asked twice: give up what is in flight at once.
+    pub fn second_request(&self) -> bool {
+        self.user.requests() >= 2
     }
 
     /// Stops this run at once and abandons what is queued and in flight (`abort_on_fail`).
@@ -212,8 +219,10 @@ mod tests {
         let second = RunStop::new(&handle);
         assert!(!second.stopping() && !second.abandoning());
         handle.stop();
-        assert!(second.stopping() && !second.abandoning());
+        assert!(second.stopping() && !second.second_request());
         handle.stop();
+        assert!(second.second_request() && !second.abandoning());
+        second.abandon();
         assert!(second.abandoning());
     }
 }

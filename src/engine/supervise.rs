@@ -269,7 +269,8 @@ impl Supervisor {
                 return stop_seen;
             }
             let grace_over = stop_seen.is_some_and(|at| now.saturating_sub(at) >= grace_ns);
-            if grace_over || self.stop.abandoning() || now >= give_up {
+            let at_once = self.stop.abandoning() || self.stop.second_request();
+            if grace_over || at_once || now >= give_up {
                 self.stop.abandon();
                 break;
             }
