@@ -50,6 +50,22 @@ fn openpace() -> Command {
     Command::new(env!("CARGO_BIN_EXE_openpace"))
 }
 
+/// The short `openpace run` of these tests with `extra` flags (paths among them), in `dir`.
+fn short_run(dir: &Path, extra: &[&std::ffi::OsStr]) -> Output {
+    openpace()
+        .current_dir(dir)
+        .arg("run")
+        .args(RUN)
+        .args(extra)
+        .output()
+        .unwrap()
+}
+
+/// Flags and paths as one list for [`short_run`].
+macro_rules! flags {
+    ($($x:expr),* $(,)?) => { &[$(std::ffi::OsStr::new($x)),*] };
+}
+
 /// Saved results for `report` and `merge`, made once per test process.
 fn fixtures() -> &'static (PathBuf, PathBuf, PathBuf) {
     static FIXTURES: OnceLock<(PathBuf, PathBuf, PathBuf)> = OnceLock::new();
@@ -265,28 +281,18 @@ fn a_missing_directory_is_refused_before_anything_runs() {
 #[test]
 fn an_empty_path_and_two_outputs_on_one_file_are_usage_errors() {
     let dir = tempfile::tempdir().unwrap();
-    let out = openpace()
-        .arg("run")
-        .args(RUN)
-        .args(["--out", ""])
-        .output()
-        .unwrap();
+    let out = short_run(dir.path(), flags!["--out", ""]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("non-empty path"));
-    let out = openpace()
-        .current_dir(dir.path())
-        .arg("run")
-        .args(RUN)
-        .args([
-            "--out",
-            "same.json",
-            "--html",
-            "./same.json",
-            "--csv",
-            "same.json",
-        ])
-        .output()
-        .unwrap();
+    let twice = flags![
+        "--out",
+        "same.json",
+        "--html",
+        "./same.json",
+        "--csv",
+        "same.json"
+    ];
+    let out = short_run(dir.path(), twice);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("no other output"), "{}", stderr(&out));
     assert!(!dir.path().join("same.json").exists());
@@ -310,13 +316,7 @@ fn an_empty_path_and_two_outputs_on_one_file_are_usage_errors() {
 fn a_failed_output_does_not_stop_the_others() {
     let dir = tempfile::tempdir().unwrap();
     let html = dir.path().join("r.html");
-    let out = openpace()
-        .arg("run")
-        .args(RUN)
-        .args(["--out", "/dev/full", "--html"])
-        .arg(&html)
-        .output()
-        .unwrap();
+    let out = short_run(dir.path(), flags!["--out", "/dev/full", "--html", &html]);
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
     assert!(stderr(&out).contains("/dev/full"));
     assert!(std::fs::read_to_string(&html).unwrap().contains("<html"));
@@ -328,13 +328,7 @@ fn a_link_is_written_through_and_stays_a_link() {
     let (file, link) = (dir.path().join("real.json"), dir.path().join("link.json"));
     std::fs::write(&file, "old").unwrap();
     std::os::unix::fs::symlink(&file, &link).unwrap();
-    let out = openpace()
-        .arg("run")
-        .args(RUN)
-        .arg("--out")
-        .arg(&link)
-        .output()
-        .unwrap();
+    let out = short_run(dir.path(), flags!["--out", &link]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(std::fs::symlink_metadata(&link).unwrap().is_symlink());
     assert!(
@@ -384,13 +378,7 @@ fn a_full_filesystem_keeps_the_old_report_and_says_so() {
     let report = mount.join("report.json");
     std::fs::write(&report, "old report").unwrap();
     // 8 KiB (two pages, one taken by the old report) cannot hold the HTML report (~15 KB).
-    let out = openpace()
-        .arg("run")
-        .args(RUN)
-        .args(["--out", "none", "--html"])
-        .arg(&report)
-        .output()
-        .unwrap();
+    let out = short_run(dir.path(), flags!["--out", "none", "--html", &report]);
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
     assert!(stderr(&out).contains("No space left"), "{}", stderr(&out));
     assert_eq!(std::fs::read_to_string(&report).unwrap(), "old report");
