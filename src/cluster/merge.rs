@@ -391,6 +391,24 @@ fn encode_all(h: &[Histogram<u64>; 4]) -> EncodedHistograms {
     }
 }
 
+/// Adds each count to its total, refusing a sum past 2^64 instead of wrapping it.
+fn add_counts<'a>(pairs: impl IntoIterator<Item = (&'a mut u64, u64)>) -> Result<(), String> {
+    for (total, n) in pairs {
+        *total = total
+            .checked_add(n)
+            .ok_or("counts that add up without passing 2^64")?;
+    }
+    Ok(())
+}
+
+/// [`add_counts`] for counts by name.
+fn add_keyed(into: &mut BTreeMap<String, u64>, from: &BTreeMap<String, u64>) -> Result<(), String> {
+    for (key, &n) in from {
+        add_counts([(into.entry(key.clone()).or_insert(0), n)])?;
+    }
+    Ok(())
+}
+
 fn ratio(part: f64, whole: f64) -> f64 {
     if whole > 0.0 { part / whole } else { 0.0 }
 }
@@ -406,11 +424,10 @@ fn merge_scenario(parts: &[(&ScenarioResult, f64)]) -> Result<ScenarioResult, St
     let (mut framework_ns, mut response_ns) = (0u64, 0u64);
     let mut suspect_reasons: BTreeMap<String, u64> = BTreeMap::new();
     let mut alerts = Vec::new();
-    let wrap = || "counts that add up without passing 2^64".to_string();
     for &(s, offset) in parts {
         add_all(&mut totals, &decode_all(&s.histograms)?)?;
         let q = &s.requests;
-        for (total, n) in [
+        add_counts([
             (&mut r.intended, q.intended),
             (&mut r.sent, q.sent),
             (&mut r.completed, q.completed),
@@ -434,17 +451,9 @@ fn merge_scenario(parts: &[(&ScenarioResult, f64)]) -> Result<ScenarioResult, St
             ),
             (&mut framework_ns, s.overhead.framework_ns),
             (&mut response_ns, s.overhead.response_ns),
-        ] {
-            *total = total.checked_add(n).ok_or_else(wrap)?;
-        }
-        for (kind, n) in &s.errors_by_kind {
-            let total = errors_by_kind.entry(kind.clone()).or_insert(0);
-            *total = total.checked_add(*n).ok_or_else(wrap)?;
-        }
-        for (reason, n) in &s.suspect_reasons {
-            let total = suspect_reasons.entry(reason.clone()).or_insert(0);
-            *total = total.checked_add(*n).ok_or_else(wrap)?;
-        }
+        ])?;
+        add_keyed(&mut errors_by_kind, &s.errors_by_kind)?;
+        add_keyed(&mut suspect_reasons, &s.suspect_reasons)?;
         alerts.extend(s.alerts.iter().cloned().map(|mut a| {
             a.at_s += offset;
             a
@@ -571,7 +580,7 @@ fn merge_intervals(parts: &[(&ScenarioResult, f64)]) -> Result<Vec<IntervalStats
             add_all(&mut row.histograms, &decode_all(&interval.histograms)?)?;
             let t = &mut row.stats;
             t.scheduled += interval.scheduled;
-            for (total, n) in [
+            add_counts([
                 (&mut t.sent, interval.sent),
                 (&mut t.completed, interval.completed),
                 (&mut t.ok, interval.ok),
@@ -580,11 +589,7 @@ fn merge_intervals(parts: &[(&ScenarioResult, f64)]) -> Result<Vec<IntervalStats
                 (&mut t.expired, interval.expired),
                 (&mut t.dropped, interval.dropped),
                 (&mut t.late, interval.late),
-            ] {
-                *total = total
-                    .checked_add(n)
-                    .ok_or("interval counts that add up without passing 2^64")?;
-            }
+            ])?;
             for flag in &interval.flags {
                 if !t.flags.contains(flag) {
                     t.flags.push(flag.clone());
