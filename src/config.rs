@@ -39,10 +39,11 @@ pub enum WaitMode {
 }
 
 /// Open model (a schedule) or closed loop (fixed concurrency).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Model {
     /// Requests are sent on schedule whether or not earlier ones finished.
+    #[default]
     Open,
     /// `concurrency` callers each send the next request when the last one finished. Kept for
     /// comparison: its latencies hide queueing and are labelled "closed loop, not corrected".
@@ -255,6 +256,9 @@ pub const MAX_TIMEOUT_SECONDS: f64 = 3_600.0;
 /// Most connections a network scenario may open (each is a file descriptor; the run raises
 /// its soft `RLIMIT_NOFILE` to the hard limit when it needs more).
 pub const MAX_CONNECTIONS: usize = 100_000;
+/// Most connections `connections: auto` (the default) opens to a network target, over all
+/// its workers: a new one whenever a request's instant comes and none is free.
+pub const AUTO_CONNECTIONS: usize = 1024;
 /// Most scenarios in one run.
 pub const MAX_SCENARIOS: usize = 64;
 /// Most worker threads in one run, over all its scenarios.
@@ -333,19 +337,29 @@ impl LoadTestConfig {
         }
     }
 
-    /// For a network target, the connections it opens in all: `connections` if set, else the
-    /// closed model's `concurrency`, else one per worker. `None` for in-process targets.
+    /// For a network target, the connections it may open in all: `connections` if set, else
+    /// the closed model's `concurrency` (one per worker by default), else (`auto`)
+    /// [`AUTO_CONNECTIONS`], opened only as requests need them. `None` for in-process targets.
     pub fn connections(&self) -> Option<usize> {
         if !self.target.is_network() {
             return None;
         }
-        let closed = self.concurrency.filter(|_| self.model == Model::Closed);
+        let closed = match self.model {
+            Model::Closed => Some(self.concurrency.unwrap_or(self.num_workers)),
+            Model::Open => None,
+        };
         Some(
             self.target
                 .connections()
                 .or(closed)
-                .unwrap_or(self.num_workers),
+                .unwrap_or(AUTO_CONNECTIONS),
         )
+    }
+
+    /// Whether a network target opens connections as requests need them (`connections`
+    /// unset or `auto`, open model).
+    pub fn connections_auto(&self) -> bool {
+        self.target.is_network() && self.target.connections().is_none() && self.model == Model::Open
     }
 
     /// Worker threads this scenario starts. A network target's connections are spread over

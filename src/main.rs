@@ -455,6 +455,9 @@ fn main() -> ExitCode {
 
 fn load(file: Option<&PathBuf>, overrides: &[Override]) -> Result<RunConfig, Error> {
     let Some(path) = file else {
+        if let Some(base) = flag_scenario(overrides) {
+            return Ok(config::load_json(&base, "the flags", overrides)?);
+        }
         return Ok(config::load_json(
             DEFAULT_SCENARIO,
             "default scenario",
@@ -467,6 +470,49 @@ fn load(file: Option<&PathBuf>, overrides: &[Override]) -> Result<RunConfig, Err
         reason: e.to_string(),
     })?;
     Ok(config::load_json(&text, &name, overrides)?)
+}
+
+/// The scenario of a run whose target comes from the flags (`--target`, no config file):
+/// the design's defaults, named after the target, with no warmup, 1-second intervals, the
+/// report in `openpace-report.json`, one worker per core the timing loop leaves free, and
+/// (for a network target) connections opened as the rate needs them. `None` without
+/// `--target`: then the embedded default scenario runs.
+fn flag_scenario(overrides: &[Override]) -> Option<String> {
+    let target = &overrides.iter().rev().find(|o| o.field == "target")?.value;
+    let text = |v: Option<&serde_json::Value>| v.and_then(|v| v.as_str()).unwrap_or("").to_string();
+    let name = match target {
+        serde_json::Value::String(t) if t.starts_with("http://") || t.starts_with("https://") => {
+            format!("GET {t}")
+        }
+        serde_json::Value::String(t) => t.clone(),
+        serde_json::Value::Object(o) => match (o.get("http"), o.get("tcp")) {
+            (Some(http), _) => {
+                let method = http.get("method").map_or("GET".into(), |m| text(Some(m)));
+                format!("{method} {}", text(http.get("url")))
+            }
+            (None, Some(tcp)) => {
+                let address = text(tcp.get("address"));
+                format!("tcp://{}", address.trim_start_matches("tcp://"))
+            }
+            _ => "openpace".to_string(),
+        },
+        other => other.to_string(),
+    };
+    // One worker per core the timing loop leaves free: more would only take turns on the
+    // cores. (For an in-process target that blocks in its calls, the workers are its
+    // concurrency: say how many with --workers.)
+    let workers =
+        openpace::engine::spare_cores().min(config::LoadTestConfig::default().max_workers);
+    Some(
+        serde_json::json!({
+            "name": name,
+            "warmup_seconds": 0,
+            "num_workers": workers,
+            "metrics_collection_interval": 1,
+            "output": "openpace-report.json",
+        })
+        .to_string(),
+    )
 }
 
 fn validate(file: &PathBuf) -> Result<u8, Error> {

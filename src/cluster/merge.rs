@@ -24,8 +24,8 @@ use crate::metrics::atomic_hist::new_histogram;
 use crate::metrics::encoding::{decode, encode};
 use crate::metrics::result::{
     EncodedHistograms, FrameworkCpu, HostInfo, IntervalStats, LatencySummary, MergeInfo,
-    MergedShard, Overhead, Resources, RunResult, SCHEMA_VERSION, ScenarioResult, ThresholdResult,
-    Verdict,
+    MergedShard, Overhead, Resources, RunResult, SCHEMA_VERSION, ScenarioResult, Stall,
+    ThresholdResult, Verdict,
 };
 use crate::metrics::saturation;
 use crate::metrics::threshold::Threshold;
@@ -346,6 +346,21 @@ fn merge_sound(
             partial,
             left_out: Vec::new(),
         }),
+        // Every shard's stalls, on the merged clock.
+        stalls: {
+            let mut stalls: Vec<Stall> = inputs
+                .iter()
+                .zip(&offsets)
+                .flat_map(|((_, r), &offset)| {
+                    r.stalls.iter().map(move |x| Stall {
+                        at_s: x.at_s + offset,
+                        ..*x
+                    })
+                })
+                .collect();
+            stalls.sort_by(|a, b| a.at_s.total_cmp(&b.at_s));
+            stalls
+        },
     })
 }
 
@@ -422,7 +437,6 @@ fn merge_scenario(parts: &[(&ScenarioResult, f64)]) -> Result<ScenarioResult, St
     let mut errors_by_kind: BTreeMap<String, u64> = BTreeMap::new();
     let mut network = crate::metrics::result::NetworkIo::default();
     let (mut framework_ns, mut response_ns) = (0u64, 0u64);
-    let mut suspect_reasons: BTreeMap<String, u64> = BTreeMap::new();
     let mut alerts = Vec::new();
     for &(s, offset) in parts {
         add_all(&mut totals, &decode_all(&s.histograms)?)?;
@@ -438,6 +452,8 @@ fn merge_scenario(parts: &[(&ScenarioResult, f64)]) -> Result<ScenarioResult, St
             (&mut r.dropped, q.dropped),
             (&mut r.backlogged, q.backlogged),
             (&mut r.late, q.late),
+            (&mut r.queued, q.queued),
+            (&mut r.queued_ns, q.queued_ns),
             (&mut r.abandoned, q.abandoned),
             (&mut r.expired, q.expired),
             (&mut r.warmup, q.warmup),
@@ -449,11 +465,12 @@ fn merge_scenario(parts: &[(&ScenarioResult, f64)]) -> Result<ScenarioResult, St
                 &mut network.connections_opened,
                 s.network.connections_opened,
             ),
+            (&mut network.peak_in_flight, s.network.peak_in_flight),
+            (&mut network.connections_limit, s.network.connections_limit),
             (&mut framework_ns, s.overhead.framework_ns),
             (&mut response_ns, s.overhead.response_ns),
         ])?;
         add_keyed(&mut errors_by_kind, &s.errors_by_kind)?;
-        add_keyed(&mut suspect_reasons, &s.suspect_reasons)?;
         alerts.extend(s.alerts.iter().cloned().map(|mut a| {
             a.at_s += offset;
             a
@@ -477,6 +494,7 @@ fn merge_scenario(parts: &[(&ScenarioResult, f64)]) -> Result<ScenarioResult, St
     m.fallback_rate = ratio(r.fallbacks as f64, completed);
     m.requests = r;
     m.errors_by_kind = errors_by_kind;
+    network.connections_auto = parts.iter().all(|(s, _)| s.network.connections_auto);
     m.network = network;
     m.response_time_ms = LatencySummary::from_histogram(&totals[0], NS_PER_MS);
     m.service_time_ms = LatencySummary::from_histogram(&totals[1], NS_PER_MS);
@@ -491,7 +509,15 @@ fn merge_scenario(parts: &[(&ScenarioResult, f64)]) -> Result<ScenarioResult, St
         response_ns,
     };
     m.workers = parts.iter().map(|(s, _)| s.workers).sum();
-    m.worker_cores = Vec::new();
+    // Each shard's cores are its own host's; the merged row lists every core a shard pinned
+    // to, and is empty (unpinned) only when no shard pinned.
+    let mut cores: Vec<usize> = parts
+        .iter()
+        .flat_map(|(s, _)| s.worker_cores.iter().copied())
+        .collect();
+    cores.sort_unstable();
+    cores.dedup();
+    m.worker_cores = cores;
     m.worker_cpu_s = parts.iter().map(|(s, _)| s.worker_cpu_s).sum();
     m.target_rps = if first.model == Model::Open {
         first.target_rps
@@ -500,14 +526,14 @@ fn merge_scenario(parts: &[(&ScenarioResult, f64)]) -> Result<ScenarioResult, St
     };
     m.intervals = merge_intervals(parts)?;
     m.alerts = alerts;
-    m.suspect_intervals = m.intervals.iter().filter(|i| !i.flags.is_empty()).count() as u64;
-    m.suspect_reasons = suspect_reasons;
+    // Counted on the merged rows, so that no reason counts more intervals than there are.
+    (m.suspect_intervals, m.suspect_reasons) = saturation::count_flags(&m.intervals);
     m.verdict = reevaluate(&first.verdict, &m);
     saturation::conclude(&mut m);
     let noted: Vec<String> = parts
         .iter()
         .flat_map(|(s, _)| s.verdict.notes.iter())
-        .filter(|n| !n.starts_with("FIGURES SUSPECT") && !n.starts_with("TARGET RATE NOT REACHED"))
+        .filter(|n| !saturation::NOTE_PREFIXES.iter().any(|p| n.starts_with(p)))
         .cloned()
         .collect();
     for note in noted {
@@ -559,6 +585,9 @@ fn merge_intervals(parts: &[(&ScenarioResult, f64)]) -> Result<Vec<IntervalStats
         end_s: f64,
         stats: IntervalStats,
         histograms: [Histogram<u64>; 4],
+        /// Workers of the shards with this row, and their busy share summed over them.
+        workers: f64,
+        busy: f64,
     }
     let mut rows: BTreeMap<i64, Row> = BTreeMap::new();
     for &(s, offset) in parts {
@@ -575,8 +604,12 @@ fn merge_intervals(parts: &[(&ScenarioResult, f64)]) -> Result<Vec<IntervalStats
                 }
                 .zeroed(),
                 histograms: std::array::from_fn(|_| new_histogram()),
+                workers: 0.0,
+                busy: 0.0,
             });
             row.end_s = row.end_s.max(end);
+            row.workers += s.workers as f64;
+            row.busy += interval.worker_busy_pct * s.workers as f64;
             add_all(&mut row.histograms, &decode_all(&interval.histograms)?)?;
             let t = &mut row.stats;
             t.scheduled += interval.scheduled;
@@ -589,6 +622,7 @@ fn merge_intervals(parts: &[(&ScenarioResult, f64)]) -> Result<Vec<IntervalStats
                 (&mut t.expired, interval.expired),
                 (&mut t.dropped, interval.dropped),
                 (&mut t.late, interval.late),
+                (&mut t.queued, interval.queued),
             ])?;
             for flag in &interval.flags {
                 if !t.flags.contains(flag) {
@@ -604,6 +638,7 @@ fn merge_intervals(parts: &[(&ScenarioResult, f64)]) -> Result<Vec<IntervalStats
             t.start_s = row.start_s;
             t.end_s = row.end_s.max(row.start_s);
             t.achieved_rps = ratio(t.completed as f64, t.end_s - t.start_s);
+            t.worker_busy_pct = ratio(row.busy, row.workers);
             let [response, service, dispatch, _] = &row.histograms;
             t.response_time_ms = LatencySummary::from_histogram(response, NS_PER_MS);
             t.service_time_ms = LatencySummary::from_histogram(service, NS_PER_MS);
@@ -629,6 +664,8 @@ impl IntervalStats {
             expired: 0,
             dropped: 0,
             late: 0,
+            queued: 0,
+            worker_busy_pct: 0.0,
             achieved_rps: 0.0,
             response_time_ms: LatencySummary::default(),
             service_time_ms: LatencySummary::default(),

@@ -46,6 +46,12 @@ use worker::{Source, Worker};
 
 pub(crate) use pin::allowed_cores;
 pub use stop::install_signal_handlers;
+
+/// Cores this process may use that the timing loop leaves to workers: all but one when it
+/// may use two or more (the timing loop takes the first), else one it shares.
+pub fn spare_cores() -> usize {
+    pin::allowed_cores().len().saturating_sub(1).max(1)
+}
 pub use watch::ProgressMode;
 
 /// Capacity of a scenario's hand-off channel: room for every request of the hand-off lead at
@@ -252,6 +258,7 @@ impl LoadTestRunner {
                             stop: stop.clone(),
                             wake,
                             shares_core,
+                            busy_from_ns: 0,
                         };
                         Box::new(move || worker.run())
                     }

@@ -96,6 +96,9 @@ pub(crate) struct NetWorker {
     pub wake: Arc<Wake>,
     /// Another openpace thread (a worker, the timing loop) is pinned to this worker's core.
     pub shares_core: bool,
+    /// Since when the worker has been working rather than waiting on its poll (see
+    /// `waited`); set when the run begins.
+    pub busy_from_ns: u64,
 }
 
 impl NetWorker {
@@ -106,6 +109,7 @@ impl NetWorker {
                 self.clock.until_origin_ns(),
             ));
         }
+        self.busy_from_ns = self.clock.now_ns();
         match std::mem::replace(
             &mut self.source,
             Source::Closed {
@@ -121,7 +125,21 @@ impl NetWorker {
                 end_ns,
             } => self.run_closed(next_seq, stride, end_ns),
         }
+        self.stats
+            .set_peak_in_flight(self.pool.peak_in_flight() as u64);
         self.stats.mark_exited(thread_cpu_ns());
+    }
+
+    /// Accounts a wait on the poll from `from_ns` to `to_ns`: the worker worked from
+    /// `busy_from_ns` until it began, and works again from its end.
+    #[inline]
+    fn waited(&mut self, (from_ns, to_ns): (u64, u64)) {
+        // Warmup is not measured: only what follows it counts.
+        let busy = from_ns.saturating_sub(self.busy_from_ns.max(self.warmup_ns));
+        if busy > 0 {
+            self.stats.add_busy(self.cursor.slot(from_ns), busy);
+        }
+        self.busy_from_ns = to_ns;
     }
 
     fn run_open(&mut self, rx: &Receiver<Request>, wait: WaitMode) {
@@ -159,31 +177,38 @@ impl NetWorker {
             if !open && queue.is_empty() && self.pool.in_flight() == 0 {
                 return;
             }
-            match queue.front().map(|r| r.intended_ns) {
+            let waited = match queue.front().map(|r| r.intended_ns) {
                 Some(due) if due.saturating_sub(now) <= spin_window => {
-                    self.pool.wait(None, false);
+                    let (from, mut to) = self.pool.wait(None, false);
                     let far = due.saturating_sub(now) > SPIN_ONLY_NS;
                     if wait == WaitMode::Hybrid && self.shares_core && far {
                         // SAFETY: no arguments; always succeeds on Linux.
                         unsafe { libc::sched_yield() };
+                        to = self.clock.now_ns();
                     }
+                    (from, to)
                 }
                 _ if wait == WaitMode::Spin => self.pool.wait(None, false),
                 Some(due) => self.pool.wait(Some(due - spin_window), true),
                 None if open && queue.len() < self.pool.free() => self.park(rx),
                 None => self.pool.wait(None, true),
-            }
+            };
+            self.waited(waited);
         }
     }
 
     /// Blocks until a request arrives (or a response, or the channel closes).
-    fn park(&mut self, rx: &Receiver<Request>) {
+    fn park(&mut self, rx: &Receiver<Request>) -> (u64, u64) {
         self.wake.parked.store(true, Ordering::SeqCst);
         fence(Ordering::SeqCst);
-        if rx.is_empty() {
-            self.pool.wait(None, true);
-        }
+        let waited = if rx.is_empty() {
+            self.pool.wait(None, true)
+        } else {
+            let now = self.clock.now_ns();
+            (now, now)
+        };
         self.wake.parked.store(false, Ordering::Relaxed);
+        waited
     }
 
     fn run_closed(&mut self, mut next_seq: u64, stride: u64, end_ns: u64) {
@@ -208,7 +233,8 @@ impl NetWorker {
             if !sending && self.pool.in_flight() == 0 {
                 return;
             }
-            self.pool.wait(None, true);
+            let waited = self.pool.wait(None, true);
+            self.waited(waited);
         }
     }
 
@@ -249,7 +275,8 @@ impl NetWorker {
                 retries: done.retries,
                 timed_out: done.end_ns >= done.request.intended_ns.saturating_add(self.timeout_ns),
             };
-            self.stats.record(&call, done.idle_since_ns, slot);
+            self.stats
+                .record(&call, done.idle_since_ns, done.queued_ns, slot);
         }
     }
 }

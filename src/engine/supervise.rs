@@ -27,8 +27,8 @@ use super::watch::Watch;
 use crate::config::{LoadTestConfig, Model, WaitMode};
 use crate::metrics::collector::{RunFacts, ScenarioCollector};
 use crate::metrics::result::{
-    CLOSED_LOOP_LABEL, CORRECTED_LABEL, FrameworkCpu, HostInfo, RunResult, SCHEMA_VERSION,
-    ScenarioResult,
+    CLOSED_LOOP_LABEL, CORRECTED_LABEL, FrameworkCpu, HostInfo, NetworkIo, RunResult,
+    SCHEMA_VERSION, ScenarioResult, Stall,
 };
 use crate::metrics::stats::{TimerStats, WorkerStats};
 use crate::metrics::verdict;
@@ -176,6 +176,7 @@ impl Supervisor {
             interrupted: true,
             stopped_at_ns: now,
             cpu_ns: 0,
+            stalls: Vec::new(),
         });
         let wall_ns = now.max(1);
         let usage = ProcessUsage::now().since(&usage_start, wall_ns);
@@ -238,6 +239,14 @@ impl Supervisor {
             clock: Default::default(),
             shard: None,
             merged: None,
+            stalls: timer
+                .stalls
+                .iter()
+                .map(|&(from, to)| Stall {
+                    at_s: from as f64 / 1e9,
+                    duration_s: to.saturating_sub(from) as f64 / 1e9,
+                })
+                .collect(),
         };
         (result, notifier)
     }
@@ -341,7 +350,11 @@ fn describe(run: &ScenarioRun) -> ScenarioResult {
         drain_s: 0.0,
         requests: Default::default(),
         errors_by_kind: Default::default(),
-        network: Default::default(),
+        network: NetworkIo {
+            connections_limit: c.connections().unwrap_or(0) as u64,
+            connections_auto: c.connections_auto(),
+            ..NetworkIo::default()
+        },
         success_rate: 0.0,
         error_rate: 0.0,
         cache_hit_rate: 0.0,

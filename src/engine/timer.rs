@@ -124,8 +124,10 @@ impl Lane {
             warmup_ns,
             timeout_ns,
             max_backlog,
-            // Capacity is reserved, not touched: memory grows only if the backlog is used.
-            backlog: VecDeque::with_capacity(max_backlog.min(1 << 20)),
+            // Grown as it is used: a ring with room reserved up front would walk through all
+            // of it as requests pass, and the process grow by its size over a long run even
+            // when the backlog never holds more than a few.
+            backlog: VecDeque::new(),
             next: None,
             wakes: Vec::new(),
             batch_ns: 0,
@@ -240,7 +242,7 @@ impl Lane {
 }
 
 /// How the timing loop ended.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub(crate) struct TimerOutcome {
     /// A stop request ended sending before the schedules did.
     pub interrupted: bool,
@@ -248,6 +250,45 @@ pub(crate) struct TimerOutcome {
     pub stopped_at_ns: u64,
     /// CPU time of the timing thread.
     pub cpu_ns: u64,
+    /// When the timing loop could not run for [`STALL_NS`] or more (the process was stopped,
+    /// or the thread descheduled that long): (from, to) on the run clock, in order.
+    pub stalls: Vec<(u64, u64)>,
+}
+
+/// A gap this long in the timing loop's running (beyond a sleep it asked for) is a stall.
+pub(crate) const STALL_NS: u64 = 50_000_000;
+/// Stalls kept per run; later ones extend the last.
+const MAX_STALLS: usize = 1024;
+
+/// Notes the stalls of a loop: each turn reports when it runs and until when it meant to be
+/// away; a turn that comes [`STALL_NS`] or more after that is a stall.
+#[derive(Default)]
+struct StallWatch {
+    /// The loop may legitimately not run until this instant.
+    away_until_ns: u64,
+    stalls: Vec<(u64, u64)>,
+}
+
+impl StallWatch {
+    /// The loop runs at `now_ns`.
+    #[inline]
+    fn running(&mut self, now_ns: u64) {
+        let from = self.away_until_ns;
+        if now_ns >= from.saturating_add(STALL_NS) {
+            let full = self.stalls.len() >= MAX_STALLS;
+            match self.stalls.last_mut() {
+                Some(last) if full => last.1 = now_ns,
+                _ => self.stalls.push((from, now_ns)),
+            }
+        }
+        self.away_until_ns = now_ns;
+    }
+
+    /// The loop is about to sleep until `at_ns`.
+    #[inline]
+    fn sleeping_until(&mut self, at_ns: u64) {
+        self.away_until_ns = self.away_until_ns.max(at_ns);
+    }
 }
 
 /// The timing loop; see the module doc.
@@ -264,6 +305,7 @@ pub(crate) struct TimingLoop {
     stop: Arc<RunStop>,
     /// How long to keep retrying backlogs once sending has ended.
     drain_ns: u64,
+    stalls: StallWatch,
 }
 
 impl TimingLoop {
@@ -289,6 +331,7 @@ impl TimingLoop {
             sleeper,
             stop,
             drain_ns,
+            stalls: StallWatch::default(),
         }
     }
 
@@ -306,6 +349,7 @@ impl TimingLoop {
             interrupted,
             stopped_at_ns,
             cpu_ns: thread_cpu_ns(),
+            stalls: std::mem::take(&mut self.stalls.stalls),
         }
     }
 
@@ -326,6 +370,7 @@ impl TimingLoop {
                 return true;
             }
             let now = self.clock.now_ns();
+            self.stalls.running(now);
             let backlogged = self.flush_backlogs(now);
             self.wheel
                 .advance((now + self.reach_ns) / TICK_NS, &mut self.ready);
@@ -344,6 +389,7 @@ impl TimingLoop {
             if backlogged {
                 wake = wake.min(now + BACKLOG_RETRY_NS);
             }
+            self.stalls.sleeping_until(wake);
             self.wait_until(wake);
         }
     }

@@ -82,20 +82,30 @@ impl Worker {
             ));
         }
         let mut idle_since = self.clock.now_ns();
-        while let Some(request) = self.next_request(idle_since) {
+        // Since when the worker has been working (calls and the framework between them),
+        // `None` while it waits for a request or its instant.
+        let mut busy_from = None;
+        while let Some((request, waited_from)) = self.next_request(idle_since) {
+            if let Some(at) = waited_from {
+                self.end_busy(&mut busy_from, at);
+            }
             if self.stop.abandoning() {
                 break;
             }
             let measured = request.intended_ns >= self.warmup_ns;
             let deadline_ns = request.intended_ns.saturating_add(self.timeout_ns);
             // Returns at once, with the time, for a request taken after its instant.
-            let start_ns = self.await_instant(request.intended_ns);
+            let (start_ns, spun_from) = self.await_instant(request.intended_ns);
+            if let Some(at) = spun_from {
+                self.end_busy(&mut busy_from, at);
+            }
             if start_ns >= deadline_ns {
                 if measured {
                     self.stats.record_expired(self.cursor.slot(start_ns));
                 }
                 continue;
             }
+            busy_from.get_or_insert(start_ns);
             self.stats.set_busy(deadline_ns);
             if measured {
                 self.stats.record_taken(self.cursor.slot(start_ns));
@@ -113,19 +123,34 @@ impl Worker {
                     retries,
                     timed_out: end_ns >= deadline_ns,
                 };
-                self.stats.record(&call, idle_since, slot);
+                self.stats.record(&call, idle_since, 0, slot);
             } else {
                 self.stats.record_warmup(slot, &result);
             }
+            // Busy time is counted call by call, so that it lands in the intervals it fills.
+            self.end_busy(&mut busy_from, end_ns);
+            busy_from = Some(end_ns);
             idle_since = end_ns;
         }
         self.stats.mark_exited(thread_cpu_ns());
     }
 
-    /// The next request, or `None` when there are no more. `idle_since` is when the previous
-    /// call ended, which is when a closed-loop caller sends its next request.
+    /// Ends a stretch of work at `at_ns` and counts it (what follows the warmup).
     #[inline]
-    fn next_request(&mut self, idle_since: u64) -> Option<Request> {
+    fn end_busy(&mut self, busy_from: &mut Option<u64>, at_ns: u64) {
+        if let Some(from) = busy_from.take() {
+            let busy = at_ns.saturating_sub(from.max(self.warmup_ns));
+            if busy > 0 {
+                self.stats.add_busy(self.cursor.slot(at_ns), busy);
+            }
+        }
+    }
+
+    /// The next request, or `None` when there are no more, with the time the worker began
+    /// to wait for it if it had to. `idle_since` is when the previous call ended, which is
+    /// when a closed-loop caller sends its next request.
+    #[inline]
+    fn next_request(&mut self, idle_since: u64) -> Option<(Request, Option<u64>)> {
         match &mut self.source {
             Source::Open { rx, wait } => receive(rx, *wait, &self.clock),
             Source::Closed {
@@ -142,12 +167,13 @@ impl Worker {
                     sent_ns: idle_since,
                 };
                 *next_seq += *stride;
-                Some(request)
+                Some((request, None))
             }
         }
     }
 
-    /// Spins until the clock reads `intended_ns` and returns the reading: the call's start.
+    /// Spins until the clock reads `intended_ns` and returns the reading, the call's start,
+    /// with the first reading if it was early (the worker waited from then on).
     ///
     /// Outside `spin` mode, on a core shared with other openpace threads, the spin yields the
     /// core between clock reads until the last
@@ -165,7 +191,7 @@ impl Worker {
     /// 39-43 ms; sleeping until 100 µs before the instant (`clock_nanosleep`, no timer slack)
     /// was worst: service p50 31 ms, response p95 97-170 ms.
     #[inline]
-    fn await_instant(&self, intended_ns: u64) -> u64 {
+    fn await_instant(&self, intended_ns: u64) -> (u64, Option<u64>) {
         let share = self.shares_core
             && !matches!(
                 self.source,
@@ -174,10 +200,14 @@ impl Worker {
                     ..
                 }
             );
+        let first = self.clock.now_ns();
+        if first >= intended_ns {
+            return (first, None);
+        }
         loop {
             let now = self.clock.now_ns();
             if now >= intended_ns {
-                return now;
+                return (now, Some(first));
             }
             if share && intended_ns - now > SPIN_ONLY_NS {
                 // SAFETY: no arguments; always succeeds on Linux.
@@ -209,22 +239,33 @@ impl Worker {
     }
 }
 
-/// Takes the next request from the channel, waiting as the mode says.
+/// Takes the next request from the channel, waiting as the mode says; with it, the time
+/// the wait began if the channel was empty.
 #[inline]
-fn receive(rx: &Receiver<Request>, wait: WaitMode, clock: &RunClock) -> Option<Request> {
+fn receive(
+    rx: &Receiver<Request>,
+    wait: WaitMode,
+    clock: &RunClock,
+) -> Option<(Request, Option<u64>)> {
+    match rx.try_recv() {
+        Ok(request) => return Some((request, None)),
+        Err(TryRecvError::Disconnected) => return None,
+        Err(TryRecvError::Empty) => {}
+    }
+    let waited_from = clock.now_ns();
     let spin_until = match wait {
         WaitMode::Spin => u64::MAX,
-        WaitMode::Hybrid => clock.now_ns() + HYBRID_SPIN_NS,
+        WaitMode::Hybrid => waited_from + HYBRID_SPIN_NS,
         WaitMode::Sleep => 0,
     };
     loop {
         match rx.try_recv() {
-            Ok(request) => return Some(request),
+            Ok(request) => return Some((request, Some(waited_from))),
             Err(TryRecvError::Disconnected) => return None,
             Err(TryRecvError::Empty) => {}
         }
         if wait != WaitMode::Spin && clock.now_ns() >= spin_until {
-            return rx.recv().ok();
+            return rx.recv().ok().map(|request| (request, Some(waited_from)));
         }
         std::hint::spin_loop();
     }

@@ -73,9 +73,39 @@ impl Default for AtomicHistogram {
     }
 }
 
+/// Histogram memory made resident when allocated, over the whole process: up to this much,
+/// a histogram's pages are touched at once (see [`prefault`]); past it, lazily.
+pub const PREFAULT_BUDGET: usize = 512 << 20;
+
+/// Touches every page of `counts` now, while the process-wide [`PREFAULT_BUDGET`] lasts.
+///
+/// Zero-filled memory comes from the kernel untouched: its first write to each page faults
+/// (about a microsecond, plus zeroing 4 KiB). Left lazy, a histogram's pages become
+/// resident one at a time as values reach new ranges, so a worker's record of a rare tail
+/// value pays a page fault on the hot path, and the process grows all run long: in a 40-s
+/// run at 100,000 RPS, from 13.3 to 15.2 MB at ~50 KB per interval. Touched up front,
+/// resident memory is set at the start and stays flat.
+fn prefault<T>(counts: &mut [T]) {
+    static USED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let bytes = std::mem::size_of_val(counts);
+    if USED.fetch_add(bytes, Relaxed) + bytes > PREFAULT_BUDGET {
+        return;
+    }
+    let per_page = (4096 / std::mem::size_of::<T>().max(1)).max(1);
+    let base = counts.as_mut_ptr();
+    for index in (0..counts.len()).step_by(per_page) {
+        // SAFETY: `index` is in bounds of the exclusively borrowed slice; writing back the
+        // byte just read changes nothing but makes the page resident (volatile, so that it
+        // is not optimised away).
+        unsafe {
+            let p = base.add(index).cast::<u8>();
+            std::ptr::write_volatile(p, std::ptr::read_volatile(p));
+        }
+    }
+}
+
 impl AtomicHistogram {
-    /// A zeroed histogram. Its pages come zero-filled from the allocator and only those that
-    /// receive values are ever touched, so resident memory follows the values' spread.
+    /// A zeroed histogram, resident at once (within [`PREFAULT_BUDGET`]).
     pub fn new() -> AtomicHistogram {
         let zeros = std::mem::ManuallyDrop::new(vec![0u64; COUNTS_LEN]);
         // SAFETY: AtomicU64 has the same size, alignment and bit validity as u64, and the
@@ -88,9 +118,9 @@ impl AtomicHistogram {
                 zeros.capacity(),
             )
         };
-        AtomicHistogram {
-            counts: counts.into_boxed_slice(),
-        }
+        let mut counts = counts.into_boxed_slice();
+        prefault(&mut counts);
+        AtomicHistogram { counts }
     }
 
     /// Records one value. Only the owning thread may call this.
@@ -109,8 +139,7 @@ impl AtomicHistogram {
 
 /// Turns successive readings of cumulative counts into interval histograms.
 pub struct DeltaReader {
-    /// Counts seen at the last reading; only slots that ever held a value are written, so
-    /// memory is touched in proportion to the values' spread.
+    /// Counts seen at the last reading (resident at once, like the histograms').
     previous: Vec<u64>,
 }
 
@@ -123,9 +152,9 @@ impl Default for DeltaReader {
 impl DeltaReader {
     /// A reader that has seen nothing yet.
     pub fn new() -> DeltaReader {
-        DeltaReader {
-            previous: vec![0; COUNTS_LEN],
-        }
+        let mut previous = vec![0; COUNTS_LEN];
+        prefault(&mut previous);
+        DeltaReader { previous }
     }
 
     /// Reads `sources` (all recorders of one metric), records everything they gained since

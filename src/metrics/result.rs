@@ -69,6 +69,19 @@ pub struct RunResult {
     /// For a result of `openpace merge`: the shards it was merged from.
     #[serde(default)]
     pub merged: Option<MergeInfo>,
+    /// Times openpace itself could not run for 50 ms or more (the process was stopped, or
+    /// the host or scheduler held it): the intervals they cover are flagged.
+    #[serde(default)]
+    pub stalls: Vec<Stall>,
+}
+
+/// A stretch in which openpace's timing loop could not run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Stall {
+    /// When it began, in seconds on the run clock (from the run's origin, warmup included).
+    pub at_s: f64,
+    /// How long it lasted, in seconds.
+    pub duration_s: f64,
 }
 
 /// What `openpace merge` merged.
@@ -226,6 +239,13 @@ pub struct RequestCounts {
     pub backlogged: u64,
     /// Sent 1 ms or more after their intended instant.
     pub late: u64,
+    /// Network requests that waited for a free connection: due while every connection of
+    /// their worker was busy (client-side queueing; see `queued_ns`).
+    #[serde(default)]
+    pub queued: u64,
+    /// How long those requests waited for a connection, summed, in ns.
+    #[serde(default)]
+    pub queued_ns: u64,
     /// Counted as timeouts because the run gave up on them while they were still running or
     /// queued: running past their deadline at the end, or queued or running when a stop came.
     pub abandoned: u64,
@@ -252,6 +272,15 @@ pub struct NetworkIo {
     pub bytes_received: u64,
     /// Connections opened, first ones and reopened ones together, warmup included.
     pub connections_opened: u64,
+    /// Most requests in flight at once, summed over the workers' own peaks.
+    #[serde(default)]
+    pub peak_in_flight: u64,
+    /// Connections the scenario could open: `connections`, or the cap of `auto`.
+    #[serde(default)]
+    pub connections_limit: u64,
+    /// Whether connections were opened as requests needed them (`connections: auto`).
+    #[serde(default)]
+    pub connections_auto: bool,
 }
 
 /// What the framework itself cost.
@@ -298,6 +327,13 @@ pub struct IntervalStats {
     pub dropped: u64,
     /// Requests handed over 1 ms or more after their intended instant.
     pub late: u64,
+    /// Network requests completed in the interval that had waited for a free connection.
+    #[serde(default)]
+    pub queued: u64,
+    /// Share of the workers' time spent on calls and the framework between them (not on
+    /// waiting for requests or instants), in percent: 100 leaves no room for the schedule.
+    #[serde(default)]
+    pub worker_busy_pct: f64,
     /// completed / interval length.
     pub achieved_rps: f64,
     /// Response time percentiles of calls ending in the interval (ms).
@@ -382,7 +418,7 @@ pub struct EncodedHistograms {
 }
 
 /// What one scenario measured.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct ScenarioResult {
     /// Scenario name.
     pub name: String,

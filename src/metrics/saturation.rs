@@ -1,12 +1,27 @@
 //! Saturation: the intervals in which openpace's own figures cannot be trusted.
 //!
-//! After a run, each latency interval is checked against the resource sample of the same
-//! interval. An interval is flagged when requests reached workers after their intended
-//! instant (the timing loop was preempted, or fell behind without being preempted), when a
-//! worker thread used 95% or more of a core outside spin mode (where workers spin by design),
-//! when the host's hypervisor stole 1% or more of the CPU, or when fewer requests completed
-//! than the schedule intended (beyond what may still be in flight). Flags go into the time
-//! series, are counted per scenario, and make the verdict say the figures are suspect.
+//! After a run, each latency interval is checked against what the run recorded about itself
+//! and against the resource sample of the same interval. An interval is flagged when:
+//!
+//! - openpace itself stalled: its timing loop could not run for 50 ms or more (SIGSTOP, a
+//!   paused VM, a long preemption); the intervals the stall covered are flagged, and requests
+//!   it made late are put down to it;
+//! - otherwise, requests reached workers 1 ms or more after their intended instant (the
+//!   timing loop was preempted, or fell behind without being preempted);
+//! - the workers were busy (in calls, and in the framework between them) 95% or more of
+//!   the interval, which leaves no room for the schedule (open model only). Waiting for a
+//!   request or for its instant never counts, spinning included, so a worker that spins
+//!   towards its next instant is not saturated however much CPU it burns;
+//! - 1% or more of the interval's requests to a network target waited for a free connection
+//!   (client-side queueing: more connections would have sent them on time);
+//! - the host's hypervisor stole 1% or more of the CPU;
+//! - fewer requests completed than the schedule intended (beyond what may still be in
+//!   flight).
+//!
+//! Flags go into the time series and are counted per interval (an interval with two reasons
+//! counts once in the total and once for each reason). With them the verdict says the figures
+//! are suspect, and why in words: which intervals, client-side queueing with its share and
+//! remedy, framework overhead above the design's 5% with its likely cause.
 //!
 //! A run that did not keep its scheduled rate says so loudly, with the shortfall. The rate
 //! kept is `sustained_rps`: completed requests over the window plus the drain (until the last
@@ -15,62 +30,101 @@
 
 use std::collections::BTreeMap;
 
-use super::result::{IntervalStats, RunResult, ScenarioResult};
-use crate::config::WaitMode;
+use super::result::{IntervalStats, RunResult, ScenarioResult, Stall};
+use crate::config::Model;
 use crate::monitor::ResourceSample;
 
 /// Flag: requests handed over late while the timing thread was being preempted.
 pub const TIMER_PREEMPTED: &str = "timing thread preempted";
 /// Flag: requests handed over late with no preemption of the timing thread seen.
 pub const TIMER_BEHIND: &str = "timing loop fell behind";
-/// Flag: a worker thread used at least [`SATURATED_PCT`] of a core.
-pub const WORKER_SATURATED: &str = "worker CPU-saturated";
+/// Flag: openpace itself could not run for 50 ms or more.
+pub const STALLED: &str = "openpace stalled";
+/// Flag: the workers were busy at least [`SATURATED_PCT`] of the interval.
+pub const WORKER_SATURATED: &str = "workers saturated";
+/// Flag: at least [`QUEUED_SHARE`] of the requests waited for a free connection.
+pub const CLIENT_QUEUEING: &str = "client-side queueing";
 /// Flag: the hypervisor stole at least [`STEAL_PCT`] of the host's CPU.
 pub const HOST_STEAL: &str = "host steal time";
 /// Flag: fewer requests completed than the schedule intended.
 pub const RATE_SHORT: &str = "achieved rate short of the schedule";
 
-/// A worker at or above this share of a core is saturated.
+/// Workers busy at or above this share of an interval are saturated.
 pub const SATURATED_PCT: f64 = 95.0;
 /// Steal at or above this share of the host's CPU makes an interval suspect.
 pub const STEAL_PCT: f64 = 1.0;
 /// A run whose achieved rate is below this share of its scheduled rate fell short.
 pub const SHORTFALL_RATIO: f64 = 0.99;
+/// Requests that waited for a connection, as a share of those completed, that make an
+/// interval (and a run) suspect.
+pub const QUEUED_SHARE: f64 = 0.01;
+/// Framework overhead above this share of the response time makes a run suspect: the
+/// design's budget.
+pub const OVERHEAD_PCT: f64 = 5.0;
+/// ... unless it is below this many µs per request: then the target answers faster than
+/// a hand-off between threads (a no-op), and the share says nothing about the figures.
+pub const OVERHEAD_FLOOR_US: f64 = 1.0;
+
+/// How the notes [`conclude`] writes begin: a merge writes them again from the merged
+/// figures instead of keeping each shard's.
+pub const NOTE_PREFIXES: [&str; 4] = [
+    "FIGURES SUSPECT",
+    "CLIENT-SIDE QUEUEING",
+    "FRAMEWORK OVERHEAD",
+    "TARGET RATE NOT REACHED",
+];
 
 /// The name of the timing thread, as procfs reports it.
 pub const TIMER_THREAD: &str = "openpace-timer";
 
-/// Flags every scenario's intervals of `run` against `samples` and updates the verdicts.
+/// Flags every scenario's intervals of `run` against its stalls and `samples`, and updates
+/// the verdicts.
 pub fn assess(run: &mut RunResult, samples: &[ResourceSample]) {
-    let wait = run.wait_mode;
-    for (index, scenario) in run.scenarios.iter_mut().enumerate() {
-        assess_scenario(scenario, index, samples, wait);
+    let stalls = run.stalls.clone();
+    for scenario in &mut run.scenarios {
+        assess_scenario(scenario, samples, &stalls);
+    }
+    if let Some(longest) = stalls.iter().map(|x| x.duration_s).reduce(f64::max) {
+        let total: f64 = stalls.iter().map(|x| x.duration_s).sum();
+        run.warnings.push(format!(
+            "openpace itself stalled {} time(s), {total:.2} s in all (the longest {longest:.2} s; \
+             the first at {:.2} s on the run clock): the process was stopped (SIGSTOP), the \
+             host paused it or the scheduler held it; the intervals it covered are flagged",
+            stalls.len(),
+            stalls[0].at_s
+        ));
     }
 }
 
-fn assess_scenario(
-    s: &mut ScenarioResult,
-    index: usize,
-    samples: &[ResourceSample],
-    wait: WaitMode,
-) {
-    let worker_prefix = format!("openpace-w{index}.");
+fn assess_scenario(s: &mut ScenarioResult, samples: &[ResourceSample], stalls: &[Stall]) {
+    let open = s.model == Model::Open;
     let in_flight = s.workers as f64;
-    let mut reasons: BTreeMap<String, u64> = BTreeMap::new();
-    let mut flagged = 0;
+    let warmup = s.warmup_s;
     for row in &mut s.intervals {
         let sample = samples
             .iter()
             .find(|x| (x.start_s - row.start_s).abs() < 1e-6);
-        row.flags = interval_flags(row, sample, &worker_prefix, wait, in_flight);
+        // Stalls are on the run clock, intervals start after the warmup.
+        let stalled = stalls
+            .iter()
+            .any(|x| x.at_s < warmup + row.end_s && x.at_s + x.duration_s > warmup + row.start_s);
+        row.flags = interval_flags(row, sample, stalled, open, in_flight);
+    }
+    (s.suspect_intervals, s.suspect_reasons) = count_flags(&s.intervals);
+    conclude(s);
+}
+
+/// How many intervals carry any flag, and how many carry each reason.
+pub(crate) fn count_flags(intervals: &[IntervalStats]) -> (u64, BTreeMap<String, u64>) {
+    let mut reasons: BTreeMap<String, u64> = BTreeMap::new();
+    let mut flagged = 0;
+    for row in intervals {
         for flag in &row.flags {
             *reasons.entry(flag.clone()).or_insert(0) += 1;
         }
         flagged += u64::from(!row.flags.is_empty());
     }
-    s.suspect_intervals = flagged;
-    s.suspect_reasons = reasons;
-    conclude(s);
+    (flagged, reasons)
 }
 
 /// Sets a scenario's rate shortfall and its verdict's notes from its counts, flags and rates
@@ -98,6 +152,8 @@ pub(crate) fn conclude(s: &mut ScenarioResult) {
             why.join(", ")
         ));
     }
+    notes.extend(queueing_note(s));
+    notes.extend(overhead_note(s));
     if s.rate_shortfall_pct > 0.0 {
         notes.push(format!(
             "TARGET RATE NOT REACHED: sustained {:.2} of {:.2} RPS scheduled ({:.1}% short; \
@@ -109,15 +165,83 @@ pub(crate) fn conclude(s: &mut ScenarioResult) {
     s.verdict.notes = notes;
 }
 
+/// Client-side queueing in words, when requests waited for a free connection.
+fn queueing_note(s: &ScenarioResult) -> Option<String> {
+    let q = &s.requests;
+    let completed = q.completed.max(1) as f64;
+    if q.queued == 0 || (q.queued as f64) < QUEUED_SHARE * completed {
+        return None;
+    }
+    let limit = s.network.connections_limit;
+    let remedy = if s.network.connections_auto {
+        format!("all {limit} connections of --connections auto were busy; raise --connections")
+    } else {
+        format!("{limit} connection(s); raise --connections")
+    };
+    Some(format!(
+        "CLIENT-SIDE QUEUEING: {:.1}% of requests waited for a free connection (mean wait {}), \
+         response p50 {}; {remedy}",
+        100.0 * q.queued as f64 / completed,
+        ms(q.queued_ns as f64 / q.queued as f64 / 1e6),
+        ms(s.response_time_ms.p50),
+    ))
+}
+
+/// Framework overhead above the design's budget in words, with its likely cause.
+fn overhead_note(s: &ScenarioResult) -> Option<String> {
+    let o = &s.overhead;
+    if s.overhead_pct <= OVERHEAD_PCT || o.per_request_us < OVERHEAD_FLOOR_US {
+        return None;
+    }
+    let cores = s.worker_cores.len();
+    let cause = if cores > 0 && s.workers > cores {
+        format!(
+            "{} workers take turns on {cores} core(s), so a request often waits for a time \
+             slice; try --workers {cores}",
+            s.workers
+        )
+    } else if s.timer_lateness_us.avg > 0.5 * o.per_request_us {
+        format!(
+            "the timing loop handed requests over late (mean {:.1} µs); see timer_lateness",
+            s.timer_lateness_us.avg
+        )
+    } else {
+        format!(
+            "hand-off to the workers and their wake-up (dispatch delay mean {:.1} µs); --wait \
+             spin trades a core for it",
+            s.dispatch_delay_us.avg
+        )
+    };
+    Some(format!(
+        "FRAMEWORK OVERHEAD: {:.1}% of the response time ({:.2} µs of {:.2} µs per request), \
+         above the design's {OVERHEAD_PCT}%: {cause}",
+        s.overhead_pct, o.per_request_us, o.response_us
+    ))
+}
+
+/// Milliseconds for a note: µs below 1 ms, s above 1 s.
+fn ms(value: f64) -> String {
+    if value < 1.0 {
+        format!("{:.0} µs", value * 1e3)
+    } else if value < 1e3 {
+        format!("{value:.1} ms")
+    } else {
+        format!("{:.2} s", value / 1e3)
+    }
+}
+
 fn interval_flags(
     row: &IntervalStats,
     sample: Option<&ResourceSample>,
-    worker_prefix: &str,
-    wait: WaitMode,
+    stalled: bool,
+    open: bool,
     in_flight: f64,
 ) -> Vec<String> {
     let mut flags = Vec::new();
-    if row.late > 0 {
+    if stalled {
+        // Whatever was late in it, the stall made late.
+        flags.push(STALLED.to_string());
+    } else if row.late > 0 {
         let preempted = sample.is_some_and(|x| {
             x.threads
                 .iter()
@@ -132,20 +256,17 @@ fn interval_flags(
             .to_string(),
         );
     }
-    if let Some(x) = sample {
-        let saturated = wait != WaitMode::Spin
-            && x.threads
-                .iter()
-                .any(|t| t.name.starts_with(worker_prefix) && t.cpu_pct >= SATURATED_PCT);
-        if saturated {
-            flags.push(WORKER_SATURATED.to_string());
-        }
-        if x.host
-            .as_ref()
-            .is_some_and(|h| h.total.steal_pct >= STEAL_PCT)
-        {
-            flags.push(HOST_STEAL.to_string());
-        }
+    if open && row.worker_busy_pct >= SATURATED_PCT {
+        flags.push(WORKER_SATURATED.to_string());
+    }
+    if open && row.queued > 0 && row.queued as f64 >= QUEUED_SHARE * row.completed as f64 {
+        flags.push(CLIENT_QUEUEING.to_string());
+    }
+    if sample
+        .and_then(|x| x.host.as_ref())
+        .is_some_and(|h| h.total.steal_pct >= STEAL_PCT)
+    {
+        flags.push(HOST_STEAL.to_string());
     }
     if row.scheduled > 0.0 && (row.completed as f64) < SHORTFALL_RATIO * row.scheduled - in_flight {
         flags.push(RATE_SHORT.to_string());
@@ -158,21 +279,23 @@ mod tests {
     use super::*;
     use crate::monitor::sample::{CoreSample, HostSample, ThreadSample};
 
-    fn row(start_s: f64, scheduled: f64, completed: u64, late: u64) -> IntervalStats {
+    fn row(scheduled: f64, completed: u64, late: u64, busy: f64, queued: u64) -> IntervalStats {
         IntervalStats {
-            start_s,
-            end_s: start_s + 1.0,
+            start_s: 0.0,
+            end_s: 1.0,
             scheduled,
             completed,
             late,
+            worker_busy_pct: busy,
+            queued,
             ..IntervalStats::default()
         }
     }
 
-    fn sample(start_s: f64, timer_preempted: bool, worker_cpu: f64, steal: f64) -> ResourceSample {
+    fn sample(timer_preempted: bool, worker_cpu: f64, steal: f64) -> ResourceSample {
         ResourceSample {
-            start_s,
-            end_s: start_s + 1.0,
+            start_s: 0.0,
+            end_s: 1.0,
             threads: vec![
                 ThreadSample {
                     name: TIMER_THREAD.to_string(),
@@ -196,77 +319,106 @@ mod tests {
         }
     }
 
+    fn flags(r: IntervalStats, x: ResourceSample, stalled: bool, open: bool) -> Vec<String> {
+        interval_flags(&r, Some(&x), stalled, open, 2.0)
+    }
+
     #[test]
     fn each_cause_flags_its_interval() {
-        let flags = |r: IntervalStats, x: ResourceSample, wait| {
-            interval_flags(&r, Some(&x), "openpace-w0.", wait, 2.0)
-        };
-        assert!(
-            flags(
-                row(0.0, 100.0, 100, 0),
-                sample(0.0, true, 50.0, 0.0),
-                WaitMode::Hybrid
-            )
-            .is_empty()
-        );
+        let quiet = || sample(false, 10.0, 0.0);
+        assert!(flags(row(100.0, 100, 0, 50.0, 0), quiet(), false, true).is_empty());
+        let late = row(100.0, 100, 3, 50.0, 0);
         assert_eq!(
-            flags(
-                row(0.0, 100.0, 100, 3),
-                sample(0.0, true, 50.0, 0.0),
-                WaitMode::Hybrid
-            ),
+            flags(late.clone(), sample(true, 10.0, 0.0), false, true),
             [TIMER_PREEMPTED]
         );
+        assert_eq!(flags(late.clone(), quiet(), false, true), [TIMER_BEHIND]);
+        // A stall explains the late requests of the intervals it covers.
+        assert_eq!(flags(late, quiet(), true, true), [STALLED]);
         assert_eq!(
-            flags(
-                row(0.0, 100.0, 100, 3),
-                sample(0.0, false, 50.0, 0.0),
-                WaitMode::Hybrid
-            ),
-            [TIMER_BEHIND]
+            flags(row(100.0, 100, 0, 50.0, 0), quiet(), true, true),
+            [STALLED]
         );
         assert_eq!(
-            flags(
-                row(0.0, 100.0, 100, 0),
-                sample(0.0, false, 99.0, 0.0),
-                WaitMode::Hybrid
-            ),
+            flags(row(100.0, 100, 0, 96.0, 0), quiet(), false, true),
             [WORKER_SATURATED]
         );
-        // Spinning workers are busy by design.
+        // Busy is what counts, not CPU: a worker spinning for its instants burns a core.
         assert!(
             flags(
-                row(0.0, 100.0, 100, 0),
-                sample(0.0, false, 100.0, 0.0),
-                WaitMode::Spin
+                row(100.0, 100, 0, 10.0, 0),
+                sample(false, 100.0, 0.0),
+                false,
+                true
             )
             .is_empty()
         );
+        // Closed-loop callers are busy by design.
+        assert!(flags(row(0.0, 100, 0, 100.0, 0), quiet(), false, false).is_empty());
         assert_eq!(
             flags(
-                row(0.0, 100.0, 100, 0),
-                sample(0.0, false, 10.0, 2.5),
-                WaitMode::Hybrid
+                row(100.0, 100, 0, 10.0, 0),
+                sample(false, 10.0, 2.5),
+                false,
+                true
             ),
             [HOST_STEAL]
         );
-        // 96 completed of 100 scheduled is within 99% less the 2 that may be in flight...
-        assert!(
-            flags(
-                row(0.0, 100.0, 97, 0),
-                sample(0.0, false, 10.0, 0.0),
-                WaitMode::Hybrid
-            )
-            .is_empty()
+        // 1 of 100 waited for a connection: 1%, flagged; none of 100 is not.
+        assert_eq!(
+            flags(row(100.0, 100, 0, 10.0, 1), quiet(), false, true),
+            [CLIENT_QUEUEING]
         );
+        // 97 completed of 100 scheduled is within 99% less the 2 that may be in flight...
+        assert!(flags(row(100.0, 97, 0, 10.0, 0), quiet(), false, true).is_empty());
         // ... 90 is not.
         assert_eq!(
-            flags(
-                row(0.0, 100.0, 90, 0),
-                sample(0.0, false, 10.0, 0.0),
-                WaitMode::Hybrid
-            ),
+            flags(row(100.0, 90, 0, 10.0, 0), quiet(), false, true),
             [RATE_SHORT]
         );
+    }
+
+    #[test]
+    fn counts_never_exceed_the_intervals() {
+        let mut rows = vec![row(100.0, 100, 0, 0.0, 0); 3];
+        rows[0].flags = vec![STALLED.into(), RATE_SHORT.into()];
+        rows[2].flags = vec![STALLED.into()];
+        let (flagged, reasons) = count_flags(&rows);
+        assert_eq!(flagged, 2);
+        assert_eq!(reasons[STALLED], 2);
+        assert_eq!(reasons[RATE_SHORT], 1);
+    }
+
+    fn scenario() -> ScenarioResult {
+        let mut s = ScenarioResult::default();
+        s.requests.completed = 1000;
+        s
+    }
+
+    #[test]
+    fn queueing_and_overhead_are_said_in_words() {
+        let mut s = scenario();
+        assert!(queueing_note(&s).is_none());
+        s.requests.queued = 370;
+        s.requests.queued_ns = 370 * 2_700_000_000;
+        s.response_time_ms.p50 = 2_700.0;
+        s.network.connections_limit = 1;
+        let note = queueing_note(&s).unwrap();
+        assert!(
+            note.starts_with("CLIENT-SIDE QUEUEING: 37.0% of requests waited"),
+            "{note}"
+        );
+        assert!(note.contains("mean wait 2.70 s") && note.contains("raise --connections"));
+
+        assert!(overhead_note(&s).is_none());
+        s.overhead_pct = 20.0;
+        s.overhead.per_request_us = 20.0;
+        s.workers = 8;
+        s.worker_cores = vec![1];
+        let note = overhead_note(&s).unwrap();
+        assert!(note.contains("8 workers take turns on 1 core(s)"), "{note}");
+        // A no-op's overhead is all of its response time, and says nothing.
+        s.overhead.per_request_us = 0.3;
+        assert!(overhead_note(&s).is_none());
     }
 }

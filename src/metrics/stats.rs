@@ -112,10 +112,19 @@ pub(crate) enum WorkerCount {
     /// request timeout) passed while they waited for a worker or a connection. Not completed,
     /// not in the histograms; counted as timeouts.
     Expired,
+    /// Wall-clock time the worker spent on calls and on the framework between them, in ns:
+    /// everything but waiting for its next request or instant (spin waits included in the
+    /// waiting). A span counts in the interval it ends in.
+    BusyNs,
+    /// Measured requests of a network target that waited for a free connection: they were
+    /// due (and handed over) before the connection that served them came free.
+    Queued,
+    /// Sum over those requests of how long they waited for it, in ns.
+    QueuedNs,
 }
 
 /// Number of [`WorkerCount`]s.
-pub(crate) const WORKER_COUNTS: usize = 15;
+pub(crate) const WORKER_COUNTS: usize = 18;
 
 /// Up to this many distinct error kinds are counted by name per worker; more go to "other".
 const KIND_SLOTS: usize = 16;
@@ -146,6 +155,8 @@ pub struct WorkerStats {
     last_end: AtomicU64,
     exited: AtomicBool,
     cpu_ns: AtomicU64,
+    /// A network worker's most requests in flight at once, set as it ends.
+    peak_in_flight: AtomicU64,
 }
 
 impl Default for WorkerStats {
@@ -172,6 +183,7 @@ impl WorkerStats {
             last_end: AtomicU64::new(0),
             exited: AtomicBool::new(false),
             cpu_ns: AtomicU64::new(0),
+            peak_in_flight: AtomicU64::new(0),
         }
     }
 
@@ -245,11 +257,13 @@ impl WorkerStats {
         self.end_record();
     }
 
-    /// Records one measured request. `idle_since_ns` is when this worker finished its previous
-    /// request: before that (or before the intended instant, if later) the request waited
-    /// for the target; from then until the call started, it waited for the framework.
+    /// Records one measured request. `idle_since_ns` is when this worker (or, for a network
+    /// target, the connection) finished its previous request: before that (or before the
+    /// intended instant, if later) the request waited for the target; from then until the
+    /// call started, it waited for the framework. `queued_ns` is how long a network request
+    /// waited for a free connection (0: it did not).
     #[inline]
-    pub(crate) fn record(&self, call: &Call, idle_since_ns: u64, slot: usize) {
+    pub(crate) fn record(&self, call: &Call, idle_since_ns: u64, queued_ns: u64, slot: usize) {
         let Call {
             request,
             start_ns,
@@ -268,6 +282,10 @@ impl WorkerStats {
             .record(start_ns.saturating_sub(request.intended_ns));
         let framework = start_ns.saturating_sub(request.intended_ns.max(idle_since_ns));
         let counts = &set.counts;
+        if queued_ns > 0 {
+            counts.add(WorkerCount::Queued as usize, 1);
+            counts.add(WorkerCount::QueuedNs as usize, queued_ns);
+        }
         counts.add(WorkerCount::FrameworkNs as usize, framework);
         counts.add(WorkerCount::ResponseNs as usize, response);
         counts.add(WorkerCount::Completed as usize, 1);
@@ -288,6 +306,15 @@ impl WorkerStats {
         }
         count_traffic(counts, &result);
         self.end_record();
+    }
+
+    /// Adds `busy_ns` of work, ending at a time of interval set `slot`. Not part of a record:
+    /// the final reading need not agree with it.
+    #[inline]
+    pub(crate) fn add_busy(&self, slot: usize, busy_ns: u64) {
+        self.slots[slot]
+            .counts
+            .add(WorkerCount::BusyNs as usize, busy_ns);
     }
 
     /// When the latest measured call ended (0 if none did).
@@ -333,6 +360,16 @@ impl WorkerStats {
         self.cpu_ns.store(cpu_ns, Relaxed);
         self.exited
             .store(true, std::sync::atomic::Ordering::Release);
+    }
+
+    /// Called by a network worker as it ends, with its pool's peak of requests in flight.
+    pub(crate) fn set_peak_in_flight(&self, peak: u64) {
+        self.peak_in_flight.store(peak, Relaxed);
+    }
+
+    /// A network worker's peak of requests in flight (0 before it ended).
+    pub(crate) fn peak_in_flight(&self) -> u64 {
+        self.peak_in_flight.load(Relaxed)
     }
 
     /// Whether the worker has ended.
@@ -478,7 +515,7 @@ mod tests {
     fn a_call_is_recorded_in_all_three_views() {
         let stats = WorkerStats::new();
         // The worker was busy until 3_000: 1_000..3_000 was queueing, 3_000..4_000 overhead.
-        stats.record(&call(CallResult::ok(), false), 3_000, 0);
+        stats.record(&call(CallResult::ok(), false), 3_000, 0, 0);
         let c = stats.total_counts();
         assert_eq!(c[WorkerCount::Completed as usize], 1);
         assert_eq!(c[WorkerCount::Ok as usize], 1);
@@ -486,7 +523,7 @@ mod tests {
         assert_eq!(c[WorkerCount::ResponseNs as usize], 9_000);
         assert_eq!(c[WorkerCount::FrameworkNs as usize], 1_000);
         // An idle worker: everything from the intended instant to the start is overhead.
-        stats.record(&call(CallResult::ok(), false), 0, 1);
+        stats.record(&call(CallResult::ok(), false), 0, 0, 1);
         assert_eq!(
             stats.total_counts()[WorkerCount::FrameworkNs as usize],
             1_000 + 3_000
@@ -496,10 +533,15 @@ mod tests {
     #[test]
     fn outcomes_and_kinds_are_counted_apart() {
         let stats = WorkerStats::new();
-        stats.record(&call(CallResult::error(ErrorKind::PANIC), false), 0, 0);
-        stats.record(&call(CallResult::error(ErrorKind::new("db")), false), 0, 1);
-        stats.record(&call(CallResult::error(ErrorKind::PANIC), false), 0, 2);
-        stats.record(&call(CallResult::ok(), true), 0, 3);
+        stats.record(&call(CallResult::error(ErrorKind::PANIC), false), 0, 0, 0);
+        stats.record(
+            &call(CallResult::error(ErrorKind::new("db")), false),
+            0,
+            0,
+            1,
+        );
+        stats.record(&call(CallResult::error(ErrorKind::PANIC), false), 0, 0, 2);
+        stats.record(&call(CallResult::ok(), true), 0, 0, 3);
         let c = stats.total_counts();
         assert_eq!(c[WorkerCount::Errors as usize], 3);
         assert_eq!(c[WorkerCount::Timeouts as usize], 1);

@@ -152,8 +152,11 @@ fn scenario_block(out: &mut String, run: &RunResult, s: &ScenarioResult) {
     }
     let _ = writeln!(w, "  Success Rate: {:.2}%", 100.0 * s.success_rate);
     let _ = writeln!(w, "  Error Rate: {:.2}%", 100.0 * s.error_rate);
-    let _ = writeln!(w, "  Cache Hit Rate: {:.2}%", 100.0 * s.cache_hit_rate);
-    let _ = writeln!(w, "  Fallback Rate: {:.2}%", 100.0 * s.fallback_rate);
+    // Only targets that tag their calls (the feature extractor) have these rates.
+    if s.target.starts_with("features") || s.requests.cache_hits + s.requests.fallbacks > 0 {
+        let _ = writeln!(w, "  Cache Hit Rate: {:.2}%", 100.0 * s.cache_hit_rate);
+        let _ = writeln!(w, "  Fallback Rate: {:.2}%", 100.0 * s.fallback_rate);
+    }
     let r = &s.requests;
     let _ = writeln!(
         w,
@@ -180,6 +183,15 @@ fn scenario_block(out: &mut String, run: &RunResult, s: &ScenarioResult) {
             w,
             "  Target traffic: {} bytes sent, {} received, {} connections opened (warmup included)",
             n.bytes_sent, n.bytes_received, n.connections_opened
+        );
+        let limit = match n.connections_auto {
+            true => format!("--connections auto, up to {}", n.connections_limit),
+            false => format!("{} connection(s)", n.connections_limit),
+        };
+        let _ = writeln!(
+            w,
+            "  Connections: peak {} requests in flight ({limit}); {} waited for a free one",
+            n.peak_in_flight, r.queued
         );
     }
 

@@ -20,10 +20,11 @@ use rand::{RngExt, SeedableRng};
 use serde::{Deserialize, Serialize};
 
 /// The shape of the request rate over time (the design's four patterns plus stages).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LoadPattern {
     /// `target_rps` for the whole duration.
+    #[default]
     Constant,
     /// Linear from `min_rps` to `max_rps` over `ramp_up_duration`, then `max_rps`.
     RampUp,
@@ -59,10 +60,11 @@ impl LoadPattern {
 }
 
 /// How requests are spread within the rate: evenly, or as a Poisson process.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Arrival {
     /// Evenly spaced at the current rate (wrk2's and vegeta's choice).
+    #[default]
     Uniform,
     /// A Poisson process with the current rate as intensity: exponential gaps, seeded.
     Poisson,

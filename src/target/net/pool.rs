@@ -76,6 +76,9 @@ pub struct Done {
     pub idle_since_ns: u64,
     /// Extra attempts made.
     pub retries: u32,
+    /// How long it waited for a free connection: it was due (and handed over) while every
+    /// connection of the pool was busy, and started when one came free. 0 if it did not.
+    pub queued_ns: u64,
     /// How it went, with the bytes and connections it cost.
     pub result: CallResult,
 }
@@ -112,6 +115,7 @@ struct Conn {
     connect_deadline_ns: u64,
     retries: u32,
     idle_since_ns: u64,
+    queued_ns: u64,
     io: CallResult,
 }
 
@@ -151,6 +155,11 @@ pub struct Pool {
     backoff: Backoff,
     /// No connection times out before this instant.
     next_expiry_ns: u64,
+    /// The latest span in which every connection was busy: from, and to (0 while it lasts).
+    full_from_ns: u64,
+    full_to_ns: u64,
+    /// Most requests in flight at once.
+    peak_in_flight: usize,
 }
 
 impl Pool {
@@ -169,7 +178,7 @@ impl Pool {
                 stream: None,
                 state: State::Closed,
                 exchange: exchange(),
-                buf: Vec::with_capacity(READ_CHUNK),
+                buf: Vec::new(),
                 written: 0,
                 reused: false,
                 received_any: false,
@@ -184,6 +193,7 @@ impl Pool {
                 connect_deadline_ns: 0,
                 retries: 0,
                 idle_since_ns: 0,
+                queued_ns: 0,
                 io: CallResult::ok(),
             })
             .collect();
@@ -202,6 +212,9 @@ impl Pool {
             scratch: vec![0; READ_CHUNK].into_boxed_slice(),
             backoff: Backoff::default(),
             next_expiry_ns: u64::MAX,
+            full_from_ns: 0,
+            full_to_ns: 0,
+            peak_in_flight: 0,
         })
     }
 
@@ -225,6 +238,11 @@ impl Pool {
         self.free.last().map(|&i| self.conns[i].idle_since_ns)
     }
 
+    /// Most requests that were in flight at once.
+    pub fn peak_in_flight(&self) -> usize {
+        self.peak_in_flight
+    }
+
     /// Requests that ended since the last look; the caller drains it.
     pub fn done(&mut self) -> &mut Vec<Done> {
         &mut self.done
@@ -235,10 +253,21 @@ impl Pool {
     pub fn start(&mut self, request: Request) -> u64 {
         let i = self.free.pop().expect("start() needs a free connection");
         let now = self.clock.now_ns();
+        let due = request.intended_ns.max(request.sent_ns);
+        let queued_ns = if self.full_from_ns <= due && due < self.full_to_ns {
+            self.full_to_ns - due
+        } else {
+            0
+        };
+        if self.free.is_empty() {
+            (self.full_from_ns, self.full_to_ns) = (now, 0);
+        }
+        self.peak_in_flight = self.peak_in_flight.max(self.conns.len() - self.free.len());
         let c = &mut self.conns[i];
         let deadline = request
             .intended_ns
             .saturating_add(self.config.request_timeout_ns);
+        c.queued_ns = queued_ns;
         c.request = request;
         c.start_ns = now;
         c.deadline_ns = deadline;
@@ -252,8 +281,9 @@ impl Pool {
 
     /// Polls once and advances the connections that are ready. Without `block` it only
     /// looks; with it, it sleeps until an event, a timeout, a wake-up or `until_ns` (run
-    /// clock, kept to the nanosecond by a `timerfd`).
-    pub fn wait(&mut self, until_ns: Option<u64>, block: bool) {
+    /// clock, kept to the nanosecond by a `timerfd`). Returns when the poll began and when
+    /// it returned: the time the caller spent waiting rather than working.
+    pub fn wait(&mut self, until_ns: Option<u64>, block: bool) -> (u64, u64) {
         let now = self.clock.now_ns();
         let timeout = if block {
             let until = until_ns
@@ -279,6 +309,7 @@ impl Pool {
         if let Err(e) = self.poll.poll(&mut events, Some(timeout)) {
             debug_assert_eq!(e.kind(), IoErrorKind::Interrupted);
         }
+        let woke = self.clock.now_ns();
         for event in events.iter() {
             match event.token() {
                 WAKER => {}
@@ -288,6 +319,7 @@ impl Pool {
         }
         self.events = events;
         self.expire();
+        (now, woke)
     }
 
     fn note_deadline(&mut self, at_ns: u64) {
@@ -501,9 +533,13 @@ impl Pool {
             end_ns: now,
             idle_since_ns: c.idle_since_ns,
             retries: c.retries,
+            queued_ns: c.queued_ns,
             result: CallResult { error, ..c.io },
         });
         c.idle_since_ns = now;
+        if self.free.is_empty() {
+            self.full_to_ns = now;
+        }
         self.free.push(i);
     }
 

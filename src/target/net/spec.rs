@@ -44,6 +44,17 @@ fn count(o: &Map<String, Value>, key: &str) -> Result<Option<usize>, String> {
     }
 }
 
+/// `connections`: a count, or `auto` (also when absent), which is 0 here: as many as the
+/// rate needs, up to [`AUTO_CONNECTIONS`](crate::config::AUTO_CONNECTIONS).
+fn connections(o: &Map<String, Value>) -> Result<usize, String> {
+    match o.get("connections") {
+        Some(Value::String(s)) if s == "auto" => Ok(0),
+        _ => count(o, "connections")
+            .map(|n| n.unwrap_or(0))
+            .map_err(|e| e.replace("above 0", "above 0 or \"auto\"")),
+    }
+}
+
 /// The shortest and longest connect timeouts.
 const CONNECT_TIMEOUT_RANGE: std::ops::RangeInclusive<Duration> =
     Duration::from_millis(1)..=Duration::from_secs(3600);
@@ -151,7 +162,7 @@ fn http(o: &Map<String, Value>) -> Result<HttpSpec, String> {
             .collect::<Result<_, _>>()?,
         Some(code) => vec![status(code)?],
     };
-    spec.connections = count(o, "connections")?.unwrap_or(0);
+    spec.connections = connections(o)?;
     spec.connect_timeout = timeout(o)?;
     spec.validate()?;
     Ok(spec)
@@ -187,7 +198,7 @@ fn tcp(o: &Map<String, Value>) -> Result<TcpSpec, String> {
         address,
         payload,
         until,
-        connections: count(o, "connections")?.unwrap_or(0),
+        connections: connections(o)?,
         connect_timeout: timeout(o)?,
     };
     spec.validate()?;
