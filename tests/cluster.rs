@@ -795,3 +795,45 @@ fn mpirun_runs_two_shards_that_merge_into_the_whole_schedule() {
         s.achieved_rps
     );
 }
+
+/// Issue 12: merging two pinned shards printed "16 worker(s) unpinned", and flag counts summed
+/// over shards ("3 of 5 intervals ... (timing loop fell behind: 4)"). Flags are counted on the
+/// merged rows and the shards' cores are kept.
+#[test]
+fn merged_flags_are_counted_per_interval_and_pinning_is_kept() {
+    let config = openpace::LoadTestConfig {
+        metrics_collection_interval: 0.5,
+        ..common::config("flags", 200.0, 2.0)
+    };
+    let (result, _) = common::run(config);
+    let (mut a, mut b) = split_run(&result);
+    for shard in [&mut a, &mut b] {
+        let s = &mut shard.scenarios[0];
+        s.worker_cores = vec![1];
+        for row in s.intervals.iter_mut().take(2) {
+            row.flags = vec!["timing loop fell behind".into()];
+        }
+        s.suspect_intervals = 2;
+        s.suspect_reasons = [("timing loop fell behind".to_string(), 2)].into();
+    }
+    b.scenarios[0].intervals[3].flags = vec!["host steal time".into()];
+    let merged = merge(
+        &[("a.json".into(), a), ("b.json".into(), b)],
+        &MergeOptions::default(),
+    )
+    .expect("the halves merge");
+    let m = &merged.scenarios[0];
+    assert_eq!(m.suspect_intervals, 3, "{:?}", m.suspect_reasons);
+    assert_eq!(m.suspect_reasons["timing loop fell behind"], 2);
+    assert_eq!(m.suspect_reasons["host steal time"], 1);
+    assert!(
+        m.suspect_reasons
+            .values()
+            .all(|&n| n <= m.suspect_intervals)
+    );
+    assert!(m.suspect_intervals <= m.intervals.len() as u64);
+    assert_eq!(m.worker_cores, [1]);
+    let text = openpace::report::render_files(&merged, openpace::ReportFormat::Text).unwrap();
+    assert!(!text[0].1.contains("unpinned"), "{}", text[0].1);
+    assert!(text[0].1.contains("3 of 4 intervals"), "{}", text[0].1);
+}

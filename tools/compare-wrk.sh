@@ -10,7 +10,10 @@
 #   2. openpace open-model runs from 0.9 x that maximum, in 5% steps up (or down, if 0.9 x
 #      fails) until one holds and the next does not (holds: sustained/target >= 0.99 and
 #      nothing dropped), then two bisections: the highest rate that holds, within ~1.25%;
-#   3. openpace at FIXED RPS: response-time and service-time p50/p99/p99.9.
+#   3. openpace at FIXED RPS: response-time and service-time p50/p99/p99.9;
+#   4. openpace at FIXED RPS as a newcomer types it, `openpace run --target URL --rate FIXED`
+#      (default flags and core plan), beside the best hand-tuned flags found for it,
+#      `--workers 1 --connections 16`: p50, p99, framework overhead, suspect intervals.
 #
 # Usage: tools/compare-wrk.sh   (root, or nginx and wrk already installed)
 # Environment: PORT CONNS SECS ROUNDS FIXED SERVER_CORE LOAD_CORE WAIT
@@ -75,6 +78,15 @@ openpace() {
         --timeout 2s --retries 0 --quiet --out "$2" >/dev/null 2>&1 || true
 }
 
+# plain OUT [FLAGS...]: a run at FIXED RPS with the default core plan and the given flags.
+plain() {
+    local out=$1
+    shift
+    "$OPENPACE" run --target "$URL" --rate "$FIXED" --duration "${SECS}s" --quiet --out "$out" \
+        "$@" >/dev/null 2>&1 || true
+}
+PLAIN='"%.1f | %.1f | %.2f%% (%.2f us) | %d of %d" % (s["response_time_ms"]["p50"]*1e3, s["response_time_ms"]["p99"]*1e3, s["overhead_pct"], s["overhead"]["per_request_us"], s["suspect_intervals"], len(s["intervals"]))'
+
 # field FILE EXPR: a Python expression over s (the scenario) and r (the run).
 field() {
     python3 -c "import json,sys; r=json.load(open(sys.argv[1])); s=r['scenarios'][0]; print($2)" "$1"
@@ -129,6 +141,10 @@ for round in $(seq "$ROUNDS"); do
     op_all+=("$best")
 
     openpace "$FIXED" "$dir/fixed-$round.json"
+    plain "$dir/default-$round.json"
+    plain "$dir/tuned-$round.json" --workers 1 --connections 16
+    echo "  default flags at $FIXED RPS: p50 | p99 us | overhead | suspect: $(field "$dir/default-$round.json" "$PLAIN")"
+    echo "  --workers 1 --connections 16: p50 | p99 us | overhead | suspect: $(field "$dir/tuned-$round.json" "$PLAIN")"
     field "$dir/fixed-$round.json" "'  at %d RPS: response p50/p99/p99.9 %.1f/%.1f/%.1f us, service %.1f/%.1f/%.1f us, p50 difference %.1f us, held: %s' % (s['target_rps'], *(s['response_time_ms'][k]*1e3 for k in ('p50','p99','p99_9')), *(s['service_time_ms'][k]*1e3 for k in ('p50','p99','p99_9')), (s['response_time_ms']['p50']-s['service_time_ms']['p50'])*1e3, 'yes' if s['sustained_rps'] >= 0.99*s['target_rps'] else 'no')"
 done
 
@@ -153,4 +169,11 @@ echo "| at $FIXED RPS, us | response p50 | service p50 | difference | response p
 echo "| --- | --- | --- | --- | --- | --- | --- | --- |"
 for round in $(seq "$ROUNDS"); do
     field "$dir/fixed-$round.json" "'| round $round | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f |' % (s['response_time_ms']['p50']*1e3, s['service_time_ms']['p50']*1e3, (s['response_time_ms']['p50']-s['service_time_ms']['p50'])*1e3, s['response_time_ms']['p99']*1e3, s['service_time_ms']['p99']*1e3, s['response_time_ms']['p99_9']*1e3, s['service_time_ms']['p99_9']*1e3)"
+done
+echo
+echo "| at $FIXED RPS, default core plan | response p50 us | response p99 us | overhead | suspect intervals |"
+echo "| --- | --- | --- | --- | --- |"
+for round in $(seq "$ROUNDS"); do
+    echo "| round $round, default flags | $(field "$dir/default-$round.json" "$PLAIN") |"
+    echo "| round $round, --workers 1 --connections 16 | $(field "$dir/tuned-$round.json" "$PLAIN") |"
 done

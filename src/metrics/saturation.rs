@@ -176,7 +176,7 @@ fn queueing_note(s: &ScenarioResult) -> Option<String> {
     let remedy = if s.network.connections_auto {
         format!("all {limit} connections of --connections auto were busy; raise --connections")
     } else {
-        format!("{limit} connection(s); raise --connections")
+        format!("all {limit} connection(s) were busy; raise --connections")
     };
     Some(format!(
         "CLIENT-SIDE QUEUEING: {:.1}% of requests waited for a free connection (mean wait {}), \

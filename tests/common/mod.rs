@@ -199,3 +199,69 @@ impl Drop for Server {
         let _ = self.child.wait();
     }
 }
+
+/// A real nginx (one worker process) on 127.0.0.1 answering `ok\n` from memory, stopped when
+/// dropped. `None` (with a message) where nginx is not installed; `.ci/run` installs it.
+pub struct Nginx {
+    child: std::process::Child,
+    dir: std::path::PathBuf,
+    /// host:port it listens on.
+    pub addr: String,
+}
+
+impl Nginx {
+    pub fn start() -> Option<Nginx> {
+        let binary = ["/usr/sbin/nginx", "/usr/bin/nginx"]
+            .into_iter()
+            .find(|p| std::path::Path::new(p).exists());
+        let Some(binary) = binary else {
+            eprintln!("SKIPPED: nginx is not installed (.ci/run installs it)");
+            return None;
+        };
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let dir =
+            std::env::temp_dir().join(format!("openpace-nginx-{}-{port}", std::process::id()));
+        std::fs::create_dir_all(dir.join("tmp")).unwrap();
+        let d = dir.display();
+        let conf = format!(
+            "worker_processes 1;\npid {d}/nginx.pid;\nerror_log {d}/error.log;\ndaemon off;\n\
+             events {{ worker_connections 4096; }}\n\
+             http {{\n  access_log off;\n  keepalive_requests 1000000000;\n\
+             client_body_temp_path {d}/tmp/body;\n  proxy_temp_path {d}/tmp/proxy;\n\
+             fastcgi_temp_path {d}/tmp/fastcgi;\n  uwsgi_temp_path {d}/tmp/uwsgi;\n\
+             scgi_temp_path {d}/tmp/scgi;\n\
+             server {{ listen 127.0.0.1:{port}; location / {{ return 200 \"ok\\n\"; }} }}\n}}\n"
+        );
+        std::fs::write(dir.join("nginx.conf"), conf).unwrap();
+        let mut child = std::process::Command::new(binary)
+            .arg("-c")
+            .arg(dir.join("nginx.conf"))
+            .arg("-p")
+            .arg(&dir)
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("nginx starts");
+        let addr = format!("127.0.0.1:{port}");
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(&addr).is_ok() {
+                return Some(Nginx { child, dir, addr });
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("nginx did not listen on {addr}: see {d}/error.log");
+    }
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        // SAFETY: plain kill(2) of our own child: SIGTERM is nginx's fast stop.
+        unsafe { libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM) };
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}

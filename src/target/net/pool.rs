@@ -155,9 +155,6 @@ pub struct Pool {
     backoff: Backoff,
     /// No connection times out before this instant.
     next_expiry_ns: u64,
-    /// The latest span in which every connection was busy: from, and to (0 while it lasts).
-    full_from_ns: u64,
-    full_to_ns: u64,
     /// Most requests in flight at once.
     peak_in_flight: usize,
 }
@@ -212,8 +209,6 @@ impl Pool {
             scratch: vec![0; READ_CHUNK].into_boxed_slice(),
             backoff: Backoff::default(),
             next_expiry_ns: u64::MAX,
-            full_from_ns: 0,
-            full_to_ns: 0,
             peak_in_flight: 0,
         })
     }
@@ -251,17 +246,15 @@ impl Pool {
     /// Starts `request` on a free connection and returns its start instant. The caller checks
     /// [`free`](Self::free) first.
     pub fn start(&mut self, request: Request) -> u64 {
+        // Connections go on the free stack as they come free, so the bottom one has been
+        // free longest: if even it came free after the request was due (and handed over),
+        // every connection was busy then and the request waited that long for one.
+        let first_free_ns =
+            self.conns[*self.free.first().expect("a free connection")].idle_since_ns;
+        let due = request.intended_ns.max(request.sent_ns);
+        let queued_ns = first_free_ns.saturating_sub(due);
         let i = self.free.pop().expect("start() needs a free connection");
         let now = self.clock.now_ns();
-        let due = request.intended_ns.max(request.sent_ns);
-        let queued_ns = if self.full_from_ns <= due && due < self.full_to_ns {
-            self.full_to_ns - due
-        } else {
-            0
-        };
-        if self.free.is_empty() {
-            (self.full_from_ns, self.full_to_ns) = (now, 0);
-        }
         self.peak_in_flight = self.peak_in_flight.max(self.conns.len() - self.free.len());
         let c = &mut self.conns[i];
         let deadline = request
@@ -537,9 +530,6 @@ impl Pool {
             result: CallResult { error, ..c.io },
         });
         c.idle_since_ns = now;
-        if self.free.is_empty() {
-            self.full_to_ns = now;
-        }
         self.free.push(i);
     }
 
