@@ -7,7 +7,8 @@ use crate::metrics::RunResult;
 /// The columns, in order.
 pub const HEADER: &str = "scenario,start_s,end_s,scheduled,sent,completed,ok,errors,timeouts,\
 expired,dropped,late,achieved_rps,response_p50_ms,response_p90_ms,response_p99_ms,response_p99_9_ms,\
-response_max_ms,service_p50_ms,service_p99_ms,dispatch_p50_us,dispatch_p99_us,flags";
+response_max_ms,service_p50_ms,service_p99_ms,dispatch_p50_us,dispatch_p99_us,queued,worker_busy_pct,\
+flags";
 
 /// The time series of every scenario.
 pub fn csv(result: &RunResult) -> String {
@@ -18,7 +19,7 @@ pub fn csv(result: &RunResult) -> String {
             let _ = writeln!(
                 out,
                 "{},{:.3},{:.3},{:.2},{},{},{},{},{},{},{},{},{:.3},{:.4},{:.4},{:.4},{:.4},{:.4},{:.4},\
-                 {:.4},{:.3},{:.3},{}",
+                 {:.4},{:.3},{:.3},{},{:.1},{}",
                 quote(&s.name),
                 i.start_s,
                 i.end_s,
@@ -41,6 +42,8 @@ pub fn csv(result: &RunResult) -> String {
                 i.service_time_ms.p99,
                 i.dispatch_delay_us.p50,
                 i.dispatch_delay_us.p99,
+                i.queued,
+                i.worker_busy_pct,
                 quote(&i.flags.join("; "))
             );
         }
@@ -66,6 +69,6 @@ mod tests {
         assert_eq!(quote("plain"), "plain");
         assert_eq!(quote("a, b"), "\"a, b\"");
         assert_eq!(quote("say \"hi\""), "\"say \"\"hi\"\"\"");
-        assert_eq!(HEADER.split(',').count(), 23);
+        assert_eq!(HEADER.split(',').count(), 25);
     }
 }
