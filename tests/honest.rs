@@ -326,3 +326,38 @@ fn healthy_runs_are_not_called_suspect() {
         &["--target", &url, "--rate", "20000", "--duration", "4s"],
     );
 }
+
+/// Issue 12: with 20,000 connections in the closed model no completion was recorded for 7 s,
+/// then all arrived in the last interval: the worker started every caller (a connect each)
+/// before it looked at its poll. Callers now start in batches between looks, and all start.
+#[test]
+fn many_closed_loop_callers_all_start_and_complete_from_the_first_interval() {
+    let _turn = common::serial();
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&["--service", "1ms"]);
+    let url = server.url("/");
+    let (_, result) = run_to(
+        dir.path(),
+        "closed",
+        &[
+            "--target",
+            &url,
+            "--model",
+            "closed",
+            "--connections",
+            "600",
+            "--duration",
+            "2s",
+            "--interval",
+            "0.5s",
+        ],
+    );
+    let s = &result.scenarios[0];
+    assert_eq!(s.network.connections_opened, 600, "{:?}", s.network);
+    assert!(s.intervals[0].completed > 0, "{:?}", s.intervals[0]);
+    assert!(
+        s.intervals.iter().all(|r| r.completed > 0),
+        "{:?}",
+        s.intervals
+    );
+}

@@ -46,6 +46,9 @@ use crate::metrics::stats::{Call, IntervalCursor, WorkerStats};
 use crate::target::Request;
 use crate::target::net::Pool;
 
+/// Closed model: callers started before the worker looks at its poll again.
+const CLOSED_START_BATCH: usize = 64;
+
 /// In `hybrid` mode, how long before an instant the worker stops blocking and polls.
 const SPIN_WINDOW_NS: u64 = 50_000;
 
@@ -220,8 +223,21 @@ impl NetWorker {
             }
             let now = self.clock.now_ns();
             let sending = now < end_ns && !self.stop.stopping();
+            // A caller whose response ended sends again at once. Callers not yet started
+            // (their connections never used, at the bottom of the free stack) start a batch
+            // at a time, with a look at the poll between batches: starting 20,000 at once
+            // took seconds of connects (a listener whose queue is full makes each slow), in
+            // which no response was read or recorded.
+            let mut fresh = 0;
             while sending && self.pool.free() > 0 {
-                let since = self.pool.next_idle_since_ns().unwrap_or(now).max(begun);
+                let since = self.pool.next_idle_since_ns().unwrap_or(0);
+                if since == 0 {
+                    if fresh == CLOSED_START_BATCH {
+                        break;
+                    }
+                    fresh += 1;
+                }
+                let since = since.max(begun);
                 self.start(Request {
                     seq: next_seq,
                     intended_ns: since,
@@ -233,7 +249,8 @@ impl NetWorker {
             if !sending && self.pool.in_flight() == 0 {
                 return;
             }
-            let waited = self.pool.wait(None, true);
+            let more = sending && self.pool.next_idle_since_ns() == Some(0);
+            let waited = self.pool.wait(None, !more);
             self.waited(waited);
         }
     }
