@@ -185,6 +185,7 @@ impl Supervisor {
         // A stop that came after sending ended (during the drain) interrupts the run too.
         let mut interrupted = timer.interrupted || self.stop.stopping();
         let mut results = Vec::new();
+        let mut spill_problems = Vec::new();
         for (run, s) in scenarios.iter().zip(series) {
             // Sending ended at the schedule's end, or earlier at a stop.
             let stopped = match run.config.model {
@@ -198,7 +199,8 @@ impl Supervisor {
                 send_window_s: stopped.saturating_sub(run.warmup_ns) as f64 / 1e9,
                 window_end_ns: stopped,
             };
-            let mut result = s.collector.finish(&facts, describe(run));
+            let (mut result, problems) = s.collector.finish(&facts, describe(run));
+            spill_problems.extend(problems);
             result.alerts = alerts.get(results.len()).cloned().unwrap_or_default();
             result.verdict = verdict::evaluate(&run.config, &result);
             results.push(result);
@@ -210,7 +212,8 @@ impl Supervisor {
         resources.cpu_system_s = monitor(first.monitor_cpu, resources.cpu_system_s);
         resources.cpu_pct = monitor(first.monitor_cpu, resources.cpu_pct);
         resources.max_rss_mb = monitor(first.monitor_memory, resources.max_rss_mb);
-        let warnings = self.warnings.lock().map(|w| w.clone()).unwrap_or_default();
+        let mut warnings = self.warnings.lock().map(|w| w.clone()).unwrap_or_default();
+        warnings.extend(spill_problems);
         let result = RunResult {
             schema_version: SCHEMA_VERSION,
             tool: format!("openpace {}", env!("CARGO_PKG_VERSION")),

@@ -17,6 +17,7 @@ use super::result::{
     EncodedHistograms, IntervalStats, LatencySummary, NetworkIo, Overhead, RequestCounts,
     ScenarioResult,
 };
+use super::spill::{Spill, Stored};
 use super::stats::{
     SLOTS, TIMER_COUNTS, TimerCount, TimerStats, WORKER_COUNTS, WorkerCount, WorkerStats,
 };
@@ -104,6 +105,9 @@ pub(crate) struct ScenarioCollector {
     share: f64,
     /// Error counts by kind, read with the final reading so that they agree with it.
     kinds: BTreeMap<String, u64>,
+    /// Where each interval's histogram encodings are kept until `finish` (see `spill`).
+    stored: Vec<Stored>,
+    spill: Spill,
     /// The gain of one reading, reused from interval to interval: four histograms of a
     /// quarter megabyte each, allocated once rather than every interval (which made the
     /// process's resident size swing by a megabyte and more from one interval to the next).
@@ -142,6 +146,8 @@ impl ScenarioCollector {
             profile,
             share: 1.0,
             kinds: BTreeMap::new(),
+            stored: Vec::new(),
+            spill: Spill::new(),
             gain: Gain::new(),
         }
     }
@@ -314,19 +320,28 @@ impl ScenarioCollector {
             service_time_ms: LatencySummary::from_histogram(service, NS_PER_MS),
             dispatch_delay_us: LatencySummary::from_histogram(dispatch, NS_PER_US),
             flags: Vec::new(),
-            histograms: EncodedHistograms {
-                response_time: encode(response),
-                service_time: encode(service),
-                dispatch_delay: encode(dispatch),
-                timer_lateness: encode(lateness),
-            },
+            histograms: EncodedHistograms::default(),
         });
+        let encoded = EncodedHistograms {
+            response_time: encode(response),
+            service_time: encode(service),
+            dispatch_delay: encode(dispatch),
+            timer_lateness: encode(lateness),
+        };
+        self.stored.push(self.spill.put(encoded));
     }
 
     /// Builds the scenario's result from everything collected. `result` arrives with its
     /// descriptive fields filled in; this fills in the measurements. Call after `close_last`:
     /// the counts are those of its final reading, which agree with the histograms.
-    pub fn finish(self, facts: &RunFacts, mut result: ScenarioResult) -> ScenarioResult {
+    ///
+    /// Also returns what went wrong reading the intervals' histograms back (nothing, as a
+    /// rule), for the run's warnings.
+    pub fn finish(
+        self,
+        facts: &RunFacts,
+        mut result: ScenarioResult,
+    ) -> (ScenarioResult, Vec<String>) {
         let mut workers = [0; WORKER_COUNTS];
         for set in &self.last_worker {
             for (sum, c) in workers.iter_mut().zip(set) {
@@ -428,8 +443,18 @@ impl ScenarioCollector {
         };
         result.worker_cpu_s =
             self.workers.iter().filter_map(|w| w.cpu_ns()).sum::<u64>() as f64 / 1e9;
-        result.intervals = self.intervals;
-        result
+        let mut spill = self.spill;
+        result.intervals = self
+            .intervals
+            .into_iter()
+            .zip(self.stored)
+            .map(|(row, stored)| IntervalStats {
+                histograms: spill.take(stored),
+                ..row
+            })
+            .collect();
+        let problems = spill.problems().to_vec();
+        (result, problems)
     }
 }
 

@@ -17,6 +17,7 @@ pub(crate) mod collector;
 pub mod encoding;
 pub mod result;
 pub mod saturation;
+pub(crate) mod spill;
 pub mod stats;
 pub mod threshold;
 pub mod verdict;
