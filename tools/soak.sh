@@ -8,7 +8,8 @@
 #    127.0.0.1:PORT) with the default flags and --hlog; skipped when HTTP_SECS=0 or nginx is
 #    not installed.
 #
-# The resident set size of the openpace process is read from /proc every 10 s. Printed per
+# The resident set size of the openpace process is read from /proc every 10 s, from 15 s on
+# (mid-interval, after the first interval was closed). Printed per
 # run: RSS at the first and last sample and their ratio (flat: within 5%), the peak, and the
 # rate error, |sustained - scheduled| / scheduled (< 0.1%), with intended/completed counts.
 # The CI test (tests/soak.rs) runs it for 60 s of no-op with HTTP_SECS=0.
@@ -35,6 +36,9 @@ soak() {
   local pid=$!
   pids+=("$pid")
   : > "$OUT/$name.rss"
+  # Samples fall mid-interval, 5 s after each 10-s boundary: the first after the first
+  # interval was closed (which allocates the collector's working buffers once).
+  sleep 5
   while kill -0 "$pid" 2>/dev/null; do
     sleep 10
     awk '/^VmRSS/ {print $2}' "/proc/$pid/status" 2>/dev/null >> "$OUT/$name.rss" || true
@@ -52,11 +56,17 @@ print(f"{name}: {s['send_window_s']:.0f} s at {s['scheduled_rps']:.0f} RPS sched
       f"{s['sustained_rps']:.2f} sustained: rate error {100 * error:.4f}%; "
       f"{q['intended']} intended, {q['completed']} completed, {q['dropped']} dropped, "
       f"{q['timeouts']} timeouts")
-print(f"{name}: RSS first {first / 1024:.1f} MiB, last {last / 1024:.1f} MiB "
-      f"(last/first {last / max(first, 1):.3f}), peak {max(rss or [0]) / 1024:.1f} MiB "
+print(f"{name}: RSS first {first / 1024:.2f} MiB, last {last / 1024:.2f} MiB "
+      f"(last/first {last / max(first, 1):.3f}), peak {max(rss or [0]) / 1024:.2f} MiB "
       f"over {len(rss)} samples; suspect intervals {s['suspect_intervals']} of "
-      f"{len(s['intervals'])}, response p50 {s['response_time_ms']['p50']:.4f} ms, "
-      f"p99 {s['response_time_ms']['p99']:.4f} ms")
+      f"{len(s['intervals'])} {dict(s['suspect_reasons'])}, response p50 "
+      f"{s['response_time_ms']['p50']:.4f} ms, p99 {s['response_time_ms']['p99']:.4f} ms")
+# The worst interval's rate, as the schedule's count against what completed in it.
+worst = max((abs(i['completed'] - i['scheduled']) / i['scheduled'], i['start_s'])
+            for i in s['intervals'] if i['scheduled'] > 0)
+print(f"{name}: worst interval completed {100 * worst[0]:.3f}% off its schedule "
+      f"(at {worst[1]:.0f} s); RSS every 10 s: {' '.join(str(r) for r in rss[:3])} ... "
+      f"{' '.join(str(r) for r in rss[-3:])} KiB")
 PY
 }
 
