@@ -49,7 +49,7 @@ pids+=("$(cat "$dir/munge/munged.pid")")
 mkdir -p "$dir/state" "$dir/spool" "$dir/jobs"
 cat > "$dir/slurm.conf" <<CONF
 ClusterName=openpace
-SlurmctldHost=$node
+SlurmctldHost=$node(127.0.0.1)
 SlurmUser=root
 SlurmdUser=root
 AuthType=auth/munge
@@ -72,7 +72,7 @@ SlurmctldPort=16817
 SlurmdPort=16818
 ReturnToService=2
 MpiDefault=none
-NodeName=$node CPUs=$cpus State=UNKNOWN
+NodeName=$node NodeAddr=127.0.0.1 CPUs=$cpus State=UNKNOWN
 PartitionName=local Nodes=$node Default=YES MaxTime=INFINITE State=UP OverSubscribe=FORCE:4
 CONF
 export SLURM_CONF=$dir/slurm.conf
