@@ -25,7 +25,12 @@
 //! when the worker said it is parked.
 //!
 //! Closed model: every connection is a caller that sends its next request when its previous
-//! response ended, until the end of the run.
+//! response ended, until the end of the run. Callers not yet started start 64 at a time
+//! between looks at the poll, so that responses are read and recorded while thousands of
+//! connections are still being opened.
+//!
+//! The worker is busy when it is not waiting on its poll (or yielding while it waits); the time
+//! is counted per interval, as the in-process worker's is.
 //!
 //! Deadlines work as in `worker`: a request taken from the channel, or due from the worker's
 //! queue, after its intended instant plus the timeout is given up without being sent and

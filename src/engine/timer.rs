@@ -1,5 +1,9 @@
 //! The timing loop: one pinned thread that hands every request over on schedule.
 //!
+//! It also watches itself: a turn of the loop that comes 50 ms or more after it should have
+//! (beyond a sleep it asked for) is a *stall* of openpace itself (SIGSTOP, a paused VM, a long
+//! preemption); the stalls go into the result and flag the intervals they covered.
+//!
 //! # How it works
 //!
 //! Each scenario is a *lane*: its schedule, the next intended instant, a channel to its

@@ -11,6 +11,10 @@
 //! lead, see `timer`); the worker then spins until the instant, so that `start` is stamped
 //! on time however long its own wake-up took.
 //!
+//! A worker counts its busy time: from a call's start to the moment it next waits (for a
+//! request, or for an instant), so calls and the framework between them, never the waits,
+//! spins included. Each call's share is counted in the interval it ends in.
+//!
 //! Per request the worker reads the clock twice (start, end), calls the target inside
 //! `catch_unwind`, retries failures at once up to `max_retries`, and records into its own
 //! [`WorkerStats`]: no allocation, lock or formatting.

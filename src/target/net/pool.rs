@@ -7,6 +7,12 @@
 //! requests that ended in [`Pool::done`]. Nothing here allocates per request: buffers are per
 //! connection and reused, finished requests go to a vector sized for the pool.
 //!
+//! Free connections are a stack, the most recently freed on top: a request takes a warm
+//! connection when there is one, and a closed one (which it opens) only when every open one is
+//! busy. So a pool sized for `connections: auto` (1,024 over the workers) opens what the rate
+//! needs and no more. The bottom of the stack has been free longest: a request due before even
+//! that one came free waited for a connection, and [`Done::queued_ns`] says how long.
+//!
 //! # Faults
 //!
 //! A connection the server closed while it was idle is noticed (a readable edge that reads 0)
