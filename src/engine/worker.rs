@@ -132,8 +132,10 @@ impl Worker {
                 self.stats.record_warmup(slot, &result);
             }
             // Busy time is counted call by call, so that it lands in the intervals it fills.
-            self.end_busy(&mut busy_from, end_ns);
-            busy_from = Some(end_ns);
+            if let Some(from) = busy_from.replace(end_ns) {
+                let busy = end_ns.saturating_sub(from.max(self.warmup_ns));
+                self.stats.add_busy(slot, busy);
+            }
             idle_since = end_ns;
         }
         self.stats.mark_exited(thread_cpu_ns());
