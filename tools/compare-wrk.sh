@@ -38,29 +38,8 @@ cargo build --release --quiet
 OPENPACE=target/release/openpace
 
 dir=$(mktemp -d)
-mkdir -p "$dir/tmp"
-cat >"$dir/nginx.conf" <<EOF
-worker_processes 1;
-pid $dir/nginx.pid;
-error_log $dir/error.log;
-daemon off;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    keepalive_requests 1000000000;
-    keepalive_timeout 300s;
-    client_body_temp_path $dir/tmp/body;
-    proxy_temp_path $dir/tmp/proxy;
-    fastcgi_temp_path $dir/tmp/fastcgi;
-    uwsgi_temp_path $dir/tmp/uwsgi;
-    scgi_temp_path $dir/tmp/scgi;
-    default_type text/plain;
-    server {
-        listen 127.0.0.1:$PORT;
-        location / { return 200 "ok\n"; }
-    }
-}
-EOF
+. tools/nginx.sh
+nginx_conf "$dir" "$PORT"
 taskset -c "$SERVER_CORE" "$NGINX" -c "$dir/nginx.conf" -p "$dir" &
 nginx_pid=$!
 trap 'kill $nginx_pid 2>/dev/null; wait $nginx_pid 2>/dev/null; rm -rf "$dir"' EXIT

@@ -74,24 +74,8 @@ soak noop --target noop --rate "$NOOP_RPS" --duration "${NOOP_SECS}s"
 
 if [[ $HTTP_SECS -gt 0 ]] && command -v nginx >/dev/null; then
   dir=$(mktemp -d)
-  mkdir -p "$dir/tmp"
-  cat > "$dir/nginx.conf" <<CONF
-worker_processes 1;
-pid $dir/nginx.pid;
-error_log $dir/error.log;
-daemon off;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    keepalive_requests 1000000000;
-    client_body_temp_path $dir/tmp/body;
-    proxy_temp_path $dir/tmp/proxy;
-    fastcgi_temp_path $dir/tmp/fastcgi;
-    uwsgi_temp_path $dir/tmp/uwsgi;
-    scgi_temp_path $dir/tmp/scgi;
-    server { listen 127.0.0.1:$PORT; location / { return 200 "ok\n"; } }
-}
-CONF
+  . tools/nginx.sh
+  nginx_conf "$dir" "$PORT"
   taskset -c 0 nginx -c "$dir/nginx.conf" & pids+=($!)
   sleep 0.5
   soak http --target "http://127.0.0.1:$PORT/" --rate "$HTTP_RPS" --duration "${HTTP_SECS}s" \

@@ -51,15 +51,6 @@ struct Gain {
 }
 
 impl Gain {
-    /// A placeholder that owns no histogram memory, for while the real one is in use.
-    fn empty() -> Gain {
-        Gain {
-            views: std::array::from_fn(|_| Histogram::new(1).expect("1 digit is valid")),
-            worker: [0; WORKER_COUNTS],
-            timer: [0; TIMER_COUNTS],
-        }
-    }
-
     fn new() -> Gain {
         Gain {
             views: std::array::from_fn(|_| new_histogram()),
@@ -111,7 +102,7 @@ pub(crate) struct ScenarioCollector {
     /// The gain of one reading, reused from interval to interval: four histograms of a
     /// quarter megabyte each, allocated once rather than every interval (which made the
     /// process's resident size swing by a megabyte and more from one interval to the next).
-    gain: Gain,
+    gain: Option<Gain>,
 }
 
 /// Facts about a scenario's run that the recorders do not hold.
@@ -148,7 +139,7 @@ impl ScenarioCollector {
             kinds: BTreeMap::new(),
             stored: Vec::new(),
             spill: Spill::new(),
-            gain: Gain::new(),
+            gain: None,
         }
     }
 
@@ -202,12 +193,18 @@ impl ScenarioCollector {
 
     /// Closes the next interval, `[start_ns, end_ns)` on the run clock, which has ended.
     pub fn close_interval(&mut self, start_ns: u64, end_ns: u64) {
-        let mut gain = std::mem::replace(&mut self.gain, Gain::empty());
-        gain.reset();
+        let mut gain = self.take_gain();
         self.read_slot(self.next_interval % SLOTS, &mut gain);
         self.next_interval += 1;
         self.push_row(start_ns, end_ns, &gain);
-        self.gain = gain;
+        self.gain = Some(gain);
+    }
+
+    /// The reading gain, empty: the one kept from the last interval, or a new one.
+    fn take_gain(&mut self) -> Gain {
+        let mut gain = self.gain.take().unwrap_or_else(Gain::new);
+        gain.reset();
+        gain
     }
 
     /// The latest row of the time series.
@@ -240,8 +237,7 @@ impl ScenarioCollector {
     /// in the counts. Each worker's record sequence is odd while it writes a record; the
     /// reading is repeated (adding only what is new) until no sequence moved during one.
     pub fn close_last(&mut self, start_ns: u64, end_ns: u64) -> bool {
-        let mut gain = std::mem::replace(&mut self.gain, Gain::empty());
-        gain.reset();
+        let mut gain = self.take_gain();
         loop {
             let before: Option<Vec<u64>> =
                 self.workers.iter().map(|w| w.quiet_sequence()).collect();
@@ -270,7 +266,7 @@ impl ScenarioCollector {
         } else {
             self.merge_totals(&gain);
         }
-        self.gain = gain;
+        self.gain = Some(gain);
         row
     }
 

@@ -1,0 +1,33 @@
+# Sourced by the tools that load-test nginx (compare-wrk.sh, soak.sh); tests/common/mod.rs
+# writes the same configuration for the tests.
+#
+#   nginx_conf DIR PORT   writes DIR/nginx.conf: one worker process in the foreground on
+#                         127.0.0.1:PORT answering "ok\n" from memory, access log off,
+#                         keep-alive connections never recycled; its files under DIR.
+
+nginx_conf() {
+    local dir=$1 port=$2
+    mkdir -p "$dir/tmp"
+    cat >"$dir/nginx.conf" <<CONF
+worker_processes 1;
+pid $dir/nginx.pid;
+error_log $dir/error.log;
+daemon off;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    keepalive_requests 1000000000;
+    keepalive_timeout 300s;
+    client_body_temp_path $dir/tmp/body;
+    proxy_temp_path $dir/tmp/proxy;
+    fastcgi_temp_path $dir/tmp/fastcgi;
+    uwsgi_temp_path $dir/tmp/uwsgi;
+    scgi_temp_path $dir/tmp/scgi;
+    default_type text/plain;
+    server {
+        listen 127.0.0.1:$port;
+        location / { return 200 "ok\n"; }
+    }
+}
+CONF
+}
