@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use common::{Nginx, Server, openpace, stderr};
 use openpace::RunResult;
-use openpace::metrics::saturation::{CLIENT_QUEUEING, RATE_SHORT, STALLED, WORKER_SATURATED};
+use openpace::metrics::saturation::{CLIENT_QUEUEING, STALLED, WORKER_SATURATED};
 
 fn report(path: &Path) -> RunResult {
     openpace::report::load_result(path).expect("a JSON report")
