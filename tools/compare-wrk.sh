@@ -64,7 +64,7 @@ plain() {
     "$OPENPACE" run --target "$URL" --rate "$FIXED" --duration "${SECS}s" --quiet --out "$out" \
         "$@" >/dev/null 2>&1 || true
 }
-PLAIN='"%.1f | %.1f | %.2f%% (%.2f us) | %d of %d" % (s["response_time_ms"]["p50"]*1e3, s["response_time_ms"]["p99"]*1e3, s["overhead_pct"], s["overhead"]["per_request_us"], s["suspect_intervals"], len(s["intervals"]))'
+PLAIN='"%.1f | %.1f | %.2f%% (%.2f us) | %d of %d | %d" % (s["response_time_ms"]["p50"]*1e3, s["response_time_ms"]["p99"]*1e3, s["overhead_pct"], s["overhead"]["per_request_us"], s["suspect_intervals"], len(s["intervals"]), s["network"]["connections_opened"])'
 
 # field FILE EXPR: a Python expression over s (the scenario) and r (the run).
 field() {
@@ -122,8 +122,8 @@ for round in $(seq "$ROUNDS"); do
     openpace "$FIXED" "$dir/fixed-$round.json"
     plain "$dir/default-$round.json"
     plain "$dir/tuned-$round.json" --workers 1 --connections 16
-    echo "  default flags at $FIXED RPS: p50 | p99 us | overhead | suspect: $(field "$dir/default-$round.json" "$PLAIN")"
-    echo "  --workers 1 --connections 16: p50 | p99 us | overhead | suspect: $(field "$dir/tuned-$round.json" "$PLAIN")"
+    echo "  default flags at $FIXED RPS: p50 | p99 us | overhead | suspect | connections: $(field "$dir/default-$round.json" "$PLAIN")"
+    echo "  --workers 1 --connections 16: p50 | p99 us | overhead | suspect | connections: $(field "$dir/tuned-$round.json" "$PLAIN")"
     field "$dir/fixed-$round.json" "'  at %d RPS: response p50/p99/p99.9 %.1f/%.1f/%.1f us, service %.1f/%.1f/%.1f us, p50 difference %.1f us, held: %s' % (s['target_rps'], *(s['response_time_ms'][k]*1e3 for k in ('p50','p99','p99_9')), *(s['service_time_ms'][k]*1e3 for k in ('p50','p99','p99_9')), (s['response_time_ms']['p50']-s['service_time_ms']['p50'])*1e3, 'yes' if s['sustained_rps'] >= 0.99*s['target_rps'] else 'no')"
 done
 
@@ -150,8 +150,8 @@ for round in $(seq "$ROUNDS"); do
     field "$dir/fixed-$round.json" "'| round $round | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f |' % (s['response_time_ms']['p50']*1e3, s['service_time_ms']['p50']*1e3, (s['response_time_ms']['p50']-s['service_time_ms']['p50'])*1e3, s['response_time_ms']['p99']*1e3, s['service_time_ms']['p99']*1e3, s['response_time_ms']['p99_9']*1e3, s['service_time_ms']['p99_9']*1e3)"
 done
 echo
-echo "| at $FIXED RPS, default core plan | response p50 us | response p99 us | overhead | suspect intervals |"
-echo "| --- | --- | --- | --- | --- |"
+echo "| at $FIXED RPS, default core plan | response p50 us | response p99 us | overhead | suspect intervals | connections opened |"
+echo "| --- | --- | --- | --- | --- | --- |"
 for round in $(seq "$ROUNDS"); do
     echo "| round $round, default flags | $(field "$dir/default-$round.json" "$PLAIN") |"
     echo "| round $round, --workers 1 --connections 16 | $(field "$dir/tuned-$round.json" "$PLAIN") |"
