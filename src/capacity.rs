@@ -20,7 +20,7 @@ use crate::engine::LoadTestRunner;
 use crate::engine::stop::StopHandle;
 use crate::error::{ConfigError, Error, Origin};
 use crate::schedule::LoadPattern;
-use crate::target::TargetFactory;
+use crate::targets::TargetFactory;
 
 /// Bounds, step length and precision of the search.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]

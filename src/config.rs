@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{ConfigError, Origin};
 use crate::metrics::threshold::Threshold;
 use crate::schedule::{Arrival, LoadPattern, RateProfile};
-use crate::target::TargetSpec;
+use crate::targets::TargetSpec;
 
 /// How idle threads wait for their next instant or request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

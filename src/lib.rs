@@ -46,8 +46,12 @@ pub mod metrics;
 pub mod monitor;
 pub mod report;
 pub mod schedule;
-pub mod target;
+pub mod targets;
 pub mod workload;
+
+/// The targets under their first name: `openpace::target` is [`targets`]. (The folder is
+/// `src/targets/` because many global gitignores hide every path named `target`.)
+pub use targets as target;
 
 /// The README's code blocks, compiled and run as doc tests.
 #[cfg(doctest)]
@@ -60,6 +64,6 @@ pub use engine::stop::StopHandle;
 pub use error::{ConfigError, Error, RunError};
 pub use metrics::{PerformanceMetrics, RunResult, ScenarioResult};
 pub use schedule::{Arrival, LoadPattern, RateProfile, Schedule};
-pub use target::{
+pub use targets::{
     CallResult, ErrorKind, Request, Tags, Target, TargetContext, TargetFactory, TargetSpec,
 };

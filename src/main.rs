@@ -11,7 +11,7 @@ use std::io::IsTerminal;
 use openpace::cluster::{self, ClusterPlan, Shard};
 use openpace::engine::ProgressMode;
 use openpace::report::Destination;
-use openpace::target::net::spec::NetFlags;
+use openpace::targets::net::spec::NetFlags;
 use openpace::{Error, LoadTestRunner, calibrate, capacity, report};
 
 /// Open-model load testing with coordinated-omission-corrected latency.

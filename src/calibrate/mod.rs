@@ -19,7 +19,7 @@ use crate::config::{LoadTestConfig, WaitMode};
 use crate::engine::LoadTestRunner;
 use crate::error::{ConfigError, Error, Origin};
 use crate::metrics::LatencySummary;
-use crate::target::TargetSpec;
+use crate::targets::TargetSpec;
 
 /// Version of the calibration report's layout.
 pub const CALIBRATION_SCHEMA_VERSION: u32 = 1;

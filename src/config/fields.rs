@@ -10,7 +10,7 @@ use super::{LoadTestConfig, Model, ReportFormat, Stage, WaitMode};
 use crate::error::{ConfigError, Origin};
 use crate::metrics::threshold::Threshold;
 use crate::schedule::{Arrival, LoadPattern};
-use crate::target::TargetSpec;
+use crate::targets::TargetSpec;
 
 type Setter = fn(&mut LoadTestConfig, &Value, &Reader) -> Result<(), ConfigError>;
 
@@ -462,7 +462,7 @@ impl Reader<'_> {
         match value {
             Value::String(s) => TargetSpec::parse(s)
                 .or_else(|why| self.fail(value, format!("{} ({why})", TargetSpec::ALLOWED))),
-            Value::Object(o) => crate::target::net::spec::from_object(o)
+            Value::Object(o) => crate::targets::net::spec::from_object(o)
                 .or_else(|why| self.fail(value, format!("{} ({why})", TargetSpec::ALLOWED))),
             _ => self.fail(value, TargetSpec::ALLOWED),
         }

@@ -48,8 +48,8 @@ use super::stop::RunStop;
 use super::worker::{SPIN_ONLY_NS, Source};
 use crate::config::WaitMode;
 use crate::metrics::stats::{Call, IntervalCursor, WorkerStats};
-use crate::target::Request;
-use crate::target::net::Pool;
+use crate::targets::Request;
+use crate::targets::net::Pool;
 
 /// Closed model: callers started before the worker looks at its poll again.
 const CLOSED_START_BATCH: usize = 64;

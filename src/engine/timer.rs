@@ -73,7 +73,7 @@ use super::wheel::TimerWheel;
 use crate::config::WaitMode;
 use crate::metrics::stats::{IntervalCursor, TimerCount, TimerStats};
 use crate::schedule::Schedule;
-use crate::target::Request;
+use crate::targets::Request;
 
 /// Width of a wheel tick.
 const TICK_NS: u64 = 1_000_000;

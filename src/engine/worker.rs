@@ -38,7 +38,7 @@ use super::clock::{RunClock, thread_cpu_ns};
 use super::stop::RunStop;
 use crate::config::WaitMode;
 use crate::metrics::stats::{Call, IntervalCursor, WorkerStats};
-use crate::target::{CallResult, ErrorKind, Request, Target};
+use crate::targets::{CallResult, ErrorKind, Request, Target};
 
 /// In hybrid mode, how long an idle worker spins before it blocks.
 const HYBRID_SPIN_NS: u64 = 50_000;

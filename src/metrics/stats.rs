@@ -14,7 +14,7 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering, Ordering::Relaxed, fence};
 
 use super::atomic_hist::AtomicHistogram;
-use crate::target::{CallResult, ErrorKind, Request, Tags};
+use crate::targets::{CallResult, ErrorKind, Request, Tags};
 
 /// Recorder sets per worker and per timing-loop lane: interval `i` records into set `i % SLOTS`.
 pub const SLOTS: usize = 4;

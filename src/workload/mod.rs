@@ -3,7 +3,7 @@
 //! [`market`] generates seeded market-data windows whose indicators are computed from the
 //! generated prices ([`indicators`]); [`extractor`] is a CNN + LSTM feature extractor with a
 //! real forward pass, an LRU cache ([`lru`]) and a statistical fallback. The `features` target
-//! (`crate::target::features`) puts them under load. Nothing here knows about the engine.
+//! (`crate::targets::features`) puts them under load. Nothing here knows about the engine.
 
 pub mod extractor;
 pub mod indicators;

@@ -24,7 +24,7 @@ pub use pool::{Done, ExchangeFactory, Pool, PoolConfig};
 
 /// Error kinds of connection faults.
 pub mod kinds {
-    use crate::target::ErrorKind;
+    use crate::targets::ErrorKind;
     /// The connection was refused.
     pub const REFUSED: ErrorKind = ErrorKind::new("refused");
     /// Connecting took longer than the connect timeout.

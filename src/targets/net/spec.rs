@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 use super::http::{HttpSpec, HttpUrl};
 use super::resolve;
 use super::tcp::{TcpSpec, Until, decode_bytes};
-use crate::target::TargetSpec;
+use crate::targets::TargetSpec;
 
 const HTTP_KEYS: &str = "url, method, headers, body, body_file, expect_status, connections, \
                          connect_timeout";

@@ -41,7 +41,7 @@ use mio::{Events, Interest, Poll, Token, Waker};
 use super::{Exchange, Parse, kinds};
 use crate::engine::clock::RunClock;
 use crate::engine::sleeper::TimerFd;
-use crate::target::{CallResult, ErrorKind, Request};
+use crate::targets::{CallResult, ErrorKind, Request};
 
 const WAKER: Token = Token(usize::MAX - 1);
 const TIMER: Token = Token(usize::MAX - 2);

@@ -16,7 +16,7 @@
 use std::time::Duration;
 
 use super::{Exchange, Parse, resolve};
-use crate::target::ErrorKind;
+use crate::targets::ErrorKind;
 
 /// The largest response head accepted, in bytes, however many header lines it holds.
 pub const MAX_HEAD: usize = 64 * 1024;
@@ -28,7 +28,7 @@ pub const MAX_BODY: usize = 64 * 1024 * 1024;
 
 /// Error kinds of HTTP faults.
 pub mod kinds {
-    use crate::target::ErrorKind;
+    use crate::targets::ErrorKind;
     /// The status line is not HTTP/1.x.
     pub const MALFORMED_STATUS: ErrorKind = ErrorKind::new("malformed_status");
     /// A header line is not a header.
