@@ -66,7 +66,7 @@ impl CapacityOptions {
         if !(self.low > 0.0 && self.low.is_finite()) {
             return bad("--low", self.low, "a rate greater than 0");
         }
-        if !(self.high > self.low && self.high <= crate::config::MAX_RPS) {
+        if !(self.high > self.low && self.high <= crate::schedule::MAX_RPS) {
             return bad("--high", self.high, "a rate above --low, at most 100000000");
         }
         if !(self.step_s >= 0.1 && self.step_s <= 3600.0) {

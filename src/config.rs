@@ -12,43 +12,23 @@
 
 mod fields;
 mod load;
+pub mod shard;
 
 pub use fields::{FIELDS, Field, example_config};
 pub use load::{DEFAULT_SCENARIO, Override, load_json};
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+
+pub use crate::base::host::machine_cores;
+pub use crate::base::units::{format_duration, parse_duration};
+pub use crate::base::{Model, WaitMode};
 
 use crate::error::{ConfigError, Origin};
 use crate::metrics::threshold::Threshold;
 use crate::schedule::{Arrival, LoadPattern, RateProfile};
 use crate::targets::TargetSpec;
-
-/// How idle threads wait for their next instant or request.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum WaitMode {
-    /// Busy-poll: the timing loop and idle workers never sleep. For dedicated hosts.
-    Spin,
-    /// Sleep until shortly before each instant, then spin (default).
-    Hybrid,
-    /// Never spin: sleep to each instant (about 0.1 ms later). For shared machines.
-    Sleep,
-}
-
-/// Open model (a schedule) or closed loop (fixed concurrency).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Model {
-    /// Requests are sent on schedule whether or not earlier ones finished.
-    #[default]
-    Open,
-    /// `concurrency` callers each send the next request when the last one finished. Kept for
-    /// comparison: its latencies hide queueing and are labelled "closed loop, not corrected".
-    Closed,
-}
 
 /// What the output file holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -247,10 +227,8 @@ impl Default for LoadTestConfig {
     }
 }
 
-/// Longest duration any field accepts: 30 days.
-pub const MAX_SECONDS: f64 = 30.0 * 86_400.0;
-/// Highest rate any field accepts.
-pub const MAX_RPS: f64 = 100_000_000.0;
+pub use crate::base::units::MAX_SECONDS;
+pub use crate::schedule::MAX_RPS;
 /// Longest request timeout: the histograms' ceiling.
 pub const MAX_TIMEOUT_SECONDS: f64 = 3_600.0;
 /// Most connections a network scenario may open (each is a file descriptor; the run raises
@@ -274,6 +252,22 @@ pub const MAX_BACKLOG: usize = 10_000_000;
 pub const MIN_TIMEOUT_SECONDS: f64 = 1e-6;
 
 impl LoadTestConfig {
+    /// Every threshold of a scenario: the design's four (latency limits strict, rates
+    /// inclusive), then the extra ones.
+    pub fn thresholds(&self) -> Vec<Threshold> {
+        let design = [
+            format!("response p95 < {}ms", self.latency_p95_threshold_ms),
+            format!("response p99 < {}ms", self.latency_p99_threshold_ms),
+            format!("error_rate <= {}", self.error_rate_threshold),
+            format!("success_rate >= {}", self.success_rate_threshold),
+        ];
+        design
+            .iter()
+            .map(|text| Threshold::parse(text).expect("validated limits always parse"))
+            .chain(self.thresholds.iter().cloned())
+            .collect()
+    }
+
     /// The fields every scenario of a run must share (one timing loop, one report), each
     /// with its value as messages show it.
     fn shared_fields(&self) -> [(&'static str, String); 7] {
@@ -680,17 +674,6 @@ fn check_rate(origin: &Origin, field: &str, value: f64, zero_ok: bool) -> Result
     ))
 }
 
-/// Number of CPUs the machine has (online or not), as the kernel numbers them.
-pub fn machine_cores() -> usize {
-    // glibc reads /sys/devices/system/cpu for this on every call; the answer does not change.
-    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-    *CORES.get_or_init(|| {
-        // SAFETY: sysconf has no preconditions.
-        let n = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_CONF) };
-        if n < 1 { 1 } else { n as usize }
-    })
-}
-
 fn check_cores(
     origin: &Origin,
     field: &str,
@@ -837,118 +820,9 @@ impl RunConfig {
     }
 }
 
-/// Parses a duration: a number of seconds (`1.5`) or a number with a unit: `ns`, `us` (or
-/// `µs`), `ms`, `s`, `m`, `h` (`500us`, `20ms`, `2m`). A plain decimal is read exactly, to
-/// the nanosecond (so that whatever [`format_duration`] prints parses back as itself); one
-/// with an exponent (`1e-3s`) through a float.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '-' || c == '+' || c == 'e'))
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let value: f64 = number
-        .parse()
-        .map_err(|_| "expected a number with an optional unit ns, us, ms, s, m or h".to_string())?;
-    let unit_ns: u64 = match unit.trim() {
-        "" | "s" => 1_000_000_000,
-        "ns" => 1,
-        "us" | "µs" => 1_000,
-        "ms" => 1_000_000,
-        "m" | "min" => 60_000_000_000,
-        "h" => 3_600_000_000_000,
-        other => return Err(format!("unknown unit `{other}`; use ns, us, ms, s, m or h")),
-    };
-    let seconds = value * unit_ns as f64 / 1e9;
-    if !seconds.is_finite() || seconds < 0.0 {
-        return Err("a duration cannot be negative".to_string());
-    }
-    if seconds > MAX_SECONDS * 10.0 {
-        return Err("too long".to_string());
-    }
-    Ok(exact_ns(number, unit_ns)
-        .map_or_else(|| Duration::from_secs_f64(seconds), Duration::from_nanos))
-}
-
-/// `digits[.digits]` times `unit_ns`, in whole nanoseconds (rounded half up), without going
-/// through a float; `None` for anything else (a sign, an exponent) or a value past u64.
-fn exact_ns(number: &str, unit_ns: u64) -> Option<u64> {
-    let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
-    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
-    if !digits(whole) || !digits(fraction) || whole.len() + fraction.len() == 0 {
-        return None;
-    }
-    let unit = u128::from(unit_ns);
-    let mut ns = whole.parse::<u128>().unwrap_or(0).checked_mul(unit)?;
-    // Digits past the 20th are below a nanosecond for every unit.
-    let fraction = &fraction[..fraction.len().min(20)];
-    if !fraction.is_empty() {
-        let scale = 10u128.pow(fraction.len() as u32);
-        let part = fraction.parse::<u128>().ok()?.checked_mul(unit)?;
-        ns = ns.checked_add((part + scale / 2) / scale)?;
-    }
-    u64::try_from(ns).ok()
-}
-
-/// Formats a duration with the largest unit that keeps it short: `20ms`, `1.5s`, `500us`.
-/// Exact: the digits are those of the nanoseconds, never rounded through a float.
-pub fn format_duration(d: Duration) -> String {
-    let ns = d.as_nanos();
-    let (unit_ns, unit) = if ns == 0 || ns >= 1_000_000_000 {
-        (1_000_000_000, "s")
-    } else if ns >= 1_000_000 {
-        (1_000_000, "ms")
-    } else if ns >= 1_000 {
-        (1_000, "us")
-    } else {
-        (1, "ns")
-    };
-    let (whole, rest) = (ns / unit_ns, ns % unit_ns);
-    if rest == 0 {
-        return format!("{whole}{unit}");
-    }
-    let width = unit_ns.ilog10() as usize;
-    let fraction = format!("{rest:0width$}");
-    format!("{whole}.{}{unit}", fraction.trim_end_matches('0'))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn durations_parse_with_units() {
-        assert_eq!(parse_duration("500us").unwrap(), Duration::from_micros(500));
-        assert_eq!(parse_duration("20ms").unwrap(), Duration::from_millis(20));
-        assert_eq!(parse_duration("2m").unwrap(), Duration::from_secs(120));
-        assert_eq!(parse_duration("1.5").unwrap(), Duration::from_millis(1500));
-        assert_eq!(parse_duration("1h").unwrap(), Duration::from_secs(3600));
-        assert_eq!(parse_duration("250ns").unwrap(), Duration::from_nanos(250));
-        assert!(parse_duration("fast").is_err());
-        assert!(parse_duration("5 parsecs").is_err());
-        assert!(parse_duration("-1s").is_err());
-        assert_eq!(format_duration(Duration::from_millis(20)), "20ms");
-        assert_eq!(format_duration(Duration::from_micros(1500)), "1.5ms");
-        assert_eq!(format_duration(Duration::from_secs(2)), "2s");
-        // Found by fuzzing: a long duration printed through a float lost a nanosecond.
-        for ns in [
-            9_653_371_522_222_222u64,
-            1,
-            999,
-            1_000_001,
-            123_456_789_012,
-            7 << 50,
-        ] {
-            let d = Duration::from_nanos(ns);
-            assert_eq!(parse_duration(&format_duration(d)), Ok(d), "{ns}");
-        }
-        assert_eq!(
-            parse_duration("9653371.5222222222").unwrap().as_nanos(),
-            9_653_371_522_222_222
-        );
-        assert_eq!(parse_duration("1e-3s").unwrap(), Duration::from_millis(1));
-        assert_eq!(parse_duration("0.5ns").unwrap(), Duration::from_nanos(1));
-    }
 
     #[test]
     fn defaults_are_the_design_sketchs() {

@@ -35,19 +35,39 @@
 //! ```
 
 #![deny(missing_docs)]
+#![deny(unsafe_code)]
 
+// In dependency order, layer by layer: each module names only modules of the layers above
+// it (`tests/module_order.rs` checks this). `unsafe` is denied everywhere but in `base`
+// (system calls) and the atomic histogram.
+
+// Shared by all, owned by none; errors; the pure schedule; the reference workload.
+#[allow(unsafe_code)]
+pub mod base;
+pub mod error;
+pub mod schedule;
+pub mod workload;
+
+// What is called, and what is measured of it.
+pub mod targets;
+
+pub mod metrics;
+
+// What a run is asked to do.
+pub mod config;
+
+// Measuring the host, then running.
+pub mod monitor;
+
+pub mod engine;
+
+// What is built on a run: calibration, capacity search, campaigns of shards.
 pub mod calibrate;
 pub mod capacity;
 pub mod cluster;
-pub mod config;
-pub mod engine;
-pub mod error;
-pub mod metrics;
-pub mod monitor;
+
+// Rendering saved results.
 pub mod report;
-pub mod schedule;
-pub mod targets;
-pub mod workload;
 
 /// The targets under their first name: `openpace::target` is [`targets`]. (The folder is
 /// `src/targets/` because many global gitignores hide every path named `target`.)

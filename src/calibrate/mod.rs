@@ -15,7 +15,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::{LoadTestConfig, WaitMode};
+use crate::base::WaitMode;
+use crate::config::LoadTestConfig;
 use crate::engine::LoadTestRunner;
 use crate::error::{ConfigError, Error, Origin};
 use crate::metrics::LatencySummary;
@@ -47,7 +48,7 @@ impl CalibrateOptions {
     ) -> Result<CalibrateOptions, ConfigError> {
         let mut options = CalibrateOptions::default();
         if let Some(text) = duration {
-            let seconds = crate::config::parse_duration(text)
+            let seconds = crate::base::units::parse_duration(text)
                 .map(|d| d.as_secs_f64())
                 .ok()
                 .filter(|s| (1.0..=3600.0).contains(s));
@@ -57,7 +58,7 @@ impl CalibrateOptions {
         }
         let core = |name: &str, text: Option<&str>| -> Result<Option<usize>, ConfigError> {
             let Some(text) = text else { return Ok(None) };
-            let cores = crate::config::machine_cores();
+            let cores = crate::base::host::machine_cores();
             match text.parse::<usize>() {
                 Ok(c) if c < cores => Ok(Some(c)),
                 _ => Err(ConfigError::invalid(
@@ -236,7 +237,7 @@ pub fn calibrate(
     options: &CalibrateOptions,
     mut progress: impl FnMut(&str),
 ) -> Result<CalibrationReport, Error> {
-    let allowed = crate::engine::allowed_cores();
+    let allowed = crate::base::host::allowed_cores();
     let timer_core = options
         .timer_core
         .or_else(|| (allowed.len() >= 2).then(|| allowed[0]));
@@ -439,10 +440,10 @@ fn describe_host(timer_core: Option<usize>, worker_core: Option<usize>) -> Calib
         })
         .unwrap_or_default();
     CalibrationHost {
-        hostname: crate::engine::hostname(),
+        hostname: crate::base::host::hostname(),
         cpu_model,
         kernel: read("/proc/sys/kernel/osrelease").unwrap_or_default(),
-        cores: crate::config::machine_cores(),
+        cores: crate::base::host::machine_cores(),
         governor: read(&format!(
             "/sys/devices/system/cpu/cpu{}/cpufreq/scaling_governor",
             timer_core.unwrap_or(0)

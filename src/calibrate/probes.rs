@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 
-use crate::config::WaitMode;
-use crate::engine::clock::RunClock;
+use crate::base::WaitMode;
+use crate::base::clock::RunClock;
 use crate::metrics::atomic_hist::{AtomicHistogram, new_histogram};
 
 /// Pins the calling thread if a core is given.

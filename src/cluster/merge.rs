@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 
 use hdrhistogram::Histogram;
 
-use crate::config::Model;
+use crate::base::Model;
 use crate::error::{ConfigError, Origin};
 use crate::metrics::atomic_hist::new_histogram;
 use crate::metrics::encoding::{decode, encode};
@@ -30,7 +30,7 @@ use crate::metrics::result::{
 use crate::metrics::saturation;
 use crate::metrics::threshold::Threshold;
 
-use super::ClockInfo;
+use crate::base::clock::ClockInfo;
 
 /// How strict a merge is.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

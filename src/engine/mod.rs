@@ -8,7 +8,6 @@
 //! network workers ([`net_worker`]): each drives a pool of connections on its own poll. The engine never formats or prints
 //! anything on the hot path; warnings are gathered into the result.
 
-pub mod clock;
 mod net_worker;
 mod notify;
 mod pin;
@@ -26,17 +25,22 @@ use std::time::Duration;
 
 use crossbeam_channel::bounded;
 
-use crate::cluster::{ClusterPlan, ShardInfo, clock_info, unix_now};
-use crate::config::{LoadTestConfig, Model, RunConfig, WaitMode};
+pub use crate::base::clock;
+
+use crate::base::clock::{RunClock, clock_info, unix_now};
+use crate::base::host::{allowed_cores, hostname};
+use crate::base::{Model, WaitMode};
+use crate::config::shard::ClusterPlan;
+use crate::config::{LoadTestConfig, RunConfig};
 use crate::error::Error;
 use crate::metrics::RunResult;
 use crate::metrics::saturation;
+use crate::metrics::shard::ShardInfo;
 use crate::metrics::stats::{IntervalCursor, TimerStats, WorkerStats};
 use crate::monitor::{MonitorConfig, ResourceMonitor};
 use crate::schedule::Schedule;
 use crate::targets::net::{Pool, PoolConfig, resolve};
 use crate::targets::{TargetContext, TargetFactory};
-use clock::RunClock;
 use net_worker::{NetWorker, Wake};
 use sleeper::Sleeper;
 use stop::{RunStop, StopHandle};
@@ -44,13 +48,12 @@ use supervise::{ScenarioRun, Supervisor};
 use timer::{Lane, TimingLoop};
 use worker::{Source, Worker};
 
-pub(crate) use pin::allowed_cores;
 pub use stop::install_signal_handlers;
 
 /// Cores this process may use that the timing loop leaves to workers: all but one when it
 /// may use two or more (the timing loop takes the first), else one it shares.
 pub fn spare_cores() -> usize {
-    pin::allowed_cores().len().saturating_sub(1).max(1)
+    allowed_cores().len().saturating_sub(1).max(1)
 }
 pub use watch::ProgressMode;
 
@@ -155,7 +158,7 @@ impl LoadTestRunner {
     pub fn run(self) -> Result<RunResult, Error> {
         self.cluster.check(&self.run)?;
         let (_confined, placement) = self.confine_colocated();
-        let mut plan = pin::plan(&self.run, pin::allowed_cores(), pin::can_pin)?;
+        let mut plan = pin::plan(&self.run, allowed_cores(), pin::can_pin)?;
         plan.warnings.extend(placement);
         for (index, config) in self.run.scenarios.iter().enumerate() {
             if self.targets[index].is_none() {
@@ -460,11 +463,11 @@ impl LoadTestRunner {
     /// thread, and so every thread of the run, to the shard's own slice of the cores it may
     /// use (restored when the guard drops), and says so. Without this, every shard would pin
     /// its timing loop to the same first core. Cores named in the config are left as named.
-    fn confine_colocated(&self) -> (Option<pin::Confined>, Option<String>) {
+    fn confine_colocated(&self) -> (Option<crate::base::host::Confined>, Option<String>) {
         let Some(c) = self.cluster.colocated else {
             return (None, None);
         };
-        let allowed = pin::allowed_cores();
+        let allowed = allowed_cores();
         let names_cores = self.run.timer_core().is_some()
             || self.run.scenarios.iter().any(|s| s.worker_cores.is_some());
         let whose = format!(
@@ -481,7 +484,7 @@ impl LoadTestRunner {
         let Some(slice) = c.slice(&allowed) else {
             return (None, None);
         };
-        match pin::Confined::to(&slice) {
+        match crate::base::host::Confined::to(&slice) {
             Some(guard) => {
                 let note = format!(
                     "{whose}: this shard runs on core(s) {} of the {} it may use",
@@ -620,63 +623,15 @@ fn install_panic_hook() {
     });
 }
 
-/// The host's name.
-pub(crate) fn hostname() -> String {
-    let mut buf = [0u8; 256];
-    // SAFETY: the buffer is valid for its length; gethostname NUL-terminates on success.
-    let ok = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) } == 0;
-    if !ok {
-        return String::new();
-    }
-    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
-    String::from_utf8_lossy(&buf[..end]).into_owned()
-}
-
-/// Lets the calling thread run on every core it may use except `core`; a no-op when that
-/// would leave none.
-pub(crate) fn avoid_core(core: usize) {
-    let others: Vec<usize> = pin::allowed_cores()
-        .into_iter()
-        .filter(|&c| c != core)
-        .collect();
-    if others.is_empty() {
-        return;
-    }
-    // SAFETY: the set is zeroed, then filled with valid core numbers; pid 0 is this thread.
-    unsafe {
-        let mut set: libc::cpu_set_t = std::mem::zeroed();
-        for c in others {
-            libc::CPU_SET(c, &mut set);
-        }
-        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
-    }
-}
-
 /// Raises the soft limit on open files to fit `connections` sockets (and some to spare), up
 /// to the hard limit; warns when even that is too low.
 fn raise_fd_limit(connections: usize, warnings: &Mutex<Vec<String>>) {
     let needed = connections as u64 + 256;
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: a valid, writable rlimit struct.
-    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 || limit.rlim_cur >= needed
-    {
-        return;
-    }
-    let raised = libc::rlimit {
-        rlim_cur: needed.min(limit.rlim_max),
-        rlim_max: limit.rlim_max,
-    };
-    // SAFETY: as above; raising the soft limit up to the hard one needs no privilege.
-    unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) };
-    if raised.rlim_cur < needed {
+    if let Some(hard) = crate::base::sys::raise_open_files(needed) {
         if let Ok(mut w) = warnings.lock() {
             w.push(format!(
                 "{connections} connections need about {needed} open files but the hard limit \
-                 (ulimit -Hn) is {}: connections past it fail with kind `io`",
-                limit.rlim_max
+                 (ulimit -Hn) is {hard}: connections past it fail with kind `io`"
             ));
         }
     }

@@ -43,10 +43,10 @@ use std::sync::atomic::{AtomicBool, Ordering, fence};
 
 use crossbeam_channel::{Receiver, TryRecvError};
 
-use super::clock::{RunClock, thread_cpu_ns};
 use super::stop::RunStop;
 use super::worker::{SPIN_ONLY_NS, Source};
-use crate::config::WaitMode;
+use crate::base::WaitMode;
+use crate::base::clock::{RunClock, thread_cpu_ns};
 use crate::metrics::stats::{Call, IntervalCursor, WorkerStats};
 use crate::targets::Request;
 use crate::targets::net::Pool;
@@ -190,8 +190,8 @@ impl NetWorker {
                     let (from, mut to) = self.pool.wait(None, false);
                     let far = due.saturating_sub(now) > SPIN_ONLY_NS;
                     if wait == WaitMode::Hybrid && self.shares_core && far {
-                        // SAFETY: no arguments; always succeeds on Linux.
-                        unsafe { libc::sched_yield() };
+                        // sched_yield(2): let a thread the kernel put on this core run.
+                        std::thread::yield_now();
                         to = self.clock.now_ns();
                     }
                     (from, to)

@@ -21,6 +21,8 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Sender, TrySendError, bounded};
 
+use crate::base::sys::{kill_group, set_nonblocking};
+
 /// How long one run of the command may take before it is killed.
 pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long the end of a run waits for notifications still queued or running.
@@ -130,14 +132,6 @@ impl Notifier {
     }
 }
 
-/// Kills process group `group` (0: none).
-fn kill_group(group: i32) {
-    if group > 0 {
-        // SAFETY: kill(2) on a process group this notifier started.
-        unsafe { libc::kill(-group, libc::SIGKILL) };
-    }
-}
-
 /// Runs the command once with `message` on stdin, in a process group of its own.
 fn run_once(
     command: &str,
@@ -172,7 +166,8 @@ fn supervise(
     let mut input = format!("{message}\n").into_bytes();
     let mut stdin = child.stdin.take();
     if let Some(pipe) = &stdin {
-        set_nonblocking(pipe.as_raw_fd());
+        // Best effort: a blocking pipe only makes a stuck command slower to kill.
+        let _ = set_nonblocking(pipe.as_raw_fd(), true);
     }
     loop {
         if let Some(pipe) = stdin.as_mut() {
@@ -215,16 +210,6 @@ fn supervise(
             }
             Ok(None) => std::thread::sleep(POLL),
             Err(e) => return Err(format!("notify command: {e}")),
-        }
-    }
-}
-
-fn set_nonblocking(fd: i32) {
-    // SAFETY: fcntl on the pipe the child was given; flags are read, then set.
-    unsafe {
-        let flags = libc::fcntl(fd, libc::F_GETFL);
-        if flags >= 0 {
-            libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK);
         }
     }
 }

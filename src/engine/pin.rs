@@ -7,7 +7,8 @@
 //! here (exit 3), found by trying. When pinning is impossible (a single usable core, or the
 //! kernel refuses), openpace warns once and runs unpinned.
 
-use crate::config::{RunConfig, WaitMode};
+use crate::base::WaitMode;
+use crate::config::RunConfig;
 use crate::error::Error;
 
 /// Cores for the timing loop and each scenario's workers; `None` means unpinned.
@@ -47,13 +48,6 @@ impl CorePlan {
             .sum();
         workers + usize::from(self.timer == Some(core)) > 1
     }
-}
-
-/// The cores the calling thread may run on, as the kernel reports them.
-pub(crate) fn allowed_cores() -> Vec<usize> {
-    core_affinity::get_core_ids()
-        .map(|ids| ids.into_iter().map(|c| c.id).collect())
-        .unwrap_or_default()
 }
 
 /// Whether a thread can be pinned to `core`: tried on a short-lived thread, because the
@@ -145,41 +139,6 @@ pub(crate) fn plan(
         allowed,
         warnings,
     })
-}
-
-/// The calling thread's affinity mask, confined to a set of cores until dropped; threads it
-/// starts meanwhile inherit the confined mask.
-pub(crate) struct Confined {
-    saved: libc::cpu_set_t,
-}
-
-impl Confined {
-    /// Confines the calling thread to `cores`; `None` if the kernel refused.
-    pub fn to(cores: &[usize]) -> Option<Confined> {
-        // SAFETY: zeroed sets are valid; the kernel fills `saved` and reads `set`, both of the
-        // size passed; pid 0 is the calling thread.
-        unsafe {
-            let mut saved: libc::cpu_set_t = std::mem::zeroed();
-            let size = std::mem::size_of::<libc::cpu_set_t>();
-            if libc::sched_getaffinity(0, size, &mut saved) != 0 {
-                return None;
-            }
-            let mut set: libc::cpu_set_t = std::mem::zeroed();
-            for &c in cores {
-                libc::CPU_SET(c, &mut set);
-            }
-            (libc::sched_setaffinity(0, size, &set) == 0).then_some(Confined { saved })
-        }
-    }
-}
-
-impl Drop for Confined {
-    fn drop(&mut self) {
-        // SAFETY: restores the mask read in `to`.
-        unsafe {
-            libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &self.saved);
-        }
-    }
 }
 
 /// Pins the calling thread; false if the kernel refused.

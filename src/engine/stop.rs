@@ -13,8 +13,8 @@
 //! a pipe. A thread reads the pipe and calls [`StopHandle::stop`] on the handle signals are
 //! routed to, which [`install_signal_handlers`] may change at any time.
 
-use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, Ordering};
-use std::sync::{Arc, Mutex, Once};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// How long calls in flight may still finish after a stop request before they are abandoned.
@@ -134,18 +134,6 @@ impl RunStop {
 
 /// The handle signals are routed to.
 static SIGNAL_TARGET: Mutex<Option<StopHandle>> = Mutex::new(None);
-/// The write end of the pipe the signal handlers write to (-1 before installation).
-static SIGNAL_PIPE: AtomicI32 = AtomicI32::new(-1);
-
-extern "C" fn on_signal(_signal: libc::c_int) {
-    let fd = SIGNAL_PIPE.load(Ordering::Relaxed);
-    if fd >= 0 {
-        let byte = 1u8;
-        // SAFETY: write(2) is async-signal-safe; the pipe is non-blocking, so a full pipe
-        // (hundreds of unread signals) drops this one instead of blocking the handler.
-        unsafe { libc::write(fd, (&byte as *const u8).cast(), 1) };
-    }
-}
 
 /// Routes SIGINT and SIGTERM to `handle.stop()` from now on; a later call routes them to
 /// another handle. The handlers are installed once per process.
@@ -153,57 +141,12 @@ pub fn install_signal_handlers(handle: &StopHandle) -> std::io::Result<()> {
     if let Ok(mut target) = SIGNAL_TARGET.lock() {
         *target = Some(handle.clone());
     }
-    static INSTALL: Once = Once::new();
-    let mut result = Ok(());
-    INSTALL.call_once(|| result = install());
-    result
-}
-
-fn install() -> std::io::Result<()> {
-    let mut fds = [0; 2];
-    // SAFETY: a two-element array for pipe2 to fill.
-    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    let [read_end, write_end] = fds;
-    // SAFETY: fcntl on the descriptor just created.
-    unsafe {
-        let flags = libc::fcntl(write_end, libc::F_GETFL);
-        libc::fcntl(write_end, libc::F_SETFL, flags | libc::O_NONBLOCK);
-    }
-    std::thread::Builder::new()
-        .name("openpace-signals".to_string())
-        .spawn(move || {
-            let mut byte = 0u8;
-            loop {
-                // SAFETY: reading one byte into a one-byte buffer from our own pipe.
-                let n = unsafe { libc::read(read_end, (&mut byte as *mut u8).cast(), 1) };
-                if n == 1 {
-                    let target = SIGNAL_TARGET.lock().ok().and_then(|t| t.clone());
-                    if let Some(handle) = target {
-                        handle.stop();
-                    }
-                } else if n == 0 {
-                    return;
-                }
-            }
-        })?;
-    SIGNAL_PIPE.store(write_end, Ordering::SeqCst);
-    for signal in [libc::SIGINT, libc::SIGTERM] {
-        // SAFETY: the action is fully initialised; the handler only makes a write(2) call,
-        // which is async-signal-safe.
-        let result = unsafe {
-            let mut action: libc::sigaction = std::mem::zeroed();
-            action.sa_sigaction = on_signal as *const () as libc::sighandler_t;
-            action.sa_flags = libc::SA_RESTART;
-            libc::sigemptyset(&mut action.sa_mask);
-            libc::sigaction(signal, &action, std::ptr::null_mut())
-        };
-        if result != 0 {
-            return Err(std::io::Error::last_os_error());
+    crate::base::sys::on_stop_signals(|| {
+        let target = SIGNAL_TARGET.lock().ok().and_then(|t| t.clone());
+        if let Some(handle) = target {
+            handle.stop();
         }
-    }
-    Ok(())
+    })
 }
 
 #[cfg(test)]

@@ -18,13 +18,14 @@ use std::time::Duration;
 
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 
-use super::clock::{RunClock, thread_cpu_ns};
 use super::notify::Notifier;
 use super::seconds_to_ns;
 use super::stop::{RunStop, STOP_GRACE};
 use super::timer::TimerOutcome;
 use super::watch::Watch;
-use crate::config::{LoadTestConfig, Model, WaitMode};
+use crate::base::clock::{RunClock, thread_cpu_ns};
+use crate::base::{Model, WaitMode};
+use crate::config::LoadTestConfig;
 use crate::metrics::collector::{RunFacts, ScenarioCollector};
 use crate::metrics::result::{
     CLOSED_LOOP_LABEL, CORRECTED_LABEL, FrameworkCpu, HostInfo, NetworkIo, RunResult,
@@ -202,7 +203,7 @@ impl Supervisor {
             let (mut result, problems) = s.collector.finish(&facts, describe(run));
             spill_problems.extend(problems);
             result.alerts = alerts.get(results.len()).cloned().unwrap_or_default();
-            result.verdict = verdict::evaluate(&run.config, &result);
+            result.verdict = verdict::evaluate(&run.config.thresholds(), &result);
             results.push(result);
         }
         let monitor = |flag: bool, v: Option<f64>| v.filter(|_| flag);
@@ -225,8 +226,8 @@ impl Supervisor {
             wait_mode: self.wait,
             timer_core: self.timer_core,
             host: HostInfo {
-                hostname: super::hostname(),
-                cores: crate::config::machine_cores(),
+                hostname: crate::base::host::hostname(),
+                cores: crate::base::host::machine_cores(),
                 cores_allowed: self.allowed_cores,
             },
             framework_cpu: FrameworkCpu {

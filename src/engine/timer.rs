@@ -65,12 +65,12 @@ use std::sync::Arc;
 
 use crossbeam_channel::{Sender, TrySendError};
 
-use super::clock::{RunClock, thread_cpu_ns};
 use super::net_worker::Wake;
 use super::sleeper::Sleeper;
 use super::stop::RunStop;
 use super::wheel::TimerWheel;
-use crate::config::WaitMode;
+use crate::base::WaitMode;
+use crate::base::clock::{RunClock, thread_cpu_ns};
 use crate::metrics::stats::{IntervalCursor, TimerCount, TimerStats};
 use crate::schedule::Schedule;
 use crate::targets::Request;

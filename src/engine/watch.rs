@@ -14,11 +14,10 @@ use serde_json::json;
 
 use super::notify::Notifier;
 use super::stop::RunStop;
+use crate::base::units::plain_number;
 use crate::config::LoadTestConfig;
 use crate::metrics::result::{Alert, IntervalStats};
 use crate::metrics::threshold::{Progress, Threshold};
-use crate::metrics::verdict;
-use crate::report::text::progress_line;
 
 /// How progress is shown on stderr while a run goes on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -77,11 +76,11 @@ impl Watch {
                 });
                 Watched {
                     name: c.name.clone(),
-                    thresholds: verdict::thresholds(c),
+                    thresholds: c.thresholds(),
                     abort_on_fail: c.abort_on_fail,
                     planned: match c.model {
-                        crate::config::Model::Open => c.rate_profile().total().round() as u64,
-                        crate::config::Model::Closed => 0,
+                        crate::base::Model::Open => c.rate_profile().total().round() as u64,
+                        crate::base::Model::Closed => 0,
                     },
                     duration_s: c.duration_seconds,
                     target_rps: c.target_rps,
@@ -185,4 +184,32 @@ fn print(mode: ProgressMode, bar: Option<&ProgressBar>, line: &str) {
         (ProgressMode::Off, _) => {}
         _ => eprintln!("{line}"),
     }
+}
+
+/// One line of live progress for an interval that just closed.
+pub(crate) fn progress_line(
+    name: &str,
+    row: &IntervalStats,
+    duration_s: f64,
+    target_rps: f64,
+) -> String {
+    let r = &row.response_time_ms;
+    // Never past the schedule: what ends after it is the drain of requests sent within it.
+    let at = if row.end_s > duration_s + 1e-9 {
+        format!("{duration_s:.1}s + drain")
+    } else {
+        format!("{:6.1}/{duration_s:.1}s", row.end_s)
+    };
+    format!(
+        "[{at}] {name}: target {}, achieved {:.1} RPS | p50 {:.2} p99 {:.2} max {:.2} ms \
+         | errors {}, timeouts {}, dropped {}",
+        plain_number(target_rps),
+        row.achieved_rps,
+        r.p50,
+        r.p99,
+        r.max,
+        row.errors,
+        row.timeouts,
+        row.dropped
+    )
 }

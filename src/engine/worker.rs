@@ -34,9 +34,9 @@ use std::sync::Arc;
 
 use crossbeam_channel::{Receiver, TryRecvError};
 
-use super::clock::{RunClock, thread_cpu_ns};
 use super::stop::RunStop;
-use crate::config::WaitMode;
+use crate::base::WaitMode;
+use crate::base::clock::{RunClock, thread_cpu_ns};
 use crate::metrics::stats::{Call, IntervalCursor, WorkerStats};
 use crate::targets::{CallResult, ErrorKind, Request, Target};
 
@@ -216,8 +216,8 @@ impl Worker {
                 return (now, Some(first));
             }
             if share && intended_ns - now > SPIN_ONLY_NS {
-                // SAFETY: no arguments; always succeeds on Linux.
-                unsafe { libc::sched_yield() };
+                // sched_yield(2): let a thread the kernel put on this core run.
+                std::thread::yield_now();
             } else {
                 std::hint::spin_loop();
             }

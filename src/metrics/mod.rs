@@ -12,11 +12,15 @@
 //! request (timer lateness, hand-off, the worker's bookkeeping; not time spent queueing behind a
 //! busy target) as a share of its response time.
 
+// The lock-free recorder reads and writes its counts through raw atomics.
+#[allow(unsafe_code)]
 pub mod atomic_hist;
 pub(crate) mod collector;
 pub mod encoding;
+pub mod resources;
 pub mod result;
 pub mod saturation;
+pub mod shard;
 pub(crate) mod spill;
 pub mod stats;
 pub mod threshold;

@@ -10,9 +10,10 @@ use std::collections::BTreeMap;
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
-use crate::cluster::{ClockInfo, ShardInfo};
-use crate::config::{Model, WaitMode};
-use crate::monitor::ResourceReport;
+use super::resources::ResourceReport;
+use super::shard::ShardInfo;
+use crate::base::clock::ClockInfo;
+use crate::base::{Model, WaitMode};
 use crate::schedule::{Arrival, LoadPattern};
 
 /// Version of the JSON report's layout; bumped when a field changes meaning or goes away.

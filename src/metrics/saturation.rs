@@ -30,9 +30,9 @@
 
 use std::collections::BTreeMap;
 
+use super::resources::ResourceSample;
 use super::result::{IntervalStats, RunResult, ScenarioResult, Stall};
-use crate::config::Model;
-use crate::monitor::ResourceSample;
+use crate::base::Model;
 
 /// Flag: requests handed over late while the timing thread was being preempted.
 pub const TIMER_PREEMPTED: &str = "timing thread preempted";
@@ -277,7 +277,7 @@ fn interval_flags(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::monitor::sample::{CoreSample, HostSample, ThreadSample};
+    use crate::metrics::resources::{CoreSample, HostSample, ThreadSample};
 
     fn row(scheduled: f64, completed: u64, late: u64, busy: f64, queued: u64) -> IntervalStats {
         IntervalStats {

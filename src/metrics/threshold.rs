@@ -455,7 +455,7 @@ fn parse_limit(metric: Metric, text: &str) -> Result<(f64, bool, String), String
             None => {
                 let what = "a rate of at most 100000000 RPS";
                 Ok((
-                    number(&compact, crate::config::MAX_RPS, what)?,
+                    number(&compact, crate::schedule::MAX_RPS, what)?,
                     false,
                     "rps".into(),
                 ))

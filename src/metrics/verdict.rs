@@ -3,30 +3,10 @@
 
 use super::result::{ScenarioResult, ThresholdResult, Verdict};
 use super::threshold::Threshold;
-use crate::config::LoadTestConfig;
 
-/// Every threshold of a scenario: the design's four (latency limits strict, rates
-/// inclusive), then the extra ones.
-pub fn thresholds(config: &LoadTestConfig) -> Vec<Threshold> {
-    let design = [
-        format!("response p95 < {}ms", config.latency_p95_threshold_ms),
-        format!("response p99 < {}ms", config.latency_p99_threshold_ms),
-        format!("error_rate <= {}", config.error_rate_threshold),
-        format!("success_rate >= {}", config.success_rate_threshold),
-    ];
-    design
-        .iter()
-        .map(|text| Threshold::parse(text).expect("validated limits always parse"))
-        .chain(config.thresholds.iter().cloned())
-        .collect()
-}
-
-/// Checks `result` against every threshold of `config`.
-pub fn evaluate(config: &LoadTestConfig, result: &ScenarioResult) -> Verdict {
-    let thresholds: Vec<_> = thresholds(config)
-        .iter()
-        .map(|t| t.evaluate(result))
-        .collect();
+/// Checks `result` against every threshold of its scenario (`LoadTestConfig::thresholds`).
+pub fn evaluate(thresholds: &[Threshold], result: &ScenarioResult) -> Verdict {
+    let thresholds: Vec<_> = thresholds.iter().map(|t| t.evaluate(result)).collect();
     Verdict::of(thresholds)
 }
 

@@ -13,7 +13,6 @@
 //! instead of openpace's 7 MB.
 
 pub mod procfs;
-pub mod sample;
 mod sampler;
 
 use std::sync::{Arc, Mutex};
@@ -22,9 +21,10 @@ use std::time::Duration;
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 
-use crate::engine::clock::{RunClock, thread_cpu_ns};
+use crate::base::clock::{RunClock, thread_cpu_ns};
+pub use crate::metrics::resources as sample;
+pub use crate::metrics::resources::{ResourceReport, ResourceSample, ResourceSummary};
 use crate::metrics::result::Resources;
-pub use sample::{ResourceReport, ResourceSample, ResourceSummary};
 pub use sampler::MonitorConfig;
 use sampler::Sampler;
 
@@ -39,15 +39,11 @@ pub struct ProcessUsage {
 impl ProcessUsage {
     /// Reads the process's usage so far.
     pub fn now() -> ProcessUsage {
-        // SAFETY: rusage is plain data, fully written by a successful getrusage.
-        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-        // SAFETY: valid pointer; RUSAGE_SELF always exists.
-        unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
-        let ns = |tv: libc::timeval| tv.tv_sec as u64 * 1_000_000_000 + tv.tv_usec as u64 * 1_000;
+        let usage = crate::base::sys::self_usage();
         ProcessUsage {
-            user_ns: ns(usage.ru_utime),
-            system_ns: ns(usage.ru_stime),
-            max_rss_kb: peak_rss_kb().unwrap_or(usage.ru_maxrss as u64),
+            user_ns: usage.user_ns,
+            system_ns: usage.system_ns,
+            max_rss_kb: peak_rss_kb().unwrap_or(usage.max_rss_kb),
         }
     }
 
@@ -121,7 +117,7 @@ impl ResourceMonitor {
             .name("openpace-sample".to_string())
             .spawn(move || {
                 if let Some(core) = avoid {
-                    crate::engine::avoid_core(core);
+                    crate::base::host::avoid_core(core);
                 }
                 let notes =
                     sample_until_stopped((config, clock), sampler, first, &samples, &stopped);

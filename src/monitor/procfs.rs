@@ -141,40 +141,7 @@ pub fn parse_loadavg(text: &str) -> Option<[f64; 3]> {
     Some([parts.next()??, parts.next()??, parts.next()??])
 }
 
-/// Bytes and packets through one network interface.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct NetCounters {
-    /// Bytes received.
-    pub rx_bytes: u64,
-    /// Packets received.
-    pub rx_packets: u64,
-    /// Bytes sent.
-    pub tx_bytes: u64,
-    /// Packets sent.
-    pub tx_packets: u64,
-}
-
-impl NetCounters {
-    /// `self - earlier`, counter by counter (0 if a counter went back, as after a reset).
-    pub fn since(&self, earlier: &NetCounters) -> NetCounters {
-        NetCounters {
-            rx_bytes: self.rx_bytes.saturating_sub(earlier.rx_bytes),
-            rx_packets: self.rx_packets.saturating_sub(earlier.rx_packets),
-            tx_bytes: self.tx_bytes.saturating_sub(earlier.tx_bytes),
-            tx_packets: self.tx_packets.saturating_sub(earlier.tx_packets),
-        }
-    }
-
-    /// The sum of two counters.
-    pub fn plus(&self, other: &NetCounters) -> NetCounters {
-        NetCounters {
-            rx_bytes: self.rx_bytes + other.rx_bytes,
-            rx_packets: self.rx_packets + other.rx_packets,
-            tx_bytes: self.tx_bytes + other.tx_bytes,
-            tx_packets: self.tx_packets + other.tx_packets,
-        }
-    }
-}
+pub use crate::metrics::resources::NetCounters;
 
 /// Parses `/proc/net/dev`: counters per interface.
 pub fn parse_net_dev(text: &str) -> Option<BTreeMap<String, NetCounters>> {
@@ -201,19 +168,7 @@ pub fn parse_net_dev(text: &str) -> Option<BTreeMap<String, NetCounters>> {
     Some(out)
 }
 
-/// Clock ticks per second (`sysconf(_SC_CLK_TCK)`, 100 on Linux).
-pub fn ticks_per_second() -> f64 {
-    // SAFETY: sysconf has no preconditions.
-    let t = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
-    if t > 0 { t as f64 } else { 100.0 }
-}
-
-/// The size of a memory page in bytes.
-pub fn page_size() -> u64 {
-    // SAFETY: sysconf has no preconditions.
-    let p = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-    if p > 0 { p as u64 } else { 4096 }
-}
+pub use crate::base::sys::{page_size, ticks_per_second};
 
 #[cfg(test)]
 mod tests {

@@ -11,11 +11,11 @@ use super::procfs::{
     CpuTimes, MemInfo, NetCounters, Switches, TaskStat, page_size, parse_loadavg, parse_meminfo,
     parse_net_dev, parse_proc_stat, parse_stat, parse_switches, ticks_per_second,
 };
-use super::sample::{
+use crate::base::clock::RunClock;
+use crate::metrics::resources::{
     CoreSample, HostSample, NetworkSample, ProcessSample, ResourceSample, TargetProcessSample,
     ThreadSample,
 };
-use crate::engine::clock::RunClock;
 
 /// What to sample and when.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -306,13 +306,10 @@ impl Sampler {
 /// Context switches of the whole process, dead threads included (`/proc/self/status` counts
 /// only the main thread's).
 fn process_switches() -> Switches {
-    // SAFETY: rusage is plain data, fully written by a successful getrusage.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: valid pointer; RUSAGE_SELF always exists.
-    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
+    let usage = crate::base::sys::self_usage();
     Switches {
-        voluntary: usage.ru_nvcsw as u64,
-        involuntary: usage.ru_nivcsw as u64,
+        voluntary: usage.voluntary_switches,
+        involuntary: usage.involuntary_switches,
     }
 }
 

@@ -327,7 +327,7 @@ fn nines(encoded: &str) -> Result<Vec<(f64, f64)>, String> {
 
 fn resource_charts(result: &RunResult) -> Vec<Chart> {
     let samples = &result.resources.monitor.samples;
-    let at = |x: &crate::monitor::ResourceSample| (x.start_s + x.end_s) / 2.0;
+    let at = |x: &crate::metrics::resources::ResourceSample| (x.start_s + x.end_s) / 2.0;
     let process: Vec<(f64, f64)> = samples
         .iter()
         .filter_map(|x| Some((at(x), x.process.cpu_user_pct? + x.process.cpu_system_pct?)))

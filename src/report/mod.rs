@@ -17,12 +17,13 @@ pub mod svg;
 pub mod text;
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::config::ReportFormat;
 use crate::error::{ConfigError, Error};
 use crate::metrics::RunResult;
 
+pub use crate::base::units::with_suffix;
 pub use output::Destination;
 pub use text::summary;
 
@@ -85,20 +86,6 @@ pub fn render_files(
         ReportFormat::Html => one(html::html(result)?),
         ReportFormat::Junit => one(junit::junit(result)),
     }
-}
-
-/// `path` with `suffix` inserted before its extension (`out.hgrm` + `.service` ->
-/// `out.service.hgrm`).
-pub fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
-    if suffix.is_empty() {
-        return path.to_path_buf();
-    }
-    let stem = path.file_stem().unwrap_or_default().to_string_lossy();
-    let name = match path.extension() {
-        Some(ext) => format!("{stem}{suffix}.{}", ext.to_string_lossy()),
-        None => format!("{stem}{suffix}"),
-    };
-    path.with_file_name(name)
 }
 
 /// The destinations a report in `format` takes when it is sent to `dest`, for a run of

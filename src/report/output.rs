@@ -21,6 +21,7 @@
 
 use std::fs;
 use std::io::Write;
+use std::os::fd::AsRawFd;
 use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -240,14 +241,11 @@ fn probe_stream(dest: &Destination) -> Result<(), Error> {
     use std::os::unix::ffi::OsStrExt;
     let name = std::ffi::CString::new(dest.path.as_os_str().as_bytes())
         .map_err(|_| dest.usage("a path without a NUL byte"))?;
-    // SAFETY: a valid C string; access(2) only reads the file system.
-    if unsafe { libc::access(name.as_ptr(), libc::W_OK) } == 0 {
-        return Ok(());
-    }
-    match std::io::Error::last_os_error() {
+    match crate::base::sys::may_write(&name) {
+        Ok(()) => Ok(()),
         // A link to a file that does not exist yet: writing through it creates the file.
-        e if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        e => Err(dest.run("checking that it can write to", e)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(dest.run("checking that it can write to", e)),
     }
 }
 
@@ -330,24 +328,10 @@ fn open_stream(dest: &Destination, kind: StreamKind) -> Result<fs::File, Error> 
             Err(e) => return Err(dest.run("opening", e)),
         }
     };
-    set_blocking(&file).map_err(|e| dest.run("opening", e))?;
+    // Writes wait for a slow reader instead of failing.
+    crate::base::sys::set_nonblocking(file.as_raw_fd(), false)
+        .map_err(|e| dest.run("opening", e))?;
     Ok(file)
-}
-
-/// Clears `O_NONBLOCK`, so that writes wait for a slow reader instead of failing.
-fn set_blocking(file: &fs::File) -> std::io::Result<()> {
-    use std::os::fd::AsRawFd;
-    let fd = file.as_raw_fd();
-    // SAFETY: fcntl on a descriptor this function's caller owns; flags are read, then set.
-    let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
-    if flags < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    // SAFETY: as above.
-    if unsafe { libc::fcntl(fd, libc::F_SETFL, flags & !libc::O_NONBLOCK) } < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    Ok(())
 }
 
 #[cfg(test)]

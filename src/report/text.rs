@@ -7,8 +7,9 @@
 
 use std::fmt::Write;
 
+use crate::base::units::plain_number;
 use crate::metrics::result::CLOSED_LOOP_LABEL;
-use crate::metrics::{IntervalStats, LatencySummary, RunResult, ScenarioResult};
+use crate::metrics::{LatencySummary, RunResult, ScenarioResult};
 
 const RULE: &str = "==================================================";
 
@@ -96,9 +97,9 @@ fn scenario_block(out: &mut String, run: &RunResult, s: &ScenarioResult) {
     let w = out;
     let _ = writeln!(w, "\n{RULE}\nLOAD TEST SUMMARY\n{RULE}");
     let _ = writeln!(w, "Test Name: {}", s.name);
-    let _ = write!(w, "Duration: {}s", trim(s.duration_s));
+    let _ = write!(w, "Duration: {}s", plain_number(s.duration_s));
     if s.warmup_s > 0.0 {
-        let _ = write!(w, " (after {}s warmup)", trim(s.warmup_s));
+        let _ = write!(w, " (after {}s warmup)", plain_number(s.warmup_s));
     }
     if s.send_window_s + 1e-9 < s.duration_s {
         let _ = write!(w, ", stopped after {:.2}s", s.send_window_s);
@@ -115,14 +116,14 @@ fn scenario_block(out: &mut String, run: &RunResult, s: &ScenarioResult) {
         s.pattern.name(),
         s.arrival.name()
     );
-    let _ = write!(w, "Target RPS: {}", trim(s.target_rps));
+    let _ = write!(w, "Target RPS: {}", plain_number(s.target_rps));
     match &run.shard {
         Some(shard) if shard.count > 1 && s.corrected => {
             let _ = writeln!(
                 w,
                 " in all; this shard sends 1/{} of it ({} RPS)",
                 shard.count,
-                trim(s.target_rps / f64::from(shard.count))
+                plain_number(s.target_rps / f64::from(shard.count))
             );
         }
         _ => {
@@ -301,7 +302,7 @@ fn resource_lines(w: &mut String, run: &RunResult) {
 
 /// Mean CPU % and total involuntary switches of the threads whose names match.
 fn thread_totals(
-    m: &crate::monitor::ResourceReport,
+    m: &crate::metrics::resources::ResourceReport,
     matches: impl Fn(&str) -> bool,
 ) -> Option<(f64, u64)> {
     let per_sample: Vec<(f64, u64)> = m
@@ -353,40 +354,23 @@ fn verdict_lines(w: &mut String, s: &ScenarioResult) {
     }
 }
 
-/// One line of live progress for an interval that just closed.
-pub fn progress_line(name: &str, row: &IntervalStats, duration_s: f64, target_rps: f64) -> String {
-    let r = &row.response_time_ms;
-    // Never past the schedule: what ends after it is the drain of requests sent within it.
-    let at = if row.end_s > duration_s + 1e-9 {
-        format!("{duration_s:.1}s + drain")
-    } else {
-        format!("{:6.1}/{duration_s:.1}s", row.end_s)
-    };
-    format!(
-        "[{at}] {name}: target {}, achieved {:.1} RPS | p50 {:.2} p99 {:.2} max {:.2} ms \
-         | errors {}, timeouts {}, dropped {}",
-        trim(target_rps),
-        row.achieved_rps,
-        r.p50,
-        r.p99,
-        r.max,
-        row.errors,
-        row.timeouts,
-        row.dropped
-    )
-}
-
 /// A threshold's value and limit, written in its unit.
 fn with_unit(value: f64, limit: f64, unit: &str) -> (String, String) {
     match unit {
-        "ratio" => (format!("{value:.4}"), trim(limit)),
-        "count" => (format!("{value:.0}"), trim(limit)),
-        "%" => (format!("{value:.2}%"), format!("{}%", trim(limit))),
-        "rps" => (format!("{value:.2} RPS"), format!("{} RPS", trim(limit))),
-        "ms" => (format!("{value:.2} ms"), format!("{} ms", trim(limit))),
+        "ratio" => (format!("{value:.4}"), plain_number(limit)),
+        "count" => (format!("{value:.0}"), plain_number(limit)),
+        "%" => (format!("{value:.2}%"), format!("{}%", plain_number(limit))),
+        "rps" => (
+            format!("{value:.2} RPS"),
+            format!("{} RPS", plain_number(limit)),
+        ),
+        "ms" => (
+            format!("{value:.2} ms"),
+            format!("{} ms", plain_number(limit)),
+        ),
         other => (
             format!("{value:.3} {other}"),
-            format!("{} {other}", trim(limit)),
+            format!("{} {other}", plain_number(limit)),
         ),
     }
 }
@@ -418,15 +402,6 @@ fn one_line(l: &LatencySummary, decimals: usize) -> String {
         l.avg,
         d = decimals
     )
-}
-
-/// A number without a trailing `.0`.
-fn trim(x: f64) -> String {
-    if x.fract() == 0.0 && x.abs() < 1e15 {
-        format!("{}", x as i64)
-    } else {
-        format!("{x}")
-    }
 }
 
 fn join(cores: &[usize]) -> String {

@@ -15,6 +15,9 @@ mod profile;
 
 pub use profile::RateProfile;
 
+/// Highest rate any field accepts, in requests per second.
+pub const MAX_RPS: f64 = 100_000_000.0;
+
 use rand::rngs::Xoshiro256PlusPlus;
 use rand::{RngExt, SeedableRng};
 use serde::{Deserialize, Serialize};

@@ -264,7 +264,7 @@ impl Target for FeaturesTarget {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::clock::RunClock;
+    use crate::base::clock::RunClock;
 
     fn context(worker: usize) -> TargetContext {
         TargetContext {

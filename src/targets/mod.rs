@@ -17,7 +17,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::engine::clock::{RunClock, monotonic_ns};
+use crate::base::clock::{RunClock, monotonic_ns};
 use features::FeaturesOptions;
 use net::http::{HttpExchange, HttpShared, HttpSpec, HttpUrl};
 use net::tcp::{TcpExchange, TcpSpec};
@@ -226,7 +226,7 @@ impl TargetSpec {
         };
         let duration = |arg: Option<&str>| -> Result<Duration, String> {
             let arg = arg.ok_or_else(|| format!("`{kind}` needs a duration, e.g. {kind}:20ms"))?;
-            crate::config::parse_duration(arg)
+            crate::base::units::parse_duration(arg)
                 .map_err(|why| format!("`{arg}` in `{text}` is not a duration: {why}"))
         };
         match kind {
@@ -356,8 +356,8 @@ impl fmt::Display for TargetSpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             TargetSpec::Noop => f.write_str("noop"),
-            TargetSpec::Spin(d) => write!(f, "spin:{}", crate::config::format_duration(*d)),
-            TargetSpec::Sleep(d) => write!(f, "sleep:{}", crate::config::format_duration(*d)),
+            TargetSpec::Spin(d) => write!(f, "spin:{}", crate::base::units::format_duration(*d)),
+            TargetSpec::Sleep(d) => write!(f, "sleep:{}", crate::base::units::format_duration(*d)),
             TargetSpec::Features(options) => options.fmt(f),
             TargetSpec::Http(spec) => write!(
                 f,

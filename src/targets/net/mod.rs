@@ -19,7 +19,7 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::time::Duration;
 
 use super::{CallResult, ErrorKind, Request, Target};
-use crate::engine::clock::RunClock;
+use crate::base::clock::RunClock;
 pub use pool::{Done, ExchangeFactory, Pool, PoolConfig};
 
 /// Error kinds of connection faults.

@@ -39,8 +39,8 @@ use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token, Waker};
 
 use super::{Exchange, Parse, kinds};
-use crate::engine::clock::RunClock;
-use crate::engine::sleeper::TimerFd;
+use crate::base::clock::RunClock;
+use crate::base::timerfd::TimerFd;
 use crate::targets::{CallResult, ErrorKind, Request};
 
 const WAKER: Token = Token(usize::MAX - 1);

@@ -67,7 +67,7 @@ fn timeout(o: &Map<String, Value>) -> Result<Duration, String> {
             .as_f64()
             .filter(|s| s.is_finite() && *s >= 0.0 && *s <= 3600.0)
             .map(Duration::from_secs_f64),
-        Some(Value::String(s)) => crate::config::parse_duration(s).ok(),
+        Some(Value::String(s)) => crate::base::units::parse_duration(s).ok(),
         Some(_) => None,
     };
     given

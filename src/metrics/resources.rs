@@ -1,4 +1,6 @@
-//! What the resource sampler reports: one [`ResourceSample`] per interval and a summary.
+//! What the resource sampler (`crate::monitor`) reports: one [`ResourceSample`] per interval
+//! and a summary. Owned here, with the other result types, so that reports read them without
+//! the module that measured them.
 //!
 //! A metric that could not be read is `None` (`null` in JSON), never zero; the report's
 //! notes say why, once.
@@ -6,8 +8,6 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-
-use super::procfs::NetCounters;
 
 /// The openpace process during one interval.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -168,4 +168,39 @@ pub struct ResourceReport {
     pub notes: Vec<String>,
     /// CPU the sampler itself used, % of one core.
     pub sampler_cpu_pct: f64,
+}
+
+/// Bytes and packets through one network interface.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NetCounters {
+    /// Bytes received.
+    pub rx_bytes: u64,
+    /// Packets received.
+    pub rx_packets: u64,
+    /// Bytes sent.
+    pub tx_bytes: u64,
+    /// Packets sent.
+    pub tx_packets: u64,
+}
+
+impl NetCounters {
+    /// `self - earlier`, counter by counter (0 if a counter went back, as after a reset).
+    pub fn since(&self, earlier: &NetCounters) -> NetCounters {
+        NetCounters {
+            rx_bytes: self.rx_bytes.saturating_sub(earlier.rx_bytes),
+            rx_packets: self.rx_packets.saturating_sub(earlier.rx_packets),
+            tx_bytes: self.tx_bytes.saturating_sub(earlier.tx_bytes),
+            tx_packets: self.tx_packets.saturating_sub(earlier.tx_packets),
+        }
+    }
+
+    /// The sum of two counters.
+    pub fn plus(&self, other: &NetCounters) -> NetCounters {
+        NetCounters {
+            rx_bytes: self.rx_bytes + other.rx_bytes,
+            rx_packets: self.rx_packets + other.rx_packets,
+            tx_bytes: self.tx_bytes + other.tx_bytes,
+            tx_packets: self.tx_packets + other.tx_packets,
+        }
+    }
 }

@@ -2,11 +2,12 @@
 //!
 //! Every instant the engine handles is a `u64` offset in nanoseconds from one origin, so that
 //! the schedule, the timer wheel and the recorders all speak the same unit and none of them
-//! touches `Instant` arithmetic. This is the one place that reads the system clock for the
-//! engine. It reads `CLOCK_MONOTONIC` directly (the clock behind `std::time::Instant` on
+//! touches `Instant` arithmetic. This is the one place that reads the system clock. It reads `CLOCK_MONOTONIC` directly (the clock behind `std::time::Instant` on
 //! Linux) because the timing loop also arms a `timerfd` with absolute deadlines on that clock.
 
 use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
 
 /// Nanoseconds on `CLOCK_MONOTONIC` since an arbitrary, fixed point (boot, on Linux).
 pub(crate) fn monotonic_ns() -> u64 {
@@ -62,4 +63,44 @@ impl RunClock {
     pub(crate) fn absolute_ns(&self, offset_ns: u64) -> u64 {
         self.origin_ns + offset_ns
     }
+}
+
+/// The clock a run's wall-clock instants come from, and how far it can be trusted.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ClockInfo {
+    /// Where wall-clock instants come from.
+    pub source: String,
+    /// Whether the kernel says the clock is synchronized (NTP or PTP discipline), if it says.
+    pub synchronized: Option<bool>,
+    /// The kernel's estimate of the clock's maximum error, in µs, if it has one.
+    pub max_error_us: Option<f64>,
+}
+
+/// The realtime clock and its discipline, as the kernel reports them (`adjtimex`).
+pub fn clock_info() -> ClockInfo {
+    // SAFETY: a zeroed timex with modes 0 only reads the kernel's state.
+    let (state, timex) = unsafe {
+        let mut t: libc::timex = std::mem::zeroed();
+        (libc::adjtimex(&mut t), t)
+    };
+    let source = "CLOCK_REALTIME for the start instant; CLOCK_MONOTONIC from there".to_string();
+    if state < 0 {
+        return ClockInfo {
+            source,
+            synchronized: None,
+            max_error_us: None,
+        };
+    }
+    ClockInfo {
+        source,
+        synchronized: Some(state != libc::TIME_ERROR && timex.status & libc::STA_UNSYNC == 0),
+        max_error_us: Some(timex.maxerror as f64),
+    }
+}
+
+/// The realtime clock in Unix seconds.
+pub fn unix_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
 }

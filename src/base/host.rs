@@ -1,0 +1,83 @@
+//! The host a run is on: its name, its cores, and which of them this thread may use.
+
+/// Number of CPUs the machine has (online or not), as the kernel numbers them.
+pub fn machine_cores() -> usize {
+    // glibc reads /sys/devices/system/cpu for this on every call; the answer does not change.
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CORES.get_or_init(|| {
+        // SAFETY: sysconf has no preconditions.
+        let n = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_CONF) };
+        if n < 1 { 1 } else { n as usize }
+    })
+}
+
+/// The cores the calling thread may run on, as the kernel reports them.
+pub fn allowed_cores() -> Vec<usize> {
+    core_affinity::get_core_ids()
+        .map(|ids| ids.into_iter().map(|c| c.id).collect())
+        .unwrap_or_default()
+}
+
+/// The host's name.
+pub fn hostname() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: the buffer is valid for its length; gethostname NUL-terminates on success.
+    let ok = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) } == 0;
+    if !ok {
+        return String::new();
+    }
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    String::from_utf8_lossy(&buf[..end]).into_owned()
+}
+
+/// Lets the calling thread run on every core it may use except `core`; a no-op when that
+/// would leave none.
+pub fn avoid_core(core: usize) {
+    let others: Vec<usize> = allowed_cores().into_iter().filter(|&c| c != core).collect();
+    if others.is_empty() {
+        return;
+    }
+    // SAFETY: the set is zeroed, then filled with valid core numbers; pid 0 is this thread.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        for c in others {
+            libc::CPU_SET(c, &mut set);
+        }
+        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
+    }
+}
+
+/// The calling thread's affinity mask, confined to a set of cores until dropped; threads it
+/// starts meanwhile inherit the confined mask.
+pub struct Confined {
+    saved: libc::cpu_set_t,
+}
+
+impl Confined {
+    /// Confines the calling thread to `cores`; `None` if the kernel refused.
+    pub fn to(cores: &[usize]) -> Option<Confined> {
+        // SAFETY: zeroed sets are valid; the kernel fills `saved` and reads `set`, both of the
+        // size passed; pid 0 is the calling thread.
+        unsafe {
+            let mut saved: libc::cpu_set_t = std::mem::zeroed();
+            let size = std::mem::size_of::<libc::cpu_set_t>();
+            if libc::sched_getaffinity(0, size, &mut saved) != 0 {
+                return None;
+            }
+            let mut set: libc::cpu_set_t = std::mem::zeroed();
+            for &c in cores {
+                libc::CPU_SET(c, &mut set);
+            }
+            (libc::sched_setaffinity(0, size, &set) == 0).then_some(Confined { saved })
+        }
+    }
+}
+
+impl Drop for Confined {
+    fn drop(&mut self) {
+        // SAFETY: restores the mask read in `to`.
+        unsafe {
+            libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &self.saved);
+        }
+    }
+}

@@ -1,0 +1,174 @@
+//! Thin, safe wrappers over the system calls openpace needs beyond `std`: signals through a
+//! self-pipe, descriptor flags, process groups, resource usage and limits. Each `unsafe`
+//! block of the crate outside the clock, the host and the atomic histogram is here, with
+//! its SAFETY note.
+
+use std::ffi::CStr;
+use std::io;
+use std::sync::Once;
+use std::sync::atomic::{AtomicI32, Ordering};
+
+/// The write end of the pipe the signal handlers write to (-1 before installation).
+static SIGNAL_PIPE: AtomicI32 = AtomicI32::new(-1);
+
+extern "C" fn on_signal(_signal: libc::c_int) {
+    let fd = SIGNAL_PIPE.load(Ordering::Relaxed);
+    if fd >= 0 {
+        let byte = 1u8;
+        // SAFETY: write(2) is async-signal-safe; the pipe is non-blocking, so a full pipe
+        // (hundreds of unread signals) drops this one instead of blocking the handler.
+        unsafe { libc::write(fd, (&byte as *const u8).cast(), 1) };
+    }
+}
+
+/// Calls `on_stop` on a thread of its own (never in a signal handler) for every SIGINT and
+/// SIGTERM. Installed once per process: later calls do nothing and return `Ok`.
+pub fn on_stop_signals(on_stop: fn()) -> io::Result<()> {
+    static INSTALL: Once = Once::new();
+    let mut result = Ok(());
+    INSTALL.call_once(|| result = install(on_stop));
+    result
+}
+
+fn install(on_stop: fn()) -> io::Result<()> {
+    let mut fds = [0; 2];
+    // SAFETY: a two-element array for pipe2 to fill.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let [read_end, write_end] = fds;
+    set_nonblocking(write_end, true)?;
+    std::thread::Builder::new()
+        .name("openpace-signals".to_string())
+        .spawn(move || {
+            let mut byte = 0u8;
+            loop {
+                // SAFETY: reading one byte into a one-byte buffer from our own pipe.
+                let n = unsafe { libc::read(read_end, (&mut byte as *mut u8).cast(), 1) };
+                if n == 1 {
+                    on_stop();
+                } else if n == 0 {
+                    return;
+                }
+            }
+        })?;
+    SIGNAL_PIPE.store(write_end, Ordering::SeqCst);
+    for signal in [libc::SIGINT, libc::SIGTERM] {
+        // SAFETY: the action is fully initialised; the handler only makes a write(2) call,
+        // which is async-signal-safe.
+        let result = unsafe {
+            let mut action: libc::sigaction = std::mem::zeroed();
+            action.sa_sigaction = on_signal as *const () as libc::sighandler_t;
+            action.sa_flags = libc::SA_RESTART;
+            libc::sigemptyset(&mut action.sa_mask);
+            libc::sigaction(signal, &action, std::ptr::null_mut())
+        };
+        if result != 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+/// Sets or clears `O_NONBLOCK` on `fd`, a descriptor the caller owns.
+pub fn set_nonblocking(fd: i32, nonblocking: bool) -> io::Result<()> {
+    // SAFETY: fcntl on a descriptor the caller owns; flags are read, then set.
+    let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+    if flags < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let flags = if nonblocking {
+        flags | libc::O_NONBLOCK
+    } else {
+        flags & !libc::O_NONBLOCK
+    };
+    // SAFETY: as above.
+    if unsafe { libc::fcntl(fd, libc::F_SETFL, flags) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Kills process group `group` with SIGKILL (0 or less: does nothing).
+pub fn kill_group(group: i32) {
+    if group > 0 {
+        // SAFETY: kill(2) with a negative pid signals that group; no memory is involved.
+        unsafe { libc::kill(-group, libc::SIGKILL) };
+    }
+}
+
+/// Whether this process may write to `path` (access(2) with `W_OK`), without opening it.
+pub fn may_write(path: &CStr) -> io::Result<()> {
+    // SAFETY: a valid C string; access(2) only reads the file system.
+    if unsafe { libc::access(path.as_ptr(), libc::W_OK) } == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// What the whole process (dead threads included) has used so far: getrusage(2).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SelfUsage {
+    /// User CPU time, ns.
+    pub user_ns: u64,
+    /// System CPU time, ns.
+    pub system_ns: u64,
+    /// Peak resident set, KiB.
+    pub max_rss_kb: u64,
+    /// Voluntary context switches.
+    pub voluntary_switches: u64,
+    /// Involuntary context switches (preemptions).
+    pub involuntary_switches: u64,
+}
+
+/// Reads [`SelfUsage`].
+pub fn self_usage() -> SelfUsage {
+    // SAFETY: rusage is plain data, fully written by a successful getrusage.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: valid pointer; RUSAGE_SELF always exists.
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
+    let ns = |tv: libc::timeval| tv.tv_sec as u64 * 1_000_000_000 + tv.tv_usec as u64 * 1_000;
+    SelfUsage {
+        user_ns: ns(usage.ru_utime),
+        system_ns: ns(usage.ru_stime),
+        max_rss_kb: usage.ru_maxrss as u64,
+        voluntary_switches: usage.ru_nvcsw as u64,
+        involuntary_switches: usage.ru_nivcsw as u64,
+    }
+}
+
+/// Raises the soft limit on open files to `needed`, up to the hard limit. Returns the hard
+/// limit when even it is below `needed`; `None` when the limit is enough (or unreadable).
+pub fn raise_open_files(needed: u64) -> Option<u64> {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: a valid, writable rlimit struct.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 || limit.rlim_cur >= needed
+    {
+        return None;
+    }
+    let raised = libc::rlimit {
+        rlim_cur: needed.min(limit.rlim_max),
+        rlim_max: limit.rlim_max,
+    };
+    // SAFETY: as above; raising the soft limit up to the hard one needs no privilege.
+    unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) };
+    (raised.rlim_cur < needed).then_some(limit.rlim_max)
+}
+
+/// Clock ticks per second (`sysconf(_SC_CLK_TCK)`, 100 on Linux).
+pub fn ticks_per_second() -> f64 {
+    // SAFETY: sysconf has no preconditions.
+    let t = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    if t > 0 { t as f64 } else { 100.0 }
+}
+
+/// The size of a memory page in bytes.
+pub fn page_size() -> u64 {
+    // SAFETY: sysconf has no preconditions.
+    let p = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    if p > 0 { p as u64 } else { 4096 }
+}
