@@ -1,0 +1,51 @@
+//! `openpace merge`: the reports of a sharded run's shards made into one, thresholds
+//! evaluated again on the merged data.
+
+use std::path::PathBuf;
+
+use clap::Args;
+use openpace::report::{self, Destination};
+use openpace::{Error, cluster};
+
+use super::{Console, finish};
+
+/// Flags of `openpace merge`.
+#[derive(Args)]
+pub(super) struct MergeArgs {
+    /// The shards' JSON reports (any order).
+    #[arg(required = true, value_name = "REPORT")]
+    reports: Vec<PathBuf>,
+    /// Where the merged report goes.
+    #[arg(long, value_name = "FILE")]
+    out: PathBuf,
+    /// Format of --out: json, text, hgrm, hlog, csv, html or junit.
+    #[arg(long, value_name = "FORMAT", default_value = "json")]
+    format: String,
+    /// Merge even with shards missing, and mark the result partial.
+    #[arg(long)]
+    allow_partial: bool,
+    /// Print nothing but errors.
+    #[arg(long)]
+    quiet: bool,
+}
+
+pub(super) fn merge(args: &MergeArgs) -> Result<u8, Error> {
+    let format = report::parse_format(&args.format)?;
+    let inputs = args
+        .reports
+        .iter()
+        .map(|path| Ok((path.display().to_string(), report::load_result(path)?)))
+        .collect::<Result<Vec<_>, Error>>()?;
+    let options = cluster::MergeOptions {
+        allow_partial: args.allow_partial,
+    };
+    let merged = cluster::merge(&inputs, &options)?;
+    let outputs = [(Destination::flag("--out", &args.out), format)];
+    report::check_outputs(&outputs, merged.scenarios.len())?;
+    let console = Console::new(args.quiet, &outputs);
+    let mut written = report::write_outputs(&merged, &outputs);
+    written
+        .failed
+        .extend(console.print(&report::summary(&merged)).err());
+    finish(&console, &written, if merged.passed { 0 } else { 1 })
+}

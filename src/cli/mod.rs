@@ -1,0 +1,249 @@
+//! The `openpace` command line: one file per subcommand, each parsing its flags, calling the
+//! library and mapping the outcome to an exit code (0 passed, 1 a threshold failed, 2 bad
+//! usage or config, 3 the run could not be carried out, 130 interrupted). What they share is
+//! here: loading a config, the flag-made scenario, the console, the closing report list and
+//! the one helper for flag errors.
+
+mod calibrate;
+mod capacity;
+mod merge;
+mod report;
+mod run;
+mod validate;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use openpace::Error;
+use openpace::config::{self, DEFAULT_SCENARIO, Override, ReportFormat, RunConfig};
+use openpace::error::{ConfigError, Origin};
+use openpace::report::{Destination, Written};
+
+/// Open-model load testing with coordinated-omission-corrected latency.
+///
+/// Without a subcommand, runs the embedded default scenario (`openpace run`).
+#[derive(Parser)]
+#[command(name = "openpace", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a load test from a config file and/or flags, print the summary, write the report.
+    ///
+    /// Exit codes: 0 all thresholds passed, 1 a threshold failed, 2 bad usage or config,
+    /// 3 the run could not be carried out, 130 interrupted (the report is still written).
+    Run(Box<run::RunArgs>),
+    /// Check a config file without running it (exit 0 if valid, 2 if not).
+    Validate {
+        /// The config file (JSON).
+        file: PathBuf,
+    },
+    /// Print a config with every field, an example value and a comment for each.
+    ExampleConfig,
+    /// Find the highest constant rate at which the target still meets its thresholds, by
+    /// short steps and bisection.
+    Capacity(capacity::CapacityArgs),
+    /// Render a saved JSON result again in any format (json, text, hgrm, hlog, csv, html,
+    /// junit), to a file or to standard output.
+    Report(report::ReportArgs),
+    /// Merge the JSON reports of a sharded run (one per shard) into one report: histograms
+    /// added, counts summed, intervals aligned by wall-clock time, thresholds re-evaluated.
+    ///
+    /// Exit codes: 0 every threshold passes on the merged data, 1 one fails, 2 the reports
+    /// cannot be merged (different scenarios or schedules, a shard missing or twice).
+    Merge(merge::MergeArgs),
+    /// Measure this host before a campaign: timer lateness, hand-off and overhead per wait
+    /// mode, the highest noop rate, spin:DUR accuracy. Prints and saves a JSON report.
+    Calibrate(calibrate::CalibrateArgs),
+}
+
+impl Default for Command {
+    fn default() -> Command {
+        Command::Run(Box::default())
+    }
+}
+
+/// Parses the command line, runs the subcommand and turns its outcome into the exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let outcome = match cli.command.unwrap_or_default() {
+        Command::Run(args) => run::run(&args),
+        Command::Validate { file } => validate::validate(&file),
+        Command::ExampleConfig => {
+            print!("{}", config::example_config());
+            Ok(0)
+        }
+        Command::Calibrate(args) => calibrate::calibrate(&args),
+        Command::Merge(args) => merge::merge(&args),
+        Command::Capacity(args) => capacity::capacity(&args),
+        Command::Report(args) => report::rerender(&args),
+    };
+    match outcome {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("openpace: {e}");
+            ExitCode::from(e.exit_code() as u8)
+        }
+    }
+}
+
+/// Flags `run` and `capacity` share: what is called, by how many workers waiting how, and
+/// what it must meet. Every value is read by the same code as the config file.
+#[derive(Args, Clone, Default)]
+struct ScenarioFlags {
+    /// Target: noop, spin:DURATION, sleep:DURATION, features[:OPTIONS], http://HOST[:PORT]/PATH
+    /// or tcp://HOST:PORT (field `target`).
+    #[arg(long, value_name = "TARGET")]
+    target: Option<String>,
+    /// Worker threads (field `num_workers`).
+    #[arg(long, value_name = "N")]
+    workers: Option<String>,
+    /// How idle threads wait: spin, hybrid or sleep (field `wait`).
+    #[arg(long, value_name = "MODE")]
+    wait: Option<String>,
+    /// A threshold beyond the design's four, e.g. "response p99.9 < 5ms" (repeatable; field
+    /// `thresholds`).
+    #[arg(long = "threshold", value_name = "THRESHOLD")]
+    thresholds: Vec<String>,
+    /// Any config field, e.g. --set latency_p99_threshold_ms=50 (repeatable).
+    #[arg(long = "set", value_name = "FIELD=VALUE")]
+    set: Vec<String>,
+}
+
+/// A usage error (exit 2) for `value` given to `flag`, which sets `field`: the message names
+/// both, the value and what is allowed.
+fn flag_error(
+    flag: &str,
+    field: &str,
+    value: impl std::fmt::Display,
+    allowed: impl Into<String>,
+) -> Error {
+    ConfigError::invalid(&Origin::Flag(flag.into()), field, value, allowed).into()
+}
+
+/// A duration flag in seconds (`--step 10s`); a usage error naming the flag otherwise.
+fn seconds_flag(flag: &str, text: &str) -> Result<f64, Error> {
+    config::parse_duration(text)
+        .map(|d| d.as_secs_f64())
+        .map_err(|why| flag_error(flag, flag.trim_start_matches('-'), text, why))
+}
+
+/// The run a command describes: the config file with the flags applied, or without a file
+/// the scenario the flags make (`--target`) or the embedded default scenario.
+fn load(file: Option<&PathBuf>, overrides: &[Override]) -> Result<RunConfig, Error> {
+    let Some(path) = file else {
+        if let Some(base) = flag_scenario(overrides) {
+            return Ok(config::load_json(&base, "the flags", overrides)?);
+        }
+        return Ok(config::load_json(
+            DEFAULT_SCENARIO,
+            "default scenario",
+            overrides,
+        )?);
+    };
+    let name = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Unreadable {
+        file: name.clone(),
+        reason: e.to_string(),
+    })?;
+    Ok(config::load_json(&text, &name, overrides)?)
+}
+
+/// The scenario of a run whose target comes from the flags (`--target`, no config file):
+/// the design's defaults, named after the target, with no warmup, 1-second intervals, the
+/// report in `openpace-report.json`, one worker per core the timing loop leaves free, and
+/// (for a network target) connections opened as the rate needs them. `None` without
+/// `--target`: then the embedded default scenario runs.
+fn flag_scenario(overrides: &[Override]) -> Option<String> {
+    let target = &overrides.iter().rev().find(|o| o.field == "target")?.value;
+    let text = |v: Option<&serde_json::Value>| v.and_then(|v| v.as_str()).unwrap_or("").to_string();
+    let name = match target {
+        serde_json::Value::String(t) if t.starts_with("http://") || t.starts_with("https://") => {
+            format!("GET {t}")
+        }
+        serde_json::Value::String(t) => t.clone(),
+        serde_json::Value::Object(o) => match (o.get("http"), o.get("tcp")) {
+            (Some(http), _) => {
+                let method = http.get("method").map_or("GET".into(), |m| text(Some(m)));
+                format!("{method} {}", text(http.get("url")))
+            }
+            (None, Some(tcp)) => {
+                let address = text(tcp.get("address"));
+                format!("tcp://{}", address.trim_start_matches("tcp://"))
+            }
+            _ => "openpace".to_string(),
+        },
+        other => other.to_string(),
+    };
+    // One worker per core the timing loop leaves free: more would only take turns on the
+    // cores. (For an in-process target that blocks in its calls, the workers are its
+    // concurrency: say how many with --workers.)
+    let workers =
+        openpace::engine::spare_cores().min(config::LoadTestConfig::default().max_workers);
+    Some(
+        serde_json::json!({
+            "name": name,
+            "warmup_seconds": 0,
+            "num_workers": workers,
+            "metrics_collection_interval": 1,
+            "output": "openpace-report.json",
+        })
+        .to_string(),
+    )
+}
+
+/// Where the user reads what a command prints: standard output, or standard error when a
+/// report goes to standard output; nothing but errors with `--quiet`.
+struct Console {
+    to_stderr: bool,
+    quiet: bool,
+}
+
+impl Console {
+    fn new(quiet: bool, outputs: &[(Destination, ReportFormat)]) -> Console {
+        Console {
+            to_stderr: outputs.iter().any(|(d, _)| d.is_stdout()),
+            quiet,
+        }
+    }
+
+    /// A console for a command with one optional output.
+    fn beside(quiet: bool, out: Option<&Destination>) -> Console {
+        Console {
+            to_stderr: out.is_some_and(Destination::is_stdout),
+            quiet,
+        }
+    }
+
+    /// Prints `text`; a closed or full standard output is an error like any output's.
+    fn print(&self, text: &str) -> Result<(), Error> {
+        use std::io::Write;
+        if self.quiet {
+            return Ok(());
+        }
+        let result = if self.to_stderr {
+            std::io::stderr().lock().write_all(text.as_bytes())
+        } else {
+            let mut out = std::io::stdout().lock();
+            out.write_all(text.as_bytes()).and_then(|()| out.flush())
+        };
+        result.map_err(|e| Error::run("printing the summary to standard output", e))
+    }
+}
+
+/// Says which reports were written and which could not be; exit 3 when any could not,
+/// else `code`.
+fn finish(console: &Console, written: &Written, code: u8) -> Result<u8, Error> {
+    for dest in written.written.iter().filter(|d| !d.is_stdout()) {
+        // The list is for the user; a console that fails here has already been reported.
+        let _ = console.print(&format!("report: {}\n", dest.path.display()));
+    }
+    for e in &written.failed {
+        eprintln!("openpace: {e}");
+    }
+    Ok(if written.failed.is_empty() { code } else { 3 })
+}
