@@ -1,0 +1,609 @@
+//! How [`LoadTestRunner::run`] carries a run out, step by step: plan the cores and check the
+//! targets, spawn each scenario's workers and its lane of the timing loop, start the timing
+//! loop and the resource sampler, collect on the timing loop's core, and finish the result
+//! (clock, shard, resources, saturation, the last notification).
+
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use crossbeam_channel::{Receiver, bounded};
+
+use super::net_worker::{NetWorker, Wake};
+use super::notify::{self, Notifier};
+use super::pin::{self, CorePlan};
+use super::sleeper::Sleeper;
+use super::stop::RunStop;
+use super::supervise::{ScenarioRun, Supervisor};
+use super::timer::{Lane, TimerOutcome, TimingLoop};
+use super::worker::{Source, Worker};
+use super::{LoadTestRunner, NET_BATCH_NS, queue_capacity, seconds_to_ns, verdict_message, watch};
+use crate::base::clock::{RunClock, clock_info, unix_now};
+use crate::base::host::{Confined, allowed_cores, hostname};
+use crate::base::{Model, WaitMode};
+use crate::config::LoadTestConfig;
+use crate::error::Error;
+use crate::metrics::RunResult;
+use crate::metrics::saturation;
+use crate::metrics::shard::ShardInfo;
+use crate::metrics::stats::{IntervalCursor, TimerStats, WorkerStats};
+use crate::monitor::{MonitorConfig, ResourceMonitor};
+use crate::schedule::Schedule;
+use crate::targets::net::{Pool, PoolConfig, resolve};
+use crate::targets::{NetPlan, Request, TargetContext};
+
+/// What every thread of a run is started with.
+pub(super) struct Spawn<'a> {
+    pub clock: RunClock,
+    pub stop: &'a Arc<RunStop>,
+    pub warnings: &'a Arc<Mutex<Vec<String>>>,
+    pub plan: &'a CorePlan,
+    /// Workers per scenario.
+    pub counts: &'a [usize],
+}
+
+/// A scenario's instants, in ns on the run clock.
+#[derive(Clone, Copy)]
+struct Window {
+    warmup_ns: u64,
+    end_ns: u64,
+    interval_ns: u64,
+    timeout_ns: u64,
+}
+
+impl Window {
+    fn of(config: &LoadTestConfig) -> Window {
+        let warmup_ns = seconds_to_ns(config.warmup_seconds);
+        Window {
+            warmup_ns,
+            end_ns: warmup_ns + seconds_to_ns(config.duration_seconds),
+            interval_ns: seconds_to_ns(config.metrics_collection_interval),
+            timeout_ns: seconds_to_ns(config.request_timeout_seconds),
+        }
+    }
+}
+
+/// What a worker of either kind is built from.
+struct WorkerParts {
+    clock: RunClock,
+    stats: Arc<WorkerStats>,
+    source: Source,
+    window: Window,
+    stop: Arc<RunStop>,
+    shares_core: bool,
+}
+
+type Body = Box<dyn FnOnce() + Send>;
+
+/// A scenario's started workers: their recorders, and the wakers of network workers.
+type Started = (Vec<Arc<WorkerStats>>, Vec<Arc<Wake>>);
+
+impl LoadTestRunner {
+    /// Checks the shard plan, confines a co-located shard to its cores, plans the cores and
+    /// checks that every built-in target can be reached.
+    pub(super) fn plan(&self) -> Result<(Option<Confined>, CorePlan), Error> {
+        self.cluster.check(&self.run)?;
+        let (confined, placement) = self.confine_colocated();
+        let mut plan = pin::plan(&self.run, allowed_cores(), pin::can_pin)?;
+        plan.warnings.extend(placement);
+        for (index, config) in self.run.scenarios.iter().enumerate() {
+            if self.targets[index].is_none() {
+                config.target.preflight().map_err(|why| {
+                    Error::run(
+                        format!(
+                            "reaching the target {} of \"{}\"",
+                            config.target, config.name
+                        ),
+                        why,
+                    )
+                })?;
+            }
+        }
+        Ok((confined, plan))
+    }
+
+    /// Starts scenario `index`'s workers (their handles go to `handles`) and returns its lane
+    /// of the timing loop (open model only) and what the collector needs of it.
+    pub(super) fn spawn_scenario(
+        &self,
+        index: usize,
+        config: &LoadTestConfig,
+        spawn: &Spawn<'_>,
+        handles: &mut Vec<JoinHandle<()>>,
+    ) -> Result<(Option<Lane>, ScenarioRun), Error> {
+        let net = match &self.targets[index] {
+            None => config.target.network(),
+            Some(_) => None,
+        };
+        let window = Window::of(config);
+        let profile = config.rate_profile().with_warmup(config.warmup_seconds);
+        let batch_ns = match (&net, config.wait) {
+            (Some(_), WaitMode::Hybrid | WaitMode::Sleep) => NET_BATCH_NS,
+            _ => 0,
+        };
+        let (tx, rx) = bounded(queue_capacity(profile.peak_rps(), config.wait, batch_ns));
+        let (stats, wakes) =
+            self.spawn_workers(index, config, spawn, net.as_ref(), &rx, handles)?;
+        let seed = config.seed.unwrap_or_else(|| fresh_seed(index));
+        let timer_stats = Arc::new(TimerStats::new());
+        let lane = (config.model == Model::Open).then(|| {
+            let mut schedule = Schedule::new(profile, config.arrival, seed);
+            if let Some(shard) = self.cluster.shard {
+                schedule = schedule.sharded(u64::from(shard.index), u64::from(shard.count));
+            }
+            Lane::new(
+                schedule,
+                tx,
+                timer_stats.clone(),
+                window.warmup_ns,
+                window.interval_ns,
+                window.timeout_ns,
+                config.max_backlog,
+            )
+            .with_network(wakes, batch_ns)
+        });
+        let scenario = ScenarioRun {
+            config: config.clone(),
+            target_name: self.target_names[index]
+                .clone()
+                .unwrap_or_else(|| config.target.to_string()),
+            seed,
+            warmup_ns: window.warmup_ns,
+            end_ns: window.end_ns,
+            workers: stats,
+            worker_cores: spawn.plan.workers[index].clone(),
+            timer_stats,
+            share: match (config.model, self.cluster.shard) {
+                (Model::Open, Some(shard)) => 1.0 / f64::from(shard.count),
+                _ => 1.0,
+            },
+        };
+        Ok((lane, scenario))
+    }
+
+    /// Starts scenario `index`'s workers, network workers when `net` says how to reach the
+    /// target; returns their recorders and (network) the wakers the timing loop hands over
+    /// with.
+    fn spawn_workers(
+        &self,
+        index: usize,
+        config: &LoadTestConfig,
+        spawn: &Spawn<'_>,
+        net: Option<&NetPlan>,
+        rx: &Receiver<Request>,
+        handles: &mut Vec<JoinHandle<()>>,
+    ) -> Result<Started, Error> {
+        let window = Window::of(config);
+        let count = config.worker_count();
+        let connections = config.connections().unwrap_or(count);
+        let addr = match net {
+            Some(plan) => Some(resolve(&plan.authority).map_err(|why| {
+                Error::run(format!("resolving the target of \"{}\"", config.name), why)
+            })?),
+            None => None,
+        };
+        if net.is_some() {
+            raise_fd_limit(connections, spawn.warnings);
+        }
+        let mut stats = Vec::with_capacity(count);
+        let mut wakes = Vec::new();
+        for i in 0..count {
+            let parts = WorkerParts {
+                clock: spawn.clock,
+                stats: Arc::new(WorkerStats::new()),
+                source: match config.model {
+                    Model::Open => Source::Open {
+                        rx: rx.clone(),
+                        wait: config.wait,
+                    },
+                    Model::Closed => Source::Closed {
+                        next_seq: i as u64,
+                        stride: count as u64,
+                        end_ns: window.end_ns,
+                    },
+                },
+                window,
+                stop: spawn.stop.clone(),
+                shares_core: spawn.plan.worker_shares_core(index, i, spawn.counts),
+            };
+            stats.push(parts.stats.clone());
+            let body = match (net, addr) {
+                (Some(plan), Some(addr)) => {
+                    let share = connections / count + usize::from(i < connections % count);
+                    let (body, wake) = net_worker(parts, plan, addr, share, config)?;
+                    wakes.push(wake);
+                    body
+                }
+                _ => self.call_worker(parts, index, i, count, config)?,
+            };
+            let name = format!("openpace-w{index}.{i}");
+            let core = spawn.plan.worker_core(index, i);
+            let what = "starting a worker thread";
+            handles.push(start_pinned(name, core, spawn.warnings, body, what)?);
+        }
+        Ok((stats, wakes))
+    }
+
+    /// An in-process worker: builds its target (a panicking factory fails the run).
+    fn call_worker(
+        &self,
+        parts: WorkerParts,
+        index: usize,
+        i: usize,
+        count: usize,
+        config: &LoadTestConfig,
+    ) -> Result<Body, Error> {
+        let factory = self.targets[index]
+            .clone()
+            .unwrap_or_else(|| config.target.factory());
+        let ctx = TargetContext {
+            scenario: index,
+            worker: i,
+            workers: count,
+            clock: parts.clock,
+            request_timeout: Duration::from_secs_f64(config.request_timeout_seconds),
+        };
+        let target = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| factory(&ctx)))
+            .map_err(|_| {
+                Error::run(
+                    format!("building the target of scenario \"{}\"", config.name),
+                    "the target's factory panicked",
+                )
+            })?;
+        let worker = Worker {
+            clock: parts.clock,
+            stats: parts.stats,
+            target,
+            source: parts.source,
+            warmup_ns: parts.window.warmup_ns,
+            cursor: IntervalCursor::new(parts.window.warmup_ns, parts.window.interval_ns),
+            timeout_ns: parts.window.timeout_ns,
+            max_retries: config.max_retries,
+            stop: parts.stop,
+            shares_core: parts.shares_core,
+        };
+        Ok(Box::new(move || worker.run()))
+    }
+
+    /// Starts the timing loop on its core; its outcome arrives on the returned channel.
+    pub(super) fn start_timing_loop(
+        &self,
+        spawn: &Spawn<'_>,
+        lanes: Vec<Lane>,
+    ) -> Result<Receiver<TimerOutcome>, Error> {
+        let sleeper =
+            Sleeper::new(spawn.stop).map_err(|e| Error::run("setting up the timing loop", e))?;
+        let drain_ns = self
+            .run
+            .scenarios
+            .iter()
+            .map(|s| seconds_to_ns(s.request_timeout_seconds))
+            .max()
+            .unwrap_or(0);
+        let timing = TimingLoop::new(
+            spawn.clock,
+            self.run.wait(),
+            lanes,
+            sleeper,
+            spawn.stop.clone(),
+            drain_ns,
+        );
+        let (done_tx, done_rx) = bounded(1);
+        let body: Body = Box::new(move || {
+            let _ = done_tx.send(timing.run());
+        });
+        let name = "openpace-timer".to_string();
+        start_pinned(
+            name,
+            spawn.plan.timer,
+            spawn.warnings,
+            body,
+            "starting the timing thread",
+        )?;
+        Ok(done_rx)
+    }
+
+    /// Starts the resource sampler (a failure to start is a warning: no resource series).
+    pub(super) fn start_monitor(&self, spawn: &Spawn<'_>) -> ResourceMonitor {
+        let first = &self.run.scenarios[0];
+        let mut monitor = ResourceMonitor::new(
+            MonitorConfig {
+                cpu: self.run.scenarios.iter().any(|s| s.monitor_cpu),
+                memory: self.run.scenarios.iter().any(|s| s.monitor_memory),
+                network: self.run.scenarios.iter().any(|s| s.monitor_network),
+                target_pid: first.monitor_pid,
+                interval_ns: seconds_to_ns(first.metrics_collection_interval),
+                start_ns: seconds_to_ns(first.warmup_seconds),
+            },
+            spawn.clock,
+            spawn.plan.timer,
+        );
+        if let Err(e) = monitor.start_monitoring() {
+            if let Ok(mut w) = spawn.warnings.lock() {
+                w.push(format!(
+                    "the resource sampler did not start ({e}): no resource series"
+                ));
+            }
+        }
+        monitor
+    }
+
+    /// Starts the notify command, then collects on the timing loop's core until the run is
+    /// over.
+    pub(super) fn collect(
+        &self,
+        spawn: &Spawn<'_>,
+        scenarios: Vec<ScenarioRun>,
+        timer_done: Receiver<TimerOutcome>,
+    ) -> Result<(RunResult, Option<Notifier>), Error> {
+        let notifier = match &self.run.scenarios[0].notify_cmd {
+            Some(command) => match Notifier::start(command.clone()) {
+                Ok(n) => Some(n),
+                Err(e) => return Err(Error::run("starting the notify command's thread", e)),
+            },
+            None => None,
+        };
+        let stop = spawn.stop.clone();
+        let watch = watch::Watch::new(&self.run.scenarios, self.progress, stop.clone(), notifier);
+        let timer_core = spawn.plan.timer;
+        let supervisor = Supervisor {
+            clock: spawn.clock,
+            stop,
+            wait: self.run.wait(),
+            timer_core,
+            allowed_cores: spawn.plan.allowed.len(),
+            warnings: spawn.warnings.clone(),
+        };
+        // The collector shares the timing loop's core: its brief runs once per interval then
+        // delay a hand-off, which the lead absorbs, instead of a worker's call.
+        let warnings = spawn.warnings.clone();
+        std::thread::Builder::new()
+            .name("openpace-collector".to_string())
+            .spawn(move || {
+                pin_or_warn(timer_core, &warnings);
+                supervisor.collect(scenarios, timer_done, watch)
+            })
+            .map_err(|e| Error::run("starting the collector thread", e))?
+            .join()
+            .map_err(|_| Error::run("collecting results", "the collector panicked"))
+    }
+
+    /// Completes the collected result: origin, clock, shard, resources and what they say
+    /// about saturation, the last notification; joins the workers that finished.
+    pub(super) fn finish(
+        &self,
+        mut result: RunResult,
+        start: &Start,
+        mut monitor: ResourceMonitor,
+        notifier: Option<Notifier>,
+        handles: Vec<JoinHandle<()>>,
+    ) -> RunResult {
+        result.origin_unix_s = start.origin_unix_s;
+        result.clock = clock_info();
+        result.shard = self.cluster.shard.map(|shard| ShardInfo {
+            index: shard.index,
+            count: shard.count,
+            launcher: shard.launcher,
+            host: hostname(),
+            start_at_unix_s: self.cluster.start_at_unix_s,
+            start_offset_ms: start.offset_ms,
+        });
+        if start.offset_ms > 0.0 {
+            result.warnings.push(format!(
+                "started {:.1} ms after --start-at (tolerance {} s): this shard's instants are \
+                 that much later than its peers'",
+                start.offset_ms, self.cluster.start_tolerance_s
+            ));
+        }
+        result.resources.monitor = monitor.stop_monitoring();
+        let samples = std::mem::take(&mut result.resources.monitor.samples);
+        saturation::assess(&mut result, &samples);
+        result.resources.monitor.samples = samples;
+        if let Some(mut notifier) = notifier {
+            notifier.send(verdict_message(&result));
+            let problems = notifier.finish(notify::END_GRACE);
+            result.warnings.extend(problems);
+        }
+        // Workers that finished are joined; any still stuck in a call are left behind.
+        for handle in handles.into_iter().filter(|h| h.is_finished()) {
+            let _ = handle.join();
+        }
+        result
+    }
+    /// For a shard that shares its host with other shards of its launcher: confines this
+    /// thread, and so every thread of the run, to the shard's own slice of the cores it may
+    /// use (restored when the guard drops), and says so. Without this, every shard would pin
+    /// its timing loop to the same first core. Cores named in the config are left as named.
+    fn confine_colocated(&self) -> (Option<crate::base::host::Confined>, Option<String>) {
+        let Some(c) = self.cluster.colocated else {
+            return (None, None);
+        };
+        let allowed = allowed_cores();
+        let names_cores = self.run.timer_core().is_some()
+            || self.run.scenarios.iter().any(|s| s.worker_cores.is_some());
+        let whose = format!(
+            "{} shards on this host (local rank {} by {})",
+            c.size, c.rank, c.source
+        );
+        if names_cores {
+            let note = format!(
+                "{whose}: the config names cores, so every shard on this host uses the same \
+                 ones; give each its own or let openpace split them"
+            );
+            return (None, Some(note));
+        }
+        let Some(slice) = c.slice(&allowed) else {
+            return (None, None);
+        };
+        match crate::base::host::Confined::to(&slice) {
+            Some(guard) => {
+                let note = format!(
+                    "{whose}: this shard runs on core(s) {} of the {} it may use",
+                    pin::list(&slice),
+                    allowed.len()
+                );
+                (Some(guard), Some(note))
+            }
+            None => (
+                None,
+                Some(format!(
+                    "{whose}: could not confine this shard to its cores"
+                )),
+            ),
+        }
+    }
+
+    /// Decides the clock's origin: `setup` from now, or the plan's `start_at` when that is
+    /// later. Waits (interruptibly) until `start_at` is near, so that threads are started only
+    /// just before it; refuses when `start_at` has passed by more than the tolerance, since a
+    /// shifted schedule would misalign the merged campaign without anyone noticing.
+    pub(super) fn start(&self, setup: Duration) -> Result<Start, Error> {
+        let setup_s = setup.as_secs_f64();
+        let Some(at) = self.cluster.start_at_unix_s else {
+            return Ok(Start::after(setup, 0.0));
+        };
+        // Threads are started within `setup`; wake a little before that to leave them room.
+        let wake_at = at - setup_s - 0.05;
+        loop {
+            let left = wake_at - unix_now();
+            if left <= 0.0 || self.stop.requests() > 0 {
+                break;
+            }
+            std::thread::sleep(Duration::from_secs_f64(left.min(0.05)));
+        }
+        let now = unix_now();
+        if self.stop.requests() > 0 {
+            // Stopped while waiting: start at once, so that nothing waits for the instant.
+            return Ok(Start::after(setup, 0.0));
+        }
+        if at - now >= setup_s {
+            return Ok(Start {
+                delay: Duration::from_secs_f64(at - now),
+                origin_unix_s: at,
+                offset_ms: 0.0,
+            });
+        }
+        let late_s = now + setup_s - at;
+        if late_s > self.cluster.start_tolerance_s {
+            return Err(Error::run(
+                format!("starting at --start-at {at:.3}"),
+                format!(
+                    "that instant passed {late_s:.3} s before this shard could start, more than \
+                     the tolerance of {} s; running now would shift this shard's schedule \
+                     against its peers'. Give a later --start-at (e.g. now+30s for every shard) \
+                     or a larger --start-tolerance",
+                    self.cluster.start_tolerance_s
+                ),
+            ));
+        }
+        Ok(Start::after(setup, late_s * 1e3))
+    }
+}
+
+/// A network worker: its own pool of `share` connections on its own poll, and the waker the
+/// timing loop uses to hand it requests.
+fn net_worker(
+    parts: WorkerParts,
+    plan: &NetPlan,
+    addr: std::net::SocketAddr,
+    share: usize,
+    config: &LoadTestConfig,
+) -> Result<(Body, Arc<Wake>), Error> {
+    let pool_config = PoolConfig {
+        addr,
+        connections: share,
+        connect_timeout_ns: plan.connect_timeout.as_nanos() as u64,
+        request_timeout_ns: parts.window.timeout_ns,
+        max_retries: config.max_retries,
+    };
+    let setup = |e| Error::run("setting up a network worker's poll", e);
+    let pool = Pool::new(pool_config, &plan.exchange, parts.clock).map_err(setup)?;
+    let wake = Wake::new(pool.waker().map_err(setup)?);
+    let worker = NetWorker {
+        clock: parts.clock,
+        stats: parts.stats,
+        pool,
+        source: parts.source,
+        warmup_ns: parts.window.warmup_ns,
+        cursor: IntervalCursor::new(parts.window.warmup_ns, parts.window.interval_ns),
+        timeout_ns: parts.window.timeout_ns,
+        stop: parts.stop,
+        wake: wake.clone(),
+        shares_core: parts.shares_core,
+        busy_from_ns: 0,
+    };
+    Ok((Box::new(move || worker.run()), wake))
+}
+
+/// Starts thread `name`, pinned to `core` (a warning if it cannot be), running `body`.
+fn start_pinned(
+    name: String,
+    core: Option<usize>,
+    warnings: &Arc<Mutex<Vec<String>>>,
+    body: Body,
+    what: &str,
+) -> Result<JoinHandle<()>, Error> {
+    let warnings = warnings.clone();
+    std::thread::Builder::new()
+        .name(name)
+        .spawn(move || {
+            pin_or_warn(core, &warnings);
+            body();
+        })
+        .map_err(|e| Error::run(what, e))
+}
+
+/// When a run's clock starts, as [`LoadTestRunner::start`] decided it.
+pub(super) struct Start {
+    /// From now until the clock's origin.
+    pub delay: Duration,
+    /// The origin in Unix seconds.
+    origin_unix_s: f64,
+    /// How far after the asked-for `start_at` the origin falls, in ms (0 without one).
+    offset_ms: f64,
+}
+
+impl Start {
+    /// An origin `setup` from now.
+    fn after(setup: Duration, offset_ms: f64) -> Start {
+        Start {
+            delay: setup,
+            origin_unix_s: unix_now() + setup.as_secs_f64(),
+            offset_ms,
+        }
+    }
+}
+
+/// Raises the soft limit on open files to fit `connections` sockets (and some to spare), up
+/// to the hard limit; warns when even that is too low.
+fn raise_fd_limit(connections: usize, warnings: &Mutex<Vec<String>>) {
+    let needed = connections as u64 + 256;
+    if let Some(hard) = crate::base::sys::raise_open_files(needed) {
+        if let Ok(mut w) = warnings.lock() {
+            w.push(format!(
+                "{connections} connections need about {needed} open files but the hard limit \
+                 (ulimit -Hn) is {hard}: connections past it fail with kind `io`"
+            ));
+        }
+    }
+}
+
+fn pin_or_warn(core: Option<usize>, warnings: &Mutex<Vec<String>>) {
+    if let Some(core) = core {
+        if !pin::pin_current(core) {
+            let name = std::thread::current().name().unwrap_or("?").to_string();
+            if let Ok(mut w) = warnings.lock() {
+                w.push(format!(
+                    "thread {name} could not be pinned to core {core}; it runs unpinned"
+                ));
+            }
+        }
+    }
+}
+
+fn fresh_seed(index: usize) -> u64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    nanos ^ (index as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15)
+}
