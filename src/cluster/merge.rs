@@ -21,11 +21,12 @@ use hdrhistogram::Histogram;
 use crate::base::Model;
 use crate::error::{ConfigError, Origin};
 use crate::metrics::atomic_hist::new_histogram;
-use crate::metrics::encoding::{decode, encode};
+use crate::metrics::encoding::decode;
+use crate::metrics::figures::{add_counts, derive_figures, derive_row, encode_all, ratio};
 use crate::metrics::result::{
     EncodedHistograms, FrameworkCpu, HostInfo, IntervalStats, LatencySummary, MergeInfo,
-    MergedShard, Overhead, Resources, RunResult, SCHEMA_VERSION, ScenarioResult, Stall,
-    ThresholdResult, Verdict,
+    MergedShard, NetworkIo, NoteKind, Overhead, RequestCounts, Resources, RunResult,
+    SCHEMA_VERSION, ScenarioResult, Stall, ThresholdResult, Verdict,
 };
 use crate::metrics::saturation;
 use crate::metrics::threshold::Threshold;
@@ -38,9 +39,6 @@ pub struct MergeOptions {
     /// Merge even when shards are missing, and mark the result partial.
     pub allow_partial: bool,
 }
-
-const NS_PER_MS: f64 = 1e6;
-const NS_PER_US: f64 = 1e3;
 
 /// Merges the reports `inputs` (each with the name it was given by, for messages) into one
 /// result. See the module doc for what is refused.
@@ -92,7 +90,8 @@ pub fn merge(
                 s.verdict.notes.insert(
                     0,
                     format!(
-                        "PARTIAL: {} report(s) left out because they do not hold together: {}",
+                        "{}: {} report(s) left out because they do not hold together: {}",
+                        NoteKind::Partial.label(),
                         left_out.len(),
                         left_out.join("; ")
                     ),
@@ -105,23 +104,30 @@ pub fn merge(
     Ok(merged)
 }
 
+/// A report's shard index and count ((0, 1) for a run that was not sharded).
+fn identity(r: &RunResult) -> (u32, u32) {
+    r.shard.as_ref().map_or((0, 1), |s| (s.index, s.count))
+}
+
+/// A usage error naming report `name`.
+fn refuse(name: &str, field: &str, value: String, allowed: String) -> ConfigError {
+    ConfigError::invalid(
+        &Origin::File {
+            file: name.to_string(),
+            scope: String::new(),
+        },
+        field,
+        value,
+        allowed,
+    )
+}
+
 /// Merges reports that passed `verify`.
 fn merge_sound(
     inputs: &[(String, RunResult)],
     options: &MergeOptions,
 ) -> Result<RunResult, ConfigError> {
-    let refuse = |name: &str, field: &str, value: String, allowed: String| {
-        Err(ConfigError::invalid(
-            &Origin::File {
-                file: name.to_string(),
-                scope: String::new(),
-            },
-            field,
-            value,
-            allowed,
-        ))
-    };
-    let Some((first_name, first)) = inputs.first() else {
+    let Some((_, first)) = inputs.first() else {
         return Err(ConfigError::invalid(
             &Origin::Flag("merge".into()),
             "reports",
@@ -129,75 +135,10 @@ fn merge_sound(
             "at least one JSON report",
         ));
     };
-    let identity = |r: &RunResult| r.shard.as_ref().map_or((0, 1), |s| (s.index, s.count));
     let count = identity(first).1;
+    let missing = check_campaign(inputs, options)?;
     let mut order: Vec<usize> = (0..inputs.len()).collect();
     order.sort_by_key(|&i| identity(&inputs[i].1).0);
-    let mut seen: BTreeMap<u32, &str> = BTreeMap::new();
-    for (name, report) in inputs {
-        let (index, n) = identity(report);
-        if n != count {
-            return refuse(
-                name,
-                "shard",
-                format!("{index}/{n}"),
-                format!("a shard of the same campaign as {first_name} ({count} shards)"),
-            );
-        }
-        if let Some(other) = seen.insert(index, name) {
-            let hint = if report.shard.is_none() {
-                " (neither report was sharded: run each with --shard I/N or under a launcher)"
-            } else {
-                ""
-            };
-            return refuse(
-                name,
-                "shard",
-                format!("{index}/{n}"),
-                format!("a shard not merged already; {other} is shard {index} too{hint}"),
-            );
-        }
-        if report.scenarios.len() != first.scenarios.len() {
-            return refuse(
-                name,
-                "scenarios",
-                report.scenarios.len().to_string(),
-                format!("the scenarios of {first_name} ({})", first.scenarios.len()),
-            );
-        }
-        for (a, b) in first.scenarios.iter().zip(&report.scenarios) {
-            if a.name != b.name {
-                return refuse(
-                    name,
-                    "scenario",
-                    format!("\"{}\"", b.name),
-                    format!("\"{}\", as in {first_name}", a.name),
-                );
-            }
-            if a.schedule != b.schedule || a.model != b.model {
-                return refuse(
-                    name,
-                    "schedule",
-                    format!("\"{}\"", b.schedule),
-                    format!("the schedule of {first_name}: \"{}\"", a.schedule),
-                );
-            }
-        }
-    }
-    let missing: Vec<u32> = (0..count).filter(|i| !seen.contains_key(i)).collect();
-    if !missing.is_empty() && !options.allow_partial {
-        return Err(ConfigError::invalid(
-            &Origin::Flag("merge".into()),
-            "shards",
-            format!("{} of {count}", seen.len()),
-            format!(
-                "every shard of the campaign (missing: {}), or --allow-partial to merge what \
-                 is there and mark the result partial",
-                join(&missing)
-            ),
-        ));
-    }
-
     let inputs: Vec<&(String, RunResult)> = order.iter().map(|&i| &inputs[i]).collect();
     let base_origin = inputs
         .iter()
@@ -207,30 +148,16 @@ fn merge_sound(
         .iter()
         .map(|(_, r)| r.origin_unix_s - base_origin)
         .collect();
-    let mut scenarios = Vec::new();
-    for j in 0..first.scenarios.len() {
-        let parts: Vec<(&ScenarioResult, f64)> = inputs
-            .iter()
-            .zip(&offsets)
-            .map(|((_, r), &offset)| (&r.scenarios[j], offset))
-            .collect();
-        scenarios.push(merge_scenario(&parts).map_err(|why| {
-            ConfigError::invalid(
-                &Origin::Flag("merge".into()),
-                "reports",
-                format!("scenario \"{}\"", first.scenarios[j].name),
-                why,
-            )
-        })?);
-    }
+    let mut scenarios = merge_scenarios(&inputs, &offsets)?;
     let partial = !missing.is_empty();
     if partial {
         for s in &mut scenarios {
             s.verdict.notes.insert(
                 0,
                 format!(
-                    "PARTIAL: merged {} of {count} shards (missing {}); counts and rates cover \
-                     only the shards present",
+                    "{}: merged {} of {count} shards (missing {}); counts and rates cover only \
+                     the shards present",
+                    NoteKind::Partial.label(),
                     inputs.len(),
                     join(&missing)
                 ),
@@ -238,7 +165,7 @@ fn merge_sound(
             s.verdict.suspect = true;
         }
     }
-
+    let shards = merged_shards(&inputs, &offsets);
     let started = inputs
         .iter()
         .map(|(_, r)| r.started_at_unix_s)
@@ -247,54 +174,12 @@ fn merge_sound(
         .iter()
         .map(|(_, r)| r.started_at_unix_s + r.wall_seconds)
         .fold(0.0, f64::max);
-    let sum = |f: &dyn Fn(&RunResult) -> f64| inputs.iter().map(|(_, r)| f(r)).sum::<f64>();
-    let all_some = |f: &dyn Fn(&RunResult) -> Option<f64>| -> Option<f64> {
-        inputs.iter().map(|(_, r)| f(r)).sum::<Option<f64>>()
-    };
     let mut hosts: Vec<String> = inputs
         .iter()
         .map(|(_, r)| r.host.hostname.clone())
         .collect();
     hosts.sort_unstable();
     hosts.dedup();
-    let shards: Vec<MergedShard> = inputs
-        .iter()
-        .zip(&offsets)
-        .map(|((name, r), &offset)| MergedShard {
-            index: identity(r).0,
-            report: name.clone(),
-            host: r.host.hostname.clone(),
-            origin_offset_ms: offset * 1e3,
-            start_offset_ms: r.shard.as_ref().map_or(0.0, |s| s.start_offset_ms),
-            clock_synchronized: r.clock.synchronized,
-            clock_max_error_us: r.clock.max_error_us,
-            warnings: r.warnings.clone(),
-        })
-        .collect();
-    let synchronized = shards
-        .iter()
-        .map(|s| s.clock_synchronized)
-        .collect::<Option<Vec<bool>>>();
-    let mut warnings: Vec<String> = Vec::new();
-    let unsynchronized: Vec<String> = shards
-        .iter()
-        .filter(|s| s.clock_synchronized == Some(false))
-        .map(|s| s.index.to_string())
-        .collect();
-    // Shards on one host read one clock: only across hosts can an unsynchronized clock skew.
-    if !unsynchronized.is_empty() && hosts.len() > 1 {
-        warnings.push(format!(
-            "the kernel says the clocks of shard(s) {} are not synchronized (no NTP or PTP): \
-             their start instants, and so the alignment of the merged intervals, may be off by \
-             as much as their clocks are; totals and percentiles are exact regardless",
-            unsynchronized.join(", ")
-        ));
-    }
-    warnings.extend(shards.iter().flat_map(|s| {
-        s.warnings
-            .iter()
-            .map(move |w| format!("shard {}: {w}", s.index))
-    }));
     Ok(RunResult {
         schema_version: SCHEMA_VERSION,
         tool: first.tool.clone(),
@@ -310,34 +195,12 @@ fn merge_sound(
             cores: inputs.iter().map(|(_, r)| r.host.cores).sum(),
             cores_allowed: inputs.iter().map(|(_, r)| r.host.cores_allowed).sum(),
         },
-        framework_cpu: FrameworkCpu {
-            timer_cpu_s: sum(&|r| r.framework_cpu.timer_cpu_s),
-            timer_cpu_pct: sum(&|r| r.framework_cpu.timer_cpu_pct),
-            collector_cpu_s: sum(&|r| r.framework_cpu.collector_cpu_s),
-            collector_cpu_pct: sum(&|r| r.framework_cpu.collector_cpu_pct),
-        },
-        resources: Resources {
-            cpu_user_s: all_some(&|r| r.resources.cpu_user_s),
-            cpu_system_s: all_some(&|r| r.resources.cpu_system_s),
-            cpu_pct: all_some(&|r| r.resources.cpu_pct),
-            max_rss_mb: inputs
-                .iter()
-                .filter_map(|(_, r)| r.resources.max_rss_mb)
-                .reduce(f64::max),
-            monitor: Default::default(),
-        },
-        warnings,
+        framework_cpu: FrameworkCpu::summed(&inputs),
+        resources: Resources::summed(&inputs),
+        warnings: merged_warnings(&shards, hosts.len()),
         scenarios,
         origin_unix_s: base_origin,
-        clock: ClockInfo {
-            source: "each shard's own; see merged.shards".into(),
-            synchronized: synchronized.map(|s| s.iter().all(|&x| x)),
-            max_error_us: shards
-                .iter()
-                .map(|s| s.clock_max_error_us)
-                .collect::<Option<Vec<f64>>>()
-                .map(|v| v.into_iter().fold(0.0, f64::max)),
-        },
+        clock: merged_clock(&shards),
         shard: None,
         merged: Some(MergeInfo {
             shard_count: count,
@@ -346,22 +209,234 @@ fn merge_sound(
             partial,
             left_out: Vec::new(),
         }),
-        // Every shard's stalls, on the merged clock.
-        stalls: {
-            let mut stalls: Vec<Stall> = inputs
-                .iter()
-                .zip(&offsets)
-                .flat_map(|((_, r), &offset)| {
-                    r.stalls.iter().map(move |x| Stall {
-                        at_s: x.at_s + offset,
-                        ..*x
-                    })
-                })
-                .collect();
-            stalls.sort_by(|a, b| a.at_s.total_cmp(&b.at_s));
-            stalls
-        },
+        stalls: merged_stalls(&inputs, &offsets),
     })
+}
+
+/// Checks that the reports are shards of one campaign, each once, of the same scenarios
+/// and schedules; returns the shards missing (an error unless `allow_partial`).
+fn check_campaign(
+    inputs: &[(String, RunResult)],
+    options: &MergeOptions,
+) -> Result<Vec<u32>, ConfigError> {
+    let (first_name, first) = &inputs[0];
+    let count = identity(first).1;
+    let mut seen: BTreeMap<u32, &str> = BTreeMap::new();
+    for (name, report) in inputs {
+        let (index, n) = identity(report);
+        if n != count {
+            return Err(refuse(
+                name,
+                "shard",
+                format!("{index}/{n}"),
+                format!("a shard of the same campaign as {first_name} ({count} shards)"),
+            ));
+        }
+        if let Some(other) = seen.insert(index, name) {
+            let hint = if report.shard.is_none() {
+                " (neither report was sharded: run each with --shard I/N or under a launcher)"
+            } else {
+                ""
+            };
+            return Err(refuse(
+                name,
+                "shard",
+                format!("{index}/{n}"),
+                format!("a shard not merged already; {other} is shard {index} too{hint}"),
+            ));
+        }
+        check_same_scenarios(first_name, first, name, report)?;
+    }
+    let missing: Vec<u32> = (0..count).filter(|i| !seen.contains_key(i)).collect();
+    if !missing.is_empty() && !options.allow_partial {
+        return Err(ConfigError::invalid(
+            &Origin::Flag("merge".into()),
+            "shards",
+            format!("{} of {count}", seen.len()),
+            format!(
+                "every shard of the campaign (missing: {}), or --allow-partial to merge what \
+                 is there and mark the result partial",
+                join(&missing)
+            ),
+        ));
+    }
+    Ok(missing)
+}
+
+/// Report `name` has the scenarios, names, schedules and models of `first`.
+fn check_same_scenarios(
+    first_name: &str,
+    first: &RunResult,
+    name: &str,
+    report: &RunResult,
+) -> Result<(), ConfigError> {
+    if report.scenarios.len() != first.scenarios.len() {
+        return Err(refuse(
+            name,
+            "scenarios",
+            report.scenarios.len().to_string(),
+            format!("the scenarios of {first_name} ({})", first.scenarios.len()),
+        ));
+    }
+    for (a, b) in first.scenarios.iter().zip(&report.scenarios) {
+        if a.name != b.name {
+            return Err(refuse(
+                name,
+                "scenario",
+                format!("\"{}\"", b.name),
+                format!("\"{}\", as in {first_name}", a.name),
+            ));
+        }
+        if a.schedule != b.schedule || a.model != b.model {
+            return Err(refuse(
+                name,
+                "schedule",
+                format!("\"{}\"", b.schedule),
+                format!("the schedule of {first_name}: \"{}\"", a.schedule),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Each scenario merged across the shards (`inputs` in shard order, `offsets` their clock
+/// origins after the earliest).
+fn merge_scenarios(
+    inputs: &[&(String, RunResult)],
+    offsets: &[f64],
+) -> Result<Vec<ScenarioResult>, ConfigError> {
+    let first = &inputs[0].1;
+    (0..first.scenarios.len())
+        .map(|j| {
+            let parts: Vec<(&ScenarioResult, f64)> = inputs
+                .iter()
+                .zip(offsets)
+                .map(|((_, r), &offset)| (&r.scenarios[j], offset))
+                .collect();
+            merge_scenario(&parts).map_err(|why| {
+                ConfigError::invalid(
+                    &Origin::Flag("merge".into()),
+                    "reports",
+                    format!("scenario \"{}\"", first.scenarios[j].name),
+                    why,
+                )
+            })
+        })
+        .collect()
+}
+
+/// What the merged report says of each shard.
+fn merged_shards(inputs: &[&(String, RunResult)], offsets: &[f64]) -> Vec<MergedShard> {
+    inputs
+        .iter()
+        .zip(offsets)
+        .map(|((name, r), &offset)| MergedShard {
+            index: identity(r).0,
+            report: name.clone(),
+            host: r.host.hostname.clone(),
+            origin_offset_ms: offset * 1e3,
+            start_offset_ms: r.shard.as_ref().map_or(0.0, |s| s.start_offset_ms),
+            clock_synchronized: r.clock.synchronized,
+            clock_max_error_us: r.clock.max_error_us,
+            warnings: r.warnings.clone(),
+        })
+        .collect()
+}
+
+/// The merged report's warnings: unsynchronized clocks across `hosts` hosts, then every
+/// shard's own.
+fn merged_warnings(shards: &[MergedShard], hosts: usize) -> Vec<String> {
+    let mut warnings: Vec<String> = Vec::new();
+    let unsynchronized: Vec<String> = shards
+        .iter()
+        .filter(|s| s.clock_synchronized == Some(false))
+        .map(|s| s.index.to_string())
+        .collect();
+    // Shards on one host read one clock: only across hosts can an unsynchronized clock skew.
+    if !unsynchronized.is_empty() && hosts > 1 {
+        warnings.push(format!(
+            "the kernel says the clocks of shard(s) {} are not synchronized (no NTP or PTP): \
+             their start instants, and so the alignment of the merged intervals, may be off by \
+             as much as their clocks are; totals and percentiles are exact regardless",
+            unsynchronized.join(", ")
+        ));
+    }
+    warnings.extend(shards.iter().flat_map(|s| {
+        s.warnings
+            .iter()
+            .map(move |w| format!("shard {}: {w}", s.index))
+    }));
+    warnings
+}
+
+/// The merged clock: synchronized when every shard's was, the largest error.
+fn merged_clock(shards: &[MergedShard]) -> ClockInfo {
+    ClockInfo {
+        source: "each shard's own; see merged.shards".into(),
+        synchronized: shards
+            .iter()
+            .map(|s| s.clock_synchronized)
+            .collect::<Option<Vec<bool>>>()
+            .map(|s| s.iter().all(|&x| x)),
+        max_error_us: shards
+            .iter()
+            .map(|s| s.clock_max_error_us)
+            .collect::<Option<Vec<f64>>>()
+            .map(|v| v.into_iter().fold(0.0, f64::max)),
+    }
+}
+
+/// Every shard's stalls, on the merged clock.
+fn merged_stalls(inputs: &[&(String, RunResult)], offsets: &[f64]) -> Vec<Stall> {
+    let mut stalls: Vec<Stall> = inputs
+        .iter()
+        .zip(offsets)
+        .flat_map(|((_, r), &offset)| {
+            r.stalls.iter().map(move |x| Stall {
+                at_s: x.at_s + offset,
+                ..*x
+            })
+        })
+        .collect();
+    stalls.sort_by(|a, b| a.at_s.total_cmp(&b.at_s));
+    stalls
+}
+
+impl FrameworkCpu {
+    /// The shards' framework CPU, summed.
+    fn summed(inputs: &[&(String, RunResult)]) -> FrameworkCpu {
+        let sum = |f: fn(&FrameworkCpu) -> f64| {
+            inputs.iter().map(|(_, r)| f(&r.framework_cpu)).sum::<f64>()
+        };
+        FrameworkCpu {
+            timer_cpu_s: sum(|c| c.timer_cpu_s),
+            timer_cpu_pct: sum(|c| c.timer_cpu_pct),
+            collector_cpu_s: sum(|c| c.collector_cpu_s),
+            collector_cpu_pct: sum(|c| c.collector_cpu_pct),
+        }
+    }
+}
+
+impl Resources {
+    /// The shards' resource use: sums where every shard has a figure, the largest RSS.
+    fn summed(inputs: &[&(String, RunResult)]) -> Resources {
+        let all_some = |f: fn(&Resources) -> Option<f64>| -> Option<f64> {
+            inputs
+                .iter()
+                .map(|(_, r)| f(&r.resources))
+                .sum::<Option<f64>>()
+        };
+        Resources {
+            cpu_user_s: all_some(|r| r.cpu_user_s),
+            cpu_system_s: all_some(|r| r.cpu_system_s),
+            cpu_pct: all_some(|r| r.cpu_pct),
+            max_rss_mb: inputs
+                .iter()
+                .filter_map(|(_, r)| r.resources.max_rss_mb)
+                .reduce(f64::max),
+            monitor: Default::default(),
+        }
+    }
 }
 
 fn join(indices: &[u32]) -> String {
@@ -397,25 +472,6 @@ fn add_all(into: &mut [Histogram<u64>; 4], from: &[Histogram<u64>; 4]) -> Result
     Ok(())
 }
 
-fn encode_all(h: &[Histogram<u64>; 4]) -> EncodedHistograms {
-    EncodedHistograms {
-        response_time: encode(&h[0]),
-        service_time: encode(&h[1]),
-        dispatch_delay: encode(&h[2]),
-        timer_lateness: encode(&h[3]),
-    }
-}
-
-/// Adds each count to its total, refusing a sum past 2^64 instead of wrapping it.
-fn add_counts<'a>(pairs: impl IntoIterator<Item = (&'a mut u64, u64)>) -> Result<(), String> {
-    for (total, n) in pairs {
-        *total = total
-            .checked_add(n)
-            .ok_or("counts that add up without passing 2^64")?;
-    }
-    Ok(())
-}
-
 /// [`add_counts`] for counts by name.
 fn add_keyed(into: &mut BTreeMap<String, u64>, from: &BTreeMap<String, u64>) -> Result<(), String> {
     for (key, &n) in from {
@@ -424,49 +480,21 @@ fn add_keyed(into: &mut BTreeMap<String, u64>, from: &BTreeMap<String, u64>) -> 
     Ok(())
 }
 
-fn ratio(part: f64, whole: f64) -> f64 {
-    if whole > 0.0 { part / whole } else { 0.0 }
-}
-
 /// One scenario across the shards; `offset` is each shard's clock origin after the earliest.
 fn merge_scenario(parts: &[(&ScenarioResult, f64)]) -> Result<ScenarioResult, String> {
     let first = parts[0].0;
     let mut m = first.clone();
     let mut totals: [Histogram<u64>; 4] = std::array::from_fn(|_| new_histogram());
-    let mut r = crate::metrics::result::RequestCounts::default();
+    let mut r = RequestCounts::default();
     let mut errors_by_kind: BTreeMap<String, u64> = BTreeMap::new();
-    let mut network = crate::metrics::result::NetworkIo::default();
+    let mut network = NetworkIo::default();
     let (mut framework_ns, mut response_ns) = (0u64, 0u64);
     let mut alerts = Vec::new();
     for &(s, offset) in parts {
         add_all(&mut totals, &decode_all(&s.histograms)?)?;
-        let q = &s.requests;
+        r.checked_add_assign(&s.requests)?;
+        network.checked_add_assign(&s.network)?;
         add_counts([
-            (&mut r.intended, q.intended),
-            (&mut r.sent, q.sent),
-            (&mut r.completed, q.completed),
-            (&mut r.ok, q.ok),
-            (&mut r.errors, q.errors),
-            (&mut r.timeouts, q.timeouts),
-            (&mut r.retries, q.retries),
-            (&mut r.dropped, q.dropped),
-            (&mut r.backlogged, q.backlogged),
-            (&mut r.late, q.late),
-            (&mut r.queued, q.queued),
-            (&mut r.queued_ns, q.queued_ns),
-            (&mut r.abandoned, q.abandoned),
-            (&mut r.expired, q.expired),
-            (&mut r.warmup, q.warmup),
-            (&mut r.cache_hits, q.cache_hits),
-            (&mut r.fallbacks, q.fallbacks),
-            (&mut network.bytes_sent, s.network.bytes_sent),
-            (&mut network.bytes_received, s.network.bytes_received),
-            (
-                &mut network.connections_opened,
-                s.network.connections_opened,
-            ),
-            (&mut network.peak_in_flight, s.network.peak_in_flight),
-            (&mut network.connections_limit, s.network.connections_limit),
             (&mut framework_ns, s.overhead.framework_ns),
             (&mut response_ns, s.overhead.response_ns),
         ])?;
@@ -483,31 +511,16 @@ fn merge_scenario(parts: &[(&ScenarioResult, f64)]) -> Result<ScenarioResult, St
         .map(|(s, _)| s.send_window_s)
         .fold(0.0, f64::max);
     m.drain_s = parts.iter().map(|(s, _)| s.drain_s).fold(0.0, f64::max);
-    let intended = r.intended as f64;
-    let completed = r.completed as f64;
-    m.scheduled_rps = ratio(intended, m.send_window_s);
-    m.achieved_rps = ratio(completed, m.send_window_s);
-    m.sustained_rps = ratio(completed, m.send_window_s + m.drain_s);
-    m.success_rate = ratio(r.ok as f64, intended);
-    m.error_rate = ratio((r.errors + r.timeouts + r.dropped) as f64, intended);
-    m.cache_hit_rate = ratio(r.cache_hits as f64, completed);
-    m.fallback_rate = ratio(r.fallbacks as f64, completed);
     m.requests = r;
     m.errors_by_kind = errors_by_kind;
     network.connections_auto = parts.iter().all(|(s, _)| s.network.connections_auto);
     m.network = network;
-    m.response_time_ms = LatencySummary::from_histogram(&totals[0], NS_PER_MS);
-    m.service_time_ms = LatencySummary::from_histogram(&totals[1], NS_PER_MS);
-    m.dispatch_delay_us = LatencySummary::from_histogram(&totals[2], NS_PER_US);
-    m.timer_lateness_us = LatencySummary::from_histogram(&totals[3], NS_PER_US);
-    m.histograms = encode_all(&totals);
-    m.overhead_pct = 100.0 * ratio(framework_ns as f64, response_ns as f64);
     m.overhead = Overhead {
-        per_request_us: ratio(framework_ns as f64, completed) / NS_PER_US,
-        response_us: ratio(response_ns as f64, completed) / NS_PER_US,
         framework_ns,
         response_ns,
+        ..Overhead::default()
     };
+    derive_figures(&mut m, &totals);
     m.workers = parts.iter().map(|(s, _)| s.workers).sum();
     // Each shard's cores are its own host's; the merged row lists every core a shard pinned
     // to, and is empty (unpinned) only when no shard pinned.
@@ -533,7 +546,7 @@ fn merge_scenario(parts: &[(&ScenarioResult, f64)]) -> Result<ScenarioResult, St
     let noted: Vec<String> = parts
         .iter()
         .flat_map(|(s, _)| s.verdict.notes.iter())
-        .filter(|n| !saturation::NOTE_PREFIXES.iter().any(|p| n.starts_with(p)))
+        .filter(|n| !NoteKind::of(n).is_some_and(NoteKind::from_figures))
         .cloned()
         .collect();
     for note in noted {
@@ -612,18 +625,7 @@ fn merge_intervals(parts: &[(&ScenarioResult, f64)]) -> Result<Vec<IntervalStats
             row.busy += interval.worker_busy_pct * s.workers as f64;
             add_all(&mut row.histograms, &decode_all(&interval.histograms)?)?;
             let t = &mut row.stats;
-            t.scheduled += interval.scheduled;
-            add_counts([
-                (&mut t.sent, interval.sent),
-                (&mut t.completed, interval.completed),
-                (&mut t.ok, interval.ok),
-                (&mut t.errors, interval.errors),
-                (&mut t.timeouts, interval.timeouts),
-                (&mut t.expired, interval.expired),
-                (&mut t.dropped, interval.dropped),
-                (&mut t.late, interval.late),
-                (&mut t.queued, interval.queued),
-            ])?;
+            t.checked_add_counts(interval)?;
             for flag in &interval.flags {
                 if !t.flags.contains(flag) {
                     t.flags.push(flag.clone());
@@ -637,12 +639,10 @@ fn merge_intervals(parts: &[(&ScenarioResult, f64)]) -> Result<Vec<IntervalStats
             let mut t = row.stats;
             t.start_s = row.start_s;
             t.end_s = row.end_s.max(row.start_s);
-            t.achieved_rps = ratio(t.completed as f64, t.end_s - t.start_s);
             t.worker_busy_pct = ratio(row.busy, row.workers);
             let [response, service, dispatch, _] = &row.histograms;
-            t.response_time_ms = LatencySummary::from_histogram(response, NS_PER_MS);
-            t.service_time_ms = LatencySummary::from_histogram(service, NS_PER_MS);
-            t.dispatch_delay_us = LatencySummary::from_histogram(dispatch, NS_PER_US);
+            let seconds = t.end_s - t.start_s;
+            derive_row(&mut t, seconds, [response, service, dispatch]);
             t.histograms = encode_all(&row.histograms);
             t
         })

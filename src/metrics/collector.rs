@@ -13,9 +13,9 @@ use hdrhistogram::Histogram;
 
 use super::atomic_hist::{DeltaReader, new_histogram};
 use super::encoding::encode;
+use super::figures::{derive_figures, derive_row, ratio};
 use super::result::{
-    EncodedHistograms, IntervalStats, LatencySummary, NetworkIo, Overhead, RequestCounts,
-    ScenarioResult,
+    EncodedHistograms, IntervalStats, NetworkIo, Overhead, RequestCounts, ScenarioResult,
 };
 use super::spill::{Spill, Stored};
 use super::stats::{
@@ -23,9 +23,6 @@ use super::stats::{
 };
 use super::threshold::Progress;
 use crate::schedule::RateProfile;
-
-const NS_PER_MS: f64 = 1e6;
-const NS_PER_US: f64 = 1e3;
 
 /// The metrics kept as histograms.
 #[derive(Clone, Copy)]
@@ -289,7 +286,7 @@ impl ScenarioCollector {
         let scheduled = self.profile.as_ref().map_or(0.0, |p| {
             self.share * (p.cumulative(end_ns as f64 / 1e9) - p.cumulative(start_ns as f64 / 1e9))
         });
-        self.intervals.push(IntervalStats {
+        let mut row = IntervalStats {
             start_s: at(start_ns),
             end_s: at(end_ns),
             scheduled,
@@ -311,13 +308,10 @@ impl ScenarioCollector {
                     end_ns.saturating_sub(start_ns) as f64 * self.workers.len() as f64,
                 ))
             .min(100.0),
-            achieved_rps: ratio(gain.w(WorkerCount::Completed) as f64, seconds),
-            response_time_ms: LatencySummary::from_histogram(response, NS_PER_MS),
-            service_time_ms: LatencySummary::from_histogram(service, NS_PER_MS),
-            dispatch_delay_us: LatencySummary::from_histogram(dispatch, NS_PER_US),
-            flags: Vec::new(),
-            histograms: EncodedHistograms::default(),
-        });
+            ..IntervalStats::default()
+        };
+        derive_row(&mut row, seconds, [response, service, dispatch]);
+        self.intervals.push(row);
         let encoded = EncodedHistograms {
             response_time: encode(response),
             service_time: encode(service),
@@ -388,13 +382,7 @@ impl ScenarioCollector {
             cache_hits: w(WorkerCount::CacheHits),
             fallbacks: w(WorkerCount::Fallbacks),
         };
-        let errors_by_kind = self.kinds;
-        let intended = requests.intended as f64;
-        let framework_ns = w(WorkerCount::FrameworkNs) as f64;
-        let response_ns = w(WorkerCount::ResponseNs) as f64;
         result.send_window_s = facts.send_window_s;
-        result.scheduled_rps = ratio(intended, facts.send_window_s);
-        result.achieved_rps = ratio(completed as f64, facts.send_window_s);
         let last_end = self
             .workers
             .iter()
@@ -402,14 +390,6 @@ impl ScenarioCollector {
             .max()
             .unwrap_or(0);
         result.drain_s = last_end.saturating_sub(facts.window_end_ns) as f64 / 1e9;
-        result.sustained_rps = ratio(completed as f64, facts.send_window_s + result.drain_s);
-        result.success_rate = ratio(requests.ok as f64, intended);
-        result.error_rate = ratio(
-            (requests.errors + requests.timeouts + requests.dropped) as f64,
-            intended,
-        );
-        result.cache_hit_rate = ratio(w(WorkerCount::CacheHits) as f64, completed as f64);
-        result.fallback_rate = ratio(w(WorkerCount::Fallbacks) as f64, completed as f64);
         result.requests = requests;
         result.network = NetworkIo {
             bytes_sent: w(WorkerCount::BytesSent),
@@ -418,25 +398,13 @@ impl ScenarioCollector {
             peak_in_flight: self.workers.iter().map(|w| w.peak_in_flight()).sum(),
             ..result.network
         };
-        result.errors_by_kind = errors_by_kind;
-        let [response, service, dispatch, lateness] = &self.totals;
-        result.response_time_ms = LatencySummary::from_histogram(response, NS_PER_MS);
-        result.service_time_ms = LatencySummary::from_histogram(service, NS_PER_MS);
-        result.dispatch_delay_us = LatencySummary::from_histogram(dispatch, NS_PER_US);
-        result.timer_lateness_us = LatencySummary::from_histogram(lateness, NS_PER_US);
-        result.histograms = EncodedHistograms {
-            response_time: encode(response),
-            service_time: encode(service),
-            dispatch_delay: encode(dispatch),
-            timer_lateness: encode(lateness),
-        };
-        result.overhead_pct = 100.0 * ratio(framework_ns, response_ns);
+        result.errors_by_kind = self.kinds;
         result.overhead = Overhead {
-            per_request_us: ratio(framework_ns, completed as f64) / NS_PER_US,
-            response_us: ratio(response_ns, completed as f64) / NS_PER_US,
             framework_ns: w(WorkerCount::FrameworkNs),
             response_ns: w(WorkerCount::ResponseNs),
+            ..Overhead::default()
         };
+        derive_figures(&mut result, &self.totals);
         result.worker_cpu_s =
             self.workers.iter().filter_map(|w| w.cpu_ns()).sum::<u64>() as f64 / 1e9;
         let mut spill = self.spill;
@@ -463,8 +431,4 @@ fn error_kinds(workers: &[Arc<WorkerStats>]) -> BTreeMap<String, u64> {
         }
     }
     kinds
-}
-
-fn ratio(part: f64, whole: f64) -> f64 {
-    if whole > 0.0 { part / whole } else { 0.0 }
 }

@@ -17,6 +17,7 @@
 pub mod atomic_hist;
 pub(crate) mod collector;
 pub mod encoding;
+pub mod figures;
 pub mod resources;
 pub mod result;
 pub mod saturation;

@@ -403,6 +403,56 @@ pub struct Verdict {
     pub notes: Vec<String>,
 }
 
+/// What a verdict's note is about. A note is text (so the JSON report reads as prose), and
+/// its text starts with its kind's [`label`](NoteKind::label) and a colon.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NoteKind {
+    /// Intervals in which openpace, not the target, limited the figures.
+    FiguresSuspect,
+    /// Requests waited for a free connection.
+    ClientQueueing,
+    /// The framework took more than the design's share of the response time.
+    FrameworkOverhead,
+    /// The scheduled rate was not sustained.
+    RateNotReached,
+    /// A merge left shards or reports out.
+    Partial,
+}
+
+impl NoteKind {
+    /// Every kind.
+    pub const ALL: [NoteKind; 5] = [
+        NoteKind::FiguresSuspect,
+        NoteKind::ClientQueueing,
+        NoteKind::FrameworkOverhead,
+        NoteKind::RateNotReached,
+        NoteKind::Partial,
+    ];
+
+    /// How a note of this kind begins.
+    pub fn label(self) -> &'static str {
+        match self {
+            NoteKind::FiguresSuspect => "FIGURES SUSPECT",
+            NoteKind::ClientQueueing => "CLIENT-SIDE QUEUEING",
+            NoteKind::FrameworkOverhead => "FRAMEWORK OVERHEAD",
+            NoteKind::RateNotReached => "TARGET RATE NOT REACHED",
+            NoteKind::Partial => "PARTIAL",
+        }
+    }
+
+    /// The kind of `note`, from its label; `None` for a note of no known kind.
+    pub fn of(note: &str) -> Option<NoteKind> {
+        let (label, _) = note.split_once(':')?;
+        NoteKind::ALL.into_iter().find(|k| k.label() == label)
+    }
+
+    /// Whether notes of this kind follow from a scenario's figures alone, so that a merge
+    /// writes them again from the merged figures instead of keeping each shard's.
+    pub fn from_figures(self) -> bool {
+        self != NoteKind::Partial
+    }
+}
+
 /// A scenario's run-total histograms in nanoseconds, encoded with
 /// [`encoding::encode`](super::encoding::encode): enough to recompute any percentile or merge
 /// runs exactly.

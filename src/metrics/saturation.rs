@@ -31,7 +31,7 @@
 use std::collections::BTreeMap;
 
 use super::resources::ResourceSample;
-use super::result::{IntervalStats, RunResult, ScenarioResult, Stall};
+use super::result::{IntervalStats, NoteKind, RunResult, ScenarioResult, Stall};
 use crate::base::Model;
 
 /// Flag: requests handed over late while the timing thread was being preempted.
@@ -64,15 +64,6 @@ pub const OVERHEAD_PCT: f64 = 5.0;
 /// ... unless it is below this many µs per request: then the target answers faster than
 /// a hand-off between threads (a no-op), and the share says nothing about the figures.
 pub const OVERHEAD_FLOOR_US: f64 = 1.0;
-
-/// How the notes [`conclude`] writes begin: a merge writes them again from the merged
-/// figures instead of keeping each shard's.
-pub const NOTE_PREFIXES: [&str; 4] = [
-    "FIGURES SUSPECT",
-    "CLIENT-SIDE QUEUEING",
-    "FRAMEWORK OVERHEAD",
-    "TARGET RATE NOT REACHED",
-];
 
 /// The name of the timing thread, as procfs reports it.
 pub const TIMER_THREAD: &str = "openpace-timer";
@@ -147,7 +138,8 @@ pub(crate) fn conclude(s: &mut ScenarioResult) {
             .map(|(reason, n)| format!("{reason}: {n}"))
             .collect();
         notes.push(format!(
-            "FIGURES SUSPECT: {flagged} of {} intervals generator-limited ({})",
+            "{}: {flagged} of {} intervals generator-limited ({})",
+            NoteKind::FiguresSuspect.label(),
             s.intervals.len(),
             why.join(", ")
         ));
@@ -156,9 +148,13 @@ pub(crate) fn conclude(s: &mut ScenarioResult) {
     notes.extend(overhead_note(s));
     if s.rate_shortfall_pct > 0.0 {
         notes.push(format!(
-            "TARGET RATE NOT REACHED: sustained {:.2} of {:.2} RPS scheduled ({:.1}% short; \
-             the last calls ended {:.2}s after the window)",
-            s.sustained_rps, s.scheduled_rps, s.rate_shortfall_pct, s.drain_s
+            "{}: sustained {:.2} of {:.2} RPS scheduled ({:.1}% short; the last calls ended \
+             {:.2}s after the window)",
+            NoteKind::RateNotReached.label(),
+            s.sustained_rps,
+            s.scheduled_rps,
+            s.rate_shortfall_pct,
+            s.drain_s
         ));
     }
     s.verdict.suspect = !notes.is_empty();
@@ -179,8 +175,9 @@ fn queueing_note(s: &ScenarioResult) -> Option<String> {
         format!("all {limit} connection(s) were busy; raise --connections")
     };
     Some(format!(
-        "CLIENT-SIDE QUEUEING: {:.1}% of requests waited for a free connection (mean wait {}), \
-         response p50 {}; {remedy}",
+        "{}: {:.1}% of requests waited for a free connection (mean wait {}), response p50 {}; \
+         {remedy}",
+        NoteKind::ClientQueueing.label(),
         100.0 * q.queued as f64 / completed,
         ms(q.queued_ns as f64 / q.queued as f64 / 1e6),
         ms(s.response_time_ms.p50),
@@ -213,9 +210,12 @@ fn overhead_note(s: &ScenarioResult) -> Option<String> {
         )
     };
     Some(format!(
-        "FRAMEWORK OVERHEAD: {:.1}% of the response time ({:.2} µs of {:.2} µs per request), \
+        "{}: {:.1}% of the response time ({:.2} µs of {:.2} µs per request), \
          above the design's {OVERHEAD_PCT}%: {cause}",
-        s.overhead_pct, o.per_request_us, o.response_us
+        NoteKind::FrameworkOverhead.label(),
+        s.overhead_pct,
+        o.per_request_us,
+        o.response_us
     ))
 }
 

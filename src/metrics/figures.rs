@@ -1,0 +1,223 @@
+//! Figures derived from counts and histograms, in one place: a scenario's rates, shares,
+//! latency summaries and overhead ([`derive_figures`]), an interval row's ([`derive_row`]),
+//! and the checked sums of counts a merge adds. The collector (after a run) and
+//! `openpace merge` (after adding shards) both call these, so a merged report's figures are
+//! computed exactly as a single run's.
+
+use hdrhistogram::Histogram;
+
+use super::encoding::encode;
+use super::result::{
+    EncodedHistograms, IntervalStats, LatencySummary, NetworkIo, Overhead, RequestCounts,
+    ScenarioResult,
+};
+
+/// Nanoseconds per millisecond.
+pub const NS_PER_MS: f64 = 1e6;
+/// Nanoseconds per microsecond.
+pub const NS_PER_US: f64 = 1e3;
+
+/// A scenario's four histograms in ns: response, service, dispatch delay, timer lateness.
+pub type Histograms = [Histogram<u64>; 4];
+
+/// `part / whole`, 0 when `whole` is 0.
+pub fn ratio(part: f64, whole: f64) -> f64 {
+    if whole > 0.0 { part / whole } else { 0.0 }
+}
+
+/// Fills every figure of `s` that follows from its counts (`requests`), its windows
+/// (`send_window_s`, `drain_s`), its overhead sums (`overhead.framework_ns`, `.response_ns`)
+/// and its run-total histograms `totals`.
+pub fn derive_figures(s: &mut ScenarioResult, totals: &Histograms) {
+    let r = &s.requests;
+    let intended = r.intended as f64;
+    let completed = r.completed as f64;
+    s.scheduled_rps = ratio(intended, s.send_window_s);
+    s.achieved_rps = ratio(completed, s.send_window_s);
+    s.sustained_rps = ratio(completed, s.send_window_s + s.drain_s);
+    s.success_rate = ratio(r.ok as f64, intended);
+    s.error_rate = ratio((r.errors + r.timeouts + r.dropped) as f64, intended);
+    s.cache_hit_rate = ratio(r.cache_hits as f64, completed);
+    s.fallback_rate = ratio(r.fallbacks as f64, completed);
+    let [response, service, dispatch, lateness] = totals;
+    s.response_time_ms = LatencySummary::from_histogram(response, NS_PER_MS);
+    s.service_time_ms = LatencySummary::from_histogram(service, NS_PER_MS);
+    s.dispatch_delay_us = LatencySummary::from_histogram(dispatch, NS_PER_US);
+    s.timer_lateness_us = LatencySummary::from_histogram(lateness, NS_PER_US);
+    s.histograms = encode_all(totals);
+    let (framework_ns, response_ns) = (s.overhead.framework_ns, s.overhead.response_ns);
+    s.overhead_pct = 100.0 * ratio(framework_ns as f64, response_ns as f64);
+    s.overhead = Overhead {
+        per_request_us: ratio(framework_ns as f64, completed) / NS_PER_US,
+        response_us: ratio(response_ns as f64, completed) / NS_PER_US,
+        framework_ns,
+        response_ns,
+    };
+}
+
+/// Fills an interval row's rate (completions over `seconds`) and latency summaries from its
+/// response, service and dispatch histograms.
+pub fn derive_row(
+    row: &mut IntervalStats,
+    seconds: f64,
+    [response, service, dispatch]: [&Histogram<u64>; 3],
+) {
+    row.achieved_rps = ratio(row.completed as f64, seconds);
+    row.response_time_ms = LatencySummary::from_histogram(response, NS_PER_MS);
+    row.service_time_ms = LatencySummary::from_histogram(service, NS_PER_MS);
+    row.dispatch_delay_us = LatencySummary::from_histogram(dispatch, NS_PER_US);
+}
+
+/// The four histograms encoded for the report.
+pub fn encode_all(h: &Histograms) -> EncodedHistograms {
+    EncodedHistograms {
+        response_time: encode(&h[0]),
+        service_time: encode(&h[1]),
+        dispatch_delay: encode(&h[2]),
+        timer_lateness: encode(&h[3]),
+    }
+}
+
+/// Adds each count to its total, refusing a sum past 2^64 instead of wrapping it.
+pub fn add_counts<'a>(pairs: impl IntoIterator<Item = (&'a mut u64, u64)>) -> Result<(), String> {
+    for (total, n) in pairs {
+        *total = total
+            .checked_add(n)
+            .ok_or("counts that add up without passing 2^64")?;
+    }
+    Ok(())
+}
+
+impl RequestCounts {
+    /// Adds `other`'s counts to these, field by field; an error instead of a sum past 2^64.
+    pub fn checked_add_assign(&mut self, other: &RequestCounts) -> Result<(), String> {
+        let o = other;
+        add_counts([
+            (&mut self.intended, o.intended),
+            (&mut self.sent, o.sent),
+            (&mut self.completed, o.completed),
+            (&mut self.ok, o.ok),
+            (&mut self.errors, o.errors),
+            (&mut self.timeouts, o.timeouts),
+            (&mut self.retries, o.retries),
+            (&mut self.dropped, o.dropped),
+            (&mut self.backlogged, o.backlogged),
+            (&mut self.late, o.late),
+            (&mut self.queued, o.queued),
+            (&mut self.queued_ns, o.queued_ns),
+            (&mut self.abandoned, o.abandoned),
+            (&mut self.expired, o.expired),
+            (&mut self.warmup, o.warmup),
+            (&mut self.cache_hits, o.cache_hits),
+            (&mut self.fallbacks, o.fallbacks),
+        ])
+    }
+}
+
+impl NetworkIo {
+    /// Adds `other`'s counts to these (not `connections_auto`, which is not a count).
+    pub fn checked_add_assign(&mut self, other: &NetworkIo) -> Result<(), String> {
+        add_counts([
+            (&mut self.bytes_sent, other.bytes_sent),
+            (&mut self.bytes_received, other.bytes_received),
+            (&mut self.connections_opened, other.connections_opened),
+            (&mut self.peak_in_flight, other.peak_in_flight),
+            (&mut self.connections_limit, other.connections_limit),
+        ])
+    }
+}
+
+impl IntervalStats {
+    /// Adds `other`'s counts to this row's (`scheduled` too); flags, times and figures are
+    /// left alone.
+    pub fn checked_add_counts(&mut self, other: &IntervalStats) -> Result<(), String> {
+        self.scheduled += other.scheduled;
+        add_counts([
+            (&mut self.sent, other.sent),
+            (&mut self.completed, other.completed),
+            (&mut self.ok, other.ok),
+            (&mut self.errors, other.errors),
+            (&mut self.timeouts, other.timeouts),
+            (&mut self.expired, other.expired),
+            (&mut self.dropped, other.dropped),
+            (&mut self.late, other.late),
+            (&mut self.queued, other.queued),
+        ])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::result::NoteKind;
+
+    #[test]
+    fn every_note_kind_is_read_back_from_its_label() {
+        for kind in NoteKind::ALL {
+            let note = format!("{}: 3 of 4 intervals", kind.label());
+            assert_eq!(NoteKind::of(&note), Some(kind));
+        }
+        assert_eq!(NoteKind::of("shard 1: a warning"), None);
+        assert_eq!(NoteKind::of("no colon"), None);
+        assert!(!NoteKind::Partial.from_figures() && NoteKind::ClientQueueing.from_figures());
+    }
+
+    #[test]
+    fn counts_add_field_by_field_and_refuse_to_wrap() {
+        let mut a = RequestCounts {
+            intended: 3,
+            queued_ns: 5,
+            fallbacks: 1,
+            ..RequestCounts::default()
+        };
+        let b = RequestCounts {
+            intended: 4,
+            queued_ns: 6,
+            fallbacks: 2,
+            ..RequestCounts::default()
+        };
+        a.checked_add_assign(&b).unwrap();
+        assert_eq!((a.intended, a.queued_ns, a.fallbacks), (7, 11, 3));
+        let huge = RequestCounts {
+            sent: u64::MAX,
+            ..RequestCounts::default()
+        };
+        a.sent = 1;
+        assert!(a.checked_add_assign(&huge).is_err());
+    }
+
+    #[test]
+    fn rates_and_shares_follow_from_the_counts_and_windows() {
+        let mut s = ScenarioResult {
+            requests: RequestCounts {
+                intended: 100,
+                completed: 90,
+                ok: 80,
+                errors: 5,
+                timeouts: 5,
+                dropped: 10,
+                cache_hits: 45,
+                ..RequestCounts::default()
+            },
+            send_window_s: 10.0,
+            drain_s: 0.5,
+            overhead: Overhead {
+                framework_ns: 1_000,
+                response_ns: 100_000,
+                ..Overhead::default()
+            },
+            ..ScenarioResult::default()
+        };
+        let totals: Histograms = std::array::from_fn(|_| Histogram::new(3).unwrap());
+        derive_figures(&mut s, &totals);
+        assert_eq!(s.scheduled_rps, 10.0);
+        assert_eq!(s.achieved_rps, 9.0);
+        assert_eq!(s.sustained_rps, 90.0 / 10.5);
+        assert_eq!(
+            (s.success_rate, s.error_rate, s.cache_hit_rate),
+            (0.8, 0.2, 0.5)
+        );
+        assert_eq!(s.overhead_pct, 1.0);
+        assert_eq!(s.overhead.per_request_us, 1_000.0 / 90.0 / 1e3);
+    }
+}
