@@ -11,7 +11,9 @@ use std::time::Duration;
 use hdrhistogram::Histogram;
 use openpace::calibrate::probes;
 use openpace::config::{DEFAULT_SCENARIO, Override, load_json};
-use openpace::{LoadTestConfig, LoadTestRunner, RunResult, TargetSpec, WaitMode};
+use openpace::{
+    LoadTestConfig, LoadTestRunner, RunConfig, RunResult, RunSettings, TargetSpec, WaitMode,
+};
 
 const TIMER_CORE: usize = 0;
 const WORKER_CORE: usize = 1;
@@ -82,13 +84,17 @@ fn engine(target: TargetSpec, rate: f64, secs: f64, wait: WaitMode) -> RunResult
         warmup_seconds: 1.0,
         num_workers: 1,
         max_retries: 0,
-        wait,
-        timer_core: Some(TIMER_CORE),
         worker_cores: Some(vec![WORKER_CORE]),
         metrics_collection_interval: 1.0,
         ..LoadTestConfig::default()
     };
-    LoadTestRunner::new(config).unwrap().run().unwrap()
+    let settings = RunSettings {
+        wait,
+        timer_core: Some(TIMER_CORE),
+        ..RunSettings::default()
+    };
+    let run = RunConfig::single(config).with_settings(settings);
+    LoadTestRunner::from_run_config(run).unwrap().run().unwrap()
 }
 
 fn main() {
@@ -232,7 +238,7 @@ fn main() {
     for target in ["sleep:20ms", "features"] {
         let overrides = [Override::new("--target", "target", target)];
         let mut default = load_json(DEFAULT_SCENARIO, "default", &overrides).unwrap();
-        default.scenarios[0].output = None;
+        default.run.output = None;
         if quick() {
             default.scenarios[0].duration_seconds = 4.0;
         }

@@ -15,7 +15,7 @@ use std::fmt::Write;
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::LoadTestConfig;
+use crate::config::{LoadTestConfig, RunConfig, RunSettings};
 use crate::engine::LoadTestRunner;
 use crate::engine::stop::StopHandle;
 use crate::error::{ConfigError, Error, Origin};
@@ -141,6 +141,7 @@ pub struct CapacityReport {
 /// Ctrl-C); `progress` hears each step as it finishes.
 pub fn search(
     base: &LoadTestConfig,
+    settings: &RunSettings,
     target: Option<TargetFactory>,
     options: &CapacityOptions,
     stop: &StopHandle,
@@ -159,10 +160,14 @@ pub fn search(
             duration_seconds: options.step_s,
             warmup_seconds: options.warmup_s,
             abort_on_fail: true,
-            output: None,
             ..base.clone()
         };
-        let mut runner = LoadTestRunner::new(config)?.with_stop_handle(stop.clone());
+        let settings = RunSettings {
+            output: None,
+            ..settings.clone()
+        };
+        let run = RunConfig::single(config).with_settings(settings);
+        let mut runner = LoadTestRunner::from_run_config(run)?.with_stop_handle(stop.clone());
         if let Some(factory) = &target {
             runner = runner.with_target(factory.clone());
         }

@@ -80,9 +80,10 @@ pub struct Stage {
     pub target_rps: f64,
 }
 
-/// One load test scenario. Field names and defaults follow the design sketch.
+/// One load test scenario: the design sketch's `LoadTestConfig` (same field names, same
+/// defaults) without the fields a run shares, which are [`RunSettings`].
 #[derive(Clone, Debug, PartialEq)]
-pub struct LoadTestConfig {
+pub struct ScenarioConfig {
     /// Shown in the summary and the report.
     pub name: String,
     /// Free text, copied to the report.
@@ -113,8 +114,6 @@ pub struct LoadTestConfig {
     pub max_retries: u32,
     /// Length of one interval of the time series, in seconds.
     pub metrics_collection_interval: f64,
-    /// Format of the output file.
-    pub report_format: ReportFormat,
     /// Record the process's CPU time in the report.
     pub monitor_cpu: bool,
     /// Record the process's peak memory in the report.
@@ -145,10 +144,6 @@ pub struct LoadTestConfig {
     pub stages: Vec<Stage>,
     /// Rate at which the `stages` pattern starts.
     pub start_rps: f64,
-    /// How idle threads wait (run-wide).
-    pub wait: WaitMode,
-    /// Core of the timing loop (run-wide); `None`: core 0 when pinning is possible.
-    pub timer_core: Option<usize>,
     /// Cores of this scenario's workers; `None`: every core but the timer's.
     pub worker_cores: Option<Vec<usize>>,
     /// open (scheduled) or closed (fixed concurrency, not corrected).
@@ -157,27 +152,43 @@ pub struct LoadTestConfig {
     pub concurrency: Option<usize>,
     /// Requests held back when the hand-off queue is full before any is dropped.
     pub max_backlog: usize,
-    /// Where the report goes (run-wide); `None`: no file.
+}
+
+/// The design sketch's name for a scenario's config: [`ScenarioConfig`].
+pub type LoadTestConfig = ScenarioConfig;
+
+/// What every scenario of a run shares: one timing loop (how it waits, its core), one report
+/// and its files, one notify command, one monitored process. In a config file these fields
+/// sit at the top level (a scenario may repeat them only with the same value).
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunSettings {
+    /// Format of the output file.
+    pub report_format: ReportFormat,
+    /// How idle threads wait.
+    pub wait: WaitMode,
+    /// Core of the timing loop; `None`: core 0 when pinning is possible.
+    pub timer_core: Option<usize>,
+    /// Where the report goes; `None`: no file.
     pub output: Option<PathBuf>,
-    /// Another process to sample during the run (run-wide), e.g. the server under test.
+    /// Another process to sample during the run, e.g. the server under test.
     pub monitor_pid: Option<u32>,
-    /// Also write the HTML report here (run-wide).
+    /// Also write the HTML report here.
     pub html: Option<PathBuf>,
-    /// Also write `.hgrm` percentile distributions here (run-wide).
+    /// Also write `.hgrm` percentile distributions here.
     pub hgrm: Option<PathBuf>,
-    /// Also write the `.hlog` interval log here (run-wide).
+    /// Also write the `.hlog` interval log here.
     pub hlog: Option<PathBuf>,
-    /// Also write the CSV time series here (run-wide).
+    /// Also write the CSV time series here.
     pub csv: Option<PathBuf>,
-    /// Also write a JUnit XML report here (run-wide).
+    /// Also write a JUnit XML report here.
     pub junit: Option<PathBuf>,
-    /// A shell command run for each alert and once at the end, with JSON on stdin (run-wide).
+    /// A shell command run for each alert and once at the end, with JSON on stdin.
     pub notify_cmd: Option<String>,
 }
 
-impl Default for LoadTestConfig {
+impl Default for ScenarioConfig {
     fn default() -> Self {
-        LoadTestConfig {
+        ScenarioConfig {
             name: "openpace".to_string(),
             description: String::new(),
             load_pattern: LoadPattern::Constant,
@@ -193,7 +204,6 @@ impl Default for LoadTestConfig {
             request_timeout_seconds: 30.0,
             max_retries: 3,
             metrics_collection_interval: 5.0,
-            report_format: ReportFormat::Json,
             monitor_cpu: true,
             monitor_memory: true,
             monitor_network: false,
@@ -209,12 +219,20 @@ impl Default for LoadTestConfig {
             seed: None,
             stages: Vec::new(),
             start_rps: 0.0,
-            wait: WaitMode::Hybrid,
-            timer_core: None,
             worker_cores: None,
             model: Model::Open,
             concurrency: None,
             max_backlog: 65_536,
+        }
+    }
+}
+
+impl Default for RunSettings {
+    fn default() -> Self {
+        RunSettings {
+            report_format: ReportFormat::Json,
+            wait: WaitMode::Hybrid,
+            timer_core: None,
             output: None,
             monitor_pid: None,
             html: None,
@@ -251,7 +269,7 @@ pub const MAX_BACKLOG: usize = 10_000_000;
 /// Shortest request timeout: 1 µs.
 pub const MIN_TIMEOUT_SECONDS: f64 = 1e-6;
 
-impl LoadTestConfig {
+impl ScenarioConfig {
     /// Every threshold of a scenario: the design's four (latency limits strict, rates
     /// inclusive), then the extra ones.
     pub fn thresholds(&self) -> Vec<Threshold> {
@@ -266,21 +284,6 @@ impl LoadTestConfig {
             .map(|text| Threshold::parse(text).expect("validated limits always parse"))
             .chain(self.thresholds.iter().cloned())
             .collect()
-    }
-
-    /// The fields every scenario of a run must share (one timing loop, one report), each
-    /// with its value as messages show it.
-    fn shared_fields(&self) -> [(&'static str, String); 7] {
-        let files = [&self.html, &self.hgrm, &self.hlog, &self.csv, &self.junit];
-        [
-            ("wait", format!("{:?}", self.wait)),
-            ("timer_core", format!("{:?}", self.timer_core)),
-            ("html/hgrm/hlog/csv/junit", format!("{files:?}")),
-            ("output", format!("{:?}", self.output)),
-            ("notify_cmd", format!("{:?}", self.notify_cmd)),
-            ("monitor_pid", format!("{:?}", self.monitor_pid)),
-            ("report_format", format!("{:?}", self.report_format)),
-        ]
     }
 
     /// The schedule in one line: everything that decides which instants are intended. Shards
@@ -460,12 +463,6 @@ impl LoadTestConfig {
         }
         check_seconds(origin, "warmup_seconds", self.warmup_seconds, true)?;
         self.validate_thresholds(origin)?;
-        check_cores(origin, "timer_core", self.timer_core.iter().copied())?;
-        if let Some(pid) = self.monitor_pid {
-            if pid == 0 || !std::path::Path::new(&format!("/proc/{pid}")).exists() {
-                return bad("monitor_pid", &pid, "the pid of a running process");
-            }
-        }
         if let Some(cores) = &self.worker_cores {
             if cores.is_empty() {
                 return bad("worker_cores", &"[]", "a non-empty list of core numbers");
@@ -641,6 +638,53 @@ impl LoadTestConfig {
     }
 }
 
+impl RunSettings {
+    /// Checks the run-wide fields; `origin` says where the values came from.
+    pub fn validate(&self, origin: &Origin) -> Result<(), ConfigError> {
+        check_cores(origin, "timer_core", self.timer_core.iter().copied())?;
+        if let Some(pid) = self.monitor_pid {
+            if pid == 0 || !std::path::Path::new(&format!("/proc/{pid}")).exists() {
+                return Err(ConfigError::invalid(
+                    origin,
+                    "monitor_pid",
+                    pid,
+                    "the pid of a running process",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The first run-wide field in which `other` differs from these settings: its name,
+    /// then this value and `other`'s as messages show them.
+    pub fn difference(&self, other: &RunSettings) -> Option<(&'static str, String, String)> {
+        macro_rules! differs {
+            ($field:expr, $ours:expr, $theirs:expr) => {
+                if $ours != $theirs {
+                    return Some(($field, format!("{:?}", $ours), format!("{:?}", $theirs)));
+                }
+            };
+        }
+        differs!("wait", self.wait, other.wait);
+        differs!("timer_core", self.timer_core, other.timer_core);
+        let files = |s: &RunSettings| {
+            [
+                s.html.clone(),
+                s.hgrm.clone(),
+                s.hlog.clone(),
+                s.csv.clone(),
+                s.junit.clone(),
+            ]
+        };
+        differs!("html/hgrm/hlog/csv/junit", files(self), files(other));
+        differs!("output", self.output, other.output);
+        differs!("notify_cmd", self.notify_cmd, other.notify_cmd);
+        differs!("monitor_pid", self.monitor_pid, other.monitor_pid);
+        differs!("report_format", self.report_format, other.report_format);
+        None
+    }
+}
+
 fn check_seconds(
     origin: &Origin,
     field: &str,
@@ -693,47 +737,56 @@ fn check_cores(
     Ok(())
 }
 
-/// Scenarios that run together, paced by one timing loop.
+/// Scenarios that run together, paced by one timing loop, and what they share.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RunConfig {
+    /// What every scenario shares.
+    pub run: RunSettings,
     /// The scenarios, in file order.
-    pub scenarios: Vec<LoadTestConfig>,
+    pub scenarios: Vec<ScenarioConfig>,
     /// Where each scenario's values came from (same order), for messages.
     pub origins: Vec<Origin>,
 }
 
 impl RunConfig {
-    /// A run of one scenario built in code.
-    pub fn single(config: LoadTestConfig) -> RunConfig {
+    /// A run of one scenario built in code, with the default run settings.
+    pub fn single(config: ScenarioConfig) -> RunConfig {
         RunConfig {
+            run: RunSettings::default(),
             scenarios: vec![config],
             origins: vec![Origin::Code],
         }
     }
 
-    /// The run-wide wait mode (the same in every scenario once validated).
+    /// This run with `run` as its settings.
+    pub fn with_settings(mut self, run: RunSettings) -> RunConfig {
+        self.run = run;
+        self
+    }
+
+    /// The run-wide wait mode.
     pub fn wait(&self) -> WaitMode {
-        self.scenarios[0].wait
+        self.run.wait
     }
 
     /// The run-wide timer core, if one was named.
     pub fn timer_core(&self) -> Option<usize> {
-        self.scenarios[0].timer_core
+        self.run.timer_core
     }
 
     /// Where the report goes, if anywhere.
     pub fn output(&self) -> Option<&PathBuf> {
-        self.scenarios[0].output.as_ref()
+        self.run.output.as_ref()
     }
 
     /// The run-wide report format.
     pub fn report_format(&self) -> ReportFormat {
-        self.scenarios[0].report_format
+        self.run.report_format
     }
 
     /// Every file the run will write: the field that names it, its path and its format.
     pub fn outputs(&self) -> Vec<(&'static str, PathBuf, ReportFormat)> {
-        let s = &self.scenarios[0];
+        let s = &self.run;
         [
             ("output", &s.output, s.report_format),
             ("html", &s.html, ReportFormat::Html),
@@ -747,16 +800,16 @@ impl RunConfig {
         .collect()
     }
 
-    /// Checks every scenario, then what must agree between them.
+    /// Checks every scenario, the run settings, and what the scenarios add up to.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let Some(first) = self.scenarios.first() else {
+        if self.scenarios.is_empty() {
             return Err(ConfigError::invalid(
                 &Origin::Code,
                 "scenarios",
                 "[]",
                 "at least one scenario",
             ));
-        };
+        }
         if self.scenarios.len() > MAX_SCENARIOS {
             let origin = match self.origins.first() {
                 Some(Origin::File { file, .. }) => Origin::File {
@@ -775,22 +828,9 @@ impl RunConfig {
         for (config, origin) in self.scenarios.iter().zip(self.origins_iter()) {
             config.validate(&origin)?;
         }
+        self.run
+            .validate(&self.origins_iter().next().unwrap_or(Origin::Code))?;
         for (i, (config, origin)) in self.scenarios.iter().zip(self.origins_iter()).enumerate() {
-            let differs = |field: &str, a: String, b: String| {
-                Err(ConfigError::invalid(
-                    &origin,
-                    field,
-                    b,
-                    format!(
-                        "the same value as the first scenario ({a}): the timing loop and the \
-                         report are shared, so set it once at the top level"
-                    ),
-                ))
-            };
-            let (ours, firsts) = (config.shared_fields(), first.shared_fields());
-            if let Some(((field, b), (_, a))) = ours.into_iter().zip(firsts).find(|(x, y)| x != y) {
-                return differs(field, a, b);
-            }
             let workers: usize = self.scenarios[..=i].iter().map(|c| c.worker_count()).sum();
             if workers > MAX_WORKERS_TOTAL {
                 return Err(ConfigError::invalid(

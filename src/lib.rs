@@ -78,7 +78,9 @@ pub use targets as target;
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
 
-pub use config::{LoadTestConfig, Model, ReportFormat, RunConfig, Stage, WaitMode};
+pub use config::{
+    LoadTestConfig, Model, ReportFormat, RunConfig, RunSettings, ScenarioConfig, Stage, WaitMode,
+};
 pub use engine::LoadTestRunner;
 pub use engine::stop::StopHandle;
 pub use error::{ConfigError, Error, RunError};

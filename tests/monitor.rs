@@ -172,3 +172,44 @@ fn an_overloaded_worker_flags_its_intervals_and_the_shortfall() {
             .any(|n| n.starts_with("TARGET RATE NOT REACHED"))
     );
 }
+
+/// Issue 13: a second scenario with its own metrics_collection_interval got no resource
+/// samples of its own (the sampler took the first scenario's interval). It now samples at the
+/// shortest interval, so every row of every scenario shares time with samples.
+#[test]
+fn scenarios_with_different_intervals_are_each_sampled() {
+    let a = LoadTestConfig {
+        metrics_collection_interval: 1.0,
+        ..common::config("one-second rows", 100.0, 2.0)
+    };
+    let b = LoadTestConfig {
+        metrics_collection_interval: 0.5,
+        ..common::config("half-second rows", 100.0, 2.0)
+    };
+    let run = openpace::RunConfig {
+        run: openpace::RunSettings::default(),
+        scenarios: vec![a, b],
+        origins: Vec::new(),
+    };
+    let _turn = common::serial();
+    let result = openpace::LoadTestRunner::from_run_config(run)
+        .unwrap()
+        .run()
+        .unwrap();
+    let samples = &result.resources.monitor.samples;
+    assert!(samples.len() >= 4, "{} samples", samples.len());
+    // Every sample but the last (cut at the end of the run) is half a second long.
+    for x in &samples[..samples.len() - 1] {
+        assert!(((x.end_s - x.start_s) - 0.5).abs() < 1e-6, "{x:?}");
+    }
+    for row in &result.scenarios[1].intervals {
+        assert!(
+            samples
+                .iter()
+                .any(|x| x.start_s < row.end_s && x.end_s > row.start_s),
+            "no sample shares time with the row {}..{}",
+            row.start_s,
+            row.end_s
+        );
+    }
+}

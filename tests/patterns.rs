@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use openpace::{
     Arrival, CallResult, ErrorKind, LoadPattern, LoadTestConfig, LoadTestRunner, Model, Request,
-    RunConfig, Stage, TargetSpec, target,
+    RunConfig, RunSettings, Stage, TargetSpec, target,
 };
 
 fn sleep_target(ms: u64) -> TargetSpec {
@@ -253,6 +253,7 @@ fn several_scenarios_run_at_once_each_with_its_own_results() {
         ..common::config("ramping", 1.0, 1.5)
     };
     let run = RunConfig {
+        run: RunSettings::default(),
         scenarios: vec![a, b],
         origins: Vec::new(),
     };

@@ -16,7 +16,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::base::WaitMode;
-use crate::config::LoadTestConfig;
+use crate::config::{LoadTestConfig, RunConfig, RunSettings};
 use crate::engine::LoadTestRunner;
 use crate::error::{ConfigError, Error, Origin};
 use crate::metrics::LatencySummary;
@@ -359,15 +359,18 @@ impl Engine {
             warmup_seconds: 0.2,
             num_workers: 1,
             max_retries: 0,
-            wait,
-            timer_core: self.timer_core,
             worker_cores: self.worker_core.map(|c| vec![c]),
             metrics_collection_interval: 1.0,
             monitor_cpu: false,
             monitor_memory: false,
             ..LoadTestConfig::default()
         };
-        LoadTestRunner::new(config)?.run()
+        let settings = RunSettings {
+            wait,
+            timer_core: self.timer_core,
+            ..RunSettings::default()
+        };
+        LoadTestRunner::from_run_config(RunConfig::single(config).with_settings(settings))?.run()
     }
 
     /// Doubles the rate from 1M RPS until it is not held, then bisects twice.

@@ -80,7 +80,7 @@ pub(super) fn capacity(args: &CapacityArgs) -> Result<u8, Error> {
     let stop = openpace::engine::stop::StopHandle::default();
     openpace::engine::install_signal_handlers(&stop)
         .map_err(|e| Error::run("installing the Ctrl-C handler", e))?;
-    let found = capacity::search(base, None, &options, &stop, |step| {
+    let found = capacity::search(base, &run.run, None, &options, &stop, |step| {
         if !console.quiet {
             eprintln!(
                 "openpace capacity: {:.1} RPS {} (p95 {:.2} ms, sustained {:.1} RPS)",

@@ -6,13 +6,19 @@
 
 use serde_json::Value;
 
-use super::{LoadTestConfig, Model, ReportFormat, Stage, WaitMode};
+use super::{Model, ReportFormat, RunSettings, ScenarioConfig, Stage, WaitMode};
 use crate::error::{ConfigError, Origin};
 use crate::metrics::threshold::Threshold;
 use crate::schedule::{Arrival, LoadPattern};
 use crate::targets::TargetSpec;
 
-type Setter = fn(&mut LoadTestConfig, &Value, &Reader) -> Result<(), ConfigError>;
+/// What a field is set on: the scenario being built, or the settings the run shares.
+pub(crate) struct Slots<'a> {
+    pub scenario: &'a mut ScenarioConfig,
+    pub run: &'a mut RunSettings,
+}
+
+type Setter = fn(&mut Slots<'_>, &Value, &Reader) -> Result<(), ConfigError>;
 
 /// One config field: its name, an example value (JSON), what it means, and its reader.
 pub struct Field {
@@ -22,6 +28,9 @@ pub struct Field {
     pub example: &'static str,
     /// One line on what the field does.
     pub doc: &'static str,
+    /// Whether the whole run shares it ([`RunSettings`]) rather than each scenario having
+    /// its own ([`ScenarioConfig`]).
+    pub run_wide: bool,
     set: Setter,
 }
 
@@ -31,8 +40,25 @@ macro_rules! field {
             name: stringify!($name),
             example: $example,
             doc: $doc,
+            run_wide: false,
             set: |$c, $v, $r| {
-                $c.$name = $body;
+                $c.scenario.$name = $body;
+                Ok(())
+            },
+        }
+    };
+}
+
+/// A field of [`RunSettings`].
+macro_rules! run_field {
+    ($name:ident, $example:expr, $doc:expr, |$c:ident, $v:ident, $r:ident| $body:expr) => {
+        Field {
+            name: stringify!($name),
+            example: $example,
+            doc: $doc,
+            run_wide: true,
+            set: |$c, $v, $r| {
+                $c.run.$name = $body;
                 Ok(())
             },
         }
@@ -121,7 +147,7 @@ pub static FIELDS: &[Field] = &[
         "seconds per interval of the time series",
         |c, v, r| r.seconds(v)?
     ),
-    field!(
+    run_field!(
         report_format,
         "\"json\"",
         "what the output file holds: json, text, hgrm, hlog, csv, html or junit",
@@ -221,7 +247,7 @@ pub static FIELDS: &[Field] = &[
         "rate at which the stages pattern starts",
         |c, v, r| r.number(v)?
     ),
-    field!(
+    run_field!(
         wait,
         "\"hybrid\"",
         "spin (dedicated hosts), hybrid or sleep (shared machines)",
@@ -234,7 +260,7 @@ pub static FIELDS: &[Field] = &[
             ]
         )?
     ),
-    field!(
+    run_field!(
         timer_core,
         "0",
         "core of the timing loop; null: core 0",
@@ -264,49 +290,49 @@ pub static FIELDS: &[Field] = &[
         "requests held when the hand-off queue is full; more are dropped",
         |c, v, r| r.integer(v)?
     ),
-    field!(
+    run_field!(
         notify_cmd,
         "null",
         "shell command run per alert and at the end, with JSON on stdin",
         |c, v, r| r.optional(v, Reader::string)?
     ),
-    field!(
+    run_field!(
         monitor_pid,
         "null",
         "pid of another process to sample during the run (CPU, RSS, threads)",
         |c, v, r| r.optional(v, Reader::integer)?
     ),
-    field!(
+    run_field!(
         html,
         "null",
         "also write the self-contained HTML report here",
         |c, v, r| r.optional(v, |r, v| r.string(v).map(std::path::PathBuf::from))?
     ),
-    field!(
+    run_field!(
         hgrm,
         "null",
         "also write HdrHistogram percentile distributions here",
         |c, v, r| r.optional(v, |r, v| r.string(v).map(std::path::PathBuf::from))?
     ),
-    field!(
+    run_field!(
         hlog,
         "null",
         "also write the HdrHistogram interval log here",
         |c, v, r| r.optional(v, |r, v| r.string(v).map(std::path::PathBuf::from))?
     ),
-    field!(
+    run_field!(
         csv,
         "null",
         "also write the interval time series as CSV here",
         |c, v, r| r.optional(v, |r, v| r.string(v).map(std::path::PathBuf::from))?
     ),
-    field!(
+    run_field!(
         junit,
         "null",
         "also write a JUnit XML report (one test case per threshold) here",
         |c, v, r| r.optional(v, |r, v| r.string(v).map(std::path::PathBuf::from))?
     ),
-    field!(
+    run_field!(
         output,
         "\"openpace-report.json\"",
         "where the report is written; null: nowhere",
@@ -316,7 +342,7 @@ pub static FIELDS: &[Field] = &[
 
 /// Sets the field `name` from `value`, or explains why not.
 pub(super) fn set_field(
-    config: &mut LoadTestConfig,
+    config: &mut Slots<'_>,
     name: &str,
     value: &Value,
     origin: &Origin,
@@ -607,8 +633,12 @@ mod tests {
         // Setting each field from its own example must work.
         for field in FIELDS {
             let value: Value = serde_json::from_str(field.example).unwrap();
-            let mut config = LoadTestConfig::default();
-            set_field(&mut config, field.name, &value, &Origin::Code)
+            let (mut scenario, mut run) = (ScenarioConfig::default(), RunSettings::default());
+            let mut slots = Slots {
+                scenario: &mut scenario,
+                run: &mut run,
+            };
+            set_field(&mut slots, field.name, &value, &Origin::Code)
                 .unwrap_or_else(|e| panic!("{}: {e}", field.name));
         }
     }
@@ -616,7 +646,10 @@ mod tests {
     #[test]
     fn misspelt_fields_get_a_suggestion() {
         let err = set_field(
-            &mut LoadTestConfig::default(),
+            &mut Slots {
+                scenario: &mut ScenarioConfig::default(),
+                run: &mut RunSettings::default(),
+            },
             "target_rsp",
             &Value::from(5),
             &Origin::Code,

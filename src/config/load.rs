@@ -9,8 +9,8 @@ use std::collections::HashMap;
 
 use serde_json::{Map, Value};
 
-use super::fields::set_field;
-use super::{LoadTestConfig, RunConfig};
+use super::fields::{Slots, set_field};
+use super::{RunConfig, RunSettings, ScenarioConfig};
 use crate::error::{ConfigError, Origin};
 use crate::schedule::LoadPattern;
 
@@ -85,53 +85,84 @@ pub fn load_json(text: &str, file: &str, overrides: &[Override]) -> Result<RunCo
     };
 
     let mut run = RunConfig {
+        run: RunSettings::default(),
         scenarios: Vec::new(),
         origins: Vec::new(),
     };
+    let mut settings = Vec::new();
     let mut field_origins = Vec::new();
     for (own, scope) in scenarios {
         let scope_origin = Origin::File {
             file: file.to_string(),
             scope,
         };
-        let (config, origins) = build_scenario(&root, &top_origin, &own, &scope_origin, overrides)?;
+        let (config, shared, origins) =
+            build_scenario(&root, &top_origin, &own, &scope_origin, overrides)?;
         run.scenarios.push(config);
+        settings.push(shared);
         run.origins.push(scope_origin);
         field_origins.push(origins);
     }
-    run.validate()
+    run.run = settings[0].clone();
+    let agreed = agree(&settings, &run.origins);
+    agreed
+        .and_then(|()| run.validate())
         .map_err(|e| attribute(e, &run.origins, &field_origins))?;
     Ok(run)
 }
 
+/// The run-wide fields each scenario was given agree: they are one timing loop's and one
+/// report's, so a scenario may repeat them but not change them.
+fn agree(settings: &[RunSettings], origins: &[Origin]) -> Result<(), ConfigError> {
+    for (theirs, origin) in settings.iter().zip(origins).skip(1) {
+        if let Some((field, first, value)) = settings[0].difference(theirs) {
+            return Err(ConfigError::invalid(
+                origin,
+                field,
+                value,
+                format!(
+                    "the same value as the first scenario ({first}): the timing loop and the \
+                     report are shared, so set it once at the top level"
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Builds one scenario: defaults, then top-level fields, then its own, then the flags.
-/// Returns it with the origin of every field that was set.
+/// Returns it with the run-wide settings it was given and the origin of every field that
+/// was set.
 fn build_scenario(
     shared: &Map<String, Value>,
     shared_origin: &Origin,
     own: &Map<String, Value>,
     own_origin: &Origin,
     overrides: &[Override],
-) -> Result<(LoadTestConfig, HashMap<String, Origin>), ConfigError> {
-    let mut config = LoadTestConfig::default();
+) -> Result<(ScenarioConfig, RunSettings, HashMap<String, Origin>), ConfigError> {
+    let (mut config, mut run) = (ScenarioConfig::default(), RunSettings::default());
+    let mut slots = Slots {
+        scenario: &mut config,
+        run: &mut run,
+    };
     let mut origins = HashMap::new();
     let layers = [(shared, shared_origin), (own, own_origin)];
     for (fields, origin) in layers {
         for (name, value) in fields.iter().filter(|(name, _)| !name.starts_with("//")) {
-            set_field(&mut config, name, value, origin)?;
+            set_field(&mut slots, name, value, origin)?;
             origins.insert(name.clone(), origin.clone());
         }
     }
     for o in overrides {
         let origin = Origin::Flag(o.flag.clone());
-        set_field(&mut config, &o.field, &o.value, &origin)?;
+        set_field(&mut slots, &o.field, &o.value, &origin)?;
         origins.insert(o.field.clone(), origin);
     }
     // The stages pattern's length is the sum of its stages unless it was given explicitly.
     if config.load_pattern == LoadPattern::Stages && !origins.contains_key("duration_seconds") {
         config.duration_seconds = config.stages.iter().map(|s| s.duration).sum();
     }
-    Ok((config, origins))
+    Ok((config, run, origins))
 }
 
 /// Re-labels a validation error with the origin of the field it is about (a flag, the top

@@ -117,11 +117,15 @@ impl LoadTestRunner {
         };
         let window = Window::of(config);
         let profile = config.rate_profile().with_warmup(config.warmup_seconds);
-        let batch_ns = match (&net, config.wait) {
+        let batch_ns = match (&net, self.run.wait()) {
             (Some(_), WaitMode::Hybrid | WaitMode::Sleep) => NET_BATCH_NS,
             _ => 0,
         };
-        let (tx, rx) = bounded(queue_capacity(profile.peak_rps(), config.wait, batch_ns));
+        let (tx, rx) = bounded(queue_capacity(
+            profile.peak_rps(),
+            self.run.wait(),
+            batch_ns,
+        ));
         let (stats, wakes) =
             self.spawn_workers(index, config, spawn, net.as_ref(), &rx, handles)?;
         let seed = config.seed.unwrap_or_else(|| fresh_seed(index));
@@ -194,7 +198,7 @@ impl LoadTestRunner {
                 source: match config.model {
                     Model::Open => Source::Open {
                         rx: rx.clone(),
-                        wait: config.wait,
+                        wait: self.run.wait(),
                     },
                     Model::Closed => Source::Closed {
                         next_seq: i as u64,
@@ -311,8 +315,16 @@ impl LoadTestRunner {
                 cpu: self.run.scenarios.iter().any(|s| s.monitor_cpu),
                 memory: self.run.scenarios.iter().any(|s| s.monitor_memory),
                 network: self.run.scenarios.iter().any(|s| s.monitor_network),
-                target_pid: first.monitor_pid,
-                interval_ns: seconds_to_ns(first.metrics_collection_interval),
+                target_pid: self.run.run.monitor_pid,
+                // The shortest interval of any scenario, so that each scenario's rows have
+                // samples of their own (saturation::assess matches them by time).
+                interval_ns: self
+                    .run
+                    .scenarios
+                    .iter()
+                    .map(|s| seconds_to_ns(s.metrics_collection_interval))
+                    .min()
+                    .unwrap_or(1_000_000_000),
                 start_ns: seconds_to_ns(first.warmup_seconds),
             },
             spawn.clock,
@@ -336,7 +348,7 @@ impl LoadTestRunner {
         scenarios: Vec<ScenarioRun>,
         timer_done: Receiver<TimerOutcome>,
     ) -> Result<(RunResult, Option<Notifier>), Error> {
-        let notifier = match &self.run.scenarios[0].notify_cmd {
+        let notifier = match &self.run.run.notify_cmd {
             Some(command) => match Notifier::start(command.clone()) {
                 Ok(n) => Some(n),
                 Err(e) => return Err(Error::run("starting the notify command's thread", e)),

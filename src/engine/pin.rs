@@ -162,11 +162,12 @@ mod tests {
     use crate::config::LoadTestConfig;
 
     fn run_with(timer_core: Option<usize>, worker_cores: Option<Vec<usize>>) -> RunConfig {
-        RunConfig::single(LoadTestConfig {
-            timer_core,
+        let mut run = RunConfig::single(LoadTestConfig {
             worker_cores,
             ..LoadTestConfig::default()
-        })
+        });
+        run.run.timer_core = timer_core;
+        run
     }
 
     #[test]
@@ -196,7 +197,7 @@ mod tests {
     #[test]
     fn spinning_workers_sharing_a_core_are_flagged() {
         let mut run = run_with(None, None);
-        run.scenarios[0].wait = WaitMode::Spin;
+        run.run.wait = WaitMode::Spin;
         let plan = plan(&run, vec![0, 1], |_| true).unwrap();
         assert!(
             plan.warnings[0].contains("4 spinning workers on core 1"),

@@ -69,11 +69,14 @@ pub const OVERHEAD_FLOOR_US: f64 = 1.0;
 pub const TIMER_THREAD: &str = "openpace-timer";
 
 /// Flags every scenario's intervals of `run` against its stalls and `samples`, and updates
-/// the verdicts.
+/// the verdicts. The samples' times count from the first scenario's warmup end (where the
+/// sampler starts); each scenario's rows from its own, so rows and samples are matched by
+/// the time they share on the run clock, whatever each scenario's interval and warmup.
 pub fn assess(run: &mut RunResult, samples: &[ResourceSample]) {
     let stalls = run.stalls.clone();
+    let samples_from_s = run.scenarios.first().map_or(0.0, |s| s.warmup_s);
     for scenario in &mut run.scenarios {
-        assess_scenario(scenario, samples, &stalls);
+        assess_scenario(scenario, samples, samples_from_s, &stalls);
     }
     if let Some(longest) = stalls.iter().map(|x| x.duration_s).reduce(f64::max) {
         let total: f64 = stalls.iter().map(|x| x.duration_s).sum();
@@ -87,19 +90,33 @@ pub fn assess(run: &mut RunResult, samples: &[ResourceSample]) {
     }
 }
 
-fn assess_scenario(s: &mut ScenarioResult, samples: &[ResourceSample], stalls: &[Stall]) {
+fn assess_scenario(
+    s: &mut ScenarioResult,
+    samples: &[ResourceSample],
+    samples_from_s: f64,
+    stalls: &[Stall],
+) {
     let open = s.model == Model::Open;
     let in_flight = s.workers as f64;
     let warmup = s.warmup_s;
     for row in &mut s.intervals {
-        let sample = samples
+        // On the run clock: intervals start after their scenario's warmup.
+        let (start, end) = (warmup + row.start_s, warmup + row.end_s);
+        let shared = |from: f64, to: f64| (end.min(to) - start.max(from)).max(0.0);
+        let overlapping: Vec<(&ResourceSample, f64)> = samples
             .iter()
-            .find(|x| (x.start_s - row.start_s).abs() < 1e-6);
-        // Stalls are on the run clock, intervals start after the warmup.
+            .map(|x| {
+                (
+                    x,
+                    shared(samples_from_s + x.start_s, samples_from_s + x.end_s),
+                )
+            })
+            .filter(|&(_, overlap)| overlap > 1e-6)
+            .collect();
         let stalled = stalls
             .iter()
-            .any(|x| x.at_s < warmup + row.end_s && x.at_s + x.duration_s > warmup + row.start_s);
-        row.flags = interval_flags(row, sample, stalled, open, in_flight);
+            .any(|x| x.at_s < end && x.at_s + x.duration_s > start);
+        row.flags = interval_flags(row, &overlapping, stalled, open, in_flight);
     }
     (s.suspect_intervals, s.suspect_reasons) = count_flags(&s.intervals);
     conclude(s);
@@ -230,9 +247,12 @@ fn ms(value: f64) -> String {
     }
 }
 
+/// The flags of one interval `row`, given the resource samples that share time with it (each
+/// with the seconds it shares), whether a stall covered it, the model and the requests that
+/// may be in flight at its end.
 fn interval_flags(
     row: &IntervalStats,
-    sample: Option<&ResourceSample>,
+    samples: &[(&ResourceSample, f64)],
     stalled: bool,
     open: bool,
     in_flight: f64,
@@ -242,7 +262,7 @@ fn interval_flags(
         // Whatever was late in it, the stall made late.
         flags.push(STALLED.to_string());
     } else if row.late > 0 {
-        let preempted = sample.is_some_and(|x| {
+        let preempted = samples.iter().any(|(x, _)| {
             x.threads
                 .iter()
                 .any(|t| t.name == TIMER_THREAD && t.involuntary_switches > 0)
@@ -262,16 +282,24 @@ fn interval_flags(
     if open && row.queued > 0 && row.queued as f64 >= QUEUED_SHARE * row.completed as f64 {
         flags.push(CLIENT_QUEUEING.to_string());
     }
-    if sample
-        .and_then(|x| x.host.as_ref())
-        .is_some_and(|h| h.total.steal_pct >= STEAL_PCT)
-    {
+    if steal_pct(samples).is_some_and(|steal| steal >= STEAL_PCT) {
         flags.push(HOST_STEAL.to_string());
     }
     if row.scheduled > 0.0 && (row.completed as f64) < SHORTFALL_RATIO * row.scheduled - in_flight {
         flags.push(RATE_SHORT.to_string());
     }
     flags
+}
+
+/// Host steal over `samples`, weighted by the time each shares with the interval; `None`
+/// when none measured it.
+fn steal_pct(samples: &[(&ResourceSample, f64)]) -> Option<f64> {
+    let measured: Vec<(f64, f64)> = samples
+        .iter()
+        .filter_map(|(x, overlap)| Some((x.host.as_ref()?.total.steal_pct, *overlap)))
+        .collect();
+    let time: f64 = measured.iter().map(|(_, t)| t).sum();
+    (time > 0.0).then(|| measured.iter().map(|(steal, t)| steal * t).sum::<f64>() / time)
 }
 
 #[cfg(test)]
@@ -320,7 +348,7 @@ mod tests {
     }
 
     fn flags(r: IntervalStats, x: ResourceSample, stalled: bool, open: bool) -> Vec<String> {
-        interval_flags(&r, Some(&x), stalled, open, 2.0)
+        interval_flags(&r, &[(&x, 1.0)], stalled, open, 2.0)
     }
 
     #[test]
@@ -376,6 +404,59 @@ mod tests {
             flags(row(100.0, 90, 0, 10.0, 0), quiet(), false, true),
             [RATE_SHORT]
         );
+    }
+
+    /// Issue 13: the sampler took the first scenario's interval and rows were matched to
+    /// samples by exact start time, so a scenario with another interval (or warmup) got no
+    /// sample-based flags at all.
+    #[test]
+    fn scenarios_with_their_own_interval_and_warmup_meet_the_samples_by_time() {
+        // Every 0.5 s from the first scenario's warmup end (1 s on the run clock); the host
+        // lost 4% to steal in [1.0, 1.5) of that time.
+        let samples: Vec<ResourceSample> = (0..4)
+            .map(|k| ResourceSample {
+                start_s: f64::from(k) * 0.5,
+                end_s: f64::from(k + 1) * 0.5,
+                ..sample(false, 10.0, if k == 2 { 4.0 } else { 0.0 })
+            })
+            .collect();
+        let rows = |step: f64, n: u32| -> Vec<IntervalStats> {
+            (0..n)
+                .map(|k| IntervalStats {
+                    start_s: f64::from(k) * step,
+                    end_s: f64::from(k + 1) * step,
+                    ..row(100.0, 100, 0, 10.0, 0)
+                })
+                .collect()
+        };
+        let mut scenarios = [
+            ScenarioResult {
+                warmup_s: 1.0,
+                intervals: rows(0.5, 4),
+                ..scenario()
+            },
+            ScenarioResult {
+                warmup_s: 1.5,
+                intervals: rows(1.0, 2),
+                ..scenario()
+            },
+        ];
+        // As `assess` does: the samples count from the first scenario's warmup end.
+        for s in &mut scenarios {
+            assess_scenario(s, &samples, 1.0, &[]);
+        }
+        let flags = |j: usize| -> Vec<Vec<String>> {
+            scenarios[j]
+                .intervals
+                .iter()
+                .map(|r| r.flags.clone())
+                .collect()
+        };
+        let none = Vec::<String>::new;
+        assert_eq!(flags(0), [none(), none(), vec![HOST_STEAL.into()], none()]);
+        // [0, 1) of the second is [0.5, 1.5) of the samples' time: 2% steal over it.
+        assert_eq!(flags(1), [vec![HOST_STEAL.to_string()], none()]);
+        assert_eq!(scenarios[1].suspect_intervals, 1);
     }
 
     #[test]
