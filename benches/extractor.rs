@@ -1,7 +1,7 @@
 //! Criterion benches of the reference workload: one extraction of a 60 x 15 window with the
 //! default ensemble of three (cache off), a batch of 32, and generating a window.
 //!
-//! `cargo bench --bench extractor`. Figures from the project's machine are in the README.
+//! `cargo bench --bench extractor`. Figures from the project's machine are in docs/benchmarks.md.
 
 use std::hint::black_box;
 use std::time::Duration;

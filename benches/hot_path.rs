@@ -1,7 +1,7 @@
 //! Criterion benches of the per-request hot path: the clock, the schedule, the timer wheel,
 //! recording, and the hand-off between pinned cores.
 //!
-//! `cargo bench --bench hot_path`. Figures from the project's machine are in the README.
+//! `cargo bench --bench hot_path`. Figures from the project's machine are in docs/benchmarks.md.
 
 use std::hint::black_box;
 use std::sync::Arc;

@@ -34,7 +34,7 @@ use crate::targets::TargetSpec;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ReportFormat {
-    /// The JSON report (schema in the README).
+    /// The JSON report (schema in docs/formats.md).
     Json,
     /// The summary block as printed.
     Text,

@@ -78,6 +78,31 @@ pub use targets as target;
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
 
+/// The reference in `docs/`: its code blocks are doc tests too.
+#[cfg(doctest)]
+mod docs {
+    #[doc = include_str!("../docs/cli.md")]
+    struct Cli;
+    #[doc = include_str!("../docs/config.md")]
+    struct Config;
+    #[doc = include_str!("../docs/measurement.md")]
+    struct Measurement;
+    #[doc = include_str!("../docs/servers.md")]
+    struct Servers;
+    #[doc = include_str!("../docs/formats.md")]
+    struct Formats;
+    #[doc = include_str!("../docs/clusters.md")]
+    struct Clusters;
+    #[doc = include_str!("../docs/workload.md")]
+    struct Workload;
+    #[doc = include_str!("../docs/library.md")]
+    struct Library;
+    #[doc = include_str!("../docs/benchmarks.md")]
+    struct Benchmarks;
+    #[doc = include_str!("../docs/DESIGN.md")]
+    struct Design;
+}
+
 pub use config::{
     LoadTestConfig, Model, ReportFormat, RunConfig, RunSettings, ScenarioConfig, Stage, WaitMode,
 };

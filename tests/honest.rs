@@ -280,7 +280,7 @@ const NEVER_HEALTHY: [&str; 1] = [WORKER_SATURATED];
 /// Runs `args` three times: none may carry a flag of [`NEVER_HEALTHY`]. The machine's own
 /// flags (timer lateness, steal) are true statements about a busy VM and are printed, not
 /// asserted: on this 2-vCPU VM the nginx run met 2-3 such intervals in each of three 4-s runs
-/// at one hour and none at another (the closing notes and the README give the figures).
+/// at one hour and none at another (the closing notes and docs/benchmarks.md give the figures).
 fn healthy(dir: &Path, name: &str, args: &[&str]) {
     for attempt in 0..3 {
         let (_, result) = run_to(dir, &format!("{name}-{attempt}"), args);

@@ -2,7 +2,7 @@
 //! declared before it in `src/lib.rs`, so the declaration order is the dependency order and
 //! no circle can form. Modules of the binary (`src/cli/`) come after every library module.
 //!
-//! Like `../shared/tools/module-graph`, this reads text: a `crate::x` in code counts, one in
+//! Like the project's module-graph tool, this reads text: a `crate::x` in code counts, one in
 //! a `//` comment does not.
 
 use std::collections::BTreeMap;

@@ -1,7 +1,7 @@
 //! The results of a run: plain data, serialized as the JSON report.
 //!
 //! A [`RunResult`] holds everything the reports show, so any report can be rendered again from
-//! a saved JSON file. Field names are stable and versioned by [`SCHEMA_VERSION`]; the README
+//! a saved JSON file. Field names are stable and versioned by [`SCHEMA_VERSION`]; docs/formats.md
 //! documents them one by one. [`ScenarioResult`] also offers the design sketch's
 //! `PerformanceMetrics` getters.
 

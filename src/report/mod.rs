@@ -27,7 +27,7 @@ pub use crate::base::units::with_suffix;
 pub use output::Destination;
 pub use text::summary;
 
-/// The JSON report (pretty-printed, stable field names; see the README).
+/// The JSON report (pretty-printed, stable field names; see docs/formats.md).
 pub fn to_json(result: &RunResult) -> String {
     let mut text = serde_json::to_string_pretty(result).expect("results always serialize");
     text.push('\n');
