@@ -19,6 +19,7 @@ use crate::config::{LoadTestConfig, RunConfig, RunSettings};
 use crate::engine::LoadTestRunner;
 use crate::engine::stop::StopHandle;
 use crate::error::{ConfigError, Error, Origin};
+use crate::metrics::RunResult;
 use crate::schedule::LoadPattern;
 use crate::targets::TargetFactory;
 
@@ -136,6 +137,51 @@ pub struct CapacityReport {
     pub interrupted: bool,
 }
 
+/// What one step found in its run `result` at `rate`: passed, or why not.
+fn step_record(rate: f64, result: &RunResult) -> CapacityStep {
+    let s = &result.scenarios[0];
+    let mut reasons: Vec<String> = s
+        .verdict
+        .thresholds
+        .iter()
+        .filter(|t| !t.passed)
+        .map(|t| {
+            format!(
+                "{} = {:.3} {}, limit {} {}",
+                t.metric, t.value, t.unit, t.comparison, t.limit
+            )
+        })
+        .collect();
+    if s.rate_shortfall_pct > 0.0 {
+        reasons.push(format!(
+            "schedule not kept: {:.1}% short",
+            s.rate_shortfall_pct
+        ));
+    }
+    if s.requests.dropped > 0 {
+        reasons.push(format!("{} requests dropped", s.requests.dropped));
+    }
+    if let Some(why) = &result.aborted {
+        reasons.push(format!("stopped early: {why}"));
+    }
+    let interrupted = result.interrupted && result.aborted.is_none();
+    if interrupted {
+        reasons = vec!["interrupted: a stop request ended this step".to_string()];
+    }
+    CapacityStep {
+        rate,
+        passed: reasons.is_empty(),
+        interrupted,
+        reasons,
+        achieved_rps: s.achieved_rps,
+        sustained_rps: s.sustained_rps,
+        p95_ms: s.response_time_ms.p95,
+        p99_ms: s.response_time_ms.p99,
+        error_rate: s.error_rate,
+        suspect: s.verdict.suspect,
+    }
+}
+
 /// Searches the capacity of `base` (its pattern becomes constant). `target` replaces the
 /// built-in target when given; `stop` ends the search (route signals to it to stop on
 /// Ctrl-C); `progress` hears each step as it finishes.
@@ -171,48 +217,7 @@ pub fn search(
         if let Some(factory) = &target {
             runner = runner.with_target(factory.clone());
         }
-        let result = runner.run()?;
-        let s = &result.scenarios[0];
-        let mut reasons: Vec<String> = s
-            .verdict
-            .thresholds
-            .iter()
-            .filter(|t| !t.passed)
-            .map(|t| {
-                format!(
-                    "{} = {:.3} {}, limit {} {}",
-                    t.metric, t.value, t.unit, t.comparison, t.limit
-                )
-            })
-            .collect();
-        if s.rate_shortfall_pct > 0.0 {
-            reasons.push(format!(
-                "schedule not kept: {:.1}% short",
-                s.rate_shortfall_pct
-            ));
-        }
-        if s.requests.dropped > 0 {
-            reasons.push(format!("{} requests dropped", s.requests.dropped));
-        }
-        if let Some(why) = &result.aborted {
-            reasons.push(format!("stopped early: {why}"));
-        }
-        let interrupted = result.interrupted && result.aborted.is_none();
-        if interrupted {
-            reasons = vec!["interrupted: a stop request ended this step".to_string()];
-        }
-        let record = CapacityStep {
-            rate,
-            passed: reasons.is_empty(),
-            interrupted,
-            reasons,
-            achieved_rps: s.achieved_rps,
-            sustained_rps: s.sustained_rps,
-            p95_ms: s.response_time_ms.p95,
-            p99_ms: s.response_time_ms.p99,
-            error_rate: s.error_rate,
-            suspect: s.verdict.suspect,
-        };
+        let record = step_record(rate, &runner.run()?);
         progress(&record);
         let outcome = (!record.interrupted).then_some(record.passed);
         steps.push(record);

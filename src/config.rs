@@ -380,6 +380,25 @@ impl ScenarioConfig {
         if self.name.trim().is_empty() {
             return bad("name", &"\"\"", "a non-empty name");
         }
+        self.validate_pattern(origin)?;
+        self.validate_workers(origin)?;
+        self.validate_timing(origin)?;
+        check_seconds(origin, "warmup_seconds", self.warmup_seconds, true)?;
+        self.validate_thresholds(origin)?;
+        if let Some(cores) = &self.worker_cores {
+            if cores.is_empty() {
+                return bad("worker_cores", &"[]", "a non-empty list of core numbers");
+            }
+            check_cores(origin, "worker_cores", cores.iter().copied())?;
+        }
+        Ok(())
+    }
+
+    /// The pattern's fields: the design's three rules first, then each pattern's own.
+    fn validate_pattern(&self, origin: &Origin) -> Result<(), ConfigError> {
+        let bad = |field: &str, value: &dyn std::fmt::Display, allowed: &str| {
+            Err(ConfigError::invalid(origin, field, value, allowed))
+        };
         // The design's three rules first.
         check_seconds(origin, "duration_seconds", self.duration_seconds, false)?;
         check_rate(origin, "target_rps", self.target_rps, false)?;
@@ -413,7 +432,14 @@ impl ScenarioConfig {
         if self.load_pattern == LoadPattern::Stages {
             self.validate_stages(origin)?;
         }
-        self.validate_workers(origin)?;
+        Ok(())
+    }
+
+    /// Timeout, retries, the time series' interval and the backlog.
+    fn validate_timing(&self, origin: &Origin) -> Result<(), ConfigError> {
+        let bad = |field: &str, value: &dyn std::fmt::Display, allowed: &str| {
+            Err(ConfigError::invalid(origin, field, value, allowed))
+        };
         check_seconds(
             origin,
             "request_timeout_seconds",
@@ -460,14 +486,6 @@ impl ScenarioConfig {
                 &self.max_backlog,
                 &format!("0 to {MAX_BACKLOG} requests"),
             );
-        }
-        check_seconds(origin, "warmup_seconds", self.warmup_seconds, true)?;
-        self.validate_thresholds(origin)?;
-        if let Some(cores) = &self.worker_cores {
-            if cores.is_empty() {
-                return bad("worker_cores", &"[]", "a non-empty list of core numbers");
-            }
-            check_cores(origin, "worker_cores", cores.iter().copied())?;
         }
         Ok(())
     }

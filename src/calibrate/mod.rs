@@ -237,23 +237,10 @@ pub fn calibrate(
     options: &CalibrateOptions,
     mut progress: impl FnMut(&str),
 ) -> Result<CalibrationReport, Error> {
-    let allowed = crate::base::host::allowed_cores();
-    let timer_core = options
-        .timer_core
-        .or_else(|| (allowed.len() >= 2).then(|| allowed[0]));
-    let worker_core = options.worker_core.or_else(|| {
-        allowed
-            .iter()
-            .copied()
-            .find(|&c| Some(c) != timer_core)
-            .filter(|_| timer_core.is_some())
-    });
+    let engine = Engine::on_cores(options);
+    let (timer_core, worker_core) = (engine.timer_core, engine.worker_core);
     let scale = (options.duration_s / 30.0).max(0.02);
     let seconds = |s: f64| s * scale;
-    let engine = Engine {
-        timer_core,
-        worker_core,
-    };
 
     progress("clock and recording cost");
     let clock_read_ns = probes::clock_read_ns();
@@ -266,28 +253,9 @@ pub fn calibrate(
             "{} mode: timing loop and hand-off",
             mode_name(mode)
         ));
-        let run = engine.run(TargetSpec::Noop, 1_000.0, seconds(3.6), mode)?;
-        let s = &run.scenarios[0];
-        let hand_off = probes::hand_off(
-            timer_core,
-            worker_core,
-            mode,
-            Duration::from_millis(1),
-            Duration::from_secs_f64(seconds(1.0)),
-        );
-        modes.push(ModeCalibration {
-            mode,
-            timer_lateness_us: s.timer_lateness_us,
-            dispatch_delay_us: s.dispatch_delay_us,
-            hand_off_us: LatencySummary::from_histogram(&hand_off, 1e3),
-            overhead_per_request_us: s.overhead.per_request_us,
-            timer_cpu_pct: run.framework_cpu.timer_cpu_pct,
-        });
-        expected_overhead.push(ExpectedOverhead {
-            mode,
-            rate: 1_000.0,
-            per_request_us: s.overhead.per_request_us,
-        });
+        let (calibration, overhead) = engine.calibrate_mode(mode, seconds(3.6), seconds(1.0))?;
+        modes.push(calibration);
+        expected_overhead.push(overhead);
     }
 
     progress("highest noop rate (spin mode, one worker)");
@@ -299,17 +267,7 @@ pub fn calibrate(
         .fold(0.0, f64::max);
 
     progress("spin:DUR targets");
-    let mut spin_error = Vec::new();
-    for (us, rate) in [(10u64, 2_000.0), (100, 2_000.0), (1_000, 200.0)] {
-        let target = TargetSpec::Spin(Duration::from_micros(us));
-        let run = engine.run(target, rate, seconds(1.5), WaitMode::Hybrid)?;
-        let service = &run.scenarios[0].service_time_ms;
-        spin_error.push(SpinError {
-            target_us: us as f64,
-            p50_error_us: service.p50 * 1e3 - us as f64,
-            p99_error_us: service.p99 * 1e3 - us as f64,
-        });
-    }
+    let spin_error = engine.spin_errors(seconds(1.5))?;
 
     progress("framework overhead at 10,000 RPS");
     let run = engine.run(TargetSpec::Noop, 10_000.0, seconds(1.5), WaitMode::Hybrid)?;
@@ -322,9 +280,7 @@ pub fn calibrate(
     Ok(CalibrationReport {
         schema_version: CALIBRATION_SCHEMA_VERSION,
         tool: format!("openpace {}", env!("CARGO_PKG_VERSION")),
-        calibrated_at_unix_s: std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0.0, |d| d.as_secs_f64()),
+        calibrated_at_unix_s: crate::base::clock::unix_now(),
         host: describe_host(timer_core, worker_core),
         clock_read_ns,
         hdr_record_ns,
@@ -344,6 +300,76 @@ struct Engine {
 }
 
 impl Engine {
+    /// The cores of the calibration: those named, else the first core this process may use
+    /// for the timing loop and the next for the worker (unpinned with only one).
+    fn on_cores(options: &CalibrateOptions) -> Engine {
+        let allowed = crate::base::host::allowed_cores();
+        let timer_core = options
+            .timer_core
+            .or_else(|| (allowed.len() >= 2).then(|| allowed[0]));
+        let worker_core = options.worker_core.or_else(|| {
+            allowed
+                .iter()
+                .copied()
+                .find(|&c| Some(c) != timer_core)
+                .filter(|_| timer_core.is_some())
+        });
+        Engine {
+            timer_core,
+            worker_core,
+        }
+    }
+
+    /// One wait mode: a noop run at 1,000 RPS for `run_s` and a bare hand-off probe for
+    /// `probe_s`.
+    fn calibrate_mode(
+        &self,
+        mode: WaitMode,
+        run_s: f64,
+        probe_s: f64,
+    ) -> Result<(ModeCalibration, ExpectedOverhead), Error> {
+        let run = self.run(TargetSpec::Noop, 1_000.0, run_s, mode)?;
+        let s = &run.scenarios[0];
+        let hand_off = probes::hand_off(
+            self.timer_core,
+            self.worker_core,
+            mode,
+            Duration::from_millis(1),
+            Duration::from_secs_f64(probe_s),
+        );
+        let calibration = ModeCalibration {
+            mode,
+            timer_lateness_us: s.timer_lateness_us,
+            dispatch_delay_us: s.dispatch_delay_us,
+            hand_off_us: LatencySummary::from_histogram(&hand_off, 1e3),
+            overhead_per_request_us: s.overhead.per_request_us,
+            timer_cpu_pct: run.framework_cpu.timer_cpu_pct,
+        };
+        let overhead = ExpectedOverhead {
+            mode,
+            rate: 1_000.0,
+            per_request_us: s.overhead.per_request_us,
+        };
+        Ok((calibration, overhead))
+    }
+
+    /// How far `spin:10us`, `spin:100us` and `spin:1ms` targets' service times stray from
+    /// their durations, each run for `seconds`.
+    fn spin_errors(&self, seconds: f64) -> Result<Vec<SpinError>, Error> {
+        let mut spin_error = Vec::new();
+        for (us, rate) in [(10u64, 2_000.0), (100, 2_000.0), (1_000, 200.0)] {
+            let target = TargetSpec::Spin(Duration::from_micros(us));
+            let run = self.run(target, rate, seconds, WaitMode::Hybrid)?;
+            let service = &run.scenarios[0].service_time_ms;
+            spin_error.push(SpinError {
+                target_us: us as f64,
+                p50_error_us: service.p50 * 1e3 - us as f64,
+                p99_error_us: service.p99 * 1e3 - us as f64,
+            });
+        }
+        Ok(spin_error)
+    }
+
     fn run(
         &self,
         target: TargetSpec,

@@ -86,18 +86,13 @@ pub fn merge(
     if let Some(info) = merged.merged.as_mut() {
         if !left_out.is_empty() {
             info.partial = true;
-            for s in &mut merged.scenarios {
-                s.verdict.notes.insert(
-                    0,
-                    format!(
-                        "{}: {} report(s) left out because they do not hold together: {}",
-                        NoteKind::Partial.label(),
-                        left_out.len(),
-                        left_out.join("; ")
-                    ),
-                );
-                s.verdict.suspect = true;
-            }
+            let note = format!(
+                "{}: {} report(s) left out because they do not hold together: {}",
+                NoteKind::Partial.label(),
+                left_out.len(),
+                left_out.join("; ")
+            );
+            mark_partial(&mut merged.scenarios, note);
         }
         info.left_out = left_out;
     }
@@ -151,19 +146,14 @@ fn merge_sound(
     let mut scenarios = merge_scenarios(&inputs, &offsets)?;
     let partial = !missing.is_empty();
     if partial {
-        for s in &mut scenarios {
-            s.verdict.notes.insert(
-                0,
-                format!(
-                    "{}: merged {} of {count} shards (missing {}); counts and rates cover only \
-                     the shards present",
-                    NoteKind::Partial.label(),
-                    inputs.len(),
-                    join(&missing)
-                ),
-            );
-            s.verdict.suspect = true;
-        }
+        let note = format!(
+            "{}: merged {} of {count} shards (missing {}); counts and rates cover only the \
+             shards present",
+            NoteKind::Partial.label(),
+            inputs.len(),
+            join(&missing)
+        );
+        mark_partial(&mut scenarios, note);
     }
     let shards = merged_shards(&inputs, &offsets);
     let started = inputs
@@ -436,6 +426,14 @@ impl Resources {
                 .reduce(f64::max),
             monitor: Default::default(),
         }
+    }
+}
+
+/// Puts `note` first among each scenario's notes and marks its figures suspect.
+fn mark_partial(scenarios: &mut [ScenarioResult], note: String) {
+    for s in scenarios {
+        s.verdict.notes.insert(0, note.clone());
+        s.verdict.suspect = true;
     }
 }
 

@@ -28,8 +28,8 @@ use crate::base::{Model, WaitMode};
 use crate::config::LoadTestConfig;
 use crate::metrics::collector::{RunFacts, ScenarioCollector};
 use crate::metrics::result::{
-    CLOSED_LOOP_LABEL, CORRECTED_LABEL, FrameworkCpu, HostInfo, NetworkIo, RunResult,
-    SCHEMA_VERSION, ScenarioResult, Stall,
+    Alert, CLOSED_LOOP_LABEL, CORRECTED_LABEL, FrameworkCpu, HostInfo, NetworkIo, Resources,
+    RunResult, SCHEMA_VERSION, ScenarioResult, Stall,
 };
 use crate::metrics::stats::{TimerStats, WorkerStats};
 use crate::metrics::verdict;
@@ -125,6 +125,89 @@ impl Series {
     }
 }
 
+impl Resources {
+    /// Only the figures `config` asked for (`monitor_cpu`, `monitor_memory`).
+    fn only_asked(self, config: &LoadTestConfig) -> Resources {
+        let keep = |asked: bool, v: Option<f64>| v.filter(|_| asked);
+        Resources {
+            cpu_user_s: keep(config.monitor_cpu, self.cpu_user_s),
+            cpu_system_s: keep(config.monitor_cpu, self.cpu_system_s),
+            cpu_pct: keep(config.monitor_cpu, self.cpu_pct),
+            max_rss_mb: keep(config.monitor_memory, self.max_rss_mb),
+            ..self
+        }
+    }
+}
+
+impl FrameworkCpu {
+    /// The timing thread's and the collector's CPU over `wall_ns`.
+    fn of(timer_ns: u64, collector_ns: u64, wall_ns: u64) -> FrameworkCpu {
+        FrameworkCpu {
+            timer_cpu_s: timer_ns as f64 / 1e9,
+            timer_cpu_pct: 100.0 * timer_ns as f64 / wall_ns as f64,
+            collector_cpu_s: collector_ns as f64 / 1e9,
+            collector_cpu_pct: 100.0 * collector_ns as f64 / wall_ns as f64,
+        }
+    }
+}
+
+/// A collector and its interval bookkeeping for each scenario.
+fn start_series(scenarios: &[ScenarioRun]) -> Vec<Series> {
+    scenarios
+        .iter()
+        .enumerate()
+        .map(|(index, s)| Series {
+            index,
+            collector: ScenarioCollector::new(
+                s.workers.clone(),
+                s.timer_stats.clone(),
+                s.warmup_ns,
+                (s.config.model == Model::Open)
+                    .then(|| s.config.rate_profile().with_warmup(s.config.warmup_seconds)),
+            )
+            .with_share(s.share),
+            last_ns: s.warmup_ns,
+            next_ns: s.warmup_ns + s.interval_ns(),
+            interval_ns: s.interval_ns(),
+        })
+        .collect()
+}
+
+/// Each scenario's result, from its collector: its send window (to the end of the schedule,
+/// or the stop), alerts and verdict; also what went wrong reading interval histograms back.
+/// Sets `interrupted` when a scenario stopped before its schedule's end.
+fn scenario_results(
+    scenarios: &[ScenarioRun],
+    series: Vec<Series>,
+    timer: &TimerOutcome,
+    stop_seen_ns: Option<u64>,
+    alerts: &[Vec<Alert>],
+    interrupted: &mut bool,
+) -> (Vec<ScenarioResult>, Vec<String>) {
+    let mut results = Vec::new();
+    let mut spill_problems = Vec::new();
+    for (run, s) in scenarios.iter().zip(series) {
+        // Sending ended at the schedule's end, or earlier at a stop.
+        let stopped = match run.config.model {
+            Model::Open if timer.interrupted => timer.stopped_at_ns,
+            Model::Closed => stop_seen_ns.unwrap_or(run.end_ns),
+            Model::Open => run.end_ns,
+        }
+        .min(run.end_ns);
+        *interrupted |= stopped < run.end_ns;
+        let facts = RunFacts {
+            send_window_s: stopped.saturating_sub(run.warmup_ns) as f64 / 1e9,
+            window_end_ns: stopped,
+        };
+        let (mut result, problems) = s.collector.finish(&facts, describe(run));
+        spill_problems.extend(problems);
+        result.alerts = alerts.get(results.len()).cloned().unwrap_or_default();
+        result.verdict = verdict::evaluate(&run.config.thresholds(), &result);
+        results.push(result);
+    }
+    (results, spill_problems)
+}
+
 impl Supervisor {
     /// Collects until the run is over and returns its result.
     pub fn collect(
@@ -135,27 +218,8 @@ impl Supervisor {
     ) -> (RunResult, Option<Notifier>) {
         let usage_start = ProcessUsage::now();
         let cpu_start = thread_cpu_ns();
-        let started_at_unix_s = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0.0, |d| d.as_secs_f64());
-        let mut series: Vec<Series> = scenarios
-            .iter()
-            .enumerate()
-            .map(|(index, s)| Series {
-                index,
-                collector: ScenarioCollector::new(
-                    s.workers.clone(),
-                    s.timer_stats.clone(),
-                    s.warmup_ns,
-                    (s.config.model == Model::Open)
-                        .then(|| s.config.rate_profile().with_warmup(s.config.warmup_seconds)),
-                )
-                .with_share(s.share),
-                last_ns: s.warmup_ns,
-                next_ns: s.warmup_ns + s.interval_ns(),
-                interval_ns: s.interval_ns(),
-            })
-            .collect();
+        let started_at_unix_s = crate::base::clock::unix_now();
+        let mut series = start_series(&scenarios);
 
         // While sending: wake at each interval boundary or when the timing loop ends.
         let timer = loop {
@@ -185,34 +249,15 @@ impl Supervisor {
 
         // A stop that came after sending ended (during the drain) interrupts the run too.
         let mut interrupted = timer.interrupted || self.stop.stopping();
-        let mut results = Vec::new();
-        let mut spill_problems = Vec::new();
-        for (run, s) in scenarios.iter().zip(series) {
-            // Sending ended at the schedule's end, or earlier at a stop.
-            let stopped = match run.config.model {
-                Model::Open if timer.interrupted => timer.stopped_at_ns,
-                Model::Closed => stop_seen_ns.unwrap_or(run.end_ns),
-                Model::Open => run.end_ns,
-            }
-            .min(run.end_ns);
-            interrupted |= stopped < run.end_ns;
-            let facts = RunFacts {
-                send_window_s: stopped.saturating_sub(run.warmup_ns) as f64 / 1e9,
-                window_end_ns: stopped,
-            };
-            let (mut result, problems) = s.collector.finish(&facts, describe(run));
-            spill_problems.extend(problems);
-            result.alerts = alerts.get(results.len()).cloned().unwrap_or_default();
-            result.verdict = verdict::evaluate(&run.config.thresholds(), &result);
-            results.push(result);
-        }
-        let monitor = |flag: bool, v: Option<f64>| v.filter(|_| flag);
-        let first = &scenarios[0].config;
-        let mut resources = usage;
-        resources.cpu_user_s = monitor(first.monitor_cpu, resources.cpu_user_s);
-        resources.cpu_system_s = monitor(first.monitor_cpu, resources.cpu_system_s);
-        resources.cpu_pct = monitor(first.monitor_cpu, resources.cpu_pct);
-        resources.max_rss_mb = monitor(first.monitor_memory, resources.max_rss_mb);
+        let (results, spill_problems) = scenario_results(
+            &scenarios,
+            series,
+            &timer,
+            stop_seen_ns,
+            &alerts,
+            &mut interrupted,
+        );
+        let resources = usage.only_asked(&scenarios[0].config);
         let mut warnings = self.warnings.lock().map(|w| w.clone()).unwrap_or_default();
         warnings.extend(spill_problems);
         let result = RunResult {
@@ -230,12 +275,7 @@ impl Supervisor {
                 cores: crate::base::host::machine_cores(),
                 cores_allowed: self.allowed_cores,
             },
-            framework_cpu: FrameworkCpu {
-                timer_cpu_s: timer.cpu_ns as f64 / 1e9,
-                timer_cpu_pct: 100.0 * timer.cpu_ns as f64 / wall_ns as f64,
-                collector_cpu_s: collector_cpu_ns as f64 / 1e9,
-                collector_cpu_pct: 100.0 * collector_cpu_ns as f64 / wall_ns as f64,
-            },
+            framework_cpu: FrameworkCpu::of(timer.cpu_ns, collector_cpu_ns, wall_ns),
             resources,
             warnings,
             scenarios: results,
@@ -246,10 +286,7 @@ impl Supervisor {
             stalls: timer
                 .stalls
                 .iter()
-                .map(|&(from, to)| Stall {
-                    at_s: from as f64 / 1e9,
-                    duration_s: to.saturating_sub(from) as f64 / 1e9,
-                })
+                .map(|&(from, to)| Stall::between(from, to))
                 .collect(),
         };
         (result, notifier)

@@ -321,17 +321,8 @@ impl ScenarioCollector {
         self.stored.push(self.spill.put(encoded));
     }
 
-    /// Builds the scenario's result from everything collected. `result` arrives with its
-    /// descriptive fields filled in; this fills in the measurements. Call after `close_last`:
-    /// the counts are those of its final reading, which agree with the histograms.
-    ///
-    /// Also returns what went wrong reading the intervals' histograms back (nothing, as a
-    /// rule), for the run's warnings.
-    pub fn finish(
-        self,
-        facts: &RunFacts,
-        mut result: ScenarioResult,
-    ) -> (ScenarioResult, Vec<String>) {
+    /// The final readings of every worker's and the timing loop's counts, summed.
+    fn final_counts(&self) -> ([u64; WORKER_COUNTS], [u64; TIMER_COUNTS]) {
         let mut workers = [0; WORKER_COUNTS];
         for set in &self.last_worker {
             for (sum, c) in workers.iter_mut().zip(set) {
@@ -344,6 +335,12 @@ impl ScenarioCollector {
                 *sum += c;
             }
         }
+        (workers, timer)
+    }
+
+    /// Where every intended request ended up, from the final counts.
+    fn request_counts(&self) -> RequestCounts {
+        let (workers, timer) = self.final_counts();
         let w = |c: WorkerCount| workers[c as usize];
         let t = |c: TimerCount| timer[c as usize];
         let sent = if self.closed {
@@ -359,7 +356,7 @@ impl ScenarioCollector {
         let abandoned =
             sent.saturating_sub(completed + w(WorkerCount::Expired)) + t(TimerCount::Abandoned);
         let dropped = t(TimerCount::Dropped);
-        let requests = RequestCounts {
+        RequestCounts {
             intended: sent + dropped + t(TimerCount::Expired) + t(TimerCount::Abandoned),
             sent,
             completed,
@@ -381,7 +378,23 @@ impl ScenarioCollector {
             },
             cache_hits: w(WorkerCount::CacheHits),
             fallbacks: w(WorkerCount::Fallbacks),
-        };
+        }
+    }
+
+    /// Builds the scenario's result from everything collected. `result` arrives with its
+    /// descriptive fields filled in; this fills in the measurements. Call after `close_last`:
+    /// the counts are those of its final reading, which agree with the histograms.
+    ///
+    /// Also returns what went wrong reading the intervals' histograms back (nothing, as a
+    /// rule), for the run's warnings.
+    pub fn finish(
+        self,
+        facts: &RunFacts,
+        mut result: ScenarioResult,
+    ) -> (ScenarioResult, Vec<String>) {
+        let (workers, _) = self.final_counts();
+        let w = |c: WorkerCount| workers[c as usize];
+        let requests = self.request_counts();
         result.send_window_s = facts.send_window_s;
         let last_end = self
             .workers

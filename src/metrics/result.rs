@@ -85,6 +85,16 @@ pub struct Stall {
     pub duration_s: f64,
 }
 
+impl Stall {
+    /// The stall from `from_ns` to `to_ns` on the run clock.
+    pub fn between(from_ns: u64, to_ns: u64) -> Stall {
+        Stall {
+            at_s: from_ns as f64 / 1e9,
+            duration_s: to_ns.saturating_sub(from_ns) as f64 / 1e9,
+        }
+    }
+}
+
 /// What `openpace merge` merged.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct MergeInfo {

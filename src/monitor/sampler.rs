@@ -249,38 +249,8 @@ impl Sampler {
                 })
             })
             .collect();
-        let host = match (&before.cpu, &after.cpu) {
-            (Some((t0, cores0)), Some((t1, cores1))) => Some(HostSample {
-                total: core_sample(t0, t1),
-                cores: cores0
-                    .iter()
-                    .zip(cores1)
-                    .map(|(a, b)| core_sample(a, b))
-                    .collect(),
-                load_average: after.loadavg,
-                memory_available_mb: after
-                    .meminfo
-                    .map(|m| m.available_kb as f64 / 1024.0)
-                    .filter(|_| c.memory),
-            }),
-            _ => None,
-        };
-        let network = match (&self.network_base, &after.network) {
-            (Some(base), Some(now)) => {
-                let interfaces: BTreeMap<String, NetCounters> = now
-                    .iter()
-                    .map(|(name, counters)| {
-                        let start = base.get(name).copied().unwrap_or_default();
-                        (name.clone(), counters.since(&start))
-                    })
-                    .collect();
-                let total = interfaces
-                    .values()
-                    .fold(NetCounters::default(), |sum, c| sum.plus(c));
-                Some(NetworkSample { interfaces, total })
-            }
-            _ => None,
-        };
+        let host = host_sample(before, after, c.memory);
+        let network = self.network_sample(after);
         let target_process = match (&before.target, &after.target, c.target_pid) {
             (Some(a), Some(b), Some(pid)) => Some(TargetProcessSample {
                 pid,
@@ -300,6 +270,46 @@ impl Sampler {
             network,
             target_process,
         }
+    }
+
+    /// Bytes and packets per interface since the start of the run.
+    fn network_sample(&self, after: &Reading) -> Option<NetworkSample> {
+        match (&self.network_base, &after.network) {
+            (Some(base), Some(now)) => {
+                let interfaces: BTreeMap<String, NetCounters> = now
+                    .iter()
+                    .map(|(name, counters)| {
+                        let start = base.get(name).copied().unwrap_or_default();
+                        (name.clone(), counters.since(&start))
+                    })
+                    .collect();
+                let total = interfaces
+                    .values()
+                    .fold(NetCounters::default(), |sum, c| sum.plus(c));
+                Some(NetworkSample { interfaces, total })
+            }
+            _ => None,
+        }
+    }
+}
+
+/// The host's CPU (all cores, each core), load and memory between two readings.
+fn host_sample(before: &Reading, after: &Reading, memory: bool) -> Option<HostSample> {
+    match (&before.cpu, &after.cpu) {
+        (Some((t0, cores0)), Some((t1, cores1))) => Some(HostSample {
+            total: core_sample(t0, t1),
+            cores: cores0
+                .iter()
+                .zip(cores1)
+                .map(|(a, b)| core_sample(a, b))
+                .collect(),
+            load_average: after.loadavg,
+            memory_available_mb: after
+                .meminfo
+                .map(|m| m.available_kb as f64 / 1024.0)
+                .filter(|_| memory),
+        }),
+        _ => None,
     }
 }
 

@@ -16,6 +16,14 @@ fn cyclictest_style(l: &LatencySummary) -> String {
 /// The calibration report as printed.
 pub fn calibration_text(c: &CalibrationReport) -> String {
     let mut w = String::new();
+    host_lines(&mut w, c);
+    mode_lines(&mut w, c);
+    rate_and_overhead_lines(&mut w, c);
+    w
+}
+
+/// The host and the cores calibrated.
+fn host_lines(w: &mut String, c: &CalibrationReport) {
     let h = &c.host;
     let core = |c: Option<usize>| c.map_or("unpinned".to_string(), |c| format!("core {c}"));
     let _ = writeln!(
@@ -39,6 +47,10 @@ pub fn calibration_text(c: &CalibrationReport) -> String {
         core(h.timer_core),
         core(h.worker_core)
     );
+}
+
+/// The clock and recording costs, then each wait mode's floors.
+fn mode_lines(w: &mut String, c: &CalibrationReport) {
     let _ = writeln!(
         w,
         "\nclock read {:.1} ns; record {:.1} ns (HdrHistogram {:.1} ns)",
@@ -63,6 +75,10 @@ pub fn calibration_text(c: &CalibrationReport) -> String {
             m.overhead_per_request_us, m.timer_cpu_pct
         );
     }
+}
+
+/// The highest noop rate, the spin targets' accuracy and the expected overhead.
+fn rate_and_overhead_lines(w: &mut String, c: &CalibrationReport) {
     let _ = writeln!(
         w,
         "\nhighest noop rate held by one worker (spin): {:.1}M RPS",
@@ -98,7 +114,6 @@ pub fn calibration_text(c: &CalibrationReport) -> String {
             o.per_request_us
         );
     }
-    w
 }
 
 /// A run's timing figures beside the calibrated floors of its wait mode.

@@ -102,8 +102,37 @@ fn summary_section(page: &mut String, s: &ScenarioResult) {
         s.workers,
         escape(&s.measurement)
     );
+    for (name, value) in figure_rows(s) {
+        let _ = write!(page, "<tr><td>{name}</td><td>{value}</td></tr>");
+    }
+    page.push_str(
+        "</table><table><tr><th></th><th>avg</th><th>p50</th><th>p90</th><th>p95</th>\
+                   <th>p99</th><th>p99.9</th><th>max</th></tr>",
+    );
+    for (name, l) in [
+        ("response time, ms (corrected)", &s.response_time_ms),
+        ("service time, ms", &s.service_time_ms),
+        ("dispatch delay, µs", &s.dispatch_delay_us),
+    ] {
+        let _ = write!(
+            page,
+            "<tr><td>{name}</td><td>{:.3}</td><td>{:.3}</td><td>{:.3}</td><td>{:.3}</td>\
+             <td>{:.3}</td><td>{:.3}</td><td>{:.3}</td></tr>",
+            l.avg, l.p50, l.p90, l.p95, l.p99, l.p99_9, l.max
+        );
+    }
+    threshold_table(page, s);
+    page.push_str("</table>");
+    for note in &s.verdict.notes {
+        let _ = write!(page, "<p class=\"note\">{}</p>", escape(note));
+    }
+    page.push_str("</section>");
+}
+
+/// The summary table's rows: rates, counts, shares, overhead.
+fn figure_rows(s: &ScenarioResult) -> [(&'static str, String); 6] {
     let r = &s.requests;
-    let rows = [
+    [
         (
             "rate (RPS): scheduled / achieved / sustained",
             format!(
@@ -145,26 +174,11 @@ fn summary_section(page: &mut String, s: &ScenarioResult) {
                 s.overhead_pct, s.overhead.per_request_us
             ),
         ),
-    ];
-    for (name, value) in rows {
-        let _ = write!(page, "<tr><td>{name}</td><td>{value}</td></tr>");
-    }
-    page.push_str(
-        "</table><table><tr><th></th><th>avg</th><th>p50</th><th>p90</th><th>p95</th>\
-                   <th>p99</th><th>p99.9</th><th>max</th></tr>",
-    );
-    for (name, l) in [
-        ("response time, ms (corrected)", &s.response_time_ms),
-        ("service time, ms", &s.service_time_ms),
-        ("dispatch delay, µs", &s.dispatch_delay_us),
-    ] {
-        let _ = write!(
-            page,
-            "<tr><td>{name}</td><td>{:.3}</td><td>{:.3}</td><td>{:.3}</td><td>{:.3}</td>\
-             <td>{:.3}</td><td>{:.3}</td><td>{:.3}</td></tr>",
-            l.avg, l.p50, l.p90, l.p95, l.p99, l.p99_9, l.max
-        );
-    }
+    ]
+}
+
+/// Each threshold with what was measured, pass or fail.
+fn threshold_table(page: &mut String, s: &ScenarioResult) {
     page.push_str("</table><table><tr><th>threshold</th><th>measured</th><th></th></tr>");
     for t in &s.verdict.thresholds {
         let (class, mark) = if t.passed {
@@ -183,11 +197,6 @@ fn summary_section(page: &mut String, s: &ScenarioResult) {
             escape(&t.unit)
         );
     }
-    page.push_str("</table>");
-    for note in &s.verdict.notes {
-        let _ = write!(page, "<p class=\"note\">{}</p>", escape(note));
-    }
-    page.push_str("</section>");
 }
 
 fn over_time(
@@ -217,15 +226,18 @@ fn percentile_series(
     ]
 }
 
-fn scenario_charts(s: &ScenarioResult, index: usize) -> Result<Vec<Chart>, String> {
-    let bands: Vec<(f64, f64)> = s
-        .intervals
+/// The x ranges of the flagged intervals, shaded on the charts over time.
+fn flagged_bands(s: &ScenarioResult) -> Vec<(f64, f64)> {
+    s.intervals
         .iter()
         .filter(|i| !i.flags.is_empty())
         .map(|i| (i.start_s, i.end_s))
-        .collect();
-    let limits: Vec<HLine> = s
-        .verdict
+        .collect()
+}
+
+/// The response-time thresholds in ms, drawn on the response chart.
+fn latency_limits(s: &ScenarioResult) -> Vec<HLine> {
+    s.verdict
         .thresholds
         .iter()
         .filter(|t| t.unit == "ms" && t.metric.starts_with("response"))
@@ -239,7 +251,12 @@ fn scenario_charts(s: &ScenarioResult, index: usize) -> Result<Vec<Chart>, Strin
             ),
             color: "#b00020",
         })
-        .collect();
+        .collect()
+}
+
+fn scenario_charts(s: &ScenarioResult, index: usize) -> Result<Vec<Chart>, String> {
+    let bands = flagged_bands(s);
+    let limits = latency_limits(s);
     let name = |what: &str| {
         if index == 0 {
             what.to_string()

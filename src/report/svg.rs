@@ -93,8 +93,61 @@ fn label(v: f64) -> String {
     }
 }
 
+/// Where data lands on the page: the data ranges and the plot area.
+struct Frame {
+    x0: f64,
+    x1: f64,
+    y_top: f64,
+    plot_w: f64,
+    plot_h: f64,
+}
+
+impl Frame {
+    fn px(&self, x: f64) -> f64 {
+        LEFT + (x - self.x0) / (self.x1 - self.x0) * self.plot_w
+    }
+
+    fn py(&self, y: f64) -> f64 {
+        TOP + self.plot_h - (y / self.y_top).clamp(0.0, 1.0) * self.plot_h
+    }
+}
+
 /// The chart as an `<svg>` element.
 pub fn render(chart: &Chart) -> String {
+    let (frame, y_ticks, drawn, off_scale) = scale(chart);
+    let mut s = String::new();
+    let _ = write!(
+        s,
+        "<svg viewBox=\"0 0 {WIDTH} {HEIGHT}\" width=\"{WIDTH}\" height=\"{HEIGHT}\" \
+         role=\"img\" class=\"chart\"><title>{}</title>",
+        esc(&chart.title)
+    );
+    let _ = write!(
+        s,
+        "<text x=\"{LEFT}\" y=\"18\" class=\"t\">{}</text>",
+        esc(&chart.title)
+    );
+    for &(a, b) in &chart.bands {
+        let (a, b) = (frame.px(a.max(frame.x0)), frame.px(b.min(frame.x1)));
+        if b > a {
+            let _ = write!(
+                s,
+                "<rect x=\"{a:.1}\" y=\"{TOP}\" width=\"{:.1}\" height=\"{}\" class=\"band\"/>",
+                b - a,
+                frame.plot_h
+            );
+        }
+    }
+    draw_axes(&mut s, chart, &frame, &y_ticks);
+    draw_limits(&mut s, &frame, &drawn, &off_scale);
+    draw_series(&mut s, chart, &frame);
+    s.push_str("</svg>");
+    s
+}
+
+/// The frame of `chart`, its y ticks, and its threshold lines split into those drawn and
+/// those so far above the data that they are only named.
+fn scale(chart: &Chart) -> (Frame, Vec<f64>, Vec<&HLine>, Vec<&HLine>) {
     let points = chart.series.iter().flat_map(|s| s.points.iter());
     let (mut x0, mut x1, mut y1) = (f64::INFINITY, f64::NEG_INFINITY, 0.0f64);
     for &(x, y) in points {
@@ -132,35 +185,21 @@ pub fn render(chart: &Chart) -> String {
         .copied()
         .unwrap_or(1.0)
         .max(f64::MIN_POSITIVE);
-    let plot_w = WIDTH - LEFT - RIGHT;
-    let plot_h = HEIGHT - TOP - BOTTOM;
-    let px = |x: f64| LEFT + (x - x0) / (x1 - x0) * plot_w;
-    let py = |y: f64| TOP + plot_h - (y / y_top).clamp(0.0, 1.0) * plot_h;
+    let frame = Frame {
+        x0,
+        x1,
+        y_top,
+        plot_w: WIDTH - LEFT - RIGHT,
+        plot_h: HEIGHT - TOP - BOTTOM,
+    };
+    (frame, y_ticks, drawn, off_scale)
+}
 
-    let mut s = String::new();
-    let _ = write!(
-        s,
-        "<svg viewBox=\"0 0 {WIDTH} {HEIGHT}\" width=\"{WIDTH}\" height=\"{HEIGHT}\" \
-         role=\"img\" class=\"chart\"><title>{}</title>",
-        esc(&chart.title)
-    );
-    let _ = write!(
-        s,
-        "<text x=\"{LEFT}\" y=\"18\" class=\"t\">{}</text>",
-        esc(&chart.title)
-    );
-    for &(a, b) in &chart.bands {
-        let (a, b) = (px(a.max(x0)), px(b.min(x1)));
-        if b > a {
-            let _ = write!(
-                s,
-                "<rect x=\"{a:.1}\" y=\"{TOP}\" width=\"{:.1}\" height=\"{plot_h}\" class=\"band\"/>",
-                b - a
-            );
-        }
-    }
-    for t in &y_ticks {
-        let y = py(*t);
+/// Grid lines, tick labels, the frame and the axis titles.
+fn draw_axes(s: &mut String, chart: &Chart, frame: &Frame, y_ticks: &[f64]) {
+    let (plot_w, plot_h) = (frame.plot_w, frame.plot_h);
+    for t in y_ticks {
+        let y = frame.py(*t);
         let _ = write!(
             s,
             "<line x1=\"{LEFT}\" y1=\"{y:.1}\" x2=\"{:.1}\" y2=\"{y:.1}\" class=\"grid\"/>\
@@ -171,26 +210,8 @@ pub fn render(chart: &Chart) -> String {
             label(*t)
         );
     }
-    let x_ticks: Vec<(f64, String)> = match chart.x_axis {
-        XAxis::Linear => ticks(x0, x1, 8)
-            .into_iter()
-            .map(|t| (t, label(t)))
-            .collect(),
-        XAxis::Nines => (0..=(x1.ceil() as i32).max(1))
-            .map(|n| {
-                let pct = 100.0 * (1.0 - 10f64.powi(-n));
-                let text = if n <= 2 {
-                    format!("{pct:.0}%")
-                } else {
-                    format!("{pct:.*}%", (n - 2) as usize)
-                };
-                (n as f64, text)
-            })
-            .filter(|(x, _)| *x <= x1 + 1e-9)
-            .collect(),
-    };
-    for (t, text) in &x_ticks {
-        let x = px(*t);
+    for (t, text) in &x_ticks(chart, frame) {
+        let x = frame.px(*t);
         let _ = write!(
             s,
             "<line x1=\"{x:.1}\" y1=\"{TOP}\" x2=\"{x:.1}\" y2=\"{:.1}\" class=\"grid\"/>\
@@ -212,8 +233,37 @@ pub fn render(chart: &Chart) -> String {
         TOP + plot_h / 2.0,
         esc(&chart.y_label)
     );
-    for h in &drawn {
-        let y = py(h.y);
+}
+
+/// The x ticks with their labels: "nice" numbers, or 0%, 90%, 99%, 99.9%, ... on the
+/// nines axis.
+fn x_ticks(chart: &Chart, frame: &Frame) -> Vec<(f64, String)> {
+    let (x0, x1) = (frame.x0, frame.x1);
+    match chart.x_axis {
+        XAxis::Linear => ticks(x0, x1, 8)
+            .into_iter()
+            .map(|t| (t, label(t)))
+            .collect(),
+        XAxis::Nines => (0..=(x1.ceil() as i32).max(1))
+            .map(|n| {
+                let pct = 100.0 * (1.0 - 10f64.powi(-n));
+                let text = if n <= 2 {
+                    format!("{pct:.0}%")
+                } else {
+                    format!("{pct:.*}%", (n - 2) as usize)
+                };
+                (n as f64, text)
+            })
+            .filter(|(x, _)| *x <= x1 + 1e-9)
+            .collect(),
+    }
+}
+
+/// Threshold lines with their labels, and the names of those above the chart.
+fn draw_limits(s: &mut String, frame: &Frame, drawn: &[&HLine], off_scale: &[&HLine]) {
+    let plot_w = frame.plot_w;
+    for h in drawn {
+        let y = frame.py(h.y);
         let _ = write!(
             s,
             "<line x1=\"{LEFT}\" y1=\"{y:.1}\" x2=\"{:.1}\" y2=\"{y:.1}\" stroke=\"{}\" \
@@ -236,12 +286,16 @@ pub fn render(chart: &Chart) -> String {
             esc(&names.join(", "))
         );
     }
+}
+
+/// Each series as a line, with its legend entry.
+fn draw_series(s: &mut String, chart: &Chart, frame: &Frame) {
     for (i, series) in chart.series.iter().enumerate() {
         let path: Vec<String> = series
             .points
             .iter()
             .filter(|(x, y)| x.is_finite() && y.is_finite())
-            .map(|&(x, y)| format!("{:.1},{:.1}", px(x), py(y)))
+            .map(|&(x, y)| format!("{:.1},{:.1}", frame.px(x), frame.py(y)))
             .collect();
         if !path.is_empty() {
             let _ = write!(
@@ -252,7 +306,7 @@ pub fn render(chart: &Chart) -> String {
             );
         }
         let ly = TOP + 14.0 + 18.0 * i as f64;
-        let lx = LEFT + plot_w + 10.0;
+        let lx = LEFT + frame.plot_w + 10.0;
         let _ = write!(
             s,
             "<line x1=\"{lx:.1}\" y1=\"{:.1}\" x2=\"{:.1}\" y2=\"{:.1}\" stroke=\"{}\" \
@@ -265,8 +319,6 @@ pub fn render(chart: &Chart) -> String {
             esc(&series.name)
         );
     }
-    s.push_str("</svg>");
-    s
 }
 
 fn esc(text: &str) -> String {

@@ -93,8 +93,16 @@ fn clock_words(synchronized: Option<bool>, max_error_us: Option<f64>) -> String 
     }
 }
 
-fn scenario_block(out: &mut String, run: &RunResult, s: &ScenarioResult) {
-    let w = out;
+fn scenario_block(w: &mut String, run: &RunResult, s: &ScenarioResult) {
+    header_lines(w, run, s);
+    performance_lines(w, s);
+    latency_and_overhead_lines(w, run, s);
+    resource_lines(w, run);
+    verdict_lines(w, s);
+}
+
+/// The scenario's name, window, pattern, rate and target.
+fn header_lines(w: &mut String, run: &RunResult, s: &ScenarioResult) {
     let _ = writeln!(w, "\n{RULE}\nLOAD TEST SUMMARY\n{RULE}");
     let _ = writeln!(w, "Test Name: {}", s.name);
     let _ = write!(w, "Duration: {}s", plain_number(s.duration_s));
@@ -136,7 +144,10 @@ fn scenario_block(out: &mut String, run: &RunResult, s: &ScenarioResult) {
         format!("on core(s) {}", join(&s.worker_cores))
     };
     let _ = writeln!(w, "Target: {}, {} worker(s) {cores}", s.target, s.workers);
+}
 
+/// Rates, request counts, errors by kind, traffic and connections.
+fn performance_lines(w: &mut String, s: &ScenarioResult) {
     let _ = writeln!(w, "\nPERFORMANCE METRICS:");
     let _ = writeln!(
         w,
@@ -195,7 +206,10 @@ fn scenario_block(out: &mut String, run: &RunResult, s: &ScenarioResult) {
             n.peak_in_flight, r.queued
         );
     }
+}
 
+/// Response, service, dispatch and timer figures, then the framework's overhead.
+fn latency_and_overhead_lines(w: &mut String, run: &RunResult, s: &ScenarioResult) {
     let heading = if s.corrected {
         "response time = end - intended, corrected for coordinated omission"
     } else {
@@ -228,9 +242,6 @@ fn scenario_block(out: &mut String, run: &RunResult, s: &ScenarioResult) {
         "  workers used {:.2} CPU seconds (target calls included)",
         s.worker_cpu_s
     );
-
-    resource_lines(w, run);
-    verdict_lines(w, s);
 }
 
 /// The design's resource block (average and maximum CPU and memory) and what the sampler saw
