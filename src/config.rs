@@ -14,7 +14,7 @@ mod fields;
 mod load;
 pub mod shard;
 
-pub use fields::{FIELDS, Field, example_config};
+pub use fields::{FIELDS, Field, Flag, example_config};
 pub use load::{DEFAULT_SCENARIO, Override, load_json};
 
 use std::path::PathBuf;

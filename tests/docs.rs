@@ -189,3 +189,24 @@ fn the_cli_reference_names_every_flag() {
         }
     }
 }
+
+/// The flags that set a field are made from the field table: the flag the table names, the
+/// table's description, the field's name.
+#[test]
+fn field_flags_come_from_the_field_table() {
+    let out = common::openpace(&["run", "--help"]);
+    let help = String::from_utf8_lossy(&out.stdout);
+    let mut flagged = 0;
+    for field in openpace::config::FIELDS {
+        let Some(flag) = field.flag else { continue };
+        flagged += 1;
+        assert!(
+            help.contains(&format!("--{}", flag.long)),
+            "run --help lacks --{}",
+            flag.long
+        );
+        let described = format!("{} (field `{}`)", field.doc, field.name);
+        assert!(help.contains(&described), "run --help lacks: {described}");
+    }
+    assert!(flagged >= 30, "only {flagged} fields have flags");
+}

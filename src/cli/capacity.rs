@@ -4,19 +4,26 @@
 use std::path::PathBuf;
 
 use clap::Args;
+use openpace::config::Override;
 use openpace::report::{self, Destination};
 use openpace::{Error, capacity};
 
 use super::run::RunArgs;
-use super::{Console, ScenarioFlags, finish, flag_error, load, seconds_flag};
+use super::{Console, finish, flag_error, load, seconds_flag};
 
 /// Flags of `openpace capacity`.
 #[derive(Args)]
+#[command(next_display_order = 100)]
 pub(super) struct CapacityArgs {
     /// Config file (JSON) of one scenario; without one, the embedded default scenario.
     config: Option<PathBuf>,
-    #[command(flatten)]
-    scenario: ScenarioFlags,
+    /// The field flags given (`--target`, `--workers`, `--wait`, `--threshold`), filled in
+    /// after parsing.
+    #[arg(skip)]
+    pub(super) fields: Vec<Override>,
+    /// Any config field, e.g. --set latency_p99_threshold_ms=50 (repeatable).
+    #[arg(long = "set", value_name = "FIELD=VALUE")]
+    set: Vec<String>,
     /// Lowest rate tried.
     #[arg(long, value_name = "RPS", default_value = "10")]
     low: f64,
@@ -44,7 +51,7 @@ pub(super) struct CapacityArgs {
 }
 
 pub(super) fn capacity(args: &CapacityArgs) -> Result<u8, Error> {
-    let overrides = RunArgs::with_scenario(&args.scenario).overrides()?;
+    let overrides = RunArgs::with_fields(args.fields.clone(), &args.set).overrides()?;
     let run = load(args.config.as_ref(), &overrides)?;
     let options = capacity::CapacityOptions {
         low: args.low,

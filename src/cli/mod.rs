@@ -14,9 +14,9 @@ mod validate;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Arg, ArgAction, ArgMatches, CommandFactory, FromArgMatches, Parser, Subcommand};
 use openpace::Error;
-use openpace::config::{self, DEFAULT_SCENARIO, Override, ReportFormat, RunConfig};
+use openpace::config::{self, DEFAULT_SCENARIO, FIELDS, Field, Override, ReportFormat, RunConfig};
 use openpace::error::{ConfigError, Origin};
 use openpace::report::{Destination, Written};
 
@@ -69,7 +69,13 @@ impl Default for Command {
 
 /// Parses the command line, runs the subcommand and turns its outcome into the exit code.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = command().get_matches();
+    let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    match (&mut cli.command, matches.subcommand()) {
+        (Some(Command::Run(args)), Some((_, m))) => args.fields = field_overrides(m),
+        (Some(Command::Capacity(args)), Some((_, m))) => args.fields = field_overrides(m),
+        _ => {}
+    }
     let outcome = match cli.command.unwrap_or_default() {
         Command::Run(args) => run::run(&args),
         Command::Validate { file } => validate::validate(&file),
@@ -91,27 +97,69 @@ pub fn main() -> ExitCode {
     }
 }
 
-/// Flags `run` and `capacity` share: what is called, by how many workers waiting how, and
-/// what it must meet. Every value is read by the same code as the config file.
-#[derive(Args, Clone, Default)]
-struct ScenarioFlags {
-    /// Target: noop, spin:DURATION, sleep:DURATION, features[:OPTIONS], http://HOST[:PORT]/PATH
-    /// or tcp://HOST:PORT (field `target`).
-    #[arg(long, value_name = "TARGET")]
-    target: Option<String>,
-    /// Worker threads (field `num_workers`).
-    #[arg(long, value_name = "N")]
-    workers: Option<String>,
-    /// How idle threads wait: spin, hybrid or sleep (field `wait`).
-    #[arg(long, value_name = "MODE")]
-    wait: Option<String>,
-    /// A threshold beyond the design's four, e.g. "response p99.9 < 5ms" (repeatable; field
-    /// `thresholds`).
-    #[arg(long = "threshold", value_name = "THRESHOLD")]
-    thresholds: Vec<String>,
-    /// Any config field, e.g. --set latency_p99_threshold_ms=50 (repeatable).
-    #[arg(long = "set", value_name = "FIELD=VALUE")]
-    set: Vec<String>,
+/// The fields `openpace capacity` takes as flags (the others are `run`'s only; capacity's
+/// own `--warmup` and `--format` are its steps'.)
+const CAPACITY_FIELDS: [&str; 4] = ["target", "num_workers", "wait", "thresholds"];
+
+/// The flags that set config fields, made from the field table: `--LONG VALUE` with the
+/// field's own description, listed first in the help (the other flags come after them).
+fn field_args(pick: impl Fn(&Field) -> bool) -> Vec<Arg> {
+    FIELDS
+        .iter()
+        .filter(|f| pick(f))
+        .filter_map(|field| Some((field, field.flag?)))
+        .enumerate()
+        .map(|(order, (field, flag))| {
+            // The field's description as is: it often starts with a keyword (`noop`, `spin`).
+            let arg = Arg::new(field.name)
+                .long(flag.long)
+                .help(format!("{} (field `{}`)", field.doc, field.name))
+                .display_order(order);
+            match (flag.value, flag.repeated) {
+                ("", _) => arg.action(ArgAction::SetTrue),
+                (value, true) => arg.value_name(value).action(ArgAction::Append),
+                (value, false) => arg.value_name(value),
+            }
+        })
+        .collect()
+}
+
+/// The field flags given in `matches`, as overrides of their fields, in the table's order.
+fn field_overrides(matches: &ArgMatches) -> Vec<Override> {
+    let mut overrides = Vec::new();
+    for field in FIELDS {
+        let Some(flag) = field.flag else { continue };
+        let Ok(Some(mut values)) = matches.try_get_raw(field.name) else {
+            continue;
+        };
+        let flag_name = format!("--{}", flag.long);
+        let text = |v: &std::ffi::OsStr| v.to_string_lossy().into_owned();
+        if flag.value.is_empty() {
+            if matches.get_flag(field.name) {
+                overrides.push(Override::new(&flag_name, field.name, "true"));
+            }
+        } else if flag.repeated {
+            let all: Vec<String> = values.map(text).collect();
+            overrides.push(Override {
+                flag: flag_name,
+                field: field.name.to_string(),
+                value: serde_json::Value::from(all),
+            });
+        } else if let Some(value) = values.next() {
+            overrides.push(Override::new(&flag_name, field.name, &text(value)));
+        }
+    }
+    overrides
+}
+
+/// The command line: the derived subcommands, with the field flags added to `run` and
+/// `capacity`.
+fn command() -> clap::Command {
+    Cli::command()
+        .mut_subcommand("run", |c| c.args(field_args(|_| true)))
+        .mut_subcommand("capacity", |c| {
+            c.args(field_args(|f| CAPACITY_FIELDS.contains(&f.name)))
+        })
 }
 
 /// A usage error (exit 2) for `value` given to `flag`, which sets `field`: the message names

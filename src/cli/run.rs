@@ -13,34 +13,22 @@ use openpace::report::{self, Destination};
 use openpace::targets::net::spec::NetFlags;
 use openpace::{Error, LoadTestRunner, RunResult, calibrate};
 
-use super::{Console, ScenarioFlags, finish, flag_error, load, seconds_flag};
+use super::{Console, finish, flag_error, load, seconds_flag};
 
 /// Flags of `openpace run`. Every value is read by the same code as the config file, so
 /// `--duration 2m` and `"duration_seconds": "2m"` mean the same.
 #[derive(Args, Default)]
+#[command(next_display_order = 100)]
 pub(super) struct RunArgs {
+    /// The field flags given (`--rate`, `--target`, ...), filled in from the field table's
+    /// arguments after parsing (`cli::field_overrides`).
+    #[arg(skip)]
+    pub(super) fields: Vec<Override>,
     /// Config file (JSON). Without one, flags modify the embedded default scenario.
     pub(super) config: Option<PathBuf>,
-    #[command(flatten)]
-    pub(super) scenario: ScenarioFlags,
-    /// Load pattern: constant, ramp_up, spike, step or stages (field `load_pattern`).
-    #[arg(long, value_name = "PATTERN")]
-    pattern: Option<String>,
-    /// Requests per second (field `target_rps`).
-    #[arg(long, value_name = "RPS")]
-    rate: Option<String>,
-    /// Measured window: seconds or e.g. 500ms, 2m (field `duration_seconds`).
-    #[arg(long, value_name = "DURATION")]
-    duration: Option<String>,
-    /// Sent before measuring, not counted (field `warmup_seconds`).
-    #[arg(long, value_name = "DURATION")]
-    warmup: Option<String>,
-    /// Where the report is written; `none` for nowhere (field `output`).
-    #[arg(long, value_name = "FILE")]
-    out: Option<String>,
     /// Print nothing but errors.
     #[arg(long)]
-    quiet: bool,
+    pub(super) quiet: bool,
     /// HTTP header "Name: value" for an http:// target (repeatable).
     #[arg(short = 'H', long = "header", value_name = "HEADER")]
     headers: Vec<String>,
@@ -72,85 +60,12 @@ pub(super) struct RunArgs {
     /// A tcp:// response is this many bytes.
     #[arg(long, value_name = "N")]
     read_bytes: Option<String>,
-    /// Scenario name (field `name`).
-    #[arg(long, value_name = "NAME")]
-    name: Option<String>,
-    /// ramp_up start rate (field `min_rps`).
-    #[arg(long, value_name = "RPS")]
-    min_rps: Option<String>,
-    /// ramp_up end rate (field `max_rps`).
-    #[arg(long, value_name = "RPS")]
-    max_rps: Option<String>,
-    /// ramp_up length (field `ramp_up_duration`).
-    #[arg(long, value_name = "DURATION")]
-    ramp_up: Option<String>,
-    /// Rate during spikes (field `spike_rps`).
-    #[arg(long, value_name = "RPS")]
-    spike_rps: Option<String>,
-    /// Length of each spike (field `spike_duration`).
-    #[arg(long, value_name = "DURATION")]
-    spike_duration: Option<String>,
-    /// Stages, e.g. 30s:100,1m:100,30s:0 (field `stages`).
-    #[arg(long, value_name = "STAGES")]
-    stages: Option<String>,
-    /// Arrival process: uniform or poisson (field `arrival`).
-    #[arg(long, value_name = "ARRIVAL")]
-    arrival: Option<String>,
-    /// Seed of poisson arrivals (field `seed`).
-    #[arg(long, value_name = "N")]
-    seed: Option<String>,
-    /// Request timeout (field `request_timeout_seconds`).
-    #[arg(long, value_name = "DURATION")]
-    timeout: Option<String>,
-    /// Extra attempts after a failure (field `max_retries`).
-    #[arg(long, value_name = "N")]
-    retries: Option<String>,
-    /// Interval of the time series (field `metrics_collection_interval`).
-    #[arg(long, value_name = "DURATION")]
-    interval: Option<String>,
-    /// Core of the timing loop (field `timer_core`).
-    #[arg(long, value_name = "CORE")]
-    timer_core: Option<String>,
-    /// Cores of the workers, e.g. 1,2 or 1-3 (field `worker_cores`).
-    #[arg(long, value_name = "CORES")]
-    worker_cores: Option<String>,
-    /// open or closed (field `model`).
-    #[arg(long, value_name = "MODEL")]
-    model: Option<String>,
-    /// Callers in the closed model (field `concurrency`).
-    #[arg(long, value_name = "N")]
-    concurrency: Option<String>,
-    /// Also write the self-contained HTML report here (field `html`).
-    #[arg(long, value_name = "FILE")]
-    html: Option<String>,
-    /// Also write HdrHistogram percentile distributions here (field `hgrm`).
-    #[arg(long, value_name = "FILE")]
-    hgrm: Option<String>,
-    /// Also write the HdrHistogram interval log here (field `hlog`).
-    #[arg(long, value_name = "FILE")]
-    hlog: Option<String>,
-    /// Also write the interval time series as CSV here (field `csv`).
-    #[arg(long, value_name = "FILE")]
-    csv: Option<String>,
-    /// Also write a JUnit XML report here, one test case per threshold (field `junit`).
-    #[arg(long, value_name = "FILE")]
-    junit: Option<String>,
-    /// Another process to sample during the run (field `monitor_pid`).
-    #[arg(long, value_name = "PID")]
-    monitor_pid: Option<String>,
-    /// Output file format: json or text (field `report_format`).
-    #[arg(long, value_name = "FORMAT")]
-    format: Option<String>,
+    /// Any config field, e.g. --set latency_p99_threshold_ms=50 (repeatable).
+    #[arg(long = "set", value_name = "FIELD=VALUE")]
+    pub(super) set: Vec<String>,
     /// A report of `openpace calibrate`: prints the run's figures beside its floors.
     #[arg(long, value_name = "FILE")]
     calibration: Option<PathBuf>,
-    /// Run this shell command for each alert and at the end, with JSON on stdin (field
-    /// `notify_cmd`).
-    #[arg(long, value_name = "CMD")]
-    notify_cmd: Option<String>,
-    /// Stop as soon as a threshold can no longer pass (field `abort_on_fail`).
-    #[arg(long)]
-    abort_on_fail: bool,
     /// This run is shard I of N (I/N); `auto`: read from Slurm, Open MPI, PMI or a
     /// Kubernetes Indexed Job (the default when their variables are set); `none`: the whole
     /// schedule even under a launcher.
@@ -169,68 +84,21 @@ pub(super) struct RunArgs {
 }
 
 impl RunArgs {
-    /// The flags of a run that gives only `scenario`'s.
-    pub(super) fn with_scenario(scenario: &ScenarioFlags) -> RunArgs {
+    /// The flags of a run given only these field flags and `--set` pairs.
+    pub(super) fn with_fields(fields: Vec<Override>, set: &[String]) -> RunArgs {
         RunArgs {
-            scenario: scenario.clone(),
+            fields,
+            set: set.to_vec(),
             ..RunArgs::default()
         }
     }
 
-    /// The flags that were given, as overrides of config fields.
+    /// The flags that were given, as overrides of config fields: the field flags, the
+    /// network flags folded into the target, then `--set`.
     pub(super) fn overrides(&self) -> Result<Vec<Override>, Error> {
-        let flags: [(&str, &str, &Option<String>); 32] = [
-            ("--target", "target", &self.scenario.target),
-            ("--pattern", "load_pattern", &self.pattern),
-            ("--rate", "target_rps", &self.rate),
-            ("--duration", "duration_seconds", &self.duration),
-            ("--warmup", "warmup_seconds", &self.warmup),
-            ("--workers", "num_workers", &self.scenario.workers),
-            ("--wait", "wait", &self.scenario.wait),
-            ("--out", "output", &self.out),
-            ("--name", "name", &self.name),
-            ("--min-rps", "min_rps", &self.min_rps),
-            ("--max-rps", "max_rps", &self.max_rps),
-            ("--ramp-up", "ramp_up_duration", &self.ramp_up),
-            ("--spike-rps", "spike_rps", &self.spike_rps),
-            ("--spike-duration", "spike_duration", &self.spike_duration),
-            ("--stages", "stages", &self.stages),
-            ("--arrival", "arrival", &self.arrival),
-            ("--seed", "seed", &self.seed),
-            ("--timeout", "request_timeout_seconds", &self.timeout),
-            ("--retries", "max_retries", &self.retries),
-            ("--interval", "metrics_collection_interval", &self.interval),
-            ("--timer-core", "timer_core", &self.timer_core),
-            ("--worker-cores", "worker_cores", &self.worker_cores),
-            ("--model", "model", &self.model),
-            ("--concurrency", "concurrency", &self.concurrency),
-            ("--format", "report_format", &self.format),
-            ("--monitor-pid", "monitor_pid", &self.monitor_pid),
-            ("--html", "html", &self.html),
-            ("--hgrm", "hgrm", &self.hgrm),
-            ("--hlog", "hlog", &self.hlog),
-            ("--csv", "csv", &self.csv),
-            ("--junit", "junit", &self.junit),
-            ("--notify-cmd", "notify_cmd", &self.notify_cmd),
-        ];
-        let mut overrides: Vec<Override> = flags
-            .iter()
-            .filter_map(|(flag, field, value)| {
-                value.as_deref().map(|v| Override::new(flag, field, v))
-            })
-            .collect();
+        let mut overrides = self.fields.clone();
         self.net_target(&mut overrides)?;
-        if !self.scenario.thresholds.is_empty() {
-            overrides.push(Override {
-                flag: "--threshold".into(),
-                field: "thresholds".into(),
-                value: serde_json::Value::from(self.scenario.thresholds.clone()),
-            });
-        }
-        if self.abort_on_fail {
-            overrides.push(Override::new("--abort-on-fail", "abort_on_fail", "true"));
-        }
-        for pair in &self.scenario.set {
+        for pair in &self.set {
             let Some((field, value)) = pair.split_once('=') else {
                 return Err(flag_error(
                     "--set",
@@ -262,16 +130,13 @@ impl RunArgs {
         if !net.any() {
             return Ok(());
         }
-        let Some(target) = self
-            .scenario
-            .target
-            .as_deref()
-            .filter(|t| t.contains("://"))
-        else {
+        let given = self.fields.iter().find(|o| o.field == "target");
+        let given = given.and_then(|o| o.value.as_str());
+        let Some(target) = given.filter(|t| t.contains("://")) else {
             return Err(flag_error(
                 "--target",
                 "target",
-                self.scenario.target.as_deref().unwrap_or("(none)"),
+                given.unwrap_or("(none)"),
                 "an http:// or tcp:// URL, which -H, --method, --body, --connections, \
                  --payload and the like configure",
             ));

@@ -31,16 +31,52 @@ pub struct Field {
     /// Whether the whole run shares it ([`RunSettings`]) rather than each scenario having
     /// its own ([`ScenarioConfig`]).
     pub run_wide: bool,
+    /// Its flag on the command line (`openpace run`), if it has one.
+    pub flag: Option<Flag>,
     set: Setter,
 }
 
+/// How a field is given on the command line: `--LONG VALUE` sets it, as `--set FIELD=VALUE`
+/// would; the flag's help is the field's `doc`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Flag {
+    /// The long name, without the dashes.
+    pub long: &'static str,
+    /// The value's name in the help (`RPS`); empty for a switch, which sets `true`.
+    pub value: &'static str,
+    /// Whether the flag may be given several times, each adding one item to a list.
+    pub repeated: bool,
+}
+
+/// The `flag` of a [`Field`] from the macros' optional `flag(...)` / `flags(...)` argument.
+macro_rules! flag_of {
+    () => {
+        None
+    };
+    (flag($long:expr, $value:expr)) => {
+        Some(Flag {
+            long: $long,
+            value: $value,
+            repeated: false,
+        })
+    };
+    (flags($long:expr, $value:expr)) => {
+        Some(Flag {
+            long: $long,
+            value: $value,
+            repeated: true,
+        })
+    };
+}
+
 macro_rules! field {
-    ($name:ident, $example:expr, $doc:expr, |$c:ident, $v:ident, $r:ident| $body:expr) => {
+    ($name:ident, $example:expr, $doc:expr, $($kind:ident($long:expr, $value:expr),)? |$c:ident, $v:ident, $r:ident| $body:expr) => {
         Field {
             name: stringify!($name),
             example: $example,
             doc: $doc,
             run_wide: false,
+            flag: flag_of!($($kind($long, $value))?),
             set: |$c, $v, $r| {
                 $c.scenario.$name = $body;
                 Ok(())
@@ -51,12 +87,13 @@ macro_rules! field {
 
 /// A field of [`RunSettings`].
 macro_rules! run_field {
-    ($name:ident, $example:expr, $doc:expr, |$c:ident, $v:ident, $r:ident| $body:expr) => {
+    ($name:ident, $example:expr, $doc:expr, $($kind:ident($long:expr, $value:expr),)? |$c:ident, $v:ident, $r:ident| $body:expr) => {
         Field {
             name: stringify!($name),
             example: $example,
             doc: $doc,
             run_wide: true,
+            flag: flag_of!($($kind($long, $value))?),
             set: |$c, $v, $r| {
                 $c.run.$name = $body;
                 Ok(())
@@ -71,6 +108,7 @@ pub static FIELDS: &[Field] = &[
         name,
         "\"Feature Extraction Load Test\"",
         "shown in the summary and the report",
+        flag("name", "NAME"),
         |c, v, r| r.string(v)?
     ),
     field!(
@@ -83,44 +121,63 @@ pub static FIELDS: &[Field] = &[
         load_pattern,
         "\"constant\"",
         "constant, ramp_up, spike, step or stages",
+        flag("pattern", "PATTERN"),
         |c, v, r| r.choice(v, &LoadPattern::ALL.map(|p| (p.name(), p)))?
     ),
     field!(
         duration_seconds,
         "120",
         "length of the measured window: seconds or \"2m\"",
+        flag("duration", "DURATION"),
         |c, v, r| r.seconds(v)?
     ),
     field!(
         target_rps,
         "50",
         "rate of constant; base rate of spike; peak of step",
+        flag("rate", "RPS"),
         |c, v, r| r.number(v)?
     ),
-    field!(min_rps, "1", "ramp_up starts here", |c, v, r| r
-        .number(v)?),
-    field!(max_rps, "100", "ramp_up ends here and holds", |c, v, r| r
-        .number(
-        v
-    )?),
+    field!(
+        min_rps,
+        "1",
+        "ramp_up starts here",
+        flag("min-rps", "RPS"),
+        |c, v, r| r.number(v)?
+    ),
+    field!(
+        max_rps,
+        "100",
+        "ramp_up ends here and holds",
+        flag("max-rps", "RPS"),
+        |c, v, r| r.number(v)?
+    ),
     field!(
         ramp_up_duration,
         "60",
         "seconds ramp_up takes from min_rps to max_rps",
+        flag("ramp-up", "DURATION"),
         |c, v, r| r.seconds(v)?
     ),
     field!(
         spike_duration,
         "10",
         "length of each spike; the first starts at 2 x this",
+        flag("spike-duration", "DURATION"),
         |c, v, r| r.seconds(v)?
     ),
-    field!(spike_rps, "150", "rate during a spike", |c, v, r| r
-        .number(v)?),
+    field!(
+        spike_rps,
+        "150",
+        "rate during a spike",
+        flag("spike-rps", "RPS"),
+        |c, v, r| r.number(v)?
+    ),
     field!(
         num_workers,
         "8",
         "worker threads calling the target",
+        flag("workers", "N"),
         |c, v, r| r.integer(v)?
     ),
     field!(
@@ -133,24 +190,28 @@ pub static FIELDS: &[Field] = &[
         request_timeout_seconds,
         "30",
         "a call longer than this counts as a timeout",
+        flag("timeout", "DURATION"),
         |c, v, r| r.seconds(v)?
     ),
     field!(
         max_retries,
         "3",
         "extra attempts after a failed call (not after a timeout)",
+        flag("retries", "N"),
         |c, v, r| r.integer(v)?
     ),
     field!(
         metrics_collection_interval,
         "5",
         "seconds per interval of the time series",
+        flag("interval", "DURATION"),
         |c, v, r| r.seconds(v)?
     ),
     run_field!(
         report_format,
         "\"json\"",
         "what the output file holds: json, text, hgrm, hlog, csv, html or junit",
+        flag("format", "FORMAT"),
         |c, v, r| r.choice(v, &ReportFormat::ALL)?
     ),
     field!(
@@ -199,12 +260,14 @@ pub static FIELDS: &[Field] = &[
         thresholds,
         "[\"response p99.9 < 150ms\", \"dispatch_delay p99 < 1ms\", \"achieved_rate >= 0.99 * target\"]",
         "more thresholds: METRIC [STAT] OP LIMIT",
+        flags("threshold", "THRESHOLD"),
         |c, v, r| r.thresholds(v)?
     ),
     field!(
         abort_on_fail,
         "false",
         "stop the run as soon as a threshold can no longer pass",
+        flag("abort-on-fail", ""),
         |c, v, r| r.boolean(v)?
     ),
     field!(
@@ -212,18 +275,21 @@ pub static FIELDS: &[Field] = &[
         "\"sleep:20ms\"",
         "noop, spin:DURATION, sleep:DURATION, features[:OPTIONS], http://HOST:PORT/PATH, \
          tcp://HOST:PORT, or {\"http\": {\"url\": ..., \"connections\": 64, \"headers\": {...}}}",
+        flag("target", "TARGET"),
         |c, v, r| r.target(v)?
     ),
     field!(
         warmup_seconds,
         "2",
         "sent at the starting rate before measuring; not counted",
+        flag("warmup", "DURATION"),
         |c, v, r| r.seconds(v)?
     ),
     field!(
         arrival,
         "\"uniform\"",
         "uniform spacing or a seeded poisson process",
+        flag("arrival", "ARRIVAL"),
         |c, v, r| r.choice(
             v,
             &[("uniform", Arrival::Uniform), ("poisson", Arrival::Poisson)]
@@ -233,12 +299,14 @@ pub static FIELDS: &[Field] = &[
         seed,
         "42",
         "seed of poisson arrivals; null picks one and reports it",
+        flag("seed", "N"),
         |c, v, r| r.optional(v, Reader::integer)?
     ),
     field!(
         stages,
         "[{\"duration\": \"30s\", \"target_rps\": 100}, {\"duration\": 30, \"target_rps\": 0}]",
         "for load_pattern stages: each moves the rate linearly to target_rps",
+        flag("stages", "STAGES"),
         |c, v, r| r.stages(v)?
     ),
     field!(
@@ -251,6 +319,7 @@ pub static FIELDS: &[Field] = &[
         wait,
         "\"hybrid\"",
         "spin (dedicated hosts), hybrid or sleep (shared machines)",
+        flag("wait", "MODE"),
         |c, v, r| r.choice(
             v,
             &[
@@ -264,24 +333,28 @@ pub static FIELDS: &[Field] = &[
         timer_core,
         "0",
         "core of the timing loop; null: core 0",
+        flag("timer-core", "CORE"),
         |c, v, r| r.optional(v, Reader::integer)?
     ),
     field!(
         worker_cores,
         "[1]",
         "cores of the workers; null: every core but the timer's",
+        flag("worker-cores", "CORES"),
         |c, v, r| r.optional(v, Reader::cores)?
     ),
     field!(
         model,
         "\"open\"",
         "open (scheduled, corrected) or closed (fixed concurrency)",
+        flag("model", "MODEL"),
         |c, v, r| r.choice(v, &[("open", Model::Open), ("closed", Model::Closed)])?
     ),
     field!(
         concurrency,
         "null",
         "callers in the closed model; null: num_workers",
+        flag("concurrency", "N"),
         |c, v, r| r.optional(v, Reader::integer)?
     ),
     field!(
@@ -294,48 +367,56 @@ pub static FIELDS: &[Field] = &[
         notify_cmd,
         "null",
         "shell command run per alert and at the end, with JSON on stdin",
+        flag("notify-cmd", "CMD"),
         |c, v, r| r.optional(v, Reader::string)?
     ),
     run_field!(
         monitor_pid,
         "null",
         "pid of another process to sample during the run (CPU, RSS, threads)",
+        flag("monitor-pid", "PID"),
         |c, v, r| r.optional(v, Reader::integer)?
     ),
     run_field!(
         html,
         "null",
         "also write the self-contained HTML report here",
+        flag("html", "FILE"),
         |c, v, r| r.optional(v, |r, v| r.string(v).map(std::path::PathBuf::from))?
     ),
     run_field!(
         hgrm,
         "null",
         "also write HdrHistogram percentile distributions here",
+        flag("hgrm", "FILE"),
         |c, v, r| r.optional(v, |r, v| r.string(v).map(std::path::PathBuf::from))?
     ),
     run_field!(
         hlog,
         "null",
         "also write the HdrHistogram interval log here",
+        flag("hlog", "FILE"),
         |c, v, r| r.optional(v, |r, v| r.string(v).map(std::path::PathBuf::from))?
     ),
     run_field!(
         csv,
         "null",
         "also write the interval time series as CSV here",
+        flag("csv", "FILE"),
         |c, v, r| r.optional(v, |r, v| r.string(v).map(std::path::PathBuf::from))?
     ),
     run_field!(
         junit,
         "null",
         "also write a JUnit XML report (one test case per threshold) here",
+        flag("junit", "FILE"),
         |c, v, r| r.optional(v, |r, v| r.string(v).map(std::path::PathBuf::from))?
     ),
     run_field!(
         output,
         "\"openpace-report.json\"",
         "where the report is written; null: nowhere",
+        flag("out", "FILE"),
         |c, v, r| r.optional(v, |r, v| r.string(v).map(std::path::PathBuf::from))?
     ),
 ];
