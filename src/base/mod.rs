@@ -1,9 +1,10 @@
-//! What every part of openpace shares and none owns: the clock ([`clock`], [`timerfd`]), the
-//! host ([`host`]), thin wrappers over system calls ([`sys`]), units ([`units`]) and the plain enums several modules name ([`WaitMode`],
-//! [`Model`]).
+//! What every part of openpace shares and none owns: the clock ([`clock`], and the
+//! `timerfd` it sleeps on), the host ([`host`]), thin wrappers over system calls ([`sys`]),
+//! units ([`units`]) and the plain enums several modules name ([`WaitMode`], [`Model`]).
 //!
 //! It depends on no other module of the crate; every other module may depend on it. Most of
-//! the crate's `unsafe` (system calls for the clock, the timer and the host) lives here.
+//! the crate's `unsafe` (system calls for the clock, the timer and the host) lives here; the
+//! rest of the crate denies it, but for the atomic histogram.
 
 pub mod clock;
 pub mod host;

@@ -5,7 +5,7 @@
 //! the launcher's environment), sends the requests of the one global schedule whose index `k`
 //! has `k mod N = I` (so the union of the shards is exactly what one generator would have
 //! sent), starts at a common wall-clock instant (`--start-at`, [`ClusterPlan`]) and writes
-//! its own report. [`merge`] then adds the reports' histograms and counts into one result,
+//! its own report. [`merge()`](merge::merge) then adds the reports' histograms and counts into one result,
 //! exactly, and re-evaluates every threshold on it.
 //!
 //! This module reads the environment and the realtime clock; it never touches the engine's

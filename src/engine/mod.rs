@@ -3,9 +3,9 @@
 //! [`LoadTestRunner::run`] plans cores, builds one target per worker, starts the worker
 //! threads, the timing thread and the collector thread (`supervise.rs`, on the timing loop's
 //! core), and waits until every request has ended or been given up on. Data flows one way:
-//! schedule -> timing loop ([`timer`]) -> crossbeam channel -> worker ([`worker`]) ->
+//! schedule -> timing loop (`timer.rs`) -> crossbeam channel -> worker (`worker.rs`) ->
 //! per-worker recorders -> collector -> [`RunResult`]. A network scenario's workers are
-//! network workers ([`net_worker`]): each drives a pool of connections on its own poll. The engine never formats or prints
+//! network workers (`net_worker.rs`): each drives a pool of connections on its own poll. The engine never formats or prints
 //! anything on the hot path; warnings are gathered into the result.
 
 mod launch;

@@ -1,5 +1,5 @@
 //! Stopping a run early: a [`StopHandle`], the Ctrl-C / SIGTERM handlers that use it, and
-//! each run's own view of stopping ([`RunStop`]).
+//! each run's own view of stopping (`RunStop`).
 //!
 //! A stop request, at any moment, ends the run within about a second: the timing loop stops
 //! sending at once and gives up its backlog (counted as abandoned), calls in flight get up to

@@ -74,7 +74,7 @@ impl Default for AtomicHistogram {
 }
 
 /// Histogram memory made resident when allocated, over the whole process: up to this much,
-/// a histogram's pages are touched at once (see [`prefault`]); past it, lazily.
+/// a histogram's pages are touched at once (see `prefault`); past it, lazily.
 pub const PREFAULT_BUDGET: usize = 512 << 20;
 
 /// Touches every page of `counts` now, while the process-wide [`PREFAULT_BUDGET`] lasts.

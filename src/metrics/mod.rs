@@ -2,7 +2,7 @@
 //!
 //! Workers and the timing loop record into preallocated, single-writer HdrHistogram recorders
 //! (3 significant digits, nanoseconds) and counters ([`stats`]). The collector
-//! ([`collector`]) reads them once per interval, off the hot path, into exact interval and
+//! (`collector.rs`) reads them once per interval, off the hot path, into exact interval and
 //! run-total histograms, and builds a [`RunResult`]. Memory is fixed per worker: it does not
 //! grow with the number of requests, only (by one row per interval) with the run's length.
 //!

@@ -5,7 +5,7 @@
 //! reads them at any time (see `atomic_hist` for why nothing is ever handed over).
 //!
 //! Recorders come in [`SLOTS`] sets, one per interval of the time series in turn: a value is
-//! recorded in the set of the interval its own timestamp falls in ([`IntervalCursor`]), so
+//! recorded in the set of the interval its own timestamp falls in (`IntervalCursor`), so
 //! the collector can read interval `i` from set `i % SLOTS` once it is over, and the time
 //! series is exact however late the collector wakes. Sets are cumulative and never cleared;
 //! a value recorded after its interval was read is picked up when its set is next read.

@@ -139,7 +139,7 @@ impl Schedule {
         self
     }
 
-    /// Index in the whole (unsharded) schedule of the instant [`next_offset_ns`]
+    /// Index in the whole (unsharded) schedule of the instant [`next_offset_ns`](Self::next_offset_ns)
     /// (Self::next_offset_ns) returned last.
     pub fn last_index(&self) -> u64 {
         self.last_index
