@@ -44,9 +44,10 @@ pub(super) struct RunArgs {
     /// Statuses that count as success, e.g. 200,204 (default: 2xx and 3xx).
     #[arg(long, value_name = "CODES")]
     expect_status: Option<String>,
-    /// Connections to a network target, spread over at most --workers worker threads
-    /// (default: one per worker; with --model closed, --concurrency).
-    #[arg(long, value_name = "N")]
+    /// Connections to a network target, N (spread over at most --workers worker threads) or
+    /// `auto`: opened as requests need them, up to 1024 (the default; with --model closed,
+    /// --concurrency).
+    #[arg(long, value_name = "N|auto")]
     connections: Option<String>,
     /// Connect timeout of a network target.
     #[arg(long, value_name = "DURATION")]
