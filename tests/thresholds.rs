@@ -176,3 +176,59 @@ fn abort_on_fail_stops_as_soon_as_a_threshold_cannot_pass() {
     );
     assert!(result["scenarios"][0]["send_window_s"].as_f64().unwrap() < 5.0);
 }
+
+/// Issue 14: `response p99.9 < X` was checked against p99.99 and showed its value. The
+/// threshold's value is the p99.9 of the same run's JSON, and a percentile outside the
+/// summary's (p75) is read from the run's histogram.
+#[test]
+fn a_named_percentile_is_the_one_checked_and_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("run.json");
+    // 10,000 requests, so that p99.9 (the 10th largest) and p99.99 (the largest) differ.
+    let out = openpace(&[
+        "run",
+        "--target",
+        "spin:20us",
+        "--rate",
+        "5000",
+        "--duration",
+        "2",
+        "--quiet",
+        "--out",
+        json.to_str().unwrap(),
+        "--threshold",
+        "response p99.9 < 1000ms",
+        "--threshold",
+        "response p75 < 1000ms",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let r = report(&json);
+    let s = &r["scenarios"][0];
+    let thresholds = s["verdict"]["thresholds"].as_array().unwrap();
+    let value_of = |metric: &str| {
+        thresholds
+            .iter()
+            .find(|t| t["metric"] == metric)
+            .unwrap_or_else(|| panic!("{metric} in {thresholds:?}"))["value"]
+            .as_f64()
+            .unwrap()
+    };
+    let (shown, p99_9) = (
+        value_of("response_time p99.9"),
+        s["response_time_ms"]["p99_9"].as_f64().unwrap(),
+    );
+    let p99_99 = s["response_time_ms"]["p99_99"].as_f64().unwrap();
+    assert!(
+        (shown - p99_9).abs() <= 1e-9 * p99_9,
+        "shown {shown}, p99.9 {p99_9}, p99.99 {p99_99}"
+    );
+    let p75 = value_of("response_time p75");
+    let (p50, p90) = (
+        s["response_time_ms"]["p50"].as_f64().unwrap(),
+        s["response_time_ms"]["p90"].as_f64().unwrap(),
+    );
+    assert!(
+        p50 <= p75 && p75 <= p90,
+        "p50 {p50} <= p75 {p75} <= p90 {p90}"
+    );
+}

@@ -19,6 +19,7 @@ use std::fmt;
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
+use super::encoding::decode;
 use super::result::{IntervalStats, LatencySummary, ScenarioResult, ThresholdResult};
 
 /// What a threshold measures.
@@ -46,8 +47,31 @@ enum Stat {
     Min,
     Avg,
     Max,
-    /// A quantile, 0..1.
-    Quantile(f64),
+    /// A percentile in parts per million of the distribution (p99.9 is 999,000), so that the
+    /// statistic a threshold names is exactly the one checked and shown.
+    Quantile(u32),
+}
+
+/// A percentile's name without its `p`: 999,000 ppm is `99.9`.
+fn percent_text(ppm: u32) -> String {
+    let (whole, fraction) = (ppm / 10_000, ppm % 10_000);
+    if fraction == 0 {
+        return whole.to_string();
+    }
+    let digits = format!("{fraction:04}");
+    format!("{whole}.{}", digits.trim_end_matches('0'))
+}
+
+/// `99.9` as 999,000 parts per million: above 0 and below 100, at most four decimals.
+fn parse_percent(text: &str) -> Option<u32> {
+    let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    if !digits(whole) || (!fraction.is_empty() && !digits(fraction)) || fraction.len() > 4 {
+        return None;
+    }
+    let whole: u32 = whole.parse().ok().filter(|&w| w < 100)?;
+    let fraction: u32 = format!("{fraction:0<4}").parse().ok()?;
+    Some(whole * 10_000 + fraction).filter(|&ppm| ppm > 0)
 }
 
 /// A comparison.
@@ -97,8 +121,8 @@ pub struct Threshold {
 /// What `parse` accepts, for error messages.
 pub const GRAMMAR: &str = "METRIC [STAT] OP LIMIT, e.g. \"response p99.9 < 5ms\", \
     \"dispatch_delay p99 < 50us\", \"error_rate <= 2%\", \"achieved_rate >= 0.99 * target\"; \
-    METRIC: response, service, dispatch, timer_lateness (with STAT min|avg|p50|p90|p95|p99|\
-    p99.9|p99.99|max), error_rate, success_rate, cache_hit_rate, fallback_rate, overhead_pct, \
+    METRIC: response, service, dispatch, timer_lateness (with STAT min|avg|max|median|pN, \
+    e.g. p50, p75, p99.9, p99.95), error_rate, success_rate, cache_hit_rate, fallback_rate, overhead_pct, \
     achieved_rate, sustained_rate, errors, timeouts, dropped; OP: < <= > >=";
 
 impl Threshold {
@@ -161,7 +185,7 @@ impl Threshold {
             Some(Stat::Min) => " min".into(),
             Some(Stat::Avg) => " avg".into(),
             Some(Stat::Max) => " max".into(),
-            Some(Stat::Quantile(q)) => format!(" p{}", trim(q * 100.0)),
+            Some(Stat::Quantile(ppm)) => format!(" p{}", percent_text(ppm)),
             None => String::new(),
         }
     }
@@ -197,28 +221,31 @@ impl Threshold {
         }
     }
 
-    /// A latency statistic in display units, from a summary kept in `summary_unit_ns`.
-    fn latency(&self, l: &LatencySummary, summary_unit_ns: f64) -> f64 {
+    /// A latency statistic in display units, from a summary kept in `summary_unit_ns`, or
+    /// for a percentile the summary does not hold, from the encoded histogram (ns) beside
+    /// it; `None` when neither has it (a live interval keeps no histogram).
+    fn latency(&self, l: &LatencySummary, summary_unit_ns: f64, encoded: &str) -> Option<f64> {
         let v = match self.stat {
             Some(Stat::Min) => l.min,
             Some(Stat::Avg) => l.avg,
             Some(Stat::Max) => l.max,
-            Some(Stat::Quantile(q)) => {
-                let levels = [
-                    (0.5, l.p50),
-                    (0.9, l.p90),
-                    (0.95, l.p95),
-                    (0.99, l.p99),
-                    (0.999, l.p99_9),
-                ];
-                levels
-                    .iter()
-                    .find(|(level, _)| *level == q)
-                    .map_or(l.p99_99, |&(_, v)| v)
-            }
+            Some(Stat::Quantile(ppm)) => match ppm {
+                500_000 => l.p50,
+                900_000 => l.p90,
+                950_000 => l.p95,
+                990_000 => l.p99,
+                999_000 => l.p99_9,
+                999_900 => l.p99_99,
+                _ if l.count == 0 => 0.0,
+                _ => {
+                    let h = decode(encoded).ok().filter(|h| !h.is_empty())?;
+                    let ns = h.value_at_quantile(f64::from(ppm) / 1e6) as f64;
+                    return Some(ns / self.ns_per_unit());
+                }
+            },
             None => 0.0,
         };
-        v * summary_unit_ns / self.ns_per_unit()
+        Some(v * summary_unit_ns / self.ns_per_unit())
     }
 
     /// The limit in display units for a run whose scheduled rate is `scheduled_rps`.
@@ -247,10 +274,18 @@ impl Threshold {
     pub fn evaluate(&self, s: &ScenarioResult) -> ThresholdResult {
         let share = |x: f64| if self.unit == "%" { 100.0 * x } else { x };
         let value = match self.metric {
-            Metric::Response => self.latency(&s.response_time_ms, 1e6),
-            Metric::Service => self.latency(&s.service_time_ms, 1e6),
-            Metric::Dispatch => self.latency(&s.dispatch_delay_us, 1e3),
-            Metric::TimerLateness => self.latency(&s.timer_lateness_us, 1e3),
+            Metric::Response => self
+                .latency(&s.response_time_ms, 1e6, &s.histograms.response_time)
+                .unwrap_or(0.0),
+            Metric::Service => self
+                .latency(&s.service_time_ms, 1e6, &s.histograms.service_time)
+                .unwrap_or(0.0),
+            Metric::Dispatch => self
+                .latency(&s.dispatch_delay_us, 1e3, &s.histograms.dispatch_delay)
+                .unwrap_or(0.0),
+            Metric::TimerLateness => self
+                .latency(&s.timer_lateness_us, 1e3, &s.histograms.timer_lateness)
+                .unwrap_or(0.0),
             Metric::ErrorRate => share(s.error_rate),
             Metric::SuccessRate => share(s.success_rate),
             Metric::CacheHitRate => share(s.cache_hit_rate),
@@ -277,9 +312,15 @@ impl Threshold {
             if self.unit == "%" { 100.0 * x } else { x }
         };
         let value = match self.metric {
-            Metric::Response => self.latency(&i.response_time_ms, 1e6),
-            Metric::Service => self.latency(&i.service_time_ms, 1e6),
-            Metric::Dispatch => self.latency(&i.dispatch_delay_us, 1e3),
+            // A percentile beyond the summary's needs the row's histogram, which a live
+            // interval does not keep: such a threshold is judged on the whole run only.
+            Metric::Response => {
+                self.latency(&i.response_time_ms, 1e6, &i.histograms.response_time)?
+            }
+            Metric::Service => self.latency(&i.service_time_ms, 1e6, &i.histograms.service_time)?,
+            Metric::Dispatch => {
+                self.latency(&i.dispatch_delay_us, 1e3, &i.histograms.dispatch_delay)?
+            }
             Metric::ErrorRate => share(i.errors + i.timeouts + i.dropped),
             Metric::SuccessRate => share(i.ok),
             Metric::AchievedRate => i.achieved_rps,
@@ -338,7 +379,9 @@ impl Threshold {
                 let above = h.len() - h.count_between(0, limit_ns.saturating_sub(1)).min(h.len());
                 match self.stat {
                     Some(Stat::Max) => above > 0,
-                    Some(Stat::Quantile(q)) => above as f64 > (1.0 - q) * planned,
+                    Some(Stat::Quantile(ppm)) => {
+                        above as f64 > (1.0 - f64::from(ppm) / 1e6) * planned
+                    }
                     _ => false,
                 }
             }
@@ -376,17 +419,17 @@ fn parse_stat(text: &str) -> Result<Stat, String> {
         "min" => Ok(Stat::Min),
         "avg" | "mean" => Ok(Stat::Avg),
         "max" => Ok(Stat::Max),
-        "median" => Ok(Stat::Quantile(0.5)),
-        _ => {
-            let q = text
-                .strip_prefix('p')
-                .and_then(|p| p.parse::<f64>().ok())
-                .filter(|p| [50.0, 90.0, 95.0, 99.0, 99.9, 99.99].contains(p))
-                .ok_or_else(|| {
-                    format!("`{text}` is not a statistic: min, avg, p50, p90, p95, p99, p99.9, p99.99, max")
-                })?;
-            Ok(Stat::Quantile(q / 100.0))
-        }
+        "median" => Ok(Stat::Quantile(500_000)),
+        _ => text
+            .strip_prefix('p')
+            .and_then(parse_percent)
+            .map(Stat::Quantile)
+            .ok_or_else(|| {
+                format!(
+                    "`{text}` is not a statistic: min, avg, max, median, or pN with N above 0 \
+                     and below 100 and at most four decimals (p50, p75, p99.9, p99.95)"
+                )
+            }),
     }
 }
 
@@ -468,11 +511,6 @@ fn parse_limit(metric: Metric, text: &str) -> Result<(f64, bool, String), String
     }
 }
 
-fn trim(x: f64) -> String {
-    let s = format!("{x:.4}");
-    s.trim_end_matches('0').trim_end_matches('.').to_string()
-}
-
 impl fmt::Display for Threshold {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.text)
@@ -482,6 +520,57 @@ impl fmt::Display for Threshold {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Issue 14: `p99.9` was looked up as the float 99.9 / 100, which is not 0.999, so the
+    /// lookup fell through to p99.99 and checked and showed that instead.
+    #[test]
+    fn the_percentile_named_is_the_percentile_checked_and_shown() {
+        let mut s = ScenarioResult::default();
+        s.response_time_ms.count = 100_000;
+        s.response_time_ms.p99_9 = 5.0;
+        s.response_time_ms.p99_99 = 50.0;
+        let r = Threshold::parse("response p99.9 < 10ms")
+            .unwrap()
+            .evaluate(&s);
+        assert!(r.passed && r.value == 5.0, "{r:?}");
+        assert_eq!(r.metric, "response_time p99.9");
+        let r = Threshold::parse("response p99.99 < 10ms")
+            .unwrap()
+            .evaluate(&s);
+        assert!(!r.passed && r.value == 50.0, "{r:?}");
+    }
+
+    #[test]
+    fn any_percentile_parses_exactly_and_reads_the_histogram() {
+        for (text, ppm) in [
+            ("50", 500_000),
+            ("75", 750_000),
+            ("99.9", 999_000),
+            ("99.95", 999_500),
+            ("99.99", 999_900),
+            ("0.1", 1_000),
+        ] {
+            assert_eq!(parse_percent(text), Some(ppm), "{text}");
+            assert_eq!(percent_text(ppm), text);
+        }
+        for bad in ["100", "0", "99.99999", "-1", "9x", "", "."] {
+            assert_eq!(parse_percent(bad), None, "{bad}");
+        }
+        let mut h = crate::metrics::atomic_hist::new_histogram();
+        for ms in 1..=1000u64 {
+            h.record(ms * 1_000_000).unwrap();
+        }
+        let mut s = ScenarioResult {
+            response_time_ms: LatencySummary::from_histogram(&h, 1e6),
+            ..ScenarioResult::default()
+        };
+        s.histograms.response_time = crate::metrics::encoding::encode(&h);
+        let r = Threshold::parse("response p75 < 800ms")
+            .unwrap()
+            .evaluate(&s);
+        assert!(r.passed && (r.value - 750.0).abs() <= 1.0, "{r:?}");
+        assert_eq!(r.metric, "response_time p75");
+    }
     use crate::metrics::atomic_hist::new_histogram;
 
     #[test]
@@ -502,7 +591,10 @@ mod tests {
     fn nonsense_is_rejected_with_a_reason() {
         for (text, why) in [
             ("latency p99 < 5ms", "unknown metric"),
-            ("response p42 < 5ms", "not a statistic"),
+            // Any percentile is a statistic (p42 too, since issue 14), but not p100 (that is
+            // max) or one finer than four decimals.
+            ("response p100 < 5ms", "not a statistic"),
+            ("response p99.99999 < 5ms", "not a statistic"),
             ("response p99 ~ 5ms", "not one of"),
             ("response p99 < 5 parsecs", "not a unit"),
             ("error_rate < 3", "a share is 0 to 1"),
