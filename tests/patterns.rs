@@ -325,3 +325,30 @@ fn a_stop_request_ends_sending_and_keeps_what_was_measured() {
         s.send_window_s
     );
 }
+
+/// Issue 14: a target with a known distribution, so figures can be checked against truth.
+/// `spin:exp:200us` busy-waits an exponential time (median 200 us x ln 2 = 138.6 us, p90
+/// 200 us x ln 10 = 460.5 us); the service time is that busy time (plus any preemption on a
+/// busy machine, hence the generous upper bound).
+#[test]
+fn an_exponential_spin_target_has_its_analytic_quantiles() {
+    let target = TargetSpec::parse("spin:exp:200us").unwrap();
+    assert_eq!(target.to_string(), "spin:exp:200us");
+    let config = LoadTestConfig {
+        target,
+        seed: Some(3),
+        ..common::config("exponential", 1000.0, 3.0)
+    };
+    let (_, s) = common::run(config);
+    assert_eq!(s.requests.ok, 3000);
+    let (p50, p90) = (s.service_time_ms.p50 * 1e3, s.service_time_ms.p90 * 1e3);
+    let (true_p50, true_p90) = (200.0 * 2f64.ln(), 200.0 * 10f64.ln());
+    assert!(
+        (0.9 * true_p50..1.5 * true_p50).contains(&p50),
+        "p50 {p50:.1} us, analytic {true_p50:.1}"
+    );
+    assert!(
+        (0.9 * true_p90..1.5 * true_p90).contains(&p90),
+        "p90 {p90:.1} us, analytic {true_p90:.1}"
+    );
+}

@@ -273,8 +273,9 @@ pub static FIELDS: &[Field] = &[
     field!(
         target,
         "\"sleep:20ms\"",
-        "noop, spin:DURATION, sleep:DURATION, features[:OPTIONS], http://HOST:PORT/PATH, \
-         tcp://HOST:PORT, or {\"http\": {\"url\": ..., \"connections\": 64, \"headers\": {...}}}",
+        "noop, spin:DURATION, spin:exp:MEAN, spin:lognormal:MEDIAN:SIGMA, sleep:DURATION, \
+         features[:OPTIONS], http://HOST:PORT/PATH, tcp://HOST:PORT, or {\"http\": {\"url\": \
+         ..., \"connections\": 64, \"headers\": {...}}}",
         flag("target", "TARGET"),
         |c, v, r| r.target(v)?
     ),

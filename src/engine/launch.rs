@@ -63,6 +63,14 @@ impl Window {
     }
 }
 
+/// The scenario a worker serves: its index in the run, its config and its seed.
+#[derive(Clone, Copy)]
+struct Place<'a> {
+    index: usize,
+    config: &'a LoadTestConfig,
+    seed: u64,
+}
+
 /// What a worker of either kind is built from.
 struct WorkerParts {
     clock: RunClock,
@@ -126,9 +134,18 @@ impl LoadTestRunner {
             self.run.wait(),
             batch_ns,
         ));
-        let (stats, wakes) =
-            self.spawn_workers(index, config, spawn, net.as_ref(), &rx, handles)?;
         let seed = config.seed.unwrap_or_else(|| fresh_seed(index));
+        let (stats, wakes) = self.spawn_workers(
+            Place {
+                index,
+                config,
+                seed,
+            },
+            spawn,
+            net.as_ref(),
+            &rx,
+            handles,
+        )?;
         let timer_stats = Arc::new(TimerStats::new());
         let lane = (config.model == Model::Open).then(|| {
             let mut schedule = Schedule::new(profile, config.arrival, seed);
@@ -170,13 +187,13 @@ impl LoadTestRunner {
     /// with.
     fn spawn_workers(
         &self,
-        index: usize,
-        config: &LoadTestConfig,
+        place: Place<'_>,
         spawn: &Spawn<'_>,
         net: Option<&NetPlan>,
         rx: &Receiver<Request>,
         handles: &mut Vec<JoinHandle<()>>,
     ) -> Result<Started, Error> {
+        let Place { index, config, .. } = place;
         let window = Window::of(config);
         let count = config.worker_count();
         let connections = config.connections().unwrap_or(count);
@@ -218,7 +235,7 @@ impl LoadTestRunner {
                     wakes.push(wake);
                     body
                 }
-                _ => self.call_worker(parts, index, i, count, config)?,
+                _ => self.call_worker(parts, place, i, count)?,
             };
             let name = format!("openpace-w{index}.{i}");
             let core = spawn.plan.worker_core(index, i);
@@ -232,11 +249,15 @@ impl LoadTestRunner {
     fn call_worker(
         &self,
         parts: WorkerParts,
-        index: usize,
+        place: Place<'_>,
         i: usize,
         count: usize,
-        config: &LoadTestConfig,
     ) -> Result<Body, Error> {
+        let Place {
+            index,
+            config,
+            seed,
+        } = place;
         let factory = self.targets[index]
             .clone()
             .unwrap_or_else(|| config.target.factory());
@@ -246,6 +267,7 @@ impl LoadTestRunner {
             workers: count,
             clock: parts.clock,
             request_timeout: Duration::from_secs_f64(config.request_timeout_seconds),
+            seed,
         };
         let target = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| factory(&ctx)))
             .map_err(|_| {

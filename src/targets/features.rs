@@ -273,6 +273,7 @@ mod tests {
             workers: 1,
             clock: RunClock::starting_in(std::time::Duration::ZERO),
             request_timeout: std::time::Duration::from_secs(1),
+            seed: 1,
         }
     }
 

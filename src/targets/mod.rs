@@ -12,6 +12,7 @@
 
 pub mod features;
 pub mod net;
+pub mod spin;
 
 use std::fmt;
 use std::sync::Arc;
@@ -22,6 +23,7 @@ use features::FeaturesOptions;
 use net::http::{HttpExchange, HttpShared, HttpSpec, HttpUrl};
 use net::tcp::{TcpExchange, TcpSpec};
 use net::{Exchange, ExchangeFactory, NetTarget, resolve};
+pub use spin::SpinDistribution;
 
 /// One request as the engine scheduled it. Small and `Copy`: this is what crosses the channel
 /// from the timing loop to the workers.
@@ -168,6 +170,9 @@ pub struct TargetContext {
     pub clock: RunClock,
     /// The scenario's request timeout: a network target stops waiting for a response then.
     pub request_timeout: Duration,
+    /// The scenario's seed (`seed`, or the one picked and reported): targets that draw at
+    /// random draw from it, so that a run repeats.
+    pub seed: u64,
 }
 
 /// Builds one target instance per worker.
@@ -189,6 +194,9 @@ pub enum TargetSpec {
     Noop,
     /// Busy-waits the given time on the worker's core.
     Spin(Duration),
+    /// Busy-waits a time drawn per request from a distribution (`spin:exp:MEAN`,
+    /// `spin:lognormal:MEDIAN:SIGMA`), seeded by the scenario's seed.
+    SpinRandom(SpinDistribution),
     /// Sleeps the given time (the sketch's mock model).
     Sleep(Duration),
     /// The reference feature extractor on generated market data.
@@ -201,7 +209,8 @@ pub enum TargetSpec {
 
 impl TargetSpec {
     /// What the parser accepts, for error messages.
-    pub const ALLOWED: &'static str = "noop, spin:DURATION, sleep:DURATION (e.g. sleep:20ms), \
+    pub const ALLOWED: &'static str = "noop, spin:DURATION, spin:exp:MEAN, \
+        spin:lognormal:MEDIAN:SIGMA, sleep:DURATION (e.g. sleep:20ms), \
         features or features:OPTION=VALUE,... (e.g. features:repeat=0.3,edge=0.05), \
         http://HOST[:PORT][/PATH], tcp://HOST:PORT (with a payload), or an object \
         {\"http\": {...}} or {\"tcp\": {...}}";
@@ -231,7 +240,12 @@ impl TargetSpec {
         };
         match kind {
             "noop" if arg.is_none() => Ok(TargetSpec::Noop),
-            "spin" => Ok(TargetSpec::Spin(duration(arg)?)),
+            "spin" => match arg.and_then(SpinDistribution::parse) {
+                Some(d) => d
+                    .map(TargetSpec::SpinRandom)
+                    .map_err(|why| format!("`{text}`: {why}")),
+                None => Ok(TargetSpec::Spin(duration(arg)?)),
+            },
             "sleep" => Ok(TargetSpec::Sleep(duration(arg)?)),
             "features" => FeaturesOptions::parse(arg.unwrap_or(""))
                 .map(TargetSpec::Features)
@@ -248,10 +262,17 @@ impl TargetSpec {
                 let nanos = d.as_nanos() as u64;
                 factory(move |_| {
                     move |_: &Request| {
-                        let until = monotonic_ns() + nanos;
-                        while monotonic_ns() < until {
-                            std::hint::spin_loop();
-                        }
+                        spin_for(nanos);
+                        CallResult::ok()
+                    }
+                })
+            }
+            TargetSpec::SpinRandom(d) => {
+                let d = *d;
+                factory(move |ctx| {
+                    let seed = ctx.seed;
+                    move |req: &Request| {
+                        spin_for(d.busy_ns(seed, req.seq));
                         CallResult::ok()
                     }
                 })
@@ -352,11 +373,21 @@ pub struct NetPlan {
     pub connect_timeout: Duration,
 }
 
+/// Busy-waits `nanos` on the calling thread's core.
+#[inline]
+fn spin_for(nanos: u64) {
+    let until = monotonic_ns() + nanos;
+    while monotonic_ns() < until {
+        std::hint::spin_loop();
+    }
+}
+
 impl fmt::Display for TargetSpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             TargetSpec::Noop => f.write_str("noop"),
             TargetSpec::Spin(d) => write!(f, "spin:{}", crate::base::units::format_duration(*d)),
+            TargetSpec::SpinRandom(d) => d.fmt(f),
             TargetSpec::Sleep(d) => write!(f, "sleep:{}", crate::base::units::format_duration(*d)),
             TargetSpec::Features(options) => options.fmt(f),
             TargetSpec::Http(spec) => write!(
@@ -414,6 +445,7 @@ mod tests {
             workers: 1,
             clock,
             request_timeout: Duration::from_secs(1),
+            seed: 1,
         };
         let mut target = spec.factory()(&ctx);
         let request = Request {
