@@ -827,6 +827,11 @@ fn merged_flags_are_counted_per_interval_and_pinning_is_kept() {
     )
     .expect("the halves merge");
     let m = &merged.scenarios[0];
+    // Issue 14: the merged percentiles' intervals come from the merged histogram.
+    let ci = m.response_time_ms.ci95.expect("merged intervals");
+    let [lo, hi] = ci.p50.expect("400 samples hold a p50 interval");
+    assert!(lo <= m.response_time_ms.p50 && m.response_time_ms.p50 <= hi);
+    assert_eq!(ci.needs.p99_9, Some(3688));
     assert_eq!(m.suspect_intervals, 3, "{:?}", m.suspect_reasons);
     assert_eq!(m.suspect_reasons["timing loop fell behind"], 2);
     assert_eq!(m.suspect_reasons["host steal time"], 1);

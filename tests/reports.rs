@@ -242,3 +242,48 @@ fn base64_decode(text: &str) -> Vec<u8> {
         .decode(text)
         .unwrap()
 }
+
+/// Issue 14: every percentile comes with its 95% interval, in the text and the JSON; one the
+/// samples are too few for is `n/a` with the samples it needs, never a number that only looks
+/// precise.
+#[test]
+fn percentiles_carry_their_95_percent_intervals() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("run.json");
+    let _turn = common::serial();
+    let out = openpace(&[
+        "run",
+        "--target",
+        "spin:exp:100us",
+        "--rate",
+        "500",
+        "--duration",
+        "2",
+        "--out",
+        json.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", common::stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    // 1,000 samples: a p99 needs 368, a p99.9 3,688.
+    assert!(
+        text.contains("  P99.9: n/a (needs >= 3688 samples)"),
+        "{text}"
+    );
+    let line = text.lines().find(|l| l.starts_with("  P50: ")).unwrap();
+    assert!(line.contains(" [") && line.ends_with(']'), "{line}");
+    let r: serde_json::Value = serde_json::from_str(&read(&json)).unwrap();
+    let l = &r["scenarios"][0]["service_time_ms"];
+    for (p, ci) in [("p50", "p50"), ("p90", "p90"), ("p99", "p99")] {
+        let value = l[p].as_f64().unwrap();
+        let [lo, hi] = [
+            l["ci95"][ci][0].as_f64().unwrap(),
+            l["ci95"][ci][1].as_f64().unwrap(),
+        ];
+        assert!(
+            lo <= value && value <= hi,
+            "{p} {value} not in [{lo}, {hi}]"
+        );
+    }
+    assert!(l["ci95"]["p99_9"].is_null());
+    assert_eq!(l["ci95"]["needs"]["p99_9"], 3688);
+}

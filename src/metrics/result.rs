@@ -198,6 +198,90 @@ pub struct LatencySummary {
     pub p99_99: f64,
     /// Largest value.
     pub max: f64,
+    /// 95% confidence intervals of the percentiles (absent in reports from before them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ci95: Option<Ci95>,
+}
+
+/// 95% confidence intervals of a summary's percentiles, `[low, high]` in the summary's unit
+/// (see [`confidence`](super::confidence)); `null` where the samples are too few for one,
+/// with how many it needs in `needs`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Ci95 {
+    /// Of the median.
+    pub p50: Option<[f64; 2]>,
+    /// Of the 90th percentile.
+    pub p90: Option<[f64; 2]>,
+    /// Of the 95th percentile.
+    pub p95: Option<[f64; 2]>,
+    /// Of the 99th percentile.
+    pub p99: Option<[f64; 2]>,
+    /// Of the 99.9th percentile.
+    pub p99_9: Option<[f64; 2]>,
+    /// Of the 99.99th percentile.
+    pub p99_99: Option<[f64; 2]>,
+    /// The samples each percentile without an interval would need.
+    #[serde(default, skip_serializing_if = "Needs::is_empty")]
+    pub needs: Needs,
+}
+
+/// Samples needed for an interval, for each percentile that lacks one.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Needs {
+    /// For the median.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p50: Option<u64>,
+    /// For the 90th percentile.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p90: Option<u64>,
+    /// For the 95th percentile.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p95: Option<u64>,
+    /// For the 99th percentile.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p99: Option<u64>,
+    /// For the 99.9th percentile.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p99_9: Option<u64>,
+    /// For the 99.99th percentile.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p99_99: Option<u64>,
+}
+
+impl Needs {
+    fn is_empty(&self) -> bool {
+        *self == Needs::default()
+    }
+}
+
+/// The percentiles a summary reports, as quantiles.
+pub const SUMMARY_QUANTILES: [f64; 6] = [0.50, 0.90, 0.95, 0.99, 0.999, 0.9999];
+
+impl Ci95 {
+    /// The intervals of `h` (ns) in units of `unit_ns`.
+    pub fn of(h: &Histogram<u64>, unit_ns: f64) -> Ci95 {
+        let need = |q: f64, ci: Option<[f64; 2]>| {
+            ci.is_none().then(|| super::confidence::samples_needed(q))
+        };
+        let [a, b, c, d, e, f] = super::confidence::intervals(h, &SUMMARY_QUANTILES, unit_ns);
+        let [qa, qb, qc, qd, qe, qf] = SUMMARY_QUANTILES;
+        Ci95 {
+            p50: a,
+            p90: b,
+            p95: c,
+            p99: d,
+            p99_9: e,
+            p99_99: f,
+            needs: Needs {
+                p50: need(qa, a),
+                p90: need(qb, b),
+                p95: need(qc, c),
+                p99: need(qd, d),
+                p99_9: need(qe, e),
+                p99_99: need(qf, f),
+            },
+        }
+    }
 }
 
 impl LatencySummary {
@@ -207,7 +291,7 @@ impl LatencySummary {
             return LatencySummary::default();
         }
         let mut q = h
-            .value_at_quantiles([0.50, 0.90, 0.95, 0.99, 0.999, 0.9999])
+            .value_at_quantiles(SUMMARY_QUANTILES)
             .map(|v| v as f64 / unit_ns);
         let mut next = || q.next().unwrap_or_default();
         LatencySummary {
@@ -221,6 +305,7 @@ impl LatencySummary {
             p99_9: next(),
             p99_99: next(),
             max: h.max() as f64 / unit_ns,
+            ci95: Some(Ci95::of(h, unit_ns)),
         }
     }
 }

@@ -387,23 +387,45 @@ fn with_unit(value: f64, limit: f64, unit: &str) -> (String, String) {
 }
 
 fn latency_lines(w: &mut String, l: &LatencySummary) {
-    for (label, value) in [
-        ("Average", l.avg),
-        ("P50", l.p50),
-        ("P90", l.p90),
-        ("P95", l.p95),
-        ("P99", l.p99),
-        ("P99.9", l.p99_9),
-        ("P99.99", l.p99_99),
-        ("Min", l.min),
-        ("Max", l.max),
-    ] {
-        let _ = writeln!(w, "  {label}: {value:.2}");
+    let _ = writeln!(w, "  Average: {:.2}", l.avg);
+    for (label, value, ci, needs) in percentiles(l) {
+        let _ = writeln!(w, "  {label}: {}", with_interval(value, ci, needs, 2));
+    }
+    let _ = writeln!(w, "  Min: {:.2}", l.min);
+    let _ = writeln!(w, "  Max: {:.2}", l.max);
+}
+
+/// A percentile as printed: its label, value, 95% interval and the samples it would need
+/// without one (interval and need are both `None` in a report from before intervals).
+type Percentile = (&'static str, f64, Option<[f64; 2]>, Option<u64>);
+
+/// Each percentile of `l`.
+fn percentiles(l: &LatencySummary) -> [Percentile; 6] {
+    let c = l.ci95.unwrap_or_default();
+    let n = c.needs;
+    [
+        ("P50", l.p50, c.p50, n.p50),
+        ("P90", l.p90, c.p90, n.p90),
+        ("P95", l.p95, c.p95, n.p95),
+        ("P99", l.p99, c.p99, n.p99),
+        ("P99.9", l.p99_9, c.p99_9, n.p99_9),
+        ("P99.99", l.p99_99, c.p99_99, n.p99_99),
+    ]
+}
+
+/// `4.05 [3.98, 4.21]`; `n/a (needs >= 36887 samples)` when the samples are too few for an
+/// interval (the number alone would only look precise); the bare value in a report from
+/// before intervals.
+fn with_interval(value: f64, ci: Option<[f64; 2]>, needs: Option<u64>, d: usize) -> String {
+    match (ci, needs) {
+        (Some([lo, hi]), _) => format!("{value:.d$} [{lo:.d$}, {hi:.d$}]"),
+        (None, Some(n)) => format!("n/a (needs >= {n} samples)"),
+        (None, None) => format!("{value:.d$}"),
     }
 }
 
 fn one_line(l: &LatencySummary, decimals: usize) -> String {
-    format!(
+    let line = format!(
         "p50 {:.d$}  p90 {:.d$}  p99 {:.d$}  p99.9 {:.d$}  max {:.d$}  (avg {:.d$})",
         l.p50,
         l.p90,
@@ -412,7 +434,22 @@ fn one_line(l: &LatencySummary, decimals: usize) -> String {
         l.max,
         l.avg,
         d = decimals
-    )
+    );
+    if l.ci95.is_none() {
+        return line;
+    }
+    let intervals: Vec<String> = percentiles(l)
+        .into_iter()
+        .filter(|(label, ..)| matches!(*label, "P50" | "P90" | "P99" | "P99.9"))
+        .map(|(label, _, ci, needs)| {
+            let shown = match (ci, needs) {
+                (Some([lo, hi]), _) => format!("[{lo:.d$}, {hi:.d$}]", d = decimals),
+                (None, n) => format!("n/a (needs >= {} samples)", n.unwrap_or(0)),
+            };
+            format!("{} {shown}", label.to_lowercase())
+        })
+        .collect();
+    format!("{line}\n  95% intervals: {}", intervals.join("  "))
 }
 
 fn join(cores: &[usize]) -> String {
