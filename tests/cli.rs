@@ -65,7 +65,7 @@ rejects! {
     unknown_models_are_rejected: ["--model", "half-open"]
         => ["model = \"half-open\"", "open, closed"];
     unknown_targets_are_rejected: ["--target", "ftp://x"]
-        => ["target = \"ftp://x\"", "noop, spin:DURATION, sleep:DURATION"];
+        => ["target = \"ftp://x\"", "noop, spin:DURATION, spin:exp:MEAN", "sleep:DURATION"];
     a_timer_core_that_does_not_exist_is_rejected: ["--timer-core", "999"]
         => ["timer_core = 999", "a core this machine has"];
     a_worker_core_that_does_not_exist_is_rejected: ["--worker-cores", "0,999"]
