@@ -286,4 +286,9 @@ fn percentiles_carry_their_95_percent_intervals() {
     }
     assert!(l["ci95"]["p99_9"].is_null());
     assert_eq!(l["ci95"]["needs"]["p99_9"], 3688);
+    // The HTML report: intervals in the table, bands on the charts over time.
+    let result = openpace::report::read_json(&read(&json)).unwrap();
+    let html = &openpace::report::render_files(&result, openpace::ReportFormat::Html).unwrap()[0].1;
+    assert!(html.contains("<small>[") && html.contains("needs &ge; 3688 samples"));
+    assert!(html.contains("<polygon") && html.contains("fill-opacity=\"0.15\""));
 }

@@ -11,6 +11,7 @@ use std::fmt::Write;
 use super::junit::escape;
 use super::svg::{Chart, HLine, Series, XAxis, render};
 use crate::metrics::encoding::decode;
+use crate::metrics::result::Ci95;
 use crate::metrics::{LatencySummary, RunResult, ScenarioResult};
 
 const STYLE: &str = "body{font:14px/1.45 system-ui,sans-serif;margin:24px auto;max-width:980px;\
@@ -114,11 +115,35 @@ fn summary_section(page: &mut String, s: &ScenarioResult) {
         ("service time, ms", &s.service_time_ms),
         ("dispatch delay, µs", &s.dispatch_delay_us),
     ] {
+        let Some(ci) = l.ci95 else {
+            // A report from before intervals: the figures alone, as it was.
+            let _ = write!(
+                page,
+                "<tr><td>{name}</td><td>{:.3}</td><td>{:.3}</td><td>{:.3}</td><td>{:.3}</td>\
+                 <td>{:.3}</td><td>{:.3}</td><td>{:.3}</td></tr>",
+                l.avg, l.p50, l.p90, l.p95, l.p99, l.p99_9, l.max
+            );
+            continue;
+        };
+        let cell = |value: f64, ci: Option<[f64; 2]>, needs: Option<u64>| match ci {
+            Some([lo, hi]) => format!("{value:.3}<br><small>[{lo:.3}, {hi:.3}]</small>"),
+            None => format!(
+                "n/a<br><small>needs &ge; {} samples</small>",
+                needs.unwrap_or(0)
+            ),
+        };
+        let n = ci.needs;
         let _ = write!(
             page,
-            "<tr><td>{name}</td><td>{:.3}</td><td>{:.3}</td><td>{:.3}</td><td>{:.3}</td>\
-             <td>{:.3}</td><td>{:.3}</td><td>{:.3}</td></tr>",
-            l.avg, l.p50, l.p90, l.p95, l.p99, l.p99_9, l.max
+            "<tr><td>{name}</td><td>{:.3}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>\
+             <td>{}</td><td>{:.3}</td></tr>",
+            l.avg,
+            cell(l.p50, ci.p50, n.p50),
+            cell(l.p90, ci.p90, n.p90),
+            cell(l.p95, ci.p95, n.p95),
+            cell(l.p99, ci.p99, n.p99),
+            cell(l.p99_9, ci.p99_9, n.p99_9),
+            l.max
         );
     }
     threshold_table(page, s);
@@ -213,16 +238,27 @@ fn percentile_series(
     s: &ScenarioResult,
     pick: fn(&crate::metrics::IntervalStats) -> &LatencySummary,
 ) -> Vec<Series> {
-    let line = |name: &str, color, f: fn(&LatencySummary) -> f64| Series {
+    type Ci = fn(&Ci95) -> Option<[f64; 2]>;
+    let line = |name: &str, color, f: fn(&LatencySummary) -> f64, ci: Option<Ci>| Series {
         name: name.to_string(),
         color,
         points: over_time(s, |i| f(pick(i))),
+        // Each interval's 95% band, where the interval has one.
+        band: ci.map_or_else(Vec::new, |ci| {
+            s.intervals
+                .iter()
+                .filter_map(|i| {
+                    let [lo, hi] = ci(&pick(i).ci95?)?;
+                    Some(((i.start_s + i.end_s) / 2.0, lo, hi))
+                })
+                .collect()
+        }),
     };
     vec![
-        line("p50", "#1f77b4", |l| l.p50),
-        line("p90", "#2ca02c", |l| l.p90),
-        line("p99", "#d62728", |l| l.p99),
-        line("max", "#7f7f7f", |l| l.max),
+        line("p50", "#1f77b4", |l| l.p50, Some(|c| c.p50)),
+        line("p90", "#2ca02c", |l| l.p90, Some(|c| c.p90)),
+        line("p99", "#d62728", |l| l.p99, Some(|c| c.p99)),
+        line("max", "#7f7f7f", |l| l.max, None),
     ]
 }
 
@@ -282,11 +318,13 @@ fn scenario_charts(s: &ScenarioResult, index: usize) -> Result<Vec<Chart>, Strin
                 name: "scheduled".into(),
                 color: "#7f7f7f",
                 points: over_time(s, |i| i.scheduled / (i.end_s - i.start_s).max(1e-9)),
+                band: Vec::new(),
             },
             Series {
                 name: "achieved".into(),
                 color: "#1f77b4",
                 points: over_time(s, |i| i.achieved_rps),
+                band: Vec::new(),
             },
         ],
         hlines: Vec::new(),
@@ -302,11 +340,13 @@ fn scenario_charts(s: &ScenarioResult, index: usize) -> Result<Vec<Chart>, Strin
                 name: "response (corrected)".into(),
                 color: "#d62728",
                 points: nines(&s.histograms.response_time)?,
+                band: Vec::new(),
             },
             Series {
                 name: "service (uncorrected)".into(),
                 color: "#1f77b4",
                 points: nines(&s.histograms.service_time)?,
+                band: Vec::new(),
             },
         ],
         hlines: Vec::new(),
@@ -368,11 +408,13 @@ fn resource_charts(result: &RunResult) -> Vec<Chart> {
                     name: "openpace (% of 1 core)".into(),
                     color: "#1f77b4",
                     points: process,
+                    band: Vec::new(),
                 },
                 Series {
                     name: "host (% of all cores)".into(),
                     color: "#7f7f7f",
                     points: host,
+                    band: Vec::new(),
                 },
             ],
             hlines: Vec::new(),
@@ -389,6 +431,7 @@ fn resource_charts(result: &RunResult) -> Vec<Chart> {
                 name: "openpace RSS".into(),
                 color: "#9467bd",
                 points: memory,
+                band: Vec::new(),
             }],
             hlines: Vec::new(),
             bands: Vec::new(),

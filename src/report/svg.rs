@@ -15,6 +15,8 @@ pub struct Series {
     pub color: &'static str,
     /// (x, y) points in data units, in x order.
     pub points: Vec<(f64, f64)>,
+    /// (x, low, high) of a confidence band drawn under the line, in x order; empty: none.
+    pub band: Vec<(f64, f64, f64)>,
 }
 
 /// A horizontal line at a y value (a threshold).
@@ -291,6 +293,7 @@ fn draw_limits(s: &mut String, frame: &Frame, drawn: &[&HLine], off_scale: &[&HL
 /// Each series as a line, with its legend entry.
 fn draw_series(s: &mut String, chart: &Chart, frame: &Frame) {
     for (i, series) in chart.series.iter().enumerate() {
+        draw_band(s, series, frame);
         let path: Vec<String> = series
             .points
             .iter()
@@ -321,6 +324,27 @@ fn draw_series(s: &mut String, chart: &Chart, frame: &Frame) {
     }
 }
 
+/// A series' confidence band: a translucent polygon along the highs, back along the lows.
+fn draw_band(s: &mut String, series: &Series, frame: &Frame) {
+    let finite = |(x, lo, hi): &&(f64, f64, f64)| x.is_finite() && lo.is_finite() && hi.is_finite();
+    let band: Vec<&(f64, f64, f64)> = series.band.iter().filter(finite).collect();
+    if band.len() < 2 {
+        return;
+    }
+    let upper = band.iter().map(|&&(x, _, hi)| (x, hi));
+    let lower = band.iter().rev().map(|&&(x, lo, _)| (x, lo));
+    let points: Vec<String> = upper
+        .chain(lower)
+        .map(|(x, y)| format!("{:.1},{:.1}", frame.px(x), frame.py(y)))
+        .collect();
+    let _ = write!(
+        s,
+        "<polygon points=\"{}\" fill=\"{}\" fill-opacity=\"0.15\" stroke=\"none\"/>",
+        points.join(" "),
+        series.color
+    );
+}
+
 fn esc(text: &str) -> String {
     super::junit::escape(text)
 }
@@ -347,6 +371,7 @@ mod tests {
                 name: "p99".into(),
                 color: "#c00",
                 points: vec![(0.0, 1.0), (1.0, 3.0), (2.0, 2.0)],
+                band: vec![(0.0, 0.5, 1.5), (1.0, 2.5, 3.5), (2.0, 1.5, 2.5)],
             }],
             hlines: vec![HLine {
                 y: 2.5,
@@ -359,6 +384,9 @@ mod tests {
         let svg = render(&chart);
         assert!(svg.starts_with("<svg") && svg.ends_with("</svg>"));
         assert_eq!(svg.matches("<polyline").count(), 1);
+        // The p99 line's 95% band: highs left to right, then lows back.
+        assert_eq!(svg.matches("<polygon").count(), 1);
+        assert!(svg.contains("fill-opacity=\"0.15\""));
         assert!(svg.contains("class=\"band\"") && svg.contains("p99 &lt; 2.5"));
         assert!(svg.contains("Response &lt;ms&gt;"));
         assert!(!svg.contains("http"));
