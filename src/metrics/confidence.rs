@@ -163,6 +163,8 @@ mod tests {
                     let [lo, hi] = interval(&h, q, 1.0).unwrap();
                     covered += u32::from(lo <= truth && truth <= hi);
                 }
+                // Shown with `cargo test --release confidence -- --nocapture`.
+                eprintln!("n {n}, q {q}: {covered} of {repetitions} intervals hold the truth");
                 assert!(
                     (180..=198).contains(&covered),
                     "n {n}, q {q}: {covered} of {repetitions} intervals hold the truth"
