@@ -1,14 +1,18 @@
 //! Run configuration: the design's `LoadTestConfig`, loading from JSON and flags, validation.
 //!
-//! [`LoadTestConfig`] keeps every field of the design sketch under the same name and with the
-//! same default, and adds what openpace needs (target, warmup, arrival process, seed, wait
-//! mode, cores, model, output). A [`RunConfig`] is one or more scenarios that run at the same
-//! time, paced by one timing loop.
+//! A [`RunConfig`] is what a run is asked to do: its [`RunSettings`] (what every scenario
+//! shares: how the one timing loop waits and where, the report and its files, the notify
+//! command, a monitored process) and one or more [`ScenarioConfig`]s that run at the same
+//! time. `ScenarioConfig` is the design sketch's `LoadTestConfig` (the name remains, as an
+//! alias): every field of the sketch under the same name and with the same default, and what
+//! openpace adds (target, warmup, arrival process, seed, cores, model). The shard plan of a
+//! campaign is [`shard`].
 //!
 //! All checking happens here, before any thread starts: [`RunConfig::validate`] rejects every
 //! value that makes no sense with a [`ConfigError`] naming the field, the value and what is
 //! allowed. Loading (`load.rs`) turns JSON text and `--flag` overrides into configs through the
-//! one field table in `fields.rs`, which also prints the example config.
+//! one field table in `fields.rs`, which says of each field whether the run or the scenario
+//! owns it and which flag sets it, and prints the example config.
 
 mod fields;
 mod load;

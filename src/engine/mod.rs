@@ -1,12 +1,13 @@
 //! The engine: one pinned timing loop, a fixed pool of pinned workers, and the collector.
 //!
-//! [`LoadTestRunner::run`] plans cores, builds one target per worker, starts the worker
-//! threads, the timing thread and the collector thread (`supervise.rs`, on the timing loop's
-//! core), and waits until every request has ended or been given up on. Data flows one way:
-//! schedule -> timing loop (`timer.rs`) -> crossbeam channel -> worker (`worker.rs`) ->
-//! per-worker recorders -> collector -> [`RunResult`]. A network scenario's workers are
-//! network workers (`net_worker.rs`): each drives a pool of connections on its own poll. The engine never formats or prints
-//! anything on the hot path; warnings are gathered into the result.
+//! [`LoadTestRunner::run`] reads plan -> spawn -> collect -> finish (`launch.rs`): it plans
+//! cores, builds one target per worker, starts the worker threads, the timing thread and the
+//! collector thread (`supervise.rs`, on the timing loop's core), and waits until every request
+//! has ended or been given up on. Data flows one way: schedule -> timing loop (`timer.rs`) ->
+//! crossbeam channel -> worker (`worker.rs`) -> per-worker recorders -> collector ->
+//! [`RunResult`]. A network scenario's workers are network workers (`net_worker.rs`): each
+//! drives a pool of connections on its own poll. The engine never formats or prints anything
+//! on the hot path; warnings are gathered into the result.
 
 mod launch;
 mod net_worker;
