@@ -174,11 +174,18 @@ fn spinning_towards_an_instant_is_not_saturation_and_a_full_worker_is() {
             "{wait}: {:?}",
             s.suspect_reasons
         );
-        for row in &s.intervals {
+        // The rows of the measured window: a drain row after it holds a sliver of calls.
+        for row in s
+            .intervals
+            .iter()
+            .filter(|r| r.end_s <= s.duration_s + 1e-9)
+        {
             assert!(
                 (3.0..50.0).contains(&row.worker_busy_pct),
-                "{wait}: busy {}%",
-                row.worker_busy_pct
+                "{wait}: busy {}% in {}..{} s",
+                row.worker_busy_pct,
+                row.start_s,
+                row.end_s
             );
         }
     }
