@@ -2,8 +2,9 @@
 //!
 //! Every instant the engine handles is a `u64` offset in nanoseconds from one origin, so that
 //! the schedule, the timer wheel and the recorders all speak the same unit and none of them
-//! touches `Instant` arithmetic. This is the one place that reads the system clock. It reads `CLOCK_MONOTONIC` directly (the clock behind `std::time::Instant` on
-//! Linux) because the timing loop also arms a `timerfd` with absolute deadlines on that clock.
+//! touches `Instant` arithmetic. This is the one place that reads the system clock. It reads
+//! `CLOCK_MONOTONIC` directly (the clock behind `std::time::Instant` on Linux) because the
+//! timing loop also arms a `timerfd` with absolute deadlines on that clock.
 
 use std::time::Duration;
 
@@ -11,23 +12,24 @@ use serde::{Deserialize, Serialize};
 
 /// Nanoseconds on `CLOCK_MONOTONIC` since an arbitrary, fixed point (boot, on Linux).
 pub(crate) fn monotonic_ns() -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `ts` is a valid, writable timespec and CLOCK_MONOTONIC always exists on Linux.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
-    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+    read_ns(libc::CLOCK_MONOTONIC)
 }
 
 /// CPU time consumed by the calling thread, in nanoseconds.
 pub(crate) fn thread_cpu_ns() -> u64 {
+    read_ns(libc::CLOCK_THREAD_CPUTIME_ID)
+}
+
+/// One reading of `clock` in nanoseconds.
+#[inline(always)]
+fn read_ns(clock: libc::clockid_t) -> u64 {
     let mut ts = libc::timespec {
         tv_sec: 0,
         tv_nsec: 0,
     };
-    // SAFETY: as above; CLOCK_THREAD_CPUTIME_ID exists on every Linux since 2.6.
-    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    // SAFETY: `ts` is a valid, writable timespec; both clocks read here (CLOCK_MONOTONIC,
+    // CLOCK_THREAD_CPUTIME_ID) exist on every Linux since 2.6.
+    unsafe { libc::clock_gettime(clock, &mut ts) };
     ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
 

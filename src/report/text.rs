@@ -419,9 +419,14 @@ fn percentiles(l: &LatencySummary) -> [Percentile; 6] {
 fn with_interval(value: f64, ci: Option<[f64; 2]>, needs: Option<u64>, d: usize) -> String {
     match (ci, needs) {
         (Some([lo, hi]), _) => format!("{value:.d$} [{lo:.d$}, {hi:.d$}]"),
-        (None, Some(n)) => format!("n/a (needs >= {n} samples)"),
+        (None, Some(n)) => too_few(n),
         (None, None) => format!("{value:.d$}"),
     }
+}
+
+/// What stands for a percentile the samples are too few to bound.
+fn too_few(needs: u64) -> String {
+    format!("n/a (needs >= {needs} samples)")
 }
 
 fn one_line(l: &LatencySummary, decimals: usize) -> String {
@@ -444,7 +449,7 @@ fn one_line(l: &LatencySummary, decimals: usize) -> String {
         .map(|(label, _, ci, needs)| {
             let shown = match (ci, needs) {
                 (Some([lo, hi]), _) => format!("[{lo:.d$}, {hi:.d$}]", d = decimals),
-                (None, n) => format!("n/a (needs >= {} samples)", n.unwrap_or(0)),
+                (None, n) => too_few(n.unwrap_or(0)),
             };
             format!("{} {shown}", label.to_lowercase())
         })
