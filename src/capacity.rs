@@ -137,18 +137,24 @@ pub struct CapacityReport {
     pub interrupted: bool,
 }
 
-/// What one step found in its run `result` at `rate`: passed, or why not.
-fn step_record(rate: f64, result: &RunResult) -> CapacityStep {
+/// What one step found in its run `result` at `rate`: passed, or why not. Under `strict`
+/// an inconclusive threshold fails the step too.
+fn step_record(rate: f64, result: &RunResult, strict: bool) -> CapacityStep {
     let s = &result.scenarios[0];
     let mut reasons: Vec<String> = s
         .verdict
         .thresholds
         .iter()
-        .filter(|t| !t.passed)
+        .filter(|t| !t.passed || (strict && t.inconclusive))
         .map(|t| {
             format!(
-                "{} = {:.3} {}, limit {} {}",
-                t.metric, t.value, t.unit, t.comparison, t.limit
+                "{} = {:.3} {}, limit {} {}{}",
+                t.metric,
+                t.value,
+                t.unit,
+                t.comparison,
+                t.limit,
+                if t.passed { " (inconclusive)" } else { "" }
             )
         })
         .collect();
@@ -212,12 +218,13 @@ pub fn search(
             output: None,
             ..settings.clone()
         };
+        let strict = settings.strict;
         let run = RunConfig::single(config).with_settings(settings);
         let mut runner = LoadTestRunner::from_run_config(run)?.with_stop_handle(stop.clone());
         if let Some(factory) = &target {
             runner = runner.with_target(factory.clone());
         }
-        let record = step_record(rate, &runner.run()?);
+        let record = step_record(rate, &runner.run()?, strict);
         progress(&record);
         let outcome = (!record.interrupted).then_some(record.passed);
         steps.push(record);

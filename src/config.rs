@@ -188,6 +188,8 @@ pub struct RunSettings {
     pub junit: Option<PathBuf>,
     /// A shell command run for each alert and once at the end, with JSON on stdin.
     pub notify_cmd: Option<String>,
+    /// Exit 1 when a threshold is inconclusive, not only when one failed.
+    pub strict: bool,
 }
 
 impl Default for ScenarioConfig {
@@ -245,6 +247,7 @@ impl Default for RunSettings {
             csv: None,
             junit: None,
             notify_cmd: None,
+            strict: false,
         }
     }
 }

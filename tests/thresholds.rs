@@ -54,8 +54,39 @@ fn extra_thresholds_join_the_verdict_and_set_the_exit_code() {
     ]);
     assert_eq!(passing.status.code(), Some(0), "{}", stderr(&passing));
     let summary = String::from_utf8_lossy(&passing.stdout);
-    assert!(summary.contains("[pass] response_time p99.9"), "{summary}");
+    assert!(summary.contains("[pass] response_time p95 "), "{summary}");
     assert!(summary.contains("[pass] achieved_rate"), "{summary}");
+    // 200 samples cannot bound a p99.9 from above (that takes 3,688): well under its limit,
+    // it is still not a pass, only inconclusive, which exits 0 unless --strict.
+    assert!(
+        summary.contains("[inconclusive] response_time p99.9 "),
+        "{summary}"
+    );
+    // So are the design's p99 and the dispatch p99 (368 samples each).
+    assert!(
+        summary.contains("VERDICT: PASSED, 3 inconclusive"),
+        "{summary}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let junit = dir.path().join("junit.xml");
+    let strict = run(&[
+        "--out",
+        "none",
+        "--strict",
+        "--threshold",
+        "response p99.9 < 100ms",
+        "--junit",
+        junit.to_str().unwrap(),
+    ]);
+    assert_eq!(strict.status.code(), Some(1), "{}", stderr(&strict));
+    // JUnit shows an inconclusive threshold as a skipped case, with its interval.
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(xml.contains("failures=\"0\" skipped=\"2\""), "{xml}");
+    assert!(
+        xml.contains("<skipped message=\"inconclusive: response_time p99.9 was "),
+        "{xml}"
+    );
+    // A lower bound is enough to fail: most of 200 samples of 2 ms lie above 1 ms.
     let failing = run(&["--out", "none", "--threshold", "response p99.9 < 1ms"]);
     assert_eq!(failing.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&failing.stdout).contains("[FAIL] response_time p99.9"));
@@ -221,6 +252,16 @@ fn a_named_percentile_is_the_one_checked_and_reported() {
     assert!(
         (shown - p99_9).abs() <= 1e-9 * p99_9,
         "shown {shown}, p99.9 {p99_9}, p99.99 {p99_99}"
+    );
+    // Its interval is the summary's, and it lies wholly under the limit: a pass.
+    let t = thresholds
+        .iter()
+        .find(|t| t["metric"] == "response_time p99.9")
+        .unwrap();
+    assert_eq!(t["ci95"], s["response_time_ms"]["ci95"]["p99_9"], "{t}");
+    assert!(
+        t.get("inconclusive").is_none() && t["passed"] == true,
+        "{t}"
     );
     let p75 = value_of("response_time p75");
     let (p50, p90) = (

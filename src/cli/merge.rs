@@ -24,6 +24,10 @@ pub(super) struct MergeArgs {
     /// Merge even with shards missing, and mark the result partial.
     #[arg(long)]
     allow_partial: bool,
+    /// Exit 1 when a threshold is inconclusive (its 95% interval straddles the limit), not
+    /// only when one failed.
+    #[arg(long)]
+    strict: bool,
     /// Print nothing but errors.
     #[arg(long)]
     quiet: bool,
@@ -47,5 +51,13 @@ pub(super) fn merge(args: &MergeArgs) -> Result<u8, Error> {
     written
         .failed
         .extend(console.print(&report::summary(&merged)).err());
-    finish(&console, &written, if merged.passed { 0 } else { 1 })
+    finish(
+        &console,
+        &written,
+        if merged.passed && !(args.strict && merged.inconclusive() > 0) {
+            0
+        } else {
+            1
+        },
+    )
 }

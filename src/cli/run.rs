@@ -174,6 +174,7 @@ pub(super) fn run(args: &RunArgs) -> Result<u8, Error> {
     } else {
         ProgressMode::Lines
     };
+    let strict = run.run.strict;
     let runner = LoadTestRunner::from_run_config(run)?
         .with_progress(progress)
         .with_cluster(cluster);
@@ -186,7 +187,7 @@ pub(super) fn run(args: &RunArgs) -> Result<u8, Error> {
     }
     let mut written = report::write_outputs(&result, &outputs);
     written.failed.extend(console.print(&text).err());
-    finish(&console, &written, exit_code(&result))
+    finish(&console, &written, exit_code(&result, strict))
 }
 
 /// Where each report of `run` goes, with the flag or file that named it; a shard's files
@@ -256,13 +257,14 @@ fn announce(run: &RunConfig, cluster: &ClusterPlan) {
     }
 }
 
-/// The exit code of a finished run: 1 aborted or failed, 130 interrupted, 0 passed.
-fn exit_code(result: &RunResult) -> u8 {
+/// The exit code of a finished run: 1 aborted or failed (or, under `strict`, a threshold
+/// inconclusive), 130 interrupted, 0 passed.
+fn exit_code(result: &RunResult, strict: bool) -> u8 {
     if result.aborted.is_some() {
         1
     } else if result.interrupted {
         130
-    } else if result.passed {
+    } else if result.passed && !(strict && result.inconclusive() > 0) {
         0
     } else {
         1

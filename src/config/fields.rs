@@ -270,6 +270,13 @@ pub static FIELDS: &[Field] = &[
         flag("abort-on-fail", ""),
         |c, v, r| r.boolean(v)?
     ),
+    run_field!(
+        strict,
+        "false",
+        "exit 1 when a threshold is inconclusive (its 95% interval straddles the limit)",
+        flag("strict", ""),
+        |c, v, r| r.boolean(v)?
+    ),
     field!(
         target,
         "\"sleep:20ms\"",

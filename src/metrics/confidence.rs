@@ -30,27 +30,39 @@ pub fn samples_needed(q: f64) -> u64 {
 /// The 1-based ranks `j < k` whose order statistics bound quantile `q` with at least 95%
 /// confidence among `n` samples; `None` when `n` is too small for either to exist.
 pub fn ranks(n: u64, q: f64) -> Option<(u64, u64)> {
-    if n == 0 || !(0.0..1.0).contains(&q) || n < samples_needed(q) {
-        return None;
+    match bound_ranks(n, q) {
+        [Some(j), Some(k)] if j < k && n >= samples_needed(q) => Some((j, k)),
+        _ => None,
+    }
+}
+
+/// The ranks of [`ranks`], each on its own: the lower one bounds the quantile from below
+/// with 97.5% confidence, the upper from above. With few samples only the side towards the
+/// distribution's middle exists: 100 samples cannot put an upper bound on a p99 (that takes
+/// 368) but can put a lower one, so a p99 that must stay under a limit can still be seen to
+/// fail.
+pub fn bound_ranks(n: u64, q: f64) -> [Option<u64>; 2] {
+    if n == 0 || !(0.0..1.0).contains(&q) {
+        return [None, None];
     }
     let nf = n as f64;
     let spread = nf * q * (1.0 - q);
-    let (j, k) = if spread >= NORMAL_FROM {
+    let [j, k] = if spread >= NORMAL_FROM {
         let half = Z95 * spread.sqrt();
-        (
-            (nf * q - half).floor() as u64,
-            (nf * q + half).ceil() as u64 + 1,
-        )
+        [
+            Some((nf * q - half).floor() as u64),
+            Some((nf * q + half).ceil() as u64 + 1),
+        ]
     } else {
-        exact_ranks(n, q)?
+        exact_ranks(n, q)
     };
-    (j >= 1 && k <= n && j < k).then_some((j, k))
+    [j.filter(|&j| j >= 1), k.filter(|&k| k <= n)]
 }
 
-/// [`ranks`] from the exact binomial: `j` the largest with `P(X <= j - 1) <= 2.5%`, `k` the
-/// smallest with `P(X <= k - 1) >= 97.5%`. Summed from the side where the binomial's mass
-/// is (here `min(q, 1 - q) n` is below about 25), so no term underflows.
-fn exact_ranks(n: u64, q: f64) -> Option<(u64, u64)> {
+/// [`bound_ranks`] from the exact binomial: `j` the largest with `P(X <= j - 1) <= 2.5%`,
+/// `k` the smallest with `P(X <= k - 1) >= 97.5%`. Summed from the side where the
+/// binomial's mass is (here `min(q, 1 - q) n` is below about 25), so no term underflows.
+fn exact_ranks(n: u64, q: f64) -> [Option<u64>; 2] {
     // Y counts the samples on the rare side: Y = X when q <= 1/2, else n - X.
     let flip = q > 0.5;
     let p = if flip { 1.0 - q } else { q };
@@ -67,13 +79,13 @@ fn exact_ranks(n: u64, q: f64) -> Option<(u64, u64)> {
         pmf *= (n - y) as f64 / (y + 1) as f64 * p / (1.0 - p);
     }
     // The largest y with F(y) <= 2.5% (if any), and the smallest with F(y) >= 97.5%.
-    let low = cdf.iter().rposition(|&f| f <= TAIL);
-    let high = cdf.iter().position(|&f| f >= 1.0 - TAIL)? as u64;
+    let low = cdf.iter().rposition(|&f| f <= TAIL).map(|y| y as u64);
+    let high = cdf.iter().position(|&f| f >= 1.0 - TAIL).map(|y| y as u64);
     if flip {
         // P(X <= x) = 1 - F(n - x - 1): j = n - high, k = n - low.
-        Some((n - high, n - low? as u64))
+        [high.map(|h| n - h), low.map(|l| n - l)]
     } else {
-        Some((low? as u64 + 1, high + 1))
+        [low.map(|l| l + 1), high.map(|h| h + 1)]
     }
 }
 
@@ -89,38 +101,61 @@ pub fn intervals<const N: usize>(
     qs: &[f64; N],
     unit: f64,
 ) -> [Option<[f64; 2]>; N] {
-    let ranks: [Option<(u64, u64)>; N] = qs.map(|q| ranks(h.len(), q));
+    let both: [Option<(u64, u64)>; N] = qs.map(|q| ranks(h.len(), q));
+    let bounds = values_at(
+        h,
+        both.map(|r| r.map_or([None, None], |(j, k)| [Some(j), Some(k)])),
+    );
+    std::array::from_fn(|i| {
+        both[i].map(|_| {
+            [
+                bounds[i][0].unwrap_or(0) as f64 / unit,
+                bounds[i][1].unwrap_or(0) as f64 / unit,
+            ]
+        })
+    })
+}
+
+/// The 95% interval of quantile `q` of `h` one end at a time (see [`bound_ranks`]), in
+/// `h`'s units divided by `unit`: `[lower, upper]`, each `None` when too few samples.
+pub fn bounds(h: &Histogram<u64>, q: f64, unit: f64) -> [Option<f64>; 2] {
+    let [[lo, hi]] = values_at(h, [bound_ranks(h.len(), q)]);
+    [lo.map(|v| v as f64 / unit), hi.map(|v| v as f64 / unit)]
+}
+
+/// The values of the given `[lower, upper]` ranks of `h`, in one pass over its buckets:
+/// the lowest value of a lower rank's bucket and the highest of an upper rank's, so an
+/// interval is never narrower than the histogram's precision.
+fn values_at<const N: usize>(
+    h: &Histogram<u64>,
+    ranks: [[Option<u64>; 2]; N],
+) -> [[Option<u64>; 2]; N] {
     // Every rank asked for, in order, with where its value goes: (rank, which, upper end).
-    let mut wanted: Vec<(u64, usize, bool)> = ranks
+    let mut wanted: Vec<(u64, usize, usize)> = ranks
         .iter()
         .enumerate()
-        .filter_map(|(i, r)| r.map(|(j, k)| [(j, i, false), (k, i, true)]))
-        .flatten()
+        .flat_map(|(i, r)| (0..2).filter_map(move |end| r[end].map(|rank| (rank, i, end))))
         .collect();
     wanted.sort_unstable();
-    let mut bounds = [[0u64; 2]; N];
+    let mut values = [[None; 2]; N];
     let mut next = wanted.iter().peekable();
     let mut seen = 0;
     for v in h.iter_recorded() {
         seen += v.count_since_last_iteration();
         let value = v.value_iterated_to();
-        while let Some(&&(rank, i, upper)) = next.peek() {
+        while let Some(&&(rank, i, end)) = next.peek() {
             if rank > seen {
                 break;
             }
-            // Never narrower than the bucket: the lowest value of rank j's bucket, the
-            // highest of rank k's.
-            bounds[i][usize::from(upper)] = if upper {
+            values[i][end] = Some(if end == 1 {
                 h.highest_equivalent(value)
             } else {
                 h.lowest_equivalent(value)
-            };
+            });
             next.next();
         }
     }
-    std::array::from_fn(|i| {
-        ranks[i].map(|_| [bounds[i][0] as f64 / unit, bounds[i][1] as f64 / unit])
-    })
+    values
 }
 
 #[cfg(test)]
@@ -139,6 +174,11 @@ mod tests {
         assert!(ranks(367, 0.99).is_none());
         let (j, k) = ranks(368, 0.99).unwrap();
         assert!(j >= 1 && k <= 368 && j < k, "{j} {k}");
+        // One side at a time: 100 samples bound a p99 from below only.
+        assert!(matches!(bound_ranks(100, 0.99), [Some(_), None]));
+        assert!(matches!(bound_ranks(100, 0.01), [None, Some(_)]));
+        let [j, k] = bound_ranks(368, 0.99);
+        assert_eq!((j.unwrap(), k.unwrap()), ranks(368, 0.99).unwrap());
         let (j, k) = ranks(1_000_000, 0.5).unwrap();
         assert!(j < 500_000 && k > 500_000 && k - j < 2_100, "{j} {k}");
     }

@@ -458,12 +458,37 @@ pub struct ThresholdResult {
     pub value: f64,
     /// Unit of limit and value (`ms`, `ratio`).
     pub unit: String,
-    /// Whether the value met the limit.
+    /// False only when the threshold failed: the value missed the limit and, for a
+    /// percentile, so did its whole 95% interval. An inconclusive threshold has not failed.
     pub passed: bool,
     /// The threshold as written (`response p95 < 100ms`), so that a merged result can check
     /// it again.
     #[serde(default)]
     pub text: String,
+    /// For a percentile: the 95% interval of the value, `[lower, upper]`, in `unit`; an end
+    /// is `null` when the run had too few samples to bound that side.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ci95: Option<[Option<f64>; 2]>,
+    /// True when the interval straddles the limit: the run cannot tell pass from fail (it
+    /// needs more samples, or the value is too near the limit). `passed` is then true; under
+    /// `--strict` the run exits 1.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub inconclusive: bool,
+}
+
+impl ThresholdResult {
+    /// `pass`, `fail` or `inconclusive`.
+    pub fn outcome(&self) -> &'static str {
+        match (self.passed, self.inconclusive) {
+            (false, _) => "fail",
+            (true, true) => "inconclusive",
+            (true, false) => "pass",
+        }
+    }
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// An interval that breached a threshold.
@@ -488,7 +513,7 @@ pub struct Alert {
 /// Pass or fail, threshold by threshold.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Verdict {
-    /// True when every threshold passed.
+    /// True when no threshold failed (an inconclusive one has not failed).
     pub passed: bool,
     /// Each threshold with its measured value.
     pub thresholds: Vec<ThresholdResult>,

@@ -1,7 +1,7 @@
 //! Thresholds: the design's four limits and any others, checked against a scenario's
 //! measurements.
 
-use super::result::{ScenarioResult, ThresholdResult, Verdict};
+use super::result::{RunResult, ScenarioResult, ThresholdResult, Verdict};
 use super::threshold::Threshold;
 
 /// Checks `result` against every threshold of its scenario (`LoadTestConfig::thresholds`).
@@ -19,5 +19,20 @@ impl Verdict {
             suspect: false,
             notes: Vec::new(),
         }
+    }
+
+    /// How many thresholds are inconclusive: their 95% interval straddles the limit.
+    pub fn inconclusive(&self) -> usize {
+        self.thresholds.iter().filter(|t| t.inconclusive).count()
+    }
+}
+
+impl RunResult {
+    /// How many thresholds are inconclusive, over every scenario.
+    pub fn inconclusive(&self) -> usize {
+        self.scenarios
+            .iter()
+            .map(|s| s.verdict.inconclusive())
+            .sum()
     }
 }

@@ -18,7 +18,7 @@ const STYLE: &str = "body{font:14px/1.45 system-ui,sans-serif;margin:24px auto;m
 color:#222}h1{font-size:22px}h2{font-size:18px;margin-top:32px}table{border-collapse:collapse;\
 margin:8px 0}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}th{background:#f3f3f3}\
 td:first-child,th:first-child{text-align:left}.pass{color:#176b2c;font-weight:600}\
-.fail{color:#b00020;font-weight:600}.note{color:#b00020}.banner{font-size:18px;padding:8px 12px;\
+.fail{color:#b00020;font-weight:600}.inconclusive{color:#8a5a00;font-weight:600}.note{color:#b00020}.banner{font-size:18px;padding:8px 12px;\
 border-radius:4px;display:inline-block}.banner.pass{background:#e5f5e8}.banner.fail{background:\
 #fde8ea}svg.chart{font:11px sans-serif}.t{font-size:13px;font-weight:600}.grid{stroke:#e6e6e6}\
 .frame{fill:none;stroke:#999}.xl{text-anchor:middle;fill:#555}.yl{text-anchor:end;fill:#555}\
@@ -206,14 +206,18 @@ fn figure_rows(s: &ScenarioResult) -> [(&'static str, String); 6] {
 fn threshold_table(page: &mut String, s: &ScenarioResult) {
     page.push_str("</table><table><tr><th>threshold</th><th>measured</th><th></th></tr>");
     for t in &s.verdict.thresholds {
-        let (class, mark) = if t.passed {
-            ("pass", "pass")
-        } else {
-            ("fail", "FAIL")
+        let (class, mark) = match t.outcome() {
+            "pass" => ("pass", "pass"),
+            "fail" => ("fail", "FAIL"),
+            _ => ("inconclusive", "inconclusive"),
         };
+        let interval = t.ci95.map_or(String::new(), |[lo, hi]| {
+            let end = |v: Option<f64>| v.map_or("?".to_string(), |v| format!("{v:.4}"));
+            format!(" [{}, {}]", end(lo), end(hi))
+        });
         let _ = write!(
             page,
-            "<tr><td>{} {} {} {}</td><td>{:.4} {}</td><td class=\"{class}\">{mark}</td></tr>",
+            "<tr><td>{} {} {} {}</td><td>{:.4} {}{interval}</td><td class=\"{class}\">{mark}</td></tr>",
             escape(&t.metric),
             escape(&t.comparison),
             t.limit,

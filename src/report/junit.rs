@@ -16,17 +16,27 @@ pub fn junit(result: &RunResult) -> String {
         .iter()
         .map(|s| s.verdict.thresholds.iter().filter(|t| !t.passed).count())
         .sum();
+    let skipped = result.inconclusive();
+    let skipped = if skipped > 0 {
+        format!(" skipped=\"{skipped}\"")
+    } else {
+        String::new()
+    };
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let _ = writeln!(
         out,
-        "<testsuites name=\"openpace\" tests=\"{cases}\" failures=\"{failures}\" time=\"{:.3}\">",
+        "<testsuites name=\"openpace\" tests=\"{cases}\" failures=\"{failures}\"{skipped} time=\"{:.3}\">",
         result.wall_seconds
     );
     for s in &result.scenarios {
         let failed = s.verdict.thresholds.iter().filter(|t| !t.passed).count();
+        let skipped = match s.verdict.inconclusive() {
+            0 => String::new(),
+            n => format!(" skipped=\"{n}\""),
+        };
         let _ = writeln!(
             out,
-            "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{failed}\" time=\"{:.3}\">",
+            "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{failed}\"{skipped} time=\"{:.3}\">",
             escape(&s.name),
             s.verdict.thresholds.len(),
             s.send_window_s
@@ -42,7 +52,23 @@ pub fn junit(result: &RunResult) -> String {
                 escape(&s.name),
                 escape(&name)
             );
-            if t.passed {
+            if t.inconclusive {
+                let message = format!(
+                    "inconclusive: {} was {} {}, its 95% interval {} lies on neither side of the limit {} {} {} alone",
+                    t.metric,
+                    t.value,
+                    t.unit,
+                    interval_text(t.ci95),
+                    t.comparison,
+                    t.limit,
+                    t.unit
+                );
+                let _ = writeln!(
+                    out,
+                    ">\n      <skipped message=\"{}\"/>\n    </testcase>",
+                    escape(&message)
+                );
+            } else if t.passed {
                 let _ = writeln!(out, "/>");
             } else {
                 let message = format!(
@@ -60,6 +86,13 @@ pub fn junit(result: &RunResult) -> String {
     }
     out.push_str("</testsuites>\n");
     out
+}
+
+/// A threshold's interval as `[lo, hi]`, `?` for an end the run could not bound.
+fn interval_text(ci: Option<[Option<f64>; 2]>) -> String {
+    let [lo, hi] = ci.unwrap_or([None, None]);
+    let end = |v: Option<f64>| v.map_or("?".to_string(), |v| v.to_string());
+    format!("[{}, {}]", end(lo), end(hi))
 }
 
 /// Escapes text for an XML attribute or element.

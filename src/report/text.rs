@@ -341,14 +341,32 @@ fn verdict_lines(w: &mut String, s: &ScenarioResult) {
     } else {
         ""
     };
-    let _ = writeln!(w, "\nVERDICT: {verdict}{suspect}");
+    let inconclusive = match s.verdict.inconclusive() {
+        0 => String::new(),
+        n => format!(", {n} inconclusive"),
+    };
+    let _ = writeln!(w, "\nVERDICT: {verdict}{inconclusive}{suspect}");
     for t in &s.verdict.thresholds {
-        let mark = if t.passed { "pass" } else { "FAIL" };
+        let mark = match t.outcome() {
+            "fail" => "FAIL",
+            other => other,
+        };
         let (value, limit) = with_unit(t.value, t.limit, &t.unit);
+        let interval = t.ci95.map_or(String::new(), |[lo, hi]| {
+            let end = |v: Option<f64>| v.map_or("?".to_string(), |v| format!("{v:.2}"));
+            format!(" [{}, {}]", end(lo), end(hi))
+        });
         let _ = writeln!(
             w,
-            "  [{mark}] {} {value} {} {limit}",
+            "  [{mark}] {} {value}{interval} {} {limit}",
             t.metric, t.comparison
+        );
+    }
+    if s.verdict.inconclusive() > 0 {
+        let _ = writeln!(
+            w,
+            "  inconclusive: the 95% interval [low, high] crosses the limit, or ? marks the \
+             side too few\n  samples could bound; a longer run settles it (--strict exits 1)"
         );
     }
     if !s.alerts.is_empty() {
