@@ -133,6 +133,7 @@ fn help_example_config_validation_and_errors_print_as_before() {
         ("help-run", &["run", "--help"]),
         ("help-capacity", &["capacity", "--help"]),
         ("help-merge", &["merge", "--help"]),
+        ("help-compare", &["compare", "--help"]),
         ("help-report", &["report", "--help"]),
         ("help-calibrate", &["calibrate", "--help"]),
         ("help-validate", &["validate", "--help"]),

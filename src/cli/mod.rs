@@ -6,6 +6,7 @@
 
 mod calibrate;
 mod capacity;
+mod compare;
 mod merge;
 mod report;
 mod run;
@@ -56,6 +57,12 @@ enum Command {
     /// Exit codes: 0 every threshold passes on the merged data, 1 one fails, 2 the reports
     /// cannot be merged (different scenarios or schedules, a shard missing or twice).
     Merge(merge::MergeArgs),
+    /// Is run B different from run A? Every percentile of response, service and dispatch
+    /// with both 95% intervals, the difference and a verdict (faster, slower, no
+    /// significant difference).
+    ///
+    /// Exit codes: 0 done, 1 a --fail-if-slower limit is broken, 2 bad usage or reports.
+    Compare(compare::CompareArgs),
     /// Measure this host before a campaign: timer lateness, hand-off and overhead per wait
     /// mode, the highest noop rate, spin:DUR accuracy. Prints and saves a JSON report.
     Calibrate(calibrate::CalibrateArgs),
@@ -85,6 +92,7 @@ pub fn main() -> ExitCode {
         }
         Command::Calibrate(args) => calibrate::calibrate(&args),
         Command::Merge(args) => merge::merge(&args),
+        Command::Compare(args) => compare::compare(&args),
         Command::Capacity(args) => capacity::capacity(&args),
         Command::Report(args) => report::rerender(&args),
     };

@@ -16,6 +16,7 @@
 #[allow(unsafe_code)]
 pub mod atomic_hist;
 pub(crate) mod collector;
+pub mod compare;
 pub mod confidence;
 pub mod encoding;
 pub mod figures;

@@ -54,7 +54,7 @@ enum Stat {
 }
 
 /// A percentile's name without its `p`: 999,000 ppm is `99.9`.
-fn percent_text(ppm: u32) -> String {
+pub(super) fn percent_text(ppm: u32) -> String {
     let (whole, fraction) = (ppm / 10_000, ppm % 10_000);
     if fraction == 0 {
         return whole.to_string();
@@ -64,7 +64,7 @@ fn percent_text(ppm: u32) -> String {
 }
 
 /// `99.9` as 999,000 parts per million: above 0 and below 100, at most four decimals.
-fn parse_percent(text: &str) -> Option<u32> {
+pub(super) fn parse_percent(text: &str) -> Option<u32> {
     let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
     let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
     if !digits(whole) || (!fraction.is_empty() && !digits(fraction)) || fraction.len() > 4 {

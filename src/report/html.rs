@@ -10,11 +10,12 @@ use std::fmt::Write;
 
 use super::junit::escape;
 use super::svg::{Chart, HLine, Series, XAxis, render};
+use crate::metrics::confidence;
 use crate::metrics::encoding::decode;
 use crate::metrics::result::Ci95;
 use crate::metrics::{LatencySummary, RunResult, ScenarioResult};
 
-const STYLE: &str = "body{font:14px/1.45 system-ui,sans-serif;margin:24px auto;max-width:980px;\
+pub(super) const STYLE: &str = "body{font:14px/1.45 system-ui,sans-serif;margin:24px auto;max-width:980px;\
 color:#222}h1{font-size:22px}h2{font-size:18px;margin-top:32px}table{border-collapse:collapse;\
 margin:8px 0}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}th{background:#f3f3f3}\
 td:first-child,th:first-child{text-align:left}.pass{color:#176b2c;font-weight:600}\
@@ -372,18 +373,29 @@ fn scenario_charts(s: &ScenarioResult, index: usize) -> Result<Vec<Chart>, Strin
 /// (nines, ms) points of an encoded histogram: x = -log10(1 - q), up to the nines the
 /// count can resolve (log10 of the count, at most six).
 fn nines(encoded: &str) -> Result<Vec<(f64, f64)>, String> {
-    let h = decode(encoded)?;
+    Ok(spectrum(&decode(encoded)?, 1e6, false).0)
+}
+
+/// A percentile spectrum's points `(x, value)` and its band `(x, lo, hi)`.
+pub(super) type Spectrum = (Vec<(f64, f64)>, Vec<(f64, f64, f64)>);
+
+/// The percentile spectrum of `h` on the "nines" axis (x is `-log10(1 - q)`), in `h`'s
+/// units divided by `unit`, up to the nines its count can show; with `band`, also each
+/// point's 95% interval where the run has one.
+pub(super) fn spectrum(h: &hdrhistogram::Histogram<u64>, unit: f64, band: bool) -> Spectrum {
     let top = (h.len().max(10) as f64).log10().ceil().min(6.0);
     let cap = 1.0 - 10f64.powf(-top);
-    Ok(h.iter_quantiles(5)
-        .map(|v| {
-            let q = v.quantile_iterated_to().min(cap);
-            (
-                -(1.0 - q).log10(),
-                h.highest_equivalent(v.value_iterated_to()) as f64 / 1e6,
-            )
-        })
-        .collect())
+    let mut points = Vec::new();
+    let mut bands = Vec::new();
+    for v in h.iter_quantiles(5) {
+        let q = v.quantile_iterated_to().min(cap);
+        let x = -(1.0 - q).log10();
+        points.push((x, h.highest_equivalent(v.value_iterated_to()) as f64 / unit));
+        if let Some([lo, hi]) = band.then(|| confidence::interval(h, q, unit)).flatten() {
+            bands.push((x, lo, hi));
+        }
+    }
+    (points, bands)
 }
 
 fn resource_charts(result: &RunResult) -> Vec<Chart> {

@@ -8,6 +8,7 @@
 //! checked before a run starts ([`check_outputs`]).
 
 pub mod calibration;
+pub mod compare;
 pub mod csv;
 pub mod hdr;
 pub mod html;

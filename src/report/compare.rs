@@ -1,0 +1,210 @@
+//! `openpace compare`'s outputs: a [`Comparison`] as text (a table per metric), JSON (the
+//! struct as is) or a self-contained HTML page with both runs' percentile spectra on one
+//! chart, each with its 95% band.
+
+use std::fmt::Write;
+
+use super::html::{STYLE, spectrum};
+use super::junit::escape;
+use super::svg::{Chart, Series, XAxis, render};
+use crate::metrics::ScenarioResult;
+use crate::metrics::compare::{Comparison, MetricComparison};
+use crate::metrics::encoding::decode;
+
+/// The comparison as text, as `openpace compare` prints it.
+pub fn text(c: &Comparison) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "openpace compare: A = {}, B = {}", c.a, c.b);
+    for s in &c.scenarios {
+        let _ = writeln!(out, "\nSCENARIO {}", s.name);
+        for m in &s.metrics {
+            metric_table(&mut out, m);
+        }
+    }
+    for u in &c.unmatched {
+        let _ = writeln!(out, "\nnot compared: {u}");
+    }
+    if !c.limits.is_empty() {
+        let _ = writeln!(out);
+    }
+    for l in &c.limits {
+        let mark = if l.failed { "FAIL" } else { "pass" };
+        let _ = writeln!(
+            out,
+            "[{mark}] fail-if-slower {} ({}): {}",
+            l.limit, l.scenario, l.detail
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\n[lo, hi]: 95% intervals ([n/a]: too few samples). Method:"
+    );
+    let mut line = String::from(" ");
+    for word in c.method.split_whitespace() {
+        if line.len() + word.len() > 90 {
+            let _ = writeln!(out, "{line}");
+            line = String::from(" ");
+        }
+        line.push(' ');
+        line.push_str(word);
+    }
+    let _ = writeln!(out, "{line}.");
+    let _ = writeln!(
+        out,
+        "  The intervals hold each run's sampling error, not the drift between runs of a \
+         host:\n  compare runs made on a quiet host, or repeat them."
+    );
+    out
+}
+
+fn metric_table(out: &mut String, m: &MetricComparison) {
+    let _ = writeln!(
+        out,
+        "\n{} ({}), {} samples in A, {} in B",
+        m.metric, m.unit, m.count_a, m.count_b
+    );
+    let _ = writeln!(
+        out,
+        "  {:<7} {:>26} {:>26} {:>34}  verdict",
+        "", "A [95% interval]", "B [95% interval]", "B - A [95% interval]"
+    );
+    for p in &m.percentiles {
+        let value = |v: f64, ci: Option<[f64; 2]>| match ci {
+            Some([lo, hi]) => format!("{} [{}, {}]", num(v), num(lo), num(hi)),
+            None => format!("{} [n/a]", num(v)),
+        };
+        let diff = match p.difference_ci95 {
+            Some([lo, hi]) => format!(
+                "{:+.3} ({:+.1}%) [{:+.3}, {:+.3}]",
+                p.difference, p.difference_pct, lo, hi
+            ),
+            None => format!("{:+.3} ({:+.1}%) [n/a]", p.difference, p.difference_pct),
+        };
+        let _ = writeln!(
+            out,
+            "  {:<7} {:>26} {:>26} {:>34}  {}",
+            p.percentile,
+            value(p.a, p.a_ci95),
+            value(p.b, p.b_ci95),
+            diff,
+            p.verdict
+        );
+    }
+}
+
+/// A value with three significant decimals at most.
+fn num(v: f64) -> String {
+    format!("{v:.3}")
+}
+
+/// The comparison as a self-contained HTML page: the tables, then per scenario and metric
+/// one chart with A's and B's percentile spectra and their 95% bands. `a` and `b` are the
+/// runs' scenarios, for the spectra.
+pub fn html(c: &Comparison, a: &[ScenarioResult], b: &[ScenarioResult]) -> Result<String, String> {
+    let mut page = String::new();
+    let _ = write!(
+        page,
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>openpace compare\
+         </title><style>{STYLE}</style></head><body><h1>openpace compare</h1><p>A = {}, B = {}\
+         </p><p>{}</p>",
+        escape(&c.a),
+        escape(&c.b),
+        escape(&c.method)
+    );
+    for l in &c.limits {
+        let class = if l.failed { "fail" } else { "pass" };
+        let _ = write!(
+            page,
+            "<p class=\"{class}\">fail-if-slower {} ({}): {}</p>",
+            escape(&l.limit),
+            escape(&l.scenario),
+            escape(&l.detail)
+        );
+    }
+    for s in &c.scenarios {
+        let pick = |runs: &[ScenarioResult]| {
+            if runs.len() == 1 {
+                runs.first().cloned()
+            } else {
+                runs.iter().find(|r| r.name == s.name).cloned()
+            }
+        };
+        let (Some(sa), Some(sb)) = (pick(a), pick(b)) else {
+            continue;
+        };
+        let _ = write!(page, "<h2>{}</h2>", escape(&s.name));
+        for m in &s.metrics {
+            html_table(&mut page, m);
+            let chart = spectra(m, &sa, &sb)?;
+            let _ = write!(
+                page,
+                "<section class=\"chart\">{}</section>",
+                render(&chart)
+            );
+        }
+    }
+    page.push_str("</body></html>\n");
+    Ok(page)
+}
+
+fn html_table(page: &mut String, m: &MetricComparison) {
+    let _ = write!(
+        page,
+        "<table><tr><th>{} ({})</th><th>A</th><th>B</th><th>B - A</th><th></th></tr>",
+        escape(&m.metric),
+        escape(&m.unit)
+    );
+    let ci = |c: Option<[f64; 2]>| match c {
+        Some([lo, hi]) => format!(" [{}, {}]", num(lo), num(hi)),
+        None => " [n/a]".to_string(),
+    };
+    for p in &m.percentiles {
+        let class = match p.verdict.as_str() {
+            "slower" => "fail",
+            "faster" => "pass",
+            _ => "",
+        };
+        let _ = write!(
+            page,
+            "<tr><td>{}</td><td>{}{}</td><td>{}{}</td><td>{:+.3} ({:+.1}%){}</td>\
+             <td class=\"{class}\">{}</td></tr>",
+            p.percentile,
+            num(p.a),
+            ci(p.a_ci95),
+            num(p.b),
+            ci(p.b_ci95),
+            p.difference,
+            p.difference_pct,
+            ci(p.difference_ci95),
+            escape(&p.verdict)
+        );
+    }
+    page.push_str("</table>");
+}
+
+/// A's and B's percentile spectra of metric `m`, with their 95% bands.
+fn spectra(m: &MetricComparison, a: &ScenarioResult, b: &ScenarioResult) -> Result<Chart, String> {
+    let (encoded, per_unit): (fn(&ScenarioResult) -> &String, f64) = match m.metric.as_str() {
+        "response_time" => (|s| &s.histograms.response_time, 1e6),
+        "service_time" => (|s| &s.histograms.service_time, 1e6),
+        _ => (|s| &s.histograms.dispatch_delay, 1e3),
+    };
+    let series = |s: &ScenarioResult, name: &str, color: &'static str| {
+        let (points, band) = spectrum(&decode(encoded(s))?, per_unit, true);
+        Ok::<_, String>(Series {
+            name: name.to_string(),
+            color,
+            points,
+            band,
+        })
+    };
+    Ok(Chart {
+        title: format!("{}: percentile spectrum, A against B", m.metric),
+        x_label: "percentile".into(),
+        y_label: m.unit.replace("us", "µs"),
+        series: vec![series(a, "A", "#1f77b4")?, series(b, "B", "#d62728")?],
+        hlines: Vec::new(),
+        bands: Vec::new(),
+        x_axis: XAxis::Nines,
+    })
+}
