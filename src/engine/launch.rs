@@ -24,6 +24,7 @@ use crate::base::{Model, WaitMode};
 use crate::config::LoadTestConfig;
 use crate::error::Error;
 use crate::metrics::RunResult;
+use crate::metrics::sample::{SampleSpec, TARGET as SAMPLE_TARGET};
 use crate::metrics::saturation;
 use crate::metrics::shard::ShardInfo;
 use crate::metrics::stats::{IntervalCursor, TimerStats, WorkerStats};
@@ -69,6 +70,8 @@ struct Place<'a> {
     index: usize,
     config: &'a LoadTestConfig,
     seed: u64,
+    /// Which requests the workers keep in send order.
+    sample: SampleSpec,
 }
 
 /// What a worker of either kind is built from.
@@ -135,11 +138,22 @@ impl LoadTestRunner {
             batch_ns,
         ));
         let seed = config.seed.unwrap_or_else(|| fresh_seed(index));
+        let share = match (config.model, self.cluster.shard) {
+            (Model::Open, Some(shard)) => 1.0 / f64::from(shard.count),
+            _ => 1.0,
+        };
+        // The closed model has no schedule: its sample is its first requests.
+        let planned = match config.model {
+            Model::Open => (profile.total() * share) as u64,
+            Model::Closed => SAMPLE_TARGET,
+        };
+        let sample = SampleSpec::for_schedule(planned, config.worker_count());
         let (stats, wakes) = self.spawn_workers(
             Place {
                 index,
                 config,
                 seed,
+                sample,
             },
             spawn,
             net.as_ref(),
@@ -174,10 +188,8 @@ impl LoadTestRunner {
             workers: stats,
             worker_cores: spawn.plan.workers[index].clone(),
             timer_stats,
-            share: match (config.model, self.cluster.shard) {
-                (Model::Open, Some(shard)) => 1.0 / f64::from(shard.count),
-                _ => 1.0,
-            },
+            share,
+            sample_every: sample.every(),
         };
         Ok((lane, scenario))
     }
@@ -211,7 +223,7 @@ impl LoadTestRunner {
         for i in 0..count {
             let parts = WorkerParts {
                 clock: spawn.clock,
-                stats: Arc::new(WorkerStats::new()),
+                stats: Arc::new(WorkerStats::with_sample(place.sample)),
                 source: match config.model {
                     Model::Open => Source::Open {
                         rx: rx.clone(),
@@ -257,6 +269,7 @@ impl LoadTestRunner {
             index,
             config,
             seed,
+            ..
         } = place;
         let factory = self.targets[index]
             .clone()

@@ -32,6 +32,7 @@ use crate::metrics::result::{
     RunResult, SCHEMA_VERSION, ScenarioResult, Stall,
 };
 use crate::metrics::stats::{TimerStats, WorkerStats};
+use crate::metrics::validity::{self, Validity};
 use crate::metrics::verdict;
 use crate::monitor::ProcessUsage;
 
@@ -57,6 +58,8 @@ pub(crate) struct ScenarioRun {
     pub timer_stats: Arc<TimerStats>,
     /// The share of the schedule this run sends: 1/N for a shard of N, else 1.
     pub share: f64,
+    /// The workers keep one block of the schedule in every `sample_every` in send order.
+    pub sample_every: u64,
 }
 
 impl ScenarioRun {
@@ -201,6 +204,7 @@ fn scenario_results(
         };
         let (mut result, problems) = s.collector.finish(&facts, describe(run));
         spill_problems.extend(problems);
+        result.validity = Some(validity(run));
         result.alerts = alerts.get(results.len()).cloned().unwrap_or_default();
         result.verdict = verdict::evaluate(&run.config.thresholds(), &result);
         results.push(result);
@@ -362,6 +366,25 @@ fn live_and_stuck(scenarios: &[ScenarioRun], now: u64) -> (usize, usize) {
 }
 
 /// A result with the scenario's descriptive fields filled in and the measurements empty.
+/// The validity checks on what the scenario's workers sampled in send order.
+fn validity(run: &ScenarioRun) -> Validity {
+    let (mut entries, mut overflow) = (Vec::new(), 0);
+    for w in &run.workers {
+        let (mine, lost) = w.sampled();
+        entries.extend(mine);
+        overflow += lost;
+    }
+    let c = &run.config;
+    let profile = c.rate_profile().with_warmup(c.warmup_seconds);
+    let context = validity::Context {
+        profile: (c.model == Model::Open).then_some(&profile),
+        arrival: c.arrival,
+        stride: (1.0 / run.share).round().max(1.0) as u64,
+        every: run.sample_every,
+    };
+    validity::check(entries, overflow, &context)
+}
+
 fn describe(run: &ScenarioRun) -> ScenarioResult {
     let c = &run.config;
     ScenarioResult {
@@ -413,6 +436,7 @@ fn describe(run: &ScenarioRun) -> ScenarioResult {
         suspect_reasons: Default::default(),
         rate_shortfall_pct: 0.0,
         histograms: Default::default(),
+        validity: None,
         verdict: Default::default(),
     }
 }

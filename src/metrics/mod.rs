@@ -22,11 +22,13 @@ pub mod encoding;
 pub mod figures;
 pub mod resources;
 pub mod result;
+pub mod sample;
 pub mod saturation;
 pub mod shard;
 pub(crate) mod spill;
 pub mod stats;
 pub mod threshold;
+pub mod validity;
 pub mod verdict;
 
 pub use result::{

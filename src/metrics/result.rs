@@ -10,6 +10,8 @@ use std::collections::BTreeMap;
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
+use super::validity::Validity;
+
 use super::resources::ResourceReport;
 use super::shard::ShardInfo;
 use crate::base::clock::ClockInfo;
@@ -537,16 +539,20 @@ pub enum NoteKind {
     RateNotReached,
     /// A merge left shards or reports out.
     Partial,
+    /// A validity check failed: latency drifted, samples were correlated, or the requests
+    /// did not leave as the pattern says.
+    Validity,
 }
 
 impl NoteKind {
     /// Every kind.
-    pub const ALL: [NoteKind; 5] = [
+    pub const ALL: [NoteKind; 6] = [
         NoteKind::FiguresSuspect,
         NoteKind::ClientQueueing,
         NoteKind::FrameworkOverhead,
         NoteKind::RateNotReached,
         NoteKind::Partial,
+        NoteKind::Validity,
     ];
 
     /// How a note of this kind begins.
@@ -557,6 +563,7 @@ impl NoteKind {
             NoteKind::FrameworkOverhead => "FRAMEWORK OVERHEAD",
             NoteKind::RateNotReached => "TARGET RATE NOT REACHED",
             NoteKind::Partial => "PARTIAL",
+            NoteKind::Validity => "NOT VALID",
         }
     }
 
@@ -675,6 +682,10 @@ pub struct ScenarioResult {
     pub rate_shortfall_pct: f64,
     /// Run-total histograms (ns), HdrHistogram V2 compressed, base64.
     pub histograms: EncodedHistograms,
+    /// The validity checks (stationarity, independence, arrivals) from the send-order
+    /// sample; `null` in a merged result and in reports from before the checks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validity: Option<Validity>,
     /// Thresholds and the outcome.
     pub verdict: Verdict,
 }

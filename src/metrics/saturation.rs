@@ -163,6 +163,7 @@ pub(crate) fn conclude(s: &mut ScenarioResult) {
     }
     notes.extend(queueing_note(s));
     notes.extend(overhead_note(s));
+    notes.extend(validity_notes(s));
     if s.rate_shortfall_pct > 0.0 {
         notes.push(format!(
             "{}: sustained {:.2} of {:.2} RPS scheduled ({:.1}% short; the last calls ended \
@@ -176,6 +177,52 @@ pub(crate) fn conclude(s: &mut ScenarioResult) {
     }
     s.verdict.suspect = !notes.is_empty();
     s.verdict.notes = notes;
+}
+
+/// Each failed validity check in words, with what it means for the figures.
+fn validity_notes(s: &ScenarioResult) -> Vec<String> {
+    let Some(v) = &s.validity else {
+        return Vec::new();
+    };
+    let label = NoteKind::Validity.label();
+    let mut notes = Vec::new();
+    if let Some(t) = v.stationarity.as_ref().filter(|t| !t.passed) {
+        notes.push(format!(
+            "{label}: latency drifts: the median response time moved {:+.1}% over the window \
+             (Mann-Kendall p = {:.1e}): a warmup too short, a leak or a throttle; the \
+             percentiles mix what came before and after",
+            t.drift_pct, t.p_value
+        ));
+    }
+    if let Some(d) = v.independence.as_ref().filter(|d| !d.passed) {
+        let last = d.lags.last().copied().unwrap_or_default();
+        notes.push(format!(
+            "{label}: response times stay correlated {} requests apart (Spearman rho {:.2}): \
+             the 95% intervals assume independent samples and are too narrow",
+            last.lag, last.rho
+        ));
+    }
+    if let Some(a) = v.arrivals.as_ref().filter(|a| !a.passed) {
+        let why = match a.p_value {
+            Some(p) if p < 0.001 => format!(
+                "their gaps are not those of a Poisson process at the scheduled rate \
+                 (Anderson-Darling A² = {:.1} over {} gaps, p = {p:.1e})",
+                a.anderson_darling.unwrap_or(0.0),
+                a.gaps
+            ),
+            _ => format!(
+                "1% of them left more than {:.0} µs after their instants, over two mean gaps \
+                 ({:.0} µs)",
+                a.late_p99_us, a.mean_gap_us
+            ),
+        };
+        notes.push(format!(
+            "{label}: arrivals: the requests did not leave as the {} pattern says: {why}; the \
+             target saw another load than the one scheduled",
+            a.process
+        ));
+    }
+    notes
 }
 
 /// Client-side queueing in words, when requests waited for a free connection.

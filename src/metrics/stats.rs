@@ -14,6 +14,7 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering, Ordering::Relaxed, fence};
 
 use super::atomic_hist::AtomicHistogram;
+use super::sample::{Entry, SampleSpec, SendOrderSample};
 use crate::targets::{CallResult, ErrorKind, Request, Tags};
 
 /// Recorder sets per worker and per timing-loop lane: interval `i` records into set `i % SLOTS`.
@@ -157,6 +158,8 @@ pub struct WorkerStats {
     cpu_ns: AtomicU64,
     /// A network worker's most requests in flight at once, set as it ends.
     peak_in_flight: AtomicU64,
+    /// Some of its requests in send order, for the validity checks.
+    sample: SendOrderSample,
 }
 
 impl Default for WorkerStats {
@@ -166,8 +169,13 @@ impl Default for WorkerStats {
 }
 
 impl WorkerStats {
-    /// Empty stats.
+    /// Empty stats, sampling no request in send order.
     pub fn new() -> WorkerStats {
+        WorkerStats::with_sample(SampleSpec::NONE)
+    }
+
+    /// Empty stats that keep the requests `spec` picks in send order.
+    pub fn with_sample(spec: SampleSpec) -> WorkerStats {
         WorkerStats {
             slots: std::array::from_fn(|_| WorkerRecorders {
                 response: AtomicHistogram::new(),
@@ -184,7 +192,14 @@ impl WorkerStats {
             exited: AtomicBool::new(false),
             cpu_ns: AtomicU64::new(0),
             peak_in_flight: AtomicU64::new(0),
+            sample: SendOrderSample::new(spec),
         }
+    }
+
+    /// The requests sampled in send order (in the order recorded), and how many sampled
+    /// ones found the buffer full.
+    pub(crate) fn sampled(&self) -> (Vec<Entry>, u64) {
+        self.sample.entries()
     }
 
     /// Marks a call as started; it is due to end by `deadline_ns`.
@@ -306,6 +321,8 @@ impl WorkerStats {
         }
         count_traffic(counts, &result);
         self.end_record();
+        self.sample
+            .offer(request.seq, request.intended_ns, request.sent_ns, end_ns);
     }
 
     /// Adds `busy_ns` of work, ending at a time of interval set `slot`. Not part of a record:

@@ -149,10 +149,43 @@ fn summary_section(page: &mut String, s: &ScenarioResult) {
     }
     threshold_table(page, s);
     page.push_str("</table>");
+    validity_table(page, s);
     for note in &s.verdict.notes {
         let _ = write!(page, "<p class=\"note\">{}</p>", escape(note));
     }
     page.push_str("</section>");
+}
+
+/// The validity checks, a row each (nothing for a report without them).
+fn validity_table(page: &mut String, s: &ScenarioResult) {
+    let Some(v) = &s.validity else { return };
+    let _ = write!(
+        page,
+        "<table><tr><th>validity ({} requests sampled in send order)</th><th></th><th></th>\
+         </tr>",
+        v.sampled
+    );
+    for (name, passed, detail) in super::text::validity_rows(v) {
+        let (class, mark) = if passed {
+            ("pass", "pass")
+        } else {
+            ("fail", "FAIL")
+        };
+        let _ = write!(
+            page,
+            "<tr><td>{}</td><td>{}</td><td class=\"{class}\">{mark}</td></tr>",
+            escape(&name),
+            escape(&detail)
+        );
+    }
+    for why in &v.not_checked {
+        let _ = write!(
+            page,
+            "<tr><td colspan=\"3\">not checked: {}</td></tr>",
+            escape(why)
+        );
+    }
+    page.push_str("</table>");
 }
 
 /// The summary table's rows: rates, counts, shares, overhead.

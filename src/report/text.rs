@@ -9,6 +9,7 @@ use std::fmt::Write;
 
 use crate::base::units::plain_number;
 use crate::metrics::result::CLOSED_LOOP_LABEL;
+use crate::metrics::validity::Validity;
 use crate::metrics::{LatencySummary, RunResult, ScenarioResult};
 
 const RULE: &str = "==================================================";
@@ -98,7 +99,75 @@ fn scenario_block(w: &mut String, run: &RunResult, s: &ScenarioResult) {
     performance_lines(w, s);
     latency_and_overhead_lines(w, run, s);
     resource_lines(w, run);
+    validity_lines(w, s);
     verdict_lines(w, s);
+}
+
+/// The validity checks, a line each (nothing for a report without them).
+fn validity_lines(w: &mut String, s: &ScenarioResult) {
+    let Some(v) = &s.validity else { return };
+    let _ = writeln!(
+        w,
+        "\nVALIDITY (in send order: {} requests sampled, blocks of 128, 1 block in every {}):",
+        v.sampled, v.every
+    );
+    for (name, passed, detail) in validity_rows(v) {
+        let mark = if passed { "pass" } else { "FAIL" };
+        let _ = writeln!(w, "  [{mark}] {name}: {detail}");
+    }
+    for why in &v.not_checked {
+        let _ = writeln!(w, "  not checked: {why}");
+    }
+}
+
+/// Each validity check that ran: its name, whether it passed, and what it found.
+pub(super) fn validity_rows(v: &Validity) -> Vec<(String, bool, String)> {
+    let mut rows = Vec::new();
+    if let Some(t) = &v.stationarity {
+        rows.push((
+            "stationarity".to_string(),
+            t.passed,
+            format!(
+                "drift {:+.1}% over the window (Mann-Kendall over {} groups, p = {:.2})",
+                t.drift_pct, t.groups, t.p_value
+            ),
+        ));
+    }
+    if let Some(d) = &v.independence {
+        let lags: Vec<String> = d
+            .lags
+            .iter()
+            .map(|l| format!("{} {:+.2}", l.lag, l.rho))
+            .collect();
+        let from = d
+            .independent_from
+            .map_or("at no lag up to 100".to_string(), |l| {
+                format!("from lag {l}")
+            });
+        rows.push((
+            "independence".to_string(),
+            d.passed,
+            format!("{from} (Spearman rho by lag: {})", lags.join(", ")),
+        ));
+    }
+    if let Some(a) = &v.arrivals {
+        let fit = match (a.anderson_darling, a.p_value) {
+            (Some(a2), Some(p)) => format!(
+                "Anderson-Darling A² = {a2:.2} over {} gaps (p = {p:.2}); ",
+                a.gaps
+            ),
+            _ => String::new(),
+        };
+        rows.push((
+            format!("arrivals ({})", a.process),
+            a.passed,
+            format!(
+                "{fit}99% left within {:.1} µs of their instants (mean gap {:.1} µs)",
+                a.late_p99_us, a.mean_gap_us
+            ),
+        ));
+    }
+    rows
 }
 
 /// The scenario's name, window, pattern, rate and target.
