@@ -30,6 +30,7 @@ pub use crate::base::units::{format_duration, parse_duration};
 pub use crate::base::{Model, WaitMode};
 
 use crate::error::{ConfigError, Origin};
+use crate::metrics::precision::Precision;
 use crate::metrics::threshold::Threshold;
 use crate::schedule::{Arrival, LoadPattern, RateProfile};
 use crate::targets::TargetSpec;
@@ -136,6 +137,12 @@ pub struct ScenarioConfig {
     pub thresholds: Vec<Threshold>,
     /// Stop the run as soon as a threshold can no longer pass.
     pub abort_on_fail: bool,
+    /// Run until these percentiles are precise (`response p99 +-2%`): the run goes on, in
+    /// whole intervals, past `duration_seconds` until every one's 95% interval is within its
+    /// half-width and the run is stationary, up to `max_duration`.
+    pub precision: Vec<Precision>,
+    /// The longest a run with `precision` may last; `None`: 10 x `duration_seconds`.
+    pub max_duration: Option<f64>,
     /// The built-in target to call (the library can pass any target instead).
     pub target: TargetSpec,
     /// Seconds sent at the pattern's starting rate before measuring; not counted.
@@ -219,6 +226,8 @@ impl Default for ScenarioConfig {
             success_rate_threshold: 0.95,
             thresholds: Vec::new(),
             abort_on_fail: false,
+            precision: Vec::new(),
+            max_duration: None,
             target: TargetSpec::Noop,
             warmup_seconds: 0.0,
             arrival: Arrival::Uniform,
@@ -379,6 +388,18 @@ impl ScenarioConfig {
         }
     }
 
+    /// How long the schedule may run: `max_duration` (10 x `duration_seconds` when unset)
+    /// with `precision` targets, else `duration_seconds`.
+    pub fn longest_duration(&self) -> f64 {
+        if self.precision.is_empty() {
+            self.duration_seconds
+        } else {
+            self.max_duration
+                .unwrap_or(10.0 * self.duration_seconds)
+                .min(MAX_SECONDS)
+        }
+    }
+
     /// Checks every field of this scenario; `origin` says where the values came from.
     pub fn validate(&self, origin: &Origin) -> Result<(), ConfigError> {
         let bad = |field: &str, value: &dyn std::fmt::Display, allowed: &str| {
@@ -391,6 +412,29 @@ impl ScenarioConfig {
         self.validate_workers(origin)?;
         self.validate_timing(origin)?;
         check_seconds(origin, "warmup_seconds", self.warmup_seconds, true)?;
+        if !self.precision.is_empty() && self.model == Model::Closed {
+            return bad(
+                "precision",
+                &format!(
+                    "{:?}",
+                    self.precision
+                        .iter()
+                        .map(|p| p.to_string())
+                        .collect::<Vec<_>>()
+                ),
+                "no precision targets in the closed model, which has no schedule to extend (use model open)",
+            );
+        }
+        if let Some(max) = self.max_duration {
+            check_seconds(origin, "max_duration", max, false)?;
+            if max < self.duration_seconds {
+                return bad(
+                    "max_duration",
+                    &max,
+                    &format!("at least duration_seconds ({})", self.duration_seconds),
+                );
+            }
+        }
         self.validate_thresholds(origin)?;
         if let Some(cores) = &self.worker_cores {
             if cores.is_empty() {

@@ -37,8 +37,8 @@ pub(super) struct CapacityArgs {
     #[arg(long, value_name = "DURATION", default_value = "2s")]
     warmup: String,
     /// Stop when the bracket is narrower than this share.
-    #[arg(long, value_name = "SHARE", default_value = "0.05")]
-    precision: f64,
+    #[arg(long = "precision", value_name = "SHARE", default_value = "0.05")]
+    bracket: f64,
     /// Where the report goes.
     #[arg(long, value_name = "FILE")]
     out: Option<PathBuf>,
@@ -58,7 +58,7 @@ pub(super) fn capacity(args: &CapacityArgs) -> Result<u8, Error> {
         high: args.high,
         step_s: seconds_flag("--step", &args.step)?,
         warmup_s: seconds_flag("--warmup", &args.warmup)?,
-        precision: args.precision,
+        precision: args.bracket,
         ..capacity::CapacityOptions::default()
     };
     options.validate()?;

@@ -107,7 +107,14 @@ pub fn main() -> ExitCode {
 
 /// The fields `openpace capacity` takes as flags (the others are `run`'s only; capacity's
 /// own `--warmup` and `--format` are its steps'.)
-const CAPACITY_FIELDS: [&str; 4] = ["target", "num_workers", "wait", "thresholds"];
+const CAPACITY_FIELDS: [&str; 6] = [
+    "target",
+    "num_workers",
+    "wait",
+    "thresholds",
+    "precision",
+    "max_duration",
+];
 
 /// The flags that set config fields, made from the field table: `--LONG VALUE` with the
 /// field's own description, listed first in the help (the other flags come after them).

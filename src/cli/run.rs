@@ -245,9 +245,19 @@ fn announce(run: &RunConfig, cluster: &ClusterPlan) {
         );
     }
     for s in &run.scenarios {
+        let until = if s.precision.is_empty() {
+            String::new()
+        } else {
+            let targets: Vec<String> = s.precision.iter().map(|p| p.to_string()).collect();
+            format!(
+                " and on, up to {}s, until {}",
+                s.longest_duration(),
+                targets.join(", ")
+            )
+        };
         eprintln!(
-            "openpace: running \"{}\": {} for {}s (+{}s warmup), target {}; Ctrl-C stops \
-             and still writes the report",
+            "openpace: running \"{}\": {} for {}s{until} (+{}s warmup), target {}; Ctrl-C \
+             stops and still writes the report",
             s.name,
             s.load_pattern.name(),
             s.duration_seconds,

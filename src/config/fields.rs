@@ -8,6 +8,7 @@ use serde_json::Value;
 
 use super::{Model, ReportFormat, RunSettings, ScenarioConfig, Stage, WaitMode};
 use crate::error::{ConfigError, Origin};
+use crate::metrics::precision::Precision;
 use crate::metrics::threshold::Threshold;
 use crate::schedule::{Arrival, LoadPattern};
 use crate::targets::TargetSpec;
@@ -269,6 +270,20 @@ pub static FIELDS: &[Field] = &[
         "stop the run as soon as a threshold can no longer pass",
         flag("abort-on-fail", ""),
         |c, v, r| r.boolean(v)?
+    ),
+    field!(
+        precision,
+        "[]",
+        "run until precise: \"response p99 +-2%\" goes on past duration_seconds until that interval is that tight",
+        flags("until-precise", "TARGET"),
+        |c, v, r| r.precisions(v)?
+    ),
+    field!(
+        max_duration,
+        "null",
+        "the longest a run with precision may last; null: 10 x duration_seconds",
+        flag("max-duration", "DURATION"),
+        |c, v, r| r.optional(v, Reader::seconds)?
     ),
     run_field!(
         strict,
@@ -584,6 +599,29 @@ impl Reader<'_> {
     }
 
     /// Thresholds: a list of strings (or one string), each `METRIC [STAT] OP LIMIT`.
+    fn precisions(&self, value: &Value) -> Result<Vec<Precision>, ConfigError> {
+        let texts: Vec<&Value> = match value {
+            Value::Array(items) => items.iter().collect(),
+            Value::String(_) => vec![value],
+            _ => return self.fail(value, "a list of targets like \"response p99 +-2%\""),
+        };
+        texts
+            .into_iter()
+            .enumerate()
+            .map(|(i, item)| {
+                let text = item.as_str().unwrap_or_default();
+                Precision::parse(text).map_err(|why| {
+                    ConfigError::invalid(
+                        self.origin,
+                        &format!("precision[{i}]"),
+                        item,
+                        format!("{why}; {}", crate::metrics::precision::GRAMMAR),
+                    )
+                })
+            })
+            .collect()
+    }
+
     fn thresholds(&self, value: &Value) -> Result<Vec<Threshold>, ConfigError> {
         let texts: Vec<&Value> = match value {
             Value::Array(items) => items.iter().collect(),

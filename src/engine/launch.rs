@@ -3,6 +3,7 @@
 //! loop and the resource sampler, collect on the timing loop's core, and finish the result
 //! (clock, shard, resources, saturation, the last notification).
 
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -12,6 +13,7 @@ use crossbeam_channel::{Receiver, bounded};
 use super::net_worker::{NetWorker, Wake};
 use super::notify::{self, Notifier};
 use super::pin::{self, CorePlan};
+use super::precise::PreciseRun;
 use super::sleeper::Sleeper;
 use super::stop::RunStop;
 use super::supervise::{ScenarioRun, Supervisor};
@@ -122,6 +124,19 @@ impl LoadTestRunner {
         spawn: &Spawn<'_>,
         handles: &mut Vec<JoinHandle<()>>,
     ) -> Result<(Option<Lane>, ScenarioRun), Error> {
+        // A run until precise is planned for its longest duration and may end sooner.
+        let original_duration = config.duration_seconds;
+        let extended;
+        let config = if config.precision.is_empty() {
+            config
+        } else {
+            extended = LoadTestConfig {
+                duration_seconds: config.longest_duration(),
+                ..config.clone()
+            };
+            &extended
+        };
+        let end_limit = Arc::new(AtomicU64::new(u64::MAX));
         let net = match &self.targets[index] {
             None => config.target.network(),
             Some(_) => None,
@@ -176,6 +191,7 @@ impl LoadTestRunner {
                 config.max_backlog,
             )
             .with_network(wakes, batch_ns)
+            .with_end(end_limit.clone())
         });
         let scenario = ScenarioRun {
             config: config.clone(),
@@ -190,6 +206,14 @@ impl LoadTestRunner {
             timer_stats,
             share,
             sample_every: sample.every(),
+            precise: (!config.precision.is_empty()).then(|| PreciseRun {
+                targets: config.precision.clone(),
+                min_end_ns: window.warmup_ns + seconds_to_ns(original_duration),
+                end_limit,
+                workers: Vec::new(),
+                reached_ns: None,
+                at_reach: Vec::new(),
+            }),
         };
         Ok((lane, scenario))
     }

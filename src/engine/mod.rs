@@ -13,6 +13,7 @@ mod launch;
 mod net_worker;
 mod notify;
 mod pin;
+mod precise;
 pub(crate) mod sleeper;
 pub mod stop;
 mod supervise;

@@ -13,12 +13,14 @@
 //! counted as timed out (abandoned); nothing measured before is lost, because the recorders
 //! are read, not handed over.
 
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 
 use super::notify::Notifier;
+use super::precise::PreciseRun;
 use super::seconds_to_ns;
 use super::stop::{RunStop, STOP_GRACE};
 use super::timer::TimerOutcome;
@@ -58,6 +60,9 @@ pub(crate) struct ScenarioRun {
     pub timer_stats: Arc<TimerStats>,
     /// The share of the schedule this run sends: 1/N for a shard of N, else 1.
     pub share: f64,
+    /// Its precision targets, when it runs until precise (`end_ns` is then that of
+    /// `max_duration`, and the schedule may end sooner).
+    pub precise: Option<PreciseRun>,
     /// The workers keep one block of the schedule in every `sample_every` in send order.
     pub sample_every: u64,
 }
@@ -70,8 +75,17 @@ impl ScenarioRun {
     /// By when every request of the scenario is done or past its deadline: the end of the
     /// schedule plus the request timeout.
     fn last_deadline_ns(&self) -> u64 {
-        self.end_ns
+        self.scheduled_end_ns()
             .saturating_add(seconds_to_ns(self.config.request_timeout_seconds))
+    }
+
+    /// Where the schedule ends: `end_ns`, or sooner once a run until precise was.
+    fn scheduled_end_ns(&self) -> u64 {
+        let limit = self
+            .precise
+            .as_ref()
+            .map_or(u64::MAX, |p| p.end_limit.load(Ordering::Relaxed));
+        self.end_ns.min(limit)
     }
 }
 
@@ -92,6 +106,8 @@ struct Series {
     last_ns: u64,
     next_ns: u64,
     interval_ns: u64,
+    /// A run until precise: its targets, checked as each interval closes.
+    precise: Option<PreciseRun>,
 }
 
 impl Series {
@@ -114,6 +130,9 @@ impl Series {
             }
             self.last_ns = self.next_ns;
             self.next_ns += self.interval_ns;
+            if let Some(p) = &mut self.precise {
+                p.after_interval(self.last_ns, self.next_ns, &self.collector.progress(0));
+            }
         }
     }
 
@@ -172,6 +191,14 @@ fn start_series(scenarios: &[ScenarioRun]) -> Vec<Series> {
             last_ns: s.warmup_ns,
             next_ns: s.warmup_ns + s.interval_ns(),
             interval_ns: s.interval_ns(),
+            precise: s.precise.as_ref().map(|p| PreciseRun {
+                targets: p.targets.clone(),
+                min_end_ns: p.min_end_ns,
+                end_limit: p.end_limit.clone(),
+                workers: s.workers.clone(),
+                reached_ns: None,
+                at_reach: Vec::new(),
+            }),
         })
         .collect()
 }
@@ -191,18 +218,31 @@ fn scenario_results(
     let mut spill_problems = Vec::new();
     for (run, s) in scenarios.iter().zip(series) {
         // Sending ended at the schedule's end, or earlier at a stop.
+        let end_ns = run.scheduled_end_ns();
         let stopped = match run.config.model {
             Model::Open if timer.interrupted => timer.stopped_at_ns,
-            Model::Closed => stop_seen_ns.unwrap_or(run.end_ns),
-            Model::Open => run.end_ns,
+            Model::Closed => stop_seen_ns.unwrap_or(end_ns),
+            Model::Open => end_ns,
         }
-        .min(run.end_ns);
-        *interrupted |= stopped < run.end_ns;
+        .min(end_ns);
+        *interrupted |= stopped < end_ns;
         let facts = RunFacts {
             send_window_s: stopped.saturating_sub(run.warmup_ns) as f64 / 1e9,
             window_end_ns: stopped,
         };
+        let precision = s.precise.as_ref().map(|p| {
+            p.outcome(
+                run.warmup_ns,
+                run.config.duration_seconds,
+                &s.collector.progress(0),
+            )
+        });
         let (mut result, problems) = s.collector.finish(&facts, describe(run));
+        if let Some(outcome) = precision {
+            // The window it ran, not the longest it could have.
+            result.duration_s = result.send_window_s;
+            result.precision = Some(outcome);
+        }
         spill_problems.extend(problems);
         result.validity = Some(validity(run));
         result.alerts = alerts.get(results.len()).cloned().unwrap_or_default();
@@ -437,6 +477,7 @@ fn describe(run: &ScenarioRun) -> ScenarioResult {
         rate_shortfall_pct: 0.0,
         histograms: Default::default(),
         validity: None,
+        precision: None,
         verdict: Default::default(),
     }
 }

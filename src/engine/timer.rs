@@ -62,6 +62,7 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crossbeam_channel::{Sender, TrySendError};
 
@@ -105,6 +106,9 @@ pub(crate) struct Lane {
     next: Option<u64>,
     /// Network workers to wake when a request arrives for them (empty for call workers).
     wakes: Vec<Arc<Wake>>,
+    /// No instant at or after this is sent: where a run until precise ends its schedule
+    /// (`u64::MAX` otherwise).
+    end_ns: Arc<AtomicU64>,
     /// How much earlier than the lead this lane's requests may be handed over, so that one
     /// wake-up of the loop hands over a batch (network lanes; see the module doc).
     batch_ns: u64,
@@ -134,8 +138,22 @@ impl Lane {
             backlog: VecDeque::new(),
             next: None,
             wakes: Vec::new(),
+            end_ns: Arc::new(AtomicU64::new(u64::MAX)),
             batch_ns: 0,
         }
+    }
+
+    /// Ends the schedule at the instant `end_ns` holds when the lane gets there.
+    pub fn with_end(mut self, end_ns: Arc<AtomicU64>) -> Lane {
+        self.end_ns = end_ns;
+        self
+    }
+
+    /// The schedule's next instant, unless the schedule was ended before it.
+    #[inline]
+    fn next_instant(&mut self) -> Option<u64> {
+        let at = self.schedule.next_offset_ns()?;
+        (at < self.end_ns.load(Ordering::Relaxed)).then_some(at)
     }
 
     /// Makes this a network lane: its workers are woken through `wakes`, and its requests
@@ -343,7 +361,7 @@ impl TimingLoop {
     pub fn run(mut self) -> TimerOutcome {
         self.wait_for_origin();
         for lane in 0..self.lanes.len() {
-            self.lanes[lane].next = self.lanes[lane].schedule.next_offset_ns();
+            self.lanes[lane].next = self.lanes[lane].next_instant();
             self.file(lane, 0);
         }
         let interrupted = self.send_all();
@@ -438,7 +456,7 @@ impl TimingLoop {
                 .record_lateness(slot, now.saturating_sub(planned), now.saturating_sub(at));
         }
         l.hand_over(request);
-        l.next = l.schedule.next_offset_ns();
+        l.next = l.next_instant();
         self.file(lane, now);
     }
 

@@ -20,6 +20,7 @@ pub mod compare;
 pub mod confidence;
 pub mod encoding;
 pub mod figures;
+pub mod precision;
 pub mod resources;
 pub mod result;
 pub mod sample;

@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
+use super::precision::PrecisionOutcome;
 use super::validity::Validity;
 
 use super::resources::ResourceReport;
@@ -686,6 +687,9 @@ pub struct ScenarioResult {
     /// sample; `null` in a merged result and in reports from before the checks.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub validity: Option<Validity>,
+    /// For a run until precise (`precision`): whether and when its targets were met.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub precision: Option<PrecisionOutcome>,
     /// Thresholds and the outcome.
     pub verdict: Verdict,
 }

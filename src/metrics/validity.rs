@@ -149,6 +149,17 @@ pub fn check(mut entries: Vec<Entry>, overflow: u64, ctx: &Context<'_>) -> Valid
     v
 }
 
+/// The stationarity check alone, on `entries` in any order (`None`: too few).
+pub fn stationarity_of(mut entries: Vec<Entry>) -> Option<Stationarity> {
+    entries.sort_unstable();
+    let times: Vec<f64> = entries.iter().map(|e| e.intended_ns as f64 / 1e9).collect();
+    let values: Vec<f64> = entries
+        .iter()
+        .map(|e| e.end_ns.saturating_sub(e.intended_ns) as f64)
+        .collect();
+    stationarity(&times, &values)
+}
+
 /// Requests needed for the trend test (8 groups of 32).
 const MIN_TREND: usize = 256;
 

@@ -100,6 +100,7 @@ fn scenario_block(w: &mut String, run: &RunResult, s: &ScenarioResult) {
     latency_and_overhead_lines(w, run, s);
     resource_lines(w, run);
     validity_lines(w, s);
+    precision_lines(w, s);
     verdict_lines(w, s);
 }
 
@@ -118,6 +119,40 @@ fn validity_lines(w: &mut String, s: &ScenarioResult) {
     for why in &v.not_checked {
         let _ = writeln!(w, "  not checked: {why}");
     }
+}
+
+/// Whether and when a run until precise met its targets.
+fn precision_lines(w: &mut String, s: &ScenarioResult) {
+    let Some(p) = &s.precision else { return };
+    let width = |w: &Option<f64>| w.map_or("too few samples".to_string(), |w| format!("+-{w:.2}%"));
+    let widths: Vec<String> = p
+        .targets
+        .iter()
+        .enumerate()
+        .map(|(i, t)| match p.half_widths_at_reach_pct.get(i) {
+            Some(then) => format!(
+                "{t}: {} when reached, {} at the end",
+                width(then),
+                width(&p.half_widths_pct[i])
+            ),
+            None => format!("{t}: {} at the end", width(&p.half_widths_pct[i])),
+        })
+        .collect();
+    let when = match p.reached_at_s {
+        Some(at) => format!(
+            "reached after {at:.1}s, then the interval in progress finished (ran {:.1}s; at \
+             least {}s, at most {}s)",
+            s.send_window_s,
+            plain_number(p.min_duration_s),
+            plain_number(p.max_duration_s)
+        ),
+        None => format!(
+            "NOT REACHED in {:.1}s (at most {}s): the figures are less precise than asked",
+            s.send_window_s,
+            plain_number(p.max_duration_s)
+        ),
+    };
+    let _ = writeln!(w, "\nPRECISION: {when}\n  {}", widths.join("; "));
 }
 
 /// Each validity check that ran: its name, whether it passed, and what it found.

@@ -1,0 +1,85 @@
+//! Run until precise (config field `precision`): the collector checks each scenario's
+//! targets as each interval closes, once `duration_seconds` is over, and when every one is
+//! met and the run is stationary, ends the scenario's schedule with the interval in
+//! progress (the timing loop sends nothing intended at or after that instant). Up to
+//! `max_duration`, the schedule the run was planned with.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::metrics::precision::{Precision, PrecisionMetric, PrecisionOutcome};
+use crate::metrics::stats::WorkerStats;
+use crate::metrics::threshold::Progress;
+use crate::metrics::validity;
+
+/// One scenario's precision targets as the collector follows them.
+pub(crate) struct PreciseRun {
+    pub targets: Vec<Precision>,
+    /// End of `duration_seconds` on the run clock: no decision before.
+    pub min_end_ns: u64,
+    /// Where the schedule ends; the timing loop reads it before each instant.
+    pub end_limit: Arc<AtomicU64>,
+    pub workers: Vec<Arc<WorkerStats>>,
+    /// When the targets were met (the end of the interval that met them).
+    pub reached_ns: Option<u64>,
+    /// Their half-widths then.
+    pub at_reach: Vec<Option<f64>>,
+}
+
+impl PreciseRun {
+    /// After the interval ending at `closed_ns` closed, with `next_ns` the end of the one in
+    /// progress: if every target is met on what was measured so far and the run is
+    /// stationary, ends the schedule at `next_ns`.
+    pub fn after_interval(&mut self, closed_ns: u64, next_ns: u64, so_far: &Progress<'_>) {
+        if self.reached_ns.is_some() || closed_ns < self.min_end_ns {
+            return;
+        }
+        if !self.targets.iter().all(|t| t.met_by(histogram(t, so_far))) {
+            return;
+        }
+        let entries = self.workers.iter().flat_map(|w| w.sampled().0).collect();
+        if validity::stationarity_of(entries).is_some_and(|s| !s.passed) {
+            return;
+        }
+        self.reached_ns = Some(closed_ns);
+        self.at_reach = self
+            .targets
+            .iter()
+            .map(|t| t.half_width_of(histogram(t, so_far)))
+            .collect();
+        self.end_limit.store(next_ns, Ordering::Relaxed);
+    }
+
+    /// The outcome for the report, from the final histograms; `warmup_ns` starts the
+    /// window and `max_duration_s` is the schedule's length.
+    pub fn outcome(
+        &self,
+        warmup_ns: u64,
+        max_duration_s: f64,
+        so_far: &Progress<'_>,
+    ) -> PrecisionOutcome {
+        PrecisionOutcome {
+            targets: self.targets.clone(),
+            reached: self.reached_ns.is_some(),
+            reached_at_s: self
+                .reached_ns
+                .map(|n| n.saturating_sub(warmup_ns) as f64 / 1e9),
+            min_duration_s: self.min_end_ns.saturating_sub(warmup_ns) as f64 / 1e9,
+            max_duration_s,
+            half_widths_pct: self
+                .targets
+                .iter()
+                .map(|t| t.half_width_of(histogram(t, so_far)))
+                .collect(),
+            half_widths_at_reach_pct: self.at_reach.clone(),
+        }
+    }
+}
+
+fn histogram<'a>(t: &Precision, so_far: &Progress<'a>) -> &'a hdrhistogram::Histogram<u64> {
+    match t.metric {
+        PrecisionMetric::Response => so_far.response,
+        PrecisionMetric::Service => so_far.service,
+        PrecisionMetric::Dispatch => so_far.dispatch,
+    }
+}
