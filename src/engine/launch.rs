@@ -13,7 +13,7 @@ use crossbeam_channel::{Receiver, bounded};
 use super::net_worker::{NetWorker, Wake};
 use super::notify::{self, Notifier};
 use super::pin::{self, CorePlan};
-use super::precise::PreciseRun;
+use super::precise::{self, PreciseRun};
 use super::sleeper::Sleeper;
 use super::stop::RunStop;
 use super::supervise::{ScenarioRun, Supervisor};
@@ -31,7 +31,7 @@ use crate::metrics::saturation;
 use crate::metrics::shard::ShardInfo;
 use crate::metrics::stats::{IntervalCursor, TimerStats, WorkerStats};
 use crate::monitor::{MonitorConfig, ResourceMonitor};
-use crate::schedule::Schedule;
+use crate::schedule::{RateProfile, Schedule};
 use crate::targets::net::{Pool, PoolConfig, resolve};
 use crate::targets::{NetPlan, Request, TargetContext};
 
@@ -124,18 +124,8 @@ impl LoadTestRunner {
         spawn: &Spawn<'_>,
         handles: &mut Vec<JoinHandle<()>>,
     ) -> Result<(Option<Lane>, ScenarioRun), Error> {
-        // A run until precise is planned for its longest duration and may end sooner.
-        let original_duration = config.duration_seconds;
-        let extended;
-        let config = if config.precision.is_empty() {
-            config
-        } else {
-            extended = LoadTestConfig {
-                duration_seconds: config.longest_duration(),
-                ..config.clone()
-            };
-            &extended
-        };
+        let original = config;
+        let config = &*precise::planned(original);
         let end_limit = Arc::new(AtomicU64::new(u64::MAX));
         let net = match &self.targets[index] {
             None => config.target.network(),
@@ -157,12 +147,7 @@ impl LoadTestRunner {
             (Model::Open, Some(shard)) => 1.0 / f64::from(shard.count),
             _ => 1.0,
         };
-        // The closed model has no schedule: its sample is its first requests.
-        let planned = match config.model {
-            Model::Open => (profile.total() * share) as u64,
-            Model::Closed => SAMPLE_TARGET,
-        };
-        let sample = SampleSpec::for_schedule(planned, config.worker_count());
+        let sample = sample_spec(config, &profile, share);
         let (stats, wakes) = self.spawn_workers(
             Place {
                 index,
@@ -206,14 +191,7 @@ impl LoadTestRunner {
             timer_stats,
             share,
             sample_every: sample.every(),
-            precise: (!config.precision.is_empty()).then(|| PreciseRun {
-                targets: config.precision.clone(),
-                min_end_ns: window.warmup_ns + seconds_to_ns(original_duration),
-                end_limit,
-                workers: Vec::new(),
-                reached_ns: None,
-                at_reach: Vec::new(),
-            }),
+            precise: PreciseRun::of(original, window.warmup_ns, end_limit),
         };
         Ok((lane, scenario))
     }
@@ -646,6 +624,17 @@ impl Start {
 }
 
 /// Raises the soft limit on open files to fit `connections` sockets (and some to spare), up
+/// Which requests a scenario's workers keep in send order: sized by the requests its
+/// schedule plans (this shard's `share` of them); the closed model has no schedule, so its
+/// sample is its first requests.
+fn sample_spec(config: &LoadTestConfig, profile: &RateProfile, share: f64) -> SampleSpec {
+    let planned = match config.model {
+        Model::Open => (profile.total() * share) as u64,
+        Model::Closed => SAMPLE_TARGET,
+    };
+    SampleSpec::for_schedule(planned, config.worker_count())
+}
+
 /// to the hard limit; warns when even that is too low.
 fn raise_fd_limit(connections: usize, warnings: &Mutex<Vec<String>>) {
     let needed = connections as u64 + 256;

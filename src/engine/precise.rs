@@ -4,15 +4,19 @@
 //! progress (the timing loop sends nothing intended at or after that instant). Up to
 //! `max_duration`, the schedule the run was planned with.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use super::seconds_to_ns;
+use crate::config::LoadTestConfig;
 use crate::metrics::precision::{Precision, PrecisionMetric, PrecisionOutcome};
 use crate::metrics::stats::WorkerStats;
 use crate::metrics::threshold::Progress;
 use crate::metrics::validity;
 
 /// One scenario's precision targets as the collector follows them.
+#[derive(Clone)]
 pub(crate) struct PreciseRun {
     pub targets: Vec<Precision>,
     /// End of `duration_seconds` on the run clock: no decision before.
@@ -26,7 +30,37 @@ pub(crate) struct PreciseRun {
     pub at_reach: Vec<Option<f64>>,
 }
 
+/// The config a scenario is planned with: a run until precise for its longest duration
+/// (it may end sooner), any other as it is.
+pub(crate) fn planned(config: &LoadTestConfig) -> Cow<'_, LoadTestConfig> {
+    if config.precision.is_empty() {
+        Cow::Borrowed(config)
+    } else {
+        Cow::Owned(LoadTestConfig {
+            duration_seconds: config.longest_duration(),
+            ..config.clone()
+        })
+    }
+}
+
 impl PreciseRun {
+    /// The targets of `config` (as given, not [`planned`]) to follow, if it has any; its
+    /// window starts at `warmup_ns`, and `end_limit` is the lane's.
+    pub fn of(
+        config: &LoadTestConfig,
+        warmup_ns: u64,
+        end_limit: Arc<AtomicU64>,
+    ) -> Option<PreciseRun> {
+        (!config.precision.is_empty()).then(|| PreciseRun {
+            targets: config.precision.clone(),
+            min_end_ns: warmup_ns + seconds_to_ns(config.duration_seconds),
+            end_limit,
+            workers: Vec::new(),
+            reached_ns: None,
+            at_reach: Vec::new(),
+        })
+    }
+
     /// After the interval ending at `closed_ns` closed, with `next_ns` the end of the one in
     /// progress: if every target is met on what was measured so far and the run is
     /// stationary, ends the schedule at `next_ns`.

@@ -191,13 +191,9 @@ fn start_series(scenarios: &[ScenarioRun]) -> Vec<Series> {
             last_ns: s.warmup_ns,
             next_ns: s.warmup_ns + s.interval_ns(),
             interval_ns: s.interval_ns(),
-            precise: s.precise.as_ref().map(|p| PreciseRun {
-                targets: p.targets.clone(),
-                min_end_ns: p.min_end_ns,
-                end_limit: p.end_limit.clone(),
+            precise: s.precise.clone().map(|p| PreciseRun {
                 workers: s.workers.clone(),
-                reached_ns: None,
-                at_reach: Vec::new(),
+                ..p
             }),
         })
         .collect()

@@ -150,6 +150,19 @@ fn summary_section(page: &mut String, s: &ScenarioResult) {
     threshold_table(page, s);
     page.push_str("</table>");
     validity_table(page, s);
+    if let Some(p) = &s.precision {
+        let targets: Vec<String> = p.targets.iter().map(|t| t.to_string()).collect();
+        let (class, what) = match p.reached_at_s {
+            Some(at) => ("pass", format!("reached after {at:.1} s")),
+            None => ("fail", format!("NOT REACHED in {:.1} s", s.send_window_s)),
+        };
+        let _ = write!(
+            page,
+            "<p>precision {}: <span class=\"{class}\">{what}</span> (ran {:.1} s)</p>",
+            escape(&targets.join(", ")),
+            s.send_window_s
+        );
+    }
     for note in &s.verdict.notes {
         let _ = write!(page, "<p class=\"note\">{}</p>", escape(note));
     }
