@@ -807,6 +807,7 @@ fn merged_flags_are_counted_per_interval_and_pinning_is_kept() {
     };
     let (result, _) = common::run(config);
     let (mut a, mut b) = split_run(&result);
+    let a_had_validity = a.scenarios[0].validity.is_some();
     for shard in [&mut a, &mut b] {
         let s = &mut shard.scenarios[0];
         s.worker_cores = vec![1];
@@ -832,6 +833,8 @@ fn merged_flags_are_counted_per_interval_and_pinning_is_kept() {
     let [lo, hi] = ci.p50.expect("400 samples hold a p50 interval");
     assert!(lo <= m.response_time_ms.p50 && m.response_time_ms.p50 <= hi);
     assert_eq!(ci.needs.p99_9, Some(3688));
+    // The shards' send-order samples stay with them: no validity checks on merged data.
+    assert!(a_had_validity && m.validity.is_none());
     assert_eq!(m.suspect_intervals, 3, "{:?}", m.suspect_reasons);
     assert_eq!(m.suspect_reasons["timing loop fell behind"], 2);
     assert_eq!(m.suspect_reasons["host steal time"], 1);

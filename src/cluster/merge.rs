@@ -482,6 +482,10 @@ fn add_keyed(into: &mut BTreeMap<String, u64>, from: &BTreeMap<String, u64>) -> 
 fn merge_scenario(parts: &[(&ScenarioResult, f64)]) -> Result<ScenarioResult, String> {
     let first = parts[0].0;
     let mut m = first.clone();
+    // Each shard's send-order sample stayed in its own process: the checks are in each
+    // shard's report, and a merged result has none (nor a shard's precision outcome).
+    m.validity = None;
+    m.precision = None;
     let mut totals: [Histogram<u64>; 4] = std::array::from_fn(|_| new_histogram());
     let mut r = RequestCounts::default();
     let mut errors_by_kind: BTreeMap<String, u64> = BTreeMap::new();
