@@ -540,20 +540,25 @@ pub enum NoteKind {
     RateNotReached,
     /// A merge left shards or reports out.
     Partial,
-    /// A validity check failed: latency drifted, samples were correlated, or the requests
-    /// did not leave as the pattern says.
+    /// A validity check failed: latency drifted, or the requests did not leave as the
+    /// pattern says.
     Validity,
+    /// Neighbouring samples were correlated: the 95% intervals are too narrow. Said, but
+    /// does not make the run suspect: on a shared host it is true of most runs (the host's
+    /// state drifts), and the figures themselves are what was measured.
+    NarrowIntervals,
 }
 
 impl NoteKind {
     /// Every kind.
-    pub const ALL: [NoteKind; 6] = [
+    pub const ALL: [NoteKind; 7] = [
         NoteKind::FiguresSuspect,
         NoteKind::ClientQueueing,
         NoteKind::FrameworkOverhead,
         NoteKind::RateNotReached,
         NoteKind::Partial,
         NoteKind::Validity,
+        NoteKind::NarrowIntervals,
     ];
 
     /// How a note of this kind begins.
@@ -565,6 +570,7 @@ impl NoteKind {
             NoteKind::RateNotReached => "TARGET RATE NOT REACHED",
             NoteKind::Partial => "PARTIAL",
             NoteKind::Validity => "NOT VALID",
+            NoteKind::NarrowIntervals => "INTERVALS TOO NARROW",
         }
     }
 

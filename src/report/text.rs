@@ -179,10 +179,15 @@ pub(super) fn validity_rows(v: &Validity) -> Vec<(String, bool, String)> {
             .map_or("at no lag up to 100".to_string(), |l| {
                 format!("from lag {l}")
             });
+        let narrow = if d.passed {
+            String::new()
+        } else {
+            format!("; the intervals are about {:.0}x too narrow", d.narrow_by)
+        };
         rows.push((
             "independence".to_string(),
             d.passed,
-            format!("{from} (Spearman rho by lag: {})", lags.join(", ")),
+            format!("{from} (Spearman rho by lag: {}){narrow}", lags.join(", ")),
         ));
     }
     if let Some(a) = &v.arrivals {
