@@ -598,47 +598,54 @@ impl Reader<'_> {
         }
     }
 
-    /// Thresholds: a list of strings (or one string), each `METRIC [STAT] OP LIMIT`.
+    /// Precision targets: a list of strings (or one string), each `METRIC pN +-X%`.
     fn precisions(&self, value: &Value) -> Result<Vec<Precision>, ConfigError> {
-        let texts: Vec<&Value> = match value {
-            Value::Array(items) => items.iter().collect(),
-            Value::String(_) => vec![value],
-            _ => return self.fail(value, "a list of targets like \"response p99 +-2%\""),
-        };
-        texts
-            .into_iter()
-            .enumerate()
-            .map(|(i, item)| {
-                let text = item.as_str().unwrap_or_default();
-                Precision::parse(text).map_err(|why| {
-                    ConfigError::invalid(
-                        self.origin,
-                        &format!("precision[{i}]"),
-                        item,
-                        format!("{why}; {}", crate::metrics::precision::GRAMMAR),
-                    )
-                })
-            })
-            .collect()
+        self.texts(
+            value,
+            "precision",
+            "targets like \"response p99 +-2%\"",
+            Precision::parse,
+            crate::metrics::precision::GRAMMAR,
+        )
     }
 
+    /// Thresholds: a list of strings (or one string), each `METRIC [STAT] OP LIMIT`.
     fn thresholds(&self, value: &Value) -> Result<Vec<Threshold>, ConfigError> {
+        self.texts(
+            value,
+            "thresholds",
+            "thresholds like \"response p99 < 5ms\"",
+            Threshold::parse,
+            crate::metrics::threshold::GRAMMAR,
+        )
+    }
+
+    /// A list of strings (or one string) each parsed by `parse`; an item it refuses is named
+    /// `field[i]`, with why and the `grammar`; anything else is not `a list of {items}`.
+    fn texts<T>(
+        &self,
+        value: &Value,
+        field: &str,
+        items: &str,
+        parse: impl Fn(&str) -> Result<T, String>,
+        grammar: &str,
+    ) -> Result<Vec<T>, ConfigError> {
         let texts: Vec<&Value> = match value {
             Value::Array(items) => items.iter().collect(),
             Value::String(_) => vec![value],
-            _ => return self.fail(value, "a list of thresholds like \"response p99 < 5ms\""),
+            _ => return self.fail(value, format!("a list of {items}")),
         };
         texts
             .into_iter()
             .enumerate()
             .map(|(i, item)| {
                 let text = item.as_str().unwrap_or_default();
-                Threshold::parse(text).map_err(|why| {
+                parse(text).map_err(|why| {
                     ConfigError::invalid(
                         self.origin,
-                        &format!("thresholds[{i}]"),
+                        &format!("{field}[{i}]"),
                         item,
-                        format!("{why}; {}", crate::metrics::threshold::GRAMMAR),
+                        format!("{why}; {grammar}"),
                     )
                 })
             })

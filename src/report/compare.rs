@@ -4,7 +4,7 @@
 
 use std::fmt::Write;
 
-use super::html::{STYLE, spectrum};
+use super::html::{page_head, spectrum};
 use super::junit::escape;
 use super::svg::{Chart, Series, XAxis, render};
 use crate::metrics::ScenarioResult;
@@ -102,11 +102,10 @@ fn num(v: f64) -> String {
 /// runs' scenarios, for the spectra.
 pub fn html(c: &Comparison, a: &[ScenarioResult], b: &[ScenarioResult]) -> Result<String, String> {
     let mut page = String::new();
+    page_head(&mut page, "openpace compare", "openpace compare");
     let _ = write!(
         page,
-        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>openpace compare\
-         </title><style>{STYLE}</style></head><body><h1>openpace compare</h1><p>A = {}, B = {}\
-         </p><p>{}</p>",
+        "<p>A = {}, B = {}</p><p>{}</p>",
         escape(&c.a),
         escape(&c.b),
         escape(&c.method)

@@ -15,7 +15,7 @@ use crate::metrics::encoding::decode;
 use crate::metrics::result::Ci95;
 use crate::metrics::{LatencySummary, RunResult, ScenarioResult};
 
-pub(super) const STYLE: &str = "body{font:14px/1.45 system-ui,sans-serif;margin:24px auto;max-width:980px;\
+const STYLE: &str = "body{font:14px/1.45 system-ui,sans-serif;margin:24px auto;max-width:980px;\
 color:#222}h1{font-size:22px}h2{font-size:18px;margin-top:32px}table{border-collapse:collapse;\
 margin:8px 0}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}th{background:#f3f3f3}\
 td:first-child,th:first-child{text-align:left}.pass{color:#176b2c;font-weight:600}\
@@ -26,6 +26,17 @@ border-radius:4px;display:inline-block}.banner.pass{background:#e5f5e8}.banner.f
 .xt,.yt{text-anchor:middle;fill:#333}.line{fill:none;stroke-width:1.8}.limit{stroke-width:1.2;\
 stroke-dasharray:5 4}.ll{text-anchor:end}.lg{fill:#333}.band{fill:#f2c94c;opacity:.28}";
 
+/// Opens a page: its `title`, the style, and the `heading` above everything.
+pub(super) fn page_head(page: &mut String, title: &str, heading: &str) {
+    let _ = write!(
+        page,
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{}\
+         </title><style>{STYLE}</style></head><body><h1>{}</h1>",
+        escape(title),
+        escape(heading)
+    );
+}
+
 /// The page for a run.
 pub fn html(result: &RunResult) -> Result<String, String> {
     let mut page = String::new();
@@ -35,12 +46,10 @@ pub fn html(result: &RunResult) -> Result<String, String> {
         .map(|s| s.name.as_str())
         .collect::<Vec<_>>()
         .join(", ");
-    let _ = write!(
-        page,
-        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>openpace: {}\
-         </title><style>{STYLE}</style></head><body><h1>openpace report: {}</h1>",
-        escape(&title),
-        escape(&title)
+    page_head(
+        &mut page,
+        &format!("openpace: {title}"),
+        &format!("openpace report: {title}"),
     );
     let (class, verdict) = if result.passed {
         ("pass", "PASSED")
