@@ -330,3 +330,42 @@ fn sigterm_writes_an_interrupted_report() {
     assert_eq!(code, Some(130));
     assert_eq!(json["interrupted"], true);
 }
+
+/// Issue 16: `run` is the default subcommand for flags and config files too, and a negative
+/// number reaches openpace's own check whatever its spelling.
+#[test]
+fn run_is_the_default_subcommand_and_negative_numbers_reach_the_check() {
+    let bare = openpace(&[
+        "--target",
+        "noop",
+        "--rate",
+        "100",
+        "--duration",
+        "0.2",
+        "--warmup",
+        "0",
+        "--quiet",
+        "--out",
+        "none",
+    ]);
+    assert_eq!(bare.status.code(), Some(0), "{}", stderr(&bare));
+    let (_dir, path) = config_file(
+        r#"{"target": "noop", "duration_seconds": 0.2, "target_rps": 50, "output": null}"#,
+    );
+    let file = openpace(&[&path, "--quiet"]);
+    assert_eq!(file.status.code(), Some(0), "{}", stderr(&file));
+    for args in [
+        &["--rate", "-100", "--out", "none"][..],
+        &["run", "--rate", "-100", "--out", "none"],
+    ] {
+        assert_rejected(args, &["flag --rate", "target_rps = -100", "more than 0"]);
+    }
+    assert_rejected(
+        &["capacity", "--target", "noop", "--low", "-5"],
+        &["flag --low", "low = -5", "greater than 0"],
+    );
+    // A misspelt subcommand is still clap's to answer, with its suggestion.
+    let typo = openpace(&["mrege"]);
+    assert_eq!(typo.status.code(), Some(2));
+    assert!(stderr(&typo).contains("'merge'"), "{}", stderr(&typo));
+}

@@ -25,10 +25,20 @@ pub(super) struct CapacityArgs {
     #[arg(long = "set", value_name = "FIELD=VALUE")]
     set: Vec<String>,
     /// Lowest rate tried.
-    #[arg(long, value_name = "RPS", default_value = "10")]
+    #[arg(
+        long,
+        value_name = "RPS",
+        default_value = "10",
+        allow_negative_numbers = true
+    )]
     low: f64,
     /// Highest rate tried.
-    #[arg(long, value_name = "RPS", default_value = "10000")]
+    #[arg(
+        long,
+        value_name = "RPS",
+        default_value = "10000",
+        allow_negative_numbers = true
+    )]
     high: f64,
     /// Measured length of each step.
     #[arg(long, value_name = "DURATION", default_value = "10s")]
@@ -37,7 +47,12 @@ pub(super) struct CapacityArgs {
     #[arg(long, value_name = "DURATION", default_value = "2s")]
     warmup: String,
     /// Stop when the bracket is narrower than this share.
-    #[arg(long = "precision", value_name = "SHARE", default_value = "0.05")]
+    #[arg(
+        long = "precision",
+        value_name = "SHARE",
+        default_value = "0.05",
+        allow_negative_numbers = true
+    )]
     bracket: f64,
     /// Where the report goes.
     #[arg(long, value_name = "FILE")]

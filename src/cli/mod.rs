@@ -23,7 +23,8 @@ use openpace::report::{Destination, Written};
 
 /// Open-model load testing with coordinated-omission-corrected latency.
 ///
-/// Without a subcommand, runs the embedded default scenario (`openpace run`).
+/// Without a subcommand, runs: `openpace`, `openpace load.json` and `openpace --target noop
+/// --rate 100` are `openpace run ...`.
 #[derive(Parser)]
 #[command(name = "openpace", version, about, long_about = None)]
 struct Cli {
@@ -76,7 +77,7 @@ impl Default for Command {
 
 /// Parses the command line, runs the subcommand and turns its outcome into the exit code.
 pub fn main() -> ExitCode {
-    let matches = command().get_matches();
+    let matches = command().get_matches_from(with_default_subcommand(std::env::args_os()));
     let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     match (&mut cli.command, matches.subcommand()) {
         (Some(Command::Run(args)), Some((_, m))) => args.fields = field_overrides(m),
@@ -130,10 +131,15 @@ fn field_args(pick: impl Fn(&Field) -> bool) -> Vec<Arg> {
                 .long(flag.long)
                 .help(format!("{} (field `{}`)", field.doc, field.name))
                 .display_order(order);
+            // A value that starts with a dash (`--rate -100`) is the flag's value, so that
+            // openpace's own check says what is allowed, not clap's tip.
             match (flag.value, flag.repeated) {
                 ("", _) => arg.action(ArgAction::SetTrue),
-                (value, true) => arg.value_name(value).action(ArgAction::Append),
-                (value, false) => arg.value_name(value),
+                (value, true) => arg
+                    .value_name(value)
+                    .action(ArgAction::Append)
+                    .allow_negative_numbers(true),
+                (value, false) => arg.value_name(value).allow_negative_numbers(true),
             }
         })
         .collect()
@@ -169,6 +175,26 @@ fn field_overrides(matches: &ArgMatches) -> Vec<Override> {
 
 /// The command line: the derived subcommands, with the field flags added to `run` and
 /// `capacity`.
+/// `run` is the default subcommand: `openpace --target noop` and `openpace load.json` mean
+/// `openpace run ...`. `run` goes in front when the first argument is a flag (not help or
+/// version) or names a file; anything else is left for clap to judge (a subcommand, or a
+/// misspelt one with its suggestion).
+fn with_default_subcommand(
+    args: impl IntoIterator<Item = std::ffi::OsString>,
+) -> Vec<std::ffi::OsString> {
+    let mut args: Vec<_> = args.into_iter().collect();
+    let Some(first) = args.get(1).map(|a| a.to_string_lossy().into_owned()) else {
+        return args;
+    };
+    let own = ["-h", "--help", "-V", "--version"];
+    let is_flag = first.starts_with('-') && !own.contains(&first.as_str());
+    let is_file = first.ends_with(".json") || std::path::Path::new(&first).is_file();
+    if is_flag || is_file {
+        args.insert(1, "run".into());
+    }
+    args
+}
+
 fn command() -> clap::Command {
     Cli::command()
         .mut_subcommand("run", |c| c.args(field_args(|_| true)))
