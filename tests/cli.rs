@@ -369,3 +369,21 @@ fn run_is_the_default_subcommand_and_negative_numbers_reach_the_check() {
     assert_eq!(typo.status.code(), Some(2));
     assert!(stderr(&typo).contains("'merge'"), "{}", stderr(&typo));
 }
+
+/// Issue 16: `--version` names the commit and the build profile.
+#[test]
+fn the_version_names_the_commit_it_was_built_from() {
+    let out = openpace(&["--version"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(text.starts_with("openpace 0.1.0 (commit "), "{text}");
+    assert!(text.trim_end().ends_with(" build)"), "{text}");
+    let head = std::process::Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output();
+    if let Some(head) = head.ok().filter(|h| h.status.success()) {
+        let head = String::from_utf8_lossy(&head.stdout).trim().to_string();
+        assert!(text.contains(&head), "{text} (HEAD {head})");
+    }
+}

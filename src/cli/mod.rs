@@ -21,12 +21,22 @@ use openpace::config::{self, DEFAULT_SCENARIO, FIELDS, Field, Override, ReportFo
 use openpace::error::{ConfigError, Origin};
 use openpace::report::{Destination, Written};
 
+/// `openpace --version`: the version, the commit and the build profile it was built from.
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("OPENPACE_COMMIT"),
+    ", ",
+    env!("OPENPACE_PROFILE"),
+    " build)"
+);
+
 /// Open-model load testing with coordinated-omission-corrected latency.
 ///
 /// Without a subcommand, runs: `openpace`, `openpace load.json` and `openpace --target noop
 /// --rate 100` are `openpace run ...`.
 #[derive(Parser)]
-#[command(name = "openpace", version, about, long_about = None)]
+#[command(name = "openpace", version = VERSION, about, long_about = None)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
