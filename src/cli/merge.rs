@@ -54,7 +54,7 @@ pub(super) fn merge(args: &MergeArgs) -> Result<u8, Error> {
     finish(
         &console,
         &written,
-        if merged.passed && !(args.strict && merged.inconclusive() > 0) {
+        if merged.passed_under(args.strict) {
             0
         } else {
             1

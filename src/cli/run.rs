@@ -274,7 +274,7 @@ fn exit_code(result: &RunResult, strict: bool) -> u8 {
         1
     } else if result.interrupted {
         130
-    } else if result.passed && !(strict && result.inconclusive() > 0) {
+    } else if result.passed_under(strict) {
         0
     } else {
         1

@@ -184,23 +184,16 @@ pub fn compare(
     (b_name, b): (&str, &[ScenarioResult]),
     limits: &[SlowerLimit],
 ) -> Result<Comparison, String> {
-    let mut pairs = Vec::new();
-    let mut unmatched = Vec::new();
-    if let ([sa], [sb]) = (a, b) {
-        pairs.push((sa, sb));
-    } else {
-        for sa in a {
-            match b.iter().find(|sb| sb.name == sa.name) {
-                Some(sb) => pairs.push((sa, sb)),
-                None => unmatched.push(format!("{} (only in {a_name})", sa.name)),
-            }
-        }
-        for sb in b {
-            if !a.iter().any(|sa| sa.name == sb.name) {
-                unmatched.push(format!("{} (only in {b_name})", sb.name));
-            }
-        }
-    }
+    let pairs = pairs(a, b);
+    // Whatever no pair holds, on either side.
+    let alone = |runs: &[ScenarioResult], side: usize, name: &str| -> Vec<String> {
+        runs.iter()
+            .filter(|s| !pairs.iter().any(|p| std::ptr::eq([p.0, p.1][side], *s)))
+            .map(|s| format!("{} (only in {name})", s.name))
+            .collect()
+    };
+    let mut unmatched = alone(a, 0, a_name);
+    unmatched.extend(alone(b, 1, b_name));
     let mut scenarios = Vec::new();
     let mut checks = Vec::new();
     for (sa, sb) in pairs {
@@ -219,6 +212,20 @@ pub fn compare(
         unmatched,
         limits: checks,
     })
+}
+
+/// The scenarios of `a` and `b` compared with each other: the two as they are when each run
+/// has exactly one, else those of the same name, in `a`'s order.
+pub fn pairs<'r>(
+    a: &'r [ScenarioResult],
+    b: &'r [ScenarioResult],
+) -> Vec<(&'r ScenarioResult, &'r ScenarioResult)> {
+    if let ([sa], [sb]) = (a, b) {
+        return vec![(sa, sb)];
+    }
+    a.iter()
+        .filter_map(|sa| Some((sa, b.iter().find(|sb| sb.name == sa.name)?)))
+        .collect()
 }
 
 /// [`Comparison::method`].

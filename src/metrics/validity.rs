@@ -132,9 +132,7 @@ pub fn check(mut entries: Vec<Entry>, overflow: u64, ctx: &Context<'_>) -> Valid
         overflow,
         ..Validity::default()
     };
-    let response = |e: &Entry| e.end_ns.saturating_sub(e.intended_ns) as f64;
-    let times: Vec<f64> = entries.iter().map(|e| e.intended_ns as f64 / 1e9).collect();
-    let values: Vec<f64> = entries.iter().map(response).collect();
+    let (times, values) = in_send_order(&entries);
     v.stationarity = stationarity(&times, &values);
     if v.stationarity.is_none() {
         v.not_checked.push(format!(
@@ -158,12 +156,21 @@ pub fn check(mut entries: Vec<Entry>, overflow: u64, ctx: &Context<'_>) -> Valid
 /// The stationarity check alone, on `entries` in any order (`None`: too few).
 pub fn stationarity_of(mut entries: Vec<Entry>) -> Option<Stationarity> {
     entries.sort_unstable();
-    let times: Vec<f64> = entries.iter().map(|e| e.intended_ns as f64 / 1e9).collect();
-    let values: Vec<f64> = entries
-        .iter()
-        .map(|e| e.end_ns.saturating_sub(e.intended_ns) as f64)
-        .collect();
+    let (times, values) = in_send_order(&entries);
     stationarity(&times, &values)
+}
+
+/// Of `entries` sorted by seq: each one's intended instant (s) and response time (ns).
+fn in_send_order(entries: &[Entry]) -> (Vec<f64>, Vec<f64>) {
+    entries
+        .iter()
+        .map(|e| {
+            (
+                e.intended_ns as f64 / 1e9,
+                e.end_ns.saturating_sub(e.intended_ns) as f64,
+            )
+        })
+        .unzip()
 }
 
 /// A drift is material above this share of the median...

@@ -35,4 +35,10 @@ impl RunResult {
             .map(|s| s.verdict.inconclusive())
             .sum()
     }
+
+    /// Whether the run's thresholds let it exit 0: none failed, and under `strict` none is
+    /// inconclusive either.
+    pub fn passed_under(&self, strict: bool) -> bool {
+        self.passed && !(strict && self.inconclusive() > 0)
+    }
 }

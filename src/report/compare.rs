@@ -120,21 +120,12 @@ pub fn html(c: &Comparison, a: &[ScenarioResult], b: &[ScenarioResult]) -> Resul
             escape(&l.detail)
         );
     }
-    for s in &c.scenarios {
-        let pick = |runs: &[ScenarioResult]| {
-            if runs.len() == 1 {
-                runs.first().cloned()
-            } else {
-                runs.iter().find(|r| r.name == s.name).cloned()
-            }
-        };
-        let (Some(sa), Some(sb)) = (pick(a), pick(b)) else {
-            continue;
-        };
+    // The pairs `compare` compared, in the same order as its scenarios.
+    for (s, (sa, sb)) in c.scenarios.iter().zip(crate::metrics::compare::pairs(a, b)) {
         let _ = write!(page, "<h2>{}</h2>", escape(&s.name));
         for m in &s.metrics {
             html_table(&mut page, m);
-            let chart = spectra(m, &sa, &sb)?;
+            let chart = spectra(m, sa, sb)?;
             let _ = write!(
                 page,
                 "<section class=\"chart\">{}</section>",
