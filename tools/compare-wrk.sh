@@ -15,7 +15,11 @@
 #      (default flags and core plan), beside the best hand-tuned flags found for it,
 #      `--workers 1 --connections 16`: p50, p99, framework overhead, suspect intervals.
 #
-# Usage: tools/compare-wrk.sh   (root, or nginx and wrk already installed)
+# With --tls, nginx speaks TLS (a self-signed certificate; openpace runs with --insecure, and
+# wrk never verifies) and both load https://: the handshakes happen in the warmup, then every
+# request is encrypted and decrypted on LOAD_CORE.
+#
+# Usage: tools/compare-wrk.sh [--tls]   (root, or nginx and wrk already installed)
 # Environment: PORT CONNS SECS ROUNDS FIXED SERVER_CORE LOAD_CORE WAIT
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,6 +32,12 @@ FIXED=${FIXED:-20000}
 SERVER_CORE=${SERVER_CORE:-0}
 LOAD_CORE=${LOAD_CORE:-1}
 WAIT=${WAIT:-hybrid}
+SCHEME=http
+TLS_FLAGS=()
+if [ "${1:-}" = --tls ]; then
+    SCHEME=https
+    TLS_FLAGS=(--insecure)
+fi
 
 if ! command -v nginx >/dev/null || ! command -v wrk >/dev/null || ! command -v python3 >/dev/null; then
     apt-get update -qq
@@ -39,7 +49,7 @@ OPENPACE=target/release/openpace
 
 dir=$(mktemp -d)
 . tools/nginx.sh
-nginx_conf "$dir" "$PORT"
+nginx_conf "$dir" "$PORT" "$([ "$SCHEME" = https ] && echo tls)"
 taskset -c "$SERVER_CORE" "$NGINX" -c "$dir/nginx.conf" -p "$dir" &
 nginx_pid=$!
 trap 'kill $nginx_pid 2>/dev/null; wait $nginx_pid 2>/dev/null; rm -rf "$dir"' EXIT
@@ -47,14 +57,14 @@ for _ in $(seq 50); do
     (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break
     sleep 0.1
 done
-URL="http://127.0.0.1:$PORT/"
+URL="$SCHEME://127.0.0.1:$PORT/"
 
 # openpace RATE OUT: one open-model run on LOAD_CORE, timing loop and worker together.
 openpace() {
     taskset -c "$LOAD_CORE" "$OPENPACE" run --target "$URL" --rate "$1" \
         --duration "${SECS}s" --warmup 2s --connections "$CONNS" --workers 1 \
         --timer-core "$LOAD_CORE" --worker-cores "$LOAD_CORE" --wait "$WAIT" \
-        --timeout 2s --retries 0 --quiet --out "$2" >/dev/null 2>&1 || true
+        --timeout 2s --retries 0 "${TLS_FLAGS[@]}" --quiet --out "$2" >/dev/null 2>&1 || true
 }
 
 # plain OUT [FLAGS...]: a run at FIXED RPS with the default core plan and the given flags.
@@ -62,7 +72,7 @@ plain() {
     local out=$1
     shift
     "$OPENPACE" run --target "$URL" --rate "$FIXED" --duration "${SECS}s" --quiet --out "$out" \
-        "$@" >/dev/null 2>&1 || true
+        "${TLS_FLAGS[@]}" "$@" >/dev/null 2>&1 || true
 }
 PLAIN='"%.1f | %.1f | %.2f%% (%.2f us) | %d of %d | %d" % (s["response_time_ms"]["p50"]*1e3, s["response_time_ms"]["p99"]*1e3, s["overhead_pct"], s["overhead"]["per_request_us"], s["suspect_intervals"], len(s["intervals"]), s["network"]["connections_opened"])'
 

@@ -1,13 +1,22 @@
 # Sourced by the tools that load-test nginx (compare-wrk.sh, soak.sh); tests/common/mod.rs
 # writes the same configuration for the tests.
 #
-#   nginx_conf DIR PORT   writes DIR/nginx.conf: one worker process in the foreground on
+#   nginx_conf DIR PORT [tls]
+#                         writes DIR/nginx.conf: one worker process in the foreground on
 #                         127.0.0.1:PORT answering "ok\n" from memory, access log off,
-#                         keep-alive connections never recycled; its files under DIR.
+#                         keep-alive connections never recycled; its files under DIR. With
+#                         `tls`, PORT speaks TLS with a self-signed P-256 certificate made by
+#                         openssl in DIR (clients skip verification: --insecure; wrk never
+#                         verifies).
 
 nginx_conf() {
-    local dir=$1 port=$2
+    local dir=$1 port=$2 listen="127.0.0.1:$2"
     mkdir -p "$dir/tmp"
+    if [ "${3:-}" = tls ]; then
+        openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+            -keyout "$dir/key.pem" -out "$dir/cert.pem" -subj /CN=localhost 2>/dev/null
+        listen="$listen ssl; ssl_certificate $dir/cert.pem; ssl_certificate_key $dir/key.pem"
+    fi
     cat >"$dir/nginx.conf" <<CONF
 worker_processes 1;
 pid $dir/nginx.pid;
@@ -25,7 +34,7 @@ http {
     scgi_temp_path $dir/tmp/scgi;
     default_type text/plain;
     server {
-        listen 127.0.0.1:$port;
+        listen $listen;
         location / { return 200 "ok\n"; }
     }
 }

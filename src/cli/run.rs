@@ -61,6 +61,13 @@ pub(super) struct RunArgs {
     /// A tcp:// response is this many bytes.
     #[arg(long, value_name = "N")]
     read_bytes: Option<String>,
+    /// PEM file of the CA certificates an https:// target's certificate must chain to,
+    /// instead of the system's roots.
+    #[arg(long, value_name = "FILE")]
+    cacert: Option<String>,
+    /// Accept any certificate from an https:// target (self-signed, expired, other host).
+    #[arg(long)]
+    insecure: bool,
     /// Any config field, e.g. --set latency_p99_threshold_ms=50 (repeatable).
     #[arg(long = "set", value_name = "FIELD=VALUE")]
     pub(super) set: Vec<String>,
@@ -127,6 +134,8 @@ impl RunArgs {
             payload: self.payload.clone(),
             until: self.until.clone(),
             read_bytes: self.read_bytes.clone(),
+            cacert: self.cacert.clone(),
+            insecure: self.insecure,
         };
         if !net.any() {
             return Ok(());
@@ -138,8 +147,8 @@ impl RunArgs {
                 "--target",
                 "target",
                 given.unwrap_or("(none)"),
-                "an http:// or tcp:// URL, which -H, --method, --body, --connections, \
-                 --payload and the like configure",
+                "an http://, https:// or tcp:// URL, which -H, --method, --body, \
+                 --connections, --cacert, --payload and the like configure",
             ));
         };
         overrides.retain(|o| o.field != "target");

@@ -22,7 +22,9 @@ use crate::base::Model;
 use crate::error::{ConfigError, Origin};
 use crate::metrics::atomic_hist::new_histogram;
 use crate::metrics::encoding::decode;
-use crate::metrics::figures::{add_counts, derive_figures, derive_row, encode_all, ratio};
+use crate::metrics::figures::{
+    add_counts, derive_figures, derive_row, encode_all, merge_tls, ratio,
+};
 use crate::metrics::result::{
     EncodedHistograms, FrameworkCpu, HostInfo, IntervalStats, LatencySummary, MergeInfo,
     MergedShard, NetworkIo, NoteKind, Overhead, RequestCounts, Resources, RunResult,
@@ -486,6 +488,7 @@ fn merge_scenario(parts: &[(&ScenarioResult, f64)]) -> Result<ScenarioResult, St
     // shard's report, and a merged result has none (nor a shard's precision outcome).
     m.validity = None;
     m.precision = None;
+    m.tls = merge_tls(parts.iter().filter_map(|(s, _)| s.tls.as_ref()))?;
     let mut totals: [Histogram<u64>; 4] = std::array::from_fn(|_| new_histogram());
     let mut r = RequestCounts::default();
     let mut errors_by_kind: BTreeMap<String, u64> = BTreeMap::new();

@@ -32,6 +32,7 @@ use crate::metrics::shard::ShardInfo;
 use crate::metrics::stats::{IntervalCursor, TimerStats, WorkerStats};
 use crate::monitor::{MonitorConfig, ResourceMonitor};
 use crate::schedule::{RateProfile, Schedule};
+use crate::targets::net::template::Vars;
 use crate::targets::net::{Pool, PoolConfig, resolve};
 use crate::targets::{NetPlan, Request, TargetContext};
 
@@ -245,7 +246,12 @@ impl LoadTestRunner {
             let body = match (net, addr) {
                 (Some(plan), Some(addr)) => {
                     let share = connections / count + usize::from(i < connections % count);
-                    let (body, wake) = net_worker(parts, plan, addr, share, config)?;
+                    let run = Vars {
+                        seq: 0,
+                        seed: place.seed,
+                        shard: self.cluster.shard.map_or(0, |s| s.index),
+                    };
+                    let (body, wake) = net_worker(parts, plan, (addr, share, run), config)?;
                     wakes.push(wake);
                     body
                 }
@@ -554,8 +560,7 @@ impl LoadTestRunner {
 fn net_worker(
     parts: WorkerParts,
     plan: &NetPlan,
-    addr: std::net::SocketAddr,
-    share: usize,
+    (addr, share, run): (std::net::SocketAddr, usize, Vars),
     config: &LoadTestConfig,
 ) -> Result<(Body, Arc<Wake>), Error> {
     let pool_config = PoolConfig {
@@ -564,9 +569,13 @@ fn net_worker(
         connect_timeout_ns: plan.connect_timeout.as_nanos() as u64,
         request_timeout_ns: parts.window.timeout_ns,
         max_retries: config.max_retries,
+        seed: run.seed,
+        shard: run.shard,
     };
     let setup = |e| Error::run("setting up a network worker's poll", e);
-    let pool = Pool::new(pool_config, &plan.exchange, parts.clock).map_err(setup)?;
+    let pool = Pool::new(pool_config, &plan.exchange, parts.clock)
+        .map_err(setup)?
+        .with_tls(plan.tls.clone());
     let wake = Wake::new(pool.waker().map_err(setup)?);
     let worker = NetWorker {
         clock: parts.clock,

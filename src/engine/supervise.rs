@@ -473,6 +473,7 @@ fn describe(run: &ScenarioRun) -> ScenarioResult {
         rate_shortfall_pct: 0.0,
         histograms: Default::default(),
         validity: None,
+        tls: None,
         precision: None,
         verdict: Default::default(),
     }

@@ -15,7 +15,8 @@ use super::atomic_hist::{DeltaReader, new_histogram};
 use super::encoding::encode;
 use super::figures::{derive_figures, derive_row, ratio};
 use super::result::{
-    EncodedHistograms, IntervalStats, NetworkIo, Overhead, RequestCounts, ScenarioResult,
+    EncodedHistograms, IntervalStats, LatencySummary, NetworkIo, Overhead, RequestCounts,
+    ScenarioResult, TlsFigures,
 };
 use super::spill::{Spill, Stored};
 use super::stats::{
@@ -418,6 +419,17 @@ impl ScenarioCollector {
             ..Overhead::default()
         };
         derive_figures(&mut result, &self.totals);
+        if w(WorkerCount::TlsHandshakes) > 0 {
+            let mut times = new_histogram();
+            DeltaReader::new().read(self.workers.iter().map(|w| &w.handshake), &mut times);
+            result.tls = Some(TlsFigures {
+                handshakes: w(WorkerCount::TlsHandshakes),
+                resumed: w(WorkerCount::TlsResumed),
+                requests_with_handshake: w(WorkerCount::HandshakeInRequest),
+                handshake_ms: LatencySummary::from_histogram(&times, 1e6),
+                histogram: encode(&times),
+            });
+        }
         result.worker_cpu_s =
             self.workers.iter().filter_map(|w| w.cpu_ns()).sum::<u64>() as f64 / 1e9;
         let mut spill = self.spill;

@@ -6,10 +6,10 @@
 
 use hdrhistogram::Histogram;
 
-use super::encoding::encode;
+use super::encoding::{decode, encode};
 use super::result::{
     EncodedHistograms, IntervalStats, LatencySummary, NetworkIo, Overhead, RequestCounts,
-    ScenarioResult,
+    ScenarioResult, TlsFigures,
 };
 
 /// Nanoseconds per millisecond.
@@ -19,6 +19,36 @@ pub const NS_PER_US: f64 = 1e3;
 
 /// A scenario's four histograms in ns: response, service, dispatch delay, timer lateness.
 pub type Histograms = [Histogram<u64>; 4];
+
+/// TLS handshake figures of shards added together: counts summed, histograms added, the
+/// summary recomputed. `None` when no shard shook hands.
+pub fn merge_tls<'a>(
+    parts: impl IntoIterator<Item = &'a TlsFigures>,
+) -> Result<Option<TlsFigures>, String> {
+    let mut merged: Option<(TlsFigures, Histogram<u64>)> = None;
+    for part in parts {
+        let times = decode(&part.histogram)?;
+        let Some((sum, all)) = merged.as_mut() else {
+            merged = Some((part.clone(), times));
+            continue;
+        };
+        add_counts([
+            (&mut sum.handshakes, part.handshakes),
+            (&mut sum.resumed, part.resumed),
+            (
+                &mut sum.requests_with_handshake,
+                part.requests_with_handshake,
+            ),
+        ])?;
+        all.add(&times)
+            .map_err(|e| format!("TLS handshake histograms cannot be added: {e:?}"))?;
+    }
+    Ok(merged.map(|(sum, all)| TlsFigures {
+        handshake_ms: LatencySummary::from_histogram(&all, NS_PER_MS),
+        histogram: encode(&all),
+        ..sum
+    }))
+}
 
 /// `part / whole`, 0 when `whole` is 0.
 pub fn ratio(part: f64, whole: f64) -> f64 {

@@ -602,6 +602,22 @@ pub struct EncodedHistograms {
     pub timer_lateness: String,
 }
 
+/// The TLS handshakes of an https target's connections, warmup included: a connection
+/// shakes hands once, on the request that opened it, whose service time holds the handshake.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct TlsFigures {
+    /// Handshakes completed.
+    pub handshakes: u64,
+    /// ... of which resumed an earlier session (no certificate exchange).
+    pub resumed: u64,
+    /// Measured requests whose service time holds their connection's handshake.
+    pub requests_with_handshake: u64,
+    /// Handshake times (from the TCP connection's readiness to the handshake's end).
+    pub handshake_ms: LatencySummary,
+    /// The handshake times' histogram (ns), HdrHistogram V2 compressed, base64.
+    pub histogram: String,
+}
+
 /// What one scenario measured.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct ScenarioResult {
@@ -693,6 +709,9 @@ pub struct ScenarioResult {
     /// sample; `null` in a merged result and in reports from before the checks.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub validity: Option<Validity>,
+    /// An https target's TLS handshakes; absent for every other target.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsFigures>,
     /// For a run until precise (`precision`): whether and when its targets were met.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub precision: Option<PrecisionOutcome>,

@@ -122,10 +122,17 @@ pub(crate) enum WorkerCount {
     Queued,
     /// Sum over those requests of how long they waited for it, in ns.
     QueuedNs,
+    /// TLS handshakes completed, warmup included.
+    TlsHandshakes,
+    /// ... of which resumed an earlier session.
+    TlsResumed,
+    /// Measured requests whose connection was opened for them, the TLS handshake inside
+    /// their service time.
+    HandshakeInRequest,
 }
 
 /// Number of [`WorkerCount`]s.
-pub(crate) const WORKER_COUNTS: usize = 18;
+pub(crate) const WORKER_COUNTS: usize = 21;
 
 /// Up to this many distinct error kinds are counted by name per worker; more go to "other".
 const KIND_SLOTS: usize = 16;
@@ -160,6 +167,8 @@ pub struct WorkerStats {
     peak_in_flight: AtomicU64,
     /// Some of its requests in send order, for the validity checks.
     sample: SendOrderSample,
+    /// TLS handshake times, warmup included (cumulative; no time series).
+    pub(crate) handshake: AtomicHistogram,
 }
 
 impl Default for WorkerStats {
@@ -193,6 +202,7 @@ impl WorkerStats {
             cpu_ns: AtomicU64::new(0),
             peak_in_flight: AtomicU64::new(0),
             sample: SendOrderSample::new(spec),
+            handshake: AtomicHistogram::new(),
         }
     }
 
@@ -259,7 +269,20 @@ impl WorkerStats {
         let counts = &self.slots[slot].counts;
         counts.add(WorkerCount::Warmup as usize, 1);
         count_traffic(counts, result);
+        self.count_handshake(counts, result);
         self.end_record();
+    }
+
+    /// Counts and times a TLS handshake the call made.
+    #[inline]
+    fn count_handshake(&self, counts: &Counters<WORKER_COUNTS>, result: &CallResult) {
+        if result.handshake_ns > 0 {
+            self.handshake.record(result.handshake_ns);
+            counts.add(WorkerCount::TlsHandshakes as usize, 1);
+            if result.tags.contains(Tags::TLS_RESUMED) {
+                counts.add(WorkerCount::TlsResumed as usize, 1);
+            }
+        }
     }
 
     /// Counts a measured request given up before it started, its deadline passed.
@@ -320,6 +343,10 @@ impl WorkerStats {
             counts.add(WorkerCount::Fallbacks as usize, 1);
         }
         count_traffic(counts, &result);
+        if result.handshake_ns > 0 {
+            counts.add(WorkerCount::HandshakeInRequest as usize, 1);
+            self.count_handshake(counts, &result);
+        }
         self.end_record();
         self.sample
             .offer(request.seq, request.intended_ns, request.sent_ns, end_ns);

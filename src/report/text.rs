@@ -315,6 +315,16 @@ fn performance_lines(w: &mut String, s: &ScenarioResult) {
             n.peak_in_flight, r.queued
         );
     }
+    if let Some(t) = &s.tls {
+        let h = &t.handshake_ms;
+        let _ = writeln!(
+            w,
+            "  TLS: {} handshakes ({} resumed), p50 {:.2} ms  p99 {:.2} ms  max {:.2} ms (warmup \
+             included); {} measured requests opened their connection and hold its handshake in \
+             their service time",
+            t.handshakes, t.resumed, h.p50, h.p99, h.max, t.requests_with_handshake
+        );
+    }
 }
 
 /// Response, service, dispatch and timer figures, then the framework's overhead.

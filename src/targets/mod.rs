@@ -80,6 +80,8 @@ impl Tags {
     pub const CACHE_HIT: Tags = Tags(1);
     /// The answer came from a fallback path (feeds `fallback_rate`).
     pub const FALLBACK: Tags = Tags(2);
+    /// The call's connection resumed an earlier TLS session (feeds `tls_resumed`).
+    pub const TLS_RESUMED: Tags = Tags(4);
 
     /// Whether every tag in `other` is set here.
     pub const fn contains(self, other: Tags) -> bool {
@@ -105,6 +107,8 @@ pub struct CallResult {
     pub bytes_received: u64,
     /// Connections the call opened (network targets).
     pub connections: u32,
+    /// How long the TLS handshake of the connection the call opened took, in ns (0: none).
+    pub handshake_ns: u64,
 }
 
 impl CallResult {
@@ -116,6 +120,7 @@ impl CallResult {
             bytes_sent: 0,
             bytes_received: 0,
             connections: 0,
+            handshake_ns: 0,
         }
     }
 
@@ -212,14 +217,16 @@ impl TargetSpec {
     pub const ALLOWED: &'static str = "noop, spin:DURATION, spin:exp:MEAN, \
         spin:lognormal:MEDIAN:SIGMA, sleep:DURATION (e.g. sleep:20ms), \
         features or features:OPTION=VALUE,... (e.g. features:repeat=0.3,edge=0.05), \
-        http://HOST[:PORT][/PATH], tcp://HOST:PORT (with a payload), or an object \
+        http[s]://HOST[:PORT][/PATH], tcp://HOST:PORT (with a payload), or an object \
         {\"http\": {...}} or {\"tcp\": {...}}";
 
     /// Parses `noop`, `spin:20ms` or `sleep:1.5ms`.
     pub fn parse(text: &str) -> Result<TargetSpec, String> {
         let text = text.trim();
         if text.starts_with("http://") || text.starts_with("https://") {
-            let spec = HttpSpec::get(HttpUrl::parse(text)?);
+            let spec = HttpSpec::get(HttpUrl::parse(text)?)
+                .secure(&Default::default())?
+                .templated()?;
             spec.validate()?;
             return Ok(TargetSpec::Http(spec));
         }
@@ -299,6 +306,7 @@ impl TargetSpec {
                         ctx.clock,
                     )
                     .expect("a mio Poll for the worker")
+                    .with_tls(plan.tls.clone())
                 })
             }
         }
@@ -311,11 +319,13 @@ impl TargetSpec {
 
     /// How to reach a network target: `None` for in-process targets.
     pub fn network(&self) -> Option<NetPlan> {
+        let mut tls = None;
         let (authority, exchange, connections, connect_timeout): (String, ExchangeFactory, _, _) =
             match self {
                 TargetSpec::Http(spec) => {
                     // Rendered once: every connection shares the bytes.
                     let shared = HttpShared::new(spec);
+                    tls = spec.tls.clone();
                     (
                         spec.url.authority(),
                         Arc::new(move || {
@@ -343,14 +353,18 @@ impl TargetSpec {
             exchange,
             connections: (connections > 0).then_some(connections),
             connect_timeout,
+            tls,
         })
     }
 
     /// For network targets, connects once to check that the server is there; a run that
     /// cannot reach its target at the start fails fast (exit 3).
     pub fn preflight(&self) -> Result<(), String> {
-        self.network().map_or(Ok(()), |plan| {
-            net::preflight(&plan.authority, plan.connect_timeout)
+        self.network().map_or(Ok(()), |plan| match &plan.tls {
+            None => net::preflight(&plan.authority, plan.connect_timeout),
+            Some(client) => {
+                net::tls::preflight(client, resolve(&plan.authority)?, plan.connect_timeout)
+            }
         })
     }
 
@@ -371,6 +385,8 @@ pub struct NetPlan {
     pub connections: Option<usize>,
     /// How long a connection attempt may take.
     pub connect_timeout: Duration,
+    /// For a TLS target, what its connections share.
+    pub tls: Option<Arc<net::tls::TlsClient>>,
 }
 
 /// Busy-waits `nanos` on the calling thread's core.
@@ -392,8 +408,9 @@ impl fmt::Display for TargetSpec {
             TargetSpec::Features(options) => options.fmt(f),
             TargetSpec::Http(spec) => write!(
                 f,
-                "{} http://{}{}",
+                "{} {}://{}{}",
                 spec.method,
+                spec.url.scheme(),
                 spec.url.authority(),
                 spec.url.path
             ),

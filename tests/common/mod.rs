@@ -207,10 +207,109 @@ pub struct Nginx {
     dir: std::path::PathBuf,
     /// host:port it listens on.
     pub addr: String,
+    /// With [`Nginx::start_tls`]: its TLS listeners and the CA that signed them.
+    pub tls: Option<NginxTls>,
+}
+
+/// The TLS side of an [`Nginx`]: certificates made for the test by Debian's `openssl`.
+pub struct NginxTls {
+    /// A listener whose certificate names `localhost` and 127.0.0.1, signed by `ca`.
+    pub addr: String,
+    /// A listener whose certificate (signed by `ca`) names only `elsewhere.test`.
+    pub wrong_name_addr: String,
+    /// The test CA's certificate (PEM): `--cacert` for both listeners.
+    pub ca: std::path::PathBuf,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+/// Makes `dir/ca.pem` and, signed by it, `dir/NAME.pem` + `dir/NAME.key` for each
+/// (NAME, subjectAltName) pair. False when `openssl` is missing.
+fn make_certificates(dir: &std::path::Path, leaves: &[(&str, &str)]) -> bool {
+    let openssl = |args: &[&str]| {
+        std::process::Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    let ca = [
+        &["req", "-x509"][..],
+        &ec,
+        &["-keyout", "ca.key", "-out", "ca.pem"],
+    ]
+    .concat();
+    if !openssl(&[&ca[..], &["-days", "2", "-subj", "/CN=openpace test CA"]].concat()) {
+        return false;
+    }
+    for (name, san) in leaves {
+        let (key, csr, pem) = (
+            format!("{name}.key"),
+            format!("{name}.csr"),
+            format!("{name}.pem"),
+        );
+        let ext = format!("{name}.ext");
+        std::fs::write(
+            dir.join(&ext),
+            format!("subjectAltName={san}\nbasicConstraints=CA:FALSE\n"),
+        )
+        .unwrap();
+        let req = [
+            &["req"][..],
+            &ec,
+            &["-keyout", &key, "-out", &csr, "-subj", "/CN=leaf"],
+        ]
+        .concat();
+        let sign = [
+            "x509",
+            "-req",
+            "-in",
+            &csr,
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            &pem,
+            "-days",
+            "2",
+            "-extfile",
+            &ext,
+        ];
+        if !openssl(&req) || !openssl(&sign) {
+            return false;
+        }
+    }
+    true
 }
 
 impl Nginx {
+    /// nginx answering "ok\n" over plain HTTP; `None` (with a message) when not installed.
     pub fn start() -> Option<Nginx> {
+        Nginx::launch(false)
+    }
+
+    /// The same, plus two TLS listeners (see [`NginxTls`]); `None` (with a message) when
+    /// nginx or openssl is not installed.
+    pub fn start_tls() -> Option<Nginx> {
+        Nginx::launch(true)
+    }
+
+    fn launch(tls: bool) -> Option<Nginx> {
         let binary = ["/usr/sbin/nginx", "/usr/bin/nginx"]
             .into_iter()
             .find(|p| std::path::Path::new(p).exists());
@@ -218,22 +317,45 @@ impl Nginx {
             eprintln!("SKIPPED: nginx is not installed (.ci/run installs it)");
             return None;
         };
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
+        let port = free_port();
         let dir =
             std::env::temp_dir().join(format!("openpace-nginx-{}-{port}", std::process::id()));
         std::fs::create_dir_all(dir.join("tmp")).unwrap();
         let d = dir.display();
+        let mut servers = format!(
+            "server {{ listen 127.0.0.1:{port}; location / {{ return 200 \"ok\\n\"; }} }}\n"
+        );
+        let mut tls_side = None;
+        if tls {
+            let leaves = [
+                ("good", "DNS:localhost,IP:127.0.0.1"),
+                ("wrong", "DNS:elsewhere.test"),
+            ];
+            if !make_certificates(&dir, &leaves) {
+                eprintln!("SKIPPED: openssl could not make the test certificates");
+                let _ = std::fs::remove_dir_all(&dir);
+                return None;
+            }
+            let (good, wrong) = (free_port(), free_port());
+            for (p, name) in [(good, "good"), (wrong, "wrong")] {
+                servers.push_str(&format!(
+                    "server {{ listen 127.0.0.1:{p} ssl; ssl_certificate {d}/{name}.pem; \
+                     ssl_certificate_key {d}/{name}.key; location / {{ return 200 \"ok\\n\"; }} }}\n"
+                ));
+            }
+            tls_side = Some(NginxTls {
+                addr: format!("127.0.0.1:{good}"),
+                wrong_name_addr: format!("127.0.0.1:{wrong}"),
+                ca: dir.join("ca.pem"),
+            });
+        }
         let conf = format!(
             "worker_processes 1;\npid {d}/nginx.pid;\nerror_log {d}/error.log;\ndaemon off;\n\
              events {{ worker_connections 4096; }}\n\
              http {{\n  access_log off;\n  keepalive_requests 1000000000;\n\
              client_body_temp_path {d}/tmp/body;\n  proxy_temp_path {d}/tmp/proxy;\n\
              fastcgi_temp_path {d}/tmp/fastcgi;\n  uwsgi_temp_path {d}/tmp/uwsgi;\n\
-             scgi_temp_path {d}/tmp/scgi;\n\
-             server {{ listen 127.0.0.1:{port}; location / {{ return 200 \"ok\\n\"; }} }}\n}}\n"
+             scgi_temp_path {d}/tmp/scgi;\n{servers}}}\n"
         );
         std::fs::write(dir.join("nginx.conf"), conf).unwrap();
         let mut child = std::process::Command::new(binary)
@@ -245,9 +367,15 @@ impl Nginx {
             .spawn()
             .expect("nginx starts");
         let addr = format!("127.0.0.1:{port}");
+        let listening = |a: &str| std::net::TcpStream::connect(a).is_ok();
         for _ in 0..100 {
-            if std::net::TcpStream::connect(&addr).is_ok() {
-                return Some(Nginx { child, dir, addr });
+            if listening(&addr) && tls_side.as_ref().is_none_or(|t| listening(&t.addr)) {
+                return Some(Nginx {
+                    child,
+                    dir,
+                    addr,
+                    tls: tls_side,
+                });
             }
             std::thread::sleep(std::time::Duration::from_millis(50));
         }

@@ -15,6 +15,8 @@
 
 use std::time::Duration;
 
+use super::template::{Context, Template, Vars, push_decimal};
+use super::tls::{TlsClient, TlsSettings};
 use super::{Exchange, Parse, resolve};
 use crate::targets::ErrorKind;
 
@@ -39,9 +41,11 @@ pub mod kinds {
     pub const MALFORMED_BODY: ErrorKind = ErrorKind::new("malformed_body");
 }
 
-/// An `http://` URL, resolved.
+/// An `http://` or `https://` URL, resolved.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HttpUrl {
+    /// `https://`: the connection speaks TLS.
+    pub tls: bool,
     /// Host as written (for the Host header).
     pub host: String,
     /// Port.
@@ -51,8 +55,8 @@ pub struct HttpUrl {
 }
 
 impl HttpUrl {
-    /// Parses `http://host[:port][/path][?query][#fragment]` (IPv6 hosts in brackets).
-    /// `https` is refused; so are control characters anywhere, credentials (`user@`) and
+    /// Parses `http[s]://host[:port][/path][?query][#fragment]` (IPv6 hosts in brackets).
+    /// Control characters anywhere are refused, and so are credentials (`user@`) and
     /// hosts that are not names or addresses. The path and query are percent-encoded where
     /// they hold bytes a request line may not (spaces, quotes, non-ASCII); the fragment is
     /// dropped, as browsers do.
@@ -63,12 +67,12 @@ impl HttpUrl {
                  ...) cannot be sent in a request line"
             ));
         }
-        let rest = text
-            .strip_prefix("http://")
-            .ok_or_else(|| match text.split_once("://") {
-                Some(("https", _)) => "https is not supported (plain HTTP/1.1 only)".to_string(),
-                _ => "the URL must start with http://".to_string(),
-            })?;
+        let (tls, rest) = match text.split_once("://") {
+            Some(("http", rest)) => (false, rest),
+            Some(("https", rest)) => (true, rest),
+            _ => return Err("the URL must start with http:// or https://".to_string()),
+        };
+        let default_port = if tls { 443 } else { 80 };
         let rest = rest.split_once('#').map_or(rest, |(before, _)| before);
         let (authority, path) = match rest.find(['/', '?']) {
             Some(i) if rest[i..].starts_with('?') => (&rest[..i], format!("/{}", &rest[i..])),
@@ -84,7 +88,7 @@ impl HttpUrl {
             let (host, after) = v6.split_once(']').ok_or("an IPv6 host needs a closing ]")?;
             let port = match after.strip_prefix(':') {
                 Some(p) => p.parse().map_err(|_| format!("`{p}` is not a port"))?,
-                None if after.is_empty() => 80,
+                None if after.is_empty() => default_port,
                 None => return Err(format!("`{after}` after the IPv6 host")),
             };
             (format!("[{host}]"), port)
@@ -94,7 +98,7 @@ impl HttpUrl {
                     h.to_string(),
                     p.parse().map_err(|_| format!("`{p}` is not a port"))?,
                 ),
-                None => (authority.to_string(), 80),
+                None => (authority.to_string(), default_port),
             }
         };
         if host.is_empty() || host == "[]" {
@@ -113,19 +117,26 @@ impl HttpUrl {
             ));
         }
         Ok(HttpUrl {
+            tls,
             host,
             port,
             path: percent_encode(&path),
         })
     }
 
-    /// The value of the Host header: the host, with the port unless it is 80.
+    /// The value of the Host header: the host, with the port unless it is the scheme's
+    /// (80, or 443 for https).
     pub fn host_header(&self) -> String {
-        if self.port == 80 {
+        if self.port == if self.tls { 443 } else { 80 } {
             self.host.clone()
         } else {
             format!("{}:{}", self.host, self.port)
         }
+    }
+
+    /// `http` or `https`.
+    pub fn scheme(&self) -> &'static str {
+        if self.tls { "https" } else { "http" }
     }
 
     /// host:port, for resolving.
@@ -150,11 +161,24 @@ fn is_token(b: u8) -> bool {
 
 /// `path` with every byte a request target may not hold raw written as `%XX`: spaces, quotes,
 /// `<>\\^`{|}`, non-ASCII bytes, and `%` not followed by two hex digits. Bytes already
-/// escaped are kept as they are.
+/// escaped are kept as they are, and so are template expressions (`{{seq}}`,
+/// [`template`](super::template)), which are rendered per request.
 pub fn percent_encode(path: &str) -> String {
     let bytes = path.as_bytes();
     let mut out = String::with_capacity(path.len());
+    let mut skip_to = 0;
     for (i, &b) in bytes.iter().enumerate() {
+        if i < skip_to {
+            continue;
+        }
+        if bytes[i..].starts_with(b"{{") {
+            if let Some(end) = bytes[i..].windows(2).position(|w| w == b"}}") {
+                // Both ends are ASCII, so char boundaries.
+                out.push_str(&path[i..i + end + 2]);
+                skip_to = i + end + 2;
+                continue;
+            }
+        }
         let escaped = b == b'%'
             && bytes.len() > i + 2
             && bytes[i + 1].is_ascii_hexdigit()
@@ -184,11 +208,38 @@ pub struct HttpSpec {
     pub expect_status: Vec<u16>,
     /// Connections, spread over the workers (0: one per worker).
     pub connections: usize,
-    /// How long a connection attempt may take.
+    /// How long a connection attempt may take (the TLS handshake included).
     pub connect_timeout: Duration,
+    /// For https: the TLS client every connection shares (see [`HttpSpec::secure`]).
+    pub tls: Option<std::sync::Arc<TlsClient>>,
+    /// The request as a template, when its path, a header or its body holds a `{{...}}`
+    /// expression (see [`HttpSpec::templated`]).
+    pub template: Option<HttpTemplate>,
+}
+
+/// An HTTP request rendered per request: the head up to its `Content-Length`, and the body.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HttpTemplate {
+    head: Template,
+    body: Template,
+    sends_body: bool,
 }
 
 impl HttpSpec {
+    /// Sets up TLS for an https URL with `settings` (nothing for http, where `settings` must
+    /// be the defaults).
+    pub fn secure(mut self, settings: &TlsSettings) -> Result<HttpSpec, String> {
+        if !self.url.tls {
+            if *settings != TlsSettings::default() {
+                return Err("`cacert` and `insecure` apply to https:// URLs only".into());
+            }
+            return Ok(self);
+        }
+        let client = TlsClient::new(&self.url.host, settings, &[b"http/1.1"])?;
+        self.tls = Some(std::sync::Arc::new(client));
+        Ok(self)
+    }
+
     /// A GET of `url` with no extra headers.
     pub fn get(url: HttpUrl) -> HttpSpec {
         HttpSpec {
@@ -199,6 +250,8 @@ impl HttpSpec {
             expect_status: Vec::new(),
             connections: 0,
             connect_timeout: Duration::from_secs(2),
+            tls: None,
+            template: None,
         }
     }
 
@@ -254,31 +307,75 @@ impl HttpSpec {
         resolve(&self.url.authority()).map(|_| ())
     }
 
-    /// The bytes of the request, built once.
-    pub fn request_bytes(&self) -> Vec<u8> {
-        let has = |name: &str| {
-            self.headers
-                .iter()
-                .any(|(n, _)| n.eq_ignore_ascii_case(name))
-        };
-        let mut head = format!("{} {} HTTP/1.1\r\n", self.method, self.url.path);
-        if !has("host") {
-            head.push_str(&format!("Host: {}\r\n", self.url.host_header()));
+    fn has_header(&self, name: &str) -> bool {
+        self.headers
+            .iter()
+            .any(|(n, _)| n.eq_ignore_ascii_case(name))
+    }
+
+    fn sends_body(&self) -> bool {
+        !self.body.is_empty() || matches!(self.method.as_str(), "POST" | "PUT" | "PATCH")
+    }
+
+    /// The head's pieces up to its Content-Length: the request line (with the path), Host,
+    /// the headers, User-Agent.
+    fn head_pieces(&self) -> Vec<(String, Context)> {
+        let mut pieces = vec![
+            (format!("{} ", self.method), Context::Line),
+            (self.url.path.clone(), Context::Url),
+            (" HTTP/1.1\r\n".to_string(), Context::Line),
+        ];
+        if !self.has_header("host") {
+            pieces.push((
+                format!("Host: {}\r\n", self.url.host_header()),
+                Context::Line,
+            ));
         }
         for (name, value) in &self.headers {
-            head.push_str(&format!("{name}: {value}\r\n"));
+            pieces.push((format!("{name}: "), Context::Line));
+            pieces.push((value.clone(), Context::Line));
+            pieces.push(("\r\n".to_string(), Context::Line));
         }
-        let sends_body =
-            !self.body.is_empty() || matches!(self.method.as_str(), "POST" | "PUT" | "PATCH");
-        if sends_body && !has("content-length") {
+        if !self.has_header("user-agent") {
+            let agent = concat!("User-Agent: openpace/", env!("CARGO_PKG_VERSION"), "\r\n");
+            pieces.push((agent.to_string(), Context::Line));
+        }
+        pieces
+    }
+
+    /// Makes the request a template when its path, a header value or its body holds a
+    /// `{{...}}` expression; checks the expressions (and reads the files they name).
+    pub fn templated(mut self) -> Result<HttpSpec, String> {
+        let body = String::from_utf8_lossy(&self.body);
+        let pieces = self.head_pieces();
+        if !body.contains("{{") && !pieces.iter().any(|(text, _)| text.contains("{{")) {
+            return Ok(self);
+        }
+        let head = pieces
+            .iter()
+            .map(|(text, context)| Template::parse(text, *context))
+            .collect::<Result<Vec<_>, _>>()?;
+        let body = Template::parse(&body, Context::Body)?;
+        if !body.is_static() && self.has_header("content-length") {
+            return Err(
+                "a Content-Length header with a templated body: leave it out and \
+                        openpace sends each rendering's own"
+                    .into(),
+            );
+        }
+        self.template = Some(HttpTemplate {
+            head: Template::join(head),
+            body,
+            sends_body: self.sends_body() && !self.has_header("content-length"),
+        });
+        Ok(self)
+    }
+
+    /// The bytes of the request, built once (a templated request: its text as written).
+    pub fn request_bytes(&self) -> Vec<u8> {
+        let mut head: String = self.head_pieces().into_iter().map(|(t, _)| t).collect();
+        if self.sends_body() && !self.has_header("content-length") {
             head.push_str(&format!("Content-Length: {}\r\n", self.body.len()));
-        }
-        if !has("user-agent") {
-            head.push_str(concat!(
-                "User-Agent: openpace/",
-                env!("CARGO_PKG_VERSION"),
-                "\r\n"
-            ));
         }
         head.push_str("\r\n");
         let mut bytes = head.into_bytes();
@@ -313,6 +410,7 @@ enum State {
 #[derive(Debug)]
 pub struct HttpShared {
     request: Vec<u8>,
+    template: Option<HttpTemplate>,
     expect_status: Vec<u16>,
     head_request: bool,
 }
@@ -322,6 +420,7 @@ impl HttpShared {
     pub fn new(spec: &HttpSpec) -> std::sync::Arc<HttpShared> {
         std::sync::Arc::new(HttpShared {
             request: spec.request_bytes(),
+            template: spec.template.clone(),
             expect_status: spec.expect_status.clone(),
             head_request: spec.method == "HEAD",
         })
@@ -340,6 +439,10 @@ impl HttpShared {
 /// One HTTP exchange at a time on a connection; see the module doc.
 pub struct HttpExchange {
     shared: std::sync::Arc<HttpShared>,
+    /// A templated request's rendering (reused: it stops growing at the longest).
+    rendered: Vec<u8>,
+    /// A templated body's rendering.
+    body: Vec<u8>,
     state: State,
     status: u16,
     close: bool,
@@ -350,6 +453,8 @@ impl HttpExchange {
     pub fn new(shared: std::sync::Arc<HttpShared>) -> HttpExchange {
         HttpExchange {
             shared,
+            rendered: Vec::new(),
+            body: Vec::new(),
             state: State::Head,
             status: 0,
             close: false,
@@ -448,7 +553,27 @@ impl HttpExchange {
 
 impl Exchange for HttpExchange {
     fn request(&self) -> &[u8] {
-        &self.shared.request
+        match self.shared.template {
+            Some(_) => &self.rendered,
+            None => &self.shared.request,
+        }
+    }
+
+    fn prepare(&mut self, vars: &Vars) {
+        let Some(t) = &self.shared.template else {
+            return;
+        };
+        self.body.clear();
+        t.body.render(&mut self.body, vars);
+        self.rendered.clear();
+        t.head.render(&mut self.rendered, vars);
+        if t.sends_body {
+            self.rendered.extend_from_slice(b"Content-Length: ");
+            push_decimal(&mut self.rendered, self.body.len() as i128);
+            self.rendered.extend_from_slice(b"\r\n");
+        }
+        self.rendered.extend_from_slice(b"\r\n");
+        self.rendered.extend_from_slice(&self.body);
     }
 
     fn reset(&mut self) {
@@ -578,7 +703,15 @@ mod tests {
         );
         assert_eq!(u.host_header(), "[::1]:9000");
         assert_eq!(HttpUrl::parse("http://example.com").unwrap().port, 80);
-        assert!(HttpUrl::parse("https://x/").unwrap_err().contains("https"));
+        let u = HttpUrl::parse("https://example.com/a").unwrap();
+        assert_eq!(
+            (u.tls, u.port, u.host_header().as_str()),
+            (true, 443, "example.com")
+        );
+        assert_eq!(
+            HttpUrl::parse("https://h:80/").unwrap().host_header(),
+            "h:80"
+        );
         assert!(HttpUrl::parse("ftp://x/").is_err());
         assert!(HttpUrl::parse("http://x:port/").is_err());
         assert!(HttpUrl::parse("http:///").is_err());

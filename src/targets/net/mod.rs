@@ -14,8 +14,11 @@ pub mod http;
 pub mod pool;
 pub mod spec;
 pub mod tcp;
+pub mod template;
+pub mod tls;
 
 use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::{CallResult, ErrorKind, Request, Target};
@@ -62,6 +65,11 @@ pub trait Exchange: Send {
     fn request(&self) -> &[u8];
     /// Forgets any half-parsed response (a new connection, a new request).
     fn reset(&mut self);
+    /// Renders the bytes of the request `vars` describe, before it is sent (its retries send
+    /// the same bytes). Nothing to do for a protocol without templates.
+    fn prepare(&mut self, vars: &template::Vars) {
+        let _ = vars;
+    }
     /// Parses what `buf` holds, removing what it used.
     fn parse(&mut self, buf: &mut Vec<u8>) -> Parse;
     /// The server closed the connection: a response that runs until close is complete.
@@ -124,10 +132,21 @@ impl NetTarget {
             connect_timeout_ns: connect_timeout.as_nanos() as u64,
             request_timeout_ns: request_timeout.as_nanos() as u64,
             max_retries: 0,
+            seed: 0,
+            shard: 0,
         };
         Ok(NetTarget {
             pool: Pool::new(config, exchange, clock)?,
         })
+    }
+}
+
+impl NetTarget {
+    /// The same target speaking TLS through `tls`.
+    pub fn with_tls(self, tls: Option<Arc<tls::TlsClient>>) -> NetTarget {
+        NetTarget {
+            pool: self.pool.with_tls(tls),
+        }
     }
 }
 

@@ -38,6 +38,8 @@ use std::time::Duration;
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token, Waker};
 
+use super::template::Vars;
+use super::tls::{self, TlsClient};
 use super::{Exchange, Parse, kinds};
 use crate::base::clock::RunClock;
 use crate::base::timerfd::TimerFd;
@@ -64,6 +66,10 @@ pub struct PoolConfig {
     pub request_timeout_ns: u64,
     /// Extra attempts after a failure, while the request timeout allows.
     pub max_retries: u32,
+    /// The run's seed, for the templates' random values.
+    pub seed: u64,
+    /// The run's shard index (0 without shards), for `{{shard}}`.
+    pub shard: u32,
 }
 
 /// Builds the protocol state of one connection.
@@ -97,6 +103,8 @@ enum State {
     Idle,
     /// Waiting for the connection to be established.
     Connecting,
+    /// Shaking hands (TLS), after the TCP connect.
+    Handshaking,
     /// Writing the request.
     Writing,
     /// Reading the response.
@@ -105,6 +113,10 @@ enum State {
 
 struct Conn {
     stream: Option<TcpStream>,
+    /// The TLS state of the open connection, for a TLS target.
+    tls: Option<rustls::ClientConnection>,
+    /// When the TLS handshake began.
+    handshake_from_ns: u64,
     state: State,
     exchange: Box<dyn Exchange>,
     buf: Vec<u8>,
@@ -149,6 +161,8 @@ impl Backoff {
 /// A worker's connections; see the module doc.
 pub struct Pool {
     config: PoolConfig,
+    /// Set for a TLS target.
+    tls: Option<Arc<TlsClient>>,
     clock: RunClock,
     poll: Poll,
     events: Events,
@@ -179,6 +193,8 @@ impl Pool {
         let conns = (0..n)
             .map(|_| Conn {
                 stream: None,
+                tls: None,
+                handshake_from_ns: 0,
                 state: State::Closed,
                 exchange: exchange(),
                 buf: Vec::new(),
@@ -205,6 +221,7 @@ impl Pool {
                 connections: n,
                 ..config
             },
+            tls: None,
             clock,
             poll,
             events: Events::with_capacity(n.min(1024) + 2),
@@ -217,6 +234,12 @@ impl Pool {
             next_expiry_ns: u64::MAX,
             peak_in_flight: 0,
         })
+    }
+
+    /// The same pool speaking TLS to its server through `tls`.
+    pub fn with_tls(mut self, tls: Option<Arc<TlsClient>>) -> Pool {
+        self.tls = tls;
+        self
     }
 
     /// A waker that interrupts a blocked [`wait`](Self::wait); make one per pool.
@@ -273,6 +296,11 @@ impl Pool {
         c.retries = 0;
         c.resent = false;
         c.io = CallResult::ok();
+        c.exchange.prepare(&Vars {
+            seq: request.seq,
+            seed: self.config.seed,
+            shard: self.config.shard,
+        });
         self.note_deadline(deadline);
         self.begin(i, now);
         now
@@ -375,6 +403,7 @@ impl Pool {
         match self.conns[i].state {
             State::Closed => {}
             State::Connecting => self.finish_connect(i, readable || closed, closed),
+            State::Handshaking => self.handshake(i, readable || closed, closed),
             State::Writing => {
                 self.write(i);
                 if (readable || closed) && self.conns[i].state == State::Reading {
@@ -402,13 +431,52 @@ impl Pool {
             return self.fail(i, kind);
         }
         let _ = stream.set_nodelay(true);
-        self.backoff = Backoff::default();
         let c = &mut self.conns[i];
         c.io.connections += 1;
+        if let Some(client) = &self.tls {
+            match client.connect() {
+                Ok(tls) => c.tls = Some(tls),
+                Err(e) => return self.fail(i, tls::error_kind(&e)),
+            }
+            c.state = State::Handshaking;
+            c.handshake_from_ns = self.clock.now_ns();
+            return self.handshake(i, readable, closed);
+        }
+        self.backoff = Backoff::default();
         c.state = State::Writing;
         self.write(i);
         if readable && self.conns[i].state == State::Reading {
             self.read(i, closed);
+        }
+    }
+
+    /// Advances connection `i`'s TLS handshake; once it is done, times it and sends the
+    /// request. A failed handshake counts as a failed connection attempt (back-off).
+    fn handshake(&mut self, i: usize, readable: bool, closed: bool) {
+        let c = &mut self.conns[i];
+        let (Some(stream), Some(tls)) = (c.stream.as_mut(), c.tls.as_mut()) else {
+            return self.fail(i, kinds::IO);
+        };
+        match tls::handshake(tls, stream) {
+            Ok(false) => {}
+            Ok(true) => {
+                let now = self.clock.now_ns();
+                c.io.handshake_ns = now.saturating_sub(c.handshake_from_ns).max(1);
+                if tls::resumed(tls) {
+                    c.io.tags = c.io.tags.union(crate::targets::Tags::TLS_RESUMED);
+                }
+                self.backoff = Backoff::default();
+                c.state = State::Writing;
+                self.write(i);
+                if readable && self.conns[i].state == State::Reading {
+                    self.read(i, closed);
+                }
+            }
+            Err(e) => {
+                let kind = io_kind(&e);
+                self.backoff.fail(kind, self.clock.now_ns());
+                self.fail(i, kind)
+            }
         }
     }
 
@@ -418,6 +486,33 @@ impl Pool {
             return self.fail(i, kinds::IO);
         };
         let request = c.exchange.request();
+        if let Some(tls) = c.tls.as_mut() {
+            // Plaintext into rustls as far as its buffer takes it, records out to the socket.
+            loop {
+                while c.written < request.len() {
+                    match tls.writer().write(&request[c.written..]) {
+                        Ok(0) => break,
+                        Ok(n) => c.written += n,
+                        Err(e) => return self.failed_io(i, false, io_kind(&e)),
+                    }
+                }
+                match tls::flush(tls, stream) {
+                    Ok(()) if c.written < request.len() => {}
+                    Ok(()) => break,
+                    Err(e) if e.kind() == IoErrorKind::WouldBlock => return,
+                    Err(e) => {
+                        let stale = matches!(
+                            e.kind(),
+                            IoErrorKind::BrokenPipe | IoErrorKind::ConnectionReset
+                        );
+                        return self.failed_io(i, stale, io_kind(&e));
+                    }
+                }
+            }
+            c.io.bytes_sent += request.len() as u64;
+            c.state = State::Reading;
+            return;
+        }
         while c.written < request.len() {
             match stream.write(&request[c.written..]) {
                 Ok(0) => return self.fail(i, kinds::CLOSED),
@@ -445,7 +540,11 @@ impl Pool {
             let Some(stream) = c.stream.as_mut() else {
                 return;
             };
-            let n = match stream.read(&mut self.scratch) {
+            let got = match c.tls.as_mut() {
+                Some(tls) => tls::read(tls, stream, &mut self.scratch),
+                None => stream.read(&mut self.scratch),
+            };
+            let n = match got {
                 Ok(n) => n,
                 Err(e) if e.kind() == IoErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == IoErrorKind::Interrupted => continue,
@@ -476,7 +575,8 @@ impl Pool {
                 // edge-triggered epoll, so reading on until EWOULDBLOCK would only cost a
                 // system call per response. Not so for an end-of-file that came with this
                 // event: it must be read now.
-                Parse::NeedMore if n < READ_CHUNK && !closed => return,
+                // TLS decrypts a record at a time: its socket is empty only at WouldBlock.
+                Parse::NeedMore if n < READ_CHUNK && !closed && c.tls.is_none() => return,
                 Parse::NeedMore => {}
                 Parse::Done { error, close } => {
                     // Bytes past the response would corrupt the next one.
@@ -553,6 +653,7 @@ impl Pool {
         if let Some(mut stream) = c.stream.take() {
             let _ = self.poll.registry().deregister(&mut stream);
         }
+        c.tls = None;
         c.state = State::Closed;
         c.reused = false;
         c.buf.clear();
@@ -566,13 +667,17 @@ impl Pool {
         }
         for i in 0..self.conns.len() {
             let c = &self.conns[i];
-            let busy = matches!(c.state, State::Connecting | State::Writing | State::Reading);
+            let busy = matches!(
+                c.state,
+                State::Connecting | State::Handshaking | State::Writing | State::Reading
+            );
+            let connecting = matches!(c.state, State::Connecting | State::Handshaking);
             if !busy {
                 continue;
             }
             if now >= c.deadline_ns {
                 self.fail(i, kinds::TIMEOUT);
-            } else if c.state == State::Connecting && now >= c.connect_deadline_ns {
+            } else if connecting && now >= c.connect_deadline_ns {
                 self.backoff.fail(kinds::CONNECT_TIMEOUT, now);
                 self.fail(i, kinds::CONNECT_TIMEOUT);
             }
@@ -580,9 +685,9 @@ impl Pool {
         self.next_expiry_ns = self
             .conns
             .iter()
-            .filter(|c| matches!(c.state, State::Connecting | State::Writing | State::Reading))
+            .filter(|c| c.state != State::Closed && c.state != State::Idle)
             .map(|c| {
-                if c.state == State::Connecting {
+                if matches!(c.state, State::Connecting | State::Handshaking) {
                     c.deadline_ns.min(c.connect_deadline_ns)
                 } else {
                     c.deadline_ns
@@ -595,6 +700,9 @@ impl Pool {
 
 /// The error kind of a socket error.
 pub(crate) fn io_kind(e: &std::io::Error) -> ErrorKind {
+    if let Some(kind) = tls::io_error_kind(e) {
+        return kind;
+    }
     match e.kind() {
         IoErrorKind::ConnectionRefused => kinds::REFUSED,
         IoErrorKind::ConnectionReset | IoErrorKind::ConnectionAborted => kinds::RESET,

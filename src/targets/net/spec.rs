@@ -7,10 +7,11 @@ use serde_json::{Map, Value};
 use super::http::{HttpSpec, HttpUrl};
 use super::resolve;
 use super::tcp::{TcpSpec, Until, decode_bytes};
+use super::tls::TlsSettings;
 use crate::targets::TargetSpec;
 
 const HTTP_KEYS: &str = "url, method, headers, body, body_file, expect_status, connections, \
-                         connect_timeout";
+                         connect_timeout, cacert, insecure";
 const TCP_KEYS: &str = "address, payload, until, read_bytes, connections, connect_timeout";
 
 /// Reads `{"http": {...}}` or `{"tcp": {...}}`.
@@ -117,7 +118,16 @@ fn unknown(o: &Map<String, Value>, known: &str) -> Result<(), String> {
 fn http(o: &Map<String, Value>) -> Result<HttpSpec, String> {
     unknown(o, HTTP_KEYS)?;
     let url = text(o, "url")?.ok_or("`url` is missing")?;
-    let mut spec = HttpSpec::get(HttpUrl::parse(url)?);
+    let tls = TlsSettings {
+        cacert: text(o, "cacert")?.map(str::to_string),
+        insecure: match o.get("insecure") {
+            None | Some(Value::Null) => false,
+            Some(Value::Bool(b)) => *b,
+            Some(Value::String(s)) if s == "true" || s == "false" => s == "true",
+            Some(other) => return Err(format!("`insecure` must be true or false, not {other}")),
+        },
+    };
+    let mut spec = HttpSpec::get(HttpUrl::parse(url)?).secure(&tls)?;
     if let Some(method) = text(o, "method")? {
         spec.method = method.to_ascii_uppercase();
     }
@@ -164,6 +174,7 @@ fn http(o: &Map<String, Value>) -> Result<HttpSpec, String> {
     };
     spec.connections = connections(o)?;
     spec.connect_timeout = timeout(o)?;
+    let spec = spec.templated()?;
     spec.validate()?;
     Ok(spec)
 }
@@ -228,12 +239,17 @@ pub struct NetFlags {
     pub until: Option<String>,
     /// `--read-bytes` (TCP).
     pub read_bytes: Option<String>,
+    /// `--cacert FILE` (https).
+    pub cacert: Option<String>,
+    /// `--insecure` (https).
+    pub insecure: bool,
 }
 
 impl NetFlags {
     /// Whether any flag was given.
     pub fn any(&self) -> bool {
         !self.headers.is_empty()
+            || self.insecure
             || [
                 &self.method,
                 &self.body,
@@ -244,6 +260,7 @@ impl NetFlags {
                 &self.payload,
                 &self.until,
                 &self.read_bytes,
+                &self.cacert,
             ]
             .iter()
             .any(|f| f.is_some())
@@ -270,6 +287,10 @@ impl NetFlags {
             put("body", &self.body);
             put("body_file", &self.body_file);
             put("expect_status", &self.expect_status);
+            put("cacert", &self.cacert);
+            if self.insecure {
+                o.insert("insecure".into(), Value::Bool(true));
+            }
             if !self.headers.is_empty() {
                 o.insert("headers".into(), Value::from(self.headers.clone()));
             }

@@ -1,0 +1,398 @@
+//! TLS for network targets: rustls (no OpenSSL) on the pool's own non-blocking sockets.
+//!
+//! A [`TlsClient`] is built once per target from its [`TlsSettings`] and shared by every
+//! connection of the run, so a reconnect resumes the session another connection made (TLS 1.3
+//! tickets or TLS 1.2 session IDs, from rustls's in-memory cache of 256). Certificates are
+//! verified against the system's roots (`/etc/ssl/certs` and the rest `rustls-native-certs`
+//! knows) unless `cacert` names a PEM file, whose certificates are then the only roots, as with
+//! curl's `--cacert`; `insecure` checks nothing about the certificate (but still the
+//! handshake's signatures). The name sent (SNI) and checked is the URL's host; ALPN offers
+//! `http/1.1` for HTTP.
+//!
+//! The pool does the handshake after the TCP connect, within the connect timeout, and times it
+//! (`Done::result.handshake_ns`). Certificate faults end the request with kinds of their own
+//! ([`kinds`]); [`preflight`] makes one blocking handshake before a run so that a target no
+//! one can connect to stops the run at once with the reason.
+
+use std::io::{ErrorKind as IoErrorKind, Read, Write};
+use std::sync::Arc;
+use std::time::Duration;
+
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{CertificateError, ClientConfig, ClientConnection, DigitallySignedStruct};
+
+use crate::targets::ErrorKind;
+
+/// Error kinds of TLS faults.
+pub mod kinds {
+    use crate::targets::ErrorKind;
+    /// The certificate is signed by no trusted root (self-signed, or a private CA not given
+    /// with `--cacert`).
+    pub const UNTRUSTED: ErrorKind = ErrorKind::new("tls_untrusted");
+    /// The certificate is not valid for the host the URL names.
+    pub const WRONG_HOST: ErrorKind = ErrorKind::new("tls_wrong_host");
+    /// The certificate has expired or is not valid yet.
+    pub const EXPIRED: ErrorKind = ErrorKind::new("tls_expired");
+    /// Another fault of the certificate (bad signature, bad encoding, revoked, ...).
+    pub const BAD_CERTIFICATE: ErrorKind = ErrorKind::new("tls_bad_certificate");
+    /// The server sent a fatal alert (no cipher in common, no protocol in common, ...).
+    pub const ALERT: ErrorKind = ErrorKind::new("tls_alert");
+    /// Another TLS protocol fault.
+    pub const PROTOCOL: ErrorKind = ErrorKind::new("tls");
+}
+
+/// How a target's TLS is set up: `--cacert` and `--insecure`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TlsSettings {
+    /// A PEM file whose certificates are the only trusted roots.
+    pub cacert: Option<String>,
+    /// Accept any certificate.
+    pub insecure: bool,
+}
+
+/// What every connection of a TLS target shares: the rustls config (with its session cache)
+/// and the name the server is checked against.
+pub struct TlsClient {
+    config: Arc<ClientConfig>,
+    name: ServerName<'static>,
+    settings: TlsSettings,
+}
+
+impl std::fmt::Debug for TlsClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TlsClient")
+            .field("name", &self.name)
+            .field("settings", &self.settings)
+            .finish()
+    }
+}
+
+/// Two clients are the same when built from the same host and settings.
+impl PartialEq for TlsClient {
+    fn eq(&self, other: &TlsClient) -> bool {
+        self.name == other.name && self.settings == other.settings
+    }
+}
+
+impl Eq for TlsClient {}
+
+impl TlsClient {
+    /// A client for `host` (a name, an IPv4 address or a bracketed IPv6 one) offering the
+    /// ALPN protocols `alpn`. Fails when the roots cannot be read.
+    pub fn new(host: &str, settings: &TlsSettings, alpn: &[&[u8]]) -> Result<TlsClient, String> {
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        let name = ServerName::try_from(host.to_string())
+            .map_err(|_| format!("`{host}` is not a name TLS can check a certificate against"))?;
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let builder = ClientConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()
+            .map_err(|e| format!("TLS setup: {e}"))?;
+        let mut config = if settings.insecure {
+            builder
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(AnyCertificate(provider)))
+                .with_no_client_auth()
+        } else {
+            builder
+                .with_root_certificates(roots(settings.cacert.as_deref())?)
+                .with_no_client_auth()
+        };
+        config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+        Ok(TlsClient {
+            config: Arc::new(config),
+            name,
+            settings: settings.clone(),
+        })
+    }
+
+    /// A new connection's TLS state; its first flight is ready to be written.
+    pub fn connect(&self) -> Result<ClientConnection, rustls::Error> {
+        ClientConnection::new(self.config.clone(), self.name.clone())
+    }
+}
+
+/// The trusted roots: `cacert`'s certificates, or the system's.
+fn roots(cacert: Option<&str>) -> Result<rustls::RootCertStore, String> {
+    let mut store = rustls::RootCertStore::empty();
+    match cacert {
+        Some(path) => {
+            let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
+                .map_err(|e| format!("cannot read --cacert {path}: {e}"))?
+                .collect::<Result<_, _>>()
+                .map_err(|e| format!("--cacert {path} is not PEM certificates: {e}"))?;
+            let (added, _) = store.add_parsable_certificates(certs);
+            if added == 0 {
+                return Err(format!(
+                    "--cacert {path} holds no certificate (a PEM file with -----BEGIN \
+                     CERTIFICATE----- blocks)"
+                ));
+            }
+        }
+        None => {
+            let found = rustls_native_certs::load_native_certs();
+            store.add_parsable_certificates(found.certs);
+            if store.is_empty() {
+                return Err(
+                    "no trusted root certificates on this system (install ca-certificates, \
+                     give --cacert FILE, or --insecure)"
+                        .into(),
+                );
+            }
+        }
+    }
+    Ok(store)
+}
+
+/// `--insecure`: every certificate is accepted; the handshake's signatures are still checked,
+/// so the session is encrypted with whoever holds the certificate's key.
+#[derive(Debug)]
+struct AnyCertificate(Arc<rustls::crypto::CryptoProvider>);
+
+impl ServerCertVerifier for AnyCertificate {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+/// The error kind of a TLS fault.
+pub fn error_kind(e: &rustls::Error) -> ErrorKind {
+    match e {
+        rustls::Error::InvalidCertificate(c) => match c {
+            CertificateError::UnknownIssuer => kinds::UNTRUSTED,
+            CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => {
+                kinds::WRONG_HOST
+            }
+            CertificateError::Expired
+            | CertificateError::ExpiredContext { .. }
+            | CertificateError::NotValidYet
+            | CertificateError::NotValidYetContext { .. } => kinds::EXPIRED,
+            _ => kinds::BAD_CERTIFICATE,
+        },
+        rustls::Error::AlertReceived(_) => kinds::ALERT,
+        _ => kinds::PROTOCOL,
+    }
+}
+
+/// A TLS fault as an I/O error, so that the pool maps it like any socket error (see
+/// [`io_error_kind`]).
+pub fn io_error(e: rustls::Error) -> std::io::Error {
+    std::io::Error::new(IoErrorKind::InvalidData, e)
+}
+
+/// The TLS kind of an I/O error made by [`io_error`], if it is one.
+pub fn io_error_kind(e: &std::io::Error) -> Option<ErrorKind> {
+    e.get_ref()
+        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+        .map(error_kind)
+}
+
+/// Writes what TLS has to send; `WouldBlock` when the socket is full.
+pub fn flush(tls: &mut ClientConnection, socket: &mut impl Write) -> std::io::Result<()> {
+    while tls.wants_write() {
+        tls.write_tls(socket)?;
+    }
+    Ok(())
+}
+
+/// Reads plaintext: decrypts what the socket holds until some plaintext is there. `Ok(0)` is
+/// the end of the stream (the server's close_notify, or its socket closed without one, as
+/// many servers do); `WouldBlock` when the socket is empty.
+pub fn read(
+    tls: &mut ClientConnection,
+    socket: &mut (impl Read + Write),
+    buf: &mut [u8],
+) -> std::io::Result<usize> {
+    loop {
+        match tls.reader().read(buf) {
+            Ok(n) => return Ok(n),
+            Err(e) if e.kind() == IoErrorKind::UnexpectedEof => return Ok(0),
+            Err(e) if e.kind() == IoErrorKind::WouldBlock => {}
+            Err(e) => return Err(e),
+        }
+        // After the end of the stream (0 bytes read) the reader says so instead of
+        // WouldBlock.
+        tls.read_tls(socket)?;
+        let state = tls.process_new_packets();
+        // Alerts, key updates: sent on a best-effort basis.
+        let _ = flush(tls, socket);
+        state.map_err(io_error)?;
+    }
+}
+
+/// Advances a handshake: writes what is due, reads what came. `Ok(true)` when it is complete,
+/// `Ok(false)` when it waits for the socket.
+pub fn handshake(
+    tls: &mut ClientConnection,
+    socket: &mut (impl Read + Write),
+) -> std::io::Result<bool> {
+    loop {
+        match flush(tls, socket) {
+            Ok(()) => {}
+            Err(e) if e.kind() == IoErrorKind::WouldBlock => return Ok(false),
+            Err(e) => return Err(e),
+        }
+        if !tls.is_handshaking() {
+            return Ok(true);
+        }
+        match tls.read_tls(socket) {
+            Ok(0) => return Err(IoErrorKind::UnexpectedEof.into()),
+            Ok(_) => {
+                if let Err(e) = tls.process_new_packets() {
+                    let _ = flush(tls, socket);
+                    return Err(io_error(e));
+                }
+            }
+            Err(e) if e.kind() == IoErrorKind::WouldBlock => return Ok(false),
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Whether the handshake just completed resumed an earlier session.
+pub fn resumed(tls: &ClientConnection) -> bool {
+    tls.handshake_kind() == Some(rustls::HandshakeKind::Resumed)
+}
+
+/// Connects and shakes hands once, blocking, to check that a TLS target is there and its
+/// certificate passes before a run starts.
+pub fn preflight(
+    client: &TlsClient,
+    addr: std::net::SocketAddr,
+    timeout: Duration,
+) -> Result<(), String> {
+    let mut socket = std::net::TcpStream::connect_timeout(&addr, timeout)
+        .map_err(|e| format!("cannot connect to {addr}: {e}"))?;
+    socket
+        .set_read_timeout(Some(timeout))
+        .and_then(|_| socket.set_write_timeout(Some(timeout)))
+        .map_err(|e| format!("{addr}: {e}"))?;
+    let mut tls = client
+        .connect()
+        .map_err(|e| format!("TLS setup for {addr}: {e}"))?;
+    match handshake(&mut tls, &mut socket) {
+        Ok(_) => Ok(()),
+        Err(e) => Err(describe(&e, &client.name, addr)),
+    }
+}
+
+/// A failed handshake in words, with what to do about it.
+fn describe(e: &std::io::Error, name: &ServerName<'_>, addr: std::net::SocketAddr) -> String {
+    let host = name.to_str();
+    let hint = match io_error_kind(e) {
+        Some(k) if k == kinds::UNTRUSTED => {
+            " (it chains to no root this machine trusts: give the CA's certificate with \
+             --cacert FILE, or --insecure to skip the check)"
+        }
+        Some(_) if e.to_string().contains("CaUsedAsEndEntity") => {
+            " (the server's certificate is a CA certificate, as `openssl req -x509` makes by \
+             default: sign a server certificate with it and give it with --cacert, or \
+             --insecure)"
+        }
+        Some(k) if k == kinds::WRONG_HOST => {
+            " (the URL's host must be a name or address the certificate lists; --insecure skips \
+             the check)"
+        }
+        Some(k) if k == kinds::EXPIRED => " (check the server's certificate and this clock)",
+        Some(_) => "",
+        None if e.kind() == IoErrorKind::WouldBlock || e.kind() == IoErrorKind::TimedOut => {
+            " (no answer within the connect timeout: is it a TLS port?)"
+        }
+        None => " (is it a TLS port?)",
+    };
+    format!("TLS handshake with {host} at {addr} failed: {e}{hint}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn certificate_faults_have_kinds_of_their_own() {
+        let cert = |c| rustls::Error::InvalidCertificate(c);
+        assert_eq!(
+            error_kind(&cert(CertificateError::UnknownIssuer)),
+            kinds::UNTRUSTED
+        );
+        assert_eq!(
+            error_kind(&cert(CertificateError::NotValidForName)),
+            kinds::WRONG_HOST
+        );
+        assert_eq!(error_kind(&cert(CertificateError::Expired)), kinds::EXPIRED);
+        assert_eq!(
+            error_kind(&cert(CertificateError::BadSignature)),
+            kinds::BAD_CERTIFICATE
+        );
+        let io = io_error(cert(CertificateError::UnknownIssuer));
+        assert_eq!(io_error_kind(&io), Some(kinds::UNTRUSTED));
+        assert_eq!(io_error_kind(&std::io::Error::other("x")), None);
+    }
+
+    #[test]
+    fn a_cacert_must_hold_certificates() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("empty.pem");
+        std::fs::write(&path, "not a certificate\n").unwrap();
+        let settings = TlsSettings {
+            cacert: Some(path.display().to_string()),
+            insecure: false,
+        };
+        let e = TlsClient::new("localhost", &settings, &[]).unwrap_err();
+        assert!(e.contains("holds no certificate"), "{e}");
+        let settings = TlsSettings {
+            cacert: Some("/no/such/file.pem".into()),
+            insecure: false,
+        };
+        assert!(
+            TlsClient::new("localhost", &settings, &[])
+                .unwrap_err()
+                .contains("cannot read")
+        );
+        let insecure = TlsSettings {
+            cacert: None,
+            insecure: true,
+        };
+        assert!(TlsClient::new("127.0.0.1", &insecure, &[b"http/1.1"]).is_ok());
+        assert!(TlsClient::new("[::1]", &insecure, &[]).is_ok());
+    }
+}
