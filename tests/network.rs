@@ -318,7 +318,7 @@ fn bad_urls_and_unknown_hosts_are_rejected_before_any_load() {
             &["--target", "http://no-such-host.invalid/"],
             "cannot resolve",
         ),
-        (&["--target", "https://127.0.0.1/"], "https"),
+        (&["--target", &good, "--insecure"], "https:// URLs only"),
         (&["--target", "http://127.0.0.1:99999/"], "not a port"),
         (&["--target", "http//127.0.0.1/"], "target"),
         (&["--target", &good, "-H", "no colon"], "header"),

@@ -61,6 +61,10 @@ pub(super) struct RunArgs {
     /// A tcp:// response is this many bytes.
     #[arg(long, value_name = "N")]
     read_bytes: Option<String>,
+    /// The command a redis:// or memcached:// target sends, words with templates, e.g.
+    /// "SET key:{{seq}} {{rand_hex 16}}" (default PING; memcached: version).
+    #[arg(long, value_name = "COMMAND")]
+    command: Option<String>,
     /// PEM file of the CA certificates an https:// target's certificate must chain to,
     /// instead of the system's roots.
     #[arg(long, value_name = "FILE")]
@@ -135,6 +139,7 @@ impl RunArgs {
             until: self.until.clone(),
             read_bytes: self.read_bytes.clone(),
             cacert: self.cacert.clone(),
+            command: self.command.clone(),
             insecure: self.insecure,
         };
         if !net.any() {
@@ -147,8 +152,9 @@ impl RunArgs {
                 "--target",
                 "target",
                 given.unwrap_or("(none)"),
-                "an http://, https:// or tcp:// URL, which -H, --method, --body, \
-                 --connections, --cacert, --payload and the like configure",
+                "an http://, https://, tcp://, redis:// or memcached:// URL, which -H, \
+                 --method, --body, --connections, --cacert, --payload, --command and the like \
+                 configure",
             ));
         };
         overrides.retain(|o| o.field != "target");

@@ -21,6 +21,7 @@ use std::time::Duration;
 use crate::base::clock::{RunClock, monotonic_ns};
 use features::FeaturesOptions;
 use net::http::{HttpExchange, HttpShared, HttpSpec, HttpUrl};
+use net::kv::KvSpec;
 use net::tcp::{TcpExchange, TcpSpec};
 use net::{Exchange, ExchangeFactory, NetTarget, resolve};
 pub use spin::SpinDistribution;
@@ -210,6 +211,8 @@ pub enum TargetSpec {
     Http(HttpSpec),
     /// A TCP server.
     Tcp(TcpSpec),
+    /// A Redis or memcached server.
+    Kv(KvSpec),
 }
 
 impl TargetSpec {
@@ -217,8 +220,9 @@ impl TargetSpec {
     pub const ALLOWED: &'static str = "noop, spin:DURATION, spin:exp:MEAN, \
         spin:lognormal:MEDIAN:SIGMA, sleep:DURATION (e.g. sleep:20ms), \
         features or features:OPTION=VALUE,... (e.g. features:repeat=0.3,edge=0.05), \
-        http[s]://HOST[:PORT][/PATH], tcp://HOST:PORT (with a payload), or an object \
-        {\"http\": {...}} or {\"tcp\": {...}}";
+        http[s]://HOST[:PORT][/PATH], tcp://HOST:PORT (with a payload), redis://HOST[:PORT], \
+        memcached://HOST[:PORT], or an object {\"http\": {...}}, {\"tcp\": {...}}, \
+        {\"redis\": {...}} or {\"memcached\": {...}}";
 
     /// Parses `noop`, `spin:20ms` or `sleep:1.5ms`.
     pub fn parse(text: &str) -> Result<TargetSpec, String> {
@@ -229,6 +233,9 @@ impl TargetSpec {
                 .templated()?;
             spec.validate()?;
             return Ok(TargetSpec::Http(spec));
+        }
+        if text.starts_with("redis://") || text.starts_with("memcached://") {
+            return KvSpec::parse(text, None).map(TargetSpec::Kv);
         }
         if text.starts_with("tcp://") {
             return Err(format!(
@@ -294,7 +301,7 @@ impl TargetSpec {
                 })
             }
             TargetSpec::Features(options) => options.factory(),
-            TargetSpec::Http(_) | TargetSpec::Tcp(_) => {
+            TargetSpec::Http(_) | TargetSpec::Tcp(_) | TargetSpec::Kv(_) => {
                 let plan = self.network().expect("a network target");
                 factory(move |ctx: &TargetContext| {
                     let addr = resolve(&plan.authority).expect("resolved before the run");
@@ -314,7 +321,10 @@ impl TargetSpec {
 
     /// Whether this target is reached over the network.
     pub fn is_network(&self) -> bool {
-        matches!(self, TargetSpec::Http(_) | TargetSpec::Tcp(_))
+        matches!(
+            self,
+            TargetSpec::Http(_) | TargetSpec::Tcp(_) | TargetSpec::Kv(_)
+        )
     }
 
     /// How to reach a network target: `None` for in-process targets.
@@ -342,6 +352,15 @@ impl TargetSpec {
                         Arc::new(move || {
                             Box::new(TcpExchange::new(shared.clone())) as Box<dyn Exchange>
                         }),
+                        spec.connections,
+                        spec.connect_timeout,
+                    )
+                }
+                TargetSpec::Kv(spec) => {
+                    let shared = Arc::new(spec.clone());
+                    (
+                        spec.address.clone(),
+                        Arc::new(move || Box::new(shared.exchange()) as Box<dyn Exchange>),
                         spec.connections,
                         spec.connect_timeout,
                     )
@@ -415,6 +434,13 @@ impl fmt::Display for TargetSpec {
                 spec.url.path
             ),
             TargetSpec::Tcp(spec) => write!(f, "tcp://{}", spec.address),
+            TargetSpec::Kv(spec) => write!(
+                f,
+                "{}://{} {}",
+                spec.protocol.scheme(),
+                spec.address,
+                spec.command
+            ),
         }
     }
 }

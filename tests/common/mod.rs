@@ -393,3 +393,106 @@ impl Drop for Nginx {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
+
+/// A server process on a free loopback port, stopped when dropped.
+pub struct Daemon {
+    child: std::process::Child,
+    /// The port it listens on (127.0.0.1).
+    pub port: u16,
+}
+
+impl Daemon {
+    /// Starts `program` with `args` (`{port}` replaced); `None` with a message when it is not
+    /// installed.
+    pub fn start(program: &str, args: &[&str]) -> Option<Daemon> {
+        let path = ["/usr/bin/", "/usr/sbin/", "/usr/local/bin/"]
+            .iter()
+            .map(|dir| format!("{dir}{program}"))
+            .find(|p| std::path::Path::new(p).exists());
+        let Some(path) = path else {
+            eprintln!("SKIPPED: {program} is not installed (.ci/run installs it)");
+            return None;
+        };
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .unwrap()
+            .port();
+        let args: Vec<String> = args
+            .iter()
+            .map(|a| a.replace("{port}", &port.to_string()))
+            .collect();
+        let child = std::process::Command::new(path)
+            .args(&args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("the server starts");
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return Some(Daemon { child, port });
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!("{program} did not listen on port {port}");
+    }
+
+    pub fn redis() -> Option<Daemon> {
+        Daemon::start(
+            "redis-server",
+            &[
+                "--port",
+                "{port}",
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ],
+        )
+    }
+
+    pub fn memcached() -> Option<Daemon> {
+        Daemon::start(
+            "memcached",
+            &["-l", "127.0.0.1", "-p", "{port}", "-U", "0", "-u", "nobody"],
+        )
+    }
+
+    /// Sends `command` (a line) and reads reply lines until one satisfies `last`.
+    pub fn ask(&self, command: &str, last: impl Fn(&str) -> bool) -> Vec<String> {
+        let stream = std::net::TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        stream
+            .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+            .unwrap();
+        (&stream).write_all(command.as_bytes()).unwrap();
+        let mut lines = Vec::new();
+        let mut reader = std::io::BufReader::new(stream);
+        loop {
+            let mut line = String::new();
+            reader.read_line(&mut line).unwrap();
+            let line = line.trim_end().to_string();
+            let done = last(&line);
+            lines.push(line);
+            if done {
+                return lines;
+            }
+        }
+    }
+
+    /// A memcached `stats` counter.
+    pub fn stat(&self, name: &str) -> u64 {
+        self.ask("stats\r\n", |l| l == "END")
+            .iter()
+            .find_map(|l| l.strip_prefix(&format!("STAT {name} ")))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("no stat {name}"))
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

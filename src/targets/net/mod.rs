@@ -11,6 +11,7 @@
 //! ([`http`]) or TCP ([`tcp`]).
 
 pub mod http;
+pub mod kv;
 pub mod pool;
 pub mod spec;
 pub mod tcp;

@@ -5,6 +5,7 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 
 use super::http::{HttpSpec, HttpUrl};
+use super::kv::KvSpec;
 use super::resolve;
 use super::tcp::{TcpSpec, Until, decode_bytes};
 use super::tls::TlsSettings;
@@ -14,15 +15,43 @@ const HTTP_KEYS: &str = "url, method, headers, body, body_file, expect_status, c
                          connect_timeout, cacert, insecure";
 const TCP_KEYS: &str = "address, payload, until, read_bytes, connections, connect_timeout";
 
-/// Reads `{"http": {...}}` or `{"tcp": {...}}`.
+const KV_KEYS: &str = "address, command, connections, connect_timeout";
+
+/// Reads `{"http": {...}}`, `{"tcp": {...}}`, `{"redis": {...}}` or `{"memcached": {...}}`.
 pub fn from_object(object: &Map<String, Value>) -> Result<TargetSpec, String> {
-    match (object.get("http"), object.get("tcp"), object.len()) {
-        (Some(Value::Object(o)), None, 1) => http(o).map(TargetSpec::Http),
-        (None, Some(Value::Object(o)), 1) => tcp(o).map(TargetSpec::Tcp),
-        _ => {
-            Err("an object with one key, \"http\" or \"tcp\", holding the target's settings".into())
-        }
+    let mut entries = object.iter();
+    match (entries.next(), object.len()) {
+        (Some((kind, Value::Object(o))), 1) => match kind.as_str() {
+            "http" => http(o).map(TargetSpec::Http),
+            "tcp" => tcp(o).map(TargetSpec::Tcp),
+            "redis" | "memcached" => kv(kind, o).map(TargetSpec::Kv),
+            _ => Err(format!(
+                "`{kind}` is not a network target: http, tcp, redis or memcached"
+            )),
+        },
+        _ => Err(
+            "an object with one key, \"http\", \"tcp\", \"redis\" or \"memcached\", \
+                  holding the target's settings"
+                .into(),
+        ),
     }
+}
+
+/// `{"redis": {"address": "HOST:PORT", "command": "..."}}`, likewise memcached.
+fn kv(kind: &str, o: &Map<String, Value>) -> Result<KvSpec, String> {
+    unknown(o, KV_KEYS)?;
+    let address = text(o, "address")?.ok_or("`address` is missing")?;
+    let url = match address.contains("://") {
+        true => address.to_string(),
+        false => format!("{kind}://{address}"),
+    };
+    if !url.starts_with(&format!("{kind}://")) {
+        return Err(format!("`{address}` is not a {kind}:// address"));
+    }
+    let mut spec = KvSpec::parse(&url, text(o, "command")?)?;
+    spec.connections = connections(o)?;
+    spec.connect_timeout = timeout(o)?;
+    Ok(spec)
 }
 
 fn text<'a>(o: &'a Map<String, Value>, key: &str) -> Result<Option<&'a str>, String> {
@@ -241,6 +270,8 @@ pub struct NetFlags {
     pub read_bytes: Option<String>,
     /// `--cacert FILE` (https).
     pub cacert: Option<String>,
+    /// `--command "SET k v"` (redis, memcached).
+    pub command: Option<String>,
     /// `--insecure` (https).
     pub insecure: bool,
 }
@@ -261,12 +292,15 @@ impl NetFlags {
                 &self.until,
                 &self.read_bytes,
                 &self.cacert,
+                &self.command,
             ]
             .iter()
             .any(|f| f.is_some())
     }
 
-    /// The config object for `target` (a URL) with these settings.
+    /// The config object for `target` (a URL) with these settings. Every flag given goes
+    /// in, so that one the target's kind does not take is refused by name (`unknown key
+    /// `payload``), never dropped.
     pub fn object(&self, target: &str) -> Value {
         let mut o = Map::new();
         let mut put = |key: &str, value: &Option<String>| {
@@ -276,27 +310,30 @@ impl NetFlags {
         };
         put("connections", &self.connections);
         put("connect_timeout", &self.connect_timeout);
-        if target.starts_with("tcp://") {
-            put("payload", &self.payload);
-            put("until", &self.until);
-            put("read_bytes", &self.read_bytes);
-            o.insert("address".into(), Value::String(target.to_string()));
-            serde_json::json!({ "tcp": o })
-        } else {
-            put("method", &self.method);
-            put("body", &self.body);
-            put("body_file", &self.body_file);
-            put("expect_status", &self.expect_status);
-            put("cacert", &self.cacert);
-            if self.insecure {
-                o.insert("insecure".into(), Value::Bool(true));
-            }
-            if !self.headers.is_empty() {
-                o.insert("headers".into(), Value::from(self.headers.clone()));
-            }
-            o.insert("url".into(), Value::String(target.to_string()));
-            serde_json::json!({ "http": o })
+        put("payload", &self.payload);
+        put("until", &self.until);
+        put("read_bytes", &self.read_bytes);
+        put("method", &self.method);
+        put("body", &self.body);
+        put("body_file", &self.body_file);
+        put("expect_status", &self.expect_status);
+        put("cacert", &self.cacert);
+        put("command", &self.command);
+        if self.insecure {
+            o.insert("insecure".into(), Value::Bool(true));
         }
+        if !self.headers.is_empty() {
+            o.insert("headers".into(), Value::from(self.headers.clone()));
+        }
+        let kind = match target.split_once("://") {
+            Some(("tcp", _)) => "tcp",
+            Some(("redis", _)) => "redis",
+            Some(("memcached", _)) => "memcached",
+            _ => "http",
+        };
+        let key = if kind == "http" { "url" } else { "address" };
+        o.insert(key.into(), Value::String(target.to_string()));
+        serde_json::json!({ kind: o })
     }
 }
 

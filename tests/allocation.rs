@@ -1,0 +1,131 @@
+//! A network worker allocates nothing per request: a counting allocator (this test binary's
+//! global allocator, counting the calling thread only) watches a pool like a worker's send
+//! thousands of templated requests to real servers, after a warm-up in which its buffers grow
+//! to their longest rendering.
+
+mod common;
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::time::Duration;
+
+use openpace::base::clock::RunClock;
+use openpace::targets::{Request, Target, TargetContext, TargetSpec};
+
+struct Counting;
+
+thread_local! {
+    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
+}
+
+// SAFETY: every call is passed to the system allocator unchanged; counting touches only a
+// const-initialized thread-local Cell, which never allocates.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.with(|n| n.set(n.get() + 1));
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCATIONS.with(|n| n.set(n.get() + 1));
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn allocations() -> u64 {
+    ALLOCATIONS.with(Cell::get)
+}
+
+/// Builds `spec`'s target as a worker would and returns the allocations its calls made on
+/// this thread over `n` requests, after 500 to warm up.
+fn allocations_per_call(spec: &TargetSpec, n: u64) -> (u64, u64) {
+    let ctx = TargetContext {
+        scenario: 0,
+        worker: 0,
+        workers: 1,
+        clock: RunClock::starting_in(Duration::ZERO),
+        request_timeout: Duration::from_secs(5),
+        seed: 7,
+    };
+    let mut target = spec.factory()(&ctx);
+    let mut call = |seq: u64, target: &mut Box<dyn Target>| {
+        let request = Request {
+            seq,
+            intended_ns: 0,
+            sent_ns: 0,
+        };
+        let result = target.call(&request);
+        assert!(result.is_ok(), "request {seq}: {result:?}");
+    };
+    for seq in 0..500 {
+        call(seq, &mut target);
+    }
+    let before = allocations();
+    for seq in 500..500 + n {
+        call(seq, &mut target);
+    }
+    (allocations() - before, n)
+}
+
+fn object(text: &str) -> TargetSpec {
+    let v: serde_json::Value = serde_json::from_str(text).unwrap();
+    openpace::targets::net::spec::from_object(v.as_object().unwrap()).unwrap()
+}
+
+#[test]
+fn templated_http_requests_allocate_nothing_per_request() {
+    let Some(nginx) = common::Nginx::start() else {
+        return;
+    };
+    let spec = object(&format!(
+        r#"{{"http": {{"url": "http://{}/item/{{{{seq}}}}?r={{{{rand_int 1 1000000}}}}",
+            "method": "POST", "headers": {{"X-Id": "{{{{rand_hex 32}}}}"}},
+            "body": "{{\"n\": {{{{seq}}}}, \"s\": {{{{shard}}}}}}"}}}}"#,
+        nginx.addr
+    ));
+    let (allocated, calls) = allocations_per_call(&spec, 5_000);
+    println!("templated HTTP: {allocated} allocations in {calls} requests");
+    assert_eq!(allocated, 0, "{allocated} allocations in {calls} requests");
+}
+
+#[test]
+fn templated_redis_commands_allocate_nothing_per_request() {
+    let Some(redis) = common::Daemon::redis() else {
+        return;
+    };
+    let spec = object(&format!(
+        r#"{{"redis": {{"address": "127.0.0.1:{}", "command": "SET key:{{{{seq}}}} {{{{rand_hex 64}}}}"}}}}"#,
+        redis.port
+    ));
+    let (allocated, calls) = allocations_per_call(&spec, 5_000);
+    println!("templated redis SET: {allocated} allocations in {calls} requests");
+    assert_eq!(allocated, 0, "{allocated} allocations in {calls} requests");
+}
+
+/// rustls is not asked to be allocation-free: this prints what it costs, and holds it to a
+/// few allocations per request so that a leak-like growth shows.
+#[test]
+fn https_requests_allocate_what_rustls_allocates() {
+    let Some(nginx) = common::Nginx::start_tls() else {
+        return;
+    };
+    let tls = nginx.tls.as_ref().unwrap();
+    let spec = object(&format!(
+        r#"{{"http": {{"url": "https://{}/", "cacert": "{}"}}}}"#,
+        tls.addr,
+        tls.ca.display()
+    ));
+    let (allocated, calls) = allocations_per_call(&spec, 5_000);
+    println!("https: {allocated} allocations in {calls} requests");
+    assert!(
+        allocated <= 3 * calls,
+        "{allocated} allocations in {calls} requests"
+    );
+}
