@@ -409,3 +409,74 @@ fn a_run_against_a_faulty_server_still_writes_its_report() {
     assert_eq!(s["errors_by_kind"]["malformed_status"], 40);
     assert!(s["network"]["connections_opened"].as_u64().unwrap() >= 40);
 }
+
+/// Issue 15: a response whose status is expected but whose body fails a check is an error of
+/// kind `check`, counted, never a success; checks that hold leave every request ok.
+#[test]
+fn body_checks_fail_responses_as_kind_check() {
+    let _turn = common::serial();
+    let Some(nginx) = common::Nginx::start() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("r.json");
+    let out_path = out.display().to_string();
+    let json_url = format!("http://{}/json", nginx.addr);
+    let run = |checks: &[&str]| {
+        let base = [
+            "run",
+            "--quiet",
+            "--out",
+            &out_path,
+            "--target",
+            &json_url,
+            "--rate",
+            "500",
+            "--duration",
+            "1s",
+            "--warmup",
+            "0",
+            "--retries",
+            "0",
+        ];
+        openpace(&[&base[..], checks].concat());
+        let text = std::fs::read_to_string(&out).unwrap();
+        let r: openpace::RunResult = serde_json::from_str(&text).unwrap();
+        let s = r.scenarios[0].clone();
+        (
+            s.requests.ok,
+            s.errors_by_kind.get("check").copied().unwrap_or(0),
+        )
+    };
+    let body = r#"{"status": "ok", "n": 3}"#;
+    let size = body.len().to_string();
+    assert_eq!(
+        run(&[
+            "--expect-body-contains",
+            "\"ok\"",
+            "--expect-body-size",
+            &size,
+            "--expect-json",
+            "/status=ok",
+            "--expect-json",
+            "/n=3"
+        ]),
+        (500, 0)
+    );
+    assert_eq!(run(&["--expect-body-contains", "nope"]), (0, 500));
+    assert_eq!(run(&["--expect-body-size", "3"]), (0, 500));
+    assert_eq!(run(&["--expect-json", "/status=down"]), (0, 500));
+    assert_eq!(run(&["--expect-json", "/missing=1"]), (0, 500));
+    common::assert_rejected(
+        &[
+            "run",
+            "--out",
+            "none",
+            "--target",
+            &json_url,
+            "--expect-json",
+            "status=ok",
+        ],
+        &["status=ok", "POINTER=VALUE"],
+    );
+}

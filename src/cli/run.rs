@@ -61,6 +61,17 @@ pub(super) struct RunArgs {
     /// A tcp:// response is this many bytes.
     #[arg(long, value_name = "N")]
     read_bytes: Option<String>,
+    /// A response of an expected status must hold this text in its body, or it is an error
+    /// of kind `check`.
+    #[arg(long, value_name = "TEXT")]
+    expect_body_contains: Option<String>,
+    /// A response's body must be exactly this many bytes (else kind `check`).
+    #[arg(long, value_name = "N")]
+    expect_body_size: Option<String>,
+    /// A response's body must be JSON whose value at the pointer is VALUE, e.g.
+    /// /status=ok or /items/0/id=7 (repeatable; else kind `check`).
+    #[arg(long, value_name = "POINTER=VALUE")]
+    expect_json: Vec<String>,
     /// The command a redis:// or memcached:// target sends, words with templates, e.g.
     /// "SET key:{{seq}} {{rand_hex 16}}" (default PING; memcached: version).
     #[arg(long, value_name = "COMMAND")]
@@ -140,6 +151,9 @@ impl RunArgs {
             read_bytes: self.read_bytes.clone(),
             cacert: self.cacert.clone(),
             command: self.command.clone(),
+            expect_body_contains: self.expect_body_contains.clone(),
+            expect_body_size: self.expect_body_size.clone(),
+            expect_json: self.expect_json.clone(),
             insecure: self.insecure,
         };
         if !net.any() {

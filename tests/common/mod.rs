@@ -298,7 +298,7 @@ fn make_certificates(dir: &std::path::Path, leaves: &[(&str, &str)]) -> bool {
 }
 
 impl Nginx {
-    /// nginx answering "ok\n" over plain HTTP; `None` (with a message) when not installed.
+    /// nginx answering "ok\n" over plain HTTP (and `{"status": "ok", "n": 3}` at /json); `None` (with a message) when not installed.
     pub fn start() -> Option<Nginx> {
         Nginx::launch(false)
     }
@@ -323,7 +323,8 @@ impl Nginx {
         std::fs::create_dir_all(dir.join("tmp")).unwrap();
         let d = dir.display();
         let mut servers = format!(
-            "server {{ listen 127.0.0.1:{port}; location / {{ return 200 \"ok\\n\"; }} }}\n"
+            "server {{ listen 127.0.0.1:{port}; location / {{ return 200 \"ok\\n\"; }} \
+             location /json {{ return 200 '{{\"status\": \"ok\", \"n\": 3}}'; }} }}\n"
         );
         let mut tls_side = None;
         if tls {

@@ -39,6 +39,125 @@ pub mod kinds {
     pub const HEADERS_TOO_LARGE: ErrorKind = ErrorKind::new("headers_too_large");
     /// A chunk-size line is not hexadecimal, or a chunk is not followed by CRLF.
     pub const MALFORMED_BODY: ErrorKind = ErrorKind::new("malformed_body");
+    /// The response's status was expected but its body failed a check (`--expect-body-...`,
+    /// `--expect-json`).
+    pub const CHECK: ErrorKind = ErrorKind::new("check");
+}
+
+/// The largest body `--expect-json` reads; a longer one fails the check.
+pub const MAX_JSON_BODY: usize = 1024 * 1024;
+
+/// What a response's body must be for the response to count as a success.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BodyChecks {
+    /// `--expect-body-contains`: these bytes somewhere in the body.
+    pub contains: Option<Vec<u8>>,
+    /// `--expect-body-size`: exactly this many bytes.
+    pub size: Option<u64>,
+    /// `--expect-json /pointer=value` (repeatable): the body is JSON with these values.
+    pub json: Vec<JsonCheck>,
+}
+
+/// One `--expect-json POINTER=VALUE`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JsonCheck {
+    /// An RFC 6901 JSON pointer, e.g. `/status` or `/items/0/id`.
+    pub pointer: String,
+    /// The value: a string's text, or any other value's JSON (`true`, `3`, `null`).
+    pub expected: String,
+}
+
+impl JsonCheck {
+    /// Parses `/pointer=value`.
+    pub fn parse(text: &str) -> Result<JsonCheck, String> {
+        match text.split_once('=') {
+            Some((pointer, expected)) if pointer.starts_with('/') => Ok(JsonCheck {
+                pointer: pointer.to_string(),
+                expected: expected.to_string(),
+            }),
+            _ => Err(format!(
+                "`{text}` is not POINTER=VALUE with a JSON pointer starting with / (e.g. \
+                 /status=ok, /items/0/id=7)"
+            )),
+        }
+    }
+
+    fn holds(&self, body: &serde_json::Value) -> bool {
+        match body.pointer(&self.pointer) {
+            Some(serde_json::Value::String(s)) => *s == self.expected,
+            Some(other) => {
+                serde_json::from_str::<serde_json::Value>(&self.expected).is_ok_and(|v| v == *other)
+            }
+            None => false,
+        }
+    }
+}
+
+impl BodyChecks {
+    /// Whether any check is asked for.
+    pub fn any(&self) -> bool {
+        self.contains.is_some() || self.size.is_some() || !self.json.is_empty()
+    }
+}
+
+/// A response's progress through the checks, kept across its body's pieces.
+#[derive(Default)]
+struct CheckState {
+    seen: u64,
+    found: bool,
+    /// The end of the body so far that could still begin the searched bytes.
+    window: Vec<u8>,
+    /// The body, for the JSON checks (up to [`MAX_JSON_BODY`]).
+    kept: Vec<u8>,
+    too_large: bool,
+}
+
+impl CheckState {
+    fn feed(&mut self, checks: &BodyChecks, bytes: &[u8]) {
+        self.seen += bytes.len() as u64;
+        if let Some(needle) = checks.contains.as_deref() {
+            if !self.found && !needle.is_empty() {
+                self.window.extend_from_slice(bytes);
+                if self.window.windows(needle.len()).any(|w| w == needle) {
+                    self.found = true;
+                    self.window.clear();
+                } else {
+                    let keep = (needle.len() - 1).min(self.window.len());
+                    self.window.drain(..self.window.len() - keep);
+                }
+            }
+        }
+        if !checks.json.is_empty() && !self.too_large {
+            if self.kept.len() + bytes.len() > MAX_JSON_BODY {
+                self.too_large = true;
+            } else {
+                self.kept.extend_from_slice(bytes);
+            }
+        }
+    }
+
+    /// Whether the whole body passed; forgets it for the next response.
+    fn passed(&mut self, checks: &BodyChecks) -> bool {
+        let contains = checks
+            .contains
+            .as_ref()
+            .is_none_or(|n| self.found || n.is_empty());
+        let size = checks.size.is_none_or(|n| n == self.seen);
+        let json = checks.json.is_empty()
+            || (!self.too_large
+                && serde_json::from_slice::<serde_json::Value>(&self.kept)
+                    .is_ok_and(|body| checks.json.iter().all(|c| c.holds(&body))));
+        self.clear();
+        contains && size && json
+    }
+
+    fn clear(&mut self) {
+        self.seen = 0;
+        self.found = false;
+        self.too_large = false;
+        self.window.clear();
+        self.kept.clear();
+    }
 }
 
 /// An `http://` or `https://` URL, resolved.
@@ -206,6 +325,8 @@ pub struct HttpSpec {
     pub body: Vec<u8>,
     /// Statuses that count as success; empty: 2xx and 3xx.
     pub expect_status: Vec<u16>,
+    /// What the body of a response with such a status must be.
+    pub checks: BodyChecks,
     /// Connections, spread over the workers (0: one per worker).
     pub connections: usize,
     /// How long a connection attempt may take (the TLS handshake included).
@@ -248,6 +369,7 @@ impl HttpSpec {
             headers: Vec::new(),
             body: Vec::new(),
             expect_status: Vec::new(),
+            checks: BodyChecks::default(),
             connections: 0,
             connect_timeout: Duration::from_secs(2),
             tls: None,
@@ -411,6 +533,7 @@ enum State {
 pub struct HttpShared {
     request: Vec<u8>,
     template: Option<HttpTemplate>,
+    checks: BodyChecks,
     expect_status: Vec<u16>,
     head_request: bool,
 }
@@ -421,6 +544,7 @@ impl HttpShared {
         std::sync::Arc::new(HttpShared {
             request: spec.request_bytes(),
             template: spec.template.clone(),
+            checks: spec.checks.clone(),
             expect_status: spec.expect_status.clone(),
             head_request: spec.method == "HEAD",
         })
@@ -446,18 +570,31 @@ pub struct HttpExchange {
     state: State,
     status: u16,
     close: bool,
+    /// Whether the body is checked (`shared.checks.any()`, looked up once).
+    checking: bool,
+    check: CheckState,
 }
 
 impl HttpExchange {
     /// An exchange sending the shared request.
     pub fn new(shared: std::sync::Arc<HttpShared>) -> HttpExchange {
         HttpExchange {
-            shared,
+            checking: shared.checks.any(),
             rendered: Vec::new(),
             body: Vec::new(),
             state: State::Head,
             status: 0,
             close: false,
+            check: CheckState::default(),
+            shared,
+        }
+    }
+
+    /// Hands a piece of the body to the checks, if any.
+    #[inline]
+    fn body_piece(&mut self, bytes: &[u8]) {
+        if self.checking {
+            self.check.feed(&self.shared.checks, bytes);
         }
     }
 
@@ -472,9 +609,18 @@ impl HttpExchange {
         }
     }
 
-    fn done(&self) -> Parse {
+    fn done(&mut self) -> Parse {
+        // Checked whatever the status, so that the state starts afresh for the next one.
+        let checked = !self.checking || self.check.passed(&self.shared.checks);
+        let error = if !self.shared.accepts(self.status) {
+            Some(self.status_kind())
+        } else if !checked {
+            Some(kinds::CHECK)
+        } else {
+            None
+        };
         Parse::Done {
-            error: (!self.shared.accepts(self.status)).then(|| self.status_kind()),
+            error,
             close: self.close,
         }
     }
@@ -577,6 +723,7 @@ impl Exchange for HttpExchange {
     }
 
     fn reset(&mut self) {
+        self.check.clear();
         self.state = State::Head;
         self.status = 0;
         self.close = false;
@@ -603,6 +750,7 @@ impl Exchange for HttpExchange {
                         return Parse::NeedMore;
                     }
                     self.state = State::Length(n - take);
+                    self.body_piece(&buf[..take as usize]);
                     take as usize
                 }
                 State::ChunkSize | State::ChunkEnd | State::Trailer => {
@@ -648,9 +796,11 @@ impl Exchange for HttpExchange {
                     } else {
                         State::ChunkData(n - take)
                     };
+                    self.body_piece(&buf[..take as usize]);
                     take as usize
                 }
                 State::UntilClose => {
+                    self.body_piece(&buf[..]);
                     buf.clear();
                     return Parse::NeedMore;
                 }
@@ -687,6 +837,75 @@ mod tests {
             last = e.parse(&mut buf);
         }
         last
+    }
+
+    fn checked(checks: BodyChecks) -> HttpExchange {
+        let mut spec = HttpSpec::get(HttpUrl::parse("http://127.0.0.1:8080/x").unwrap());
+        spec.checks = checks;
+        HttpExchange::new(HttpShared::new(&spec))
+    }
+
+    #[test]
+    fn body_checks_see_the_whole_body_across_pieces_and_chunks() {
+        let contains = |t: &str| BodyChecks {
+            contains: Some(t.as_bytes().to_vec()),
+            ..BodyChecks::default()
+        };
+        let ok = Parse::Done {
+            error: None,
+            close: false,
+        };
+        let check = Parse::Done {
+            error: Some(kinds::CHECK),
+            close: false,
+        };
+        // The text straddles two reads and, chunked, two chunks.
+        let mut e = checked(contains("needle"));
+        let head = b"HTTP/1.1 200 OK\r\nContent-Length: 12\r\n\r\n";
+        assert_eq!(feed(&mut e, &[head, b"hay ne", b"edle!"]), Parse::NeedMore);
+        let mut e = checked(contains("needle"));
+        assert_eq!(feed(&mut e, &[head, b"hay ne", b"edle!!"]), ok);
+        let chunked: &[&[u8]] = &[
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
+            b"4\r\nxnee\r\n",
+            b"3\r\ndle\r\n0\r\n\r\n",
+        ];
+        assert_eq!(feed(&mut checked(contains("needle")), chunked), ok);
+        assert_eq!(feed(&mut checked(contains("needles")), chunked), check);
+        // A status not expected stays a status error, whatever the body.
+        let mut e = checked(contains("x"));
+        let r = feed(&mut e, &[b"HTTP/1.1 500 No\r\nContent-Length: 1\r\n\r\nx"]);
+        assert_eq!(
+            r,
+            Parse::Done {
+                error: Some(ErrorKind::new("status_5xx")),
+                close: false
+            }
+        );
+        // Sizes and JSON.
+        let sized = |n| BodyChecks {
+            size: Some(n),
+            ..BodyChecks::default()
+        };
+        let body: &[&[u8]] =
+            &[b"HTTP/1.1 200 OK\r\nContent-Length: 19\r\n\r\n{\"a\":{\"b\":[1,\"x\"]}}"];
+        assert_eq!(feed(&mut checked(sized(19)), body), ok);
+        assert_eq!(feed(&mut checked(sized(18)), body), check);
+        let json = |t: &str| BodyChecks {
+            json: vec![JsonCheck::parse(t).unwrap()],
+            ..BodyChecks::default()
+        };
+        assert_eq!(feed(&mut checked(json("/a/b/1=x")), body), ok);
+        assert_eq!(feed(&mut checked(json("/a/b/0=1")), body), ok);
+        assert_eq!(feed(&mut checked(json("/a/b/0=2")), body), check);
+        assert_eq!(feed(&mut checked(json("/a/c=1")), body), check);
+        assert!(JsonCheck::parse("a=1").is_err());
+        // The state starts afresh: a passing response after a failing one passes.
+        let mut e = checked(sized(1));
+        let mut buf = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nab".to_vec();
+        assert_eq!(e.parse(&mut buf), check);
+        buf.extend_from_slice(b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\na");
+        assert_eq!(e.parse(&mut buf), ok);
     }
 
     #[test]

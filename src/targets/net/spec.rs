@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use serde_json::{Map, Value};
 
-use super::http::{HttpSpec, HttpUrl};
+use super::http::{BodyChecks, HttpSpec, HttpUrl, JsonCheck};
 use super::kv::KvSpec;
 use super::resolve;
 use super::tcp::{TcpSpec, Until, decode_bytes};
@@ -12,7 +12,8 @@ use super::tls::TlsSettings;
 use crate::targets::TargetSpec;
 
 const HTTP_KEYS: &str = "url, method, headers, body, body_file, expect_status, connections, \
-                         connect_timeout, cacert, insecure";
+                         connect_timeout, cacert, insecure, expect_body_contains, \
+                         expect_body_size, expect_json";
 const TCP_KEYS: &str = "address, payload, until, read_bytes, connections, connect_timeout";
 
 const KV_KEYS: &str = "address, command, connections, connect_timeout";
@@ -201,11 +202,55 @@ fn http(o: &Map<String, Value>) -> Result<HttpSpec, String> {
             .collect::<Result<_, _>>()?,
         Some(code) => vec![status(code)?],
     };
+    spec.checks = body_checks(o)?;
     spec.connections = connections(o)?;
     spec.connect_timeout = timeout(o)?;
     let spec = spec.templated()?;
     spec.validate()?;
     Ok(spec)
+}
+
+/// `expect_body_contains`, `expect_body_size`, `expect_json` (one or a list).
+fn body_checks(o: &Map<String, Value>) -> Result<BodyChecks, String> {
+    let contains = text(o, "expect_body_contains")?;
+    if contains == Some("") {
+        return Err("`expect_body_contains` is empty: give the text a body must hold".into());
+    }
+    let size = match o.get("expect_body_size") {
+        None | Some(Value::Null) => None,
+        Some(v) => Some(
+            v.as_u64()
+                .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
+                .ok_or_else(|| {
+                    format!(
+                        "`expect_body_size` must be a whole number of bytes (0 or more), not {v}"
+                    )
+                })?,
+        ),
+    };
+    let json = match o.get("expect_json") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::String(s)) => vec![JsonCheck::parse(s)?],
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|v| match v {
+                Value::String(s) => JsonCheck::parse(s),
+                other => Err(format!(
+                    "`expect_json` holds {other}, not \"/pointer=value\""
+                )),
+            })
+            .collect::<Result<_, _>>()?,
+        Some(other) => {
+            return Err(format!(
+                "`expect_json` must be \"/pointer=value\" or a list of them, not {other}"
+            ));
+        }
+    };
+    Ok(BodyChecks {
+        contains: contains.map(|c| c.as_bytes().to_vec()),
+        size,
+        json,
+    })
 }
 
 fn status(v: &Value) -> Result<u16, String> {
@@ -272,6 +317,12 @@ pub struct NetFlags {
     pub cacert: Option<String>,
     /// `--command "SET k v"` (redis, memcached).
     pub command: Option<String>,
+    /// `--expect-body-contains TEXT` (http).
+    pub expect_body_contains: Option<String>,
+    /// `--expect-body-size N` (http).
+    pub expect_body_size: Option<String>,
+    /// `--expect-json /pointer=value` (http, repeatable).
+    pub expect_json: Vec<String>,
     /// `--insecure` (https).
     pub insecure: bool,
 }
@@ -281,6 +332,7 @@ impl NetFlags {
     pub fn any(&self) -> bool {
         !self.headers.is_empty()
             || self.insecure
+            || !self.expect_json.is_empty()
             || [
                 &self.method,
                 &self.body,
@@ -293,6 +345,8 @@ impl NetFlags {
                 &self.read_bytes,
                 &self.cacert,
                 &self.command,
+                &self.expect_body_contains,
+                &self.expect_body_size,
             ]
             .iter()
             .any(|f| f.is_some())
@@ -319,6 +373,11 @@ impl NetFlags {
         put("expect_status", &self.expect_status);
         put("cacert", &self.cacert);
         put("command", &self.command);
+        put("expect_body_contains", &self.expect_body_contains);
+        put("expect_body_size", &self.expect_body_size);
+        if !self.expect_json.is_empty() {
+            o.insert("expect_json".into(), Value::from(self.expect_json.clone()));
+        }
         if self.insecure {
             o.insert("insecure".into(), Value::Bool(true));
         }
