@@ -55,7 +55,7 @@ fn allocations_per_call(spec: &TargetSpec, n: u64) -> (u64, u64) {
         seed: 7,
     };
     let mut target = spec.factory()(&ctx);
-    let mut call = |seq: u64, target: &mut Box<dyn Target>| {
+    let call = |seq: u64, target: &mut Box<dyn Target>| {
         let request = Request {
             seq,
             intended_ns: 0,

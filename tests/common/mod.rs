@@ -428,9 +428,11 @@ impl Daemon {
             .stderr(std::process::Stdio::null())
             .spawn()
             .expect("the server starts");
+        // Dropped (killed and waited for) if it never listens.
+        let daemon = Daemon { child, port };
         for _ in 0..100 {
             if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return Some(Daemon { child, port });
+                return Some(daemon);
             }
             std::thread::sleep(std::time::Duration::from_millis(50));
         }
