@@ -703,6 +703,24 @@ impl ScenarioConfig {
                 ));
             }
         }
+        let names = self.target.request_names();
+        for t in &self.thresholds {
+            if let Some(name) = t.request_name() {
+                if !names.iter().any(|n| n == name) {
+                    let allowed = match names.is_empty() {
+                        true => "a name of the target's request set (--requests), which has none"
+                            .to_string(),
+                        false => format!("one of the request set's names: {}", names.join(", ")),
+                    };
+                    return Err(ConfigError::invalid(
+                        origin,
+                        "thresholds",
+                        &t.text,
+                        &allowed,
+                    ));
+                }
+            }
+        }
         Ok(())
     }
 }

@@ -129,3 +129,27 @@ fn https_requests_allocate_what_rustls_allocates() {
         "{allocated} allocations in {calls} requests"
     );
 }
+
+#[test]
+fn a_request_set_of_three_named_requests_allocates_nothing_per_request() {
+    let Some(nginx) = common::Nginx::start() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let set = dir.path().join("set.jsonl");
+    std::fs::write(
+        &set,
+        "{\"name\": \"login\", \"method\": \"POST\", \"url\": \"/login\", \"body\": \"u{{seq}}\"}\n\
+         {\"name\": \"item\", \"url\": \"/item/{{rand_int 1 1000}}\", \"weight\": 2}\n\
+         {\"name\": \"health\", \"url\": \"/health\"}\n",
+    )
+    .unwrap();
+    let spec = object(&format!(
+        r#"{{"http": {{"url": "http://{}/", "requests": "{}"}}}}"#,
+        nginx.addr,
+        set.display()
+    ));
+    let (allocated, calls) = allocations_per_call(&spec, 5_000);
+    println!("request set of 3 named requests: {allocated} allocations in {calls} requests");
+    assert_eq!(allocated, 0, "{allocated} allocations in {calls} requests");
+}

@@ -72,6 +72,14 @@ pub(super) struct RunArgs {
     /// /status=ok or /items/0/id=7 (repeatable; else kind `check`).
     #[arg(long, value_name = "POINTER=VALUE")]
     expect_json: Vec<String>,
+    /// A request set: JSON lines, one request per line (method, url, headers, body or
+    /// body_file; command for redis/memcached; name, weight), sent instead of the one request.
+    #[arg(long, value_name = "FILE")]
+    requests: Option<String>,
+    /// How a request set's lines are taken: round-robin (each weight times in turn, the
+    /// default) or random (by weight, seeded).
+    #[arg(long, value_name = "round-robin|random")]
+    requests_order: Option<String>,
     /// The command a redis:// or memcached:// target sends, words with templates, e.g.
     /// "SET key:{{seq}} {{rand_hex 16}}" (default PING; memcached: version).
     #[arg(long, value_name = "COMMAND")]
@@ -154,6 +162,8 @@ impl RunArgs {
             expect_body_contains: self.expect_body_contains.clone(),
             expect_body_size: self.expect_body_size.clone(),
             expect_json: self.expect_json.clone(),
+            requests: self.requests.clone(),
+            requests_order: self.requests_order.clone(),
             insecure: self.insecure,
         };
         if !net.any() {

@@ -223,10 +223,11 @@ impl LoadTestRunner {
         }
         let mut stats = Vec::with_capacity(count);
         let mut wakes = Vec::new();
+        let names = config.target.request_names().len();
         for i in 0..count {
             let parts = WorkerParts {
                 clock: spawn.clock,
-                stats: Arc::new(WorkerStats::with_sample(place.sample)),
+                stats: Arc::new(WorkerStats::with_sample(place.sample).with_names(names)),
                 source: match config.model {
                     Model::Open => Source::Open {
                         rx: rx.clone(),

@@ -30,8 +30,8 @@ use crate::base::{Model, WaitMode};
 use crate::config::LoadTestConfig;
 use crate::metrics::collector::{RunFacts, ScenarioCollector};
 use crate::metrics::result::{
-    Alert, CLOSED_LOOP_LABEL, CORRECTED_LABEL, FrameworkCpu, HostInfo, NetworkIo, Resources,
-    RunResult, SCHEMA_VERSION, ScenarioResult, Stall,
+    Alert, CLOSED_LOOP_LABEL, CORRECTED_LABEL, FrameworkCpu, HostInfo, NamedResult, NetworkIo,
+    Resources, RunResult, SCHEMA_VERSION, ScenarioResult, Stall,
 };
 use crate::metrics::stats::{TimerStats, WorkerStats};
 use crate::metrics::validity::{self, Validity};
@@ -473,6 +473,15 @@ fn describe(run: &ScenarioRun) -> ScenarioResult {
         rate_shortfall_pct: 0.0,
         histograms: Default::default(),
         validity: None,
+        by_name: c
+            .target
+            .request_names()
+            .iter()
+            .map(|name| NamedResult {
+                name: name.clone(),
+                ..NamedResult::default()
+            })
+            .collect(),
         tls: None,
         precision: None,
         verdict: Default::default(),

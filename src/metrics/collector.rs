@@ -11,16 +11,17 @@ use std::sync::Arc;
 
 use hdrhistogram::Histogram;
 
-use super::atomic_hist::{DeltaReader, new_histogram};
+use super::atomic_hist::{AtomicHistogram, DeltaReader, new_histogram};
 use super::encoding::encode;
 use super::figures::{derive_figures, derive_row, ratio};
 use super::result::{
-    EncodedHistograms, IntervalStats, LatencySummary, NetworkIo, Overhead, RequestCounts,
-    ScenarioResult, TlsFigures,
+    EncodedHistograms, IntervalStats, LatencySummary, NamedResult, NetworkIo, Overhead,
+    RequestCounts, ScenarioResult, TlsFigures,
 };
 use super::spill::{Spill, Stored};
 use super::stats::{
-    SLOTS, TIMER_COUNTS, TimerCount, TimerStats, WORKER_COUNTS, WorkerCount, WorkerStats,
+    NAMED_COUNTS, NamedCount, NamedRecorders, SLOTS, TIMER_COUNTS, TimerCount, TimerStats,
+    WORKER_COUNTS, WorkerCount, WorkerStats,
 };
 use super::threshold::Progress;
 use crate::schedule::RateProfile;
@@ -430,6 +431,7 @@ impl ScenarioCollector {
                 histogram: encode(&times),
             });
         }
+        fill_named(&self.workers, &mut result.by_name);
         result.worker_cpu_s =
             self.workers.iter().filter_map(|w| w.cpu_ns()).sum::<u64>() as f64 / 1e9;
         let mut spill = self.spill;
@@ -444,6 +446,40 @@ impl ScenarioCollector {
             .collect();
         let problems = spill.problems().to_vec();
         (result, problems)
+    }
+}
+
+/// Fills each name's counts and figures from every worker's recorders of that name.
+fn fill_named(workers: &[Arc<WorkerStats>], by_name: &mut [NamedResult]) {
+    for (i, named) in by_name.iter_mut().enumerate() {
+        let recorders: Vec<_> = workers.iter().filter_map(|w| w.named.get(i)).collect();
+        let read = |pick: fn(&NamedRecorders) -> &AtomicHistogram| {
+            let mut h = new_histogram();
+            DeltaReader::new().read(recorders.iter().map(|r| pick(r)), &mut h);
+            h
+        };
+        let response = read(|r| &r.response);
+        let service = read(|r| &r.service);
+        let dispatch = read(|r| &r.dispatch);
+        let mut counts = [0u64; NAMED_COUNTS];
+        for r in &recorders {
+            for (sum, c) in counts.iter_mut().zip(r.counts.read()) {
+                *sum += c;
+            }
+        }
+        named.completed = counts[NamedCount::Completed as usize];
+        named.ok = counts[NamedCount::Ok as usize];
+        named.errors = counts[NamedCount::Errors as usize];
+        named.timeouts = counts[NamedCount::Timeouts as usize];
+        named.response_time_ms = LatencySummary::from_histogram(&response, 1e6);
+        named.service_time_ms = LatencySummary::from_histogram(&service, 1e6);
+        named.dispatch_delay_us = LatencySummary::from_histogram(&dispatch, 1e3);
+        named.histograms = EncodedHistograms {
+            response_time: encode(&response),
+            service_time: encode(&service),
+            dispatch_delay: encode(&dispatch),
+            timer_lateness: String::new(),
+        };
     }
 }
 

@@ -8,8 +8,8 @@ use hdrhistogram::Histogram;
 
 use super::encoding::{decode, encode};
 use super::result::{
-    EncodedHistograms, IntervalStats, LatencySummary, NetworkIo, Overhead, RequestCounts,
-    ScenarioResult, TlsFigures,
+    EncodedHistograms, IntervalStats, LatencySummary, NamedResult, NetworkIo, Overhead,
+    RequestCounts, ScenarioResult, TlsFigures,
 };
 
 /// Nanoseconds per millisecond.
@@ -48,6 +48,53 @@ pub fn merge_tls<'a>(
         histogram: encode(&all),
         ..sum
     }))
+}
+
+/// A request set's per-name results of shards added together, name by name (in the order
+/// of the first shard that has each): counts summed, histograms added, summaries recomputed.
+pub fn merge_named<'a>(
+    parts: impl IntoIterator<Item = &'a [NamedResult]>,
+) -> Result<Vec<NamedResult>, String> {
+    let mut merged: Vec<(NamedResult, [Histogram<u64>; 3])> = Vec::new();
+    for part in parts {
+        for n in part {
+            let h = &n.histograms;
+            let decoded = [
+                decode(&h.response_time)?,
+                decode(&h.service_time)?,
+                decode(&h.dispatch_delay)?,
+            ];
+            let Some((sum, all)) = merged.iter_mut().find(|(m, _)| m.name == n.name) else {
+                merged.push((n.clone(), decoded));
+                continue;
+            };
+            add_counts([
+                (&mut sum.completed, n.completed),
+                (&mut sum.ok, n.ok),
+                (&mut sum.errors, n.errors),
+                (&mut sum.timeouts, n.timeouts),
+            ])?;
+            for (into, from) in all.iter_mut().zip(&decoded) {
+                into.add(from)
+                    .map_err(|e| format!("histograms of `{}` cannot be added: {e:?}", n.name))?;
+            }
+        }
+    }
+    Ok(merged
+        .into_iter()
+        .map(|(sum, [response, service, dispatch])| NamedResult {
+            response_time_ms: LatencySummary::from_histogram(&response, NS_PER_MS),
+            service_time_ms: LatencySummary::from_histogram(&service, NS_PER_MS),
+            dispatch_delay_us: LatencySummary::from_histogram(&dispatch, NS_PER_US),
+            histograms: EncodedHistograms {
+                response_time: encode(&response),
+                service_time: encode(&service),
+                dispatch_delay: encode(&dispatch),
+                timer_lateness: String::new(),
+            },
+            ..sum
+        })
+        .collect())
 }
 
 /// `part / whole`, 0 when `whole` is 0.

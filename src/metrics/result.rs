@@ -602,6 +602,30 @@ pub struct EncodedHistograms {
     pub timer_lateness: String,
 }
 
+/// What the requests of one name of a request set measured (those that started: a request
+/// dropped or expired before it started had no line picked yet).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct NamedResult {
+    /// The name.
+    pub name: String,
+    /// Requests of this name that ended.
+    pub completed: u64,
+    /// ... that succeeded within the timeout.
+    pub ok: u64,
+    /// ... that failed.
+    pub errors: u64,
+    /// ... that ended after their deadline.
+    pub timeouts: u64,
+    /// end - intended.
+    pub response_time_ms: LatencySummary,
+    /// end - start.
+    pub service_time_ms: LatencySummary,
+    /// start - intended.
+    pub dispatch_delay_us: LatencySummary,
+    /// The three histograms (ns), encoded like the scenario's (`timer_lateness` empty).
+    pub histograms: EncodedHistograms,
+}
+
 /// The TLS handshakes of an https target's connections, warmup included: a connection
 /// shakes hands once, on the request that opened it, whose service time holds the handshake.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -709,6 +733,10 @@ pub struct ScenarioResult {
     /// sample; `null` in a merged result and in reports from before the checks.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub validity: Option<Validity>,
+    /// Per name of a request set (`--requests`): the requests that started with that name's
+    /// lines; empty without a set.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub by_name: Vec<NamedResult>,
     /// An https target's TLS handshakes; absent for every other target.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls: Option<TlsFigures>,

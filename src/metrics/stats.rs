@@ -131,6 +131,27 @@ pub(crate) enum WorkerCount {
     HandshakeInRequest,
 }
 
+/// Counters of one name of a request set, indexing `NamedRecorders::counts`.
+#[derive(Clone, Copy, Debug)]
+#[repr(usize)]
+pub(crate) enum NamedCount {
+    Completed,
+    Ok,
+    Errors,
+    Timeouts,
+}
+
+/// Number of [`NamedCount`]s.
+pub(crate) const NAMED_COUNTS: usize = 4;
+
+/// What one worker measured of one name of a request set, for the whole run (no time series).
+pub(crate) struct NamedRecorders {
+    pub response: AtomicHistogram,
+    pub service: AtomicHistogram,
+    pub dispatch: AtomicHistogram,
+    pub counts: Counters<NAMED_COUNTS>,
+}
+
 /// Number of [`WorkerCount`]s.
 pub(crate) const WORKER_COUNTS: usize = 21;
 
@@ -169,6 +190,8 @@ pub struct WorkerStats {
     sample: SendOrderSample,
     /// TLS handshake times, warmup included (cumulative; no time series).
     pub(crate) handshake: AtomicHistogram,
+    /// Per name of a request set (empty without one).
+    pub(crate) named: Box<[NamedRecorders]>,
 }
 
 impl Default for WorkerStats {
@@ -203,7 +226,21 @@ impl WorkerStats {
             peak_in_flight: AtomicU64::new(0),
             sample: SendOrderSample::new(spec),
             handshake: AtomicHistogram::new(),
+            named: Box::new([]),
         }
+    }
+
+    /// The same stats, keeping results for each of `names` names of a request set.
+    pub fn with_names(mut self, names: usize) -> WorkerStats {
+        self.named = (0..names)
+            .map(|_| NamedRecorders {
+                response: AtomicHistogram::new(),
+                service: AtomicHistogram::new(),
+                dispatch: AtomicHistogram::new(),
+                counts: Counters::new(),
+            })
+            .collect();
+        self
     }
 
     /// The requests sampled in send order (in the order recorded), and how many sampled
@@ -346,6 +383,20 @@ impl WorkerStats {
         if result.handshake_ns > 0 {
             counts.add(WorkerCount::HandshakeInRequest as usize, 1);
             self.count_handshake(counts, &result);
+        }
+        if let Some(named) = result.name.and_then(|n| self.named.get(usize::from(n))) {
+            named.response.record(response);
+            named.service.record(end_ns.saturating_sub(start_ns));
+            named
+                .dispatch
+                .record(start_ns.saturating_sub(request.intended_ns));
+            let outcome = match (timed_out, result.error) {
+                (true, _) => NamedCount::Timeouts,
+                (false, None) => NamedCount::Ok,
+                (false, Some(_)) => NamedCount::Errors,
+            };
+            named.counts.add(outcome as usize, 1);
+            named.counts.add(NamedCount::Completed as usize, 1);
         }
         self.end_record();
         self.sample

@@ -117,6 +117,9 @@ pub struct Threshold {
     times_target: bool,
     /// Display unit: ns, us, ms, s, ratio, %, rps or count.
     unit: String,
+    /// `METRIC{name=NAME}`: judged on that name of a request set only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    name: Option<String>,
 }
 
 /// What `parse` accepts, for error messages.
@@ -124,14 +127,31 @@ pub const GRAMMAR: &str = "METRIC [STAT] OP LIMIT, e.g. \"response p99.9 < 5ms\"
     \"dispatch_delay p99 < 50us\", \"error_rate <= 2%\", \"achieved_rate >= 0.99 * target\"; \
     METRIC: response, service, dispatch, timer_lateness (with STAT min|avg|max|median|pN, \
     e.g. p50, p75, p99.9, p99.95), error_rate, success_rate, cache_hit_rate, fallback_rate, overhead_pct, \
-    achieved_rate, sustained_rate, errors, timeouts, dropped; OP: < <= > >=";
+    achieved_rate, sustained_rate, errors, timeouts, dropped; OP: < <= > >=; \
+    METRIC{name=NAME} for one name of a request set (response, service, dispatch, error_rate, \
+    success_rate, errors, timeouts), e.g. \"response{name=login} p99 < 20ms\"";
 
 impl Threshold {
     /// Parses a threshold; the error says what is wrong.
     pub fn parse(text: &str) -> Result<Threshold, String> {
         let words: Vec<&str> = text.split_whitespace().collect();
         let (name, rest) = words.split_first().ok_or("an empty threshold")?;
-        let metric = match *name {
+        let (name, selected) = match name.split_once('{') {
+            None => (*name, None),
+            Some((metric, selector)) => {
+                let request = selector
+                    .strip_suffix('}')
+                    .and_then(|s| s.strip_prefix("name="))
+                    .filter(|n| !n.is_empty())
+                    .ok_or_else(|| {
+                        format!(
+                            "`{name}`: a selector is {{name=NAME}}, e.g. response{{name=login}}"
+                        )
+                    })?;
+                (metric, Some(request.to_string()))
+            }
+        };
+        let metric = match name {
             "response" | "response_time" => Metric::Response,
             "service" | "service_time" => Metric::Service,
             "dispatch" | "dispatch_delay" => Metric::Dispatch,
@@ -178,7 +198,36 @@ impl Threshold {
             limit,
             times_target,
             unit,
+            name: selected,
         })
+        .and_then(|t| t.check_selector())
+    }
+
+    /// A threshold on one name of a request set takes that name's latencies and counts.
+    fn check_selector(self) -> Result<Threshold, String> {
+        let per_name = matches!(
+            self.metric,
+            Metric::Response
+                | Metric::Service
+                | Metric::Dispatch
+                | Metric::ErrorRate
+                | Metric::SuccessRate
+                | Metric::Errors
+                | Metric::Timeouts
+        );
+        if self.name.is_some() && !per_name {
+            return Err(format!(
+                "`{}` has no figure per name; {{name=...}} takes response, service, dispatch, \
+                 error_rate, success_rate, errors or timeouts",
+                self.metric_name()
+            ));
+        }
+        Ok(self)
+    }
+
+    /// The request-set name this threshold is judged on, if it names one.
+    pub fn request_name(&self) -> Option<&str> {
+        self.name.as_deref()
     }
 
     fn stat_name(&self) -> String {
@@ -209,7 +258,10 @@ impl Threshold {
             Metric::Timeouts => "timeouts",
             Metric::Dropped => "dropped",
         };
-        format!("{base}{}", self.stat_name())
+        match &self.name {
+            Some(name) => format!("{base}{{name={name}}}{}", self.stat_name()),
+            None => format!("{base}{}", self.stat_name()),
+        }
     }
 
     /// Nanoseconds per display unit, for latency metrics.
@@ -298,8 +350,38 @@ impl Threshold {
         r
     }
 
-    /// Checks the threshold on a whole scenario.
+    /// Checks the threshold on a whole scenario (on one name's results when it names one; a
+    /// name the scenario does not have fails).
     pub fn evaluate(&self, s: &ScenarioResult) -> ThresholdResult {
+        let Some(name) = &self.name else {
+            return self.evaluate_all(s);
+        };
+        let Some(n) = s.by_name.iter().find(|n| n.name == *name) else {
+            let mut r = self.result(f64::NAN, s.scheduled_rps);
+            r.passed = false;
+            return r;
+        };
+        // The name's figures in a scenario of their own.
+        let finished = n.completed.max(1) as f64;
+        let view = ScenarioResult {
+            response_time_ms: n.response_time_ms,
+            service_time_ms: n.service_time_ms,
+            dispatch_delay_us: n.dispatch_delay_us,
+            histograms: n.histograms.clone(),
+            error_rate: (n.errors + n.timeouts) as f64 / finished,
+            success_rate: n.ok as f64 / finished,
+            requests: super::result::RequestCounts {
+                errors: n.errors,
+                timeouts: n.timeouts,
+                ..Default::default()
+            },
+            scheduled_rps: s.scheduled_rps,
+            ..ScenarioResult::default()
+        };
+        self.evaluate_all(&view)
+    }
+
+    fn evaluate_all(&self, s: &ScenarioResult) -> ThresholdResult {
         let share = |x: f64| if self.unit == "%" { 100.0 * x } else { x };
         let value = match self.metric {
             Metric::Response => self
@@ -339,6 +421,10 @@ impl Threshold {
     /// Checks the threshold on one interval, when the interval holds what it needs (not the
     /// cache, fallback or overhead figures, which are kept for the run only).
     pub fn evaluate_interval(&self, i: &IntervalStats) -> Option<ThresholdResult> {
+        // Names keep no time series.
+        if self.name.is_some() {
+            return None;
+        }
         let seconds = (i.end_s - i.start_s).max(1e-9);
         let scheduled_rps = i.scheduled / seconds;
         // Every request that ended in the interval, however it ended.
@@ -382,6 +468,9 @@ impl Threshold {
     /// Whether the threshold can no longer pass, given what was measured so far and the
     /// number of requests the whole schedule intends (`planned`).
     pub fn doomed(&self, so_far: &Progress<'_>) -> bool {
+        if self.name.is_some() {
+            return false;
+        }
         let planned = so_far.planned.max(1) as f64;
         let limit = self.limit;
         match (self.metric, self.op) {

@@ -159,6 +159,7 @@ fn summary_section(page: &mut String, s: &ScenarioResult) {
     threshold_table(page, s);
     page.push_str("</table>");
     validity_table(page, s);
+    by_name_table(page, s);
     if let Some(p) = &s.precision {
         let targets: Vec<String> = p.targets.iter().map(|t| t.to_string()).collect();
         let (class, what) = match p.reached_at_s {
@@ -176,6 +177,36 @@ fn summary_section(page: &mut String, s: &ScenarioResult) {
         let _ = write!(page, "<p class=\"note\">{}</p>", escape(note));
     }
     page.push_str("</section>");
+}
+
+/// A request set's names, a row each: counts and the three latencies' p50 / p99 / max
+/// (nothing without a set).
+fn by_name_table(page: &mut String, s: &ScenarioResult) {
+    if s.by_name.is_empty() {
+        return;
+    }
+    page.push_str(
+        "<table><tr><th>request set: name</th><th>completed</th><th>ok</th><th>errors</th>\
+         <th>timeouts</th><th>response ms p50 / p99 / max</th><th>service ms p50 / p99 / max</th>\
+         <th>dispatch µs p50 / p99 / max</th></tr>",
+    );
+    for n in &s.by_name {
+        let three = |l: &LatencySummary| format!("{:.3} / {:.3} / {:.3}", l.p50, l.p99, l.max);
+        let _ = write!(
+            page,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>\
+             <td>{}</td></tr>",
+            escape(&n.name),
+            n.completed,
+            n.ok,
+            n.errors,
+            n.timeouts,
+            three(&n.response_time_ms),
+            three(&n.service_time_ms),
+            three(&n.dispatch_delay_us)
+        );
+    }
+    page.push_str("</table>");
 }
 
 /// The validity checks, a row each (nothing for a report without them).

@@ -98,6 +98,7 @@ fn scenario_block(w: &mut String, run: &RunResult, s: &ScenarioResult) {
     header_lines(w, run, s);
     performance_lines(w, s);
     latency_and_overhead_lines(w, run, s);
+    by_name_lines(w, s);
     resource_lines(w, run);
     validity_lines(w, s);
     precision_lines(w, s);
@@ -361,6 +362,39 @@ fn latency_and_overhead_lines(w: &mut String, run: &RunResult, s: &ScenarioResul
         "  workers used {:.2} CPU seconds (target calls included)",
         s.worker_cpu_s
     );
+}
+
+/// A request set's names: counts and the three latencies of each (nothing without a set).
+fn by_name_lines(w: &mut String, s: &ScenarioResult) {
+    if s.by_name.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        w,
+        "\nBY NAME (request set; requests that started, ms except dispatch in us):"
+    );
+    for n in &s.by_name {
+        let _ = writeln!(
+            w,
+            "  {}: {} completed, {} ok, {} errors, {} timeouts",
+            n.name, n.completed, n.ok, n.errors, n.timeouts
+        );
+        let _ = writeln!(
+            w,
+            "    response {}",
+            one_line(&n.response_time_ms, 2).replace('\n', "\n  ")
+        );
+        let _ = writeln!(
+            w,
+            "    service  {}",
+            one_line(&n.service_time_ms, 2).replace('\n', "\n  ")
+        );
+        let _ = writeln!(
+            w,
+            "    dispatch {}",
+            one_line(&n.dispatch_delay_us, 1).replace('\n', "\n  ")
+        );
+    }
 }
 
 /// The design's resource block (average and maximum CPU and memory) and what the sampler saw

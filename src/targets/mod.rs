@@ -110,6 +110,8 @@ pub struct CallResult {
     pub connections: u32,
     /// How long the TLS handshake of the connection the call opened took, in ns (0: none).
     pub handshake_ns: u64,
+    /// For a request set's named line, its name's slot (see `NetPlan::names`).
+    pub name: Option<u16>,
 }
 
 impl CallResult {
@@ -122,6 +124,7 @@ impl CallResult {
             bytes_received: 0,
             connections: 0,
             handshake_ns: 0,
+            name: None,
         }
     }
 
@@ -385,6 +388,17 @@ impl TargetSpec {
                 net::tls::preflight(client, resolve(&plan.authority)?, plan.connect_timeout)
             }
         })
+    }
+
+    /// The names of a request set's lines, in order of first appearance (empty without a
+    /// set): results are kept per name, in this order.
+    pub fn request_names(&self) -> Vec<String> {
+        let picker = match self {
+            TargetSpec::Http(spec) => spec.set.as_ref().map(|s| &s.picker),
+            TargetSpec::Kv(spec) => spec.picker.as_ref(),
+            _ => None,
+        };
+        picker.map_or_else(Vec::new, |p| p.names.to_vec())
     }
 
     /// The connections a network target asks for, if it says.

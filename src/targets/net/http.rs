@@ -15,6 +15,7 @@
 
 use std::time::Duration;
 
+use super::set::{Line, Picker};
 use super::template::{Context, Template, Vars, push_decimal};
 use super::tls::{TlsClient, TlsSettings};
 use super::{Exchange, Parse, resolve};
@@ -258,6 +259,25 @@ impl HttpUrl {
         if self.tls { "https" } else { "http" }
     }
 
+    /// A request set's `url`: a path (and query) on this URL's server, or a full URL that must
+    /// name the same scheme, host and port.
+    pub fn resolve(&self, url: &str) -> Result<HttpUrl, String> {
+        let full = match url.starts_with('/') {
+            true => format!("{}://{}{url}", self.scheme(), self.authority()),
+            false => url.to_string(),
+        };
+        let parsed = HttpUrl::parse(&full)?;
+        if (parsed.tls, &parsed.host, parsed.port) != (self.tls, &self.host, self.port) {
+            return Err(format!(
+                "`{url}` is on another server than the target {}://{}: a set's requests share \
+                 the target's connections",
+                self.scheme(),
+                self.authority()
+            ));
+        }
+        Ok(parsed)
+    }
+
     /// host:port, for resolving.
     pub fn authority(&self) -> String {
         format!("{}:{}", self.host, self.port)
@@ -335,7 +355,25 @@ pub struct HttpSpec {
     pub tls: Option<std::sync::Arc<TlsClient>>,
     /// The request as a template, when its path, a header or its body holds a `{{...}}`
     /// expression (see [`HttpSpec::templated`]).
-    pub template: Option<HttpTemplate>,
+    pub template: Option<Box<HttpTemplate>>,
+    /// A request set: the requests sent instead of this one (see [`HttpSpec::with_requests`]).
+    pub set: Option<Box<HttpSet>>,
+}
+
+/// The requests of a request set, ready to send, and which one each request sends.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HttpSet {
+    /// Picks a line per request and knows the names.
+    pub picker: Picker,
+    requests: Vec<Prepared>,
+}
+
+/// One line of a request set, rendered once (or a template).
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Prepared {
+    bytes: Vec<u8>,
+    template: Option<HttpTemplate>,
+    head_request: bool,
 }
 
 /// An HTTP request rendered per request: the head up to its `Content-Length`, and the body.
@@ -374,11 +412,18 @@ impl HttpSpec {
             connect_timeout: Duration::from_secs(2),
             tls: None,
             template: None,
+            set: None,
         }
     }
 
     /// Checks everything that will be sent (see the module doc) and that the host resolves.
     pub fn validate(&self) -> Result<(), String> {
+        self.check()?;
+        resolve(&self.url.authority()).map(|_| ())
+    }
+
+    /// Checks everything that will be sent.
+    fn check(&self) -> Result<(), String> {
         if self.method.is_empty() || !self.method.bytes().all(|b| b.is_ascii_uppercase()) {
             return Err(format!(
                 "`{}` is not an HTTP method (capital letters, e.g. GET, POST)",
@@ -426,7 +471,70 @@ impl HttpSpec {
                 MAX_BODY >> 20
             ));
         }
-        resolve(&self.url.authority()).map(|_| ())
+        Ok(())
+    }
+
+    /// Makes the spec send the lines of a request set (see [`set`](super::set)): each line's
+    /// method, URL (a path, or a full URL on this spec's scheme, host and port), headers (after
+    /// this spec's) and body, rendered once or, with expressions, per request.
+    pub fn with_requests(mut self, lines: &[Line], picker: Picker) -> Result<HttpSpec, String> {
+        const KEYS: &str = "url, method, headers, body, body_file";
+        let base = self.clone();
+        let mut requests = Vec::with_capacity(lines.len());
+        for line in lines {
+            let at = |e: String| format!("line {}: {e}", line.number);
+            if let Some(k) = line
+                .fields
+                .keys()
+                .find(|k| !KEYS.split(", ").any(|n| n == *k))
+            {
+                return Err(at(format!(
+                    "unknown key `{k}`; an HTTP request takes name, weight, {KEYS}"
+                )));
+            }
+            let mut spec = base.clone();
+            let text = |key: &str| match line.fields.get(key) {
+                None | Some(serde_json::Value::Null) => Ok(None),
+                Some(serde_json::Value::String(s)) => Ok(Some(s.clone())),
+                Some(v) => Err(at(format!("`{key}` must be a string, not {v}"))),
+            };
+            if let Some(method) = text("method")? {
+                spec.method = method.to_ascii_uppercase();
+            }
+            if let Some(url) = text("url")? {
+                spec.url = base.url.resolve(&url).map_err(at)?;
+            }
+            match line.fields.get("headers") {
+                None | Some(serde_json::Value::Null) => {}
+                Some(serde_json::Value::Object(map)) => {
+                    for (name, value) in map {
+                        let value = value
+                            .as_str()
+                            .ok_or_else(|| at(format!("header `{name}` must be a string")))?;
+                        spec.headers.push((name.clone(), value.to_string()));
+                    }
+                }
+                Some(v) => return Err(at(format!("`headers` must be an object, not {v}"))),
+            }
+            match (text("body")?, text("body_file")?) {
+                (Some(_), Some(_)) => {
+                    return Err(at("give `body` or `body_file`, not both".into()));
+                }
+                (Some(body), None) => spec.body = body.into_bytes(),
+                (None, Some(path)) => spec.body = super::spec::read_body(&path).map_err(at)?,
+                (None, None) => {}
+            }
+            spec.template = None;
+            let spec = spec.templated().map_err(at)?;
+            spec.check().map_err(at)?;
+            requests.push(Prepared {
+                bytes: spec.request_bytes(),
+                head_request: spec.method == "HEAD",
+                template: spec.template.map(|t| *t),
+            });
+        }
+        self.set = Some(Box::new(HttpSet { picker, requests }));
+        Ok(self)
     }
 
     fn has_header(&self, name: &str) -> bool {
@@ -485,11 +593,11 @@ impl HttpSpec {
                     .into(),
             );
         }
-        self.template = Some(HttpTemplate {
+        self.template = Some(Box::new(HttpTemplate {
             head: Template::join(head),
             body,
             sends_body: self.sends_body() && !self.has_header("content-length"),
-        });
+        }));
         Ok(self)
     }
 
@@ -533,6 +641,7 @@ enum State {
 pub struct HttpShared {
     request: Vec<u8>,
     template: Option<HttpTemplate>,
+    set: Option<HttpSet>,
     checks: BodyChecks,
     expect_status: Vec<u16>,
     head_request: bool,
@@ -543,7 +652,8 @@ impl HttpShared {
     pub fn new(spec: &HttpSpec) -> std::sync::Arc<HttpShared> {
         std::sync::Arc::new(HttpShared {
             request: spec.request_bytes(),
-            template: spec.template.clone(),
+            template: spec.template.as_deref().cloned(),
+            set: spec.set.as_deref().cloned(),
             checks: spec.checks.clone(),
             expect_status: spec.expect_status.clone(),
             head_request: spec.method == "HEAD",
@@ -572,6 +682,11 @@ pub struct HttpExchange {
     close: bool,
     /// Whether the body is checked (`shared.checks.any()`, looked up once).
     checking: bool,
+    /// The current request is a HEAD (its response has no body).
+    head_request: bool,
+    /// A request set: the line the current request sends, and its name slot.
+    line: usize,
+    name: Option<u16>,
     check: CheckState,
 }
 
@@ -580,6 +695,9 @@ impl HttpExchange {
     pub fn new(shared: std::sync::Arc<HttpShared>) -> HttpExchange {
         HttpExchange {
             checking: shared.checks.any(),
+            head_request: shared.head_request,
+            line: 0,
+            name: None,
             rendered: Vec::new(),
             body: Vec::new(),
             state: State::Head,
@@ -683,7 +801,7 @@ impl HttpExchange {
         }
         self.state = if (100..200).contains(&self.status) && self.status != 101 {
             State::Head
-        } else if self.shared.head_request || self.status == 204 || self.status == 304 {
+        } else if self.head_request || self.status == 204 || self.status == 304 {
             State::Length(0)
         } else if chunked {
             State::ChunkSize
@@ -699,14 +817,35 @@ impl HttpExchange {
 
 impl Exchange for HttpExchange {
     fn request(&self) -> &[u8] {
+        if let Some(set) = &self.shared.set {
+            let p = &set.requests[self.line];
+            return match p.template {
+                Some(_) => &self.rendered,
+                None => &p.bytes,
+            };
+        }
         match self.shared.template {
             Some(_) => &self.rendered,
             None => &self.shared.request,
         }
     }
 
+    fn name(&self) -> Option<u16> {
+        self.name
+    }
+
     fn prepare(&mut self, vars: &Vars) {
-        let Some(t) = &self.shared.template else {
+        let shared = &self.shared;
+        let t = if let Some(set) = &shared.set {
+            self.line = set.picker.pick(vars.seq, vars.seed);
+            self.name = set.picker.slot(self.line);
+            let p = &set.requests[self.line];
+            self.head_request = p.head_request;
+            p.template.as_ref()
+        } else {
+            shared.template.as_ref()
+        };
+        let Some(t) = t else {
             return;
         };
         self.body.clear();

@@ -20,6 +20,7 @@
 
 use std::time::Duration;
 
+use super::set::{Line, Picker};
 use super::template::{Context, Template, Vars, push_decimal};
 use super::{Exchange, Parse, resolve};
 use crate::targets::ErrorKind;
@@ -84,11 +85,47 @@ pub struct KvSpec {
     pub connections: usize,
     /// How long a connection attempt may take.
     pub connect_timeout: Duration,
+    /// The commands: `command` alone, or a request set's lines.
+    commands: Vec<KvCommand>,
+    /// A request set: which command each request sends, and the names.
+    pub picker: Option<Picker>,
+}
+
+/// One command, parsed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct KvCommand {
     words: Vec<Template>,
     /// memcached: where a storage command's value is among the words.
     value_at: Option<usize>,
     /// memcached: the reply is VALUE blocks ending in END.
     multi: bool,
+}
+
+impl KvCommand {
+    fn parse(protocol: Protocol, command: &str) -> Result<KvCommand, String> {
+        let words = split_words(command)?
+            .iter()
+            .map(|w| Template::parse(w, Context::Body))
+            .collect::<Result<Vec<_>, _>>()?;
+        if words.is_empty() {
+            return Err("the command is empty".into());
+        }
+        let mut parsed = KvCommand {
+            words,
+            value_at: None,
+            multi: false,
+        };
+        if protocol == Protocol::Memcached {
+            let (verb, value_at) = parsed.memcached_shape(command)?;
+            parsed.value_at = value_at;
+            parsed.multi = matches!(verb.as_str(), "get" | "gets" | "gat" | "gats");
+        }
+        Ok(parsed)
+    }
+
+    fn is_static(&self) -> bool {
+        self.words.iter().all(Template::is_static)
+    }
 }
 
 impl KvSpec {
@@ -122,37 +159,50 @@ impl KvSpec {
         };
         resolve(&address)?;
         let command = command.unwrap_or(protocol.default_command()).to_string();
-        let words = split_words(&command)?
-            .iter()
-            .map(|w| Template::parse(w, Context::Body))
-            .collect::<Result<Vec<_>, _>>()?;
-        if words.is_empty() {
-            return Err("the command is empty".into());
-        }
-        let mut spec = KvSpec {
+        Ok(KvSpec {
             protocol,
             address,
+            commands: vec![KvCommand::parse(protocol, &command)?],
             command,
             connections: 0,
             connect_timeout: Duration::from_secs(2),
-            words,
-            value_at: None,
-            multi: false,
-        };
-        if protocol == Protocol::Memcached {
-            let (verb, value_at) = spec.memcached_shape()?;
-            spec.value_at = value_at;
-            spec.multi = matches!(verb.as_str(), "get" | "gets" | "gat" | "gats");
-        }
-        Ok(spec)
+            picker: None,
+        })
     }
 
+    /// Makes the spec send the lines of a request set (see [`set`](super::set)), each with its
+    /// own `command`.
+    pub fn with_requests(mut self, lines: &[Line], picker: Picker) -> Result<KvSpec, String> {
+        self.commands = lines
+            .iter()
+            .map(|line| {
+                let at = |e: String| format!("line {}: {e}", line.number);
+                if let Some(k) = line.fields.keys().find(|k| *k != "command") {
+                    return Err(at(format!(
+                        "unknown key `{k}`; a {} request takes name, weight, command",
+                        self.protocol.scheme()
+                    )));
+                }
+                match line.fields.get("command") {
+                    Some(serde_json::Value::String(c)) => {
+                        KvCommand::parse(self.protocol, c).map_err(at)
+                    }
+                    _ => Err(at("`command` (a string) is missing".into())),
+                }
+            })
+            .collect::<Result<_, _>>()?;
+        self.command = format!("(a set of {} commands)", lines.len());
+        self.picker = Some(picker);
+        Ok(self)
+    }
+}
+
+impl KvCommand {
     /// The memcached command's verb and whether it carries a value (and where).
-    fn memcached_shape(&self) -> Result<(String, Option<usize>), String> {
+    fn memcached_shape(&self, command: &str) -> Result<(String, Option<usize>), String> {
         if !self.words[0].is_static() {
             return Err(format!(
-                "memcached `{}`: the verb cannot be a template",
-                self.command
+                "memcached `{command}`: the verb cannot be a template"
             ));
         }
         let verb = String::from_utf8_lossy(&self.words[0].text()).to_ascii_lowercase();
@@ -166,19 +216,20 @@ impl KvSpec {
                 "cas" => "cas KEY VALUE UNIQUE",
                 _ => "VERB KEY VALUE (e.g. set key:{{seq}} {{rand_hex 16}})",
             };
-            return Err(format!(
-                "memcached `{}`: {verb} is written {form}",
-                self.command
-            ));
+            return Err(format!("memcached `{command}`: {verb} is written {form}"));
         }
         Ok((verb, value_at))
     }
+}
 
+impl KvSpec {
     /// Builds an exchange for one connection.
     pub fn exchange(self: &std::sync::Arc<KvSpec>) -> KvExchange {
         let mut e = KvExchange {
             spec: self.clone(),
-            templated: self.words.iter().any(|w| !w.is_static()),
+            templated: self.picker.is_some() || self.commands.iter().any(|c| !c.is_static()),
+            current: 0,
+            name: None,
             request: Vec::new(),
             word: Vec::new(),
             depth_stack: Vec::with_capacity(MAX_DEPTH),
@@ -234,7 +285,11 @@ fn split_words(command: &str) -> Result<Vec<String>, String> {
 /// One key-value exchange at a time on a connection; see the module doc.
 pub struct KvExchange {
     spec: std::sync::Arc<KvSpec>,
+    /// Rendered per request (templates, or a set).
     templated: bool,
+    /// The command the current request sends, and its name slot.
+    current: usize,
+    name: Option<u16>,
     request: Vec<u8>,
     /// One word's rendering.
     word: Vec<u8>,
@@ -244,13 +299,18 @@ pub struct KvExchange {
 
 impl KvExchange {
     fn render(&mut self, vars: &Vars) {
+        if let Some(picker) = &self.spec.picker {
+            self.current = picker.pick(vars.seq, vars.seed);
+            self.name = picker.slot(self.current);
+        }
         self.request.clear();
+        let command = &self.spec.commands[self.current];
         match self.spec.protocol {
             Protocol::Redis => {
                 self.request.push(b'*');
-                push_decimal(&mut self.request, self.spec.words.len() as i128);
+                push_decimal(&mut self.request, command.words.len() as i128);
                 self.request.extend_from_slice(b"\r\n");
-                for w in &self.spec.words {
+                for w in &command.words {
                     self.word.clear();
                     w.render(&mut self.word, vars);
                     self.request.push(b'$');
@@ -265,8 +325,9 @@ impl KvExchange {
     }
 
     fn render_memcached(&mut self, vars: &Vars) {
-        let words = &self.spec.words;
-        match self.spec.value_at {
+        let command = &self.spec.commands[self.current];
+        let words = &command.words;
+        match command.value_at {
             None => {
                 for (i, w) in words.iter().enumerate() {
                     if i > 0 {
@@ -308,7 +369,7 @@ impl KvExchange {
             let error = line.starts_with(b"ERROR")
                 || line.starts_with(b"CLIENT_ERROR")
                 || line.starts_with(b"SERVER_ERROR");
-            if error || !self.spec.multi || line == b"END" {
+            if error || !self.spec.commands[self.current].multi || line == b"END" {
                 buf.drain(..eol + 2);
                 return Parse::Done {
                     error: error.then_some(kinds::SERVER),
@@ -418,6 +479,10 @@ impl Exchange for KvExchange {
     }
 
     fn reset(&mut self) {}
+
+    fn name(&self) -> Option<u16> {
+        self.name
+    }
 
     fn prepare(&mut self, vars: &Vars) {
         if self.templated {

@@ -13,6 +13,7 @@
 pub mod http;
 pub mod kv;
 pub mod pool;
+pub mod set;
 pub mod spec;
 pub mod tcp;
 pub mod template;
@@ -70,6 +71,11 @@ pub trait Exchange: Send {
     /// the same bytes). Nothing to do for a protocol without templates.
     fn prepare(&mut self, vars: &template::Vars) {
         let _ = vars;
+    }
+    /// The name slot of the request [`prepare`](Self::prepare) rendered, for a request set's
+    /// named lines.
+    fn name(&self) -> Option<u16> {
+        None
     }
     /// Parses what `buf` holds, removing what it used.
     fn parse(&mut self, buf: &mut Vec<u8>) -> Parse;

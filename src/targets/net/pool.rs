@@ -301,6 +301,7 @@ impl Pool {
             seed: self.config.seed,
             shard: self.config.shard,
         });
+        c.io.name = c.exchange.name();
         self.note_deadline(deadline);
         self.begin(i, now);
         now

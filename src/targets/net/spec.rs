@@ -7,16 +7,32 @@ use serde_json::{Map, Value};
 use super::http::{BodyChecks, HttpSpec, HttpUrl, JsonCheck};
 use super::kv::KvSpec;
 use super::resolve;
+use super::set::{self, Line, Order, Picker};
 use super::tcp::{TcpSpec, Until, decode_bytes};
 use super::tls::TlsSettings;
 use crate::targets::TargetSpec;
 
 const HTTP_KEYS: &str = "url, method, headers, body, body_file, expect_status, connections, \
                          connect_timeout, cacert, insecure, expect_body_contains, \
-                         expect_body_size, expect_json";
+                         expect_body_size, expect_json, requests, requests_order";
 const TCP_KEYS: &str = "address, payload, until, read_bytes, connections, connect_timeout";
 
-const KV_KEYS: &str = "address, command, connections, connect_timeout";
+const KV_KEYS: &str = "address, command, connections, connect_timeout, requests, requests_order";
+
+/// `requests` and `requests_order`: a request set's lines and picker, if one is named.
+fn request_set(o: &Map<String, Value>) -> Result<Option<(Vec<Line>, Picker)>, String> {
+    let order = match text(o, "requests_order")? {
+        Some(t) => Order::parse(t)?,
+        None => Order::default(),
+    };
+    match text(o, "requests")? {
+        Some(path) => set::read(path, order).map(Some),
+        None if o.contains_key("requests_order") => {
+            Err("`requests_order` without `requests` (a request set file)".into())
+        }
+        None => Ok(None),
+    }
+}
 
 /// Reads `{"http": {...}}`, `{"tcp": {...}}`, `{"redis": {...}}` or `{"memcached": {...}}`.
 pub fn from_object(object: &Map<String, Value>) -> Result<TargetSpec, String> {
@@ -50,6 +66,12 @@ fn kv(kind: &str, o: &Map<String, Value>) -> Result<KvSpec, String> {
         return Err(format!("`{address}` is not a {kind}:// address"));
     }
     let mut spec = KvSpec::parse(&url, text(o, "command")?)?;
+    if let Some((lines, picker)) = request_set(o)? {
+        if o.contains_key("command") {
+            return Err("give `command` or `requests`, not both".into());
+        }
+        spec = spec.with_requests(&lines, picker)?;
+    }
     spec.connections = connections(o)?;
     spec.connect_timeout = timeout(o)?;
     Ok(spec)
@@ -115,7 +137,7 @@ fn timeout(o: &Map<String, Value>) -> Result<Duration, String> {
 pub const MAX_BODY_BYTES: u64 = 64 * 1024 * 1024;
 
 /// Reads a body file, refusing one larger than [`MAX_BODY_BYTES`] (without reading more).
-fn read_body(path: &str) -> Result<Vec<u8>, String> {
+pub(crate) fn read_body(path: &str) -> Result<Vec<u8>, String> {
     use std::io::Read;
     // A fuzzer's paths could name a FIFO or a device that never ends: no file is read.
     #[cfg(fuzzing)]
@@ -205,7 +227,10 @@ fn http(o: &Map<String, Value>) -> Result<HttpSpec, String> {
     spec.checks = body_checks(o)?;
     spec.connections = connections(o)?;
     spec.connect_timeout = timeout(o)?;
-    let spec = spec.templated()?;
+    let mut spec = spec.templated()?;
+    if let Some((lines, picker)) = request_set(o)? {
+        spec = spec.with_requests(&lines, picker)?;
+    }
     spec.validate()?;
     Ok(spec)
 }
@@ -323,6 +348,10 @@ pub struct NetFlags {
     pub expect_body_size: Option<String>,
     /// `--expect-json /pointer=value` (http, repeatable).
     pub expect_json: Vec<String>,
+    /// `--requests FILE`: a request set.
+    pub requests: Option<String>,
+    /// `--requests-order round-robin|random`.
+    pub requests_order: Option<String>,
     /// `--insecure` (https).
     pub insecure: bool,
 }
@@ -347,6 +376,8 @@ impl NetFlags {
                 &self.command,
                 &self.expect_body_contains,
                 &self.expect_body_size,
+                &self.requests,
+                &self.requests_order,
             ]
             .iter()
             .any(|f| f.is_some())
@@ -375,6 +406,8 @@ impl NetFlags {
         put("command", &self.command);
         put("expect_body_contains", &self.expect_body_contains);
         put("expect_body_size", &self.expect_body_size);
+        put("requests", &self.requests);
+        put("requests_order", &self.requests_order);
         if !self.expect_json.is_empty() {
             o.insert("expect_json".into(), Value::from(self.expect_json.clone()));
         }
