@@ -1,8 +1,8 @@
 //! https:// targets against Debian's nginx with certificates made in the test by `openssl`
-//! (a CA, a server certificate for localhost and 127.0.0.1, one for another name): a
-//! verified run counts every request and times its handshakes; an untrusted certificate and a
-//! wrong name stop the run at the start (exit 3) with the reason and what to do; `--insecure`
-//! runs against both; mid-run, certificate faults are errors of kinds of their own.
+//! (a CA, a server certificate for localhost and 127.0.0.1, one for another name, one that
+//! expired yesterday): a verified run counts every request and times its handshakes; an
+//! untrusted certificate, a wrong name and an expired certificate stop the run at the start
+//! (exit 3) with the reason and what to do; `--insecure` runs against all three; mid-run, certificate faults are errors of kinds of their own.
 
 mod common;
 
@@ -112,7 +112,15 @@ fn untrusted_and_wrong_name_certificates_stop_the_run_with_the_reason() {
         "{err}"
     );
 
-    for url in [&good, &wrong] {
+    let expired = format!("https://{}/", tls.expired_addr);
+    let (code, err, _) = run(
+        dir.path(),
+        &[&["--target", &expired, "--cacert", &ca][..], &short].concat(),
+    );
+    assert_eq!(code, Some(3), "{err}");
+    assert!(err.contains("Expired") && err.contains("clock"), "{err}");
+
+    for url in [&good, &wrong, &expired] {
         let (code, err, s) = run(
             dir.path(),
             &[&["--target", url.as_str(), "--insecure"][..], &short].concat(),
@@ -159,6 +167,8 @@ fn certificate_faults_are_errors_of_their_own_kinds() {
     };
     let wrong = object(&tls.wrong_name_addr);
     assert_eq!(call(wrong).error.map(|k| k.name()), Some("tls_wrong_host"));
+    let expired = object(&tls.expired_addr);
+    assert_eq!(call(expired).error.map(|k| k.name()), Some("tls_expired"));
     let result = call(object(&tls.addr));
     assert!(result.is_ok(), "{result:?}");
     assert!(

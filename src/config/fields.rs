@@ -298,8 +298,10 @@ pub static FIELDS: &[Field] = &[
         "noop, spin:DURATION, spin:exp:MEAN, spin:lognormal:MEDIAN:SIGMA, sleep:DURATION, \
          features[:OPTIONS], http[s]://HOST:PORT/PATH, tcp://HOST:PORT, redis://HOST:PORT, \
          memcached://HOST:PORT, or {\"http\": {\"url\": \"https://...\", \"connections\": 64, \
-         \"headers\": {...}, \"cacert\": \"ca.pem\", \"insecure\": false}} or {\"redis\": \
-         {\"address\": \"127.0.0.1:6379\", \"command\": \"SET key:{{seq}} {{rand_hex 16}}\"}} \
+         \"headers\": {...}, \"cacert\": \"ca.pem\", \"insecure\": false, \"expect_json\": \
+         \"/status=ok\", \"expect_body_contains\": \"...\", \"expect_body_size\": 2, \"requests\": \
+         \"set.jsonl\", \"requests_order\": \"round-robin\"}} or {\"redis\": {\"address\": \
+         \"127.0.0.1:6379\", \"command\": \"SET key:{{seq}} {{rand_hex 16}}\"}} \
          ({{seq}}, {{shard}}, {{rand_int A B}}, {{rand_hex N}}, {{line FILE}} in a URL, header, \
          body or command are rendered per request)",
         flag("target", "TARGET"),

@@ -217,6 +217,8 @@ pub struct NginxTls {
     pub addr: String,
     /// A listener whose certificate (signed by `ca`) names only `elsewhere.test`.
     pub wrong_name_addr: String,
+    /// A listener whose certificate (signed by `ca`, for 127.0.0.1) expired yesterday.
+    pub expired_addr: String,
     /// The test CA's certificate (PEM): `--cacert` for both listeners.
     pub ca: std::path::PathBuf,
 }
@@ -229,8 +231,9 @@ fn free_port() -> u16 {
 }
 
 /// Makes `dir/ca.pem` and, signed by it, `dir/NAME.pem` + `dir/NAME.key` for each
-/// (NAME, subjectAltName) pair. False when `openssl` is missing.
-fn make_certificates(dir: &std::path::Path, leaves: &[(&str, &str)]) -> bool {
+/// (NAME, subjectAltName, days valid) triple; -1 days makes one that expired yesterday. False
+/// when `openssl` is missing.
+fn make_certificates(dir: &std::path::Path, leaves: &[(&str, &str, &str)]) -> bool {
     let openssl = |args: &[&str]| {
         std::process::Command::new("openssl")
             .args(args)
@@ -255,7 +258,7 @@ fn make_certificates(dir: &std::path::Path, leaves: &[(&str, &str)]) -> bool {
     if !openssl(&[&ca[..], &["-days", "2", "-subj", "/CN=openpace test CA"]].concat()) {
         return false;
     }
-    for (name, san) in leaves {
+    for (name, san, days) in leaves {
         let (key, csr, pem) = (
             format!("{name}.key"),
             format!("{name}.csr"),
@@ -286,7 +289,7 @@ fn make_certificates(dir: &std::path::Path, leaves: &[(&str, &str)]) -> bool {
             "-out",
             &pem,
             "-days",
-            "2",
+            days,
             "-extfile",
             &ext,
         ];
@@ -329,16 +332,17 @@ impl Nginx {
         let mut tls_side = None;
         if tls {
             let leaves = [
-                ("good", "DNS:localhost,IP:127.0.0.1"),
-                ("wrong", "DNS:elsewhere.test"),
+                ("good", "DNS:localhost,IP:127.0.0.1", "2"),
+                ("wrong", "DNS:elsewhere.test", "2"),
+                ("expired", "DNS:localhost,IP:127.0.0.1", "-1"),
             ];
             if !make_certificates(&dir, &leaves) {
                 eprintln!("SKIPPED: openssl could not make the test certificates");
                 let _ = std::fs::remove_dir_all(&dir);
                 return None;
             }
-            let (good, wrong) = (free_port(), free_port());
-            for (p, name) in [(good, "good"), (wrong, "wrong")] {
+            let (good, wrong, expired) = (free_port(), free_port(), free_port());
+            for (p, name) in [(good, "good"), (wrong, "wrong"), (expired, "expired")] {
                 servers.push_str(&format!(
                     "server {{ listen 127.0.0.1:{p} ssl; ssl_certificate {d}/{name}.pem; \
                      ssl_certificate_key {d}/{name}.key; location / {{ return 200 \"ok\\n\"; }} }}\n"
@@ -347,6 +351,7 @@ impl Nginx {
             tls_side = Some(NginxTls {
                 addr: format!("127.0.0.1:{good}"),
                 wrong_name_addr: format!("127.0.0.1:{wrong}"),
+                expired_addr: format!("127.0.0.1:{expired}"),
                 ca: dir.join("ca.pem"),
             });
         }
