@@ -118,6 +118,40 @@ fn three_named_requests_are_counted_exactly_per_name() {
         text.contains("BY NAME") && text.contains("login: 100 completed, 100 ok"),
         "{text}"
     );
+    // So do the CSV (a row per name over the window) and the interval log (tagged).
+    let csv_out = dir.path().join("series.csv").display().to_string();
+    let hlog_out = dir.path().join("run.hlog").display().to_string();
+    openpace(&[
+        "run",
+        "--quiet",
+        "--warmup",
+        "0",
+        "--target",
+        &url,
+        "--requests",
+        &set,
+        "--rate",
+        "300",
+        "--duration",
+        "1s",
+        "--out",
+        "none",
+        "--csv",
+        &csv_out,
+        "--hlog",
+        &hlog_out,
+    ]);
+    let csv = std::fs::read_to_string(&csv_out).unwrap();
+    let row = csv
+        .lines()
+        .find(|l| l.contains("/item,"))
+        .unwrap_or_else(|| panic!("{csv}"));
+    let fields: Vec<&str> = row.split(',').collect();
+    assert_eq!((fields[5], fields[6]), ("100", "100"), "{row}");
+    let hlog = std::fs::read_to_string(&hlog_out).unwrap();
+    for tag in ["Tag=name.login.response,", "Tag=name.health.dispatch,"] {
+        assert!(hlog.contains(tag), "{tag} not in the log");
+    }
     let html = std::fs::read_to_string(&html_out).unwrap();
     assert!(html.contains("request set: name") && html.contains("<td>health</td><td>1000</td>"));
 }

@@ -1,4 +1,6 @@
-//! The interval time series as CSV: one row per interval and scenario.
+//! The interval time series as CSV: one row per interval and scenario; then, for a scenario
+//! with a request set, one row per name covering the whole measured window (scenario column
+//! `SCENARIO/NAME`; the columns a name does not keep are empty).
 
 use std::fmt::Write;
 
@@ -45,6 +47,37 @@ pub fn csv(result: &RunResult) -> String {
                 i.queued,
                 i.worker_busy_pct,
                 quote(&i.flags.join("; "))
+            );
+        }
+    }
+    for s in &result.scenarios {
+        for n in &s.by_name {
+            let window = s.send_window_s.max(1e-9);
+            let (r, sv, d) = (
+                &n.response_time_ms,
+                &n.service_time_ms,
+                &n.dispatch_delay_us,
+            );
+            let _ = writeln!(
+                out,
+                "{},0.000,{:.3},,,{},{},{},{},,,,{:.3},{:.4},{:.4},{:.4},{:.4},{:.4},{:.4},{:.4},\
+                 {:.3},{:.3},,,",
+                quote(&format!("{}/{}", s.name, n.name)),
+                s.send_window_s,
+                n.completed,
+                n.ok,
+                n.errors,
+                n.timeouts,
+                n.completed as f64 / window,
+                r.p50,
+                r.p90,
+                r.p99,
+                r.p99_9,
+                r.max,
+                sv.p50,
+                sv.p99,
+                d.p50,
+                d.p99
             );
         }
     }

@@ -3,7 +3,8 @@
 //! `.hgrm` is the text `outputPercentileDistribution` writes (and wrk2 prints): value,
 //! percentile, total count and 1/(1-percentile), five steps per halving of the tail, then mean,
 //! standard deviation, max and count; HdrHistogram's plotter reads it. `.hlog` is an interval
-//! log in the V2 compressed encoding, one tagged histogram per interval and metric, which
+//! log in the V2 compressed encoding, one tagged histogram per interval and metric (and, for a
+//! request set, one per name and metric over the whole window, tagged `name.NAME.METRIC`), which
 //! HdrHistogram's log tools read and which merges exactly. Both render from a saved
 //! [`RunResult`]: the histograms travel in the JSON report.
 
@@ -114,6 +115,19 @@ pub fn hlog_tag(index: usize, metric: &str) -> String {
     }
 }
 
+/// `name` with every character a log tag cannot hold (anything but letters, digits, `_`, `-`
+/// and `.`) as `_`.
+fn tag_safe(name: &str) -> String {
+    name.chars()
+        .map(
+            |c| match c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.') {
+                true => c,
+                false => '_',
+            },
+        )
+        .collect()
+}
+
 /// The interval log of a run: every interval of every scenario, one histogram per metric,
 /// timestamps in seconds from the run's start, values in ns (max column in ms).
 pub fn hlog(result: &RunResult) -> Result<String, String> {
@@ -134,6 +148,20 @@ pub fn hlog(result: &RunResult) -> Result<String, String> {
                 .map_err(|e| e.to_string())?;
         }
         for (index, scenario) in result.scenarios.iter().enumerate() {
+            for named in &scenario.by_name {
+                for metric in METRICS {
+                    let h = decode(pick(&named.histograms, metric))?;
+                    let tag = hlog_tag(index, &format!("name.{}.{metric}", tag_safe(&named.name)));
+                    writer
+                        .write_histogram(
+                            &h,
+                            Duration::from_secs_f64(scenario.warmup_s.max(0.0)),
+                            Duration::from_secs_f64(scenario.send_window_s.max(0.0)),
+                            Tag::new(&tag),
+                        )
+                        .map_err(|e| e.to_string())?;
+                }
+            }
             for interval in &scenario.intervals {
                 let begin = (scenario.warmup_s + interval.start_s).max(0.0);
                 let length = (interval.end_s - interval.start_s).max(0.0);
