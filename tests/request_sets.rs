@@ -121,6 +121,7 @@ fn three_named_requests_are_counted_exactly_per_name() {
     // So do the CSV (a row per name over the window) and the interval log (tagged).
     let csv_out = dir.path().join("series.csv").display().to_string();
     let hlog_out = dir.path().join("run.hlog").display().to_string();
+    let hgrm_out = dir.path().join("d.hgrm").display().to_string();
     openpace(&[
         "run",
         "--quiet",
@@ -140,7 +141,12 @@ fn three_named_requests_are_counted_exactly_per_name() {
         &csv_out,
         "--hlog",
         &hlog_out,
+        "--hgrm",
+        &hgrm_out,
     ]);
+    // And a percentile distribution per name and metric beside the scenario's.
+    let login = std::fs::read_to_string(dir.path().join("d.name-login.response.hgrm")).unwrap();
+    assert!(login.contains("Total count    =          100"), "{login}");
     let csv = std::fs::read_to_string(&csv_out).unwrap();
     let row = csv
         .lines()

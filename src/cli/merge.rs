@@ -45,7 +45,7 @@ pub(super) fn merge(args: &MergeArgs) -> Result<u8, Error> {
     };
     let merged = cluster::merge(&inputs, &options)?;
     let outputs = [(Destination::flag("--out", &args.out), format)];
-    report::check_outputs(&outputs, merged.scenarios.len())?;
+    report::check_outputs(&outputs, &report::request_names(&merged))?;
     let console = Console::new(args.quiet, &outputs);
     let mut written = report::write_outputs(&merged, &outputs);
     written

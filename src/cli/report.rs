@@ -29,7 +29,7 @@ pub(super) fn rerender(args: &ReportArgs) -> Result<u8, Error> {
     );
     let outputs = [(out, format)];
     let result = report::load_result(&args.result)?;
-    report::check_outputs(&outputs, result.scenarios.len())?;
+    report::check_outputs(&outputs, &report::request_names(&result))?;
     let console = Console::new(true, &outputs);
     finish(&console, &report::write_outputs(&result, &outputs), 0)
 }

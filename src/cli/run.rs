@@ -201,7 +201,12 @@ pub(super) fn run(args: &RunArgs) -> Result<u8, Error> {
         .transpose()?;
     let cluster = cluster_plan(args)?;
     let outputs = outputs(args, &run, &overrides, &cluster);
-    report::check_outputs(&outputs, run.scenarios.len())?;
+    let names: Vec<Vec<String>> = run
+        .scenarios
+        .iter()
+        .map(|s| s.target.request_names())
+        .collect();
+    report::check_outputs(&outputs, &names)?;
     let console = Console::new(args.quiet, &outputs);
     if !args.quiet {
         announce(&run, &cluster);

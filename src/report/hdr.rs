@@ -1,6 +1,7 @@
 //! HdrHistogram formats: the `.hgrm` percentile distribution and the `.hlog` interval log.
 //!
-//! `.hgrm` is the text `outputPercentileDistribution` writes (and wrk2 prints): value,
+//! `.hgrm` is the text `outputPercentileDistribution` writes (one file per scenario and
+//! metric, and per name of a request set and metric) (and wrk2 prints): value,
 //! percentile, total count and 1/(1-percentile), five steps per halving of the tail, then mean,
 //! standard deviation, max and count; HdrHistogram's plotter reads it. `.hlog` is an interval
 //! log in the V2 compressed encoding, one tagged histogram per interval and metric (and, for a
@@ -80,30 +81,40 @@ pub fn percentile_distribution(h: &Histogram<u64>) -> String {
 /// the others go beside it (`FILE.service.hgrm`, `FILE.s1.response.hgrm`, ...).
 pub fn hgrm_files(result: &RunResult) -> Result<Vec<(String, String)>, String> {
     let mut files = Vec::new();
-    let suffixes = hgrm_suffixes(result.scenarios.len());
-    let metrics = result
-        .scenarios
-        .iter()
-        .flat_map(|s| METRICS.map(|metric| (s, metric)));
-    for ((scenario, metric), suffix) in metrics.zip(suffixes) {
-        let h = decode(pick(&scenario.histograms, metric))?;
-        files.push((suffix, percentile_distribution(&h)));
+    let suffixes = hgrm_suffixes(&super::request_names(result));
+    let histograms = result.scenarios.iter().flat_map(|s| {
+        std::iter::once(&s.histograms).chain(s.by_name.iter().map(|n| &n.histograms))
+    });
+    let metrics = histograms.flat_map(|h| METRICS.map(|metric| (h, metric)));
+    for ((h, metric), suffix) in metrics.zip(suffixes) {
+        files.push((suffix, percentile_distribution(&decode(pick(h, metric))?)));
     }
     Ok(files)
 }
 
-/// The name suffixes of the `.hgrm` files of a run of `scenarios` scenarios, in the order
-/// [`hgrm_files`] renders them.
-pub fn hgrm_suffixes(scenarios: usize) -> Vec<String> {
-    (0..scenarios)
-        .flat_map(|index| {
-            METRICS.map(|metric| match (index, metric) {
+/// The name suffixes of the `.hgrm` files of a run whose scenarios have these request-set
+/// names (`names[i]` for scenario `i`, empty without a set), in the order [`hgrm_files`]
+/// renders them: each scenario's three metrics, then each of its names' three.
+pub fn hgrm_suffixes(names: &[Vec<String>]) -> Vec<String> {
+    let mut suffixes = Vec::new();
+    for (index, names) in names.iter().enumerate() {
+        let scenario = match index {
+            0 => String::new(),
+            _ => format!(".s{index}"),
+        };
+        for metric in METRICS {
+            suffixes.push(match (index, metric) {
                 (0, "response") => String::new(),
-                (0, _) => format!(".{metric}"),
-                _ => format!(".s{index}.{metric}"),
-            })
-        })
-        .collect()
+                _ => format!("{scenario}.{metric}"),
+            });
+        }
+        for name in names {
+            for metric in METRICS {
+                suffixes.push(format!("{scenario}.name-{}.{metric}", tag_safe(name)));
+            }
+        }
+    }
+    suffixes
 }
 
 /// The tag of a metric of scenario `index` in the interval log.

@@ -71,6 +71,16 @@ pub fn parse_format(name: &str) -> Result<ReportFormat, ConfigError> {
         })
 }
 
+/// The request-set names of each scenario of `result` (empty lists without a set): what the
+/// `.hgrm` files are planned from.
+pub fn request_names(result: &RunResult) -> Vec<Vec<String>> {
+    result
+        .scenarios
+        .iter()
+        .map(|s| s.by_name.iter().map(|n| n.name.clone()).collect())
+        .collect()
+}
+
 /// Renders `result` in `format`: (file-name suffix, contents) for each file. Every format
 /// is one file with an empty suffix, except `.hgrm`: one per scenario and metric.
 pub fn render_files(
@@ -89,14 +99,18 @@ pub fn render_files(
     }
 }
 
-/// The destinations a report in `format` takes when it is sent to `dest`, for a run of
-/// `scenarios` scenarios: one, except `.hgrm` to a file path, which puts each scenario's
-/// metrics in files beside it. A stream (standard output, a device, a FIFO) takes every part.
-pub fn files_of(dest: &Destination, format: ReportFormat, scenarios: usize) -> Vec<Destination> {
+/// The destinations a report in `format` takes when it is sent to `dest`, for a run whose
+/// scenarios have the request-set `names` (see [`request_names`]): one, except `.hgrm` to a
+/// file path, which puts each scenario's metrics (and each name's) in files beside it. A stream (standard output, a device, a FIFO) takes every part.
+pub fn files_of(
+    dest: &Destination,
+    format: ReportFormat,
+    names: &[Vec<String>],
+) -> Vec<Destination> {
     if format != ReportFormat::Hgrm || output::is_stream(&dest.path) {
         return vec![dest.clone()];
     }
-    hdr::hgrm_suffixes(scenarios)
+    hdr::hgrm_suffixes(names)
         .into_iter()
         .map(|suffix| Destination {
             path: with_suffix(&dest.path, &suffix),
@@ -107,14 +121,15 @@ pub fn files_of(dest: &Destination, format: ReportFormat, scenarios: usize) -> V
 
 /// Checks, before a run, every file the outputs will take (see [`output`]): usage errors
 /// (exit 2) for paths that cannot hold a report or that two outputs share, run errors (exit
-/// 3) for directories that are missing or take no new file.
+/// 3) for directories that are missing or take no new file. `names` are the scenarios'
+/// request-set names.
 pub fn check_outputs(
     outputs: &[(Destination, ReportFormat)],
-    scenarios: usize,
+    names: &[Vec<String>],
 ) -> Result<(), Error> {
     let files: Vec<Destination> = outputs
         .iter()
-        .flat_map(|(dest, format)| files_of(dest, *format, scenarios))
+        .flat_map(|(dest, format)| files_of(dest, *format, names))
         .collect();
     output::check(&files)
 }
@@ -147,7 +162,7 @@ pub fn write_outputs(result: &RunResult, outputs: &[(Destination, ReportFormat)]
                 continue;
             }
         };
-        let targets = files_of(dest, *format, result.scenarios.len());
+        let targets = files_of(dest, *format, &request_names(result));
         let parts: Vec<(Destination, Vec<u8>)> = if targets.len() == files.len() {
             targets
                 .into_iter()
