@@ -387,3 +387,68 @@ fn the_version_names_the_commit_it_was_built_from() {
         assert!(text.contains(&head), "{text} (HEAD {head})");
     }
 }
+
+/// Issue 16: the short flags wrk2 (-R, -d), oha and hey (-q, -z) users type, and -c for
+/// connections, set what their long flags set.
+#[test]
+fn short_flags_set_what_the_long_ones_set() {
+    let dir = tempfile::tempdir().unwrap();
+    for (short, name) in [
+        (&["-R", "300", "-d", "0.5s"], "wrk2"),
+        (&["-q", "300", "-z", "0.5s"], "oha"),
+    ] {
+        let out = dir.path().join(format!("{name}.json"));
+        let out = out.display().to_string();
+        let args = [
+            &[
+                "--target", "noop", "--warmup", "0", "--quiet", "--out", &out,
+            ][..],
+            short,
+        ]
+        .concat();
+        let run = openpace(&args);
+        assert_eq!(run.status.code(), Some(0), "{name}: {}", stderr(&run));
+        let json: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+        let s = &json["scenarios"][0];
+        assert_eq!(s["requests"]["intended"], 150, "{name}");
+        assert_eq!(s["target_rps"], 300.0, "{name}");
+    }
+    // -c is --connections: a network flag, refused by name for an in-process target.
+    assert_rejected(
+        &["--target", "noop", "-c", "4", "--out", "none"],
+        &["flag --target", "--connections"],
+    );
+    // A bad value given to a short flag is named by its long flag.
+    assert_rejected(
+        &["-R", "-5", "--out", "none"],
+        &["flag --rate", "target_rps = -5"],
+    );
+}
+
+/// Issue 16: `openpace completions SHELL` and `openpace man` print what shells and man read.
+#[test]
+fn completions_and_the_manual_page_are_printed() {
+    for (shell, needle) in [
+        ("bash", "_openpace()"),
+        ("zsh", "#compdef openpace"),
+        ("fish", "complete -c openpace"),
+    ] {
+        let out = openpace(&["completions", shell]);
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(0), "{shell}");
+        assert!(text.contains(needle), "{shell}: {needle} not in the script");
+        assert!(
+            text.contains("until-precise") && text.contains("requests-order"),
+            "{shell}"
+        );
+    }
+    let man = openpace(&["man"]);
+    let text = String::from_utf8_lossy(&man.stdout);
+    assert_eq!(man.status.code(), Some(0));
+    assert!(
+        text.contains(".TH openpace 1") && text.contains("completions"),
+        "{text}"
+    );
+    assert_rejected(&["completions", "tcsh"], &["tcsh", "bash"]);
+}

@@ -77,6 +77,14 @@ enum Command {
     /// Measure this host before a campaign: timer lateness, hand-off and overhead per wait
     /// mode, the highest noop rate, spin:DUR accuracy. Prints and saves a JSON report.
     Calibrate(calibrate::CalibrateArgs),
+    /// Print a shell completion script: `openpace completions bash > /etc/bash_completion.d/
+    /// openpace`, or zsh, fish, elvish, powershell.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff): `openpace man > openpace.1 && man ./openpace.1`.
+    Man,
 }
 
 impl Default for Command {
@@ -106,6 +114,17 @@ pub fn main() -> ExitCode {
         Command::Compare(args) => compare::compare(&args),
         Command::Capacity(args) => capacity::capacity(&args),
         Command::Report(args) => report::rerender(&args),
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut command(), "openpace", &mut std::io::stdout());
+            Ok(0)
+        }
+        Command::Man => match clap_mangen::Man::new(command()).render(&mut std::io::stdout()) {
+            // `openpace man | head` closes the pipe early: not a fault.
+            Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+                Err(Error::run("writing the manual page", e))
+            }
+            _ => Ok(0),
+        },
     };
     match outcome {
         Ok(code) => ExitCode::from(code),
@@ -141,6 +160,12 @@ fn field_args(pick: impl Fn(&Field) -> bool) -> Vec<Arg> {
                 .long(flag.long)
                 .help(format!("{} (field `{}`)", field.doc, field.name))
                 .display_order(order);
+            // The short flags wrk2 (-R, -d), oha (-q, -z) and hey (-q, -z) users type.
+            let arg = match field.name {
+                "target_rps" => arg.short('R').short_alias('q'),
+                "duration_seconds" => arg.short('d').short_alias('z'),
+                _ => arg,
+            };
             // A value that starts with a dash (`--rate -100`) is the flag's value, so that
             // openpace's own check says what is allowed, not clap's tip.
             match (flag.value, flag.repeated) {
@@ -198,7 +223,11 @@ fn with_default_subcommand(
     };
     let own = ["-h", "--help", "-V", "--version"];
     let is_flag = first.starts_with('-') && !own.contains(&first.as_str());
-    let is_file = first.ends_with(".json") || std::path::Path::new(&first).is_file();
+    let is_subcommand = Cli::command()
+        .get_subcommands()
+        .any(|c| c.get_name() == first);
+    let is_file =
+        !is_subcommand && (first.ends_with(".json") || std::path::Path::new(&first).is_file());
     if is_flag || is_file {
         args.insert(1, "run".into());
     }

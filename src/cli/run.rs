@@ -47,7 +47,7 @@ pub(super) struct RunArgs {
     /// Connections to a network target, N (spread over at most --workers worker threads) or
     /// `auto`: opened as requests need them, up to 1024 (the default; with --model closed,
     /// --concurrency).
-    #[arg(long, value_name = "N|auto")]
+    #[arg(short = 'c', long, value_name = "N|auto")]
     connections: Option<String>,
     /// Connect timeout of a network target.
     #[arg(long, value_name = "DURATION")]
