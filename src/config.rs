@@ -327,6 +327,51 @@ impl ScenarioConfig {
         )
     }
 
+    /// What the pattern schedules, in words: `500 RPS`, `100 -> 2000 RPS over 10s, then
+    /// 2000 RPS`, `500 RPS, bursts of 3000 RPS for 2s every 4s`, ...; for the closed model,
+    /// its callers.
+    pub fn rates_text(&self) -> String {
+        let n = crate::base::units::plain_number;
+        if self.model == Model::Closed {
+            let callers = self.concurrency.unwrap_or(self.num_workers);
+            return format!("closed loop, {callers} callers");
+        }
+        match self.load_pattern {
+            LoadPattern::Constant => format!("{} RPS", n(self.target_rps)),
+            LoadPattern::RampUp => format!(
+                "{} -> {} RPS over {}s, then {} RPS",
+                n(self.min_rps),
+                n(self.max_rps),
+                n(self.ramp_up_duration),
+                n(self.max_rps)
+            ),
+            LoadPattern::Spike => format!(
+                "{} RPS, bursts of {} RPS for {}s every {}s (the first at {}s)",
+                n(self.target_rps),
+                n(self.spike_rps),
+                n(self.spike_duration),
+                n(2.0 * self.spike_duration),
+                n(2.0 * self.spike_duration)
+            ),
+            LoadPattern::Step => format!(
+                "steps of {}, {}, {}, {} RPS, {}s each",
+                n(self.target_rps / 4.0),
+                n(self.target_rps / 2.0),
+                n(self.target_rps),
+                n(self.target_rps / 2.0),
+                n(self.duration_seconds / 4.0)
+            ),
+            LoadPattern::Stages => {
+                let stages: Vec<String> = self
+                    .stages
+                    .iter()
+                    .map(|s| format!("-> {} RPS over {}s", n(s.target_rps), n(s.duration)))
+                    .collect();
+                format!("from {} RPS {}", n(self.start_rps), stages.join(", "))
+            }
+        }
+    }
+
     /// The rate over the measured window (warmup not included).
     pub fn rate_profile(&self) -> RateProfile {
         let d = self.duration_seconds;

@@ -452,3 +452,42 @@ fn completions_and_the_manual_page_are_printed() {
     );
     assert_rejected(&["completions", "tcsh"], &["tcsh", "bash"]);
 }
+
+/// Issue 16: a ramp shows what it schedules, in the summary and in the progress, not the
+/// unused target_rps.
+#[test]
+fn a_ramp_says_what_it_schedules() {
+    let out = openpace(&[
+        "--target",
+        "noop",
+        "--pattern",
+        "ramp_up",
+        "--min-rps",
+        "100",
+        "--max-rps",
+        "2000",
+        "--ramp-up",
+        "1s",
+        "-d",
+        "2s",
+        "--warmup",
+        "0",
+        "--out",
+        "none",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let summary = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        summary.contains("Rate: 100 -> 2000 RPS over 1s, then 2000 RPS"),
+        "{summary}"
+    );
+    assert!(!summary.contains("Target RPS"), "{summary}");
+    let progress: Vec<String> = stderr(&out)
+        .lines()
+        .filter(|l| l.starts_with('['))
+        .map(String::from)
+        .collect();
+    // The first second ramps from 100 to 2000 (1,050 scheduled), the second holds 2000.
+    assert!(progress[0].contains("scheduled 1050.0"), "{progress:?}");
+    assert!(progress[1].contains("scheduled 2000.0"), "{progress:?}");
+}

@@ -167,7 +167,7 @@ fn progress_is_one_line_per_interval_and_nothing_when_quiet() {
         .map(String::from)
         .collect();
     assert!((3..=5).contains(&progress.len()), "{progress:?}");
-    assert!(progress[0].contains("target 100, achieved") && progress[0].contains("p99"));
+    assert!(progress[0].contains("scheduled 100.0, achieved") && progress[0].contains("p99"));
     let quiet = run(&["--out", "none", "--quiet"]);
     assert!(quiet.stderr.is_empty() && quiet.stdout.is_empty());
 }

@@ -428,6 +428,7 @@ fn describe(run: &ScenarioRun) -> ScenarioResult {
         description: c.description.clone(),
         pattern: c.load_pattern,
         schedule: c.schedule_fingerprint(),
+        rates: c.rates_text(),
         arrival: c.arrival,
         model: c.model,
         corrected: c.model == Model::Open,

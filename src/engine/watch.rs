@@ -14,7 +14,6 @@ use serde_json::json;
 
 use super::notify::Notifier;
 use super::stop::RunStop;
-use crate::base::units::plain_number;
 use crate::config::LoadTestConfig;
 use crate::metrics::result::{Alert, IntervalStats};
 use crate::metrics::threshold::{Progress, Threshold};
@@ -37,7 +36,6 @@ struct Watched {
     /// Requests the measured window intends (0 for the closed model: nothing to abort on).
     planned: u64,
     duration_s: f64,
-    target_rps: f64,
     alerts: Vec<Alert>,
     bar: Option<ProgressBar>,
 }
@@ -83,7 +81,6 @@ impl Watch {
                         crate::base::Model::Closed => 0,
                     },
                     duration_s: c.duration_seconds,
-                    target_rps: c.target_rps,
                     alerts: Vec::new(),
                     bar,
                 }
@@ -136,7 +133,7 @@ impl Watch {
             }
             s.alerts.push(alert);
         }
-        let line = progress_line(&s.name, row, s.duration_s, s.target_rps);
+        let line = progress_line(&s.name, row, s.duration_s);
         match (self.mode, &s.bar) {
             (ProgressMode::Bar, Some(bar)) => {
                 bar.set_position((row.end_s.clamp(0.0, s.duration_s) * 1000.0) as u64);
@@ -186,13 +183,15 @@ fn print(mode: ProgressMode, bar: Option<&ProgressBar>, line: &str) {
     }
 }
 
-/// One line of live progress for an interval that just closed.
-pub(crate) fn progress_line(
-    name: &str,
-    row: &IntervalStats,
-    duration_s: f64,
-    target_rps: f64,
-) -> String {
+/// One line of live progress for an interval that just closed: the rate the schedule meant
+/// for that interval (a ramp's, a spike's) beside the rate achieved.
+pub(crate) fn progress_line(name: &str, row: &IntervalStats, duration_s: f64) -> String {
+    let seconds = row.end_s - row.start_s;
+    let scheduled = if seconds > 0.0 {
+        row.scheduled / seconds
+    } else {
+        0.0
+    };
     let r = &row.response_time_ms;
     // Never past the schedule: what ends after it is the drain of requests sent within it.
     let at = if row.end_s > duration_s + 1e-9 {
@@ -201,15 +200,8 @@ pub(crate) fn progress_line(
         format!("{:6.1}/{duration_s:.1}s", row.end_s)
     };
     format!(
-        "[{at}] {name}: target {}, achieved {:.1} RPS | p50 {:.2} p99 {:.2} max {:.2} ms \
+        "[{at}] {name}: scheduled {:.1}, achieved {:.1} RPS | p50 {:.2} p99 {:.2} max {:.2} ms \
          | errors {}, timeouts {}, dropped {}",
-        plain_number(target_rps),
-        row.achieved_rps,
-        r.p50,
-        r.p99,
-        r.max,
-        row.errors,
-        row.timeouts,
-        row.dropped
+        scheduled, row.achieved_rps, r.p50, r.p99, r.max, row.errors, row.timeouts, row.dropped
     )
 }

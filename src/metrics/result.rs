@@ -655,6 +655,9 @@ pub struct ScenarioResult {
     /// shards' reports merge only when theirs are equal.
     #[serde(default)]
     pub schedule: String,
+    /// What the pattern schedules, in words (`100 -> 2000 RPS over 10s, then 2000 RPS`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub rates: String,
     /// Arrival process.
     pub arrival: Arrival,
     /// open or closed.

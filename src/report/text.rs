@@ -11,6 +11,7 @@ use crate::base::units::plain_number;
 use crate::metrics::result::CLOSED_LOOP_LABEL;
 use crate::metrics::validity::Validity;
 use crate::metrics::{LatencySummary, RunResult, ScenarioResult};
+use crate::schedule::LoadPattern;
 
 const RULE: &str = "==================================================";
 
@@ -234,7 +235,13 @@ fn header_lines(w: &mut String, run: &RunResult, s: &ScenarioResult) {
         s.pattern.name(),
         s.arrival.name()
     );
-    let _ = write!(w, "Target RPS: {}", plain_number(s.target_rps));
+    // A pattern other than constant says what it schedules; target_rps alone would mislead
+    // (a ramp does not use it).
+    if s.rates.is_empty() || (s.pattern == LoadPattern::Constant && s.corrected) {
+        let _ = write!(w, "Target RPS: {}", plain_number(s.target_rps));
+    } else {
+        let _ = write!(w, "Rate: {}", s.rates);
+    }
     match &run.shard {
         Some(shard) if shard.count > 1 && s.corrected => {
             let _ = writeln!(
