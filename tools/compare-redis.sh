@@ -32,6 +32,7 @@ if ! command -v redis-server >/dev/null || ! command -v redis-benchmark >/dev/nu
 fi
 cargo build --release --quiet
 OPENPACE=target/release/openpace
+. tools/bracket.sh
 
 dir=$(mktemp -d)
 taskset -c "$SERVER_CORE" redis-server --port "$PORT" --bind 127.0.0.1 --save "" \
@@ -48,9 +49,9 @@ field() {
     python3 -c "import json,sys; s=json.load(open(sys.argv[1]))['scenarios'][0]; print($2)" "$1"
 }
 
-# probe RATE COMMAND: one openpace run; sets ok=yes|no and prints the outcome.
+# probe RATE: one openpace run of $command; sets ok=yes|no and prints the outcome.
 probe() {
-    taskset -c "$LOAD_CORE" "$OPENPACE" run --target "redis://127.0.0.1:$PORT" --command "$2" \
+    taskset -c "$LOAD_CORE" "$OPENPACE" run --target "redis://127.0.0.1:$PORT" --command "$command" \
         --rate "$1" --duration "${SECS}s" --warmup 1s --connections "$CONNS" --workers 1 \
         --timer-core "$LOAD_CORE" --worker-cores "$LOAD_CORE" --wait "$WAIT" --timeout 2s \
         --retries 0 --quiet --out "$dir/probe.json" >/dev/null 2>&1 || true
@@ -71,29 +72,7 @@ for test in ping_mbulk set; do
             -P 1 -r 100000 -d 3 -t "$test" -q 2>/dev/null | tr '\r' '\n' | grep "requests per second" | tail -1)
         bench_rps=$(awk -F'[: ]+' '{for (i=1;i<=NF;i++) if ($i=="requests") {printf "%d", $(i-1)}}' <<<"$out")
         echo "$test round $round: redis-benchmark $bench_rps RPS ($out)"
-        best=0
-        failed=0
-        step=0
-        while :; do
-            rate=$(python3 -c "print(int($bench_rps * (0.9 + 0.05 * $step)))")
-            probe "$rate" "$command"
-            if [ "$ok" = yes ]; then
-                best=$rate
-                [ "$failed" -gt 0 ] && break
-                step=$((step + 1))
-            else
-                failed=$rate
-                [ "$best" -gt 0 ] && break
-                step=$((step - 1))
-                [ "$step" -lt -8 ] && break
-            fi
-        done
-        for _ in 1 2; do
-            [ "$best" -gt 0 ] && [ "$failed" -gt "$best" ] || break
-            rate=$(((best + failed) / 2))
-            probe "$rate" "$command"
-            if [ "$ok" = yes ]; then best=$rate; else failed=$rate; fi
-        done
+        highest_held "$bench_rps"
         ratio=$(python3 -c "print('%.2f' % ($best / $bench_rps))")
         echo "  openpace holds $best RPS = $ratio x redis-benchmark"
         summary[$test]+="| $round | $bench_rps | $best | $ratio |"$'\n'

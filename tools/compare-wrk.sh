@@ -49,6 +49,7 @@ OPENPACE=target/release/openpace
 
 dir=$(mktemp -d)
 . tools/nginx.sh
+. tools/bracket.sh
 nginx_conf "$dir" "$PORT" "$([ "$SCHEME" = https ] && echo tls)"
 taskset -c "$SERVER_CORE" "$NGINX" -c "$dir/nginx.conf" -p "$dir" &
 nginx_pid=$!
@@ -101,31 +102,8 @@ for round in $(seq "$ROUNDS"); do
     echo "round $round: wrk ${wrk_rps} RPS (closed loop, its own latency $wrk_lat)"
     wrk_all+=("$wrk_rps")
 
-    # Steps of 5% of wrk's maximum from 0.9 x until the bracket [held, failed] is found, then
-    # two bisections: the highest held rate is known to within about 1.25%.
-    best=0
-    failed=0
-    step=0
-    while :; do
-        rate=$(python3 -c "print(int($wrk_rps * (0.9 + 0.05 * $step)))")
-        probe "$rate"
-        if [ "$ok" = yes ]; then
-            best=$rate
-            [ "$failed" -gt 0 ] && break
-            step=$((step + 1))
-        else
-            failed=$rate
-            [ "$best" -gt 0 ] && break
-            step=$((step - 1))
-            [ "$step" -lt -8 ] && break
-        fi
-    done
-    for _ in 1 2; do
-        [ "$best" -gt 0 ] && [ "$failed" -gt "$best" ] || break
-        rate=$(((best + failed) / 2))
-        probe "$rate"
-        if [ "$ok" = yes ]; then best=$rate; else failed=$rate; fi
-    done
+    # The highest open-model rate that holds, from 0.9 x wrk's maximum (tools/bracket.sh).
+    highest_held "$wrk_rps"
     echo "  openpace holds ${best} RPS = $(python3 -c "print('%.2f' % ($best / $wrk_rps))") x wrk"
     op_all+=("$best")
 

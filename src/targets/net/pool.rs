@@ -487,50 +487,24 @@ impl Pool {
             return self.fail(i, kinds::IO);
         };
         let request = c.exchange.request();
-        if let Some(tls) = c.tls.as_mut() {
-            // Plaintext into rustls as far as its buffer takes it, records out to the socket.
-            loop {
-                while c.written < request.len() {
-                    match tls.writer().write(&request[c.written..]) {
-                        Ok(0) => break,
-                        Ok(n) => c.written += n,
-                        Err(e) => return self.failed_io(i, false, io_kind(&e)),
-                    }
-                }
-                match tls::flush(tls, stream) {
-                    Ok(()) if c.written < request.len() => {}
-                    Ok(()) => break,
-                    Err(e) if e.kind() == IoErrorKind::WouldBlock => return,
-                    Err(e) => {
-                        let stale = matches!(
-                            e.kind(),
-                            IoErrorKind::BrokenPipe | IoErrorKind::ConnectionReset
-                        );
-                        return self.failed_io(i, stale, io_kind(&e));
-                    }
-                }
+        let sent = match c.tls.as_mut() {
+            Some(tls) => write_tls(tls, stream, request, &mut c.written),
+            None => write_plain(stream, request, &mut c.written),
+        };
+        match sent {
+            Ok(false) => {}
+            Ok(true) => {
+                c.io.bytes_sent += request.len() as u64;
+                c.state = State::Reading;
             }
-            c.io.bytes_sent += request.len() as u64;
-            c.state = State::Reading;
-            return;
-        }
-        while c.written < request.len() {
-            match stream.write(&request[c.written..]) {
-                Ok(0) => return self.fail(i, kinds::CLOSED),
-                Ok(n) => c.written += n,
-                Err(e) if e.kind() == IoErrorKind::WouldBlock => return,
-                Err(e) if e.kind() == IoErrorKind::Interrupted => {}
-                Err(e) => {
-                    let stale = matches!(
-                        e.kind(),
-                        IoErrorKind::BrokenPipe | IoErrorKind::ConnectionReset
-                    );
-                    return self.failed_io(i, stale, io_kind(&e));
-                }
+            Err(e) => {
+                let stale = matches!(
+                    e.kind(),
+                    IoErrorKind::BrokenPipe | IoErrorKind::ConnectionReset
+                );
+                self.failed_io(i, stale, io_kind(&e))
             }
         }
-        c.io.bytes_sent += request.len() as u64;
-        c.state = State::Reading;
     }
 
     /// Reads and parses what connection `i` received. `closed`: the event said the peer shut
@@ -696,6 +670,49 @@ impl Pool {
             })
             .min()
             .unwrap_or(u64::MAX);
+    }
+}
+
+/// Writes what is left of `request` (from `*written`) to a plain socket: `Ok(true)` when all
+/// of it is out, `Ok(false)` when the socket is full. A write of 0 bytes is the peer's close.
+fn write_plain(
+    stream: &mut TcpStream,
+    request: &[u8],
+    written: &mut usize,
+) -> std::io::Result<bool> {
+    while *written < request.len() {
+        match stream.write(&request[*written..]) {
+            Ok(0) => return Err(IoErrorKind::UnexpectedEof.into()),
+            Ok(n) => *written += n,
+            Err(e) if e.kind() == IoErrorKind::WouldBlock => return Ok(false),
+            Err(e) if e.kind() == IoErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(true)
+}
+
+/// The same through TLS: plaintext into rustls as far as its buffer takes it, records out to
+/// the socket, until both are done (`Ok(true)`) or the socket is full (`Ok(false)`).
+fn write_tls(
+    tls: &mut rustls::ClientConnection,
+    stream: &mut TcpStream,
+    request: &[u8],
+    written: &mut usize,
+) -> std::io::Result<bool> {
+    loop {
+        while *written < request.len() {
+            match tls.writer().write(&request[*written..])? {
+                0 => break,
+                n => *written += n,
+            }
+        }
+        match tls::flush(tls, stream) {
+            Ok(()) if *written < request.len() => {}
+            Ok(()) => return Ok(true),
+            Err(e) if e.kind() == IoErrorKind::WouldBlock => return Ok(false),
+            Err(e) => return Err(e),
+        }
     }
 }
 
