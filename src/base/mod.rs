@@ -14,6 +14,21 @@ pub mod units;
 
 use serde::{Deserialize, Serialize};
 
+/// SplitMix64's increment, the golden ratio in 64 bits: `state + k * GOLDEN_GAMMA` walks a
+/// SplitMix64 stream.
+pub const GOLDEN_GAMMA: u64 = 0x9e37_79b9_7f4a_7c15;
+
+/// SplitMix64's output function: a well-mixed 64-bit value from a state. What every seeded
+/// per-request draw (spin times, template values, request-set picks) is made of, so that a
+/// value depends on the seed and the request alone, never on a generator's history.
+#[inline]
+pub fn mix64(state: u64) -> u64 {
+    let mut z = state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
 /// How idle threads wait for their next instant or request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -10,6 +10,7 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::base::units::format_duration;
+use crate::base::{GOLDEN_GAMMA, mix64};
 
 /// The distribution of a random busy target's busy time.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -108,13 +109,10 @@ impl fmt::Display for SpinDistribution {
 
 /// Two uniforms in [0, 1) for request `seq`: SplitMix64 of the seed and the index.
 fn uniforms(seed: u64, seq: u64) -> (f64, f64) {
-    let mut state = seed ^ seq.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    let mut state = seed ^ seq.wrapping_mul(GOLDEN_GAMMA);
     let mut next = || {
-        state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
+        state = state.wrapping_add(GOLDEN_GAMMA);
+        mix64(state)
     };
     let unit = |x: u64| (x >> 11) as f64 / (1u64 << 53) as f64;
     (unit(next()), unit(next()))

@@ -498,32 +498,10 @@ impl HttpSpec {
                 Some(serde_json::Value::String(s)) => Ok(Some(s.clone())),
                 Some(v) => Err(at(format!("`{key}` must be a string, not {v}"))),
             };
-            if let Some(method) = text("method")? {
-                spec.method = method.to_ascii_uppercase();
-            }
             if let Some(url) = text("url")? {
                 spec.url = base.url.resolve(&url).map_err(at)?;
             }
-            match line.fields.get("headers") {
-                None | Some(serde_json::Value::Null) => {}
-                Some(serde_json::Value::Object(map)) => {
-                    for (name, value) in map {
-                        let value = value
-                            .as_str()
-                            .ok_or_else(|| at(format!("header `{name}` must be a string")))?;
-                        spec.headers.push((name.clone(), value.to_string()));
-                    }
-                }
-                Some(v) => return Err(at(format!("`headers` must be an object, not {v}"))),
-            }
-            match (text("body")?, text("body_file")?) {
-                (Some(_), Some(_)) => {
-                    return Err(at("give `body` or `body_file`, not both".into()));
-                }
-                (Some(body), None) => spec.body = body.into_bytes(),
-                (None, Some(path)) => spec.body = super::spec::read_body(&path).map_err(at)?,
-                (None, None) => {}
-            }
+            super::spec::request_fields(&mut spec, &line.fields).map_err(at)?;
             spec.template = None;
             let spec = spec.templated().map_err(at)?;
             spec.check().map_err(at)?;

@@ -24,6 +24,8 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
+use crate::base::{GOLDEN_GAMMA, mix64};
+
 /// How the lines of a set are taken.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Order {
@@ -83,7 +85,8 @@ impl Picker {
             Order::RoundRobin => self.cycle[(seq % self.cycle.len() as u64) as usize] as usize,
             Order::Random => {
                 let total = *self.cumulative.last().unwrap_or(&1);
-                let r = splitmix(seed ^ 0x5e75_e7ed, seq) % total;
+                let r = mix64((seed ^ 0x5e75_e7ed).wrapping_add(seq.wrapping_mul(GOLDEN_GAMMA)))
+                    % total;
                 self.cumulative.partition_point(|&c| c <= r)
             }
         }
@@ -185,14 +188,6 @@ pub fn parse(text: &str, order: Order) -> Result<(Vec<Line>, Picker), String> {
         names: Arc::new(names),
     };
     Ok((lines, picker))
-}
-
-/// SplitMix64 of `seed` and `seq`.
-fn splitmix(seed: u64, seq: u64) -> u64 {
-    let mut z = seed.wrapping_add(seq.wrapping_mul(0x9e37_79b9_7f4a_7c15));
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
 }
 
 #[cfg(test)]

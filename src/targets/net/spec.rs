@@ -137,7 +137,7 @@ fn timeout(o: &Map<String, Value>) -> Result<Duration, String> {
 pub const MAX_BODY_BYTES: u64 = 64 * 1024 * 1024;
 
 /// Reads a body file, refusing one larger than [`MAX_BODY_BYTES`] (without reading more).
-pub(crate) fn read_body(path: &str) -> Result<Vec<u8>, String> {
+fn read_body(path: &str) -> Result<Vec<u8>, String> {
     use std::io::Read;
     // A fuzzer's paths could name a FIFO or a device that never ends: no file is read.
     #[cfg(fuzzing)]
@@ -180,41 +180,7 @@ fn http(o: &Map<String, Value>) -> Result<HttpSpec, String> {
         },
     };
     let mut spec = HttpSpec::get(HttpUrl::parse(url)?).secure(&tls)?;
-    if let Some(method) = text(o, "method")? {
-        spec.method = method.to_ascii_uppercase();
-    }
-    match o.get("headers") {
-        None | Some(Value::Null) => {}
-        Some(Value::Object(map)) => {
-            for (name, value) in map {
-                let value = value
-                    .as_str()
-                    .ok_or_else(|| format!("header `{name}` must be a string"))?;
-                spec.headers.push((name.clone(), value.to_string()));
-            }
-        }
-        Some(Value::Array(lines)) => {
-            for line in lines {
-                let line = line.as_str().unwrap_or("");
-                let (name, value) = line
-                    .split_once(':')
-                    .ok_or_else(|| format!("header `{line}` is not \"Name: value\""))?;
-                spec.headers
-                    .push((name.trim().to_string(), value.trim().to_string()));
-            }
-        }
-        Some(other) => {
-            return Err(format!(
-                "`headers` must be an object or a list, not {other}"
-            ));
-        }
-    }
-    match (text(o, "body")?, text(o, "body_file")?) {
-        (Some(_), Some(_)) => return Err("give `body` or `body_file`, not both".into()),
-        (Some(body), None) => spec.body = body.as_bytes().to_vec(),
-        (None, Some(path)) => spec.body = read_body(path)?,
-        (None, None) => {}
-    }
+    request_fields(&mut spec, o)?;
     spec.expect_status = match o.get("expect_status") {
         None | Some(Value::Null) => Vec::new(),
         Some(Value::Array(codes)) => codes.iter().map(status).collect::<Result<_, _>>()?,
@@ -276,6 +242,48 @@ fn body_checks(o: &Map<String, Value>) -> Result<BodyChecks, String> {
         size,
         json,
     })
+}
+
+/// The fields that say what one HTTP request sends, `method`, `headers` (an object or a list of
+/// "Name: value"), `body` or `body_file`, applied to `spec`: read from the target object and
+/// from each line of a request set alike.
+pub(crate) fn request_fields(spec: &mut HttpSpec, o: &Map<String, Value>) -> Result<(), String> {
+    if let Some(method) = text(o, "method")? {
+        spec.method = method.to_ascii_uppercase();
+    }
+    match o.get("headers") {
+        None | Some(Value::Null) => {}
+        Some(Value::Object(map)) => {
+            for (name, value) in map {
+                let value = value
+                    .as_str()
+                    .ok_or_else(|| format!("header `{name}` must be a string"))?;
+                spec.headers.push((name.clone(), value.to_string()));
+            }
+        }
+        Some(Value::Array(lines)) => {
+            for line in lines {
+                let line = line.as_str().unwrap_or("");
+                let (name, value) = line
+                    .split_once(':')
+                    .ok_or_else(|| format!("header `{line}` is not \"Name: value\""))?;
+                spec.headers
+                    .push((name.trim().to_string(), value.trim().to_string()));
+            }
+        }
+        Some(other) => {
+            return Err(format!(
+                "`headers` must be an object or a list, not {other}"
+            ));
+        }
+    }
+    match (text(o, "body")?, text(o, "body_file")?) {
+        (Some(_), Some(_)) => return Err("give `body` or `body_file`, not both".into()),
+        (Some(body), None) => spec.body = body.as_bytes().to_vec(),
+        (None, Some(path)) => spec.body = read_body(path)?,
+        (None, None) => {}
+    }
+    Ok(())
 }
 
 fn status(v: &Value) -> Result<u16, String> {

@@ -18,6 +18,8 @@
 
 use std::sync::Arc;
 
+use crate::base::{GOLDEN_GAMMA, mix64};
+
 /// What a rendering needs to know about the request and the run.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Vars {
@@ -220,13 +222,11 @@ fn read_lines(path: &str, context: Context) -> Result<Lines, String> {
 
 /// SplitMix64 of the seed, the request and the expression's place.
 fn random(vars: &Vars, place: usize) -> u64 {
-    let mut z = vars
-        .seed
-        .wrapping_add(vars.seq.wrapping_mul(0x9e37_79b9_7f4a_7c15))
-        .wrapping_add((place as u64 + 1).wrapping_mul(0xd1b5_4a32_d192_ed03));
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
+    mix64(
+        vars.seed
+            .wrapping_add(vars.seq.wrapping_mul(GOLDEN_GAMMA))
+            .wrapping_add((place as u64 + 1).wrapping_mul(0xd1b5_4a32_d192_ed03)),
+    )
 }
 
 /// Appends `n` in decimal without allocating.
