@@ -7,10 +7,8 @@ mod common;
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
-use std::time::Duration;
 
-use openpace::base::clock::RunClock;
-use openpace::targets::{Request, Target, TargetContext, TargetSpec};
+use openpace::targets::{Target, TargetSpec};
 
 struct Counting;
 
@@ -46,22 +44,9 @@ fn allocations() -> u64 {
 /// Builds `spec`'s target as a worker would and returns the allocations its calls made on
 /// this thread over `n` requests, after 500 to warm up.
 fn allocations_per_call(spec: &TargetSpec, n: u64) -> (u64, u64) {
-    let ctx = TargetContext {
-        scenario: 0,
-        worker: 0,
-        workers: 1,
-        clock: RunClock::starting_in(Duration::ZERO),
-        request_timeout: Duration::from_secs(5),
-        seed: 7,
-    };
-    let mut target = spec.factory()(&ctx);
+    let mut target = common::worker_target(spec, 7);
     let call = |seq: u64, target: &mut Box<dyn Target>| {
-        let request = Request {
-            seq,
-            intended_ns: 0,
-            sent_ns: 0,
-        };
-        let result = target.call(&request);
+        let result = target.call(&common::request(seq));
         assert!(result.is_ok(), "request {seq}: {result:?}");
     };
     for seq in 0..500 {
@@ -75,8 +60,7 @@ fn allocations_per_call(spec: &TargetSpec, n: u64) -> (u64, u64) {
 }
 
 fn object(text: &str) -> TargetSpec {
-    let v: serde_json::Value = serde_json::from_str(text).unwrap();
-    openpace::targets::net::spec::from_object(v.as_object().unwrap()).unwrap()
+    common::net_target(text)
 }
 
 #[test]

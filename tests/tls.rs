@@ -6,11 +6,8 @@
 
 mod common;
 
-use std::time::Duration;
-
 use common::{Nginx, openpace, stderr};
-use openpace::base::clock::RunClock;
-use openpace::targets::{Request, TargetContext, TargetSpec};
+use openpace::targets::TargetSpec;
 use openpace::{RunResult, ScenarioResult};
 
 /// Runs `openpace run ARGS --out FILE` and reads the report back (with the exit code).
@@ -138,32 +135,16 @@ fn certificate_faults_are_errors_of_their_own_kinds() {
     };
     let tls = nginx.tls.as_ref().unwrap();
     let ca = tls.ca.display().to_string();
-    let call = |spec: TargetSpec| {
-        let ctx = TargetContext {
-            scenario: 0,
-            worker: 0,
-            workers: 1,
-            clock: RunClock::starting_in(Duration::ZERO),
-            request_timeout: Duration::from_secs(5),
-            seed: 1,
-        };
-        let mut target = spec.factory()(&ctx);
-        let request = Request {
-            seq: 0,
-            intended_ns: 0,
-            sent_ns: 0,
-        };
-        target.call(&request)
-    };
+    let call = |spec: TargetSpec| common::worker_target(&spec, 1).call(&common::request(0));
     let untrusted = TargetSpec::parse(&format!("https://{}/", tls.addr)).unwrap();
     assert_eq!(
         call(untrusted).error.map(|k| k.name()),
         Some("tls_untrusted")
     );
     let object = |addr: &str| {
-        let text = format!(r#"{{"http": {{"url": "https://{addr}/", "cacert": "{ca}"}}}}"#);
-        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
-        openpace::targets::net::spec::from_object(v.as_object().unwrap()).unwrap()
+        common::net_target(&format!(
+            r#"{{"http": {{"url": "https://{addr}/", "cacert": "{ca}"}}}}"#
+        ))
     };
     let wrong = object(&tls.wrong_name_addr);
     assert_eq!(call(wrong).error.map(|k| k.name()), Some("tls_wrong_host"));

@@ -504,3 +504,32 @@ impl Drop for Daemon {
         let _ = self.child.wait();
     }
 }
+
+/// `spec`'s target built as a worker of a one-worker scenario would build it (request timeout
+/// 5 s, seed `seed`), for tests that call it directly on their own thread.
+pub fn worker_target(spec: &openpace::targets::TargetSpec, seed: u64) -> Box<dyn openpace::Target> {
+    let ctx = openpace::targets::TargetContext {
+        scenario: 0,
+        worker: 0,
+        workers: 1,
+        clock: openpace::base::clock::RunClock::starting_in(std::time::Duration::ZERO),
+        request_timeout: std::time::Duration::from_secs(5),
+        seed,
+    };
+    spec.factory()(&ctx)
+}
+
+/// Request `seq` as the timing loop would hand it over, due at once.
+pub fn request(seq: u64) -> openpace::targets::Request {
+    openpace::targets::Request {
+        seq,
+        intended_ns: 0,
+        sent_ns: 0,
+    }
+}
+
+/// A network target from its config object's JSON text (`{"http": {...}}`, `{"redis": ...}`).
+pub fn net_target(json: &str) -> openpace::targets::TargetSpec {
+    let v: serde_json::Value = serde_json::from_str(json).unwrap();
+    openpace::targets::net::spec::from_object(v.as_object().unwrap()).unwrap()
+}
