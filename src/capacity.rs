@@ -1,9 +1,9 @@
 //! `openpace capacity`: up to what rate does the target still meet its thresholds?
 //!
 //! Runs short constant-rate steps of the scenario, each with its own warmup, and searches
-//! between two bounds: first the lower bound (it must pass), then the upper (if it passes,
-//! the capacity is at least that), then bisection on a logarithmic scale until the bracket is
-//! narrower than the precision. A step passes when every threshold passes, the schedule was
+//! between two bounds: first the lower bound (it must pass), then the upper; while the upper
+//! passes it doubles, up to a cap (the capacity is at least the cap when that passes too),
+//! then bisection on a logarithmic scale until the bracket is narrower than the precision. A step passes when every threshold passes, the schedule was
 //! kept (no shortfall) and nothing was dropped. The report gives the highest rate that
 //! passed, the first that failed and why, and every step.
 //!
@@ -28,8 +28,11 @@ use crate::targets::TargetFactory;
 pub struct CapacityOptions {
     /// Lowest rate tried (RPS).
     pub low: f64,
-    /// Highest rate tried (RPS).
+    /// First upper rate tried (RPS); while it passes, the search doubles it.
     pub high: f64,
+    /// The highest rate the doubling goes to (RPS).
+    #[serde(default = "default_cap")]
+    pub cap: f64,
     /// Measured seconds per step.
     pub step_s: f64,
     /// Warmup seconds per step.
@@ -40,11 +43,20 @@ pub struct CapacityOptions {
     pub max_steps: usize,
 }
 
+/// How far the doubling past `--high` goes unless told: a million requests a second, beyond
+/// what one host's network targets answer and within what the engine schedules.
+pub const DEFAULT_CAP: f64 = 1_000_000.0;
+
+fn default_cap() -> f64 {
+    DEFAULT_CAP
+}
+
 impl Default for CapacityOptions {
     fn default() -> Self {
         CapacityOptions {
             low: 10.0,
             high: 10_000.0,
+            cap: DEFAULT_CAP,
             step_s: 10.0,
             warmup_s: 2.0,
             precision: 0.05,
@@ -69,6 +81,13 @@ impl CapacityOptions {
         }
         if !(self.high > self.low && self.high <= crate::schedule::MAX_RPS) {
             return bad("--high", self.high, "a rate above --low, at most 100000000");
+        }
+        if !(self.cap >= self.high && self.cap <= crate::schedule::MAX_RPS) {
+            return bad(
+                "--cap",
+                self.cap,
+                "a rate at least --high, at most 100000000",
+            );
         }
         if !(self.step_s >= 0.1 && self.step_s <= 3600.0) {
             return bad("--step", self.step_s, "0.1 to 3600 seconds");
@@ -232,19 +251,32 @@ pub fn search(
     };
     let (mut passed, mut failed) = (None, None);
     let mut interrupted = false;
+    let mut runs = 1;
     match step(options.low)? {
         None => interrupted = true,
         Some(false) => failed = Some(options.low),
         Some(true) => {
             passed = Some(options.low);
-            match step(options.high)? {
-                None => interrupted = true,
-                Some(true) => passed = Some(options.high),
-                Some(false) => failed = Some(options.high),
+            // The upper bound, then twice it while it passes, up to the cap.
+            let mut upper = options.high;
+            loop {
+                runs += 1;
+                match step(upper)? {
+                    None => interrupted = true,
+                    Some(true) => passed = Some(upper),
+                    Some(false) => failed = Some(upper),
+                }
+                if interrupted
+                    || failed.is_some()
+                    || upper >= options.cap
+                    || runs >= options.max_steps
+                {
+                    break;
+                }
+                upper = (2.0 * upper).min(options.cap);
             }
         }
     }
-    let mut runs = 2;
     while let (Some(lo), Some(hi), false) = (passed, failed, interrupted) {
         if (hi - lo) / lo <= options.precision || runs >= options.max_steps {
             break;
@@ -284,11 +316,13 @@ pub fn text(r: &CapacityReport) -> String {
     );
     let _ = writeln!(
         out,
-        "  steps of {}s after {}s warmup, between {} and {} RPS, to {:.0}% precision\n",
+        "  steps of {}s after {}s warmup, from {} and {} RPS (doubling up to {} while it \
+         passes), to {:.0}% precision\n",
         r.options.step_s,
         r.options.warmup_s,
         r.options.low,
         r.options.high,
+        r.options.cap,
         100.0 * r.options.precision
     );
     let _ = writeln!(
@@ -319,10 +353,18 @@ pub fn text(r: &CapacityReport) -> String {
                 r.first_failed_reasons.join("; ")
             );
         }
+        (Some(p), None) if p >= r.options.cap => {
+            let _ = writeln!(
+                out,
+                "CAPACITY: at least {p:.1} RPS: the cap passed (--cap {}); raise --cap to \
+                 search higher",
+                r.options.cap
+            );
+        }
         (Some(p), None) => {
             let _ = writeln!(
                 out,
-                "CAPACITY: at least {p:.1} RPS (the upper bound passed)"
+                "CAPACITY: at least {p:.1} RPS (the search ended before a rate failed)"
             );
         }
         (None, Some(f)) => {

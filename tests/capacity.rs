@@ -1,5 +1,6 @@
-//! Capacity search on a target whose capacity is known: one worker busy-waiting 2 ms per
-//! call serves at most 500 calls a second.
+//! Capacity search on a target whose capacity is known (one worker busy-waiting 2 ms per
+//! call serves at most 500 calls a second), past an upper bound that passes (it doubles, up
+//! to a cap it names), and against nginx with run's network flags.
 
 mod common;
 
@@ -22,7 +23,7 @@ fn the_search_finds_a_known_capacity_within_10_percent() {
             "--low",
             "100",
             "--high",
-            "2000",
+            "200",
             "--step",
             "1s",
             "--warmup",
@@ -49,10 +50,11 @@ fn the_search_finds_a_known_capacity_within_10_percent() {
     );
     let failed = report.first_failed.expect("the upper bound fails");
     assert!(failed > found && !report.first_failed_reasons.is_empty());
-    // Every step is in the table, the bounds first.
-    assert_eq!(report.steps[0].rate, 100.0);
-    assert_eq!(report.steps[1].rate, 2000.0);
-    assert!(report.steps.len() >= 5);
+    // Every step is in the table: the bounds first, then the upper one doubled while it
+    // passed (200 and 400 pass, 800 fails), then the bisection.
+    let rates: Vec<f64> = report.steps.iter().map(|s| s.rate).collect();
+    assert_eq!(rates[..4], [100.0, 200.0, 400.0, 800.0], "{rates:?}");
+    assert!(rates.len() >= 6, "{rates:?}");
 }
 
 #[test]
@@ -63,4 +65,73 @@ fn capacity_rejects_bad_bounds() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("flag --high"));
+}
+
+/// The doubling stops at the cap and says so, naming the flag that raises it.
+#[test]
+fn an_upper_bound_that_passes_doubles_up_to_the_cap() {
+    let _turn = common::serial();
+    let out = common::openpace(&[
+        "capacity", "--target", "noop", "--low", "100", "--high", "1000", "--cap", "3000",
+        "--step", "0.2s", "--warmup", "0s",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{}", common::stderr(&out));
+    let rates: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains(" pass ") || l.contains(" FAIL "))
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert_eq!(rates, ["100.0", "1000.0", "2000.0", "3000.0"], "{text}");
+    assert!(
+        text.contains("at least 3000.0 RPS: the cap passed (--cap 3000); raise --cap"),
+        "{text}"
+    );
+}
+
+/// Capacity takes run's flags: run's field flags and its network flags reach each step's
+/// requests; the flags that set what capacity decides (the rate, the length, the extra
+/// reports) are refused with what to use instead.
+#[test]
+fn capacity_takes_the_flags_run_takes() {
+    let _turn = common::serial();
+    let Some(nginx) = common::Nginx::start() else {
+        return;
+    };
+    let url = format!("http://{}/", nginx.addr);
+    let steps = [
+        "--low", "50", "--high", "100", "--cap", "100", "--step", "0.3s", "--warmup", "0s",
+    ];
+    let with = |extra: &[&str]| {
+        let mut args = vec!["capacity", "--target", &url];
+        args.extend(extra);
+        args.extend(steps);
+        common::openpace(&args)
+    };
+    let out = with(&[
+        "-c",
+        "2",
+        "-H",
+        "X-Test: 1",
+        "--method",
+        "GET",
+        "--timeout",
+        "1s",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{}", common::stderr(&out));
+    assert!(
+        text.contains("at least 100.0 RPS: the cap passed"),
+        "{text}"
+    );
+    // A body check no response meets fails every step: the flag reached the requests.
+    let out = with(&["--expect-body-contains", "not in nginx's answer"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("CAPACITY: below 50.0 RPS"), "{text}");
+    for (flag, value) in [("--rate", "100"), ("-d", "5s"), ("--html", "x.html")] {
+        common::assert_rejected(
+            &["capacity", "--target", "noop", flag, value],
+            &["not a capacity flag"],
+        );
+    }
 }

@@ -4,11 +4,11 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use openpace::config::Override;
+use openpace::config::{FIELDS, Override};
 use openpace::report::{self, Destination};
 use openpace::{Error, capacity};
 
-use super::run::RunArgs;
+use super::target::TargetArgs;
 use super::{Console, finish, flag_error, load, seconds_flag};
 
 /// Flags of `openpace capacity`.
@@ -17,13 +17,9 @@ use super::{Console, finish, flag_error, load, seconds_flag};
 pub(super) struct CapacityArgs {
     /// Config file (JSON) of one scenario; without one, the embedded default scenario.
     config: Option<PathBuf>,
-    /// The field flags given (`--target`, `--workers`, `--wait`, `--threshold`), filled in
-    /// after parsing.
-    #[arg(skip)]
-    pub(super) fields: Vec<Override>,
-    /// Any config field, e.g. --set latency_p99_threshold_ms=50 (repeatable).
-    #[arg(long = "set", value_name = "FIELD=VALUE")]
-    set: Vec<String>,
+    /// What each step sends: run's field flags, network flags and `--set`.
+    #[command(flatten)]
+    pub(super) target: TargetArgs,
     /// Lowest rate tried.
     #[arg(
         long,
@@ -32,7 +28,7 @@ pub(super) struct CapacityArgs {
         allow_negative_numbers = true
     )]
     low: f64,
-    /// Highest rate tried.
+    /// First upper rate tried; while it passes, the search doubles it up to --cap.
     #[arg(
         long,
         value_name = "RPS",
@@ -40,13 +36,22 @@ pub(super) struct CapacityArgs {
         allow_negative_numbers = true
     )]
     high: f64,
+    /// The highest rate the doubling past --high goes to.
+    #[arg(
+        long,
+        value_name = "RPS",
+        default_value = "1000000",
+        allow_negative_numbers = true
+    )]
+    cap: f64,
     /// Measured length of each step.
     #[arg(long, value_name = "DURATION", default_value = "10s")]
     step: String,
     /// Warmup of each step.
     #[arg(long, value_name = "DURATION", default_value = "2s")]
     warmup: String,
-    /// Stop when the bracket is narrower than this share.
+    /// Stop when the bracket between the highest rate passed and the lowest failed is
+    /// narrower than this share of the lower.
     #[arg(
         long = "precision",
         value_name = "SHARE",
@@ -66,11 +71,13 @@ pub(super) struct CapacityArgs {
 }
 
 pub(super) fn capacity(args: &CapacityArgs) -> Result<u8, Error> {
-    let overrides = RunArgs::with_fields(args.fields.clone(), &args.set).overrides()?;
+    let overrides = args.target.overrides()?;
+    refuse_schedule_flags(&overrides)?;
     let run = load(args.config.as_ref(), &overrides)?;
     let options = capacity::CapacityOptions {
         low: args.low,
         high: args.high,
+        cap: args.cap,
         step_s: seconds_flag("--step", &args.step)?,
         warmup_s: seconds_flag("--warmup", &args.warmup)?,
         precision: args.bracket,
@@ -129,4 +136,50 @@ pub(super) fn capacity(args: &CapacityArgs) -> Result<u8, Error> {
         failed,
     };
     finish(&console, &written, code)
+}
+
+/// The fields whose flags `run` takes and capacity decides itself: each step's schedule
+/// (a constant rate, open model) and its one report (`--out`, `--format`). Its own `--warmup`,
+/// `--format` and `--out` replace run's (`cli::command`).
+pub(super) const DECIDED_BY_CAPACITY: [&str; 16] = [
+    "load_pattern",
+    "duration_seconds",
+    "target_rps",
+    "min_rps",
+    "max_rps",
+    "ramp_up_duration",
+    "spike_duration",
+    "spike_rps",
+    "stages",
+    "model",
+    "concurrency",
+    "html",
+    "hgrm",
+    "hlog",
+    "csv",
+    "junit",
+];
+
+/// A usage error for a flag of `run` that capacity decides itself, saying what to use.
+fn refuse_schedule_flags(overrides: &[Override]) -> Result<(), Error> {
+    let Some(o) = overrides
+        .iter()
+        .find(|o| o.flag != "--set" && DECIDED_BY_CAPACITY.contains(&o.field.as_str()))
+    else {
+        return Ok(());
+    };
+    let field = FIELDS.iter().find(|f| f.name == o.field);
+    let instead = match field.map(|f| f.name) {
+        Some("html" | "hgrm" | "hlog" | "csv" | "junit") => {
+            "not a capacity flag: capacity writes one report, --out FILE with --format json, text or csv"
+        }
+        Some("duration_seconds") => {
+            "not a capacity flag: capacity runs each step for --step (default 10s) after --warmup"
+        }
+        _ => {
+            "not a capacity flag: capacity runs each step at one constant rate, open model, from --low and \
+             --high, doubling up to --cap"
+        }
+    };
+    Err(flag_error(&o.flag, &o.field, &o.value, instead))
 }

@@ -10,6 +10,7 @@ mod compare;
 mod merge;
 mod report;
 mod run;
+mod target;
 mod validate;
 
 use std::path::PathBuf;
@@ -98,8 +99,8 @@ pub fn main() -> ExitCode {
     let matches = command().get_matches_from(with_default_subcommand(std::env::args_os()));
     let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     match (&mut cli.command, matches.subcommand()) {
-        (Some(Command::Run(args)), Some((_, m))) => args.fields = field_overrides(m),
-        (Some(Command::Capacity(args)), Some((_, m))) => args.fields = field_overrides(m),
+        (Some(Command::Run(args)), Some((_, m))) => args.target.fields = field_overrides(m),
+        (Some(Command::Capacity(args)), Some((_, m))) => args.target.fields = field_overrides(m),
         _ => {}
     }
     let outcome = match cli.command.unwrap_or_default() {
@@ -134,17 +135,6 @@ pub fn main() -> ExitCode {
         }
     }
 }
-
-/// The fields `openpace capacity` takes as flags (the others are `run`'s only; capacity's
-/// own `--warmup` and `--format` are its steps'.)
-const CAPACITY_FIELDS: [&str; 6] = [
-    "target",
-    "num_workers",
-    "wait",
-    "thresholds",
-    "precision",
-    "max_duration",
-];
 
 /// The flags that set config fields, made from the field table: `--LONG VALUE` with the
 /// field's own description, listed first in the help (the other flags come after them).
@@ -238,7 +228,14 @@ fn command() -> clap::Command {
     Cli::command()
         .mut_subcommand("run", |c| c.args(field_args(|_| true)))
         .mut_subcommand("capacity", |c| {
-            c.args(field_args(|f| CAPACITY_FIELDS.contains(&f.name)))
+            // Every field flag of run; capacity's own --warmup, --format and --out are its
+            // steps' and its report's.
+            let own = ["warmup_seconds", "report_format", "output"];
+            let c = c.args(field_args(|f| !own.contains(&f.name)));
+            // Accepted, to be refused with a message saying what to use, but not offered.
+            capacity::DECIDED_BY_CAPACITY
+                .iter()
+                .fold(c, |c, name| c.mut_arg(*name, |a| a.hide(true)))
         })
 }
 

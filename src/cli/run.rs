@@ -10,9 +10,9 @@ use openpace::config::{Override, ReportFormat, RunConfig};
 use openpace::engine::ProgressMode;
 use openpace::error::Origin;
 use openpace::report::{self, Destination};
-use openpace::targets::net::spec::NetFlags;
 use openpace::{Error, LoadTestRunner, RunResult, calibrate};
 
+use super::target::TargetArgs;
 use super::{Console, finish, flag_error, load, seconds_flag};
 
 /// Flags of `openpace run`. Every value is read by the same code as the config file, so
@@ -20,80 +20,14 @@ use super::{Console, finish, flag_error, load, seconds_flag};
 #[derive(Args, Default)]
 #[command(next_display_order = 100)]
 pub(super) struct RunArgs {
-    /// The field flags given (`--rate`, `--target`, ...), filled in from the field table's
-    /// arguments after parsing (`cli::field_overrides`).
-    #[arg(skip)]
-    pub(super) fields: Vec<Override>,
     /// Config file (JSON). Without one, flags modify the embedded default scenario.
     pub(super) config: Option<PathBuf>,
     /// Print nothing but errors.
     #[arg(long)]
     pub(super) quiet: bool,
-    /// HTTP header "Name: value" for an http:// target (repeatable).
-    #[arg(short = 'H', long = "header", value_name = "HEADER")]
-    headers: Vec<String>,
-    /// HTTP method for an http:// target.
-    #[arg(long, value_name = "METHOD")]
-    method: Option<String>,
-    /// Request body for an http:// target.
-    #[arg(long, value_name = "TEXT")]
-    body: Option<String>,
-    /// File holding the request body for an http:// target.
-    #[arg(long, value_name = "FILE")]
-    body_file: Option<String>,
-    /// Statuses that count as success, e.g. 200,204 (default: 2xx and 3xx).
-    #[arg(long, value_name = "CODES")]
-    expect_status: Option<String>,
-    /// Connections to a network target, N (spread over at most --workers worker threads) or
-    /// `auto`: opened as requests need them, up to 1024 (the default; with --model closed,
-    /// --concurrency).
-    #[arg(short = 'c', long, value_name = "N|auto")]
-    connections: Option<String>,
-    /// Connect timeout of a network target.
-    #[arg(long, value_name = "DURATION")]
-    connect_timeout: Option<String>,
-    /// Bytes a tcp:// target sends: text with \r \n \xHH escapes, or hex:0a0b...
-    #[arg(long, value_name = "PAYLOAD")]
-    payload: Option<String>,
-    /// A tcp:// response ends with these bytes (default \n).
-    #[arg(long, value_name = "DELIMITER")]
-    until: Option<String>,
-    /// A tcp:// response is this many bytes.
-    #[arg(long, value_name = "N")]
-    read_bytes: Option<String>,
-    /// A response of an expected status must hold this text in its body, or it is an error
-    /// of kind `check`.
-    #[arg(long, value_name = "TEXT")]
-    expect_body_contains: Option<String>,
-    /// A response's body must be exactly this many bytes (else kind `check`).
-    #[arg(long, value_name = "N")]
-    expect_body_size: Option<String>,
-    /// A response's body must be JSON whose value at the pointer is VALUE, e.g.
-    /// /status=ok or /items/0/id=7 (repeatable; else kind `check`).
-    #[arg(long, value_name = "POINTER=VALUE")]
-    expect_json: Vec<String>,
-    /// A request set: JSON lines, one request per line (method, url, headers, body or
-    /// body_file; command for redis/memcached; name, weight), sent instead of the one request.
-    #[arg(long, value_name = "FILE")]
-    requests: Option<String>,
-    /// How a request set's lines are taken: round-robin (each weight times in turn, the
-    /// default) or random (by weight, seeded).
-    #[arg(long, value_name = "round-robin|random")]
-    requests_order: Option<String>,
-    /// The command a redis:// or memcached:// target sends, words with templates, e.g.
-    /// "SET key:{{seq}} {{rand_hex 16}}" (default PING; memcached: version).
-    #[arg(long, value_name = "COMMAND")]
-    command: Option<String>,
-    /// PEM file of the CA certificates an https:// target's certificate must chain to,
-    /// instead of the system's roots.
-    #[arg(long, value_name = "FILE")]
-    cacert: Option<String>,
-    /// Accept any certificate from an https:// target (self-signed, expired, other host).
-    #[arg(long)]
-    insecure: bool,
-    /// Any config field, e.g. --set latency_p99_threshold_ms=50 (repeatable).
-    #[arg(long = "set", value_name = "FIELD=VALUE")]
-    pub(super) set: Vec<String>,
+    /// What the run sends: the field flags, the network flags and `--set`.
+    #[command(flatten)]
+    pub(super) target: TargetArgs,
     /// A report of `openpace calibrate`: prints the run's figures beside its floors.
     #[arg(long, value_name = "FILE")]
     calibration: Option<PathBuf>,
@@ -114,85 +48,8 @@ pub(super) struct RunArgs {
     start_tolerance: Option<String>,
 }
 
-impl RunArgs {
-    /// The flags of a run given only these field flags and `--set` pairs.
-    pub(super) fn with_fields(fields: Vec<Override>, set: &[String]) -> RunArgs {
-        RunArgs {
-            fields,
-            set: set.to_vec(),
-            ..RunArgs::default()
-        }
-    }
-
-    /// The flags that were given, as overrides of config fields: the field flags, the
-    /// network flags folded into the target, then `--set`.
-    pub(super) fn overrides(&self) -> Result<Vec<Override>, Error> {
-        let mut overrides = self.fields.clone();
-        self.net_target(&mut overrides)?;
-        for pair in &self.set {
-            let Some((field, value)) = pair.split_once('=') else {
-                return Err(flag_error(
-                    "--set",
-                    "--set",
-                    pair,
-                    "FIELD=VALUE, e.g. --set latency_p99_threshold_ms=50",
-                ));
-            };
-            overrides.push(Override::new("--set", field.trim(), value));
-        }
-        Ok(overrides)
-    }
-
-    /// With any of the network flags (-H, --method, --connections, ...), the target
-    /// override becomes the object they describe with the `--target` URL.
-    fn net_target(&self, overrides: &mut Vec<Override>) -> Result<(), Error> {
-        let net = NetFlags {
-            headers: self.headers.clone(),
-            method: self.method.clone(),
-            body: self.body.clone(),
-            body_file: self.body_file.clone(),
-            expect_status: self.expect_status.clone(),
-            connections: self.connections.clone(),
-            connect_timeout: self.connect_timeout.clone(),
-            payload: self.payload.clone(),
-            until: self.until.clone(),
-            read_bytes: self.read_bytes.clone(),
-            cacert: self.cacert.clone(),
-            command: self.command.clone(),
-            expect_body_contains: self.expect_body_contains.clone(),
-            expect_body_size: self.expect_body_size.clone(),
-            expect_json: self.expect_json.clone(),
-            requests: self.requests.clone(),
-            requests_order: self.requests_order.clone(),
-            insecure: self.insecure,
-        };
-        if !net.any() {
-            return Ok(());
-        }
-        let given = self.fields.iter().find(|o| o.field == "target");
-        let given = given.and_then(|o| o.value.as_str());
-        let Some(target) = given.filter(|t| t.contains("://")) else {
-            return Err(flag_error(
-                "--target",
-                "target",
-                given.unwrap_or("(none)"),
-                "an http://, https://, tcp://, redis:// or memcached:// URL, which -H, \
-                 --method, --body, --connections, --cacert, --payload, --command and the like \
-                 configure",
-            ));
-        };
-        overrides.retain(|o| o.field != "target");
-        overrides.push(Override {
-            flag: "--target".into(),
-            field: "target".into(),
-            value: net.object(target),
-        });
-        Ok(())
-    }
-}
-
 pub(super) fn run(args: &RunArgs) -> Result<u8, Error> {
-    let overrides = args.overrides()?;
+    let overrides = args.target.overrides()?;
     let run = load(args.config.as_ref(), &overrides)?;
     let calibration = args
         .calibration
