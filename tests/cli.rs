@@ -484,10 +484,102 @@ fn a_ramp_says_what_it_schedules() {
     assert!(!summary.contains("Target RPS"), "{summary}");
     let progress: Vec<String> = stderr(&out)
         .lines()
-        .filter(|l| l.starts_with('['))
+        .filter(|l| l.starts_with('[') && !l.starts_with("[warmup]"))
         .map(String::from)
         .collect();
     // The first second ramps from 100 to 2000 (1,050 scheduled), the second holds 2000.
-    assert!(progress[0].contains("scheduled 1050.0"), "{progress:?}");
-    assert!(progress[1].contains("scheduled 2000.0"), "{progress:?}");
+    assert!(progress[0].contains("of 1050 RPS"), "{progress:?}");
+    assert!(progress[1].contains("of 2000 RPS"), "{progress:?}");
+}
+
+/// A name long enough to wrap any progress line that printed it whole.
+const LONG_NAME: &str = "a scenario whose name is long enough to push any progress line past 80";
+
+/// The lines of `text` as a terminal shows them: ANSI escapes removed, split at carriage
+/// returns (each a redraw) and newlines.
+fn screen_lines(text: &str) -> Vec<String> {
+    let mut plain = String::new();
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' && chars.peek() == Some(&'[') {
+            // A CSI sequence ends at its first letter.
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            plain.push(c);
+        }
+    }
+    plain
+        .split(['\r', '\n'])
+        .map(|l| l.trim_end().to_string())
+        .collect()
+}
+
+/// Issue 16: without a terminal, one line per interval and one for the warmup, each within
+/// 80 columns and naming the scenario once.
+#[test]
+fn progress_lines_fit_80_columns_and_say_warming_up() {
+    let out = openpace(&[
+        "--target", "noop", "-R", "200", "-d", "2s", "--warmup", "1s", "--out", "none", "--name",
+        LONG_NAME,
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let progress: Vec<String> = stderr(&out)
+        .lines()
+        .filter(|l| l.starts_with('['))
+        .map(String::from)
+        .collect();
+    assert!(progress[0].starts_with("[warmup] ") && progress[0].contains("warming up for 1.0s"));
+    assert_eq!(progress.len(), 3, "{progress:?}");
+    for line in &progress {
+        assert!(line.chars().count() <= 80, "{} columns: {line}", line.len());
+        assert_eq!(line.matches("a scenario").count(), 1, "{line}");
+    }
+    assert!(progress[1].starts_with("[1.0/2.0s] a scenario") && progress[1].contains("of 200 RPS"));
+}
+
+/// Issue 16: on a terminal (a pseudo-terminal of 80 columns, made by util-linux's `script`),
+/// the bar names the scenario once, fits the width, says "warming up" during the warmup,
+/// moves a few times a second between the 1-second intervals and never counts past the
+/// schedule.
+#[test]
+fn the_progress_bar_fits_80_columns_and_moves_between_intervals() {
+    let command = format!(
+        "stty cols 80; {} --target noop -R 200 -d 2s --warmup 1s --out none --name '{LONG_NAME}'",
+        env!("CARGO_BIN_EXE_openpace")
+    );
+    let Ok(out) = std::process::Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .output()
+    else {
+        eprintln!("skipped: util-linux's `script` is not installed");
+        return;
+    };
+    assert!(out.status.success(), "{}", stderr(&out));
+    let screen = screen_lines(&String::from_utf8_lossy(&out.stdout));
+    let bar: Vec<&String> = screen
+        .iter()
+        .filter(|l| l.starts_with("a scenario"))
+        .collect();
+    assert!(bar.iter().any(|l| l.contains("warming up")), "{bar:#?}");
+    let mut clocks = Vec::new();
+    for line in &bar {
+        assert!(line.chars().count() <= 80, "{} columns: {line}", line.len());
+        assert_eq!(line.matches("a scenario").count(), 1, "{line}");
+        if let Some(at) = line
+            .split_whitespace()
+            .find_map(|w| w.strip_suffix("/2.0s"))
+        {
+            let at: f64 = at.parse().unwrap();
+            assert!((0.0..=2.0).contains(&at), "{line}");
+            if !clocks.contains(&at) {
+                clocks.push(at);
+            }
+        }
+    }
+    // Two intervals closed; a bar that only moved with them would show two clocks.
+    assert!(clocks.len() >= 4, "{clocks:?}");
 }

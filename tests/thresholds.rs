@@ -163,11 +163,11 @@ fn progress_is_one_line_per_interval_and_nothing_when_quiet() {
     let out = run(&["--out", "none"]);
     let progress: Vec<String> = stderr(&out)
         .lines()
-        .filter(|l| l.starts_with('['))
+        .filter(|l| l.starts_with('[') && !l.starts_with("[warmup]"))
         .map(String::from)
         .collect();
     assert!((3..=5).contains(&progress.len()), "{progress:?}");
-    assert!(progress[0].contains("scheduled 100.0, achieved") && progress[0].contains("p99"));
+    assert!(progress[0].contains("100 of 100 RPS") && progress[0].contains("p99"));
     let quiet = run(&["--out", "none", "--quiet"]);
     assert!(quiet.stderr.is_empty() && quiet.stdout.is_empty());
 }

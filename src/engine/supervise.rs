@@ -265,8 +265,11 @@ impl Supervisor {
         let timer = loop {
             let now = self.clock.now_ns();
             series.iter_mut().for_each(|s| s.catch_up(now, &mut watch));
+            watch.tick(now);
             let next = series.iter().map(|s| s.due_ns()).min().unwrap_or(now);
-            let wait = Duration::from_nanos(next.saturating_sub(now)).max(Duration::from_millis(1));
+            let wait = Duration::from_nanos(next.saturating_sub(now))
+                .min(watch.tick_every())
+                .max(Duration::from_millis(1));
             match timer_done.recv_timeout(wait) {
                 Ok(outcome) => break Some(outcome),
                 Err(RecvTimeoutError::Timeout) => continue,
@@ -354,6 +357,7 @@ impl Supervisor {
                 stop_seen = Some(now);
             }
             series.iter_mut().for_each(|s| s.catch_up(now, watch));
+            watch.tick(now);
             let (live, stuck) = live_and_stuck(scenarios, now);
             if live == 0 || live == stuck {
                 return stop_seen;

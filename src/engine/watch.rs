@@ -4,10 +4,13 @@
 //! is checked against every threshold of its scenario; a breach is an [`Alert`]: recorded
 //! in the result, printed on stderr when progress is shown, and handed to `--notify-cmd`.
 //! Progress is one line per scenario and interval, or an indicatif bar when stderr is a
-//! terminal. With `abort_on_fail`, the run is stopped as soon as a threshold can no longer
+//! terminal, redrawn every [`TICK`] between intervals (its clock moves; the figures are the
+//! last interval's). Either fits [`COLUMNS`] columns, names the scenario once, says "warming
+//! up" during the warmup and never counts past the schedule (what comes after is the drain). With `abort_on_fail`, the run is stopped as soon as a threshold can no longer
 //! pass over the whole schedule, given what has been measured so far.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::json;
@@ -29,13 +32,28 @@ pub enum ProgressMode {
     Bar,
 }
 
+/// How often the bar is redrawn between intervals.
+pub(crate) const TICK: Duration = Duration::from_millis(250);
+/// The width a progress line fits in: longer ones are cut, never wrapped.
+const COLUMNS: usize = 80;
+/// The most of a scenario's name the bar shows in front of it.
+const NAME_COLUMNS: usize = 16;
+
 struct Watched {
     name: String,
+    /// Where the measured window starts on the run clock (the warmup's end).
+    warmup_ns: u64,
+    /// The measured window, and the longest it may go on (until precise: max_duration).
+    duration_s: f64,
+    longest_s: f64,
+    /// The last interval's figures, beside the bar's clock.
+    figures: String,
+    /// In lines mode, whether "warming up" has been said.
+    warmup_said: bool,
     thresholds: Vec<Threshold>,
     abort_on_fail: bool,
     /// Requests the measured window intends (0 for the closed model: nothing to abort on).
     planned: u64,
-    duration_s: f64,
     alerts: Vec<Alert>,
     bar: Option<ProgressBar>,
 }
@@ -48,6 +66,8 @@ pub(crate) struct Watch {
     notifier: Option<Notifier>,
     /// Why the run was aborted, if it was.
     pub aborted: Option<String>,
+    /// When [`Watch::tick`] last redrew.
+    last_tick_ns: Option<u64>,
     _bars: Option<MultiProgress>,
 }
 
@@ -60,27 +80,37 @@ impl Watch {
     ) -> Watch {
         let bars = (mode == ProgressMode::Bar)
             .then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr()));
-        let style = ProgressStyle::with_template("{prefix:.bold} [{bar:24}] {msg}")
+        // wide_msg takes the terminal's width left and is cut there, never wrapped.
+        let style = ProgressStyle::with_template("{prefix:.bold} {bar:10} {wide_msg}")
             .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> ");
+            .progress_chars("=>-");
         let scenarios = configs
             .iter()
             .map(|c| {
                 let bar = bars.as_ref().map(|m| {
-                    let bar = m.add(ProgressBar::new((c.duration_seconds * 1000.0) as u64));
+                    let bar = m.add(ProgressBar::new((c.longest_duration() * 1000.0) as u64));
                     bar.set_style(style.clone());
-                    bar.set_prefix(c.name.clone());
+                    bar.set_prefix(fit(&c.name, NAME_COLUMNS));
+                    bar.set_message(if c.warmup_seconds > 0.0 {
+                        "warming up"
+                    } else {
+                        "starting"
+                    });
                     bar
                 });
                 Watched {
                     name: c.name.clone(),
+                    warmup_ns: super::seconds_to_ns(c.warmup_seconds),
+                    duration_s: c.duration_seconds,
+                    longest_s: c.longest_duration(),
+                    figures: String::new(),
+                    warmup_said: false,
                     thresholds: c.thresholds(),
                     abort_on_fail: c.abort_on_fail,
                     planned: match c.model {
                         crate::base::Model::Open => c.rate_profile().total().round() as u64,
                         crate::base::Model::Closed => 0,
                     },
-                    duration_s: c.duration_seconds,
                     alerts: Vec::new(),
                     bar,
                 }
@@ -92,7 +122,47 @@ impl Watch {
             stop,
             notifier,
             aborted: None,
+            last_tick_ns: None,
             _bars: bars,
+        }
+    }
+
+    /// How long the collector may sleep before the progress wants redrawing: [`TICK`] for a
+    /// bar, else no limit.
+    pub fn tick_every(&self) -> Duration {
+        match self.mode {
+            ProgressMode::Bar => TICK,
+            _ => Duration::MAX,
+        }
+    }
+
+    /// Called by the collector whenever it wakes, `now_ns` on the run clock: the bar's clock
+    /// moves; in lines mode a scenario in its warmup says so, once.
+    pub fn tick(&mut self, now_ns: u64) {
+        if self
+            .last_tick_ns
+            .is_some_and(|t| now_ns < t + TICK.as_nanos() as u64)
+        {
+            return;
+        }
+        self.last_tick_ns = Some(now_ns);
+        for s in &mut self.scenarios {
+            let elapsed_s = (now_ns as f64 - s.warmup_ns as f64) / 1e9;
+            match (self.mode, &s.bar) {
+                (ProgressMode::Bar, Some(bar)) => {
+                    bar.set_position((elapsed_s.clamp(0.0, s.longest_s) * 1000.0) as u64);
+                    bar.set_message(s.bar_message(elapsed_s));
+                }
+                (ProgressMode::Lines, _) if elapsed_s < 0.0 && !s.warmup_said => {
+                    s.warmup_said = true;
+                    let what = format!(
+                        "warming up for {:.1}s, then {:.1}s measured",
+                        -elapsed_s, s.duration_s
+                    );
+                    eprintln!("{}", s.line("warmup", &what));
+                }
+                _ => {}
+            }
         }
     }
 
@@ -133,13 +203,13 @@ impl Watch {
             }
             s.alerts.push(alert);
         }
-        let line = progress_line(&s.name, row, s.duration_s);
+        s.figures = figures(row);
         match (self.mode, &s.bar) {
             (ProgressMode::Bar, Some(bar)) => {
-                bar.set_position((row.end_s.clamp(0.0, s.duration_s) * 1000.0) as u64);
-                bar.set_message(line);
+                bar.set_position((row.end_s.clamp(0.0, s.longest_s) * 1000.0) as u64);
+                bar.set_message(s.bar_message(row.end_s));
             }
-            (ProgressMode::Lines, _) => eprintln!("{line}"),
+            (ProgressMode::Lines, _) => eprintln!("{}", s.line(&s.clock(row.end_s), &s.figures)),
             _ => {}
         }
         if s.abort_on_fail && s.planned > 0 && self.aborted.is_none() {
@@ -183,9 +253,65 @@ fn print(mode: ProgressMode, bar: Option<&ProgressBar>, line: &str) {
     }
 }
 
-/// One line of live progress for an interval that just closed: the rate the schedule meant
-/// for that interval (a ramp's, a spike's) beside the rate achieved.
-pub(crate) fn progress_line(name: &str, row: &IntervalStats, duration_s: f64) -> String {
+impl Watched {
+    /// Where the scenario is `elapsed_s` into its measured window (negative: in the warmup):
+    /// `warming up, 1.2s left`, `3.0/10.0s`, until precise `12.0s, max 100.0s`, or past the
+    /// schedule `10.0s + drain`.
+    fn clock(&self, elapsed_s: f64) -> String {
+        if elapsed_s < 0.0 {
+            format!("warming up, {:.1}s left", -elapsed_s)
+        } else if elapsed_s <= self.duration_s + 1e-9 {
+            format!("{elapsed_s:.1}/{:.1}s", self.duration_s)
+        } else if elapsed_s <= self.longest_s + 1e-9 {
+            // Until precise: on past duration_seconds, up to max_duration.
+            format!("{elapsed_s:.1}s, max {:.1}s", self.longest_s)
+        } else {
+            format!("{:.1}s + drain", self.longest_s)
+        }
+    }
+
+    /// The bar's message: its clock and the last interval's figures.
+    fn bar_message(&self, elapsed_s: f64) -> String {
+        format!("{} {}", self.clock(elapsed_s), self.figures)
+    }
+
+    /// A line of lines mode, `[clock] name: what`, within [`COLUMNS`]: the name is shortened
+    /// first, then the end cut.
+    fn line(&self, clock: &str, what: &str) -> String {
+        let room = COLUMNS.saturating_sub(clock.len() + what.chars().count() + 5);
+        let name = fit(&self.name, room.max(12));
+        fit(&format!("[{clock}] {name}: {what}"), COLUMNS)
+    }
+}
+
+/// `text` cut to `columns` characters, the last one `~` when cut.
+fn fit(text: &str, columns: usize) -> String {
+    if text.chars().count() <= columns {
+        return text.to_string();
+    }
+    let mut cut: String = text.chars().take(columns.saturating_sub(1)).collect();
+    cut.push('~');
+    cut
+}
+
+/// A latency given in ms, in the unit that reads best: `45us`, `1.23ms`, `2.10s`.
+fn latency(ms: f64) -> String {
+    if ms < 0.01 {
+        format!("{:.1}us", ms * 1000.0)
+    } else if ms < 1.0 {
+        format!("{:.0}us", ms * 1000.0)
+    } else if ms < 1000.0 {
+        format!("{ms:.2}ms")
+    } else {
+        format!("{:.2}s", ms / 1000.0)
+    }
+}
+
+/// The figures of an interval that just closed, `1000 of 1000 RPS, p50 45us p99 120us max
+/// 2.93ms, 0 errors`: the rate achieved beside the rate the
+/// schedule meant for it (a ramp's, a spike's), response-time percentiles, and the faults
+/// (timeouts and drops only when there are any).
+pub(crate) fn figures(row: &IntervalStats) -> String {
     let seconds = row.end_s - row.start_s;
     let scheduled = if seconds > 0.0 {
         row.scheduled / seconds
@@ -193,15 +319,27 @@ pub(crate) fn progress_line(name: &str, row: &IntervalStats, duration_s: f64) ->
         0.0
     };
     let r = &row.response_time_ms;
-    // Never past the schedule: what ends after it is the drain of requests sent within it.
-    let at = if row.end_s > duration_s + 1e-9 {
-        format!("{duration_s:.1}s + drain")
-    } else {
-        format!("{:6.1}/{duration_s:.1}s", row.end_s)
+    let rate = |rps: f64| {
+        if rps >= 99.95 {
+            format!("{rps:.0}")
+        } else {
+            format!("{rps:.1}")
+        }
     };
-    format!(
-        "[{at}] {name}: scheduled {:.1}, achieved {:.1} RPS | p50 {:.2} p99 {:.2} max {:.2} ms \
-         | errors {}, timeouts {}, dropped {}",
-        scheduled, row.achieved_rps, r.p50, r.p99, r.max, row.errors, row.timeouts, row.dropped
-    )
+    let mut text = format!(
+        "{} of {} RPS, p50 {} p99 {} max {}, {} errors",
+        rate(row.achieved_rps),
+        rate(scheduled),
+        latency(r.p50),
+        latency(r.p99),
+        latency(r.max),
+        row.errors
+    );
+    if row.timeouts > 0 {
+        text.push_str(&format!(", {} timeouts", row.timeouts));
+    }
+    if row.dropped > 0 {
+        text.push_str(&format!(", {} dropped", row.dropped));
+    }
+    text
 }
