@@ -59,7 +59,7 @@ enum Command {
     ExampleConfig,
     /// Find the highest constant rate at which the target still meets its thresholds, by
     /// short steps and bisection.
-    Capacity(capacity::CapacityArgs),
+    Capacity(Box<capacity::CapacityArgs>),
     /// Render a saved JSON result again in any format (json, text, hgrm, hlog, csv, html,
     /// junit), to a file or to standard output.
     Report(report::ReportArgs),
