@@ -146,6 +146,15 @@ fn the_example_config_is_valid() {
     let out = openpace(&["validate", &path]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(String::from_utf8_lossy(&out.stdout).contains("valid, 1 scenario(s)"));
+    // Issue 16: the example is one coherent scenario a user adapts: its name and description
+    // say what its target and figures are.
+    let example: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let target = example["target"].as_str().unwrap();
+    assert!(target.starts_with("http://127.0.0.1:"), "{target}");
+    assert!(example["name"].as_str().unwrap().contains(target));
+    let description = example["description"].as_str().unwrap();
+    let rate = example["target_rps"].to_string();
+    assert!(description.contains(&format!("{rate} RPS")), "{description}");
 }
 
 #[test]

@@ -107,14 +107,14 @@ macro_rules! run_field {
 pub static FIELDS: &[Field] = &[
     field!(
         name,
-        "\"Feature Extraction Load Test\"",
+        "\"GET http://127.0.0.1:8080/\"",
         "shown in the summary and the report",
         flag("name", "NAME"),
         |c, v, r| r.string(v)?
     ),
     field!(
         description,
-        "\"CNN+LSTM feature extraction under load\"",
+        "\"the service on port 8080 at 50 RPS for a minute\"",
         "free text for the report",
         |c, v, r| r.string(v)?
     ),
@@ -127,7 +127,7 @@ pub static FIELDS: &[Field] = &[
     ),
     field!(
         duration_seconds,
-        "120",
+        "60",
         "length of the measured window: seconds or \"2m\"",
         flag("duration", "DURATION"),
         |c, v, r| r.seconds(v)?
@@ -294,7 +294,7 @@ pub static FIELDS: &[Field] = &[
     ),
     field!(
         target,
-        "\"sleep:20ms\"",
+        "\"http://127.0.0.1:8080/\"",
         "noop, spin:DURATION, spin:exp:MEAN, spin:lognormal:MEDIAN:SIGMA, sleep:DURATION, \
          features[:OPTIONS], http[s]://HOST:PORT/PATH, tcp://HOST:PORT, redis://HOST:PORT, \
          memcached://HOST:PORT, or {\"http\": {\"url\": \"https://...\", \"connections\": 64, \
