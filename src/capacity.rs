@@ -249,6 +249,31 @@ pub fn search(
         steps.push(record);
         Ok(outcome)
     };
+    let (passed, failed, interrupted) = bracket(&mut step, options)?;
+    let first_failed_reasons = failed
+        .and_then(|rate| steps.iter().find(|s| s.rate == rate))
+        .map(|s| s.reasons.clone())
+        .unwrap_or_default();
+    Ok(CapacityReport {
+        tool: format!("openpace {}", env!("CARGO_PKG_VERSION")),
+        scenario: base.name.clone(),
+        target: base.target.to_string(),
+        options: *options,
+        highest_passed: passed,
+        first_failed: failed,
+        first_failed_reasons,
+        steps,
+        interrupted,
+    })
+}
+
+/// The search itself, over `step` (which runs a rate: `Some(passed)`, or `None` when a stop
+/// cut it short): the lower bound, the upper doubled while it passes up to the cap, then
+/// bisection. Returns the highest rate passed, the lowest failed, and whether a stop ended it.
+fn bracket(
+    step: &mut impl FnMut(f64) -> Result<Option<bool>, Error>,
+    options: &CapacityOptions,
+) -> Result<(Option<f64>, Option<f64>, bool), Error> {
     let (mut passed, mut failed) = (None, None);
     let mut interrupted = false;
     let mut runs = 1;
@@ -289,21 +314,7 @@ pub fn search(
         }
         runs += 1;
     }
-    let first_failed_reasons = failed
-        .and_then(|rate| steps.iter().find(|s| s.rate == rate))
-        .map(|s| s.reasons.clone())
-        .unwrap_or_default();
-    Ok(CapacityReport {
-        tool: format!("openpace {}", env!("CARGO_PKG_VERSION")),
-        scenario: base.name.clone(),
-        target: base.target.to_string(),
-        options: *options,
-        highest_passed: passed,
-        first_failed: failed,
-        first_failed_reasons,
-        steps,
-        interrupted,
-    })
+    Ok((passed, failed, interrupted))
 }
 
 /// The report as text.
@@ -411,6 +422,39 @@ pub fn csv(r: &CapacityReport) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The search over a target that passes below 3,000 RPS: from --high 100 it doubles to
+    /// 3,200 (the first failure), then bisects to within the precision; with --cap 1,000 it
+    /// stops there, every step passed.
+    #[test]
+    fn the_upper_bound_doubles_until_a_failure_or_the_cap() {
+        let search = |cap: f64| {
+            let mut tried = Vec::new();
+            let options = CapacityOptions {
+                low: 10.0,
+                high: 100.0,
+                cap,
+                ..CapacityOptions::default()
+            };
+            let mut step = |rate: f64| {
+                tried.push(rate);
+                Ok(Some(rate < 3000.0))
+            };
+            let found = bracket(&mut step, &options).unwrap();
+            (found, tried)
+        };
+        let ((passed, failed, interrupted), tried) = search(DEFAULT_CAP);
+        assert_eq!(
+            tried[..7],
+            [10.0, 100.0, 200.0, 400.0, 800.0, 1600.0, 3200.0]
+        );
+        let (passed, failed) = (passed.unwrap(), failed.unwrap());
+        assert!(passed < 3000.0 && failed >= 3000.0 && (failed - passed) / passed <= 0.05);
+        assert!(!interrupted);
+        let ((passed, failed, _), tried) = search(1000.0);
+        assert_eq!(tried, [10.0, 100.0, 200.0, 400.0, 800.0, 1000.0]);
+        assert_eq!((passed, failed), (Some(1000.0), None));
+    }
 
     #[test]
     fn options_are_checked() {
