@@ -154,7 +154,10 @@ fn the_example_config_is_valid() {
     assert!(example["name"].as_str().unwrap().contains(target));
     let description = example["description"].as_str().unwrap();
     let rate = example["target_rps"].to_string();
-    assert!(description.contains(&format!("{rate} RPS")), "{description}");
+    assert!(
+        description.contains(&format!("{rate} RPS")),
+        "{description}"
+    );
 }
 
 #[test]

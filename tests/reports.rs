@@ -122,7 +122,9 @@ fn every_format_is_written_and_renders_again_byte_for_byte() {
     assert!(!html.contains("http://") && !html.contains("https://"));
     let charts = html.matches("<section class=\"chart\">").count();
     assert_eq!(html.matches("<svg").count(), charts);
-    assert_eq!(charts, 6, "4 latency/rate charts and CPU and memory");
+    // Response, service, rate, spectrum, dispatch, error and success rate (the default
+    // thresholds include both), CPU and memory.
+    assert_eq!(charts, 8);
     assert!(html.contains("PASSED"));
 
     // Rendering again from the JSON gives the same bytes, format by format.

@@ -182,19 +182,11 @@ fn spectra(m: &MetricComparison, a: &ScenarioResult, b: &ScenarioResult) -> Resu
     let series = |s: &ScenarioResult, name: &str, color: &'static str| {
         let (points, band) = spectrum(&decode(encoded(s))?, per_unit, true);
         Ok::<_, String>(Series {
-            name: name.to_string(),
-            color,
-            points,
             band,
+            ..Series::line(name, color, points)
         })
     };
-    Ok(Chart {
-        title: format!("{}: percentile spectrum, A against B", m.metric),
-        x_label: "percentile".into(),
-        y_label: m.unit.replace("us", "µs"),
-        series: vec![series(a, "A", "#1f77b4")?, series(b, "B", "#d62728")?],
-        hlines: Vec::new(),
-        bands: Vec::new(),
-        x_axis: XAxis::Nines,
-    })
+    let series = vec![series(a, "A", "#1f77b4")?, series(b, "B", "#d62728")?];
+    let title = format!("{}: percentile spectrum, A against B", m.metric);
+    Ok(Chart::new(title, "percentile", &m.unit, XAxis::Nines, series).in_time_unit(per_unit))
 }

@@ -1,30 +1,43 @@
 //! The HTML report: one self-contained page (no scripts, fonts, styles or images to load).
 //!
 //! At the top, the run's verdict and, per scenario, a summary table and the thresholds. Then
-//! one chart per section: response-time percentiles over time with the threshold lines;
-//! scheduled against achieved rate; the percentile spectrum on the "nines" axis, corrected
-//! (response) against uncorrected (service); dispatch delay over time; and the process's CPU
-//! and memory over time when they were sampled. Flagged intervals are shaded.
+//! one chart per section: response and service time percentiles over time; scheduled
+//! against achieved rate; the percentile spectrum on the "nines" axis, corrected (response)
+//! against uncorrected (service); dispatch delay over time; the error and success rates and
+//! the faults per interval when there were faults or thresholds on them; and the process's
+//! CPU and memory over time when they were sampled.
+//!
+//! Every threshold is drawn on the chart of its metric, as its limit and as the series of
+//! its statistic over time (a `response p99.9` threshold adds a p99.9 line), each value the
+//! one its alert judges; those with no series over time are listed. Every chart over time
+//! shares one time axis, warmup included and shaded; suspect intervals are shaded, in each
+//! legend and listed with their reasons under the charts. Times read in the unit their size
+//! calls for (µs, ms, s).
 
 use std::fmt::Write;
 
 use super::junit::escape;
-use super::svg::{Chart, HLine, Series, XAxis, render};
+use super::svg::{Chart, HLine, Series, Shade, ShadeKind, XAxis, render};
 use crate::metrics::confidence;
 use crate::metrics::encoding::decode;
-use crate::metrics::result::Ci95;
+use crate::metrics::result::{Ci95, ThresholdResult};
+use crate::metrics::threshold::Threshold;
 use crate::metrics::{LatencySummary, RunResult, ScenarioResult};
 
-const STYLE: &str = "body{font:14px/1.45 system-ui,sans-serif;margin:24px auto;max-width:980px;\
-color:#222}h1{font-size:22px}h2{font-size:18px;margin-top:32px}table{border-collapse:collapse;\
+const STYLE: &str = "body{font:15px/1.45 system-ui,sans-serif;margin:24px auto;max-width:1200px;\
+padding:0 16px;color:#222}h1{font-size:22px}h2{font-size:18px;margin-top:32px}table{border-collapse:collapse;\
 margin:8px 0}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}th{background:#f3f3f3}\
 td:first-child,th:first-child{text-align:left}.pass{color:#176b2c;font-weight:600}\
 .fail{color:#b00020;font-weight:600}.inconclusive{color:#8a5a00;font-weight:600}.note{color:#b00020}.banner{font-size:18px;padding:8px 12px;\
 border-radius:4px;display:inline-block}.banner.pass{background:#e5f5e8}.banner.fail{background:\
-#fde8ea}svg.chart{font:11px sans-serif}.t{font-size:13px;font-weight:600}.grid{stroke:#e6e6e6}\
+#fde8ea}svg.chart{display:block;width:100%;height:auto;font:14px sans-serif;margin:12px 0}\
+.t{font-size:16px;font-weight:600}.grid{stroke:#e6e6e6}\
 .frame{fill:none;stroke:#999}.xl{text-anchor:middle;fill:#555}.yl{text-anchor:end;fill:#555}\
-.xt,.yt{text-anchor:middle;fill:#333}.line{fill:none;stroke-width:1.8}.limit{stroke-width:1.2;\
-stroke-dasharray:5 4}.ll{text-anchor:end}.lg{fill:#333}.band{fill:#f2c94c;opacity:.28}";
+.xt,.yt{text-anchor:middle;fill:#333}.line{fill:none;stroke-width:2}.dash{stroke-width:1.2;\
+stroke-dasharray:4 3}.limit{stroke-width:1.4;stroke-dasharray:6 4}.ll{text-anchor:end}\
+.lg{fill:#333}.band{fill:#f2c94c;opacity:.35}.warm{fill:#9e9e9e;opacity:.18}\
+.legend{color:#444}.swatch{display:inline-block;width:18px;height:12px;vertical-align:middle}\
+.swatch.band{background:#f2c94c;opacity:.6}ul.suspect{margin-top:0;color:#444}";
 
 /// Opens a page: its `title`, the style, and the `heading` above everything.
 pub(super) fn page_head(page: &mut String, title: &str, heading: &str) {
@@ -75,17 +88,19 @@ pub fn html(result: &RunResult) -> Result<String, String> {
     for warning in &result.warnings {
         let _ = write!(page, "<p class=\"note\">warning: {}</p>", escape(warning));
     }
+    let axis = TimeAxis::of(result);
     for (index, s) in result.scenarios.iter().enumerate() {
         summary_section(&mut page, s);
-        for chart in scenario_charts(s, index)? {
+        for chart in scenario_charts(s, index, axis)? {
             let _ = write!(
                 page,
                 "<section class=\"chart\">{}</section>",
                 render(&chart)
             );
         }
+        chart_notes(&mut page, s);
     }
-    for chart in resource_charts(result) {
+    for chart in resource_charts(result, axis) {
         let _ = write!(
             page,
             "<section class=\"chart\">{}</section>",
@@ -315,6 +330,76 @@ fn threshold_table(page: &mut String, s: &ScenarioResult) {
     }
 }
 
+/// The time axis every chart over time of a page shares: from the earliest warmup to the
+/// last interval or resource sample, so that a moment sits at one x on every chart.
+#[derive(Clone, Copy)]
+struct TimeAxis {
+    from: f64,
+    to: f64,
+}
+
+impl TimeAxis {
+    fn of(result: &RunResult) -> TimeAxis {
+        let (mut from, mut to) = (0.0f64, 0.0f64);
+        for s in &result.scenarios {
+            from = from.min(-s.warmup_s);
+            to = to.max(s.duration_s);
+            for i in &s.intervals {
+                (from, to) = (from.min(i.start_s), to.max(i.end_s));
+            }
+        }
+        for x in &result.resources.monitor.samples {
+            (from, to) = (from.min(x.start_s), to.max(x.end_s));
+        }
+        TimeAxis {
+            from,
+            to: if to > from { to } else { from + 1.0 },
+        }
+    }
+
+    /// A chart over this axis: `series` against seconds, with the scenario's warmup and
+    /// suspect intervals shaded (`s`: none for the process's charts but the warmup).
+    fn chart(
+        &self,
+        title: String,
+        y_label: &str,
+        series: Vec<Series>,
+        shades: Vec<Shade>,
+    ) -> Chart {
+        Chart {
+            shades,
+            x_range: Some((self.from, self.to)),
+            ..Chart::new(
+                title,
+                "seconds into the measured window (negative: warmup)",
+                y_label,
+                XAxis::Linear,
+                series,
+            )
+        }
+    }
+}
+
+/// The shaded ranges of a scenario's charts over time: its warmup and each suspect
+/// interval.
+fn shades(s: &ScenarioResult) -> Vec<Shade> {
+    let warmup = (s.warmup_s > 0.0).then_some(Shade {
+        from: -s.warmup_s,
+        to: 0.0,
+        kind: ShadeKind::Warmup,
+    });
+    let suspect = s
+        .intervals
+        .iter()
+        .filter(|i| !i.flags.is_empty())
+        .map(|i| Shade {
+            from: i.start_s,
+            to: i.end_s,
+            kind: ShadeKind::Suspect,
+        });
+    warmup.into_iter().chain(suspect).collect()
+}
+
 fn over_time(
     s: &ScenarioResult,
     value: impl Fn(&crate::metrics::IntervalStats) -> f64,
@@ -325,15 +410,14 @@ fn over_time(
         .collect()
 }
 
+/// The p50, p90 and p99 of a latency over time with their 95% bands, and the max (dashed,
+/// underneath: at low rates it is the p99), in the summary's unit.
 fn percentile_series(
     s: &ScenarioResult,
     pick: fn(&crate::metrics::IntervalStats) -> &LatencySummary,
 ) -> Vec<Series> {
     type Ci = fn(&Ci95) -> Option<[f64; 2]>;
     let line = |name: &str, color, f: fn(&LatencySummary) -> f64, ci: Option<Ci>| Series {
-        name: name.to_string(),
-        color,
-        points: over_time(s, |i| f(pick(i))),
         // Each interval's 95% band, where the interval has one.
         band: ci.map_or_else(Vec::new, |ci| {
             s.intervals
@@ -344,46 +428,110 @@ fn percentile_series(
                 })
                 .collect()
         }),
+        ..Series::line(name, color, over_time(s, |i| f(pick(i))))
     };
     vec![
         line("p50", "#1f77b4", |l| l.p50, Some(|c| c.p50)),
         line("p90", "#2ca02c", |l| l.p90, Some(|c| c.p90)),
         line("p99", "#d62728", |l| l.p99, Some(|c| c.p99)),
-        line("max", "#7f7f7f", |l| l.max, None),
+        Series {
+            dashed: true,
+            ..line("max", "#7f7f7f", |l| l.max, None)
+        },
     ]
 }
 
-/// The x ranges of the flagged intervals, shaded on the charts over time.
-fn flagged_bands(s: &ScenarioResult) -> Vec<(f64, f64)> {
-    s.intervals
-        .iter()
-        .filter(|i| !i.flags.is_empty())
-        .map(|i| (i.start_s, i.end_s))
-        .collect()
+/// The chart of a scenario a threshold is drawn on, by its metric.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Home {
+    Response,
+    Service,
+    Dispatch,
+    Rate,
+    Shares,
+    Faults,
 }
 
-/// The response-time thresholds in ms, drawn on the response chart.
-fn latency_limits(s: &ScenarioResult) -> Vec<HLine> {
-    s.verdict
+impl Home {
+    /// Where `t` is drawn; `None` for a threshold with no time series (the whole run's
+    /// overhead, timer lateness, cache and fallback rates, and a request set's names).
+    fn of(t: &ThresholdResult) -> Option<Home> {
+        if t.metric.contains('{') {
+            return None;
+        }
+        Some(match t.metric.split(' ').next().unwrap_or("") {
+            "response_time" => Home::Response,
+            "service_time" => Home::Service,
+            "dispatch_delay" => Home::Dispatch,
+            "achieved_rate" | "sustained_rate" => Home::Rate,
+            "error_rate" | "success_rate" => Home::Shares,
+            "errors" | "timeouts" | "dropped" => Home::Faults,
+            _ => return None,
+        })
+    }
+
+    /// The factor from a threshold's unit to the chart's: nanoseconds for the latencies,
+    /// percent for the shares, the unit itself otherwise.
+    fn factor(self, unit: &str) -> f64 {
+        match (self, unit) {
+            (Home::Response | Home::Service | Home::Dispatch, "ns") => 1.0,
+            (Home::Response | Home::Service | Home::Dispatch, "us") => 1e3,
+            (Home::Response | Home::Service | Home::Dispatch, "s") => 1e9,
+            (Home::Response | Home::Service | Home::Dispatch, _) => 1e6,
+            (Home::Shares, "ratio") => 100.0,
+            _ => 1.0,
+        }
+    }
+}
+
+/// The colours of the series thresholds add, in turn.
+const ADDED_COLORS: [&str; 4] = ["#ff7f0e", "#17becf", "#e377c2", "#bcbd22"];
+
+/// Adds to `chart` every threshold of `s` that lives there: its limit as a line and, when
+/// the chart lacks it, the series of its statistic over time (a p99.9, a success rate),
+/// each value as the alerts judge it.
+fn draw_thresholds(chart: &mut Chart, s: &ScenarioResult, home: Home) {
+    let mut added = 0;
+    for t in s
+        .verdict
         .thresholds
         .iter()
-        .filter(|t| t.unit == "ms" && t.metric.starts_with("response"))
-        .map(|t| HLine {
-            y: t.limit,
-            label: format!(
-                "{} {} {}",
-                t.metric.trim_start_matches("response_time "),
-                t.comparison,
-                t.limit
-            ),
+        .filter(|t| Home::of(t) == Some(home))
+    {
+        let k = home.factor(&t.unit);
+        let stat = t
+            .metric
+            .split_once(' ')
+            .map_or(t.metric.as_str(), |(_, stat)| stat);
+        let stat = stat.replace('_', " ");
+        chart.hlines.push(HLine {
+            y: t.limit * k,
+            label: format!("{stat} {} {} {}", t.comparison, t.limit, t.unit),
             color: "#b00020",
-        })
-        .collect()
+        });
+        if chart.series.iter().any(|x| x.name == stat) {
+            continue;
+        }
+        let Ok(threshold) = Threshold::parse(&t.text) else {
+            continue;
+        };
+        let points: Vec<(f64, f64)> = s
+            .intervals
+            .iter()
+            .filter_map(|i| {
+                let value = threshold.evaluate_interval(i)?.value;
+                Some(((i.start_s + i.end_s) / 2.0, value * k))
+            })
+            .collect();
+        if !points.is_empty() {
+            let color = ADDED_COLORS[added % ADDED_COLORS.len()];
+            added += 1;
+            chart.series.push(Series::line(stat, color, points));
+        }
+    }
 }
 
-fn scenario_charts(s: &ScenarioResult, index: usize) -> Result<Vec<Chart>, String> {
-    let bands = flagged_bands(s);
-    let limits = latency_limits(s);
+fn scenario_charts(s: &ScenarioResult, index: usize, axis: TimeAxis) -> Result<Vec<Chart>, String> {
     let name = |what: &str| {
         if index == 0 {
             what.to_string()
@@ -391,69 +539,177 @@ fn scenario_charts(s: &ScenarioResult, index: usize) -> Result<Vec<Chart>, Strin
             format!("{what} ({})", s.name)
         }
     };
-    let response = Chart {
-        title: name("Response time over time (corrected)"),
-        x_label: "seconds into the measured window".into(),
-        y_label: "ms".into(),
-        series: percentile_series(s, |i| &i.response_time_ms),
-        hlines: limits,
-        bands: bands.clone(),
-        x_axis: XAxis::Linear,
+    let shades = shades(s);
+    // Latencies in ns, to be shown in the unit their size calls for.
+    let in_ns = |series: Vec<Series>, per_unit: f64| -> Vec<Series> {
+        series
+            .into_iter()
+            .map(|mut x| {
+                x.points.iter_mut().for_each(|p| p.1 *= per_unit);
+                x.band
+                    .iter_mut()
+                    .for_each(|b| (b.1, b.2) = (b.1 * per_unit, b.2 * per_unit));
+                x
+            })
+            .collect()
     };
-    let rate = Chart {
-        title: name("Scheduled and achieved rate"),
-        x_label: "seconds into the measured window".into(),
-        y_label: "requests per second".into(),
-        series: vec![
-            Series {
-                name: "scheduled".into(),
-                color: "#7f7f7f",
-                points: over_time(s, |i| i.scheduled / (i.end_s - i.start_s).max(1e-9)),
-                band: Vec::new(),
-            },
-            Series {
-                name: "achieved".into(),
-                color: "#1f77b4",
-                points: over_time(s, |i| i.achieved_rps),
-                band: Vec::new(),
-            },
-        ],
-        hlines: Vec::new(),
-        bands: bands.clone(),
-        x_axis: XAxis::Linear,
+    let latency = |title: &str, series: Vec<Series>, home: Home| {
+        let mut chart = axis.chart(name(title), "ns", series, shades.clone());
+        draw_thresholds(&mut chart, s, home);
+        chart.in_time_unit(1.0)
     };
-    let spectrum = Chart {
-        title: name("Percentile spectrum"),
-        x_label: "percentile".into(),
-        y_label: "ms".into(),
-        series: vec![
-            Series {
-                name: "response (corrected)".into(),
-                color: "#d62728",
-                points: nines(&s.histograms.response_time)?,
-                band: Vec::new(),
-            },
-            Series {
-                name: "service (uncorrected)".into(),
-                color: "#1f77b4",
-                points: nines(&s.histograms.service_time)?,
-                band: Vec::new(),
-            },
-        ],
-        hlines: Vec::new(),
-        bands: Vec::new(),
-        x_axis: XAxis::Nines,
+    let mut charts = vec![
+        latency(
+            "Response time over time (corrected)",
+            in_ns(percentile_series(s, |i| &i.response_time_ms), 1e6),
+            Home::Response,
+        ),
+        latency(
+            "Service time over time (uncorrected)",
+            in_ns(percentile_series(s, |i| &i.service_time_ms), 1e6),
+            Home::Service,
+        ),
+        rate_chart(s, axis, name("Scheduled and achieved rate"), &shades),
+        Chart::new(
+            name("Percentile spectrum"),
+            "percentile",
+            "ms",
+            XAxis::Nines,
+            vec![
+                Series::line(
+                    "response (corrected)",
+                    "#d62728",
+                    nines(&s.histograms.response_time)?,
+                ),
+                Series::line(
+                    "service (uncorrected)",
+                    "#1f77b4",
+                    nines(&s.histograms.service_time)?,
+                ),
+            ],
+        )
+        .in_time_unit(1e6),
+        latency(
+            "Dispatch delay over time",
+            in_ns(percentile_series(s, |i| &i.dispatch_delay_us), 1e3),
+            Home::Dispatch,
+        ),
+    ];
+    charts.extend(fault_charts(s, axis, &name, &shades));
+    Ok(charts)
+}
+
+/// Scheduled against achieved rate, with the rate thresholds.
+fn rate_chart(s: &ScenarioResult, axis: TimeAxis, title: String, shades: &[Shade]) -> Chart {
+    let series = vec![
+        Series::line(
+            "scheduled",
+            "#7f7f7f",
+            over_time(s, |i| i.scheduled / (i.end_s - i.start_s).max(1e-9)),
+        ),
+        Series::line("achieved", "#1f77b4", over_time(s, |i| i.achieved_rps)),
+    ];
+    let mut chart = axis.chart(title, "requests per second", series, shades.to_vec());
+    // An achieved_rate threshold's statistic is the achieved series itself.
+    for x in &mut chart.series {
+        if x.name == "achieved" {
+            x.name = "achieved rate".into();
+        }
+    }
+    draw_thresholds(&mut chart, s, Home::Rate);
+    chart
+}
+
+/// The share of requests that failed (and succeeded, with a success-rate threshold), and
+/// the faults per interval with a count threshold: each chart when the run had faults or a
+/// threshold on them.
+fn fault_charts(
+    s: &ScenarioResult,
+    axis: TimeAxis,
+    name: &dyn Fn(&str) -> String,
+    shades: &[Shade],
+) -> Vec<Chart> {
+    let has = |home: Home| {
+        s.verdict
+            .thresholds
+            .iter()
+            .any(|t| Home::of(t) == Some(home))
     };
-    let dispatch = Chart {
-        title: name("Dispatch delay over time"),
-        x_label: "seconds into the measured window".into(),
-        y_label: "µs".into(),
-        series: percentile_series(s, |i| &i.dispatch_delay_us),
-        hlines: Vec::new(),
-        bands,
-        x_axis: XAxis::Linear,
-    };
-    Ok(vec![response, rate, spectrum, dispatch])
+    let r = &s.requests;
+    let faults = r.errors + r.timeouts + r.dropped > 0;
+    let mut charts = Vec::new();
+    if faults || has(Home::Shares) {
+        let share = over_time(s, |i| {
+            let finished = (i.ok + i.errors + i.timeouts + i.dropped).max(1) as f64;
+            100.0 * (i.errors + i.timeouts + i.dropped) as f64 / finished
+        });
+        let series = vec![Series::line("error rate", "#d62728", share)];
+        let mut chart = axis.chart(
+            name("Error and success rate (% of requests ended)"),
+            "%",
+            series,
+            shades.to_vec(),
+        );
+        draw_thresholds(&mut chart, s, Home::Shares);
+        charts.push(chart);
+    }
+    if has(Home::Faults) {
+        let series = vec![
+            Series::line("errors", "#d62728", over_time(s, |i| i.errors as f64)),
+            Series::line("timeouts", "#9467bd", over_time(s, |i| i.timeouts as f64)),
+            Series::line("dropped", "#8c564b", over_time(s, |i| i.dropped as f64)),
+        ];
+        let mut chart = axis.chart(
+            name("Faults per interval"),
+            "requests",
+            series,
+            shades.to_vec(),
+        );
+        draw_thresholds(&mut chart, s, Home::Faults);
+        charts.push(chart);
+    }
+    charts
+}
+
+/// Under a scenario's charts: what the shading marks, each suspect interval with why, and
+/// the thresholds no chart draws (judged on the whole run only).
+fn chart_notes(page: &mut String, s: &ScenarioResult) {
+    let suspect: Vec<&crate::metrics::IntervalStats> =
+        s.intervals.iter().filter(|i| !i.flags.is_empty()).collect();
+    if !suspect.is_empty() {
+        let _ = write!(
+            page,
+            "<p class=\"legend\"><span class=\"swatch band\"></span> Suspect intervals, shaded \
+             on the charts over time ({} of {}): openpace's own figures may be off there.</p>\
+             <ul class=\"suspect\">",
+            suspect.len(),
+            s.intervals.len()
+        );
+        for i in suspect {
+            let _ = write!(
+                page,
+                "<li>{:.1}&ndash;{:.1} s: {}</li>",
+                i.start_s,
+                i.end_s,
+                escape(&i.flags.join("; "))
+            );
+        }
+        page.push_str("</ul>");
+    }
+    let undrawn: Vec<String> = s
+        .verdict
+        .thresholds
+        .iter()
+        .filter(|t| Home::of(t).is_none())
+        .map(|t| format!("{} {} {} {}", t.metric, t.comparison, t.limit, t.unit))
+        .collect();
+    if !undrawn.is_empty() {
+        let _ = write!(
+            page,
+            "<p class=\"legend\">Judged on the whole run only (no series over time): {}</p>",
+            escape(&undrawn.join("; "))
+        );
+    }
 }
 
 /// (nines, ms) points of an encoded histogram: x = -log10(1 - q), up to the nines the
@@ -484,7 +740,7 @@ pub(super) fn spectrum(h: &hdrhistogram::Histogram<u64>, unit: f64, band: bool) 
     (points, bands)
 }
 
-fn resource_charts(result: &RunResult) -> Vec<Chart> {
+fn resource_charts(result: &RunResult, axis: TimeAxis) -> Vec<Chart> {
     let samples = &result.resources.monitor.samples;
     let at = |x: &crate::metrics::resources::ResourceSample| (x.start_s + x.end_s) / 2.0;
     let process: Vec<(f64, f64)> = samples
@@ -495,50 +751,30 @@ fn resource_charts(result: &RunResult) -> Vec<Chart> {
         .iter()
         .filter_map(|x| Some((at(x), x.process.rss_mb?)))
         .collect();
+    // The warmup of the first scenario, which the samples' clock counts from.
+    let warmup: Vec<Shade> = result
+        .scenarios
+        .first()
+        .map(shades)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|x| x.kind == ShadeKind::Warmup)
+        .collect();
     let mut charts = Vec::new();
     if !process.is_empty() {
         let host = samples
             .iter()
             .filter_map(|x| Some((at(x), x.host.as_ref()?.total.cpu_pct)))
             .collect();
-        charts.push(Chart {
-            title: "CPU over time".into(),
-            x_label: "seconds into the measured window".into(),
-            y_label: "%".into(),
-            series: vec![
-                Series {
-                    name: "openpace (% of 1 core)".into(),
-                    color: "#1f77b4",
-                    points: process,
-                    band: Vec::new(),
-                },
-                Series {
-                    name: "host (% of all cores)".into(),
-                    color: "#7f7f7f",
-                    points: host,
-                    band: Vec::new(),
-                },
-            ],
-            hlines: Vec::new(),
-            bands: Vec::new(),
-            x_axis: XAxis::Linear,
-        });
+        let series = vec![
+            Series::line("openpace (% of 1 core)", "#1f77b4", process),
+            Series::line("host (% of all cores)", "#7f7f7f", host),
+        ];
+        charts.push(axis.chart("CPU over time".into(), "%", series, warmup.clone()));
     }
     if !memory.is_empty() {
-        charts.push(Chart {
-            title: "Memory over time".into(),
-            x_label: "seconds into the measured window".into(),
-            y_label: "MB".into(),
-            series: vec![Series {
-                name: "openpace RSS".into(),
-                color: "#9467bd",
-                points: memory,
-                band: Vec::new(),
-            }],
-            hlines: Vec::new(),
-            bands: Vec::new(),
-            x_axis: XAxis::Linear,
-        });
+        let series = vec![Series::line("openpace RSS", "#9467bd", memory)];
+        charts.push(axis.chart("Memory over time".into(), "MB", series, warmup));
     }
     charts
 }

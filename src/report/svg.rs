@@ -3,7 +3,9 @@
 //! Hand-written rather than drawn with a plotting crate: the charts need lines, shaded bands,
 //! threshold lines, a legend and a logarithmic "nines" axis, and nothing that needs fonts or
 //! files, so the page opens anywhere with no network. Coordinates are computed here; the
-//! browser draws.
+//! browser draws. A chart scales to its container's width (its `viewBox`), its tick labels
+//! carry the decimals their step needs and no more, and a chart of times can pick the unit
+//! that reads best (`Chart::in_time_unit`: µs, ms or s).
 
 use std::fmt::Write;
 
@@ -17,6 +19,57 @@ pub struct Series {
     pub points: Vec<(f64, f64)>,
     /// (x, low, high) of a confidence band drawn under the line, in x order; empty: none.
     pub band: Vec<(f64, f64, f64)>,
+    /// Drawn thin and dashed, under the others (a max, which would hide a p99 beneath it).
+    pub dashed: bool,
+}
+
+impl Series {
+    /// A solid line with no band.
+    pub fn line(name: impl Into<String>, color: &'static str, points: Vec<(f64, f64)>) -> Series {
+        Series {
+            name: name.into(),
+            color,
+            points,
+            band: Vec::new(),
+            dashed: false,
+        }
+    }
+}
+
+/// What a shaded x range marks; each kind has its legend entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ShadeKind {
+    /// An interval whose figures openpace flagged as suspect.
+    Suspect,
+    /// The warmup, before the measured window.
+    Warmup,
+}
+
+impl ShadeKind {
+    fn class(self) -> &'static str {
+        match self {
+            ShadeKind::Suspect => "band",
+            ShadeKind::Warmup => "warm",
+        }
+    }
+
+    fn legend(self) -> &'static str {
+        match self {
+            ShadeKind::Suspect => "suspect interval",
+            ShadeKind::Warmup => "warmup (not measured)",
+        }
+    }
+}
+
+/// A shaded x range.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Shade {
+    /// Where it starts.
+    pub from: f64,
+    /// Where it ends.
+    pub to: f64,
+    /// What it marks.
+    pub kind: ShadeKind,
 }
 
 /// A horizontal line at a y value (a threshold).
@@ -49,18 +102,78 @@ pub struct Chart {
     pub series: Vec<Series>,
     /// Threshold lines.
     pub hlines: Vec<HLine>,
-    /// Shaded x ranges (flagged intervals).
-    pub bands: Vec<(f64, f64)>,
+    /// Shaded x ranges: suspect intervals, the warmup.
+    pub shades: Vec<Shade>,
     /// Kind of x axis.
     pub x_axis: XAxis,
+    /// The x range drawn, so that charts of one run share their time axis; `None`: the
+    /// data's own.
+    pub x_range: Option<(f64, f64)>,
 }
 
-const WIDTH: f64 = 760.0;
-const HEIGHT: f64 = 300.0;
-const LEFT: f64 = 64.0;
-const RIGHT: f64 = 180.0;
-const TOP: f64 = 30.0;
-const BOTTOM: f64 = 44.0;
+impl Chart {
+    /// A chart of `series` with no limits, shades or fixed range.
+    pub fn new(
+        title: impl Into<String>,
+        x_label: &str,
+        y_label: &str,
+        x_axis: XAxis,
+        series: Vec<Series>,
+    ) -> Chart {
+        Chart {
+            title: title.into(),
+            x_label: x_label.into(),
+            y_label: y_label.into(),
+            series,
+            hlines: Vec::new(),
+            shades: Vec::new(),
+            x_axis,
+            x_range: None,
+        }
+    }
+
+    /// The chart of times whose y values are in units of `ns_per_unit` nanoseconds, moved
+    /// to the unit that reads best for its highest value (µs below a millisecond, ms below a
+    /// second, s above), with the unit as its y label.
+    pub fn in_time_unit(mut self, ns_per_unit: f64) -> Chart {
+        let top = self
+            .series
+            .iter()
+            .flat_map(|s| s.points.iter().map(|p| p.1))
+            .chain(self.hlines.iter().map(|h| h.y))
+            .filter(|y| y.is_finite())
+            .fold(0.0f64, f64::max)
+            * ns_per_unit;
+        let (unit_ns, unit) = if top >= 1e9 {
+            (1e9, "s")
+        } else if top >= 1e6 {
+            (1e6, "ms")
+        } else {
+            (1e3, "µs")
+        };
+        let k = ns_per_unit / unit_ns;
+        for s in &mut self.series {
+            s.points.iter_mut().for_each(|p| p.1 *= k);
+            s.band
+                .iter_mut()
+                .for_each(|b| (b.1, b.2) = (b.1 * k, b.2 * k));
+        }
+        self.hlines.iter_mut().for_each(|h| h.y *= k);
+        self.y_label = unit.to_string();
+        self
+    }
+}
+
+/// The coordinate system of every chart: the `viewBox` is this wide and high, and the page
+/// scales it to its width.
+const WIDTH: f64 = 960.0;
+const HEIGHT: f64 = 340.0;
+const LEFT: f64 = 70.0;
+const RIGHT: f64 = 200.0;
+const TOP: f64 = 34.0;
+const BOTTOM: f64 = 48.0;
+/// Height of a legend entry.
+const LEGEND_STEP: f64 = 20.0;
 
 /// "Nice" tick positions covering `lo..=hi`: steps of 1, 2 or 5 times a power of ten.
 pub fn ticks(lo: f64, hi: f64, target: usize) -> Vec<f64> {
@@ -83,15 +196,32 @@ pub fn ticks(lo: f64, hi: f64, target: usize) -> Vec<f64> {
     out
 }
 
-fn label(v: f64) -> String {
-    if v == 0.0 {
-        "0".to_string()
-    } else if v.abs() >= 100.0 || v.fract() == 0.0 {
-        format!("{v:.0}")
-    } else if v.abs() >= 1.0 {
-        format!("{v:.1}")
+/// A tick's label with the decimals its axis's `step` needs, the same for every tick of
+/// the axis: 0.5, 1.0, 1.5 (step 0.5); 0, 20, 40 (step 20).
+fn label(v: f64, step: f64) -> String {
+    let decimals = if step > 0.0 && step < 1.0 {
+        (-step.log10() - 1e-9).ceil().clamp(0.0, 9.0) as usize
     } else {
-        format!("{v:.3}")
+        0
+    };
+    let text = format!("{v:.decimals$}");
+    // No "-0.0": a tick at zero reads 0.
+    if text
+        .trim_start_matches('-')
+        .chars()
+        .all(|c| c == '0' || c == '.')
+    {
+        text.trim_start_matches('-').to_string()
+    } else {
+        text
+    }
+}
+
+/// The step between consecutive ticks (1 for a single tick).
+fn step_of(ticks: &[f64]) -> f64 {
+    match ticks {
+        [a, b, ..] => b - a,
+        _ => 1.0,
     }
 }
 
@@ -120,7 +250,7 @@ pub fn render(chart: &Chart) -> String {
     let mut s = String::new();
     let _ = write!(
         s,
-        "<svg viewBox=\"0 0 {WIDTH} {HEIGHT}\" width=\"{WIDTH}\" height=\"{HEIGHT}\" \
+        "<svg viewBox=\"0 0 {WIDTH} {HEIGHT}\" preserveAspectRatio=\"xMidYMid meet\" \
          role=\"img\" class=\"chart\"><title>{}</title>",
         esc(&chart.title)
     );
@@ -129,20 +259,25 @@ pub fn render(chart: &Chart) -> String {
         "<text x=\"{LEFT}\" y=\"18\" class=\"t\">{}</text>",
         esc(&chart.title)
     );
-    for &(a, b) in &chart.bands {
-        let (a, b) = (frame.px(a.max(frame.x0)), frame.px(b.min(frame.x1)));
+    for shade in &chart.shades {
+        let (a, b) = (
+            frame.px(shade.from.max(frame.x0)),
+            frame.px(shade.to.min(frame.x1)),
+        );
         if b > a {
             let _ = write!(
                 s,
-                "<rect x=\"{a:.1}\" y=\"{TOP}\" width=\"{:.1}\" height=\"{}\" class=\"band\"/>",
+                "<rect x=\"{a:.1}\" y=\"{TOP}\" width=\"{:.1}\" height=\"{}\" class=\"{}\"/>",
                 b - a,
-                frame.plot_h
+                frame.plot_h,
+                shade.kind.class()
             );
         }
     }
     draw_axes(&mut s, chart, &frame, &y_ticks);
     draw_limits(&mut s, &frame, &drawn, &off_scale);
-    draw_series(&mut s, chart, &frame);
+    let entries = draw_series(&mut s, chart, &frame);
+    draw_shade_legend(&mut s, chart, &frame, entries);
     s.push_str("</svg>");
     s
 }
@@ -165,6 +300,9 @@ fn scale(chart: &Chart) -> (Frame, Vec<f64>, Vec<&HLine>, Vec<&HLine>) {
         chart.hlines.iter().partition(|h| h.y <= 2.0 * data_top);
     for h in &drawn {
         y1 = y1.max(h.y);
+    }
+    if let Some((lo, hi)) = chart.x_range {
+        (x0, x1) = (lo, hi);
     }
     if !x0.is_finite() {
         (x0, x1) = (0.0, 1.0);
@@ -200,6 +338,7 @@ fn scale(chart: &Chart) -> (Frame, Vec<f64>, Vec<&HLine>, Vec<&HLine>) {
 /// Grid lines, tick labels, the frame and the axis titles.
 fn draw_axes(s: &mut String, chart: &Chart, frame: &Frame, y_ticks: &[f64]) {
     let (plot_w, plot_h) = (frame.plot_w, frame.plot_h);
+    let y_step = step_of(y_ticks);
     for t in y_ticks {
         let y = frame.py(*t);
         let _ = write!(
@@ -209,7 +348,7 @@ fn draw_axes(s: &mut String, chart: &Chart, frame: &Frame, y_ticks: &[f64]) {
             LEFT + plot_w,
             LEFT - 6.0,
             y + 4.0,
-            label(*t)
+            label(*t, y_step)
         );
     }
     for (t, text) in &x_ticks(chart, frame) {
@@ -219,7 +358,7 @@ fn draw_axes(s: &mut String, chart: &Chart, frame: &Frame, y_ticks: &[f64]) {
             "<line x1=\"{x:.1}\" y1=\"{TOP}\" x2=\"{x:.1}\" y2=\"{:.1}\" class=\"grid\"/>\
              <text x=\"{x:.1}\" y=\"{:.1}\" class=\"xl\">{}</text>",
             TOP + plot_h,
-            TOP + plot_h + 16.0,
+            TOP + plot_h + 18.0,
             esc(text)
         );
     }
@@ -242,10 +381,11 @@ fn draw_axes(s: &mut String, chart: &Chart, frame: &Frame, y_ticks: &[f64]) {
 fn x_ticks(chart: &Chart, frame: &Frame) -> Vec<(f64, String)> {
     let (x0, x1) = (frame.x0, frame.x1);
     match chart.x_axis {
-        XAxis::Linear => ticks(x0, x1, 8)
-            .into_iter()
-            .map(|t| (t, label(t)))
-            .collect(),
+        XAxis::Linear => {
+            let ticks = ticks(x0, x1, 8);
+            let step = step_of(&ticks);
+            ticks.into_iter().map(|t| (t, label(t, step))).collect()
+        }
         XAxis::Nines => (0..=(x1.ceil() as i32).max(1))
             .map(|n| {
                 let pct = 100.0 * (1.0 - 10f64.powi(-n));
@@ -282,17 +422,21 @@ fn draw_limits(s: &mut String, frame: &Frame, drawn: &[&HLine], off_scale: &[&HL
         let names: Vec<String> = off_scale.iter().map(|h| h.label.clone()).collect();
         let _ = write!(
             s,
-            "<text x=\"{:.1}\" y=\"18\" class=\"ll\" fill=\"{}\">limits above the chart: {}</text>",
-            LEFT + plot_w - 4.0,
+            "<text x=\"{:.1}\" y=\"{:.1}\" class=\"ll\" fill=\"{}\">limits above the chart: {}\
+             </text>",
+            LEFT + plot_w - 6.0,
+            TOP + 18.0,
             off_scale[0].color,
             esc(&names.join(", "))
         );
     }
 }
 
-/// Each series as a line, with its legend entry.
-fn draw_series(s: &mut String, chart: &Chart, frame: &Frame) {
-    for (i, series) in chart.series.iter().enumerate() {
+/// Each series as a line, the dashed ones first (underneath), with its legend entry in the
+/// given order; returns the number of legend entries drawn.
+fn draw_series(s: &mut String, chart: &Chart, frame: &Frame) -> usize {
+    let under = chart.series.iter().filter(|x| x.dashed);
+    for series in under.chain(chart.series.iter().filter(|x| !x.dashed)) {
         draw_band(s, series, frame);
         let path: Vec<String> = series
             .points
@@ -303,23 +447,55 @@ fn draw_series(s: &mut String, chart: &Chart, frame: &Frame) {
         if !path.is_empty() {
             let _ = write!(
                 s,
-                "<polyline points=\"{}\" stroke=\"{}\" class=\"line\"/>",
+                "<polyline points=\"{}\" stroke=\"{}\" class=\"{}\"/>",
                 path.join(" "),
-                series.color
+                series.color,
+                line_class(series)
             );
         }
-        let ly = TOP + 14.0 + 18.0 * i as f64;
+    }
+    for (i, series) in chart.series.iter().enumerate() {
+        let ly = TOP + 14.0 + LEGEND_STEP * i as f64;
         let lx = LEFT + frame.plot_w + 10.0;
         let _ = write!(
             s,
             "<line x1=\"{lx:.1}\" y1=\"{:.1}\" x2=\"{:.1}\" y2=\"{:.1}\" stroke=\"{}\" \
-             class=\"line\"/><text x=\"{:.1}\" y=\"{ly:.1}\" class=\"lg\">{}</text>",
+             class=\"{}\"/><text x=\"{:.1}\" y=\"{ly:.1}\" class=\"lg\">{}</text>",
             ly - 4.0,
             lx + 18.0,
             ly - 4.0,
             series.color,
+            line_class(series),
             lx + 24.0,
             esc(&series.name)
+        );
+    }
+    chart.series.len()
+}
+
+fn line_class(series: &Series) -> &'static str {
+    if series.dashed { "line dash" } else { "line" }
+}
+
+/// A legend entry, below the series', for each kind of shade the chart has.
+fn draw_shade_legend(s: &mut String, chart: &Chart, frame: &Frame, after: usize) {
+    let mut kinds: Vec<ShadeKind> = Vec::new();
+    for shade in &chart.shades {
+        if !kinds.contains(&shade.kind) {
+            kinds.push(shade.kind);
+        }
+    }
+    for (i, kind) in kinds.into_iter().enumerate() {
+        let ly = TOP + 14.0 + LEGEND_STEP * (after + i) as f64;
+        let lx = LEFT + frame.plot_w + 10.0;
+        let _ = write!(
+            s,
+            "<rect x=\"{lx:.1}\" y=\"{:.1}\" width=\"18\" height=\"12\" class=\"{}\"/>\
+             <text x=\"{:.1}\" y=\"{ly:.1}\" class=\"lg\">{}</text>",
+            ly - 10.0,
+            kind.class(),
+            lx + 24.0,
+            kind.legend()
         );
     }
 }
@@ -362,6 +538,51 @@ mod tests {
     }
 
     #[test]
+    fn tick_labels_carry_the_decimals_of_their_step() {
+        let labels = |t: Vec<f64>| {
+            let step = step_of(&t);
+            t.iter().map(|v| label(*v, step)).collect::<Vec<_>>()
+        };
+        assert_eq!(labels(ticks(0.5, 2.0, 3)), ["0.5", "1.0", "1.5", "2.0"]);
+        assert_eq!(
+            labels(ticks(0.0, 100.0, 5)),
+            ["0", "20", "40", "60", "80", "100"]
+        );
+        assert_eq!(
+            labels(ticks(0.0, 0.25, 5)),
+            ["0.00", "0.05", "0.10", "0.15", "0.20", "0.25"]
+        );
+        assert_eq!(labels(ticks(-2.0, 1.0, 3)), ["-2", "-1", "0", "1"]);
+    }
+
+    #[test]
+    fn a_chart_of_times_picks_its_unit() {
+        let chart = |top_ms: f64| {
+            let series = vec![Series::line(
+                "p99",
+                "#000",
+                vec![(0.0, top_ms / 2.0), (1.0, top_ms)],
+            )];
+            Chart::new("t", "s", "ms", XAxis::Linear, series).in_time_unit(1e6)
+        };
+        let small = chart(0.4);
+        assert_eq!(
+            (small.y_label.as_str(), small.series[0].points[1].1),
+            ("µs", 400.0)
+        );
+        let middle = chart(25.0);
+        assert_eq!(
+            (middle.y_label.as_str(), middle.series[0].points[1].1),
+            ("ms", 25.0)
+        );
+        let large = chart(2500.0);
+        assert_eq!(
+            (large.y_label.as_str(), large.series[0].points[1].1),
+            ("s", 2.5)
+        );
+    }
+
+    #[test]
     fn a_chart_is_one_svg_with_its_lines_bands_and_limits() {
         let chart = Chart {
             title: "Response <ms>".into(),
@@ -372,14 +593,20 @@ mod tests {
                 color: "#c00",
                 points: vec![(0.0, 1.0), (1.0, 3.0), (2.0, 2.0)],
                 band: vec![(0.0, 0.5, 1.5), (1.0, 2.5, 3.5), (2.0, 1.5, 2.5)],
+                dashed: false,
             }],
             hlines: vec![HLine {
                 y: 2.5,
                 label: "p99 < 2.5".into(),
                 color: "#900",
             }],
-            bands: vec![(1.0, 2.0)],
+            shades: vec![Shade {
+                from: 1.0,
+                to: 2.0,
+                kind: ShadeKind::Suspect,
+            }],
             x_axis: XAxis::Linear,
+            x_range: None,
         };
         let svg = render(&chart);
         assert!(svg.starts_with("<svg") && svg.ends_with("</svg>"));
@@ -388,6 +615,8 @@ mod tests {
         assert_eq!(svg.matches("<polygon").count(), 1);
         assert!(svg.contains("fill-opacity=\"0.15\""));
         assert!(svg.contains("class=\"band\"") && svg.contains("p99 &lt; 2.5"));
+        // The shading has its legend entry.
+        assert!(svg.contains(">suspect interval</text>"));
         assert!(svg.contains("Response &lt;ms&gt;"));
         assert!(!svg.contains("http"));
     }
