@@ -195,6 +195,8 @@ pub struct RunSettings {
     pub junit: Option<PathBuf>,
     /// A shell command run for each alert and once at the end, with JSON on stdin.
     pub notify_cmd: Option<String>,
+    /// Where live OpenMetrics are served (`/metrics`) while the run lasts.
+    pub metrics_listen: Option<std::net::SocketAddr>,
     /// Exit 1 when a threshold is inconclusive, not only when one failed.
     pub strict: bool,
 }
@@ -256,6 +258,7 @@ impl Default for RunSettings {
             csv: None,
             junit: None,
             notify_cmd: None,
+            metrics_listen: None,
             strict: false,
         }
     }
@@ -811,6 +814,7 @@ impl RunSettings {
         differs!("html/hgrm/hlog/csv/junit", files(self), files(other));
         differs!("output", self.output, other.output);
         differs!("notify_cmd", self.notify_cmd, other.notify_cmd);
+        differs!("metrics_listen", self.metrics_listen, other.metrics_listen);
         differs!("monitor_pid", self.monitor_pid, other.monitor_pid);
         differs!("report_format", self.report_format, other.report_format);
         None

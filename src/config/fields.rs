@@ -400,6 +400,13 @@ pub static FIELDS: &[Field] = &[
         |c, v, r| r.optional(v, Reader::string)?
     ),
     run_field!(
+        metrics_listen,
+        "null",
+        "serve live OpenMetrics at http://ADDR/metrics while the run lasts, for Prometheus",
+        flag("metrics-listen", "ADDR"),
+        |c, v, r| r.optional(v, Reader::listen_address)?
+    ),
+    run_field!(
         monitor_pid,
         "null",
         "pid of another process to sample during the run (CPU, RSS, threads)",
@@ -561,6 +568,22 @@ impl Reader<'_> {
                 "seconds (a number) or a duration like \"500us\", \"20ms\", \"2m\"",
             ),
         }
+    }
+
+    fn listen_address(&self, value: &Value) -> Result<std::net::SocketAddr, ConfigError> {
+        let parsed = match value {
+            Value::String(s) => s.trim().parse::<std::net::SocketAddr>().ok(),
+            _ => None,
+        };
+        parsed.map_or_else(
+            || {
+                self.fail(
+                    value,
+                    "an address IP:PORT to listen on, e.g. 127.0.0.1:9464",
+                )
+            },
+            Ok,
+        )
     }
 
     fn boolean(&self, value: &Value) -> Result<bool, ConfigError> {

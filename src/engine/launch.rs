@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use crossbeam_channel::{Receiver, bounded};
 
+use super::exporter::Exporter;
 use super::net_worker::{NetWorker, Wake};
 use super::notify::{self, Notifier};
 use super::pin::{self, CorePlan};
@@ -18,6 +19,7 @@ use super::sleeper::Sleeper;
 use super::stop::RunStop;
 use super::supervise::{ScenarioRun, Supervisor};
 use super::timer::{Lane, TimerOutcome, TimingLoop};
+use super::watch::Outlets;
 use super::worker::{Source, Worker};
 use super::{LoadTestRunner, NET_BATCH_NS, queue_capacity, seconds_to_ns, verdict_message, watch};
 use crate::base::clock::{RunClock, clock_info, unix_now};
@@ -391,7 +393,8 @@ impl LoadTestRunner {
         spawn: &Spawn<'_>,
         scenarios: Vec<ScenarioRun>,
         timer_done: Receiver<TimerOutcome>,
-    ) -> Result<(RunResult, Option<Notifier>), Error> {
+        exporter: Option<Exporter>,
+    ) -> Result<(RunResult, Outlets), Error> {
         let notifier = match &self.run.run.notify_cmd {
             Some(command) => match Notifier::start(command.clone()) {
                 Ok(n) => Some(n),
@@ -400,7 +403,8 @@ impl LoadTestRunner {
             None => None,
         };
         let stop = spawn.stop.clone();
-        let watch = watch::Watch::new(&self.run.scenarios, self.progress, stop.clone(), notifier);
+        let outlets = Outlets { notifier, exporter };
+        let watch = watch::Watch::new(&self.run.scenarios, self.progress, stop.clone(), outlets);
         let timer_core = spawn.plan.timer;
         let supervisor = Supervisor {
             clock: spawn.clock,
@@ -431,7 +435,7 @@ impl LoadTestRunner {
         mut result: RunResult,
         start: &Start,
         mut monitor: ResourceMonitor,
-        notifier: Option<Notifier>,
+        outlets: Outlets,
         handles: Vec<JoinHandle<()>>,
     ) -> RunResult {
         result.origin_unix_s = start.origin_unix_s;
@@ -455,7 +459,10 @@ impl LoadTestRunner {
         let samples = std::mem::take(&mut result.resources.monitor.samples);
         saturation::assess(&mut result, &samples);
         result.resources.monitor.samples = samples;
-        if let Some(mut notifier) = notifier {
+        if let Some(mut exporter) = outlets.exporter {
+            exporter.finish(&result.scenarios, || self.stop.requests() > 0);
+        }
+        if let Some(mut notifier) = outlets.notifier {
             notifier.send(verdict_message(&result));
             let problems = notifier.finish(notify::END_GRACE);
             result.warnings.extend(problems);

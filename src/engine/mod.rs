@@ -9,6 +9,7 @@
 //! drives a pool of connections on its own poll. The engine never formats or prints anything
 //! on the hot path; warnings are gathered into the result.
 
+mod exporter;
 mod launch;
 mod net_worker;
 mod notify;
@@ -157,6 +158,21 @@ impl LoadTestRunner {
             .iter()
             .map(|s| s.worker_count())
             .collect();
+        // Bound before anything starts, so that an address in use stops the run unstarted.
+        let exporter = match self.run.run.metrics_listen {
+            Some(address) => {
+                let names: Vec<String> =
+                    self.run.scenarios.iter().map(|s| s.name.clone()).collect();
+                let exporter = exporter::Exporter::start(address, &names).map_err(|e| {
+                    Error::run(
+                        format!("serving live metrics on --metrics-listen {address}"),
+                        e,
+                    )
+                })?;
+                Some(exporter)
+            }
+            None => None,
+        };
         let setup = Duration::from_millis(30 + counts.iter().sum::<usize>() as u64);
         let start = self.start(setup)?;
         let clock = RunClock::starting_in(start.delay);
@@ -177,8 +193,8 @@ impl LoadTestRunner {
         }
         let timer_done = self.start_timing_loop(&spawn, lanes)?;
         let monitor = self.start_monitor(&spawn);
-        let (result, notifier) = self.collect(&spawn, scenarios, timer_done)?;
-        Ok(self.finish(result, &start, monitor, notifier, handles))
+        let (result, outlets) = self.collect(&spawn, scenarios, timer_done, exporter)?;
+        Ok(self.finish(result, &start, monitor, outlets, handles))
     }
 }
 

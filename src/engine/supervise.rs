@@ -19,12 +19,11 @@ use std::time::Duration;
 
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 
-use super::notify::Notifier;
 use super::precise::PreciseRun;
 use super::seconds_to_ns;
 use super::stop::{RunStop, STOP_GRACE};
 use super::timer::TimerOutcome;
-use super::watch::Watch;
+use super::watch::{Outlets, Watch};
 use crate::base::clock::{RunClock, thread_cpu_ns};
 use crate::base::{Model, WaitMode};
 use crate::config::LoadTestConfig;
@@ -127,6 +126,7 @@ impl Series {
             self.collector.close_interval(self.last_ns, self.next_ns);
             if let Some(row) = self.collector.last_interval() {
                 watch.after_interval(self.index, row, self.collector.progress(0));
+                watch.export(self.index, row, &self.collector);
             }
             self.last_ns = self.next_ns;
             self.next_ns += self.interval_ns;
@@ -142,6 +142,7 @@ impl Series {
         if self.collector.close_last(self.last_ns, now) {
             if let Some(row) = self.collector.last_interval() {
                 watch.after_interval(self.index, row, self.collector.progress(0));
+                watch.export(self.index, row, &self.collector);
             }
         }
     }
@@ -255,7 +256,7 @@ impl Supervisor {
         scenarios: Vec<ScenarioRun>,
         timer_done: Receiver<TimerOutcome>,
         mut watch: Watch,
-    ) -> (RunResult, Option<Notifier>) {
+    ) -> (RunResult, Outlets) {
         let usage_start = ProcessUsage::now();
         let cpu_start = thread_cpu_ns();
         let started_at_unix_s = crate::base::clock::unix_now();
@@ -279,7 +280,7 @@ impl Supervisor {
         let stop_seen_ns = self.wait_for_workers(&scenarios, &mut series, &mut watch);
         let now = self.clock.now_ns();
         series.iter_mut().for_each(|s| s.finish(now, &mut watch));
-        let (alerts, aborted, notifier) = watch.finish();
+        let (alerts, aborted, outlets) = watch.finish();
         let timer = timer.unwrap_or(TimerOutcome {
             interrupted: true,
             stopped_at_ns: now,
@@ -332,7 +333,7 @@ impl Supervisor {
                 .map(|&(from, to)| Stall::between(from, to))
                 .collect(),
         };
-        (result, notifier)
+        (result, outlets)
     }
 
     /// Waits, after sending has ended, until no call worth waiting for is left. Returns when

@@ -15,11 +15,21 @@ use std::time::Duration;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::json;
 
+use super::exporter::Exporter;
 use super::notify::Notifier;
 use super::stop::RunStop;
 use crate::config::LoadTestConfig;
+use crate::metrics::collector::ScenarioCollector;
 use crate::metrics::result::{Alert, IntervalStats};
 use crate::metrics::threshold::{Progress, Threshold};
+
+/// Where a run's figures go besides its result: the `--notify-cmd` command and the live
+/// metrics of `--metrics-listen`.
+#[derive(Default)]
+pub(crate) struct Outlets {
+    pub notifier: Option<Notifier>,
+    pub exporter: Option<Exporter>,
+}
 
 /// How progress is shown on stderr while a run goes on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -63,7 +73,7 @@ pub(crate) struct Watch {
     scenarios: Vec<Watched>,
     mode: ProgressMode,
     stop: Arc<RunStop>,
-    notifier: Option<Notifier>,
+    outlets: Outlets,
     /// Why the run was aborted, if it was.
     pub aborted: Option<String>,
     /// When [`Watch::tick`] last redrew.
@@ -76,7 +86,7 @@ impl Watch {
         configs: &[LoadTestConfig],
         mode: ProgressMode,
         stop: Arc<RunStop>,
-        notifier: Option<Notifier>,
+        outlets: Outlets,
     ) -> Watch {
         let bars = (mode == ProgressMode::Bar)
             .then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr()));
@@ -120,7 +130,7 @@ impl Watch {
             scenarios,
             mode,
             stop,
-            notifier,
+            outlets,
             aborted: None,
             last_tick_ns: None,
             _bars: bars,
@@ -196,7 +206,7 @@ impl Watch {
                 alert.unit
             );
             print(self.mode, s.bar.as_ref(), &line);
-            if let Some(n) = self.notifier.as_mut() {
+            if let Some(n) = self.outlets.notifier.as_mut() {
                 let mut message = json!(alert);
                 message["type"] = json!("alert");
                 n.send(message.to_string());
@@ -233,15 +243,24 @@ impl Watch {
         }
     }
 
-    /// The alerts of each scenario, and the notifier for the final verdict.
-    pub fn finish(self) -> (Vec<Vec<Alert>>, Option<String>, Option<Notifier>) {
+    /// The live metrics: adds the interval `row` of scenario `index` that just closed, with
+    /// what its collector has measured so far (nothing without `--metrics-listen`).
+    pub fn export(&mut self, index: usize, row: &IntervalStats, collector: &ScenarioCollector) {
+        if let Some(exporter) = self.outlets.exporter.as_mut() {
+            let so_far = collector.progress(0);
+            exporter.after_interval(index, row, so_far.response, collector.error_kinds_so_far());
+        }
+    }
+
+    /// The alerts of each scenario, and the outlets for the final verdict.
+    pub fn finish(self) -> (Vec<Vec<Alert>>, Option<String>, Outlets) {
         for s in &self.scenarios {
             if let Some(bar) = &s.bar {
                 bar.finish();
             }
         }
         let alerts = self.scenarios.into_iter().map(|s| s.alerts).collect();
-        (alerts, self.aborted, self.notifier)
+        (alerts, self.aborted, self.outlets)
     }
 }
 

@@ -211,6 +211,11 @@ impl ScenarioCollector {
         self.intervals.last()
     }
 
+    /// Error counts by kind so far, every worker's summed (for the live metrics).
+    pub fn error_kinds_so_far(&self) -> BTreeMap<String, u64> {
+        error_kinds(&self.workers)
+    }
+
     /// What has been measured so far, for thresholds that may no longer be able to pass.
     pub fn progress(&self, planned: u64) -> Progress<'_> {
         let sum = |f: fn(&IntervalStats) -> u64| self.intervals.iter().map(f).sum();
