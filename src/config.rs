@@ -1000,6 +1000,63 @@ impl RunConfig {
 mod tests {
     use super::*;
 
+    /// Issue 16: every pattern says what it schedules, and the words agree with the rate
+    /// profile the engine runs.
+    #[test]
+    fn each_pattern_says_what_it_schedules() {
+        let with = |pattern: LoadPattern| LoadTestConfig {
+            load_pattern: pattern,
+            duration_seconds: 60.0,
+            target_rps: 500.0,
+            min_rps: 100.0,
+            max_rps: 2000.0,
+            ramp_up_duration: 10.0,
+            spike_rps: 3000.0,
+            spike_duration: 2.0,
+            ..LoadTestConfig::default()
+        };
+        let ramp = with(LoadPattern::RampUp);
+        assert_eq!(ramp.rates_text(), "100 -> 2000 RPS over 10s, then 2000 RPS");
+        assert_eq!(ramp.rate_profile().rate_at(5.0), 1050.0);
+        let spike = with(LoadPattern::Spike);
+        assert_eq!(
+            spike.rates_text(),
+            "500 RPS, bursts of 3000 RPS for 2s every 4s (the first at 4s)"
+        );
+        let profile = spike.rate_profile();
+        let rates: Vec<f64> = [1.0, 4.5, 6.5, 8.5].map(|t| profile.rate_at(t)).to_vec();
+        assert_eq!(rates, [500.0, 3000.0, 500.0, 3000.0]);
+        let step = with(LoadPattern::Step);
+        assert_eq!(
+            step.rates_text(),
+            "steps of 125, 250, 500, 250 RPS, 15s each"
+        );
+        let rates: Vec<f64> = [1.0, 16.0, 31.0, 46.0]
+            .map(|t| step.rate_profile().rate_at(t))
+            .to_vec();
+        assert_eq!(rates, [125.0, 250.0, 500.0, 250.0]);
+        assert_eq!(with(LoadPattern::Constant).rates_text(), "500 RPS");
+        let stages = LoadTestConfig {
+            start_rps: 0.0,
+            stages: vec![
+                Stage {
+                    duration: 10.0,
+                    target_rps: 100.0,
+                },
+                Stage {
+                    duration: 20.0,
+                    target_rps: 100.0,
+                },
+            ],
+            ..with(LoadPattern::Stages)
+        };
+        assert_eq!(
+            stages.rates_text(),
+            "from 0 RPS -> 100 RPS over 10s, -> 100 RPS over 20s"
+        );
+        assert_eq!(stages.rate_profile().rate_at(5.0), 50.0);
+    }
+
     #[test]
     fn defaults_are_the_design_sketchs() {
         let c = LoadTestConfig::default();

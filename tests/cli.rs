@@ -186,6 +186,23 @@ fn run_help_lists_the_flags() {
     ] {
         assert!(help.contains(flag), "{flag} missing from:\n{help}");
     }
+    // Issue 16: a help text lists every value its flag accepts (--format said "json or
+    // text" while seven worked).
+    assert!(
+        help.contains("json, text, hgrm, hlog, csv, html or junit"),
+        "{help}"
+    );
+    for format in ["json", "text", "hgrm", "hlog", "csv", "html", "junit"] {
+        let out = openpace(&[
+            "--target", "noop", "-d", "0.2s", "--out", "-", "--format", format,
+        ]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "--format {format}: {}",
+            stderr(&out)
+        );
+    }
 }
 
 fn read_report(path: &Path) -> serde_json::Value {

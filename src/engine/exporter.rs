@@ -317,6 +317,16 @@ type Summary = fn(&Live) -> Option<&LatencySummary>;
 /// The page: every family, every scenario, `# EOF`.
 fn render(scenarios: &[Live]) -> String {
     let mut page = String::new();
+    counters(&mut page, scenarios);
+    gauges(&mut page, scenarios);
+    latencies(&mut page, scenarios);
+    histogram(&mut page, scenarios);
+    page.push_str("# EOF\n");
+    page
+}
+
+/// The counters: requests intended, completed, ok, timed out, dropped, errors by kind.
+fn counters(page: &mut String, scenarios: &[Live]) {
     let counters: [(&str, &str, Value); 5] = [
         (
             "intended",
@@ -344,12 +354,12 @@ fn render(scenarios: &[Live]) -> String {
     ];
     for (what, help, value) in counters {
         let name = format!("openpace_requests_{what}");
-        family(&mut page, &name, "counter", help, scenarios, |p, s, l| {
+        family(page, &name, "counter", help, scenarios, |p, s, l| {
             let _ = writeln!(p, "{name}_total{{{s}}} {}", value(l));
         });
     }
     family(
-        &mut page,
+        page,
         "openpace_requests_errors",
         "counter",
         "requests that ended in an error, by kind",
@@ -364,6 +374,10 @@ fn render(scenarios: &[Live]) -> String {
             }
         },
     );
+}
+
+/// The rates of the last interval, where the run is, whether it has finished.
+fn gauges(page: &mut String, scenarios: &[Live]) {
     let gauges: [(&str, &str, Value); 4] = [
         (
             "openpace_scheduled_rps",
@@ -387,10 +401,14 @@ fn render(scenarios: &[Live]) -> String {
         ),
     ];
     for (name, help, value) in gauges {
-        family(&mut page, name, "gauge", help, scenarios, |p, s, l| {
+        family(page, name, "gauge", help, scenarios, |p, s, l| {
             let _ = writeln!(p, "{name}{{{s}}} {}", value(l));
         });
     }
+}
+
+/// The last interval's percentiles of response, service and dispatch, in seconds.
+fn latencies(page: &mut String, scenarios: &[Live]) {
     let latencies: [(&str, &str, f64, Summary); 3] = [
         (
             "response",
@@ -413,7 +431,7 @@ fn render(scenarios: &[Live]) -> String {
     ];
     for (what, help, per_second, summary) in latencies {
         let name = format!("openpace_{what}_latest_seconds");
-        family(&mut page, &name, "gauge", help, scenarios, |p, s, l| {
+        family(page, &name, "gauge", help, scenarios, |p, s, l| {
             let Some(x) = summary(l) else { return };
             for (stat, v) in [
                 ("p50", x.p50),
@@ -430,8 +448,12 @@ fn render(scenarios: &[Live]) -> String {
             }
         });
     }
+}
+
+/// The cumulative response-time histogram.
+fn histogram(page: &mut String, scenarios: &[Live]) {
     family(
-        &mut page,
+        page,
         "openpace_response_seconds",
         "histogram",
         "response times of the measured window so far (corrected)",
@@ -456,8 +478,6 @@ fn render(scenarios: &[Live]) -> String {
             );
         },
     );
-    page.push_str("# EOF\n");
-    page
 }
 
 #[cfg(test)]
