@@ -357,8 +357,7 @@ impl TimeAxis {
         }
     }
 
-    /// A chart over this axis: `series` against seconds, with the scenario's warmup and
-    /// suspect intervals shaded (`s`: none for the process's charts but the warmup).
+    /// A chart over this axis: `series` against seconds, with `shades`.
     fn chart(
         &self,
         title: String,
@@ -377,6 +376,23 @@ impl TimeAxis {
                 series,
             )
         }
+    }
+}
+
+impl TimeAxis {
+    /// A chart of scenario `s` over this axis, its warmup and suspect intervals shaded, with
+    /// the thresholds that live on it (`home`).
+    fn scenario_chart(
+        &self,
+        title: String,
+        y_label: &str,
+        series: Vec<Series>,
+        s: &ScenarioResult,
+        home: Home,
+    ) -> Chart {
+        let mut chart = self.chart(title, y_label, series, shades(s));
+        draw_thresholds(&mut chart, s, home);
+        chart
     }
 }
 
@@ -539,7 +555,6 @@ fn scenario_charts(s: &ScenarioResult, index: usize, axis: TimeAxis) -> Result<V
             format!("{what} ({})", s.name)
         }
     };
-    let shades = shades(s);
     // Latencies in ns, to be shown in the unit their size calls for.
     let in_ns = |series: Vec<Series>, per_unit: f64| -> Vec<Series> {
         series
@@ -554,9 +569,8 @@ fn scenario_charts(s: &ScenarioResult, index: usize, axis: TimeAxis) -> Result<V
             .collect()
     };
     let latency = |title: &str, series: Vec<Series>, home: Home| {
-        let mut chart = axis.chart(name(title), "ns", series, shades.clone());
-        draw_thresholds(&mut chart, s, home);
-        chart.in_time_unit(1.0)
+        axis.scenario_chart(name(title), "ns", series, s, home)
+            .in_time_unit(1.0)
     };
     let mut charts = vec![
         latency(
@@ -569,7 +583,7 @@ fn scenario_charts(s: &ScenarioResult, index: usize, axis: TimeAxis) -> Result<V
             in_ns(percentile_series(s, |i| &i.service_time_ms), 1e6),
             Home::Service,
         ),
-        rate_chart(s, axis, name("Scheduled and achieved rate"), &shades),
+        rate_chart(s, axis, name("Scheduled and achieved rate")),
         Chart::new(
             name("Percentile spectrum"),
             "percentile",
@@ -595,40 +609,28 @@ fn scenario_charts(s: &ScenarioResult, index: usize, axis: TimeAxis) -> Result<V
             Home::Dispatch,
         ),
     ];
-    charts.extend(fault_charts(s, axis, &name, &shades));
+    charts.extend(fault_charts(s, axis, &name));
     Ok(charts)
 }
 
 /// Scheduled against achieved rate, with the rate thresholds.
-fn rate_chart(s: &ScenarioResult, axis: TimeAxis, title: String, shades: &[Shade]) -> Chart {
+fn rate_chart(s: &ScenarioResult, axis: TimeAxis, title: String) -> Chart {
     let series = vec![
         Series::line(
             "scheduled",
             "#7f7f7f",
             over_time(s, |i| i.scheduled / (i.end_s - i.start_s).max(1e-9)),
         ),
-        Series::line("achieved", "#1f77b4", over_time(s, |i| i.achieved_rps)),
+        // Named as an achieved_rate threshold names its statistic, which it is.
+        Series::line("achieved rate", "#1f77b4", over_time(s, |i| i.achieved_rps)),
     ];
-    let mut chart = axis.chart(title, "requests per second", series, shades.to_vec());
-    // An achieved_rate threshold's statistic is the achieved series itself.
-    for x in &mut chart.series {
-        if x.name == "achieved" {
-            x.name = "achieved rate".into();
-        }
-    }
-    draw_thresholds(&mut chart, s, Home::Rate);
-    chart
+    axis.scenario_chart(title, "requests per second", series, s, Home::Rate)
 }
 
 /// The share of requests that failed (and succeeded, with a success-rate threshold), and
 /// the faults per interval with a count threshold: each chart when the run had faults or a
 /// threshold on them.
-fn fault_charts(
-    s: &ScenarioResult,
-    axis: TimeAxis,
-    name: &dyn Fn(&str) -> String,
-    shades: &[Shade],
-) -> Vec<Chart> {
+fn fault_charts(s: &ScenarioResult, axis: TimeAxis, name: &dyn Fn(&str) -> String) -> Vec<Chart> {
     let has = |home: Home| {
         s.verdict
             .thresholds
@@ -639,19 +641,22 @@ fn fault_charts(
     let faults = r.errors + r.timeouts + r.dropped > 0;
     let mut charts = Vec::new();
     if faults || has(Home::Shares) {
-        let share = over_time(s, |i| {
-            let finished = (i.ok + i.errors + i.timeouts + i.dropped).max(1) as f64;
-            100.0 * (i.errors + i.timeouts + i.dropped) as f64 / finished
-        });
+        // The share as an error_rate threshold's alerts judge it (none for an interval in
+        // which no request ended).
+        let judge = Threshold::parse("error_rate <= 100%").expect("a valid threshold");
+        let share = s
+            .intervals
+            .iter()
+            .filter_map(|i| {
+                Some((
+                    (i.start_s + i.end_s) / 2.0,
+                    judge.evaluate_interval(i)?.value,
+                ))
+            })
+            .collect();
         let series = vec![Series::line("error rate", "#d62728", share)];
-        let mut chart = axis.chart(
-            name("Error and success rate (% of requests ended)"),
-            "%",
-            series,
-            shades.to_vec(),
-        );
-        draw_thresholds(&mut chart, s, Home::Shares);
-        charts.push(chart);
+        let title = name("Error and success rate (% of requests ended)");
+        charts.push(axis.scenario_chart(title, "%", series, s, Home::Shares));
     }
     if has(Home::Faults) {
         let series = vec![
@@ -659,14 +664,8 @@ fn fault_charts(
             Series::line("timeouts", "#9467bd", over_time(s, |i| i.timeouts as f64)),
             Series::line("dropped", "#8c564b", over_time(s, |i| i.dropped as f64)),
         ];
-        let mut chart = axis.chart(
-            name("Faults per interval"),
-            "requests",
-            series,
-            shades.to_vec(),
-        );
-        draw_thresholds(&mut chart, s, Home::Faults);
-        charts.push(chart);
+        let title = name("Faults per interval");
+        charts.push(axis.scenario_chart(title, "requests", series, s, Home::Faults));
     }
     charts
 }
