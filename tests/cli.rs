@@ -611,4 +611,10 @@ fn the_progress_bar_fits_80_columns_and_moves_between_intervals() {
     }
     // Two intervals closed; a bar that only moved with them would show two clocks.
     assert!(clocks.len() >= 4, "{clocks:?}");
+    // The width cuts the latencies, never the error count before them.
+    let figures: Vec<&&String> = bar.iter().filter(|l| l.contains(" RPS")).collect();
+    assert!(
+        !figures.is_empty() && figures.iter().all(|l| l.contains(" errors")),
+        "{figures:#?}"
+    );
 }

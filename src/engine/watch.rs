@@ -326,10 +326,10 @@ fn latency(ms: f64) -> String {
     }
 }
 
-/// The figures of an interval that just closed, `1000 of 1000 RPS, p50 45us p99 120us max
-/// 2.93ms, 0 errors`: the rate achieved beside the rate the
-/// schedule meant for it (a ramp's, a spike's), response-time percentiles, and the faults
-/// (timeouts and drops only when there are any).
+/// The figures of an interval that just closed, `1000 of 1000 RPS, 0 errors | p50 45us p99
+/// 120us max 2.93ms`: the rate achieved beside the rate the
+/// schedule meant for it (a ramp's, a spike's), the faults (timeouts and drops only when
+/// there are any), response-time percentiles.
 pub(crate) fn figures(row: &IntervalStats) -> String {
     let seconds = row.end_s - row.start_s;
     let scheduled = if seconds > 0.0 {
@@ -346,12 +346,9 @@ pub(crate) fn figures(row: &IntervalStats) -> String {
         }
     };
     let mut text = format!(
-        "{} of {} RPS, p50 {} p99 {} max {}, {} errors",
+        "{} of {} RPS, {} errors",
         rate(row.achieved_rps),
         rate(scheduled),
-        latency(r.p50),
-        latency(r.p99),
-        latency(r.max),
         row.errors
     );
     if row.timeouts > 0 {
@@ -360,5 +357,12 @@ pub(crate) fn figures(row: &IntervalStats) -> String {
     if row.dropped > 0 {
         text.push_str(&format!(", {} dropped", row.dropped));
     }
+    // The latencies last: where a narrow terminal cuts the line, it cuts the max first.
+    text.push_str(&format!(
+        " | p50 {} p99 {} max {}",
+        latency(r.p50),
+        latency(r.p99),
+        latency(r.max)
+    ));
     text
 }
