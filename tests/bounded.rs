@@ -75,10 +75,6 @@ fn openpace(args: &[&str], signal: Option<(libc::c_int, Duration)>) -> Ran {
     }
 }
 
-fn report(path: &std::path::Path) -> serde_json::Value {
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-}
-
 /// `openpace run --warmup 0 FLAGS --out REPORT` (FLAGS split on spaces), signalled as asked:
 /// what it did, and its report.
 fn run(flags: &str, signal: Option<(libc::c_int, Duration)>) -> (Ran, serde_json::Value) {
@@ -88,7 +84,7 @@ fn run(flags: &str, signal: Option<(libc::c_int, Duration)>) -> (Ran, serde_json
     args.extend(flags.split_whitespace());
     args.extend(["--out", out.to_str().unwrap()]);
     let ran = openpace(&args, signal);
-    let json = report(&out);
+    let json = common::read_json(&out);
     (ran, json)
 }
 
@@ -333,7 +329,7 @@ fn capacity_prints_what_it_found_and_writes_its_report_on_ctrl_c() {
     );
     assert!(ran.stdout.contains("INTERRUPTED"), "{}", ran.stdout);
     assert!(ran.stdout.contains("CAPACITY"), "{}", ran.stdout);
-    let json = report(&out);
+    let json = common::read_json(&out);
     assert_eq!(json["interrupted"], true);
     let steps = json["steps"].as_array().unwrap();
     assert_eq!(steps[0]["rate"], 100.0);

@@ -5,7 +5,6 @@ mod common;
 
 use common::{assert_rejected, openpace, stderr};
 
-use std::path::Path;
 use std::process::Output;
 
 /// Runs `openpace run --warmup 0` with the flags in `flags` (split on spaces) and `more`.
@@ -205,10 +204,6 @@ fn run_help_lists_the_flags() {
     }
 }
 
-fn read_report(path: &Path) -> serde_json::Value {
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-}
-
 #[test]
 fn a_run_writes_the_json_report_and_passes() {
     let _turn = common::serial();
@@ -229,7 +224,7 @@ fn a_run_writes_the_json_report_and_passes() {
     ] {
         assert!(summary.contains(line), "{line} missing from:\n{summary}");
     }
-    let json = read_report(&report);
+    let json = common::read_json(&report);
     assert_eq!(json["schema_version"], 1);
     assert_eq!(json["interrupted"], false);
     let s = &json["scenarios"][0];
@@ -339,7 +334,7 @@ fn interrupt_with(signal: libc::c_int) -> (Option<i32>, serde_json::Value) {
         "0",
     ];
     let code = common::interrupt_run(&args, &report, signal);
-    (code, read_report(&report))
+    (code, common::read_json(&report))
 }
 
 #[test]

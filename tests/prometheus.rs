@@ -49,10 +49,6 @@ fn start_run(port: u16, rate: &str, seconds: &str, report: &Path) -> Child {
         .unwrap()
 }
 
-fn report(path: &Path) -> serde_json::Value {
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-}
-
 #[test]
 fn live_metrics_are_served_during_the_run_and_end_with_its_totals() {
     let _turn = common::serial();
@@ -96,7 +92,7 @@ fn live_metrics_are_served_during_the_run_and_end_with_its_totals() {
         Some(1.0),
         "{last}"
     );
-    let requests = &report(&json)["scenarios"][0]["requests"];
+    let requests = &common::read_json(&json)["scenarios"][0]["requests"];
     for (counter, field) in [
         ("completed", "completed"),
         ("ok", "ok"),
@@ -228,7 +224,7 @@ fn prometheus_scrapes_a_run_and_finds_its_request_count() {
         start_run(port, "500", "4s", &json).wait().unwrap()
     };
     assert_eq!(status.code(), Some(0));
-    let completed = report(&json)["scenarios"][0]["requests"]["completed"]
+    let completed = common::read_json(&json)["scenarios"][0]["requests"]["completed"]
         .as_f64()
         .unwrap();
     let query = "openpace_requests_completed_total{job=\"openpace\",scenario=\"noop\"}";

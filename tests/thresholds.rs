@@ -36,10 +36,6 @@ fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
-fn report(path: &std::path::Path) -> serde_json::Value {
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-}
-
 #[test]
 fn extra_thresholds_join_the_verdict_and_set_the_exit_code() {
     let passing = run(&[
@@ -110,7 +106,7 @@ fn breaching_intervals_alert_on_stderr_in_the_report_and_to_the_notify_command()
     // Every interval breaches: an alert line each, in the report too.
     let alerts = stderr(&out).matches("openpace ALERT").count();
     assert!(alerts >= 4, "{}", stderr(&out));
-    let result = report(&json);
+    let result = common::read_json(&json);
     assert_eq!(
         result["scenarios"][0]["alerts"].as_array().unwrap().len(),
         alerts
@@ -198,7 +194,7 @@ fn abort_on_fail_stops_as_soon_as_a_threshold_cannot_pass() {
     ]);
     assert!(started.elapsed() < Duration::from_secs(10));
     assert_eq!(out.status.code(), Some(1));
-    let result = report(&json);
+    let result = common::read_json(&json);
     assert!(
         result["aborted"]
             .as_str()
@@ -233,7 +229,7 @@ fn a_named_percentile_is_the_one_checked_and_reported() {
         "response p75 < 1000ms",
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let r = report(&json);
+    let r = common::read_json(&json);
     let s = &r["scenarios"][0];
     let thresholds = s["verdict"]["thresholds"].as_array().unwrap();
     let value_of = |metric: &str| {

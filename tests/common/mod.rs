@@ -19,6 +19,12 @@ pub fn stderr(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
+/// A JSON file a run wrote (its report), parsed.
+pub fn read_json(path: &std::path::Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap())
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
 /// Asserts that `args` are rejected with exit code 2 and a message containing every `needle`.
 pub fn assert_rejected(args: &[&str], needles: &[&str]) {
     let out = openpace(args);
