@@ -272,6 +272,11 @@ fn chromium_draws_every_chart_of_the_default_runs_report() {
     let charts = found["charts"].as_array().unwrap();
     assert!(charts.len() >= 7, "{found}");
     for c in charts {
+        // The figures docs/formats.md quotes (`-- --nocapture` shows them).
+        eprintln!(
+            "{}: {} px wide, labels {} px, {} lines",
+            c["title"], c["width"], c["font"], c["lines"]
+        );
         // Drawn, across the page's width, with labels legible at 100% zoom.
         assert!(c["lines"].as_u64().unwrap() >= 1, "an empty chart: {c}");
         assert!(

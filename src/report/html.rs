@@ -556,17 +556,9 @@ fn scenario_charts(s: &ScenarioResult, index: usize, axis: TimeAxis) -> Result<V
         }
     };
     // Latencies in ns, to be shown in the unit their size calls for.
-    let in_ns = |series: Vec<Series>, per_unit: f64| -> Vec<Series> {
+    let in_ns = |mut series: Vec<Series>, per_unit: f64| -> Vec<Series> {
+        series.iter_mut().for_each(|x| x.scale(per_unit));
         series
-            .into_iter()
-            .map(|mut x| {
-                x.points.iter_mut().for_each(|p| p.1 *= per_unit);
-                x.band
-                    .iter_mut()
-                    .for_each(|b| (b.1, b.2) = (b.1 * per_unit, b.2 * per_unit));
-                x
-            })
-            .collect()
     };
     let latency = |title: &str, series: Vec<Series>, home: Home| {
         axis.scenario_chart(name(title), "ns", series, s, home)

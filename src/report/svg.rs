@@ -24,6 +24,14 @@ pub struct Series {
 }
 
 impl Series {
+    /// Multiplies every y value, the band's included, by `k` (a change of unit).
+    pub fn scale(&mut self, k: f64) {
+        self.points.iter_mut().for_each(|p| p.1 *= k);
+        self.band
+            .iter_mut()
+            .for_each(|b| (b.1, b.2) = (b.1 * k, b.2 * k));
+    }
+
     /// A solid line with no band.
     pub fn line(name: impl Into<String>, color: &'static str, points: Vec<(f64, f64)>) -> Series {
         Series {
@@ -152,12 +160,7 @@ impl Chart {
             (1e3, "µs")
         };
         let k = ns_per_unit / unit_ns;
-        for s in &mut self.series {
-            s.points.iter_mut().for_each(|p| p.1 *= k);
-            s.band
-                .iter_mut()
-                .for_each(|b| (b.1, b.2) = (b.1 * k, b.2 * k));
-        }
+        self.series.iter_mut().for_each(|s| s.scale(k));
         self.hlines.iter_mut().for_each(|h| h.y *= k);
         self.y_label = unit.to_string();
         self
