@@ -456,6 +456,17 @@ impl ScenarioConfig {
         if self.name.trim().is_empty() {
             return bad("name", &"\"\"", "a non-empty name");
         }
+        // A name and a description are printed to terminals: an escape sequence or a line
+        // end in them would rewrite what the summary and the progress line show.
+        for (field, text) in [("name", &self.name), ("description", &self.description)] {
+            if text.chars().any(char::is_control) {
+                return bad(
+                    field,
+                    &format!("\"{}\"", text.escape_debug()),
+                    "text without control characters (no ESC, CR, LF or tab)",
+                );
+            }
+        }
         self.validate_pattern(origin)?;
         self.validate_workers(origin)?;
         self.validate_timing(origin)?;

@@ -1,8 +1,10 @@
 //! Typed errors and the exit codes they map to.
 //!
 //! A [`ConfigError`] (exit 2) always names the field or flag, the value it had and what is
-//! allowed; a [`RunError`] (exit 3) says what could not be done and why. The binary maps them
-//! to exit codes in one place ([`Error::exit_code`]).
+//! allowed; a [`RunError`] (exit 3) says what could not be done and why; a stop signal before
+//! anything was measured (during the check that the target is there, say) is
+//! [`Error::Interrupted`] (exit 130, or 129 after a hang-up). The binary maps them to exit
+//! codes in one place ([`Error::exit_code`]).
 
 use std::fmt;
 
@@ -156,6 +158,9 @@ pub enum Error {
     Config(ConfigError),
     /// The run could not be carried out (exit 3).
     Run(RunError),
+    /// A stop signal came before anything was measured (exit 130; 129 after SIGHUP). Says
+    /// what was under way.
+    Interrupted(String),
 }
 
 impl Error {
@@ -172,6 +177,7 @@ impl Error {
         match self {
             Error::Config(_) => 2,
             Error::Run(_) => 3,
+            Error::Interrupted(_) => i32::from(crate::base::sys::interrupted_exit_code()),
         }
     }
 }
@@ -181,6 +187,7 @@ impl fmt::Display for Error {
         match self {
             Error::Config(e) => write!(f, "config error: {e}"),
             Error::Run(e) => write!(f, "run error: {e}"),
+            Error::Interrupted(during) => write!(f, "interrupted {during}; nothing was measured"),
         }
     }
 }

@@ -24,7 +24,8 @@ fn temp_dir(name: &str) -> PathBuf {
 }
 
 fn load(path: &Path) -> RunResult {
-    openpace::report::load_result(path).expect("a JSON report")
+    openpace::report::load_result(path, openpace::base::input::MAX_INPUT_BYTES)
+        .expect("a JSON report")
 }
 
 fn unix_now() -> f64 {
@@ -259,7 +260,10 @@ fn merge_verifies_each_report_before_it_adds_it() {
     let merge_with = |b: RunResult, allow_partial: bool| {
         merge(
             &[("a.json".into(), a.clone()), ("b.json".into(), b)],
-            &MergeOptions { allow_partial },
+            &MergeOptions {
+                allow_partial,
+                ..MergeOptions::default()
+            },
         )
     };
     let cases: Vec<(&str, RunResult)> = vec![

@@ -214,7 +214,7 @@ fn bounded_run(args: &[&str], path: &Path, limit: Duration) -> RunResult {
         }
         std::thread::sleep(Duration::from_millis(20));
     }
-    openpace::report::load_result(path).unwrap()
+    openpace::report::load_result(path, openpace::base::input::MAX_INPUT_BYTES).unwrap()
 }
 
 fn accounted(r: &RunResult) {

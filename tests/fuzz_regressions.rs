@@ -13,9 +13,11 @@ use std::path::Path;
 type Harness = fn(&[u8]);
 
 /// Every target with its harness function.
-const TARGETS: [(&str, Harness); 10] = [
+const TARGETS: [(&str, Harness); 12] = [
     ("http_response", harness::http_response),
     ("tcp_framing", harness::tcp_framing),
+    ("redis_reply", harness::redis_reply),
+    ("memcached_reply", harness::memcached_reply),
     ("config_json", harness::config_json),
     ("config_flags", harness::config_flags),
     ("core_list", harness::core_list),

@@ -15,7 +15,8 @@ use openpace::RunResult;
 use openpace::metrics::saturation::{CLIENT_QUEUEING, STALLED, WORKER_SATURATED};
 
 fn report(path: &Path) -> RunResult {
-    openpace::report::load_result(path).expect("a JSON report")
+    openpace::report::load_result(path, openpace::base::input::MAX_INPUT_BYTES)
+        .expect("a JSON report")
 }
 
 /// `openpace run ARGS --out DIR/NAME.json`, returning the output and the report.

@@ -111,18 +111,30 @@ fn at_most_64_scenarios_in_a_run() {
 
 #[test]
 fn a_body_file_larger_than_64_mib_is_refused_without_reading_it_all() {
-    // /dev/zero never ends: reading it whole would exhaust memory.
+    // A sparse file one byte past the limit: refused by its size, never read.
+    let dir = tempfile::tempdir().unwrap();
+    let big = dir.path().join("big.bin");
+    std::fs::File::create(&big)
+        .unwrap()
+        .set_len((64 << 20) + 1)
+        .unwrap();
+    let big = big.to_str().unwrap();
+    let args = [
+        "run",
+        "--out",
+        "none",
+        "--target",
+        "http://127.0.0.1:9/",
+        "--body-file",
+    ];
     assert_rejected(
-        &[
-            "run",
-            "--out",
-            "none",
-            "--target",
-            "http://127.0.0.1:9/",
-            "--body-file",
-            "/dev/zero",
-        ],
-        &["body_file /dev/zero is larger than 64 MiB"],
+        &[&args[..], &[big]].concat(),
+        &[&format!("body_file {big} is larger than 64 MiB")],
+    );
+    // /dev/zero never ends: reading it whole would exhaust memory. It is not even opened.
+    assert_rejected(
+        &[&args[..], &["/dev/zero"]].concat(),
+        &["body_file /dev/zero", "a device, not a regular file"],
     );
 }
 

@@ -119,7 +119,9 @@ fn memcached_sets_and_gets_are_counted_exactly() {
         memcached.stat("get_hits") >= 1000,
         "k:{{seq}} is always there"
     );
-    let s = run(&["--target", &url, "--command", "bogus"]);
+    // memcached refuses to increment text: CLIENT_ERROR, an error of kind `server`.
+    memcached.ask("set word 0 0 4\r\ntext\r\n", |l| l == "STORED");
+    let s = run(&["--target", &url, "--command", "incr word 1"]);
     assert_eq!(
         s.errors_by_kind.get("server"),
         Some(&1000),

@@ -226,6 +226,7 @@ fn tcp_target_sends_its_payload_and_reads_to_the_delimiter() {
         until: openpace::target::net::tcp::Until::Delimiter(b"\n".to_vec()),
         connections: 3,
         connect_timeout: Duration::from_secs(2),
+        max_response_bytes: openpace::target::net::DEFAULT_MAX_RESPONSE_BYTES,
     });
     let s = run(config);
     assert_eq!((s.requests.completed, s.requests.ok), (300, 300));

@@ -150,8 +150,7 @@ impl Prometheus {
             .into_iter()
             .find(|p| Path::new(p).exists());
         let Some(binary) = binary else {
-            eprintln!("skipped: Debian's prometheus is not installed (.ci/run installs it)");
-            return None;
+            return common::missing("prometheus");
         };
         let config = dir.join("prometheus.yml");
         std::fs::write(

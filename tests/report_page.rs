@@ -228,7 +228,7 @@ document.body.appendChild(pre);
 #[test]
 fn chromium_draws_every_chart_of_the_default_runs_report() {
     if chromium().is_none() {
-        eprintln!("skipped: Debian's chromium is not installed (.ci/run installs it)");
+        common::missing::<()>("chromium");
         return;
     }
     let dir = tempfile::tempdir().unwrap();

@@ -60,7 +60,8 @@ fn every_format_is_written_and_renders_again_byte_for_byte() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let result = openpace::report::load_result(&json).unwrap();
+    let result =
+        openpace::report::load_result(&json, openpace::base::input::MAX_INPUT_BYTES).unwrap();
     let s = &result.scenarios[0];
 
     // .hgrm: the distribution ends with every count, and its p99 row is the JSON's p99.

@@ -22,6 +22,8 @@
 //! --huge-header-every N  answer with 80 KiB of headers
 //! --cut-every N          send half the body, then close
 //! --hang-every N         never answer (the connection stays open)
+//! --trickle-every N      send the body one byte at a time, --trickle-gap apart
+//! --trickle-gap DUR      the wait between a trickled body's bytes (default 100ms)
 //! --tcp-echo             be a TCP line echo server instead of HTTP
 //! --exit-after DUR       exit after this long (default 10m)
 //! ```
@@ -52,6 +54,8 @@ struct Script {
     huge_header_every: u64,
     cut_every: u64,
     hang_every: u64,
+    trickle_every: u64,
+    trickle_gap: Duration,
     tcp_echo: bool,
 }
 
@@ -69,6 +73,7 @@ fn main() {
     let mut script = Script {
         status: 200,
         body_size: 2,
+        trickle_gap: Duration::from_millis(100),
         ..Script::default()
     };
     let mut args = std::env::args().skip(1);
@@ -94,6 +99,8 @@ fn main() {
             "--huge-header-every" => script.huge_header_every = number(&value()),
             "--cut-every" => script.cut_every = number(&value()),
             "--hang-every" => script.hang_every = number(&value()),
+            "--trickle-every" => script.trickle_every = number(&value()),
+            "--trickle-gap" => script.trickle_gap = duration(&value()),
             "--tcp-echo" => script.tcp_echo = true,
             "--exit-after" => exit_after = duration(&value()),
             "-h" | "--help" => {
@@ -305,6 +312,20 @@ fn serve(mut stream: TcpStream, shared: &Shared) {
             response
                 .extend_from_slice(format!("Content-Length: {}\r\n\r\n", body.len()).as_bytes());
             response.extend_from_slice(&body);
+        }
+        if every(script.trickle_every) {
+            let head = response.len() - body.len();
+            if stream.write_all(&response[..head]).is_err() {
+                return;
+            }
+            for byte in &response[head..] {
+                std::thread::sleep(script.trickle_gap);
+                if stream.write_all(std::slice::from_ref(byte)).is_err() {
+                    return;
+                }
+            }
+            shared.answered.fetch_add(1, Relaxed);
+            continue;
         }
         if every(script.cut_every) {
             let _ = stream.write_all(&response[..response.len() - body.len() / 2 - 1]);

@@ -12,6 +12,7 @@ use openpace::metrics::threshold::{Progress, Threshold};
 use openpace::report;
 use openpace::target::TargetSpec;
 use openpace::target::net::http::{HttpExchange, HttpShared, HttpSpec, HttpUrl};
+use openpace::target::net::kv::KvSpec;
 use openpace::target::net::tcp::{TcpExchange, TcpSpec, Until};
 use openpace::target::net::{Exchange, Parse};
 
@@ -108,9 +109,51 @@ pub fn tcp_framing(data: &[u8]) {
         until,
         connections: 1,
         connect_timeout: std::time::Duration::from_secs(1),
+        max_response_bytes: 1 << 16,
     };
     let mut exchange = TcpExchange::new(std::sync::Arc::new(spec));
     feed(&mut exchange, stream, *mode);
+}
+
+/// A reply limit from a flags byte: 16 bytes to 128 MiB, so that both sides of the limit are
+/// reached.
+fn limit(flags: u8) -> u64 {
+    1 << (u32::from(flags % 24) + 4)
+}
+
+/// Redis replies (RESP2 and RESP3, nested, with every type), on any bytes, split anywhere.
+pub fn redis_reply(data: &[u8]) {
+    let Some((&flags, replies)) = data.split_first() else {
+        return;
+    };
+    let mut spec = KvSpec::parse("redis://127.0.0.1:6379", Some("GET k")).expect("a literal");
+    spec.max_response_bytes = limit(flags);
+    let mut exchange = std::sync::Arc::new(spec).exchange();
+    feed(&mut exchange, replies, flags);
+}
+
+/// memcached replies to each kind of command (picked by the first byte), on any bytes.
+pub fn memcached_reply(data: &[u8]) {
+    const COMMANDS: [&str; 10] = [
+        "get a b",
+        "gets k",
+        "set k v",
+        "incr k 1",
+        "stats",
+        "version",
+        "delete k",
+        "touch k 1",
+        "cas k v 1",
+        "flush_all",
+    ];
+    let Some((&flags, replies)) = data.split_first() else {
+        return;
+    };
+    let command = COMMANDS[usize::from(flags) % COMMANDS.len()];
+    let mut spec = KvSpec::parse("memcached://127.0.0.1:11211", Some(command)).expect("a literal");
+    spec.max_response_bytes = limit(flags);
+    let mut exchange = std::sync::Arc::new(spec).exchange();
+    feed(&mut exchange, replies, flags);
 }
 
 /// Whatever a valid config asks for can be planned: its schedule, fingerprint, workers.

@@ -7,7 +7,10 @@
 //! rest of the crate denies it, but for the atomic histogram.
 
 pub mod clock;
+pub mod fault;
 pub mod host;
+pub mod input;
+pub mod json;
 pub mod sys;
 pub(crate) mod timerfd;
 pub mod units;
@@ -27,6 +30,30 @@ pub fn mix64(state: u64) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
     z ^ (z >> 31)
+}
+
+/// Writes a line to standard error and carries on whatever happens: `eprintln!` panics when
+/// standard error is gone (a closed terminal after a hang-up, a closed pipe), and a progress
+/// line must never cost a run its report.
+pub fn say(line: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
+}
+
+/// `text` with every control character escaped (`\u{1b}`, `\n`), for a terminal: a name
+/// read from a saved report could otherwise move the cursor or clear the screen.
+pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.chars().any(char::is_control) {
+        text.chars()
+            .map(|c| match c.is_control() {
+                true => c.escape_debug().to_string(),
+                false => c.to_string(),
+            })
+            .collect::<String>()
+            .into()
+    } else {
+        text.into()
+    }
 }
 
 /// How idle threads wait for their next instant or request.

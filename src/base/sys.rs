@@ -10,8 +10,16 @@ use std::sync::atomic::{AtomicI32, Ordering};
 
 /// The write end of the pipe the signal handlers write to (-1 before installation).
 static SIGNAL_PIPE: AtomicI32 = AtomicI32::new(-1);
+/// The last stop signal received (0: none yet).
+static LAST_SIGNAL: AtomicI32 = AtomicI32::new(0);
 
-extern "C" fn on_signal(_signal: libc::c_int) {
+/// The signals that stop a run: Ctrl-C, `kill`, and a hang-up (the terminal closed, or the ssh
+/// connection dropped).
+pub const STOP_SIGNALS: [libc::c_int; 3] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP];
+
+extern "C" fn on_signal(signal: libc::c_int) {
+    // An atomic store is async-signal-safe.
+    LAST_SIGNAL.store(signal, Ordering::Relaxed);
     let fd = SIGNAL_PIPE.load(Ordering::Relaxed);
     if fd >= 0 {
         let byte = 1u8;
@@ -21,8 +29,26 @@ extern "C" fn on_signal(_signal: libc::c_int) {
     }
 }
 
-/// Calls `on_stop` on a thread of its own (never in a signal handler) for every SIGINT and
-/// SIGTERM. Installed once per process: later calls do nothing and return `Ok`.
+/// The last stop signal received, if any.
+pub fn last_stop_signal() -> Option<libc::c_int> {
+    match LAST_SIGNAL.load(Ordering::Relaxed) {
+        0 => None,
+        s => Some(s),
+    }
+}
+
+/// The exit code of a command a stop signal ended: 129 after a hang-up (128 + SIGHUP, as a
+/// shell reports it), else 130 (Ctrl-C and SIGTERM alike).
+pub fn interrupted_exit_code() -> u8 {
+    if last_stop_signal() == Some(libc::SIGHUP) {
+        129
+    } else {
+        130
+    }
+}
+
+/// Calls `on_stop` on a thread of its own (never in a signal handler) for every SIGINT,
+/// SIGTERM and SIGHUP. Installed once per process: later calls do nothing and return `Ok`.
 pub fn on_stop_signals(on_stop: fn()) -> io::Result<()> {
     static INSTALL: Once = Once::new();
     let mut result = Ok(());
@@ -53,7 +79,7 @@ fn install(on_stop: fn()) -> io::Result<()> {
             }
         })?;
     SIGNAL_PIPE.store(write_end, Ordering::SeqCst);
-    for signal in [libc::SIGINT, libc::SIGTERM] {
+    for signal in STOP_SIGNALS {
         // SAFETY: the action is fully initialised; the handler only makes a write(2) call,
         // which is async-signal-safe.
         let result = unsafe {
@@ -95,6 +121,12 @@ pub fn kill_group(group: i32) {
         // SAFETY: kill(2) with a negative pid signals that group; no memory is involved.
         unsafe { libc::kill(-group, libc::SIGKILL) };
     }
+}
+
+/// Whether process group `group` still has a member (0 or less: no).
+pub fn group_alive(group: i32) -> bool {
+    // SAFETY: kill(2) with signal 0 only checks that the group exists; nothing is sent.
+    group > 0 && unsafe { libc::kill(-group, 0) } == 0
 }
 
 /// Whether this process may write to `path` (access(2) with `W_OK`), without opening it.

@@ -60,6 +60,31 @@ fn exact_ns(number: &str, unit_ns: u64) -> Option<u64> {
     u64::try_from(ns).ok()
 }
 
+/// Parses a byte count: a whole number with an optional unit, `B`, `KiB`/`K`, `MiB`/`M`,
+/// `GiB`/`G` (powers of 1024) or `KB`, `MB`, `GB` (powers of 1000): `65536`, `64MiB`, `1G`.
+pub fn parse_bytes(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let allowed = "a whole number of bytes with an optional unit B, KiB, MiB, GiB (1024) or KB,                    MB, GB (1000), e.g. 64MiB";
+    let value: u64 = number.parse().map_err(|_| allowed.to_string())?;
+    let unit: u64 = match unit.trim() {
+        "" | "B" => 1,
+        "K" | "KiB" | "k" => 1 << 10,
+        "M" | "MiB" => 1 << 20,
+        "G" | "GiB" => 1 << 30,
+        "KB" | "kB" => 1_000,
+        "MB" => 1_000_000,
+        "GB" => 1_000_000_000,
+        _ => return Err(allowed.to_string()),
+    };
+    value
+        .checked_mul(unit)
+        .ok_or_else(|| "more bytes than a 64-bit count holds".to_string())
+}
+
 /// Formats a duration with the largest unit that keeps it short: `20ms`, `1.5s`, `500us`.
 /// Exact: the digits are those of the nanoseconds, never rounded through a float.
 pub fn format_duration(d: Duration) -> String {
@@ -141,5 +166,16 @@ mod tests {
         );
         assert_eq!(parse_duration("1e-3s").unwrap(), Duration::from_millis(1));
         assert_eq!(parse_duration("0.5ns").unwrap(), Duration::from_nanos(1));
+    }
+
+    #[test]
+    fn byte_counts_parse_with_units() {
+        assert_eq!(parse_bytes("65536"), Ok(65_536));
+        assert_eq!(parse_bytes("64MiB"), Ok(64 << 20));
+        assert_eq!(parse_bytes("1 G"), Ok(1 << 30));
+        assert_eq!(parse_bytes("5MB"), Ok(5_000_000));
+        assert!(parse_bytes("-1").is_err());
+        assert!(parse_bytes("1.5M").is_err());
+        assert!(parse_bytes("99999999999G").is_err());
     }
 }

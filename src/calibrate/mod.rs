@@ -98,7 +98,8 @@ fn flag(name: &str) -> Origin {
 /// Reads a calibration report written by `openpace calibrate`, for `--calibration`.
 pub fn load_report(path: &std::path::Path) -> Result<CalibrationReport, ConfigError> {
     let file = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Unreadable {
+    let limit = crate::base::input::MAX_INPUT_BYTES;
+    let text = crate::base::input::read_text(path, limit).map_err(|e| ConfigError::Unreadable {
         file: file.clone(),
         reason: e.to_string(),
     })?;

@@ -44,7 +44,7 @@ pub(super) fn calibrate(args: &CalibrateArgs) -> Result<u8, Error> {
     let console = Console::beside(args.quiet, out.as_ref());
     let report = calibrate::calibrate(&options, |step| {
         if !console.quiet {
-            eprintln!("openpace calibrate: {step}");
+            openpace::base::say(format_args!("openpace calibrate: {step}"));
         }
     })?;
     let mut written = report::Written::default();

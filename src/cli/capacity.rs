@@ -111,13 +111,13 @@ pub(super) fn capacity(args: &CapacityArgs) -> Result<u8, Error> {
         .map_err(|e| Error::run("installing the Ctrl-C handler", e))?;
     let found = capacity::search(base, &run.run, None, &options, &stop, |step| {
         if !console.quiet {
-            eprintln!(
+            openpace::base::say(format_args!(
                 "openpace capacity: {:.1} RPS {} (p95 {:.2} ms, sustained {:.1} RPS)",
                 step.rate,
                 if step.passed { "passed" } else { "failed" },
                 step.p95_ms,
                 step.sustained_rps
-            );
+            ));
         }
     })?;
     let mut failed = Vec::new();
@@ -130,7 +130,11 @@ pub(super) fn capacity(args: &CapacityArgs) -> Result<u8, Error> {
         };
         failed.extend(report::output::write(dest, contents.as_bytes()).err());
     }
-    let code = if found.interrupted { 130 } else { 0 };
+    let code = if found.interrupted || stop.requests() > 0 {
+        openpace::base::sys::interrupted_exit_code()
+    } else {
+        0
+    };
     let written = report::Written {
         written: Vec::new(),
         failed,

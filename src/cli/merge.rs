@@ -7,7 +7,7 @@ use clap::Args;
 use openpace::report::{self, Destination};
 use openpace::{Error, cluster};
 
-use super::{Console, finish};
+use super::{Console, InputLimit, finish};
 
 /// Flags of `openpace merge`.
 #[derive(Args)]
@@ -24,6 +24,9 @@ pub(super) struct MergeArgs {
     /// Merge even with shards missing, and mark the result partial.
     #[arg(long)]
     allow_partial: bool,
+    /// Merge shards whose targets differ (refused otherwise), with a warning saying how.
+    #[arg(long)]
+    allow_mixed: bool,
     /// Exit 1 when a threshold is inconclusive (its 95% interval straddles the limit), not
     /// only when one failed.
     #[arg(long)]
@@ -31,17 +34,26 @@ pub(super) struct MergeArgs {
     /// Print nothing but errors.
     #[arg(long)]
     quiet: bool,
+    #[command(flatten)]
+    limit: InputLimit,
 }
 
 pub(super) fn merge(args: &MergeArgs) -> Result<u8, Error> {
     let format = report::parse_format(&args.format)?;
+    let limit = args.limit.bytes()?;
     let inputs = args
         .reports
         .iter()
-        .map(|path| Ok((path.display().to_string(), report::load_result(path)?)))
+        .map(|path| {
+            Ok((
+                path.display().to_string(),
+                report::load_result(path, limit)?,
+            ))
+        })
         .collect::<Result<Vec<_>, Error>>()?;
     let options = cluster::MergeOptions {
         allow_partial: args.allow_partial,
+        allow_mixed: args.allow_mixed,
     };
     let merged = cluster::merge(&inputs, &options)?;
     let outputs = [(Destination::flag("--out", &args.out), format)];

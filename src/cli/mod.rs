@@ -130,7 +130,7 @@ pub fn main() -> ExitCode {
     match outcome {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("openpace: {e}");
+            openpace::base::say(format_args!("openpace: {e}"));
             ExitCode::from(e.exit_code() as u8)
         }
     }
@@ -250,6 +250,36 @@ fn flag_error(
     ConfigError::invalid(&Origin::Flag(flag.into()), field, value, allowed).into()
 }
 
+/// `--max-input-bytes SIZE` of the commands that read saved reports: the most bytes read
+/// from one report (default 64 MiB).
+#[derive(clap::Args, Clone, Debug, Default)]
+struct InputLimit {
+    /// The largest report file read, e.g. 256MiB (default 64MiB): a longer file is refused
+    /// without being read.
+    #[arg(long, value_name = "SIZE")]
+    max_input_bytes: Option<String>,
+}
+
+impl InputLimit {
+    /// The limit in bytes, or a usage error naming the flag.
+    fn bytes(&self) -> Result<u64, Error> {
+        match &self.max_input_bytes {
+            None => Ok(openpace::base::input::MAX_INPUT_BYTES),
+            Some(text) => openpace::base::units::parse_bytes(text)
+                .ok()
+                .filter(|&n| n > 0)
+                .ok_or_else(|| {
+                    flag_error(
+                        "--max-input-bytes",
+                        "max_input_bytes",
+                        text,
+                        "a size above 0: bytes, or with a unit (256MiB, 1GiB)",
+                    )
+                }),
+        }
+    }
+}
+
 /// A duration flag in seconds (`--step 10s`); a usage error naming the flag otherwise.
 fn seconds_flag(flag: &str, text: &str) -> Result<f64, Error> {
     config::parse_duration(text)
@@ -271,10 +301,12 @@ fn load(file: Option<&PathBuf>, overrides: &[Override]) -> Result<RunConfig, Err
         )?);
     };
     let name = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Unreadable {
-        file: name.clone(),
-        reason: e.to_string(),
-    })?;
+    let limit = openpace::base::input::MAX_INPUT_BYTES;
+    let text =
+        openpace::base::input::read_text(path, limit).map_err(|e| ConfigError::Unreadable {
+            file: name.clone(),
+            reason: e.to_string(),
+        })?;
     Ok(config::load_json(&text, &name, overrides)?)
 }
 
@@ -368,7 +400,7 @@ fn finish(console: &Console, written: &Written, code: u8) -> Result<u8, Error> {
         let _ = console.print(&format!("report: {}\n", dest.path.display()));
     }
     for e in &written.failed {
-        eprintln!("openpace: {e}");
+        openpace::base::say(format_args!("openpace: {e}"));
     }
     Ok(if written.failed.is_empty() { code } else { 3 })
 }

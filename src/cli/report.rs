@@ -6,7 +6,7 @@ use clap::Args;
 use openpace::Error;
 use openpace::report::{self, Destination};
 
-use super::{Console, finish};
+use super::{Console, InputLimit, finish};
 
 /// Flags of `openpace report`.
 #[derive(Args)]
@@ -19,6 +19,8 @@ pub(super) struct ReportArgs {
     /// Where to write it; standard output when left out.
     #[arg(long, value_name = "FILE")]
     out: Option<PathBuf>,
+    #[command(flatten)]
+    limit: InputLimit,
 }
 
 pub(super) fn rerender(args: &ReportArgs) -> Result<u8, Error> {
@@ -28,7 +30,7 @@ pub(super) fn rerender(args: &ReportArgs) -> Result<u8, Error> {
         |path| Destination::flag("--out", path),
     );
     let outputs = [(out, format)];
-    let result = report::load_result(&args.result)?;
+    let result = report::load_result(&args.result, args.limit.bytes()?)?;
     report::check_outputs(&outputs, &report::request_names(&result))?;
     let console = Console::new(true, &outputs);
     finish(&console, &report::write_outputs(&result, &outputs), 0)

@@ -79,7 +79,8 @@ pub(super) fn run(args: &RunArgs) -> Result<u8, Error> {
     let runner = LoadTestRunner::from_run_config(run)?
         .with_progress(progress)
         .with_cluster(cluster);
-    openpace::engine::install_signal_handlers(&runner.stop_handle())
+    let stop = runner.stop_handle();
+    openpace::engine::install_signal_handlers(&stop)
         .map_err(|e| Error::run("installing the Ctrl-C handler", e))?;
     let result = runner.run()?;
     let mut text = report::summary(&result);
@@ -87,8 +88,18 @@ pub(super) fn run(args: &RunArgs) -> Result<u8, Error> {
         text.push_str(&report::calibration::compare(&result, c));
     }
     let mut written = report::write_outputs(&result, &outputs);
-    written.failed.extend(console.print(&text).err());
-    finish(&console, &written, exit_code(&result, strict))
+    let printed = console.print(&text);
+    // After a hang-up the terminal is gone: the summary cannot reach it, and that is no
+    // fault of the run's (the reports are written).
+    let hung_up = openpace::base::sys::last_stop_signal() == Some(libc::SIGHUP);
+    if !hung_up {
+        written.failed.extend(printed.err());
+    }
+    finish(
+        &console,
+        &written,
+        exit_code(&result, strict, stop.requests() > 0),
+    )
 }
 
 /// Where each report of `run` goes, with the flag or file that named it; a shard's files
@@ -130,20 +141,20 @@ fn outputs(
 /// each scenario.
 fn announce(run: &RunConfig, cluster: &ClusterPlan) {
     if let Some(shard) = cluster.shard {
-        eprintln!(
+        openpace::base::say(format_args!(
             "openpace: shard {} of {} ({}): sends request k of the schedule when k mod {} = {}",
             shard.index,
             shard.count,
             shard.launcher.name(),
             shard.count,
             shard.index
-        );
+        ));
     }
     if let Some(at) = cluster.start_at_unix_s {
-        eprintln!(
+        openpace::base::say(format_args!(
             "openpace: waiting {:.1} s for --start-at {at:.3}",
             (at - cluster::unix_now()).max(0.0)
-        );
+        ));
     }
     for s in &run.scenarios {
         let until = if s.precision.is_empty() {
@@ -156,7 +167,7 @@ fn announce(run: &RunConfig, cluster: &ClusterPlan) {
                 targets.join(", ")
             )
         };
-        eprintln!(
+        openpace::base::say(format_args!(
             "openpace: running \"{}\": {} for {}s{until} (+{}s warmup), target {}; Ctrl-C \
              stops and still writes the report",
             s.name,
@@ -164,17 +175,26 @@ fn announce(run: &RunConfig, cluster: &ClusterPlan) {
             s.duration_seconds,
             s.warmup_seconds,
             s.target
-        );
+        ));
     }
 }
 
-/// The exit code of a finished run: 1 aborted or failed (or, under `strict`, a threshold
-/// inconclusive), 130 interrupted, 0 passed.
-fn exit_code(result: &RunResult, strict: bool) -> u8 {
-    if result.aborted.is_some() {
+/// The exit code of a finished run: 3 when openpace's own code failed on a request (an
+/// `internal` error: the figures cannot be trusted), 1 aborted or failed (or, under
+/// `strict`, a threshold inconclusive), 130 interrupted (129 by a hang-up; also when the stop
+/// came after the schedule, in the drain or the wait for a last scrape), 0 passed.
+fn exit_code(result: &RunResult, strict: bool, stopped: bool) -> u8 {
+    let internal = openpace::targets::ErrorKind::INTERNAL.name();
+    if result
+        .scenarios
+        .iter()
+        .any(|s| s.errors_by_kind.contains_key(internal))
+    {
+        3
+    } else if result.aborted.is_some() {
         1
-    } else if result.interrupted {
-        130
+    } else if result.interrupted || stopped {
+        openpace::base::sys::interrupted_exit_code()
     } else if result.passed_under(strict) {
         0
     } else {
@@ -229,4 +249,22 @@ fn cluster_plan(args: &RunArgs) -> Result<ClusterPlan, Error> {
             std::env::var(name).ok()
         })),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_fault_of_openpace_s_own_exits_3_before_anything_else() {
+        let text = include_str!("../../tests/golden/single/result.json");
+        let mut result = openpace::report::read_json(text).expect("the golden result");
+        assert!(exit_code(&result, false, false) <= 1);
+        assert_eq!(exit_code(&result, false, true), 130);
+        result.scenarios[0]
+            .errors_by_kind
+            .insert("internal".to_string(), 1);
+        result.interrupted = true;
+        assert_eq!(exit_code(&result, false, true), 3);
+    }
 }

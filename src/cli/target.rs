@@ -79,6 +79,10 @@ pub(super) struct TargetArgs {
     /// Accept any certificate from an https:// target (self-signed, expired, other host).
     #[arg(long)]
     insecure: bool,
+    /// The largest response read from a network target, e.g. 1MiB (default 64MiB): a
+    /// larger one is an error of kind response_too_large and closes its connection.
+    #[arg(long, value_name = "SIZE")]
+    max_response_bytes: Option<String>,
     /// Any config field, e.g. --set latency_p99_threshold_ms=50 (repeatable).
     #[arg(long = "set", value_name = "FIELD=VALUE")]
     pub(super) set: Vec<String>,
@@ -126,6 +130,7 @@ impl TargetArgs {
             requests: self.requests.clone(),
             requests_order: self.requests_order.clone(),
             insecure: self.insecure,
+            max_response_bytes: self.max_response_bytes.clone(),
         };
         if !net.any() {
             return Ok(());

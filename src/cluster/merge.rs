@@ -40,6 +40,8 @@ use crate::base::clock::ClockInfo;
 pub struct MergeOptions {
     /// Merge even when shards are missing, and mark the result partial.
     pub allow_partial: bool,
+    /// Merge shards whose targets differ, with a warning that says how.
+    pub allow_mixed: bool,
 }
 
 /// Merges the reports `inputs` (each with the name it was given by, for messages) into one
@@ -133,7 +135,7 @@ fn merge_sound(
         ));
     };
     let count = identity(first).1;
-    let missing = check_campaign(inputs, options)?;
+    let (missing, mixed) = check_campaign(inputs, options)?;
     let mut order: Vec<usize> = (0..inputs.len()).collect();
     order.sort_by_key(|&i| identity(&inputs[i].1).0);
     let inputs: Vec<&(String, RunResult)> = order.iter().map(|&i| &inputs[i]).collect();
@@ -166,12 +168,9 @@ fn merge_sound(
         .iter()
         .map(|(_, r)| r.started_at_unix_s + r.wall_seconds)
         .fold(0.0, f64::max);
-    let mut hosts: Vec<String> = inputs
-        .iter()
-        .map(|(_, r)| r.host.hostname.clone())
-        .collect();
-    hosts.sort_unstable();
-    hosts.dedup();
+    let hosts = hosts(&inputs);
+    let mut warnings = merged_warnings(&shards, hosts.len());
+    warnings.extend(mixed);
     Ok(RunResult {
         schema_version: SCHEMA_VERSION,
         tool: first.tool.clone(),
@@ -189,7 +188,7 @@ fn merge_sound(
         },
         framework_cpu: FrameworkCpu::summed(&inputs),
         resources: Resources::summed(&inputs),
-        warnings: merged_warnings(&shards, hosts.len()),
+        warnings,
         scenarios,
         origin_unix_s: base_origin,
         clock: merged_clock(&shards),
@@ -205,12 +204,25 @@ fn merge_sound(
     })
 }
 
-/// Checks that the reports are shards of one campaign, each once, of the same scenarios
-/// and schedules; returns the shards missing (an error unless `allow_partial`).
+/// The hosts the shards ran on, each once, sorted.
+fn hosts(inputs: &[&(String, RunResult)]) -> Vec<String> {
+    let mut hosts: Vec<String> = inputs
+        .iter()
+        .map(|(_, r)| r.host.hostname.clone())
+        .collect();
+    hosts.sort_unstable();
+    hosts.dedup();
+    hosts
+}
+
+/// Checks that the reports are shards of one campaign, each once, of the same scenarios,
+/// schedules and targets; returns the shards missing (an error unless `allow_partial`) and,
+/// under `allow_mixed`, the differences in target allowed.
 fn check_campaign(
     inputs: &[(String, RunResult)],
     options: &MergeOptions,
-) -> Result<Vec<u32>, ConfigError> {
+) -> Result<(Vec<u32>, Vec<String>), ConfigError> {
+    let mut mixed = Vec::new();
     let (first_name, first) = &inputs[0];
     let count = identity(first).1;
     let mut seen: BTreeMap<u32, &str> = BTreeMap::new();
@@ -238,6 +250,28 @@ fn check_campaign(
             ));
         }
         check_same_scenarios(first_name, first, name, report)?;
+        for (a, b) in first.scenarios.iter().zip(&report.scenarios) {
+            if a.target == b.target {
+                continue;
+            }
+            if !options.allow_mixed {
+                return Err(refuse(
+                    name,
+                    "target",
+                    format!("\"{}\"", b.target),
+                    format!(
+                        "the target of {first_name}: \"{}\" (shards of one campaign measure one \
+                         target; --allow-mixed merges them anyway, with a warning)",
+                        a.target
+                    ),
+                ));
+            }
+            mixed.push(format!(
+                "scenario \"{}\": shards measured different targets ({first_name}: {}, {name}: \
+                 {}); merged under --allow-mixed",
+                a.name, a.target, b.target
+            ));
+        }
     }
     let missing: Vec<u32> = (0..count).filter(|i| !seen.contains_key(i)).collect();
     if !missing.is_empty() && !options.allow_partial {
@@ -252,7 +286,7 @@ fn check_campaign(
             ),
         ));
     }
-    Ok(missing)
+    Ok((missing, mixed))
 }
 
 /// Report `name` has the scenarios, names, schedules and models of `first`.

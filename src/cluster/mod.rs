@@ -23,7 +23,25 @@ pub use merge::{MergeOptions, merge};
 /// (`now+10s`, for trying things by hand), or RFC 3339 (`2026-11-27T13:00:00Z`,
 /// `2026-11-27T14:00:00.250+01:00`).
 pub fn parse_start_at(text: &str) -> Result<f64, String> {
-    let text = text.trim();
+    let at = parse_instant(text.trim())?;
+    let ahead_s = at - unix_now();
+    if ahead_s > MAX_START_AHEAD_S {
+        return Err(format!(
+            "`{}` is {:.0} days from now; an instant at most {} days ahead (a run would wait \
+             until then)",
+            text.trim(),
+            ahead_s / 86_400.0,
+            MAX_START_AHEAD_S / 86_400.0
+        ));
+    }
+    Ok(at)
+}
+
+/// How far ahead `--start-at` may be: 30 days.
+const MAX_START_AHEAD_S: f64 = crate::base::units::MAX_SECONDS;
+
+/// `--start-at`'s forms, to Unix seconds.
+fn parse_instant(text: &str) -> Result<f64, String> {
     if let Some(delay) = text.strip_prefix("now+") {
         let d = crate::base::units::parse_duration(delay)?;
         return Ok(unix_now() + d.as_secs_f64());

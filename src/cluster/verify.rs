@@ -9,7 +9,8 @@
 //! dropped`, `completed <= sent <= intended`, `expired + abandoned <= timeouts`, the error
 //! kinds sum to `errors`), with checked arithmetic; every histogram decodes, and the response,
 //! service and dispatch histograms hold `completed` values, in total and summed over the
-//! intervals.
+//! intervals; a scenario that completed requests has its intervals. `openpace compare`
+//! checks both its reports the same way.
 
 use hdrhistogram::Histogram;
 
@@ -104,6 +105,17 @@ fn verify_scenario(at: &str, s: &ScenarioResult) -> Result<(), Problem> {
             format!("{at}.errors_by_kind"),
             format!("kinds summing to {by_kind}"),
             format!("kinds summing to errors ({})", r.errors),
+        ));
+    }
+    if s.intervals.is_empty() && r.completed > 0 {
+        return Err(problem(
+            format!("{at}.intervals"),
+            "[] (no interval)",
+            format!(
+                "the time series of a scenario that completed {} requests (every run writes \
+                 at least one interval)",
+                r.completed
+            ),
         ));
     }
     let totals = decode_all(&format!("{at}.histograms"), &s.histograms)?;

@@ -4,7 +4,10 @@
 //! Off the hot path twice over: the collector renders the whole page once per interval as it
 //! closes (from the row, the cumulative histograms and the error kinds it already has) and
 //! swaps it in under a mutex; a server thread of its own, unpinned, answers each scrape with
-//! the latest page. No timing loop or worker ever touches it.
+//! the latest page. No timing loop or worker ever touches it. No client can hold it: every
+//! client sits on one poll with [`CLIENT_DEADLINE`] to send its request head and as long to
+//! take the answer, at most [`MAX_CLIENTS`] are open at once (a new one closes the one waiting
+//! longest), and the run's end closes the listener and every client at once.
 //!
 //! Per scenario (label `scenario`): counters of requests intended, completed, ok, errors (by
 //! `kind`), timeouts and dropped over the measured window; gauges of the last interval's
@@ -19,13 +22,14 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
+use mio::{Events, Interest, Poll, Token, Waker};
 
 use crate::metrics::result::{IntervalStats, LatencySummary, ScenarioResult};
 
@@ -78,14 +82,17 @@ pub(crate) struct Exporter {
     shared: Arc<Shared>,
     scenarios: Vec<Live>,
     server: Option<JoinHandle<()>>,
+    waker: Waker,
 }
 
 impl Exporter {
     /// Listens on `address` and serves the page of scenarios named `names` (nothing measured
     /// yet) from a thread of its own.
     pub fn start(address: SocketAddr, names: &[String]) -> std::io::Result<Exporter> {
-        let listener = TcpListener::bind(address)?;
+        let listener = mio::net::TcpListener::bind(address)?;
         let address = listener.local_addr()?;
+        let poll = Poll::new()?;
+        let waker = Waker::new(poll.registry(), WAKE)?;
         let scenarios: Vec<Live> = names
             .iter()
             .map(|name| Live {
@@ -101,13 +108,19 @@ impl Exporter {
         let serving = shared.clone();
         let server = std::thread::Builder::new()
             .name("openpace-metrics".into())
-            .spawn(move || serve(&listener, &serving))?;
+            .spawn(move || serve(listener, poll, &serving))?;
         Ok(Exporter {
             address,
             shared,
             scenarios,
             server: Some(server),
+            waker,
         })
+    }
+
+    /// The address it listens on (the port the system chose, for `127.0.0.1:0`).
+    pub fn address(&self) -> SocketAddr {
+        self.address
     }
 
     /// Adds the interval `row` of scenario `index` that just closed, with the response times
@@ -185,8 +198,9 @@ impl Exporter {
 impl Drop for Exporter {
     fn drop(&mut self) {
         self.shared.closing.store(true, Ordering::Relaxed);
-        // Wakes the server from accept(); it sees `closing` and leaves.
-        let _ = TcpStream::connect_timeout(&self.address, Duration::from_secs(1));
+        // Wakes the server from its poll; it sees `closing` and leaves, whatever its clients
+        // are doing (none of them blocks it).
+        let _ = self.waker.wake();
         if let Some(server) = self.server.take() {
             let _ = server.join();
         }
@@ -197,32 +211,168 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// The server thread: one connection at a time, one request each.
-fn serve(listener: &TcpListener, shared: &Shared) {
-    for stream in listener.incoming() {
+/// The listener's token; clients count from 0.
+const LISTENER: Token = Token(usize::MAX - 1);
+/// The token of the waker that ends the server.
+const WAKE: Token = Token(usize::MAX - 2);
+/// How long a client has to send its request head, and then to take the answer.
+const CLIENT_DEADLINE: Duration = Duration::from_secs(2);
+/// Clients served at once; a new one beyond this closes the longest-waiting one.
+const MAX_CLIENTS: usize = 32;
+/// The longest request head read.
+const MAX_HEAD: usize = 16 * 1024;
+
+/// One scraper's connection: its head so far, then the answer going out.
+struct Client {
+    stream: mio::net::TcpStream,
+    accepted: Instant,
+    deadline: Instant,
+    head: Vec<u8>,
+    answer: Vec<u8>,
+    written: usize,
+}
+
+/// The server thread: every client on one poll, none able to hold another (or the run's end)
+/// up. A client has [`CLIENT_DEADLINE`] to send its head and as long again to take the answer;
+/// past [`MAX_CLIENTS`] the client waiting longest is closed; a wake-up through `WAKE` ends it
+/// whatever clients are doing.
+fn serve(mut listener: mio::net::TcpListener, mut poll: Poll, shared: &Shared) {
+    if poll
+        .registry()
+        .register(&mut listener, LISTENER, Interest::READABLE)
+        .is_err()
+    {
+        return;
+    }
+    let mut events = Events::with_capacity(64);
+    let mut clients: BTreeMap<usize, Client> = BTreeMap::new();
+    let mut next_token = 0usize;
+    loop {
+        let now = Instant::now();
+        let wait = clients
+            .values()
+            .map(|c| c.deadline.saturating_duration_since(now))
+            .min()
+            .unwrap_or(CLIENT_DEADLINE);
+        // An interrupted poll only ends this wait early.
+        let _ = poll.poll(&mut events, Some(wait));
         if shared.closing.load(Ordering::Relaxed) {
             return;
         }
-        if let Ok(stream) = stream {
-            answer(stream, shared);
+        for event in events.iter() {
+            match event.token() {
+                WAKE => {}
+                LISTENER => accept(&listener, &poll, &mut clients, &mut next_token),
+                Token(i) => {
+                    let done = match clients.get_mut(&i) {
+                        Some(client) => advance(client, shared),
+                        None => false,
+                    };
+                    if done {
+                        close(&poll, &mut clients, i);
+                    }
+                }
+            }
+        }
+        let now = Instant::now();
+        let late: Vec<usize> = clients
+            .iter()
+            .filter(|(_, c)| c.deadline <= now)
+            .map(|(i, _)| *i)
+            .collect();
+        for i in late {
+            close(&poll, &mut clients, i);
         }
     }
 }
 
-/// Reads a request's head and answers it: the page at `/metrics`, a pointer to it at `/`,
-/// 404 elsewhere, 405 for anything but GET and HEAD.
-fn answer(mut stream: TcpStream, shared: &Shared) {
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
-    let _ = stream.set_write_timeout(Some(Duration::from_secs(2)));
-    let mut head = Vec::with_capacity(1024);
-    let mut buf = [0u8; 1024];
-    while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 16 * 1024 {
-        match stream.read(&mut buf) {
-            Ok(0) | Err(_) => break,
-            Ok(n) => head.extend_from_slice(&buf[..n]),
+/// Takes every waiting connection, closing the longest-waiting client when there are too
+/// many.
+fn accept(
+    listener: &mio::net::TcpListener,
+    poll: &Poll,
+    clients: &mut BTreeMap<usize, Client>,
+    next_token: &mut usize,
+) {
+    while let Ok((mut stream, _)) = listener.accept() {
+        if clients.len() >= MAX_CLIENTS {
+            let oldest = clients
+                .iter()
+                .min_by_key(|(_, c)| c.accepted)
+                .map(|(i, _)| *i);
+            if let Some(i) = oldest {
+                close(poll, clients, i);
+            }
+        }
+        let token = *next_token;
+        *next_token = (*next_token + 1) % (usize::MAX - 2);
+        let interest = Interest::READABLE | Interest::WRITABLE;
+        if poll
+            .registry()
+            .register(&mut stream, Token(token), interest)
+            .is_ok()
+        {
+            let now = Instant::now();
+            clients.insert(
+                token,
+                Client {
+                    stream,
+                    accepted: now,
+                    deadline: now + CLIENT_DEADLINE,
+                    head: Vec::new(),
+                    answer: Vec::new(),
+                    written: 0,
+                },
+            );
         }
     }
-    let head = String::from_utf8_lossy(&head);
+}
+
+fn close(poll: &Poll, clients: &mut BTreeMap<usize, Client>, i: usize) {
+    if let Some(mut client) = clients.remove(&i) {
+        let _ = poll.registry().deregister(&mut client.stream);
+    }
+}
+
+/// Reads what the client sent and, once its head is whole, writes the answer as far as the
+/// socket takes it. Returns whether the client is done with (answered, gone or at fault).
+fn advance(client: &mut Client, shared: &Shared) -> bool {
+    if client.answer.is_empty() {
+        let mut buf = [0u8; 1024];
+        loop {
+            match client.stream.read(&mut buf) {
+                Ok(0) => return true,
+                Ok(n) => client.head.extend_from_slice(&buf[..n]),
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(_) => return true,
+            }
+            if client.head.len() > MAX_HEAD {
+                return true;
+            }
+        }
+        if !client.head.windows(4).any(|w| w == b"\r\n\r\n") {
+            return false;
+        }
+        client.answer = answer(&client.head, shared);
+        client.deadline = Instant::now() + CLIENT_DEADLINE;
+    }
+    while client.written < client.answer.len() {
+        match client.stream.write(&client.answer[client.written..]) {
+            Ok(0) => return true,
+            Ok(n) => client.written += n,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return false,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return true,
+        }
+    }
+    true
+}
+
+/// The answer to a request head: the page at `/metrics`, a pointer to it at `/`, 404
+/// elsewhere, 405 for anything but GET and HEAD.
+fn answer(head: &[u8], shared: &Shared) -> Vec<u8> {
+    let head = String::from_utf8_lossy(head);
     let mut words = head.split_whitespace();
     let (method, path) = (words.next().unwrap_or(""), words.next().unwrap_or(""));
     let path = path.split('?').next().unwrap_or("");
@@ -258,7 +408,7 @@ fn answer(mut stream: TcpStream, shared: &Shared) {
     if method != "HEAD" {
         response.push_str(&body);
     }
-    let _ = stream.write_all(response.as_bytes());
+    response.into_bytes()
 }
 
 /// The cumulative counts of `h` (ns) at or below each bucket bound, then its total, and the

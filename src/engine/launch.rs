@@ -34,6 +34,7 @@ use crate::metrics::shard::ShardInfo;
 use crate::metrics::stats::{IntervalCursor, TimerStats, WorkerStats};
 use crate::monitor::{MonitorConfig, ResourceMonitor};
 use crate::schedule::{RateProfile, Schedule};
+use crate::targets::net::probe::Probe;
 use crate::targets::net::template::Vars;
 use crate::targets::net::{Pool, PoolConfig, resolve};
 use crate::targets::{NetPlan, Request, TargetContext};
@@ -104,15 +105,18 @@ impl LoadTestRunner {
         plan.warnings.extend(placement);
         for (index, config) in self.run.scenarios.iter().enumerate() {
             if self.targets[index].is_none() {
-                config.target.preflight().map_err(|why| {
-                    Error::run(
-                        format!(
-                            "reaching the target {} of \"{}\"",
-                            config.target, config.name
-                        ),
-                        why,
-                    )
-                })?;
+                let what = format!(
+                    "reaching the target {} of \"{}\"",
+                    config.target, config.name
+                );
+                let stopped = || self.stop.requests() > 0;
+                config
+                    .target
+                    .preflight(&stopped)
+                    .map_err(|probe| match probe {
+                        Probe::Interrupted => Error::Interrupted(format!("while {what}")),
+                        Probe::Failed(why) => Error::run(what, why),
+                    })?;
             }
         }
         Ok((confined, plan))
@@ -575,6 +579,7 @@ fn net_worker(
         addr,
         connections: share,
         connect_timeout_ns: plan.connect_timeout.as_nanos() as u64,
+        max_response_bytes: plan.max_response_bytes,
         request_timeout_ns: parts.window.timeout_ns,
         max_retries: config.max_retries,
         seed: run.seed,

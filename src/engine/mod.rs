@@ -169,6 +169,13 @@ impl LoadTestRunner {
                         e,
                     )
                 })?;
+                if self.progress != ProgressMode::Off {
+                    // The port the system chose, for an address like 127.0.0.1:0.
+                    crate::base::say(format_args!(
+                        "openpace: live metrics at http://{}/metrics",
+                        exporter.address()
+                    ));
+                }
                 Some(exporter)
             }
             None => None,
@@ -227,8 +234,9 @@ fn verdict_message(result: &RunResult) -> String {
 /// Panics caught in worker threads during the current run.
 static WORKER_PANICS: AtomicU64 = AtomicU64::new(0);
 
-/// Prints the first panic of a target per run and keeps the rest quiet: they are counted as
-/// errors of kind `panic`, and printing each would put formatting on the hot path.
+/// A worker's panics are caught where they happen ([`crate::base::fault::guarded`]): the
+/// hook only notes their message and place there, and prints nothing. Other threads' panics
+/// go to the previous hook.
 fn install_panic_hook() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
@@ -237,18 +245,24 @@ fn install_panic_hook() {
             let in_worker = std::thread::current()
                 .name()
                 .is_some_and(|n| n.starts_with("openpace-w"));
-            if !in_worker {
-                return previous(info);
-            }
-            if WORKER_PANICS.fetch_add(1, Ordering::Relaxed) == 0 {
-                eprintln!(
-                    "openpace: a target panicked; every panic counts as an error of kind \
-                     `panic` and only this first one is printed:"
-                );
+            if in_worker {
+                crate::base::fault::note(info);
+            } else {
                 previous(info);
             }
         }));
     });
+}
+
+/// Prints the first panic of a target in a run and keeps the rest quiet: every one counts as
+/// an error of kind `panic`, and printing each would put formatting on the hot path.
+pub(crate) fn report_target_panic(message: &str) {
+    if WORKER_PANICS.fetch_add(1, Ordering::Relaxed) == 0 {
+        crate::base::say(format_args!(
+            "openpace: a target panicked ({message}); every panic counts as an error of kind \
+             `panic` and only this first one is printed"
+        ));
+    }
 }
 
 /// Seconds (validated: finite, non-negative, at most 30 days) to nanoseconds.

@@ -47,9 +47,13 @@ use super::stop::RunStop;
 use super::worker::{SPIN_ONLY_NS, Source};
 use crate::base::WaitMode;
 use crate::base::clock::{RunClock, thread_cpu_ns};
+use crate::base::fault::guarded;
 use crate::metrics::stats::{Call, IntervalCursor, WorkerStats};
 use crate::targets::Request;
 use crate::targets::net::Pool;
+
+/// How often a worker's loop is restarted after a panic before the worker gives up.
+const MAX_RESTARTS: usize = 100;
 
 /// Closed model: callers started before the worker looks at its poll again.
 const CLOSED_START_BATCH: usize = 64;
@@ -118,20 +122,34 @@ impl NetWorker {
             ));
         }
         self.busy_from_ns = self.clock.now_ns();
-        match std::mem::replace(
+        let source = std::mem::replace(
             &mut self.source,
             Source::Closed {
                 next_seq: 0,
                 stride: 1,
                 end_ns: 0,
             },
-        ) {
-            Source::Open { rx, wait } => self.run_open(&rx, wait),
-            Source::Closed {
-                next_seq,
-                stride,
-                end_ns,
-            } => self.run_closed(next_seq, stride, end_ns),
+        );
+        // The pool catches panics in the protocol's code itself; this is the backstop for
+        // one anywhere else in the loop: noted, the connections closed (what was on them is
+        // abandoned), and the loop goes on.
+        for _ in 0..MAX_RESTARTS {
+            let ran = guarded(|| match &source {
+                Source::Open { rx, wait } => self.run_open(rx, *wait),
+                Source::Closed {
+                    next_seq,
+                    stride,
+                    end_ns,
+                } => self.run_closed(*next_seq, *stride, *end_ns),
+            });
+            match ran {
+                Ok(()) => break,
+                Err(what) => {
+                    self.stats
+                        .note_fault(format!("the worker's loop panicked ({what})"));
+                    self.pool.close_all();
+                }
+            }
         }
         self.stats
             .set_peak_in_flight(self.pool.peak_in_flight() as u64);
@@ -280,9 +298,13 @@ impl NetWorker {
         }
     }
 
-    /// Records every request the pool finished.
+    /// Records every request the pool finished, and notes the faults it caught.
     #[inline]
     fn record_done(&mut self) {
+        for fault in self.pool.take_faults() {
+            self.stats
+                .note_fault(format!("request {}: {}", fault.seq, fault.what));
+        }
         for done in self.pool.done().drain(..) {
             let slot = self.cursor.slot(done.end_ns);
             if done.request.intended_ns < self.warmup_ns {

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Sender, TrySendError, bounded};
 
-use crate::base::sys::{kill_group, set_nonblocking};
+use crate::base::sys::{group_alive, kill_group, set_nonblocking};
 
 /// How long one run of the command may take before it is killed.
 pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(10);
@@ -191,6 +191,22 @@ fn supervise(
             )
         };
         match child.try_wait() {
+            // The shell is gone but what it started in the background is not (`x &
+            // disown`): the command is its whole group, held to the same limits.
+            Ok(Some(_)) if group_alive(child.id() as i32) => {
+                if shared.stop.load(Ordering::SeqCst) || started.elapsed() > timeout {
+                    kill_group(child.id() as i32);
+                    return Err(format!(
+                        "notify command: the shell ended but left processes running (in the \
+                         background); killed them {}",
+                        match shared.stop.load(Ordering::SeqCst) {
+                            true => "at the end of the run",
+                            false => "at the time limit",
+                        }
+                    ));
+                }
+                std::thread::sleep(POLL);
+            }
             Ok(Some(status)) if status.success() => return Ok(()),
             Ok(Some(_)) if shared.stop.load(Ordering::SeqCst) => return Err(killed_at_end()),
             Ok(Some(status)) => return Err(format!("notify command failed: {status}")),

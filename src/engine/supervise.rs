@@ -304,6 +304,7 @@ impl Supervisor {
         let resources = usage.only_asked(&scenarios[0].config);
         let mut warnings = self.warnings.lock().map(|w| w.clone()).unwrap_or_default();
         warnings.extend(spill_problems);
+        warnings.extend(faults(&scenarios));
         let result = RunResult {
             schema_version: SCHEMA_VERSION,
             tool: format!("openpace {}", env!("CARGO_PKG_VERSION")),
@@ -387,6 +388,25 @@ impl Supervisor {
         }
         stop_seen
     }
+}
+
+/// Each panic of openpace's own code a worker caught, in words, naming the worker.
+fn faults(scenarios: &[ScenarioRun]) -> Vec<String> {
+    let mut out = Vec::new();
+    for (index, run) in scenarios.iter().enumerate() {
+        for (i, worker) in run.workers.iter().enumerate() {
+            for fault in worker.faults() {
+                out.push(format!(
+                    "openpace fault in worker openpace-w{index}.{i} of \"{}\": {fault}; the \
+                     request counts as an error of kind `internal`, the worker lived on, and \
+                     the run exits 3. This is a bug in openpace: please report it with the \
+                     target's reply",
+                    run.config.name
+                ));
+            }
+        }
+    }
+    out
 }
 
 /// Workers still running, and how many of them are stuck: inside a call after the last

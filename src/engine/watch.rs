@@ -100,7 +100,7 @@ impl Watch {
                 let bar = bars.as_ref().map(|m| {
                     let bar = m.add(ProgressBar::new((c.longest_duration() * 1000.0) as u64));
                     bar.set_style(style.clone());
-                    bar.set_prefix(fit(&c.name, NAME_COLUMNS));
+                    bar.set_prefix(fit(&crate::base::printable(&c.name), NAME_COLUMNS));
                     bar.set_message(if c.warmup_seconds > 0.0 {
                         "warming up"
                     } else {
@@ -109,7 +109,7 @@ impl Watch {
                     bar
                 });
                 Watched {
-                    name: c.name.clone(),
+                    name: crate::base::printable(&c.name).into_owned(),
                     warmup_ns: super::seconds_to_ns(c.warmup_seconds),
                     duration_s: c.duration_seconds,
                     longest_s: c.longest_duration(),
@@ -169,7 +169,7 @@ impl Watch {
                         "warming up for {:.1}s, then {:.1}s measured",
                         -elapsed_s, s.duration_s
                     );
-                    eprintln!("{}", s.line("warmup", &what));
+                    crate::base::say(format_args!("{}", s.line("warmup", &what)));
                 }
                 _ => {}
             }
@@ -219,7 +219,9 @@ impl Watch {
                 bar.set_position((row.end_s.clamp(0.0, s.longest_s) * 1000.0) as u64);
                 bar.set_message(s.bar_message(row.end_s));
             }
-            (ProgressMode::Lines, _) => eprintln!("{}", s.line(&s.clock(row.end_s), &s.figures)),
+            (ProgressMode::Lines, _) => {
+                crate::base::say(format_args!("{}", s.line(&s.clock(row.end_s), &s.figures)))
+            }
             _ => {}
         }
         if s.abort_on_fail && s.planned > 0 && self.aborted.is_none() {
@@ -268,7 +270,7 @@ fn print(mode: ProgressMode, bar: Option<&ProgressBar>, line: &str) {
     match (mode, bar) {
         (ProgressMode::Bar, Some(bar)) => bar.println(line),
         (ProgressMode::Off, _) => {}
-        _ => eprintln!("{line}"),
+        _ => crate::base::say(format_args!("{line}")),
     }
 }
 

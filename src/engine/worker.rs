@@ -29,7 +29,6 @@
 //! interrupted (it is the target's own code); the collector stops waiting for it once its
 //! deadline has passed.
 
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 
 use crossbeam_channel::{Receiver, TryRecvError};
@@ -230,8 +229,13 @@ impl Worker {
     fn call(&mut self, request: &Request, deadline_ns: u64) -> (CallResult, u32) {
         let mut retries = 0;
         loop {
-            let result = catch_unwind(AssertUnwindSafe(|| self.target.call(request)))
-                .unwrap_or(CallResult::error(ErrorKind::PANIC));
+            let result = match crate::base::fault::guarded(|| self.target.call(request)) {
+                Ok(result) => result,
+                Err(message) => {
+                    super::report_target_panic(&message);
+                    CallResult::error(ErrorKind::PANIC)
+                }
+            };
             // The clock is read again only when a retry is possible.
             if result.is_ok()
                 || retries == self.max_retries

@@ -192,7 +192,13 @@ pub struct WorkerStats {
     pub(crate) handshake: AtomicHistogram,
     /// Per name of a request set (empty without one).
     pub(crate) named: Box<[NamedRecorders]>,
+    /// Panics of openpace's own code the worker caught, in words (at most
+    /// [`MAX_FAULTS`] kept). Written only when one happens, never per request.
+    faults: std::sync::Mutex<Vec<String>>,
 }
+
+/// Faults kept per worker.
+const MAX_FAULTS: usize = 8;
 
 impl Default for WorkerStats {
     fn default() -> Self {
@@ -227,7 +233,23 @@ impl WorkerStats {
             sample: SendOrderSample::new(spec),
             handshake: AtomicHistogram::new(),
             named: Box::new([]),
+            faults: std::sync::Mutex::new(Vec::new()),
         }
+    }
+
+    /// Notes a panic of openpace's own code the worker caught (`what` says where and on which
+    /// request); the request itself is recorded as an error of kind `internal`.
+    pub(crate) fn note_fault(&self, what: String) {
+        if let Ok(mut faults) = self.faults.lock() {
+            if faults.len() < MAX_FAULTS {
+                faults.push(what);
+            }
+        }
+    }
+
+    /// The faults noted so far.
+    pub(crate) fn faults(&self) -> Vec<String> {
+        self.faults.lock().map(|f| f.clone()).unwrap_or_default()
     }
 
     /// The same stats, keeping results for each of `names` names of a request set.

@@ -17,7 +17,6 @@ pub mod output;
 pub mod svg;
 pub mod text;
 
-use std::fs;
 use std::path::Path;
 
 use crate::config::ReportFormat;
@@ -40,12 +39,18 @@ pub fn read_json(text: &str) -> Result<RunResult, serde_json::Error> {
     serde_json::from_str(text)
 }
 
-/// Reads a JSON report from a file, for `openpace report` (errors are usage errors: exit 2).
-pub fn load_result(path: &Path) -> Result<RunResult, ConfigError> {
+/// Reads a JSON report from a file of at most `limit` bytes, for `openpace report`, `compare`
+/// and `merge` (errors are usage errors: exit 2).
+pub fn load_result(path: &Path, limit: u64) -> Result<RunResult, ConfigError> {
     let file = path.display().to_string();
-    let text = fs::read_to_string(path).map_err(|e| ConfigError::Unreadable {
+    let text = crate::base::input::read_text(path, limit).map_err(|e| ConfigError::Unreadable {
         file: file.clone(),
-        reason: e.to_string(),
+        reason: match e {
+            crate::base::input::ReadError::TooLarge { .. } => {
+                format!("{e} (--max-input-bytes raises the limit)")
+            }
+            e => e.to_string(),
+        },
     })?;
     read_json(&text).map_err(|e| ConfigError::Syntax {
         file,

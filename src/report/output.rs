@@ -13,8 +13,12 @@
 //!   [`FIFO_WAIT`].
 //!
 //! Refused before anything runs (exit 2, naming the field or flag): an empty path, a
-//! directory, a socket, and two outputs that name the same file (`--out r.json --html r.json`,
-//! or two spellings of one file; devices such as `/dev/null` may take several). A directory
+//! directory, a socket, two outputs that name the same file (`--out r.json --html r.json`,
+//! or two spellings of one file; devices such as `/dev/null` may take several), and an output
+//! that names a file the command read as an input (its config, request set, body, CA
+//! certificate, or the reports `report`, `compare` and `merge` read), by device and inode, so
+//! a link or another spelling of the input is caught too ([`crate::base::input`] remembers
+//! every input read). A directory
 //! that does not exist or cannot take a new file is a run error (exit 3) before the run.
 //! A write that fails afterwards (a full disk, an I/O error, a closed pipe) is reported with
 //! the output's name and exit 3, after every other output was written.
@@ -167,6 +171,17 @@ pub fn check(dests: &[Destination]) -> Result<(), Error> {
                 return Err(dest.usage(&format!(
                     "a path no other output uses ({} writes there too)",
                     other.describe()
+                )));
+            }
+        }
+        if let Identity::Inode(dev, ino) = identity {
+            let inputs = crate::base::input::opened();
+            if let Some(input) = inputs.iter().find(|i| (i.dev, i.ino) == (dev, ino)) {
+                return Err(dest.usage(&format!(
+                    "a path that is not one of this command's inputs ({} is the file it reads \
+                     as {}; an output never replaces an input)",
+                    dest.path.display(),
+                    input.path.display()
                 )));
             }
         }

@@ -7,6 +7,7 @@
 
 use std::fmt::Write;
 
+use crate::base::printable;
 use crate::base::units::plain_number;
 use crate::metrics::result::CLOSED_LOOP_LABEL;
 use crate::metrics::validity::Validity;
@@ -35,7 +36,15 @@ pub fn summary(result: &RunResult) -> String {
     for warning in &result.warnings {
         let _ = writeln!(out, "warning: {warning}");
     }
-    out
+    // Whatever else a saved report holds (error kinds, notes) reaches a terminal as text.
+    match out.chars().any(|c| c.is_control() && c != '\n') {
+        true => out
+            .split('\n')
+            .map(|line| printable(line).into_owned())
+            .collect::<Vec<_>>()
+            .join("\n"),
+        false => out,
+    }
 }
 
 /// Which shard this was, or which shards were merged, with their start offsets.
@@ -215,7 +224,7 @@ pub(super) fn validity_rows(v: &Validity) -> Vec<(String, bool, String)> {
 /// The scenario's name, window, pattern, rate and target.
 fn header_lines(w: &mut String, run: &RunResult, s: &ScenarioResult) {
     let _ = writeln!(w, "\n{RULE}\nLOAD TEST SUMMARY\n{RULE}");
-    let _ = writeln!(w, "Test Name: {}", s.name);
+    let _ = writeln!(w, "Test Name: {}", printable(&s.name));
     let _ = write!(w, "Duration: {}s", plain_number(s.duration_s));
     if s.warmup_s > 0.0 {
         let _ = write!(w, " (after {}s warmup)", plain_number(s.warmup_s));
@@ -260,7 +269,12 @@ fn header_lines(w: &mut String, run: &RunResult, s: &ScenarioResult) {
     } else {
         format!("on core(s) {}", join(&s.worker_cores))
     };
-    let _ = writeln!(w, "Target: {}, {} worker(s) {cores}", s.target, s.workers);
+    let _ = writeln!(
+        w,
+        "Target: {}, {} worker(s) {cores}",
+        printable(&s.target),
+        s.workers
+    );
 }
 
 /// Rates, request counts, errors by kind, traffic and connections.
@@ -384,7 +398,11 @@ fn by_name_lines(w: &mut String, s: &ScenarioResult) {
         let _ = writeln!(
             w,
             "  {}: {} completed, {} ok, {} errors, {} timeouts",
-            n.name, n.completed, n.ok, n.errors, n.timeouts
+            printable(&n.name),
+            n.completed,
+            n.ok,
+            n.errors,
+            n.timeouts
         );
         let _ = writeln!(
             w,

@@ -52,6 +52,10 @@ impl ErrorKind {
     pub const FAILED: ErrorKind = ErrorKind("failed");
     /// The target panicked; the worker caught the panic and lives on.
     pub const PANIC: ErrorKind = ErrorKind("panic");
+    /// openpace's own code panicked while handling the request (a parser, the connection
+    /// pool): a fault of the tool, never of the target. The worker caught it, closed the
+    /// connection and lives on; the run ends with exit 3.
+    pub const INTERNAL: ErrorKind = ErrorKind("internal");
 
     /// A kind with the given name (keep names short and `snake_case`).
     pub const fn new(name: &'static str) -> ErrorKind {
@@ -311,8 +315,8 @@ impl TargetSpec {
                     NetTarget::new(
                         addr,
                         &plan.exchange,
-                        plan.connect_timeout,
-                        ctx.request_timeout,
+                        (plan.connect_timeout, ctx.request_timeout),
+                        plan.max_response_bytes,
                         ctx.clock,
                     )
                     .expect("a mio Poll for the worker")
@@ -333,7 +337,8 @@ impl TargetSpec {
     /// How to reach a network target: `None` for in-process targets.
     pub fn network(&self) -> Option<NetPlan> {
         let mut tls = None;
-        let (authority, exchange, connections, connect_timeout): (String, ExchangeFactory, _, _) =
+        type Parts = (String, ExchangeFactory, usize, Duration, u64);
+        let (authority, exchange, connections, connect_timeout, max_response_bytes): Parts =
             match self {
                 TargetSpec::Http(spec) => {
                     // Rendered once: every connection shares the bytes.
@@ -346,6 +351,7 @@ impl TargetSpec {
                         }),
                         spec.connections,
                         spec.connect_timeout,
+                        spec.max_response_bytes,
                     )
                 }
                 TargetSpec::Tcp(spec) => {
@@ -357,6 +363,7 @@ impl TargetSpec {
                         }),
                         spec.connections,
                         spec.connect_timeout,
+                        spec.max_response_bytes,
                     )
                 }
                 TargetSpec::Kv(spec) => {
@@ -366,6 +373,7 @@ impl TargetSpec {
                         Arc::new(move || Box::new(shared.exchange()) as Box<dyn Exchange>),
                         spec.connections,
                         spec.connect_timeout,
+                        spec.max_response_bytes,
                     )
                 }
                 _ => return None,
@@ -375,18 +383,22 @@ impl TargetSpec {
             exchange,
             connections: (connections > 0).then_some(connections),
             connect_timeout,
+            max_response_bytes,
             tls,
         })
     }
 
-    /// For network targets, connects once to check that the server is there; a run that
-    /// cannot reach its target at the start fails fast (exit 3).
-    pub fn preflight(&self) -> Result<(), String> {
-        self.network().map_or(Ok(()), |plan| match &plan.tls {
-            None => net::preflight(&plan.authority, plan.connect_timeout),
-            Some(client) => {
-                net::tls::preflight(client, resolve(&plan.authority)?, plan.connect_timeout)
-            }
+    /// For network targets, connects once (and for TLS, shakes hands) to check that the
+    /// server is there; a run that cannot reach its target at the start fails fast (exit 3).
+    /// `stopped` is asked between short waits: a stop request ends the check.
+    pub fn preflight(&self, stopped: &dyn Fn() -> bool) -> Result<(), net::probe::Probe> {
+        self.network().map_or(Ok(()), |plan| {
+            net::probe::check(
+                &plan.authority,
+                plan.connect_timeout,
+                plan.tls.as_deref(),
+                stopped,
+            )
         })
     }
 
@@ -418,6 +430,8 @@ pub struct NetPlan {
     pub connections: Option<usize>,
     /// How long a connection attempt may take.
     pub connect_timeout: Duration,
+    /// The largest response read (`max_response_bytes`).
+    pub max_response_bytes: u64,
     /// For a TLS target, what its connections share.
     pub tls: Option<Arc<net::tls::TlsClient>>,
 }

@@ -6,6 +6,16 @@ use std::sync::{Mutex, MutexGuard};
 
 use openpace::{LoadTestConfig, LoadTestRunner, RunResult, ScenarioResult, TargetFactory};
 
+/// A real program a test needs is not installed: under `CI=true` the test fails (CI must
+/// install it, `.ci/run` does); elsewhere it says so and skips.
+pub fn missing<T>(program: &str) -> Option<T> {
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("{program} is not installed, and CI must run this test (.ci/run installs it)");
+    }
+    eprintln!("SKIPPED: {program} is not installed (.ci/run installs it)");
+    None
+}
+
 /// Runs the `openpace` binary with `args` and waits for it.
 pub fn openpace(args: &[&str]) -> std::process::Output {
     std::process::Command::new(env!("CARGO_BIN_EXE_openpace"))
@@ -323,8 +333,7 @@ impl Nginx {
             .into_iter()
             .find(|p| std::path::Path::new(p).exists());
         let Some(binary) = binary else {
-            eprintln!("SKIPPED: nginx is not installed (.ci/run installs it)");
-            return None;
+            return missing("nginx");
         };
         let port = free_port();
         let dir =
@@ -343,9 +352,8 @@ impl Nginx {
                 ("expired", "DNS:localhost,IP:127.0.0.1", "-1"),
             ];
             if !make_certificates(&dir, &leaves) {
-                eprintln!("SKIPPED: openssl could not make the test certificates");
                 let _ = std::fs::remove_dir_all(&dir);
-                return None;
+                return missing("openssl (the test certificates could not be made)");
             }
             let (good, wrong, expired) = (free_port(), free_port(), free_port());
             for (p, name) in [(good, "good"), (wrong, "wrong"), (expired, "expired")] {
@@ -422,8 +430,7 @@ impl Daemon {
             .map(|dir| format!("{dir}{program}"))
             .find(|p| std::path::Path::new(p).exists());
         let Some(path) = path else {
-            eprintln!("SKIPPED: {program} is not installed (.ci/run installs it)");
-            return None;
+            return missing(program);
         };
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
@@ -538,4 +545,113 @@ pub fn request(seq: u64) -> openpace::targets::Request {
 pub fn net_target(json: &str) -> openpace::targets::TargetSpec {
     let v: serde_json::Value = serde_json::from_str(json).unwrap();
     openpace::targets::net::spec::from_object(v.as_object().unwrap()).unwrap()
+}
+
+/// A hostile (or just scripted) peer on 127.0.0.1: each connection it accepts is handed to
+/// `serve` on a thread of its own. It stops accepting when dropped; the threads end when
+/// their connections do.
+pub struct Peer {
+    /// host:port it listens on.
+    pub addr: String,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// Connections accepted so far.
+    pub accepted: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl Peer {
+    pub fn start(serve: impl Fn(std::net::TcpStream) + Send + Sync + 'static) -> Peer {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let stop = Arc::new(AtomicBool::new(false));
+        let accepted = Arc::new(AtomicU64::new(0));
+        let serve = Arc::new(serve);
+        let (stopping, counting) = (stop.clone(), accepted.clone());
+        std::thread::spawn(move || {
+            while !stopping.load(Ordering::Relaxed) {
+                match listener.accept() {
+                    Ok((stream, _)) => {
+                        counting.fetch_add(1, Ordering::Relaxed);
+                        let _ = stream.set_nonblocking(false);
+                        let serve = serve.clone();
+                        std::thread::spawn(move || serve(stream));
+                    }
+                    Err(_) => std::thread::sleep(std::time::Duration::from_millis(2)),
+                }
+            }
+        });
+        Peer {
+            addr,
+            stop,
+            accepted,
+        }
+    }
+
+    /// A peer that reads each request (whatever bytes arrive in one read) and answers it with
+    /// `reply`, keeping the connection open.
+    pub fn replying(reply: &[u8]) -> Peer {
+        let reply = reply.to_vec();
+        Peer::start(move |mut stream| {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = stream.read(&mut buf) {
+                if n == 0 || stream.write_all(&reply).is_err() {
+                    return;
+                }
+            }
+        })
+    }
+
+    /// Connections accepted so far.
+    pub fn connections(&self) -> u64 {
+        self.accepted.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// Starts the `openpace` binary with `args`, stderr piped, stdout discarded.
+pub fn spawn(args: &[&str]) -> std::process::Child {
+    std::process::Command::new(env!("CARGO_BIN_EXE_openpace"))
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the binary starts")
+}
+
+/// Sends `signal` to `child`.
+pub fn signal(child: &std::process::Child, signal: libc::c_int) {
+    // SAFETY: plain kill(2) on our own child.
+    unsafe { libc::kill(child.id() as libc::pid_t, signal) };
+}
+
+/// Waits for `child` at most `limit`; kills it and fails if it is still running then.
+/// Returns its exit code and what it printed on stderr.
+pub fn wait_for(
+    mut child: std::process::Child,
+    limit: std::time::Duration,
+) -> (Option<i32>, String) {
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("openpace still running after {limit:?}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    };
+    let mut text = String::new();
+    if let Some(mut err) = child.stderr.take() {
+        let _ = err.read_to_string(&mut text);
+    }
+    (status.code(), text)
 }

@@ -15,6 +15,7 @@
 
 use std::time::Duration;
 
+use super::kinds::{PROTOCOL, TOO_LARGE};
 use super::set::{Line, Picker};
 use super::template::{Context, Template, Vars, push_decimal};
 use super::tls::{TlsClient, TlsSettings};
@@ -72,6 +73,10 @@ impl JsonCheck {
     /// Parses `/pointer=value`.
     pub fn parse(text: &str) -> Result<JsonCheck, String> {
         match text.split_once('=') {
+            Some((pointer, _)) if pointer.starts_with('/') && bad_escape(pointer) => Err(format!(
+                "`{text}`: in a JSON pointer `~` is written ~0 and `/` inside a key ~1 (RFC \
+                 6901); `~` followed by anything else points nowhere"
+            )),
             Some((pointer, expected)) if pointer.starts_with('/') => Ok(JsonCheck {
                 pointer: pointer.to_string(),
                 expected: expected.to_string(),
@@ -92,6 +97,14 @@ impl JsonCheck {
             None => false,
         }
     }
+}
+
+/// Whether a JSON pointer holds a `~` not followed by `0` or `1`.
+fn bad_escape(pointer: &str) -> bool {
+    let b = pointer.as_bytes();
+    b.iter()
+        .enumerate()
+        .any(|(i, &c)| c == b'~' && !matches!(b.get(i + 1), Some(b'0' | b'1')))
 }
 
 impl BodyChecks {
@@ -181,6 +194,14 @@ impl HttpUrl {
     /// they hold bytes a request line may not (spaces, quotes, non-ASCII); the fragment is
     /// dropped, as browsers do.
     pub fn parse(text: &str) -> Result<HttpUrl, String> {
+        // Checked here, before percent-encoding turns a lone `{{` into text sent as is.
+        if let Some(open) = text.find("{{").filter(|&i| !text[i..].contains("}}")) {
+            return Err(format!(
+                "`{}` opens {{{{ without closing }}}}: a template expression is {}",
+                &text[open..],
+                super::template::EXPRESSIONS
+            ));
+        }
         if let Some(c) = text.chars().find(|c| c.is_control()) {
             return Err(format!(
                 "the URL holds the control character {c:?}; control characters (CR, LF, tab, \
@@ -351,6 +372,8 @@ pub struct HttpSpec {
     pub connections: usize,
     /// How long a connection attempt may take (the TLS handshake included).
     pub connect_timeout: Duration,
+    /// The largest response read (head and body); a larger one is `response_too_large`.
+    pub max_response_bytes: u64,
     /// For https: the TLS client every connection shares (see [`HttpSpec::secure`]).
     pub tls: Option<std::sync::Arc<TlsClient>>,
     /// The request as a template, when its path, a header or its body holds a `{{...}}`
@@ -410,6 +433,7 @@ impl HttpSpec {
             checks: BodyChecks::default(),
             connections: 0,
             connect_timeout: Duration::from_secs(2),
+            max_response_bytes: super::DEFAULT_MAX_RESPONSE_BYTES,
             tls: None,
             template: None,
             set: None,
@@ -623,6 +647,7 @@ pub struct HttpShared {
     checks: BodyChecks,
     expect_status: Vec<u16>,
     head_request: bool,
+    max_response_bytes: u64,
 }
 
 impl HttpShared {
@@ -635,6 +660,7 @@ impl HttpShared {
             checks: spec.checks.clone(),
             expect_status: spec.expect_status.clone(),
             head_request: spec.method == "HEAD",
+            max_response_bytes: spec.max_response_bytes,
         })
     }
 
@@ -666,6 +692,8 @@ pub struct HttpExchange {
     line: usize,
     name: Option<u16>,
     check: CheckState,
+    /// Bytes of the current response consumed so far (interim responses included).
+    seen: u64,
 }
 
 impl HttpExchange {
@@ -682,8 +710,19 @@ impl HttpExchange {
             status: 0,
             close: false,
             check: CheckState::default(),
+            seen: 0,
             shared,
         }
+    }
+
+    /// Whether `n` more bytes would take the response past `max_response_bytes`, counting
+    /// `pending` bytes taken but not yet counted.
+    fn over_budget(&self, pending: usize, n: u64) -> bool {
+        let budget = self
+            .shared
+            .max_response_bytes
+            .saturating_sub(self.seen + pending as u64);
+        n > budget
     }
 
     /// Hands a piece of the body to the checks, if any.
@@ -719,6 +758,47 @@ impl HttpExchange {
             error,
             close: self.close,
         }
+    }
+
+    /// Takes the line a chunked body has at the start of `buf` (a chunk's size, the CRLF after
+    /// its data, a trailer); returns the bytes it took, or what to do.
+    fn chunk_line(&mut self, buf: &mut Vec<u8>) -> Result<usize, Parse> {
+        let Some(eol) = buf.windows(2).position(|w| w == b"\r\n") else {
+            if buf.len() > MAX_HEAD {
+                return Err(Parse::Failed(kinds::MALFORMED_BODY));
+            }
+            return Err(Parse::NeedMore);
+        };
+        let line = &buf[..eol];
+        match self.state {
+            State::ChunkSize => {
+                let digits = line.split(|&b| b == b';').next().unwrap_or(b"");
+                let size = std::str::from_utf8(digits)
+                    .ok()
+                    .and_then(|s| u64::from_str_radix(s.trim(), 16).ok());
+                self.state = match size {
+                    Some(0) => State::Trailer,
+                    Some(n) if self.over_budget(eol + 2, n) => {
+                        return Err(Parse::Failed(TOO_LARGE));
+                    }
+                    Some(n) => State::ChunkData(n),
+                    None => return Err(Parse::Failed(kinds::MALFORMED_BODY)),
+                };
+            }
+            State::ChunkEnd if !line.is_empty() => {
+                return Err(Parse::Failed(kinds::MALFORMED_BODY));
+            }
+            State::ChunkEnd => self.state = State::ChunkSize,
+            // The empty line after the trailers ends the response.
+            _ if line.is_empty() => {
+                buf.drain(..eol + 2);
+                self.state = State::Head;
+                self.seen = 0;
+                return Err(self.done());
+            }
+            _ => {}
+        }
+        Ok(eol + 2)
     }
 
     /// Parses the head at the start of `buf`; returns the bytes it took, or what to do.
@@ -758,16 +838,22 @@ impl HttpExchange {
         };
         self.status = response.code.unwrap_or(0);
         let http10 = response.version == Some(0);
-        let (mut length, mut chunked) = (None, false);
+        let (mut length, mut chunked, mut encoded) = (None, false, false);
         self.close = http10;
         for h in response.headers.iter() {
             let value = std::str::from_utf8(h.value).unwrap_or("").trim();
             if h.name.eq_ignore_ascii_case("content-length") {
                 match value.parse::<u64>() {
+                    // Two different lengths: which one frames the body is the question
+                    // request smuggling exploits. Nothing after it can be trusted.
+                    Ok(n) if length.is_some_and(|l| l != n) => {
+                        return Some(Err(Parse::Failed(PROTOCOL)));
+                    }
                     Ok(n) => length = Some(n),
                     Err(_) => return Some(Err(Parse::Failed(kinds::MALFORMED_HEADERS))),
                 }
             } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
+                encoded = true;
                 chunked = contains_word(value, "chunked");
             } else if h.name.eq_ignore_ascii_case("connection") {
                 if contains_word(value, "close") {
@@ -777,6 +863,10 @@ impl HttpExchange {
                 }
             }
         }
+        // A server must not send both (RFC 9112, 6.1): the same ambiguity.
+        if encoded && length.is_some() {
+            return Some(Err(Parse::Failed(PROTOCOL)));
+        }
         self.state = if (100..200).contains(&self.status) && self.status != 101 {
             State::Head
         } else if self.head_request || self.status == 204 || self.status == 304 {
@@ -784,6 +874,9 @@ impl HttpExchange {
         } else if chunked {
             State::ChunkSize
         } else if let Some(n) = length {
+            if self.over_budget(used, n) {
+                return Some(Err(Parse::Failed(TOO_LARGE)));
+            }
             State::Length(n)
         } else {
             self.close = true;
@@ -844,21 +937,20 @@ impl Exchange for HttpExchange {
         self.state = State::Head;
         self.status = 0;
         self.close = false;
+        self.seen = 0;
     }
 
     fn parse(&mut self, buf: &mut Vec<u8>) -> Parse {
         loop {
             let consumed = match self.state {
-                State::Head => {
-                    let interim = |s: &Self| (100..200).contains(&s.status) && s.status != 101;
-                    match self.head(buf) {
-                        Ok(n) if interim(self) => n,
-                        Ok(n) => n,
-                        Err(outcome) => return outcome,
-                    }
-                }
+                // An interim (1xx) head leaves the state at Head: the next head follows.
+                State::Head => match self.head(buf) {
+                    Ok(n) => n,
+                    Err(outcome) => return outcome,
+                },
                 State::Length(0) => {
                     self.state = State::Head;
+                    self.seen = 0;
                     return self.done();
                 }
                 State::Length(n) => {
@@ -870,39 +962,10 @@ impl Exchange for HttpExchange {
                     self.body_piece(&buf[..take as usize]);
                     take as usize
                 }
-                State::ChunkSize | State::ChunkEnd | State::Trailer => {
-                    let Some(eol) = buf.windows(2).position(|w| w == b"\r\n") else {
-                        if buf.len() > MAX_HEAD {
-                            return Parse::Failed(kinds::MALFORMED_BODY);
-                        }
-                        return Parse::NeedMore;
-                    };
-                    let line = &buf[..eol];
-                    match self.state {
-                        State::ChunkSize => {
-                            let digits = line.split(|&b| b == b';').next().unwrap_or(b"");
-                            let size = std::str::from_utf8(digits)
-                                .ok()
-                                .and_then(|s| u64::from_str_radix(s.trim(), 16).ok());
-                            self.state = match size {
-                                Some(0) => State::Trailer,
-                                Some(n) => State::ChunkData(n),
-                                None => return Parse::Failed(kinds::MALFORMED_BODY),
-                            };
-                        }
-                        State::ChunkEnd if !line.is_empty() => {
-                            return Parse::Failed(kinds::MALFORMED_BODY);
-                        }
-                        State::ChunkEnd => self.state = State::ChunkSize,
-                        _ if line.is_empty() => {
-                            buf.drain(..eol + 2);
-                            self.state = State::Head;
-                            return self.done();
-                        }
-                        _ => {}
-                    }
-                    eol + 2
-                }
+                State::ChunkSize | State::ChunkEnd | State::Trailer => match self.chunk_line(buf) {
+                    Ok(n) => n,
+                    Err(outcome) => return outcome,
+                },
                 State::ChunkData(n) => {
                     let take = (buf.len() as u64).min(n);
                     if take == 0 {
@@ -917,11 +980,16 @@ impl Exchange for HttpExchange {
                     take as usize
                 }
                 State::UntilClose => {
+                    if self.over_budget(0, buf.len() as u64) {
+                        return Parse::Failed(TOO_LARGE);
+                    }
+                    self.seen += buf.len() as u64;
                     self.body_piece(&buf[..]);
                     buf.clear();
                     return Parse::NeedMore;
                 }
             };
+            self.seen += consumed as u64;
             buf.drain(..consumed);
         }
     }
@@ -929,6 +997,7 @@ impl Exchange for HttpExchange {
     fn at_close(&mut self) -> Parse {
         if self.state == State::UntilClose {
             self.state = State::Head;
+            self.seen = 0;
             self.done()
         } else {
             Parse::Failed(super::kinds::CLOSED)

@@ -13,6 +13,7 @@
 pub mod http;
 pub mod kv;
 pub mod pool;
+pub mod probe;
 pub mod set;
 pub mod spec;
 pub mod tcp;
@@ -42,7 +43,18 @@ pub mod kinds {
     pub const TIMEOUT: ErrorKind = ErrorKind::new("timeout");
     /// Another socket error.
     pub const IO: ErrorKind = ErrorKind::new("io");
+    /// The peer broke its protocol (a length that cannot be, a reply of the wrong shape, two
+    /// different Content-Lengths): nothing after it on the connection can be trusted, so the
+    /// connection is closed.
+    pub const PROTOCOL: ErrorKind = ErrorKind::new("protocol");
+    /// The response is (or announces it will be) larger than `max_response_bytes`; the
+    /// connection is closed without reading the rest.
+    pub const TOO_LARGE: ErrorKind = ErrorKind::new("response_too_large");
 }
+
+/// The largest response read by default (`max_response_bytes`, `--max-response-bytes`):
+/// 64 MiB.
+pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = 64 * 1024 * 1024;
 
 /// What the parser made of the bytes so far.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -108,12 +120,13 @@ pub fn resolve(authority: &str) -> Result<SocketAddr, String> {
         .ok_or_else(|| format!("`{host}` resolves to no address"))
 }
 
-/// Connects once, blocking, to check that a target is there before a run starts.
-pub fn preflight(authority: &str, timeout: Duration) -> Result<(), String> {
-    let addr = resolve(authority)?;
-    std::net::TcpStream::connect_timeout(&addr, timeout)
-        .map(drop)
-        .map_err(|e| format!("cannot connect to {addr}: {e}"))
+/// `host:port` as a user wrote the host, with the port `addr` resolved to.
+pub(crate) fn authority_of(host: &str, addr: SocketAddr) -> String {
+    if host.contains(':') && !host.starts_with('[') {
+        format!("[{host}]:{}", addr.port())
+    } else {
+        format!("{host}:{}", addr.port())
+    }
 }
 
 /// A network target as one synchronous [`Target`]: a [`Pool`] of one connection, each call
@@ -129,8 +142,8 @@ impl NetTarget {
     pub fn new(
         addr: SocketAddr,
         exchange: &ExchangeFactory,
-        connect_timeout: Duration,
-        request_timeout: Duration,
+        (connect_timeout, request_timeout): (Duration, Duration),
+        max_response_bytes: u64,
         clock: RunClock,
     ) -> std::io::Result<NetTarget> {
         let config = PoolConfig {
@@ -141,6 +154,7 @@ impl NetTarget {
             max_retries: 0,
             seed: 0,
             shard: 0,
+            max_response_bytes,
         };
         Ok(NetTarget {
             pool: Pool::new(config, exchange, clock)?,

@@ -26,6 +26,12 @@
 //! a dead server costs no connection storm. Failures are retried on the same connection up to
 //! `max_retries` times while the request's deadline allows.
 //!
+//! A response larger than `max_response_bytes` ends its request as `response_too_large`
+//! (the parsers say so as soon as a length announces it; the pool counts what arrives for
+//! those that announce nothing). A panic in the protocol's code (a parser meeting bytes it did
+//! not foresee) ends the request as `internal`, closes the connection and is kept as a
+//! [`Fault`] for the report: the worker lives on.
+//!
 //! A request's deadline is its intended instant plus the request timeout (not its start plus
 //! the timeout): a request that started late, behind others, has only what is left of its
 //! time. At the deadline the request ends as a `timeout` and its connection is closed.
@@ -42,6 +48,7 @@ use super::template::Vars;
 use super::tls::{self, TlsClient};
 use super::{Exchange, Parse, kinds};
 use crate::base::clock::RunClock;
+use crate::base::fault::guarded;
 use crate::base::timerfd::TimerFd;
 use crate::targets::{CallResult, ErrorKind, Request};
 
@@ -70,10 +77,26 @@ pub struct PoolConfig {
     pub seed: u64,
     /// The run's shard index (0 without shards), for `{{shard}}`.
     pub shard: u32,
+    /// The largest response read: a request whose response grows past it fails with
+    /// `response_too_large` and its connection is closed.
+    pub max_response_bytes: u64,
 }
 
 /// Builds the protocol state of one connection.
 pub type ExchangeFactory = Arc<dyn Fn() -> Box<dyn Exchange> + Send + Sync>;
+
+/// A panic of openpace's own code (a parser, a template) caught while a request was handled:
+/// the request ended as an error of kind `internal`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Fault {
+    /// The request it happened on.
+    pub seq: u64,
+    /// The panic's message and place.
+    pub what: String,
+}
+
+/// Faults kept per pool until taken; more are counted (as `internal` errors) but not kept.
+const MAX_FAULTS: usize = 8;
 
 /// A request that ended, with its times on the run clock.
 #[derive(Clone, Copy, Debug)]
@@ -121,6 +144,8 @@ struct Conn {
     exchange: Box<dyn Exchange>,
     buf: Vec<u8>,
     written: usize,
+    /// Bytes of the current response received so far.
+    received: u64,
     /// The open socket already carried a response, so the server may close it under us.
     reused: bool,
     received_any: bool,
@@ -173,6 +198,8 @@ pub struct Pool {
     done: Vec<Done>,
     scratch: Box<[u8]>,
     backoff: Backoff,
+    /// Panics caught in the exchange's code, not yet taken.
+    faults: Vec<Fault>,
     /// No connection times out before this instant.
     next_expiry_ns: u64,
     /// Most requests in flight at once.
@@ -199,6 +226,7 @@ impl Pool {
                 exchange: exchange(),
                 buf: Vec::new(),
                 written: 0,
+                received: 0,
                 reused: false,
                 received_any: false,
                 resent: false,
@@ -231,6 +259,7 @@ impl Pool {
             done: Vec::with_capacity(n),
             scratch: vec![0; READ_CHUNK].into_boxed_slice(),
             backoff: Backoff::default(),
+            faults: Vec::new(),
             next_expiry_ns: u64::MAX,
             peak_in_flight: 0,
         })
@@ -296,15 +325,38 @@ impl Pool {
         c.retries = 0;
         c.resent = false;
         c.io = CallResult::ok();
-        c.exchange.prepare(&Vars {
+        let vars = Vars {
             seq: request.seq,
             seed: self.config.seed,
             shard: self.config.shard,
-        });
+        };
+        let exchange = &mut c.exchange;
+        if let Err(what) = guarded(|| exchange.prepare(&vars)) {
+            self.note_fault(i, what);
+            self.end(i, Some(ErrorKind::INTERNAL), true);
+            return now;
+        }
         c.io.name = c.exchange.name();
         self.note_deadline(deadline);
         self.begin(i, now);
         now
+    }
+
+    /// openpace's own code panicked on connection `i`'s request: noted for the report, the
+    /// connection closed (whatever state the exchange is in is not trusted again).
+    fn note_fault(&mut self, i: usize, what: String) {
+        self.close(i);
+        if self.faults.len() < MAX_FAULTS {
+            self.faults.push(Fault {
+                seq: self.conns[i].request.seq,
+                what,
+            });
+        }
+    }
+
+    /// The faults of openpace's own code since the last look (at most [`MAX_FAULTS`] kept).
+    pub fn take_faults(&mut self) -> Vec<Fault> {
+        std::mem::take(&mut self.faults)
     }
 
     /// Polls once and advances the connections that are ready. Without `block` it only
@@ -360,6 +412,7 @@ impl Pool {
         c.exchange.reset();
         c.buf.clear();
         c.written = 0;
+        c.received = 0;
         c.received_any = false;
         if c.stream.is_some() {
             c.state = State::Writing;
@@ -533,16 +586,29 @@ impl Pool {
                 // The server closed the idle connection (0) or sent bytes nobody asked for.
                 return self.close(i);
             }
+            let (exchange, buf) = (&mut c.exchange, &mut c.buf);
             let outcome = if n == 0 {
                 if !c.received_any && c.reused && !c.resent {
                     return self.failed_io(i, true, kinds::CLOSED);
                 }
-                c.exchange.at_close()
+                guarded(|| exchange.at_close())
             } else {
                 c.received_any = true;
                 c.io.bytes_received += n as u64;
-                c.buf.extend_from_slice(&self.scratch[..n]);
-                c.exchange.parse(&mut c.buf)
+                c.received += n as u64;
+                buf.extend_from_slice(&self.scratch[..n]);
+                guarded(|| exchange.parse(buf))
+            };
+            let outcome = match outcome {
+                // Past the limit with no end in sight: the rest is not read.
+                Ok(Parse::NeedMore) if c.received > self.config.max_response_bytes => {
+                    Parse::Failed(kinds::TOO_LARGE)
+                }
+                Ok(outcome) => outcome,
+                Err(what) => {
+                    self.note_fault(i, what);
+                    return self.end(i, Some(ErrorKind::INTERNAL), true);
+                }
             };
             match outcome {
                 Parse::NeedMore if n == 0 => return self.fail(i, kinds::CLOSED),
@@ -592,7 +658,9 @@ impl Pool {
             self.close(i);
         }
         let c = &mut self.conns[i];
-        if error.is_some() && c.retries < self.config.max_retries && now < c.deadline_ns {
+        // A fault of openpace's own would only repeat.
+        let retry = error.is_some_and(|e| e != ErrorKind::INTERNAL);
+        if retry && c.retries < self.config.max_retries && now < c.deadline_ns {
             c.retries += 1;
             c.resent = false;
             return self.begin(i, now);

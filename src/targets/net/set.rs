@@ -51,6 +51,11 @@ impl Order {
 pub const MAX_LINES: usize = 4096;
 /// The most distinct names (each has its own histograms in every worker).
 pub const MAX_NAMES: usize = 64;
+/// The largest request set file read.
+const MAX_SET_BYTES: u64 = crate::base::input::MAX_INPUT_BYTES;
+/// The largest weight of one line: weights are ratios, and 4,096 lines of this much still
+/// add up without overflow.
+pub const MAX_WEIGHT: u64 = 1 << 32;
 /// The largest total weight (the round-robin cycle's length).
 const MAX_CYCLE: u64 = 1 << 20;
 
@@ -103,8 +108,22 @@ impl Picker {
 pub fn read(path: &str, order: Order) -> Result<(Vec<Line>, Picker), String> {
     #[cfg(fuzzing)]
     return Err(format!("requests {path} is not read while fuzzing"));
-    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}"))?;
+    let text = crate::base::input::read_text(std::path::Path::new(path), MAX_SET_BYTES)
+        .map_err(|e| format!("cannot read {path}: {e}"))?;
     parse(&text, order).map_err(|e| format!("{path}: {e}"))
+}
+
+/// A line's `weight`: 1 when it has none.
+fn weight(value: Option<Value>) -> Result<u64, String> {
+    match value {
+        None => Ok(1),
+        Some(v) => v
+            .as_u64()
+            .filter(|w| (1..=MAX_WEIGHT).contains(w))
+            .ok_or_else(|| {
+                format!("`weight` must be a whole number from 1 to {MAX_WEIGHT}, not {v}")
+            }),
+    }
 }
 
 /// Parses a request set's text; see the module doc.
@@ -119,17 +138,12 @@ pub fn parse(text: &str, order: Order) -> Result<(Vec<Line>, Picker), String> {
         if raw.is_empty() || raw.starts_with('#') {
             continue;
         }
-        let mut fields = match serde_json::from_str::<Value>(raw) {
+        let mut fields = match crate::base::json::strict_json(raw) {
             Ok(Value::Object(o)) => o,
             Ok(_) => return Err(format!("line {number} is not a JSON object")),
             Err(e) => return Err(format!("line {number} is not JSON: {e}")),
         };
-        let weight = match fields.remove("weight") {
-            None => 1,
-            Some(v) => v.as_u64().filter(|&w| w > 0).ok_or_else(|| {
-                format!("line {number}: `weight` must be a whole number above 0, not {v}")
-            })?,
-        };
+        let weight = weight(fields.remove("weight")).map_err(|e| format!("line {number}: {e}"))?;
         let slot = match fields.remove("name") {
             None | Some(Value::Null) => None,
             Some(Value::String(name)) if !name.is_empty() && name.len() <= 64 => {
@@ -159,6 +173,7 @@ pub fn parse(text: &str, order: Order) -> Result<(Vec<Line>, Picker), String> {
             names.len()
         ));
     }
+    // At most 4,096 weights of at most 2^32: the sum fits in 45 bits.
     let total: u64 = weights.iter().sum();
     if order == Order::RoundRobin && total > MAX_CYCLE {
         return Err(format!(

@@ -14,10 +14,36 @@ use crate::targets::TargetSpec;
 
 const HTTP_KEYS: &str = "url, method, headers, body, body_file, expect_status, connections, \
                          connect_timeout, cacert, insecure, expect_body_contains, \
-                         expect_body_size, expect_json, requests, requests_order";
-const TCP_KEYS: &str = "address, payload, until, read_bytes, connections, connect_timeout";
+                         expect_body_size, expect_json, requests, requests_order, \
+                         max_response_bytes";
+const TCP_KEYS: &str = "address, payload, until, read_bytes, connections, connect_timeout, \
+                        max_response_bytes";
 
-const KV_KEYS: &str = "address, command, connections, connect_timeout, requests, requests_order";
+const KV_KEYS: &str = "address, command, connections, connect_timeout, requests, requests_order, \
+                       max_response_bytes";
+
+/// The largest `max_response_bytes`: 1 TiB.
+const MAX_RESPONSE_LIMIT: u64 = 1 << 40;
+
+/// `max_response_bytes`: a byte count (`65536`, `"64MiB"`), default 64 MiB.
+fn max_response_bytes(o: &Map<String, Value>) -> Result<u64, String> {
+    let given = match o.get("max_response_bytes") {
+        None | Some(Value::Null) => return Ok(super::DEFAULT_MAX_RESPONSE_BYTES),
+        Some(Value::Number(n)) => n.as_u64(),
+        Some(Value::String(s)) => crate::base::units::parse_bytes(s).ok(),
+        Some(_) => None,
+    };
+    given
+        .filter(|n| (1..=MAX_RESPONSE_LIMIT).contains(n))
+        .ok_or_else(|| {
+            format!(
+                "`max_response_bytes` {} is not 1 byte to 1 TiB (a number of bytes, or with a \
+                 unit: \"64MiB\", \"1GiB\")",
+                o.get("max_response_bytes")
+                    .map_or(String::new(), Value::to_string)
+            )
+        })
+}
 
 /// `requests` and `requests_order`: a request set's lines and picker, if one is named.
 fn request_set(o: &Map<String, Value>) -> Result<Option<(Vec<Line>, Picker)>, String> {
@@ -74,6 +100,7 @@ fn kv(kind: &str, o: &Map<String, Value>) -> Result<KvSpec, String> {
     }
     spec.connections = connections(o)?;
     spec.connect_timeout = timeout(o)?;
+    spec.max_response_bytes = max_response_bytes(o)?;
     Ok(spec)
 }
 
@@ -138,23 +165,17 @@ pub const MAX_BODY_BYTES: u64 = 64 * 1024 * 1024;
 
 /// Reads a body file, refusing one larger than [`MAX_BODY_BYTES`] (without reading more).
 fn read_body(path: &str) -> Result<Vec<u8>, String> {
-    use std::io::Read;
-    // A fuzzer's paths could name a FIFO or a device that never ends: no file is read.
+    use crate::base::input::{ReadError, read_limited};
+    // A fuzzer's paths could name any file: none is read.
     #[cfg(fuzzing)]
     return Err(format!("body_file {path} is not read while fuzzing"));
-    let file =
-        std::fs::File::open(path).map_err(|e| format!("cannot read body_file {path}: {e}"))?;
-    let mut body = Vec::new();
-    file.take(MAX_BODY_BYTES + 1)
-        .read_to_end(&mut body)
-        .map_err(|e| format!("cannot read body_file {path}: {e}"))?;
-    if body.len() as u64 > MAX_BODY_BYTES {
-        return Err(format!(
+    read_limited(std::path::Path::new(path), MAX_BODY_BYTES).map_err(|e| match e {
+        ReadError::TooLarge { .. } => format!(
             "body_file {path} is larger than {} MiB, the largest body",
             MAX_BODY_BYTES >> 20
-        ));
-    }
-    Ok(body)
+        ),
+        e => format!("cannot read body_file {path}: {e}"),
+    })
 }
 
 fn unknown(o: &Map<String, Value>, known: &str) -> Result<(), String> {
@@ -193,6 +214,7 @@ fn http(o: &Map<String, Value>) -> Result<HttpSpec, String> {
     spec.checks = body_checks(o)?;
     spec.connections = connections(o)?;
     spec.connect_timeout = timeout(o)?;
+    spec.max_response_bytes = max_response_bytes(o)?;
     let mut spec = spec.templated()?;
     if let Some((lines, picker)) = request_set(o)? {
         spec = spec.with_requests(&lines, picker)?;
@@ -318,6 +340,7 @@ fn tcp(o: &Map<String, Value>) -> Result<TcpSpec, String> {
         until,
         connections: connections(o)?,
         connect_timeout: timeout(o)?,
+        max_response_bytes: max_response_bytes(o)?,
     };
     spec.validate()?;
     Ok(spec)
@@ -362,6 +385,8 @@ pub struct NetFlags {
     pub requests_order: Option<String>,
     /// `--insecure` (https).
     pub insecure: bool,
+    /// `--max-response-bytes SIZE`.
+    pub max_response_bytes: Option<String>,
 }
 
 impl NetFlags {
@@ -386,6 +411,7 @@ impl NetFlags {
                 &self.expect_body_size,
                 &self.requests,
                 &self.requests_order,
+                &self.max_response_bytes,
             ]
             .iter()
             .any(|f| f.is_some())
@@ -416,6 +442,7 @@ impl NetFlags {
         put("expect_body_size", &self.expect_body_size);
         put("requests", &self.requests);
         put("requests_order", &self.requests_order);
+        put("max_response_bytes", &self.max_response_bytes);
         if !self.expect_json.is_empty() {
             o.insert("expect_json".into(), Value::from(self.expect_json.clone()));
         }

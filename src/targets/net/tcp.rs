@@ -26,6 +26,8 @@ pub struct TcpSpec {
     pub connections: usize,
     /// How long a connection attempt may take.
     pub connect_timeout: Duration,
+    /// The largest response read; one that has not ended by then is `response_too_large`.
+    pub max_response_bytes: u64,
 }
 
 impl TcpSpec {
@@ -48,6 +50,15 @@ impl TcpSpec {
         }
         if self.until == Until::Bytes(0) {
             return Err("a response of 0 bytes".into());
+        }
+        if let Until::Bytes(n) = self.until {
+            if n as u64 > self.max_response_bytes {
+                return Err(format!(
+                    "`read_bytes` {n} is above max_response_bytes ({}); raise \
+                     --max-response-bytes",
+                    self.max_response_bytes
+                ));
+            }
         }
         resolve(&self.address).map(|_| ())
     }
@@ -178,6 +189,7 @@ mod tests {
                 until,
                 connections: 1,
                 connect_timeout: Duration::from_secs(1),
+                max_response_bytes: 1 << 20,
             })
         };
         let mut e = TcpExchange::new(spec(Until::Delimiter(b"\r\n".to_vec())));

@@ -114,6 +114,47 @@ impl Template {
         out
     }
 
+    /// The first byte some rendering of this template could hold that `allowed` refuses, if
+    /// any: its text's bytes, and every byte each expression can produce (digits and `-` for
+    /// the numbers, hexadecimal digits, every byte of every line of a `{{line FILE}}`). So a
+    /// protocol that frames by spaces and line ends can check a word before the run.
+    pub fn find_refused(&self, allowed: impl Fn(u8) -> bool) -> Option<u8> {
+        let digits = |negative: bool| {
+            let sign: &[u8] = if negative { b"-" } else { b"" };
+            b"0123456789"
+                .iter()
+                .chain(sign)
+                .copied()
+                .find(|&b| !allowed(b))
+        };
+        self.parts.iter().find_map(|part| match part {
+            Part::Text(bytes) => bytes.iter().copied().find(|&b| !allowed(b)),
+            Part::Seq | Part::Shard => digits(false),
+            Part::RandInt { lo, .. } => digits(*lo < 0),
+            Part::RandHex(_) => b"0123456789abcdef".iter().copied().find(|&b| !allowed(b)),
+            Part::Line(lines) => lines
+                .lines
+                .iter()
+                .find_map(|l| l.iter().copied().find(|&b| !allowed(b))),
+        })
+    }
+
+    /// The longest rendering this template can produce, in bytes.
+    pub fn max_len(&self) -> usize {
+        let decimal = |n: i128| n.to_string().len();
+        self.parts
+            .iter()
+            .map(|part| match part {
+                Part::Text(bytes) => bytes.len(),
+                Part::Seq => decimal(u64::MAX.into()),
+                Part::Shard => decimal(u32::MAX.into()),
+                Part::RandInt { lo, hi } => decimal((*lo).into()).max(decimal((*hi).into())),
+                Part::RandHex(n) => *n,
+                Part::Line(lines) => lines.lines.iter().map(|l| l.len()).max().unwrap_or(0),
+            })
+            .sum()
+    }
+
     /// Appends the rendering for `vars` to `out`.
     pub fn render(&self, out: &mut Vec<u8>, vars: &Vars) {
         for (place, part) in self.parts.iter().enumerate() {
@@ -179,17 +220,10 @@ fn expression(inner: &str, context: Context) -> Result<Part, String> {
 
 /// Reads FILE's lines (without their line ends), checking them for `context`.
 fn read_lines(path: &str, context: Context) -> Result<Lines, String> {
-    use std::io::Read;
     #[cfg(fuzzing)]
     return Err(format!("{{{{line {path}}}}} is not read while fuzzing"));
-    let file = std::fs::File::open(path).map_err(|e| format!("cannot read {path}: {e}"))?;
-    let mut bytes = Vec::new();
-    file.take(MAX_LINES_BYTES + 1)
-        .read_to_end(&mut bytes)
+    let bytes = crate::base::input::read_limited(std::path::Path::new(path), MAX_LINES_BYTES)
         .map_err(|e| format!("cannot read {path}: {e}"))?;
-    if bytes.len() as u64 > MAX_LINES_BYTES {
-        return Err(format!("{path} is larger than 64 MiB"));
-    }
     let lines: Vec<Box<[u8]>> = bytes
         .split(|&b| b == b'\n')
         .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
@@ -317,6 +351,26 @@ mod tests {
             .unwrap_err();
         assert!(e.contains("line 1") && e.contains("' '"), "{e}");
         Template::parse(&format!("{{{{line {}}}}}", path.display()), Context::Line).unwrap();
+    }
+
+    #[test]
+    fn a_template_says_what_bytes_and_how_many_it_can_render() {
+        let t = Template::parse("k:{{seq}}:{{rand_hex 8}}", Context::Body).unwrap();
+        assert_eq!(t.max_len(), 2 + 20 + 1 + 8);
+        let graphic = |b: u8| b > b' ' && b != 0x7f;
+        assert_eq!(t.find_refused(graphic), None);
+        assert_eq!(t.find_refused(|b| b != b':'), Some(b':'));
+        let digits = |b: u8| b.is_ascii_digit();
+        let t = Template::parse("{{rand_int -3 3}}", Context::Body).unwrap();
+        assert_eq!(t.find_refused(digits), Some(b'-'));
+        assert_eq!(t.max_len(), 2);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keys.txt");
+        std::fs::write(&path, "a\nb c\n").unwrap();
+        let t =
+            Template::parse(&format!("{{{{line {}}}}}", path.display()), Context::Body).unwrap();
+        assert_eq!(t.find_refused(graphic), Some(b' '));
+        assert_eq!(t.max_len(), 3);
     }
 
     #[test]

@@ -11,12 +11,11 @@
 //!
 //! The pool does the handshake after the TCP connect, within the connect timeout, and times it
 //! (`Done::result.handshake_ns`). Certificate faults end the request with kinds of their own
-//! ([`kinds`]); [`preflight`] makes one blocking handshake before a run so that a target no
-//! one can connect to stops the run at once with the reason.
+//! ([`kinds`]); [`probe`](super::probe) completes one handshake before a run so that a target
+//! no one can connect to stops the run at once with the reason.
 
 use std::io::{ErrorKind as IoErrorKind, Read, Write};
 use std::sync::Arc;
-use std::time::Duration;
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::pem::PemObject;
@@ -107,6 +106,11 @@ impl TlsClient {
         })
     }
 
+    /// The host the certificate is checked against, as the URL wrote it (without brackets).
+    pub fn host(&self) -> String {
+        self.name.to_str().into_owned()
+    }
+
     /// A new connection's TLS state; its first flight is ready to be written.
     pub fn connect(&self) -> Result<ClientConnection, rustls::Error> {
         ClientConnection::new(self.config.clone(), self.name.clone())
@@ -118,8 +122,9 @@ fn roots(cacert: Option<&str>) -> Result<rustls::RootCertStore, String> {
     let mut store = rustls::RootCertStore::empty();
     match cacert {
         Some(path) => {
-            let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
-                .map_err(|e| format!("cannot read --cacert {path}: {e}"))?
+            let pem = crate::base::input::read(std::path::Path::new(path))
+                .map_err(|e| format!("cannot read --cacert {path}: {e}"))?;
+            let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&pem)
                 .collect::<Result<_, _>>()
                 .map_err(|e| format!("--cacert {path} is not PEM certificates: {e}"))?;
             let (added, _) = store.add_parsable_certificates(certs);
@@ -294,31 +299,13 @@ pub fn resumed(tls: &ClientConnection) -> bool {
     tls.handshake_kind() == Some(rustls::HandshakeKind::Resumed)
 }
 
-/// Connects and shakes hands once, blocking, to check that a TLS target is there and its
-/// certificate passes before a run starts.
-pub fn preflight(
+/// A failed handshake in words, with what to do about it.
+pub(crate) fn describe(
+    e: &std::io::Error,
     client: &TlsClient,
     addr: std::net::SocketAddr,
-    timeout: Duration,
-) -> Result<(), String> {
-    let mut socket = std::net::TcpStream::connect_timeout(&addr, timeout)
-        .map_err(|e| format!("cannot connect to {addr}: {e}"))?;
-    socket
-        .set_read_timeout(Some(timeout))
-        .and_then(|_| socket.set_write_timeout(Some(timeout)))
-        .map_err(|e| format!("{addr}: {e}"))?;
-    let mut tls = client
-        .connect()
-        .map_err(|e| format!("TLS setup for {addr}: {e}"))?;
-    match handshake(&mut tls, &mut socket) {
-        Ok(_) => Ok(()),
-        Err(e) => Err(describe(&e, &client.name, addr)),
-    }
-}
-
-/// A failed handshake in words, with what to do about it.
-fn describe(e: &std::io::Error, name: &ServerName<'_>, addr: std::net::SocketAddr) -> String {
-    let host = name.to_str();
+) -> String {
+    let host = client.host();
     let hint = match io_error_kind(e) {
         Some(k) if k == kinds::UNTRUSTED => {
             " (it chains to no root this machine trusts: give the CA's certificate with \

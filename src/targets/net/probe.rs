@@ -1,0 +1,132 @@
+//! The check before a run: one connection to the target, and for TLS one whole handshake, so
+//! that a target no one can reach stops the run at once with the reason (exit 3) instead of
+//! ending it with thousands of failed requests.
+//!
+//! Nothing here blocks for long: the socket is non-blocking and waited on in slices of
+//! [`SLICE`], so a stop signal during the check (a server that accepts and never answers, a
+//! connect timeout of an hour) ends it within a slice ([`Probe::Interrupted`], exit 130). The
+//! handshake must complete within the connect timeout: a server that takes the connection and
+//! never answers the ClientHello fails the check ("did not complete in 2s").
+
+use std::io::ErrorKind as IoErrorKind;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use mio::net::TcpStream;
+use mio::{Events, Interest, Poll, Token};
+
+use super::resolve;
+use super::tls::{self, TlsClient};
+use crate::base::units::format_duration;
+
+/// How long one wait on the socket lasts before a stop request is looked at again.
+pub const SLICE: Duration = Duration::from_millis(50);
+
+/// Why the check did not pass.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Probe {
+    /// A stop request came first.
+    Interrupted,
+    /// The target cannot be reached, or its TLS handshake failed: the reason, in words.
+    Failed(String),
+}
+
+/// Connects to `authority` within `timeout` and, with `tls`, completes a handshake within
+/// the same time; `stopped` is asked between slices.
+pub fn check(
+    authority: &str,
+    timeout: Duration,
+    tls: Option<&TlsClient>,
+    stopped: &dyn Fn() -> bool,
+) -> Result<(), Probe> {
+    let addr = resolve(authority).map_err(Probe::Failed)?;
+    let failed = |e: std::io::Error| Probe::Failed(format!("cannot connect to {addr}: {e}"));
+    let poll = Poll::new().map_err(failed)?;
+    let mut stream = TcpStream::connect(addr).map_err(failed)?;
+    poll.registry()
+        .register(
+            &mut stream,
+            Token(0),
+            Interest::READABLE | Interest::WRITABLE,
+        )
+        .map_err(failed)?;
+    let mut wait = Wait {
+        poll,
+        events: Events::with_capacity(4),
+        deadline: Instant::now() + timeout,
+        stopped,
+    };
+    loop {
+        if connected(&stream, addr)? {
+            break;
+        }
+        if !wait.slice()? {
+            return Err(Probe::Failed(format!(
+                "cannot connect to {addr}: no answer within the connect timeout ({})",
+                format_duration(timeout)
+            )));
+        }
+    }
+    let Some(client) = tls else {
+        return Ok(());
+    };
+    let mut session = client
+        .connect()
+        .map_err(|e| Probe::Failed(format!("TLS setup for {addr}: {e}")))?;
+    loop {
+        match tls::handshake(&mut session, &mut stream) {
+            Ok(true) => return Ok(()),
+            Ok(false) => {}
+            Err(e) => return Err(Probe::Failed(tls::describe(&e, client, addr))),
+        }
+        if !wait.slice()? {
+            return Err(Probe::Failed(format!(
+                "TLS handshake with {} did not complete in {} (the server took the connection \
+                 and did not answer; is it a TLS port?)",
+                super::authority_of(&client.host(), addr),
+                format_duration(timeout)
+            )));
+        }
+    }
+}
+
+/// Whether the non-blocking connect has completed; its error if it failed.
+fn connected(stream: &TcpStream, addr: SocketAddr) -> Result<bool, Probe> {
+    let failed = |e: std::io::Error| Probe::Failed(format!("cannot connect to {addr}: {e}"));
+    if let Some(e) = stream.take_error().map_err(failed)? {
+        return Err(failed(e));
+    }
+    match stream.peer_addr() {
+        Ok(_) => Ok(true),
+        Err(e) if e.kind() == IoErrorKind::NotConnected => Ok(false),
+        Err(e) => Err(failed(e)),
+    }
+}
+
+/// Waits on the socket a slice at a time until the deadline.
+struct Wait<'a> {
+    poll: Poll,
+    events: Events,
+    deadline: Instant,
+    stopped: &'a dyn Fn() -> bool,
+}
+
+impl Wait<'_> {
+    /// Waits one slice (or less, until the deadline). `Ok(false)` once the deadline has
+    /// passed; `Interrupted` when a stop was requested.
+    fn slice(&mut self) -> Result<bool, Probe> {
+        if (self.stopped)() {
+            return Err(Probe::Interrupted);
+        }
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Ok(false);
+        }
+        // An interrupted poll (a signal) only ends the slice early.
+        let _ = self.poll.poll(&mut self.events, Some(left.min(SLICE)));
+        if (self.stopped)() {
+            return Err(Probe::Interrupted);
+        }
+        Ok(true)
+    }
+}
