@@ -354,7 +354,7 @@ impl Pool {
         }
     }
 
-    /// The faults of openpace's own code since the last look (at most [`MAX_FAULTS`] kept).
+    /// The faults of openpace's own code since the last look (at most 8 kept).
     pub fn take_faults(&mut self) -> Vec<Fault> {
         std::mem::take(&mut self.faults)
     }
