@@ -199,6 +199,8 @@ pub struct RunSettings {
     pub metrics_listen: Option<std::net::SocketAddr>,
     /// Exit 1 when a threshold is inconclusive, not only when one failed.
     pub strict: bool,
+    /// Run the whole config this many times, each a fresh start, into one report.
+    pub repeat: u32,
 }
 
 impl Default for ScenarioConfig {
@@ -260,12 +262,15 @@ impl Default for RunSettings {
             notify_cmd: None,
             metrics_listen: None,
             strict: false,
+            repeat: 1,
         }
     }
 }
 
 pub use crate::base::units::MAX_SECONDS;
 pub use crate::schedule::MAX_RPS;
+/// Most repetitions of a run (`repeat`).
+pub const MAX_REPEAT: u32 = 1_000;
 /// Longest request timeout: the histograms' ceiling.
 pub const MAX_TIMEOUT_SECONDS: f64 = 3_600.0;
 /// Most connections a network scenario may open (each is a file descriptor; the run raises
@@ -788,6 +793,14 @@ impl RunSettings {
     /// Checks the run-wide fields; `origin` says where the values came from.
     pub fn validate(&self, origin: &Origin) -> Result<(), ConfigError> {
         check_cores(origin, "timer_core", self.timer_core.iter().copied())?;
+        if !(1..=MAX_REPEAT).contains(&self.repeat) {
+            return Err(ConfigError::invalid(
+                origin,
+                "repeat",
+                self.repeat,
+                format!("a whole number of runs from 1 to {MAX_REPEAT}"),
+            ));
+        }
         if let Some(pid) = self.monitor_pid {
             if pid == 0 || !std::path::Path::new(&format!("/proc/{pid}")).exists() {
                 return Err(ConfigError::invalid(
@@ -828,6 +841,8 @@ impl RunSettings {
         differs!("metrics_listen", self.metrics_listen, other.metrics_listen);
         differs!("monitor_pid", self.monitor_pid, other.monitor_pid);
         differs!("report_format", self.report_format, other.report_format);
+        differs!("strict", self.strict, other.strict);
+        differs!("repeat", self.repeat, other.repeat);
         None
     }
 }

@@ -61,10 +61,14 @@ pub mod monitor;
 
 pub mod engine;
 
-// What is built on a run: calibration, capacity search, campaigns of shards.
+// What is built on a run: calibration, capacity search, campaigns of shards, runs repeated
+// and interleaved.
 pub mod calibrate;
 pub mod capacity;
 pub mod cluster;
+
+// Runs repeated and interleaved, built on runs and on pooling them (cluster).
+pub mod ab;
 
 // Rendering saved results.
 pub mod report;

@@ -165,7 +165,15 @@ fn the_field_tables_hold_every_field_once_and_mark_the_run_wide_ones() {
 #[test]
 fn the_cli_reference_names_every_flag() {
     let cli = read(&root().join("docs/cli.md"));
-    for command in ["run", "capacity", "merge", "report", "calibrate"] {
+    for command in [
+        "run",
+        "capacity",
+        "merge",
+        "report",
+        "calibrate",
+        "compare",
+        "ab",
+    ] {
         let out = common::openpace(&[command, "--help"]);
         let help = String::from_utf8_lossy(&out.stdout);
         for flag in help

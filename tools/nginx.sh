@@ -40,3 +40,21 @@ http {
 }
 CONF
 }
+
+#   nginx_start DIR PORT CORE
+#                         writes DIR/nginx.conf (nginx_conf), starts nginx pinned to CORE in
+#                         the background, waits until PORT takes connections, and sets
+#                         nginx_pid. The caller stops it (kill "$nginx_pid").
+
+nginx_start() {
+    local dir=$1 port=$2 core=$3
+    nginx_conf "$dir" "$port"
+    taskset -c "$core" nginx -c "$dir/nginx.conf" -p "$dir" &
+    nginx_pid=$!
+    for _ in $(seq 50); do
+        (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return 0
+        sleep 0.1
+    done
+    echo "nginx did not listen on $port" >&2
+    return 1
+}

@@ -145,7 +145,7 @@ pub(super) fn capacity(args: &CapacityArgs) -> Result<u8, Error> {
 /// The fields whose flags `run` takes and capacity decides itself: each step's schedule
 /// (a constant rate, open model) and its one report (`--out`, `--format`). Its own `--warmup`,
 /// `--format` and `--out` replace run's (`cli::command`).
-pub(super) const DECIDED_BY_CAPACITY: [&str; 16] = [
+pub(super) const DECIDED_BY_CAPACITY: [&str; 17] = [
     "load_pattern",
     "duration_seconds",
     "target_rps",
@@ -162,6 +162,7 @@ pub(super) const DECIDED_BY_CAPACITY: [&str; 16] = [
     "hlog",
     "csv",
     "junit",
+    "repeat",
 ];
 
 /// A usage error for a flag of `run` that capacity decides itself, saying what to use.
@@ -180,6 +181,7 @@ fn refuse_schedule_flags(overrides: &[Override]) -> Result<(), Error> {
         Some("duration_seconds") => {
             "not a capacity flag: capacity runs each step for --step (default 10s) after --warmup"
         }
+        Some("repeat") => "not a capacity flag: capacity runs each step once",
         _ => {
             "not a capacity flag: capacity runs each step at one constant rate, open model, from --low and \
              --high, doubling up to --cap"

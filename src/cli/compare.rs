@@ -40,16 +40,12 @@ pub(super) struct CompareArgs {
     limit: InputLimit,
 }
 
-pub(super) fn compare(args: &CompareArgs) -> Result<u8, Error> {
-    let limits = args
-        .fail_if_slower
-        .iter()
-        .map(|text| {
-            SlowerLimit::parse(text)
-                .map_err(|why| flag_error("--fail-if-slower", "fail_if_slower", text, why))
-        })
-        .collect::<Result<Vec<_>, Error>>()?;
-    let format = args.format.as_str();
+/// `--fail-if-slower` limits and the `--format` of a comparison, as `compare` and `ab` take
+/// them: usage errors naming the flag otherwise.
+pub(super) fn limits_and_format(
+    fail_if_slower: &[String],
+    format: &str,
+) -> Result<Vec<SlowerLimit>, Error> {
     if !["text", "json", "html"].contains(&format) {
         return Err(flag_error(
             "--format",
@@ -58,6 +54,18 @@ pub(super) fn compare(args: &CompareArgs) -> Result<u8, Error> {
             "text, json or html",
         ));
     }
+    fail_if_slower
+        .iter()
+        .map(|text| {
+            SlowerLimit::parse(text)
+                .map_err(|why| flag_error("--fail-if-slower", "fail_if_slower", text, why))
+        })
+        .collect()
+}
+
+pub(super) fn compare(args: &CompareArgs) -> Result<u8, Error> {
+    let format = args.format.as_str();
+    let limits = limits_and_format(&args.fail_if_slower, format)?;
     let out = args
         .out
         .as_ref()

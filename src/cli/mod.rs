@@ -4,6 +4,7 @@
 //! here: loading a config, the flag-made scenario, the console, the closing report list and
 //! the one helper for flag errors.
 
+mod ab;
 mod calibrate;
 mod capacity;
 mod compare;
@@ -75,6 +76,14 @@ enum Command {
     ///
     /// Exit codes: 0 done, 1 a --fail-if-slower limit is broken, 2 bad usage or reports.
     Compare(compare::CompareArgs),
+    /// Do A and B differ? Runs config A and config B in randomized interleaved rounds (each
+    /// round both, back to back, in a seeded random order) and compares them round by round:
+    /// every percentile's paired difference with its 95% interval and the smallest
+    /// difference the rounds could have seen.
+    ///
+    /// Exit codes: 0 done, 1 a --fail-if-slower limit is broken, 2 bad usage or configs, 130
+    /// interrupted (the rounds that ended are compared and their reports kept).
+    Ab(Box<ab::AbArgs>),
     /// Measure this host before a campaign: timer lateness, hand-off and overhead per wait
     /// mode, the highest noop rate, spin:DUR accuracy. Prints and saves a JSON report.
     Calibrate(calibrate::CalibrateArgs),
@@ -101,6 +110,7 @@ pub fn main() -> ExitCode {
     match (&mut cli.command, matches.subcommand()) {
         (Some(Command::Run(args)), Some((_, m))) => args.target.fields = field_overrides(m),
         (Some(Command::Capacity(args)), Some((_, m))) => args.target.fields = field_overrides(m),
+        (Some(Command::Ab(args)), Some((_, m))) => args.target.fields = field_overrides(m),
         _ => {}
     }
     let outcome = match cli.command.unwrap_or_default() {
@@ -113,6 +123,7 @@ pub fn main() -> ExitCode {
         Command::Calibrate(args) => calibrate::calibrate(&args),
         Command::Merge(args) => merge::merge(&args),
         Command::Compare(args) => compare::compare(&args),
+        Command::Ab(args) => ab::ab(&args),
         Command::Capacity(args) => capacity::capacity(&args),
         Command::Report(args) => report::rerender(&args),
         Command::Completions { shell } => {
@@ -227,6 +238,10 @@ fn with_default_subcommand(
 fn command() -> clap::Command {
     Cli::command()
         .mut_subcommand("run", |c| c.args(field_args(|_| true)))
+        .mut_subcommand("ab", |c| {
+            // Every field flag of run but its reports': ab writes its own.
+            c.args(field_args(|f| !ab::NOT_FOR_AB.contains(&f.name)))
+        })
         .mut_subcommand("capacity", |c| {
             // Every field flag of run; capacity's own --warmup, --format and --out are its
             // steps' and its report's.

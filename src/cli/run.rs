@@ -76,13 +76,36 @@ pub(super) fn run(args: &RunArgs) -> Result<u8, Error> {
         ProgressMode::Lines
     };
     let strict = run.run.strict;
-    let runner = LoadTestRunner::from_run_config(run)?
-        .with_progress(progress)
-        .with_cluster(cluster);
-    let stop = runner.stop_handle();
+    let repeat = run.run.repeat;
+    if repeat > 1 && (cluster.shard.is_some() || cluster.start_at_unix_s.is_some()) {
+        return Err(flag_error(
+            "--repeat",
+            "repeat",
+            repeat,
+            "1 for a shard or a run with --start-at (repetitions run one after another on \
+             this machine; repeat the campaign instead)",
+        ));
+    }
+    let stop = openpace::engine::stop::StopHandle::default();
     openpace::engine::install_signal_handlers(&stop)
         .map_err(|e| Error::run("installing the Ctrl-C handler", e))?;
-    let result = runner.run()?;
+    let result = if repeat > 1 {
+        let series = openpace::ab::Series {
+            progress,
+            stop: &stop,
+        };
+        series.repeat(&run, repeat, |i| {
+            if !args.quiet {
+                openpace::base::say(format_args!("openpace: repetition {i}/{repeat}"));
+            }
+        })?
+    } else {
+        LoadTestRunner::from_run_config(run)?
+            .with_progress(progress)
+            .with_cluster(cluster)
+            .with_stop_handle(stop.clone())
+            .run()?
+    };
     let mut text = report::summary(&result);
     if let Some(c) = &calibration {
         text.push_str(&report::calibration::compare(&result, c));

@@ -147,7 +147,7 @@ fn merge_sound(
         .iter()
         .map(|(_, r)| r.origin_unix_s - base_origin)
         .collect();
-    let mut scenarios = merge_scenarios(&inputs, &offsets)?;
+    let mut scenarios = merge_scenarios(&inputs, &offsets, Pooling::Concurrent)?;
     let partial = !missing.is_empty();
     if partial {
         let note = format!(
@@ -213,6 +213,79 @@ fn hosts(inputs: &[&(String, RunResult)]) -> Vec<String> {
     hosts.sort_unstable();
     hosts.dedup();
     hosts
+}
+
+/// How the reports made into one were run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Pooling {
+    /// Side by side, over one window: a campaign's shards.
+    Concurrent,
+    /// One after another, each over its own window: a scenario's repetitions.
+    Sequential,
+}
+
+/// The repetitions of one run (`--repeat N`, a side of `openpace ab`), in order, pooled into
+/// one result: each scenario's histograms added and counts summed over the windows added up,
+/// its interval series one after the other on the time line of their starts, and its
+/// `repeated` block with each run and every percentile across them; thresholds are evaluated
+/// again on the pooled figures and the intervals across the runs.
+pub fn pool(runs: &[RunResult]) -> Result<RunResult, ConfigError> {
+    let Some(first) = runs.first() else {
+        return Err(ConfigError::invalid(
+            &Origin::Flag("--repeat".into()),
+            "repeat",
+            0,
+            "at least one run",
+        ));
+    };
+    let inputs: Vec<(String, RunResult)> = runs
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (format!("repetition {}", i + 1), r.clone()))
+        .collect();
+    let inputs: Vec<&(String, RunResult)> = inputs.iter().collect();
+    let offsets: Vec<f64> = runs
+        .iter()
+        .map(|r| r.origin_unix_s - first.origin_unix_s)
+        .collect();
+    let mut scenarios = merge_scenarios(&inputs, &offsets, Pooling::Sequential)?;
+    for (j, s) in scenarios.iter_mut().enumerate() {
+        let each = runs
+            .iter()
+            .map(|r| {
+                crate::metrics::repeated::run_of(
+                    &r.scenarios[j],
+                    r.started_at_unix_s,
+                    r.interrupted,
+                )
+            })
+            .collect();
+        crate::metrics::repeated::apply(s, each);
+        s.verdict = reevaluate(&first.scenarios[j].verdict, s);
+        saturation::conclude(s);
+    }
+    let wall_s: f64 = runs.iter().map(|r| r.wall_seconds).sum();
+    let cpu = |f: fn(&FrameworkCpu) -> f64| runs.iter().map(|r| f(&r.framework_cpu)).sum::<f64>();
+    let pct = |seconds: f64| 100.0 * seconds / wall_s.max(1e-9);
+    Ok(RunResult {
+        interrupted: runs.iter().any(|r| r.interrupted),
+        aborted: runs.iter().find_map(|r| r.aborted.clone()),
+        passed: scenarios.iter().all(|s| s.verdict.passed),
+        wall_seconds: wall_s,
+        framework_cpu: FrameworkCpu {
+            timer_cpu_s: cpu(|c| c.timer_cpu_s),
+            timer_cpu_pct: pct(cpu(|c| c.timer_cpu_s)),
+            collector_cpu_s: cpu(|c| c.collector_cpu_s),
+            collector_cpu_pct: pct(cpu(|c| c.collector_cpu_s)),
+        },
+        warnings: runs
+            .iter()
+            .flat_map(|r| r.warnings.iter().cloned())
+            .collect(),
+        scenarios,
+        stalls: merged_stalls(&inputs, &offsets),
+        ..first.clone()
+    })
 }
 
 /// Checks that the reports are shards of one campaign, each once, of the same scenarios,
@@ -330,6 +403,7 @@ fn check_same_scenarios(
 fn merge_scenarios(
     inputs: &[&(String, RunResult)],
     offsets: &[f64],
+    pooling: Pooling,
 ) -> Result<Vec<ScenarioResult>, ConfigError> {
     let first = &inputs[0].1;
     (0..first.scenarios.len())
@@ -339,7 +413,7 @@ fn merge_scenarios(
                 .zip(offsets)
                 .map(|((_, r), &offset)| (&r.scenarios[j], offset))
                 .collect();
-            merge_scenario(&parts).map_err(|why| {
+            merge_scenario(&parts, pooling).map_err(|why| {
                 ConfigError::invalid(
                     &Origin::Flag("merge".into()),
                     "reports",
@@ -515,7 +589,10 @@ fn add_keyed(into: &mut BTreeMap<String, u64>, from: &BTreeMap<String, u64>) -> 
 }
 
 /// One scenario across the shards; `offset` is each shard's clock origin after the earliest.
-fn merge_scenario(parts: &[(&ScenarioResult, f64)]) -> Result<ScenarioResult, String> {
+fn merge_scenario(
+    parts: &[(&ScenarioResult, f64)],
+    pooling: Pooling,
+) -> Result<ScenarioResult, String> {
     let first = parts[0].0;
     let mut m = first.clone();
     // Each shard's send-order sample stayed in its own process: the checks are in each
@@ -546,11 +623,13 @@ fn merge_scenario(parts: &[(&ScenarioResult, f64)]) -> Result<ScenarioResult, St
     }
     alerts.sort_by(|a, b| a.at_s.total_cmp(&b.at_s));
 
-    m.send_window_s = parts
-        .iter()
-        .map(|(s, _)| s.send_window_s)
-        .fold(0.0, f64::max);
-    m.drain_s = parts.iter().map(|(s, _)| s.drain_s).fold(0.0, f64::max);
+    // Shards share one window; repetitions add theirs up.
+    let window = |f: fn(&ScenarioResult) -> f64| match pooling {
+        Pooling::Concurrent => parts.iter().map(|(s, _)| f(s)).fold(0.0, f64::max),
+        Pooling::Sequential => parts.iter().map(|(s, _)| f(s)).sum(),
+    };
+    m.send_window_s = window(|s| s.send_window_s);
+    m.drain_s = window(|s| s.drain_s);
     m.requests = r;
     m.errors_by_kind = errors_by_kind;
     network.connections_auto = parts.iter().all(|(s, _)| s.network.connections_auto);
@@ -561,23 +640,15 @@ fn merge_scenario(parts: &[(&ScenarioResult, f64)]) -> Result<ScenarioResult, St
         ..Overhead::default()
     };
     derive_figures(&mut m, &totals);
-    m.workers = parts.iter().map(|(s, _)| s.workers).sum();
-    // Each shard's cores are its own host's; the merged row lists every core a shard pinned
-    // to, and is empty (unpinned) only when no shard pinned.
-    let mut cores: Vec<usize> = parts
-        .iter()
-        .flat_map(|(s, _)| s.worker_cores.iter().copied())
-        .collect();
-    cores.sort_unstable();
-    cores.dedup();
-    m.worker_cores = cores;
-    m.worker_cpu_s = parts.iter().map(|(s, _)| s.worker_cpu_s).sum();
-    m.target_rps = if first.model == Model::Open {
-        first.target_rps
-    } else {
-        parts.iter().map(|(s, _)| s.target_rps).sum()
-    };
+    workers_and_rate(&mut m, parts, pooling);
     m.intervals = merge_intervals(parts)?;
+    // Batch means over the merged time series, and the largest of the shards' lag
+    // correlations (their send-order samples stayed with them).
+    let lag = parts
+        .iter()
+        .filter_map(|(s, _)| crate::metrics::honest::lag_factor(s))
+        .reduce(f64::max);
+    crate::metrics::honest::apply_scenario_with(&mut m, lag);
     m.alerts = alerts;
     // Counted on the merged rows, so that no reason counts more intervals than there are.
     (m.suspect_intervals, m.suspect_reasons) = saturation::count_flags(&m.intervals);
@@ -596,6 +667,30 @@ fn merge_scenario(parts: &[(&ScenarioResult, f64)]) -> Result<ScenarioResult, St
     }
     m.verdict.suspect = !m.verdict.notes.is_empty();
     Ok(m)
+}
+
+/// The merged scenario's workers, their cores and CPU, and its target rate.
+fn workers_and_rate(m: &mut ScenarioResult, parts: &[(&ScenarioResult, f64)], pooling: Pooling) {
+    let first = parts[0].0;
+    m.workers = match pooling {
+        Pooling::Concurrent => parts.iter().map(|(s, _)| s.workers).sum(),
+        Pooling::Sequential => first.workers,
+    };
+    // Each shard's cores are its own host's; the merged row lists every core a shard pinned
+    // to, and is empty (unpinned) only when no shard pinned.
+    let mut cores: Vec<usize> = parts
+        .iter()
+        .flat_map(|(s, _)| s.worker_cores.iter().copied())
+        .collect();
+    cores.sort_unstable();
+    cores.dedup();
+    m.worker_cores = cores;
+    m.worker_cpu_s = parts.iter().map(|(s, _)| s.worker_cpu_s).sum();
+    m.target_rps = if first.model == Model::Open || pooling == Pooling::Sequential {
+        first.target_rps
+    } else {
+        parts.iter().map(|(s, _)| s.target_rps).sum()
+    };
 }
 
 /// Checks every threshold of the shards' verdict again, on the merged figures.

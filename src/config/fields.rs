@@ -286,6 +286,14 @@ pub static FIELDS: &[Field] = &[
         |c, v, r| r.optional(v, Reader::seconds)?
     ),
     run_field!(
+        repeat,
+        "1",
+        "run the whole config this many times, each a fresh start, into one report with every \
+         percentile's interval across the runs",
+        flag("repeat", "N"),
+        |c, v, r| r.integer(v)?
+    ),
+    run_field!(
         strict,
         "false",
         "exit 1 when a threshold is inconclusive (its 95% interval straddles the limit)",

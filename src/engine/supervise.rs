@@ -131,7 +131,12 @@ impl Series {
             self.last_ns = self.next_ns;
             self.next_ns += self.interval_ns;
             if let Some(p) = &mut self.precise {
-                p.after_interval(self.last_ns, self.next_ns, &self.collector.progress(0));
+                let closed = self.collector.last_histograms();
+                p.after_interval(
+                    (self.last_ns, self.next_ns),
+                    &self.collector.progress(0),
+                    closed,
+                );
             }
         }
     }
@@ -242,6 +247,8 @@ fn scenario_results(
         }
         spill_problems.extend(problems);
         result.validity = Some(validity(run));
+        // The intervals a rerun respects need the lag correlations the check just measured.
+        crate::metrics::honest::apply_scenario(&mut result);
         result.alerts = alerts.get(results.len()).cloned().unwrap_or_default();
         result.verdict = verdict::evaluate(&run.config.thresholds(), &result);
         results.push(result);
@@ -510,6 +517,7 @@ fn describe(run: &ScenarioRun) -> ScenarioResult {
             .collect(),
         tls: None,
         precision: None,
+        repeated: None,
         verdict: Default::default(),
     }
 }

@@ -211,6 +211,13 @@ impl ScenarioCollector {
         self.intervals.last()
     }
 
+    /// The histograms of the interval closed last (response, service, dispatch, timer
+    /// lateness; ns), while the next is not closed: a row keeps only their encodings, and
+    /// those go to the spill file.
+    pub fn last_histograms(&self) -> Option<&[Histogram<u64>; 4]> {
+        self.gain.as_ref().map(|g| &g.views)
+    }
+
     /// Error counts by kind so far, every worker's summed (for the live metrics).
     pub fn error_kinds_so_far(&self) -> BTreeMap<String, u64> {
         error_kinds(&self.workers)

@@ -7,20 +7,26 @@
 //! 2008): with point estimates `a`, `b` and their intervals `[a_lo, a_hi]`, `[b_lo, b_hi]`
 //! from two independent runs, `b - a` lies in `[d - sqrt((b - b_lo)² + (a_hi - a)²), d +
 //! sqrt((b_hi - b)² + (a - a_lo)²)]`. It is as sound as the two intervals (distribution-free
-//! order statistics read from the histograms, see [`confidence`]) and narrower than asking
+//! order statistics read from the histograms, see [`confidence`](super::confidence)) and narrower than asking
 //! them not to overlap, which would test at about the 99.5% level. B is slower when the
 //! whole interval is above 0, faster when it is below.
 //!
-//! Like every interval here, this assumes the samples of a run are independent; the run's
-//! validity checks say when they are not.
+//! Each run's interval is the one a rerun respects ([`honest`]): the order-statistic interval
+//! joined with batch means over the run's intervals and the effective sample size from its lag
+//! correlations, so that requests that are not independent do not make two runs of one
+//! system look different. A percentile either run cannot bound honestly (too short a run) is
+//! `too few samples`. Each row also says the smallest difference the data could have called
+//! significant (`detectable_pct`), so that `no significant difference` comes with what it
+//! could have seen.
 
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
-use super::confidence;
 use super::encoding::decode;
+use super::honest;
+use super::percentile::{parse_percent, percent_text};
+use super::repeated;
 use super::result::{SUMMARY_QUANTILES, ScenarioResult};
-use super::threshold::{parse_percent, percent_text};
 
 /// What a comparison of two runs found.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -37,6 +43,22 @@ pub struct Comparison {
     pub unmatched: Vec<String>,
     /// Each `--fail-if-slower` limit and whether B broke it.
     pub limits: Vec<LimitCheck>,
+    /// For interleaved rounds (`openpace ab`): how they ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rounds: Option<Rounds>,
+}
+
+/// How the rounds of `openpace ab` ran.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Rounds {
+    /// Rounds run to the end (both sides).
+    pub count: u32,
+    /// The seed the order was drawn from.
+    pub seed: u64,
+    /// Each round's order, `AB` or `BA`.
+    pub order: Vec<String>,
+    /// Where each run's report was written, in the order they ran.
+    pub reports: Vec<String>,
 }
 
 /// One scenario of both runs.
@@ -82,6 +104,10 @@ pub struct PercentileComparison {
     pub difference_pct: f64,
     /// The 95% interval of `b - a` (`null` when either run has no interval).
     pub difference_ci95: Option<[f64; 2]>,
+    /// The smallest difference, percent of A's value, these intervals would have called
+    /// slower or faster (the larger of the two): `null` without intervals.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detectable_pct: Option<f64>,
     /// `faster`, `slower`, `no significant difference` or `too few samples`.
     pub verdict: String,
 }
@@ -180,9 +206,29 @@ impl SlowerLimit {
 /// checking `limits`. Scenarios are paired by name, or as they are when each run has
 /// exactly one.
 pub fn compare(
+    a: (&str, &[ScenarioResult]),
+    b: (&str, &[ScenarioResult]),
+    limits: &[SlowerLimit],
+) -> Result<Comparison, String> {
+    compare_with(a, b, limits, false)
+}
+
+/// Compares the two sides of interleaved rounds (`openpace ab`): each side is its runs
+/// pooled, whose `repeated` blocks hold the rounds in order; every percentile is judged on the
+/// rounds' paired differences (see [`repeated`]).
+pub fn rounds(
+    a: (&str, &[ScenarioResult]),
+    b: (&str, &[ScenarioResult]),
+    limits: &[SlowerLimit],
+) -> Result<Comparison, String> {
+    compare_with(a, b, limits, true)
+}
+
+fn compare_with(
     (a_name, a): (&str, &[ScenarioResult]),
     (b_name, b): (&str, &[ScenarioResult]),
     limits: &[SlowerLimit],
+    pair_rounds: bool,
 ) -> Result<Comparison, String> {
     let pairs = pairs(a, b);
     // Whatever no pair holds, on either side.
@@ -196,9 +242,13 @@ pub fn compare(
     unmatched.extend(alone(b, 1, b_name));
     let mut scenarios = Vec::new();
     let mut checks = Vec::new();
+    let mut paired = false;
     for (sa, sb) in pairs {
         let extra: Vec<u32> = limits.iter().map(|l| l.ppm).collect();
-        let compared = scenario(sa, sb, &extra)?;
+        let rounds = sa.repeated.as_ref().zip(sb.repeated.as_ref());
+        let rounds = rounds.filter(|(ra, rb)| pair_rounds && ra.runs.len() == rb.runs.len());
+        paired |= rounds.is_some();
+        let compared = scenario(sa, sb, &extra, rounds)?;
         for limit in limits {
             checks.push(check(limit, &compared));
         }
@@ -207,10 +257,63 @@ pub fn compare(
     Ok(Comparison {
         a: a_name.to_string(),
         b: b_name.to_string(),
-        method: METHOD.to_string(),
+        method: if paired { PAIRED } else { METHOD }.to_string(),
         scenarios,
         unmatched,
         limits: checks,
+        rounds: None,
+    })
+}
+
+/// [`Comparison::method`] of interleaved rounds.
+const PAIRED: &str = "interleaved rounds, paired: per percentile, each round's B minus A (a \
+drift of the host moves both sides of a round), their mean with a t interval over the rounds; \
+slower or faster when it excludes 0. Each side's interval is across its runs";
+
+/// Row of quantile `ppm` of `metric` for paired rounds: A's and B's pooled values and their
+/// intervals across the runs, the mean of the rounds' differences and its interval.
+fn paired_row(
+    (sa, ra): (&ScenarioResult, &super::result::Repeated),
+    (sb, rb): (&ScenarioResult, &super::result::Repeated),
+    metric: honest::Metric,
+    ppm: u32,
+    per_unit: f64,
+) -> PercentileComparison {
+    let q = f64::from(ppm) / 1e6;
+    let pooled = |s: &ScenarioResult| {
+        let encoded = match metric {
+            honest::Metric::Response => &s.histograms.response_time,
+            honest::Metric::Service => &s.histograms.service_time,
+            honest::Metric::Dispatch => &s.histograms.dispatch_delay,
+        };
+        decode(encoded).map_or(0.0, |h| h.value_at_quantile(q) as f64 / per_unit)
+    };
+    let (a, b) = (pooled(sa), pooled(sb));
+    let (va, vb) = repeated::paired_values(ra, rb, metric, q, per_unit);
+    let mean_a = if va.is_empty() {
+        a
+    } else {
+        va.iter().sum::<f64>() / va.len() as f64
+    };
+    let found = repeated::paired(&va, &vb);
+    let pct = |x: f64| {
+        if mean_a > 0.0 {
+            100.0 * x / mean_a
+        } else {
+            0.0
+        }
+    };
+    judged(PercentileComparison {
+        percentile: format!("p{}", percent_text(ppm)),
+        a,
+        b,
+        a_ci95: repeated::across_interval(&va, a),
+        b_ci95: repeated::across_interval(&vb, b),
+        difference: found.map_or(b - a, |p| p.mean),
+        difference_pct: pct(found.map_or(b - a, |p| p.mean)),
+        difference_ci95: found.map(|p| p.ci95),
+        detectable_pct: found.filter(|_| mean_a > 0.0).map(|p| pct(p.half_width)),
+        verdict: String::new(),
     })
 }
 
@@ -229,14 +332,16 @@ pub fn pairs<'r>(
 }
 
 /// [`Comparison::method`].
-const METHOD: &str = "per percentile: each run's 95% interval from order statistics read from \
-its histogram; the interval of the difference by MOVER (Zou and Donner 2008); slower or faster \
-when that interval excludes 0";
+const METHOD: &str = "per percentile: each run's 95% interval allowing for dependence between \
+requests (order statistics joined with batch means over the run's intervals and the effective \
+sample size from its lag correlations); the interval of the difference by MOVER (Zou and \
+Donner 2008); slower or faster when that interval excludes 0";
 
 fn scenario(
     a: &ScenarioResult,
     b: &ScenarioResult,
     extra_ppm: &[u32],
+    rounds: Option<(&super::result::Repeated, &super::result::Repeated)>,
 ) -> Result<ScenarioComparison, String> {
     let mut ppms: Vec<u32> = SUMMARY_QUANTILES
         .iter()
@@ -249,19 +354,28 @@ fn scenario(
     }
     ppms.sort_unstable();
     let mut metrics = Vec::new();
-    for (metric, unit, per_unit) in METRICS {
+    for ((metric, unit, per_unit), which) in METRICS.into_iter().zip(honest::Metric::ALL) {
         let read = |s: &ScenarioResult| {
-            decode(&encoded(s, metric)).map_err(|e| format!("{}: {metric}: {e}", s.name))
+            decode(&encoded(s, metric)).map_err(|e| format!("{}: {metric}: {e}", s.name))?;
+            Ok::<_, String>(honest::Evidence::of(
+                &s.histograms,
+                &s.intervals,
+                which,
+                honest::lag_factor(s),
+            ))
         };
-        let (ha, hb) = (read(a)?, read(b)?);
+        let (ea, eb) = (read(a)?, read(b)?);
         metrics.push(MetricComparison {
             metric: metric.to_string(),
             unit: unit.to_string(),
-            count_a: ha.len(),
-            count_b: hb.len(),
+            count_a: ea.total().len(),
+            count_b: eb.total().len(),
             percentiles: ppms
                 .iter()
-                .map(|&ppm| percentile(&ha, &hb, ppm, per_unit))
+                .map(|&ppm| match rounds {
+                    Some((ra, rb)) => paired_row((a, ra), (b, rb), which, ppm, per_unit),
+                    None => percentile((a, &ea), (b, &eb), which, ppm, per_unit),
+                })
                 .collect(),
         });
     }
@@ -271,31 +385,43 @@ fn scenario(
     })
 }
 
+/// A run's interval of quantile `q`: across its runs when it was repeated, else the one a
+/// rerun respects.
+fn side_interval(
+    s: &ScenarioResult,
+    e: &honest::Evidence,
+    metric: honest::Metric,
+    q: f64,
+    per_unit: f64,
+) -> Option<[f64; 2]> {
+    match &s.repeated {
+        Some(rep) => {
+            let pooled = e.total().value_at_quantile(q) as f64 / per_unit;
+            repeated::interval(rep, metric, q, per_unit, pooled)
+        }
+        None => e.interval(q, per_unit).interval,
+    }
+}
+
 fn percentile(
-    ha: &Histogram<u64>,
-    hb: &Histogram<u64>,
+    (sa, ea): (&ScenarioResult, &honest::Evidence),
+    (sb, eb): (&ScenarioResult, &honest::Evidence),
+    metric: honest::Metric,
     ppm: u32,
     per_unit: f64,
 ) -> PercentileComparison {
     let q = f64::from(ppm) / 1e6;
     let value = |h: &Histogram<u64>| h.value_at_quantile(q) as f64 / per_unit;
-    let (a, b) = (value(ha), value(hb));
-    let a_ci95 = confidence::interval(ha, q, per_unit);
-    let b_ci95 = confidence::interval(hb, q, per_unit);
+    let (a, b) = (value(ea.total()), value(eb.total()));
+    let a_ci95 = side_interval(sa, ea, metric, q, per_unit);
+    let b_ci95 = side_interval(sb, eb, metric, q, per_unit);
     let difference = b - a;
-    let difference_ci95 = a_ci95.zip(b_ci95).map(|([a_lo, a_hi], [b_lo, b_hi])| {
-        [
-            difference - (b - b_lo).hypot(a_hi - a),
-            difference + (b_hi - b).hypot(a - a_lo),
-        ]
+    // The smallest differences these intervals would call slower (up) or faster (down).
+    let reach = a_ci95.zip(b_ci95).map(|([a_lo, a_hi], [b_lo, b_hi])| {
+        [(b - b_lo).hypot(a_hi - a), (b_hi - b).hypot(a - a_lo)]
     });
-    let verdict = match difference_ci95 {
-        None => "too few samples",
-        Some([lo, _]) if lo > 0.0 => "slower",
-        Some([_, hi]) if hi < 0.0 => "faster",
-        Some(_) => "no significant difference",
-    };
-    PercentileComparison {
+    let difference_ci95 = reach.map(|[up, down]| [difference - up, difference + down]);
+    judged(PercentileComparison {
         percentile: format!("p{}", percent_text(ppm)),
         a,
         b,
@@ -304,7 +430,36 @@ fn percentile(
         difference,
         difference_pct: if a > 0.0 { 100.0 * difference / a } else { 0.0 },
         difference_ci95,
-        verdict: verdict.to_string(),
+        detectable_pct: reach
+            .filter(|_| a > 0.0)
+            .map(|[up, down]| 100.0 * up.max(down) / a),
+        verdict: String::new(),
+    })
+}
+
+/// The row with its verdict, from its difference's interval.
+pub fn judged(mut p: PercentileComparison) -> PercentileComparison {
+    p.verdict = match p.difference_ci95 {
+        None => "too few samples",
+        Some([lo, _]) if lo > 0.0 => "slower",
+        Some([_, hi]) if hi < 0.0 => "faster",
+        Some(_) => "no significant difference",
+    }
+    .to_string();
+    p
+}
+
+/// Where the data could not have seen a difference as small as the margin: what it could see
+/// and how much more data would see the margin (an interval narrows as one over the square
+/// root of the data: a longer run, more repetitions or more rounds).
+pub fn reach_note(detectable_pct: Option<f64>, margin_pct: f64) -> String {
+    match detectable_pct {
+        Some(d) if margin_pct > 0.0 && d > margin_pct => format!(
+            "; could detect only >= {d:.1}%: about {:.0} times as much data (a longer run, or \
+             more repetitions or rounds) would detect {margin_pct}%",
+            ((d / margin_pct).powi(2)).ceil()
+        ),
+        _ => String::new(),
     }
 }
 
@@ -324,7 +479,7 @@ fn check(limit: &SlowerLimit, s: &ScenarioComparison) -> LimitCheck {
                 (
                     failed,
                     format!(
-                        "B {} by {:+.2}% [{:+.2}%, {:+.2}%]{}",
+                        "B {} by {:+.2}% [{:+.2}%, {:+.2}%]{}{}",
                         if failed { "is slower" } else { "differs" },
                         p.difference_pct,
                         pct(lo),
@@ -333,7 +488,8 @@ fn check(limit: &SlowerLimit, s: &ScenarioComparison) -> LimitCheck {
                             String::new()
                         } else {
                             format!(": {}", p.verdict)
-                        }
+                        },
+                        reach_note(p.detectable_pct, limit.margin_pct)
                     ),
                 )
             }
@@ -368,6 +524,15 @@ mod tests {
         s.histograms.response_time = encode(&h);
         s.histograms.service_time = encode(&h);
         s.histograms.dispatch_delay = encode(&new_histogram());
+        // Independent samples, and the run's own check says so.
+        s.validity = Some(crate::metrics::validity::Validity {
+            independence: Some(crate::metrics::validity::Independence {
+                narrow_by: 1.0,
+                passed: true,
+                ..Default::default()
+            }),
+            ..Default::default()
+        });
         vec![s]
     }
 

@@ -116,6 +116,13 @@ pub fn intervals<const N: usize>(
     })
 }
 
+/// The values of ranks `j <= k` of `h` (1-based; the lowest value of rank j's bucket, the
+/// highest of rank k's) divided by `unit`; `None` when `h` has fewer than `k` values.
+pub fn at_ranks(h: &Histogram<u64>, j: u64, k: u64, unit: f64) -> Option<[f64; 2]> {
+    let [[lo, hi]] = values_at(h, [[Some(j), Some(k)]]);
+    Some([lo? as f64 / unit, hi? as f64 / unit])
+}
+
 /// The 95% interval of quantile `q` of `h` one end at a time (see [`bound_ranks`]), in
 /// `h`'s units divided by `unit`: `[lower, upper]`, each `None` when too few samples.
 pub fn bounds(h: &Histogram<u64>, q: f64, unit: f64) -> [Option<f64>; 2] {

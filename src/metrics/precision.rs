@@ -9,7 +9,7 @@ use hdrhistogram::Histogram;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::confidence;
-use super::threshold::{parse_percent, percent_text};
+use super::percentile::{parse_percent, percent_text};
 
 /// What a precision target is about.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -84,19 +84,10 @@ impl Precision {
         f64::from(self.ppm) / 1e6
     }
 
-    /// The half-width of the 95% interval of this percentile of `h`, percent of its value
-    /// (the larger side); `None` while `h` has too few samples for an interval.
-    pub fn half_width_of(&self, h: &Histogram<u64>) -> Option<f64> {
-        let q = self.quantile();
-        let [lo, hi] = confidence::interval(h, q, 1.0)?;
-        let value = h.value_at_quantile(q) as f64;
-        (value > 0.0).then(|| 100.0 * (value - lo).max(hi - value) / value)
-    }
-
-    /// Whether `h` is precise enough.
-    pub fn met_by(&self, h: &Histogram<u64>) -> bool {
-        self.half_width_of(h)
-            .is_some_and(|w| w <= self.half_width_pct)
+    /// The order-statistic 95% interval of this percentile of `h` (ns); `None` while `h` has
+    /// too few samples for one. The run joins it with batch means (`engine/precise.rs`).
+    pub fn interval_of(&self, h: &Histogram<u64>) -> Option<[f64; 2]> {
+        confidence::interval(h, self.quantile(), 1.0)
     }
 }
 
@@ -179,12 +170,15 @@ mod tests {
         for v in 1..=100u64 {
             h.record(v * 1_000).unwrap();
         }
-        assert!(!p.met_by(&h) && p.half_width_of(&h).is_none());
+        assert!(p.interval_of(&h).is_none());
         for v in 1..=1_000_000u64 {
             h.record(1_000 + v).unwrap();
         }
-        let w = p.half_width_of(&h).unwrap();
-        assert!(w < 2.0, "{w}");
-        assert!(p.met_by(&h));
+        let [lo, hi] = p.interval_of(&h).unwrap();
+        let value = h.value_at_quantile(0.99) as f64;
+        assert!(
+            lo <= value && value <= hi && hi - lo < 1_000.0,
+            "{lo} {value} {hi}"
+        );
     }
 }

@@ -226,9 +226,35 @@ pub struct Ci95 {
     /// The samples each percentile without an interval would need.
     #[serde(default, skip_serializing_if = "Needs::is_empty")]
     pub needs: Needs,
+    /// How the intervals were made; absent: order statistics alone, which assume independent
+    /// samples (interval rows, and reports from before issue 26).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method: Option<CiMethod>,
+    /// The lag-correlation factor the intervals allowed for (`narrow_by` of the validity
+    /// check), when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lag_factor: Option<f64>,
+    /// The batches each percentile's batch-means part used, where it had one (same shape as
+    /// `needs`).
+    #[serde(default, skip_serializing_if = "Needs::is_empty")]
+    pub batches: Needs,
 }
 
-/// Samples needed for an interval, for each percentile that lacks one.
+/// How a summary's 95% intervals were made.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CiMethod {
+    /// The hull of the order-statistic interval, batch means over the run's intervals (with
+    /// at least 5 batches) and the effective sample size from the lag correlations: see
+    /// [`honest`](super::honest).
+    DependenceAware,
+    /// Across the runs of a repeated scenario: the pooled value ± t(N − 1) times the runs'
+    /// standard error ([`repeated`](super::repeated)).
+    AcrossRuns,
+}
+
+/// A count for each percentile: the samples needed for an interval where one lacks it, or
+/// the batches an interval was made from.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Needs {
     /// For the median.
@@ -283,6 +309,9 @@ impl Ci95 {
                 p99_9: need(qe, e),
                 p99_99: need(qf, f),
             },
+            method: None,
+            lag_factor: None,
+            batches: Needs::default(),
         }
     }
 }
@@ -746,8 +775,70 @@ pub struct ScenarioResult {
     /// For a run until precise (`precision`): whether and when its targets were met.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub precision: Option<PrecisionOutcome>,
+    /// Run several times (`--repeat N`, or a side of `openpace ab`): each run, and every
+    /// percentile across them. The scenario's own figures are then the runs pooled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repeated: Option<Repeated>,
     /// Thresholds and the outcome.
     pub verdict: Verdict,
+}
+
+/// A scenario run several times: each run's figures and the percentiles across them (see
+/// [`repeated`](super::repeated)).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Repeated {
+    /// Each run, in order.
+    pub runs: Vec<RepeatedRun>,
+    /// Response, service and dispatch: each summary percentile across the runs.
+    pub across: Vec<AcrossMetric>,
+}
+
+/// One run of a repeated scenario.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct RepeatedRun {
+    /// When it started (Unix seconds).
+    pub started_at_unix_s: f64,
+    /// It was stopped before its schedule ended.
+    pub interrupted: bool,
+    /// Its counts.
+    pub requests: RequestCounts,
+    /// Its achieved rate.
+    pub achieved_rps: f64,
+    /// Its response time percentiles (ms), each with its own interval.
+    pub response_time_ms: LatencySummary,
+    /// Its service time percentiles (ms).
+    pub service_time_ms: LatencySummary,
+    /// Its dispatch delay percentiles (µs).
+    pub dispatch_delay_us: LatencySummary,
+    /// Its run-total histograms, for any percentile (thresholds, compare).
+    pub histograms: EncodedHistograms,
+}
+
+/// One metric across the runs of a repeated scenario.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct AcrossMetric {
+    /// `response_time`, `service_time` or `dispatch_delay`.
+    pub metric: String,
+    /// `ms` or `us`.
+    pub unit: String,
+    /// Each summary percentile.
+    pub percentiles: Vec<AcrossPercentile>,
+}
+
+/// One percentile across the runs.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct AcrossPercentile {
+    /// `p99.9`.
+    pub percentile: String,
+    /// The pooled histogram's value (every run's requests together).
+    pub pooled: f64,
+    /// Each run's value, in order.
+    pub runs: Vec<f64>,
+    /// The 95% interval across the runs: `pooled ± t(N - 1) s / √N`, `s` the runs' standard
+    /// deviation; `null` with fewer than 2 runs that have the percentile.
+    pub ci95: Option<[f64; 2]>,
+    /// The runs' coefficient of variation, percent.
+    pub cv_pct: f64,
 }
 
 /// The design sketch's name for a scenario's measurements.

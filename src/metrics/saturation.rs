@@ -200,10 +200,11 @@ fn validity_notes(s: &ScenarioResult) -> Vec<String> {
     if let Some(d) = v.independence.as_ref().filter(|d| !d.passed) {
         let last = d.lags.last().copied().unwrap_or_default();
         notes.push(format!(
-            "{}: response times stay correlated {} requests apart (Spearman rho {:.2}): the \
-             95% intervals assume independent samples and are about {:.0}x too narrow; the \
-             host's state drifting over the run does this, a quieter host or a longer run \
-             helps",
+            "{}: response times stay correlated {} requests apart (Spearman rho {:.2}): \
+             intervals that assumed independent samples would be about {:.0}x too narrow, so \
+             the printed ones allow for it (batch means, effective sample size); the host's \
+             state drifting does this, and what drifts between runs needs --repeat or \
+             `openpace ab`",
             NoteKind::NarrowIntervals.label(),
             last.lag,
             last.rho,

@@ -21,6 +21,9 @@ use serde::{Deserialize, Serialize};
 
 use super::confidence;
 use super::encoding::decode;
+use super::honest;
+use super::percentile::{parse_percent, percent_text};
+use super::repeated;
 use super::result::{IntervalStats, LatencySummary, ScenarioResult, ThresholdResult};
 
 /// What a threshold measures.
@@ -51,28 +54,6 @@ enum Stat {
     /// A percentile in parts per million of the distribution (p99.9 is 999,000), so that the
     /// statistic a threshold names is exactly the one checked and shown.
     Quantile(u32),
-}
-
-/// A percentile's name without its `p`: 999,000 ppm is `99.9`.
-pub(super) fn percent_text(ppm: u32) -> String {
-    let (whole, fraction) = (ppm / 10_000, ppm % 10_000);
-    if fraction == 0 {
-        return whole.to_string();
-    }
-    let digits = format!("{fraction:04}");
-    format!("{whole}.{}", digits.trim_end_matches('0'))
-}
-
-/// `99.9` as 999,000 parts per million: above 0 and below 100, at most four decimals.
-pub(super) fn parse_percent(text: &str) -> Option<u32> {
-    let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
-    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
-    if !digits(whole) || (!fraction.is_empty() && !digits(fraction)) || fraction.len() > 4 {
-        return None;
-    }
-    let whole: u32 = whole.parse().ok().filter(|&w| w < 100)?;
-    let fraction: u32 = format!("{fraction:0<4}").parse().ok()?;
-    Some(whole * 10_000 + fraction).filter(|&ppm| ppm > 0)
 }
 
 /// A comparison.
@@ -326,16 +307,65 @@ impl Threshold {
     }
 
     /// For a percentile of a latency metric, the verdict of its 95% interval `[lower,
-    /// upper]` read from the encoded histogram (ns): pass when the whole interval meets the
-    /// limit, fail when the whole interval misses it (one known end on the wrong side is
-    /// enough), inconclusive otherwise, including when the run has no samples at all.
-    fn judged_by_interval(&self, mut r: ThresholdResult, encoded: &str) -> ThresholdResult {
+    /// upper]`: pass when the whole interval meets the limit, fail when the whole interval
+    /// misses it (one known end on the wrong side is enough), inconclusive otherwise,
+    /// including when the run has no samples at all. For a scenario with its time series the
+    /// interval is the dependence-aware one ([`honest`]); where the run is too short for that,
+    /// the order-statistic bounds decide a failure but never a pass (inconclusive). Elsewhere
+    /// (a request set's names, timer lateness) the order-statistic bounds of the encoded
+    /// histogram (ns) decide, one end at a time.
+    fn judged_by_interval(
+        &self,
+        mut r: ThresholdResult,
+        s: &ScenarioResult,
+        encoded: &str,
+        metric: Option<honest::Metric>,
+    ) -> ThresholdResult {
         let Some(Stat::Quantile(ppm)) = self.stat else {
             return r;
         };
-        let [lo, hi] = decode(encoded).map_or([None, None], |h| {
-            confidence::bounds(&h, f64::from(ppm) / 1e6, self.ns_per_unit())
+        let q = f64::from(ppm) / 1e6;
+        // Repeated: the interval across the runs, around the pooled value.
+        if let (Some(rep), Some(m)) = (&s.repeated, metric) {
+            let pooled = decode(encoded).map_or(f64::NAN, |h| {
+                h.value_at_quantile(q) as f64 / self.ns_per_unit()
+            });
+            let ci = repeated::interval(rep, m, q, self.ns_per_unit(), pooled);
+            let [lo, hi] = ci.map_or([None, None], |[lo, hi]| [Some(lo), Some(hi)]);
+            return self.decide(r, [lo, hi], false);
+        }
+        let honest = metric.filter(|_| !s.intervals.is_empty()).map(|m| {
+            honest::Evidence::of(&s.histograms, &s.intervals, m, honest::lag_factor(s))
+                .interval(q, self.ns_per_unit())
         });
+        if let Some(found) = honest {
+            let [lo, hi] = found
+                .interval
+                .map_or([None, None], |[lo, hi]| [Some(lo), Some(hi)]);
+            if lo.is_some() {
+                return self.decide(r, [lo, hi], false);
+            }
+            // Too short to bound honestly: a failure the order statistics show stands, a
+            // pass cannot be claimed.
+            let [lo, hi] = decode(encoded).map_or([None, None], |h| {
+                confidence::bounds(&h, q, self.ns_per_unit())
+            });
+            return self.decide(r, [lo, hi], true);
+        }
+        let [lo, hi] = decode(encoded).map_or([None, None], |h| {
+            confidence::bounds(&h, q, self.ns_per_unit())
+        });
+        r.ci95 = Some([lo, hi]);
+        self.decide(r, [lo, hi], false)
+    }
+
+    /// Pass, fail or inconclusive by the interval `[lo, hi]`; `no_pass`: never a plain pass.
+    fn decide(
+        &self,
+        mut r: ThresholdResult,
+        [lo, hi]: [Option<f64>; 2],
+        no_pass: bool,
+    ) -> ThresholdResult {
         let meets = |v: Option<f64>| v.is_some_and(|v| self.op.holds(v, r.limit));
         let misses = |v: Option<f64>| v.is_some_and(|v| !self.op.holds(v, r.limit));
         // For an upper limit the upper end decides a pass and the lower a failure; for a
@@ -346,7 +376,7 @@ impl Threshold {
         };
         r.ci95 = Some([lo, hi]);
         r.passed = !misses(deciding_fail);
-        r.inconclusive = r.passed && !meets(deciding_pass);
+        r.inconclusive = r.passed && (no_pass || !meets(deciding_pass));
         r
     }
 
@@ -409,11 +439,12 @@ impl Threshold {
         };
         let r = self.result(value, s.scheduled_rps);
         let h = &s.histograms;
+        use honest::Metric as M;
         match self.metric {
-            Metric::Response => self.judged_by_interval(r, &h.response_time),
-            Metric::Service => self.judged_by_interval(r, &h.service_time),
-            Metric::Dispatch => self.judged_by_interval(r, &h.dispatch_delay),
-            Metric::TimerLateness => self.judged_by_interval(r, &h.timer_lateness),
+            Metric::Response => self.judged_by_interval(r, s, &h.response_time, Some(M::Response)),
+            Metric::Service => self.judged_by_interval(r, s, &h.service_time, Some(M::Service)),
+            Metric::Dispatch => self.judged_by_interval(r, s, &h.dispatch_delay, Some(M::Dispatch)),
+            Metric::TimerLateness => self.judged_by_interval(r, s, &h.timer_lateness, None),
             _ => r,
         }
     }
@@ -721,20 +752,6 @@ mod tests {
 
     #[test]
     fn any_percentile_parses_exactly_and_reads_the_histogram() {
-        for (text, ppm) in [
-            ("50", 500_000),
-            ("75", 750_000),
-            ("99.9", 999_000),
-            ("99.95", 999_500),
-            ("99.99", 999_900),
-            ("0.1", 1_000),
-        ] {
-            assert_eq!(parse_percent(text), Some(ppm), "{text}");
-            assert_eq!(percent_text(ppm), text);
-        }
-        for bad in ["100", "0", "99.99999", "-1", "9x", "", "."] {
-            assert_eq!(parse_percent(bad), None, "{bad}");
-        }
         let mut h = crate::metrics::atomic_hist::new_histogram();
         for ms in 1..=1000u64 {
             h.record(ms * 1_000_000).unwrap();

@@ -9,12 +9,20 @@ use super::junit::escape;
 use super::svg::{Chart, Series, XAxis, render};
 use crate::metrics::ScenarioResult;
 use crate::metrics::compare::{Comparison, MetricComparison};
-use crate::metrics::encoding::decode;
 
 /// The comparison as text, as `openpace compare` prints it.
 pub fn text(c: &Comparison) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "openpace compare: A = {}, B = {}", c.a, c.b);
+    if let Some(r) = &c.rounds {
+        let _ = writeln!(
+            out,
+            "{} interleaved rounds (order seed {}): {}",
+            r.count,
+            r.seed,
+            r.order.join(" ")
+        );
+    }
     for s in &c.scenarios {
         let _ = writeln!(out, "\nSCENARIO {}", s.name);
         for m in &s.metrics {
@@ -37,7 +45,9 @@ pub fn text(c: &Comparison) -> String {
     }
     let _ = writeln!(
         out,
-        "\n[lo, hi]: 95% intervals ([n/a]: too few samples). Method:"
+        "\n[lo, hi]: 95% intervals ([n/a]: too few samples, or too short a run to bound \
+         honestly). detects: the smallest\n  difference, % of A, the data could have called \
+         slower or faster. Method:"
     );
     let mut line = String::from(" ");
     for word in c.method.split_whitespace() {
@@ -49,11 +59,14 @@ pub fn text(c: &Comparison) -> String {
         line.push_str(word);
     }
     let _ = writeln!(out, "{line}.");
-    let _ = writeln!(
-        out,
-        "  The intervals hold each run's sampling error, not the drift between runs of a \
-         host:\n  compare runs made on a quiet host, or repeat them."
-    );
+    if c.rounds.is_none() {
+        let _ = writeln!(
+            out,
+            "  Within a run the intervals allow for slow stretches the run itself shows; a \
+             condition\n  that moves only between runs needs repetitions (run --repeat N) or \
+             interleaved rounds (openpace ab)."
+        );
+    }
     out
 }
 
@@ -65,8 +78,8 @@ fn metric_table(out: &mut String, m: &MetricComparison) {
     );
     let _ = writeln!(
         out,
-        "  {:<7} {:>26} {:>26} {:>34}  verdict",
-        "", "A [95% interval]", "B [95% interval]", "B - A [95% interval]"
+        "  {:<7} {:>26} {:>26} {:>34}  {:>8}  verdict",
+        "", "A [95% interval]", "B [95% interval]", "B - A [95% interval]", "detects"
     );
     for p in &m.percentiles {
         let value = |v: f64, ci: Option<[f64; 2]>| match ci {
@@ -80,13 +93,17 @@ fn metric_table(out: &mut String, m: &MetricComparison) {
             ),
             None => format!("{:+.3} ({:+.1}%) [n/a]", p.difference, p.difference_pct),
         };
+        let detects = p
+            .detectable_pct
+            .map_or("n/a".to_string(), |d| format!(">={d:.1}%"));
         let _ = writeln!(
             out,
-            "  {:<7} {:>26} {:>26} {:>34}  {}",
+            "  {:<7} {:>26} {:>26} {:>34}  {:>8}  {}",
             p.percentile,
             value(p.a, p.a_ci95),
             value(p.b, p.b_ci95),
             diff,
+            detects,
             p.verdict
         );
     }
@@ -174,13 +191,15 @@ fn html_table(page: &mut String, m: &MetricComparison) {
 
 /// A's and B's percentile spectra of metric `m`, with their 95% bands.
 fn spectra(m: &MetricComparison, a: &ScenarioResult, b: &ScenarioResult) -> Result<Chart, String> {
-    let (encoded, per_unit): (fn(&ScenarioResult) -> &String, f64) = match m.metric.as_str() {
-        "response_time" => (|s| &s.histograms.response_time, 1e6),
-        "service_time" => (|s| &s.histograms.service_time, 1e6),
-        _ => (|s| &s.histograms.dispatch_delay, 1e3),
+    use crate::metrics::honest::{Evidence, Metric, lag_factor};
+    let (metric, per_unit) = match m.metric.as_str() {
+        "response_time" => (Metric::Response, 1e6),
+        "service_time" => (Metric::Service, 1e6),
+        _ => (Metric::Dispatch, 1e3),
     };
     let series = |s: &ScenarioResult, name: &str, color: &'static str| {
-        let (points, band) = spectrum(&decode(encoded(s))?, per_unit, true);
+        let evidence = Evidence::of(&s.histograms, &s.intervals, metric, lag_factor(s));
+        let (points, band) = spectrum(evidence.total(), per_unit, Some(&evidence));
         Ok::<_, String>(Series {
             band,
             ..Series::line(name, color, points)

@@ -18,7 +18,6 @@ use std::fmt::Write;
 
 use super::junit::escape;
 use super::svg::{Chart, HLine, Series, Shade, ShadeKind, XAxis, render};
-use crate::metrics::confidence;
 use crate::metrics::encoding::decode;
 use crate::metrics::result::{Ci95, ThresholdResult};
 use crate::metrics::threshold::Threshold;
@@ -706,16 +705,21 @@ fn chart_notes(page: &mut String, s: &ScenarioResult) {
 /// (nines, ms) points of an encoded histogram: x = -log10(1 - q), up to the nines the
 /// count can resolve (log10 of the count, at most six).
 fn nines(encoded: &str) -> Result<Vec<(f64, f64)>, String> {
-    Ok(spectrum(&decode(encoded)?, 1e6, false).0)
+    Ok(spectrum(&decode(encoded)?, 1e6, None).0)
 }
 
 /// A percentile spectrum's points `(x, value)` and its band `(x, lo, hi)`.
 pub(super) type Spectrum = (Vec<(f64, f64)>, Vec<(f64, f64, f64)>);
 
 /// The percentile spectrum of `h` on the "nines" axis (x is `-log10(1 - q)`), in `h`'s
-/// units divided by `unit`, up to the nines its count can show; with `band`, also each
-/// point's 95% interval where the run has one.
-pub(super) fn spectrum(h: &hdrhistogram::Histogram<u64>, unit: f64, band: bool) -> Spectrum {
+/// units divided by `unit`, up to the nines its count can show; with the run's `evidence`,
+/// also each point's 95% interval where the run has one (the one a rerun respects: see
+/// [`honest`](crate::metrics::honest)).
+pub(super) fn spectrum(
+    h: &hdrhistogram::Histogram<u64>,
+    unit: f64,
+    evidence: Option<&crate::metrics::honest::Evidence>,
+) -> Spectrum {
     let top = (h.len().max(10) as f64).log10().ceil().min(6.0);
     let cap = 1.0 - 10f64.powf(-top);
     let mut points = Vec::new();
@@ -724,7 +728,7 @@ pub(super) fn spectrum(h: &hdrhistogram::Histogram<u64>, unit: f64, band: bool) 
         let q = v.quantile_iterated_to().min(cap);
         let x = -(1.0 - q).log10();
         points.push((x, h.highest_equivalent(v.value_iterated_to()) as f64 / unit));
-        if let Some([lo, hi]) = band.then(|| confidence::interval(h, q, unit)).flatten() {
+        if let Some([lo, hi]) = evidence.and_then(|e| e.interval(q, unit).interval) {
             bands.push((x, lo, hi));
         }
     }

@@ -9,7 +9,8 @@ use std::fmt::Write;
 
 use crate::base::printable;
 use crate::base::units::plain_number;
-use crate::metrics::result::CLOSED_LOOP_LABEL;
+use crate::metrics::confidence::samples_needed;
+use crate::metrics::result::{CLOSED_LOOP_LABEL, CiMethod, Repeated, SUMMARY_QUANTILES};
 use crate::metrics::validity::Validity;
 use crate::metrics::{LatencySummary, RunResult, ScenarioResult};
 use crate::schedule::LoadPattern;
@@ -357,7 +358,10 @@ fn latency_and_overhead_lines(w: &mut String, run: &RunResult, s: &ScenarioResul
         CLOSED_LOOP_LABEL
     };
     let _ = writeln!(w, "\nLATENCY METRICS (ms): {heading}");
-    latency_lines(w, &s.response_time_ms);
+    match &s.repeated {
+        Some(rep) => repeated_lines(w, &s.response_time_ms, rep),
+        None => latency_lines(w, &s.response_time_ms),
+    }
     let _ = writeln!(w, "\nSERVICE TIME (ms): end - start, uncorrected");
     let _ = writeln!(w, "  {}", one_line(&s.service_time_ms, 2));
     let _ = writeln!(w, "DISPATCH DELAY (us): start - intended");
@@ -584,11 +588,87 @@ fn with_unit(value: f64, limit: f64, unit: &str) -> (String, String) {
 
 fn latency_lines(w: &mut String, l: &LatencySummary) {
     let _ = writeln!(w, "  Average: {:.2}", l.avg);
-    for (label, value, ci, needs) in percentiles(l) {
-        let _ = writeln!(w, "  {label}: {}", with_interval(value, ci, needs, 2));
+    let aware = dependence_aware(l);
+    for ((label, value, ci, needs), q) in percentiles(l).into_iter().zip(SUMMARY_QUANTILES) {
+        let shown = match (ci, needs) {
+            (None, Some(n)) if aware && n > samples_needed(q) => longer_run(n),
+            _ => with_interval(value, ci, needs, 2),
+        };
+        let _ = writeln!(w, "  {label}: {shown}");
     }
     let _ = writeln!(w, "  Min: {:.2}", l.min);
     let _ = writeln!(w, "  Max: {:.2}", l.max);
+    if let Some(c) = l.ci95.filter(|_| aware) {
+        let lags = match c.lag_factor {
+            Some(f) if f > 1.05 => format!("lag correlations (x{f:.1})"),
+            Some(_) => "lag correlations (none)".to_string(),
+            None => "no lag correlations (not kept)".to_string(),
+        };
+        let batches =
+            [c.batches.p50, c.batches.p99].map(|b| b.map_or("-".to_string(), |b| b.to_string()));
+        let _ = writeln!(
+            w,
+            "  [95% intervals allow for dependence between requests: batch means ({} batches \
+             for p50, {} for p99), {lags}]",
+            batches[0], batches[1]
+        );
+    }
+}
+
+/// The response time of a repeated scenario: each percentile pooled, with its interval and
+/// coefficient of variation across the runs, then each run on a line.
+fn repeated_lines(w: &mut String, l: &LatencySummary, rep: &Repeated) {
+    let runs = rep.runs.len();
+    let _ = writeln!(w, "  Average: {:.2}", l.avg);
+    if let Some(m) = rep.across.iter().find(|m| m.metric == "response_time") {
+        for (p, (label, ..)) in m.percentiles.iter().zip(percentiles(l)) {
+            let shown = match p.ci95 {
+                Some([lo, hi]) => format!(
+                    "{:.2}, {runs} runs [{lo:.2}, {hi:.2}], CV {:.0}%",
+                    p.pooled, p.cv_pct
+                ),
+                None => format!(
+                    "{:.2}, {runs} runs (no interval: too few have it)",
+                    p.pooled
+                ),
+            };
+            let _ = writeln!(w, "  {label}: {shown}");
+        }
+    }
+    let _ = writeln!(w, "  Min: {:.2}", l.min);
+    let _ = writeln!(w, "  Max: {:.2}", l.max);
+    let _ = writeln!(
+        w,
+        "  [pooled over {runs} runs; 95% intervals across the runs: pooled +- t({}) x the runs' \
+         standard error]",
+        runs.saturating_sub(1)
+    );
+    for (i, r) in rep.runs.iter().enumerate() {
+        let l = &r.response_time_ms;
+        let _ = writeln!(
+            w,
+            "  run {}: {} completed, {:.1} RPS, p50 {:.2}  p90 {:.2}  p99 {:.2}  p99.9 {:.2}{}",
+            i + 1,
+            r.requests.completed,
+            r.achieved_rps,
+            l.p50,
+            l.p90,
+            l.p99,
+            l.p99_9,
+            if r.interrupted { " (interrupted)" } else { "" }
+        );
+    }
+}
+
+/// Whether `l`'s intervals allow for dependence between requests.
+fn dependence_aware(l: &LatencySummary) -> bool {
+    l.ci95
+        .is_some_and(|c| c.method == Some(CiMethod::DependenceAware))
+}
+
+/// What stands for a percentile the run is too short to bound allowing for dependence.
+fn longer_run(needs: u64) -> String {
+    format!("n/a (needs a longer run: >= {needs} samples)")
 }
 
 /// A percentile as printed: its label, value, 95% interval and the samples it would need
@@ -643,8 +723,15 @@ fn one_line(l: &LatencySummary, decimals: usize) -> String {
         .into_iter()
         .filter(|(label, ..)| matches!(*label, "P50" | "P90" | "P99" | "P99.9"))
         .map(|(label, _, ci, needs)| {
+            let q = match label {
+                "P50" => 0.5,
+                "P90" => 0.9,
+                "P99" => 0.99,
+                _ => 0.999,
+            };
             let shown = match (ci, needs) {
                 (Some([lo, hi]), _) => format!("[{lo:.d$}, {hi:.d$}]", d = decimals),
+                (None, Some(n)) if dependence_aware(l) && n > samples_needed(q) => longer_run(n),
                 (None, n) => too_few(n.unwrap_or(0)),
             };
             format!("{} {shown}", label.to_lowercase())
