@@ -16,7 +16,7 @@
 use std::time::Duration;
 
 use super::kinds::{PROTOCOL, TOO_LARGE};
-use super::set::{Line, Picker};
+use super::set::Picker;
 use super::template::{Context, Template, Vars, push_decimal};
 use super::tls::{TlsClient, TlsSettings};
 use super::{Exchange, Parse, resolve};
@@ -27,8 +27,6 @@ pub const MAX_HEAD: usize = 64 * 1024;
 /// Header lines parsed without allocating; a head with more is parsed again with room for as
 /// many as [`MAX_HEAD`] bytes can hold (a rare, slow path).
 const FAST_HEADERS: usize = 64;
-/// The largest request body.
-pub const MAX_BODY: usize = 64 * 1024 * 1024;
 
 /// Error kinds of HTTP faults.
 pub mod kinds {
@@ -488,44 +486,27 @@ impl HttpSpec {
                 ));
             }
         }
-        if self.body.len() > MAX_BODY {
+        if self.body.len() > super::MAX_BODY {
             return Err(format!(
                 "a body of {} bytes; the largest is {} MiB",
                 self.body.len(),
-                MAX_BODY >> 20
+                super::MAX_BODY >> 20
             ));
         }
         Ok(())
     }
 
-    /// Makes the spec send the lines of a request set (see [`set`](super::set)): each line's
-    /// method, URL (a path, or a full URL on this spec's scheme, host and port), headers (after
-    /// this spec's) and body, rendered once or, with expressions, per request.
-    pub fn with_requests(mut self, lines: &[Line], picker: Picker) -> Result<HttpSpec, String> {
-        const KEYS: &str = "url, method, headers, body, body_file";
-        let base = self.clone();
+    /// Makes the spec send a request set's lines (see [`set`](super::set)), each already read
+    /// into a spec of its own with its line number (`spec::from_object` reads them): rendered
+    /// once or, with expressions, per request, and checked.
+    pub fn with_requests(
+        mut self,
+        lines: Vec<(usize, HttpSpec)>,
+        picker: Picker,
+    ) -> Result<HttpSpec, String> {
         let mut requests = Vec::with_capacity(lines.len());
-        for line in lines {
-            let at = |e: String| format!("line {}: {e}", line.number);
-            if let Some(k) = line
-                .fields
-                .keys()
-                .find(|k| !KEYS.split(", ").any(|n| n == *k))
-            {
-                return Err(at(format!(
-                    "unknown key `{k}`; an HTTP request takes name, weight, {KEYS}"
-                )));
-            }
-            let mut spec = base.clone();
-            let text = |key: &str| match line.fields.get(key) {
-                None | Some(serde_json::Value::Null) => Ok(None),
-                Some(serde_json::Value::String(s)) => Ok(Some(s.clone())),
-                Some(v) => Err(at(format!("`{key}` must be a string, not {v}"))),
-            };
-            if let Some(url) = text("url")? {
-                spec.url = base.url.resolve(&url).map_err(at)?;
-            }
-            super::spec::request_fields(&mut spec, &line.fields).map_err(at)?;
+        for (number, mut spec) in lines {
+            let at = |e: String| format!("line {number}: {e}");
             spec.template = None;
             let spec = spec.templated().map_err(at)?;
             spec.check().map_err(at)?;

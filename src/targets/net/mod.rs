@@ -52,6 +52,10 @@ pub mod kinds {
     pub const TOO_LARGE: ErrorKind = ErrorKind::new("response_too_large");
 }
 
+/// The largest request body (or TCP payload): a body is read once and shared by every
+/// connection.
+pub const MAX_BODY: usize = 64 * 1024 * 1024;
+
 /// The largest response read by default (`max_response_bytes`, `--max-response-bytes`):
 /// 64 MiB.
 pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = 64 * 1024 * 1024;

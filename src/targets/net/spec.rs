@@ -160,19 +160,17 @@ fn timeout(o: &Map<String, Value>) -> Result<Duration, String> {
         })
 }
 
-/// The largest request body: a body is read once and shared by every connection.
-pub const MAX_BODY_BYTES: u64 = 64 * 1024 * 1024;
-
-/// Reads a body file, refusing one larger than [`MAX_BODY_BYTES`] (without reading more).
+/// Reads a body file, refusing one larger than [`MAX_BODY`](super::MAX_BODY) (without
+/// reading more).
 fn read_body(path: &str) -> Result<Vec<u8>, String> {
     use crate::base::input::{ReadError, read_limited};
     // A fuzzer's paths could name any file: none is read.
     #[cfg(fuzzing)]
     return Err(format!("body_file {path} is not read while fuzzing"));
-    read_limited(std::path::Path::new(path), MAX_BODY_BYTES).map_err(|e| match e {
+    read_limited(std::path::Path::new(path), super::MAX_BODY as u64).map_err(|e| match e {
         ReadError::TooLarge { .. } => format!(
             "body_file {path} is larger than {} MiB, the largest body",
-            MAX_BODY_BYTES >> 20
+            super::MAX_BODY >> 20
         ),
         e => format!("cannot read body_file {path}: {e}"),
     })
@@ -217,10 +215,39 @@ fn http(o: &Map<String, Value>) -> Result<HttpSpec, String> {
     spec.max_response_bytes = max_response_bytes(o)?;
     let mut spec = spec.templated()?;
     if let Some((lines, picker)) = request_set(o)? {
-        spec = spec.with_requests(&lines, picker)?;
+        let lines = http_lines(&spec, &lines)?;
+        spec = spec.with_requests(lines, picker)?;
     }
     spec.validate()?;
     Ok(spec)
+}
+
+/// A request set's lines as HTTP requests, each `base` with the line's `url` (a path, or a
+/// full URL on `base`'s scheme, host and port), `method`, `headers` (after `base`'s) and
+/// `body` or `body_file`, with its line number.
+fn http_lines(base: &HttpSpec, lines: &[Line]) -> Result<Vec<(usize, HttpSpec)>, String> {
+    const KEYS: &str = "url, method, headers, body, body_file";
+    lines
+        .iter()
+        .map(|line| {
+            let at = |e: String| format!("line {}: {e}", line.number);
+            if let Some(k) = line
+                .fields
+                .keys()
+                .find(|k| !KEYS.split(", ").any(|n| n == *k))
+            {
+                return Err(at(format!(
+                    "unknown key `{k}`; an HTTP request takes name, weight, {KEYS}"
+                )));
+            }
+            let mut spec = base.clone();
+            if let Some(url) = text(&line.fields, "url").map_err(at)? {
+                spec.url = base.url.resolve(url).map_err(at)?;
+            }
+            request_fields(&mut spec, &line.fields).map_err(at)?;
+            Ok((line.number, spec))
+        })
+        .collect()
 }
 
 /// `expect_body_contains`, `expect_body_size`, `expect_json` (one or a list).
@@ -269,7 +296,7 @@ fn body_checks(o: &Map<String, Value>) -> Result<BodyChecks, String> {
 /// The fields that say what one HTTP request sends, `method`, `headers` (an object or a list of
 /// "Name: value"), `body` or `body_file`, applied to `spec`: read from the target object and
 /// from each line of a request set alike.
-pub(crate) fn request_fields(spec: &mut HttpSpec, o: &Map<String, Value>) -> Result<(), String> {
+fn request_fields(spec: &mut HttpSpec, o: &Map<String, Value>) -> Result<(), String> {
     if let Some(method) = text(o, "method")? {
         spec.method = method.to_ascii_uppercase();
     }

@@ -36,11 +36,11 @@ impl TcpSpec {
         if self.payload.is_empty() {
             return Err("the payload is empty: a tcp:// target must send something".into());
         }
-        if self.payload.len() > super::http::MAX_BODY {
+        if self.payload.len() > super::MAX_BODY {
             return Err(format!(
                 "a payload of {} bytes; the largest is {} MiB",
                 self.payload.len(),
-                super::http::MAX_BODY >> 20
+                super::MAX_BODY >> 20
             ));
         }
         if let Until::Delimiter(d) = &self.until {
