@@ -7,7 +7,6 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 use openpace::config::{Override, RunConfig};
 use openpace::engine::ProgressMode;
-use openpace::error::{ConfigError, Origin};
 use openpace::metrics::compare::{self, Rounds, SlowerLimit};
 use openpace::report::{self, Destination};
 use openpace::{Error, RunResult};
@@ -188,12 +187,13 @@ fn compare_sides(
     }
     failed.extend(console.print(&report::compare::text(&found)).err());
     if let Some(dest) = out {
-        let contents = match args.compare_format.as_str() {
-            "json" => serde_json::to_string_pretty(&found).expect("comparisons serialize") + "\n",
-            "html" => report::compare::html(&found, &pooled_a.scenarios, &pooled_b.scenarios)
-                .map_err(|why| Error::run("rendering the comparison", why))?,
-            _ => report::compare::text(&found),
-        };
+        let contents = report::compare::in_format(
+            &found,
+            &args.compare_format,
+            &pooled_a.scenarios,
+            &pooled_b.scenarios,
+        )
+        .map_err(|why| Error::run("rendering the comparison", why))?;
         failed.extend(report::output::write(dest, contents.as_bytes()).err());
     }
     Ok((u8::from(found.limits.iter().any(|l| l.failed)), failed))
@@ -235,12 +235,11 @@ fn number(text: &str, flag: &str, low: u64, high: u64) -> Result<u64, Error> {
         .ok()
         .filter(|n| (low..=high).contains(n))
         .ok_or_else(|| {
-            ConfigError::invalid(
-                &Origin::Flag(flag.into()),
+            flag_error(
+                flag,
                 flag.trim_start_matches('-'),
                 text,
                 format!("a whole number from {low} to {high}"),
             )
-            .into()
         })
 }

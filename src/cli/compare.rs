@@ -117,13 +117,8 @@ pub(super) fn compare(args: &CompareArgs) -> Result<u8, Error> {
     failed.extend(console.print(&notes).err());
     failed.extend(console.print(&report::compare::text(&found)).err());
     if let Some(dest) = &out {
-        let contents = match format {
-            "json" => serde_json::to_string_pretty(&found).expect("comparisons serialize") + "\n",
-            "html" => {
-                report::compare::html(&found, &a.scenarios, &b.scenarios).map_err(unreadable)?
-            }
-            _ => report::compare::text(&found),
-        };
+        let contents = report::compare::in_format(&found, format, &a.scenarios, &b.scenarios)
+            .map_err(unreadable)?;
         failed.extend(report::output::write(dest, contents.as_bytes()).err());
     }
     let written = report::Written {

@@ -10,6 +10,22 @@ use super::svg::{Chart, Series, XAxis, render};
 use crate::metrics::ScenarioResult;
 use crate::metrics::compare::{Comparison, MetricComparison};
 
+/// The comparison in `format` (`text`, `json` or `html`; the formats `--format` allows), as
+/// `openpace compare` and `openpace ab` write it to `--out`. `a` and `b` are the runs'
+/// scenarios, for the HTML page's spectra; its error says why a spectrum could not be drawn.
+pub fn in_format(
+    c: &Comparison,
+    format: &str,
+    a: &[ScenarioResult],
+    b: &[ScenarioResult],
+) -> Result<String, String> {
+    match format {
+        "json" => Ok(serde_json::to_string_pretty(c).expect("comparisons serialize") + "\n"),
+        "html" => html(c, a, b),
+        _ => Ok(text(c)),
+    }
+}
+
 /// The comparison as text, as `openpace compare` prints it.
 pub fn text(c: &Comparison) -> String {
     let mut out = String::new();
