@@ -65,6 +65,27 @@ pub fn t975(df: usize) -> f64 {
     }
 }
 
+/// Mean and sample standard deviation of `values` (`None` with fewer than 2).
+pub fn mean_sd(values: &[f64]) -> Option<(f64, f64)> {
+    let n = values.len();
+    if n < 2 {
+        return None;
+    }
+    let mean = values.iter().sum::<f64>() / n as f64;
+    let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
+    Some((mean, var.sqrt()))
+}
+
+/// Mean of `values` and the half-width of its 95% interval, `t(N - 1) s / √N`, for the means
+/// of batches, of runs and of paired rounds alike (`None` with fewer than 2).
+pub fn mean_and_half_width(values: &[f64]) -> Option<(f64, f64)> {
+    let (mean, sd) = mean_sd(values)?;
+    Some((
+        mean,
+        t975(values.len() - 1) * sd / (values.len() as f64).sqrt(),
+    ))
+}
+
 /// Which metric of a scenario: its total and interval histograms.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Metric {
@@ -274,14 +295,8 @@ impl Batcher {
         if b < MIN_BATCHES {
             return None;
         }
-        let mean = self.estimates.iter().sum::<f64>() / b as f64;
-        let var = self
-            .estimates
-            .iter()
-            .map(|e| (e - mean).powi(2))
-            .sum::<f64>()
-            / (b - 1) as f64;
-        let half = t975(b - 1) * (var / b as f64).sqrt() / unit;
+        let (_, half) = mean_and_half_width(&self.estimates)?;
+        let half = half / unit;
         let centre = total.value_at_quantile(self.q) as f64 / unit;
         Some(([(centre - half).max(0.0), centre + half], b as u64))
     }

@@ -18,34 +18,22 @@
 use hdrhistogram::Histogram;
 
 use super::encoding::decode;
-use super::honest::{Metric, t975};
+use super::honest::{Metric, mean_and_half_width, mean_sd};
 use super::percentile::percent_text;
 use super::result::{
     AcrossMetric, AcrossPercentile, Ci95, CiMethod, LatencySummary, Needs, Repeated, RepeatedRun,
     SUMMARY_QUANTILES, ScenarioResult,
 };
 
-/// Mean and sample standard deviation (`None` with fewer than 2 values).
-fn spread(values: &[f64]) -> Option<(f64, f64)> {
-    let n = values.len();
-    if n < 2 {
-        return None;
-    }
-    let mean = values.iter().sum::<f64>() / n as f64;
-    let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
-    Some((mean, var.sqrt()))
-}
-
 /// `centre ± t(N - 1) s / √N` of `values`; `None` with fewer than 2.
 pub fn across_interval(values: &[f64], centre: f64) -> Option<[f64; 2]> {
-    let (_, sd) = spread(values)?;
-    let half = t975(values.len() - 1) * sd / (values.len() as f64).sqrt();
+    let (_, half) = mean_and_half_width(values)?;
     Some([(centre - half).max(0.0), centre + half])
 }
 
 /// The runs' coefficient of variation, percent (0 with fewer than 2 or a zero mean).
 pub fn cv_pct(values: &[f64]) -> f64 {
-    spread(values).map_or(
+    mean_sd(values).map_or(
         0.0,
         |(mean, sd)| {
             if mean > 0.0 { 100.0 * sd / mean } else { 0.0 }
@@ -231,8 +219,7 @@ pub struct Paired {
 /// round order); `None` with fewer than 2 rounds.
 pub fn paired(a: &[f64], b: &[f64]) -> Option<Paired> {
     let d: Vec<f64> = a.iter().zip(b).map(|(a, b)| b - a).collect();
-    let (mean, sd) = spread(&d)?;
-    let half = t975(d.len() - 1) * sd / (d.len() as f64).sqrt();
+    let (mean, half) = mean_and_half_width(&d)?;
     Some(Paired {
         mean,
         ci95: [mean - half, mean + half],
