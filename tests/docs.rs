@@ -218,3 +218,25 @@ fn field_flags_come_from_the_field_table() {
     }
     assert!(flagged >= 30, "only {flagged} fields have flags");
 }
+
+/// Issue 27: docs/config.md's field tables are the field table's, word for word
+/// (`OPENPACE_BLESS=1` writes them again after a change to the table).
+#[test]
+fn the_field_tables_are_made_from_the_field_table() {
+    let path = root().join("docs/config.md");
+    let text = read(&path);
+    let start = "tests/docs.rs holds them to it. -->\n";
+    let end = "<!-- end of the field tables -->";
+    let (before, rest) = text.split_once(start).expect("the start marker");
+    let (tables, after) = rest.split_once(end).expect("the end marker");
+    let made = openpace::config::field_reference();
+    if std::env::var_os("OPENPACE_BLESS").is_some() {
+        std::fs::write(&path, format!("{before}{start}{made}{end}{after}")).unwrap();
+        return;
+    }
+    assert!(
+        tables == made,
+        "docs/config.md's field tables differ from config::field_reference(); run \
+         OPENPACE_BLESS=1 cargo test --release --test docs"
+    );
+}

@@ -1,16 +1,36 @@
-//! The one table of config fields: name, example, meaning and how to read a value.
+//! The one table of config fields: each field is declared once, in [`config_fields!`]'s table
+//! below, and everything else about it is made from that declaration.
+//!
+//! A declaration names the field's owner (`scenario`: each scenario has its own value, in
+//! [`ScenarioConfig`]; `run`: the whole run shares one, in [`RunSettings`]), its type and
+//! default, its one-line meaning (the struct field's doc, `--help`, `example-config`), what
+//! `docs/config.md` adds to that line, the default and an example as JSON, whether the design
+//! sketch has it, its flag, how a value is read, and its range check. From the table come the
+//! two structs and their `Default`, [`FIELDS`] (what `load.rs` and the command line read
+//! through), each struct's per-field checks, [`RunSettings::difference`] (every run-wide field
+//! compared), `openpace example-config` and the field tables of `docs/config.md`
+//! ([`field_reference`], held by a golden test). Checks that relate two fields (`min_rps` at
+//! most `max_rps`) are the config's own, in `validate.rs`.
 //!
 //! JSON files and `--set field=value` flags both go through [`set_field`], so a field is read
 //! the same way wherever it comes from: durations as seconds or `"20ms"`, numbers as JSON
-//! numbers or as text from the command line. The table also prints `openpace example-config`.
+//! numbers or as text from the command line.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
 
 use serde_json::Value;
 
-use super::{Model, ReportFormat, RunSettings, ScenarioConfig, Stage, WaitMode};
+use super::{
+    MAX_BACKLOG, MAX_REPEAT, MAX_TIMEOUT_SECONDS, MIN_TIMEOUT_SECONDS, Model, ReportFormat, Stage,
+    WaitMode,
+};
+use crate::base::host::machine_cores;
+use crate::base::units::MAX_SECONDS;
 use crate::error::{ConfigError, Origin};
 use crate::metrics::precision::Precision;
 use crate::metrics::threshold::Threshold;
-use crate::schedule::{Arrival, LoadPattern};
+use crate::schedule::{Arrival, LoadPattern, MAX_RPS};
 use crate::targets::TargetSpec;
 
 /// What a field is set on: the scenario being built, or the settings the run shares.
@@ -21,14 +41,20 @@ pub(crate) struct Slots<'a> {
 
 type Setter = fn(&mut Slots<'_>, &Value, &Reader) -> Result<(), ConfigError>;
 
-/// One config field: its name, an example value (JSON), what it means, and its reader.
+/// One config field as the table declares it.
 pub struct Field {
     /// Name in config files.
     pub name: &'static str,
     /// Example value as JSON text.
     pub example: &'static str,
-    /// One line on what the field does.
+    /// The default as JSON text (what `docs/config.md` shows; a test reads it back).
+    pub default: &'static str,
+    /// One line on what the field does: `--help`, `example-config` and the docs say this.
     pub doc: &'static str,
+    /// What `docs/config.md` says after `doc`: limits in words, links.
+    pub more: &'static str,
+    /// Whether the design sketch has the field (same name, same default).
+    pub sketch: bool,
     /// Whether the whole run shares it ([`RunSettings`]) rather than each scenario having
     /// its own ([`ScenarioConfig`]).
     pub run_wide: bool,
@@ -49,421 +75,862 @@ pub struct Flag {
     pub repeated: bool,
 }
 
-/// The `flag` of a [`Field`] from the macros' optional `flag(...)` / `flags(...)` argument.
-macro_rules! flag_of {
-    () => {
-        None
-    };
-    (flag($long:expr, $value:expr)) => {
-        Some(Flag {
-            long: $long,
-            value: $value,
-            repeated: false,
-        })
-    };
-    (flags($long:expr, $value:expr)) => {
-        Some(Flag {
-            long: $long,
-            value: $value,
-            repeated: true,
-        })
-    };
+/// `--LONG VALUE`, given once.
+const fn flag(long: &'static str, value: &'static str) -> Option<Flag> {
+    Some(Flag {
+        long,
+        value,
+        repeated: false,
+    })
 }
 
-macro_rules! field {
-    ($name:ident, $example:expr, $doc:expr, $($kind:ident($long:expr, $value:expr),)? |$c:ident, $v:ident, $r:ident| $body:expr) => {
-        Field {
-            name: stringify!($name),
-            example: $example,
-            doc: $doc,
-            run_wide: false,
-            flag: flag_of!($($kind($long, $value))?),
-            set: |$c, $v, $r| {
-                $c.scenario.$name = $body;
+/// `--LONG VALUE`, given once per item of a list.
+const fn flags(long: &'static str, value: &'static str) -> Option<Flag> {
+    Some(Flag {
+        long,
+        value,
+        repeated: true,
+    })
+}
+
+/// A field without a flag (set it with `--set FIELD=VALUE`).
+const NO_FLAG: Option<Flag> = None;
+
+/// Builds everything the table says (see the module's doc). Entries are
+/// `OWNER NAME: TYPE = DEFAULT => { doc, more, default, example, sketch, flag, read, check }`;
+/// `read` turns a JSON value into the field's type, `check` returns the value as shown and
+/// what is allowed when the value is out of range.
+macro_rules! config_fields {
+    // Sort each entry to its owner's list, keeping the table's order.
+    (@split [$($s:tt)*] [$($r:tt)*] scenario $name:ident : $ty:ty = $default:expr => $body:tt $($rest:tt)*) => {
+        config_fields!(@split [$($s)* [$name ($ty) ($default) $body]] [$($r)*] $($rest)*);
+    };
+    (@split [$($s:tt)*] [$($r:tt)*] run $name:ident : $ty:ty = $default:expr => $body:tt $($rest:tt)*) => {
+        config_fields!(@split [$($s)*] [$($r)* [$name ($ty) ($default) $body]] $($rest)*);
+    };
+    (@split
+        [$([$sn:ident ($st:ty) ($sd:expr) {
+            doc: $sdoc:literal, more: $smore:literal, default: $sjson:literal,
+            example: $sex:literal, sketch: $ssk:literal, flag: $sflag:expr,
+            read: |$sr:ident, $sv:ident| $sread:expr, check: $scheck:expr $(,)?
+        }])*]
+        [$([$rn:ident ($rt:ty) ($rd:expr) {
+            doc: $rdoc:literal, more: $rmore:literal, default: $rjson:literal,
+            example: $rex:literal, sketch: $rsk:literal, flag: $rflag:expr,
+            read: |$rr:ident, $rv:ident| $rread:expr, check: $rcheck:expr $(,)?
+        }])*]
+    ) => {
+        /// One load test scenario: the design sketch's `LoadTestConfig` (same field names,
+        /// same defaults) without the fields a run shares, which are [`RunSettings`].
+        #[derive(Clone, Debug, PartialEq)]
+        pub struct ScenarioConfig {
+            $(#[doc = $sdoc] pub $sn: $st,)*
+        }
+
+        /// What every scenario of a run shares: one timing loop (how it waits, its core), one
+        /// report and its files, one notify command, one monitored process. In a config file
+        /// these fields sit at the top level (a scenario may repeat them only with the same
+        /// value).
+        #[derive(Clone, Debug, PartialEq)]
+        pub struct RunSettings {
+            $(#[doc = $rdoc] pub $rn: $rt,)*
+        }
+
+        impl Default for ScenarioConfig {
+            fn default() -> Self {
+                ScenarioConfig { $($sn: $sd,)* }
+            }
+        }
+
+        impl Default for RunSettings {
+            fn default() -> Self {
+                RunSettings { $($rn: $rd,)* }
+            }
+        }
+
+        impl ScenarioConfig {
+            /// The range check of each field on its own, in the table's order.
+            pub(super) fn check_each_field(&self, origin: &Origin) -> Result<(), ConfigError> {
+                $(($scheck)(&self.$sn).map_err(|(value, allowed)| {
+                    ConfigError::invalid(origin, stringify!($sn), value, allowed)
+                })?;)*
                 Ok(())
-            },
+            }
+        }
+
+        impl RunSettings {
+            /// The range check of each field on its own, in the table's order.
+            pub(super) fn check_each_field(&self, origin: &Origin) -> Result<(), ConfigError> {
+                $(($rcheck)(&self.$rn).map_err(|(value, allowed)| {
+                    ConfigError::invalid(origin, stringify!($rn), value, allowed)
+                })?;)*
+                Ok(())
+            }
+
+            /// The first run-wide field, in the table's order, in which `other` differs from
+            /// these settings: its name, then this value and `other`'s as messages show them.
+            pub fn difference(&self, other: &RunSettings) -> Option<(&'static str, String, String)> {
+                $(if self.$rn != other.$rn {
+                    return Some((
+                        stringify!($rn),
+                        format!("{:?}", self.$rn),
+                        format!("{:?}", other.$rn),
+                    ));
+                })*
+                None
+            }
         }
     };
-}
-
-/// A field of [`RunSettings`].
-macro_rules! run_field {
-    ($name:ident, $example:expr, $doc:expr, $($kind:ident($long:expr, $value:expr),)? |$c:ident, $v:ident, $r:ident| $body:expr) => {
-        Field {
+    // The table itself, in its order.
+    (@table $($owner:ident $name:ident : $ty:ty = $default:expr => {
+        doc: $doc:literal, more: $more:literal, default: $json:literal,
+        example: $example:literal, sketch: $sketch:literal, flag: $flag:expr,
+        read: |$r:ident, $v:ident| $read:expr, check: $check:expr $(,)?
+    })*) => {
+        /// Every field, in the order `example-config` prints them.
+        pub static FIELDS: &[Field] = &[$(Field {
             name: stringify!($name),
             example: $example,
+            default: $json,
             doc: $doc,
-            run_wide: true,
-            flag: flag_of!($($kind($long, $value))?),
-            set: |$c, $v, $r| {
-                $c.run.$name = $body;
+            more: $more,
+            sketch: $sketch,
+            run_wide: config_fields!(@run_wide $owner),
+            flag: $flag,
+            set: |slots, $v, $r| {
+                slots.$owner.$name = $read?;
                 Ok(())
             },
-        }
+        }),*];
+    };
+    (@run_wide scenario) => { false };
+    (@run_wide run) => { true };
+    ($($entries:tt)*) => {
+        config_fields!(@table $($entries)*);
+        config_fields!(@split [] [] $($entries)*);
     };
 }
 
-/// Every field a scenario accepts, in the order `example-config` prints them.
-pub static FIELDS: &[Field] = &[
-    field!(
-        name,
-        "\"GET http://127.0.0.1:8080/\"",
-        "shown in the summary and the report",
-        flag("name", "NAME"),
-        |c, v, r| r.string(v)?
-    ),
-    field!(
-        description,
-        "\"the service on port 8080 at 50 RPS for a minute\"",
-        "free text for the report",
-        |c, v, r| r.string(v)?
-    ),
-    field!(
-        load_pattern,
-        "\"constant\"",
-        "constant, ramp_up, spike, step or stages",
-        flag("pattern", "PATTERN"),
-        |c, v, r| r.choice(v, &LoadPattern::ALL.map(|p| (p.name(), p)))?
-    ),
-    field!(
-        duration_seconds,
-        "60",
-        "length of the measured window: seconds or \"2m\"",
-        flag("duration", "DURATION"),
-        |c, v, r| r.seconds(v)?
-    ),
-    field!(
-        target_rps,
-        "50",
-        "rate of constant; base rate of spike; peak of step",
-        flag("rate", "RPS"),
-        |c, v, r| r.number(v)?
-    ),
-    field!(
-        min_rps,
-        "1",
-        "ramp_up starts here",
-        flag("min-rps", "RPS"),
-        |c, v, r| r.number(v)?
-    ),
-    field!(
-        max_rps,
-        "100",
-        "ramp_up ends here and holds",
-        flag("max-rps", "RPS"),
-        |c, v, r| r.number(v)?
-    ),
-    field!(
-        ramp_up_duration,
-        "60",
-        "seconds ramp_up takes from min_rps to max_rps",
-        flag("ramp-up", "DURATION"),
-        |c, v, r| r.seconds(v)?
-    ),
-    field!(
-        spike_duration,
-        "10",
-        "length of each spike; the first starts at 2 x this",
-        flag("spike-duration", "DURATION"),
-        |c, v, r| r.seconds(v)?
-    ),
-    field!(
-        spike_rps,
-        "150",
-        "rate during a spike",
-        flag("spike-rps", "RPS"),
-        |c, v, r| r.number(v)?
-    ),
-    field!(
-        num_workers,
-        "8",
-        "worker threads calling the target",
-        flag("workers", "N"),
-        |c, v, r| r.integer(v)?
-    ),
-    field!(
-        max_workers,
-        "32",
-        "upper bound for num_workers and concurrency",
-        |c, v, r| r.integer(v)?
-    ),
-    field!(
-        request_timeout_seconds,
-        "30",
-        "a call longer than this counts as a timeout",
-        flag("timeout", "DURATION"),
-        |c, v, r| r.seconds(v)?
-    ),
-    field!(
-        max_retries,
-        "3",
-        "extra attempts after a failed call (not after a timeout)",
-        flag("retries", "N"),
-        |c, v, r| r.integer(v)?
-    ),
-    field!(
-        metrics_collection_interval,
-        "5",
-        "seconds per interval of the time series",
-        flag("interval", "DURATION"),
-        |c, v, r| r.seconds(v)?
-    ),
-    run_field!(
-        report_format,
-        "\"json\"",
-        "what the output file holds: json, text, hgrm, hlog, csv, html or junit",
-        flag("format", "FORMAT"),
-        |c, v, r| r.choice(v, &ReportFormat::ALL)?
-    ),
-    field!(
-        monitor_cpu,
-        "true",
-        "record the process's CPU time",
-        |c, v, r| r.boolean(v)?
-    ),
-    field!(
-        monitor_memory,
-        "true",
-        "record the process's peak memory",
-        |c, v, r| r.boolean(v)?
-    ),
-    field!(
-        monitor_network,
-        "false",
-        "record network traffic (network targets)",
-        |c, v, r| r.boolean(v)?
-    ),
-    field!(
-        latency_p95_threshold_ms,
-        "100",
-        "response-time p95 must stay below this",
-        |c, v, r| r.number(v)?
-    ),
-    field!(
-        latency_p99_threshold_ms,
-        "200",
-        "response-time p99 must stay below this",
-        |c, v, r| r.number(v)?
-    ),
-    field!(
-        error_rate_threshold,
-        "0.01",
-        "failed share may not exceed this (0..1)",
-        |c, v, r| r.number(v)?
-    ),
-    field!(
-        success_rate_threshold,
-        "0.95",
-        "successful share must reach this (0..1)",
-        |c, v, r| r.number(v)?
-    ),
-    field!(
-        thresholds,
-        "[\"response p99.9 < 150ms\", \"dispatch_delay p99 < 1ms\", \"achieved_rate >= 0.99 * target\"]",
-        "more thresholds: METRIC [STAT] OP LIMIT",
-        flags("threshold", "THRESHOLD"),
-        |c, v, r| r.thresholds(v)?
-    ),
-    field!(
-        abort_on_fail,
-        "false",
-        "stop the run as soon as a threshold can no longer pass",
-        flag("abort-on-fail", ""),
-        |c, v, r| r.boolean(v)?
-    ),
-    field!(
-        precision,
-        "[]",
-        "run until precise: \"response p99 +-2%\" goes on past duration_seconds until that interval is that tight",
-        flags("until-precise", "TARGET"),
-        |c, v, r| r.precisions(v)?
-    ),
-    field!(
-        max_duration,
-        "null",
-        "the longest a run with precision may last; null: 10 x duration_seconds",
-        flag("max-duration", "DURATION"),
-        |c, v, r| r.optional(v, Reader::seconds)?
-    ),
-    run_field!(
-        repeat,
-        "1",
-        "run the whole config this many times, each a fresh start, into one report with every \
-         percentile's interval across the runs",
-        flag("repeat", "N"),
-        |c, v, r| r.integer(v)?
-    ),
-    run_field!(
-        strict,
-        "false",
-        "exit 1 when a threshold is inconclusive (its 95% interval straddles the limit)",
-        flag("strict", ""),
-        |c, v, r| r.boolean(v)?
-    ),
-    field!(
-        target,
-        "\"http://127.0.0.1:8080/\"",
-        "noop, spin:DURATION, spin:exp:MEAN, spin:lognormal:MEDIAN:SIGMA, sleep:DURATION, \
-         features[:OPTIONS], http[s]://HOST:PORT/PATH, tcp://HOST:PORT, redis://HOST:PORT, \
-         memcached://HOST:PORT, or {\"http\": {\"url\": \"https://...\", \"connections\": 64, \
-         \"headers\": {...}, \"cacert\": \"ca.pem\", \"insecure\": false, \"expect_json\": \
-         \"/status=ok\", \"expect_body_contains\": \"...\", \"expect_body_size\": 2, \"requests\": \
-         \"set.jsonl\", \"requests_order\": \"round-robin\"}} or {\"redis\": {\"address\": \
-         \"127.0.0.1:6379\", \"command\": \"SET key:{{seq}} {{rand_hex 16}}\"}} \
-         ({{seq}}, {{shard}}, {{rand_int A B}}, {{rand_hex N}}, {{line FILE}} in a URL, header, \
-         body or command are rendered per request)",
-        flag("target", "TARGET"),
-        |c, v, r| r.target(v)?
-    ),
-    field!(
-        warmup_seconds,
-        "2",
-        "sent at the starting rate before measuring; not counted",
-        flag("warmup", "DURATION"),
-        |c, v, r| r.seconds(v)?
-    ),
-    field!(
-        arrival,
-        "\"uniform\"",
-        "uniform spacing or a seeded poisson process",
-        flag("arrival", "ARRIVAL"),
-        |c, v, r| r.choice(
+config_fields! {
+    scenario name: String = "openpace".to_string() => {
+        doc: "shown in the summary and the report",
+        more: "; unique within a run",
+        default: "\"openpace\"",
+        example: "\"GET http://127.0.0.1:8080/\"",
+        sketch: true,
+        flag: flag("name", "NAME"),
+        read: |r, v| r.string(v),
+        check: label(true),
+    }
+    scenario description: String = String::new() => {
+        doc: "free text for the report",
+        more: "",
+        default: "\"\"",
+        example: "\"the service on port 8080 at 50 RPS for a minute\"",
+        sketch: true,
+        flag: NO_FLAG,
+        read: |r, v| r.string(v),
+        check: label(false),
+    }
+    scenario load_pattern: LoadPattern = LoadPattern::Constant => {
+        doc: "constant, ramp_up, spike, step or stages",
+        more: " (see [Load patterns](#load-patterns))",
+        default: "\"constant\"",
+        example: "\"constant\"",
+        sketch: true,
+        flag: flag("pattern", "PATTERN"),
+        read: |r, v| r.choice(v, &LoadPattern::ALL.map(|p| (p.name(), p))),
+        check: any,
+    }
+    scenario duration_seconds: f64 = 60.0 => {
+        doc: "length of the measured window: seconds or \"2m\"",
+        more: ", after warmup (> 0)",
+        default: "60",
+        example: "60",
+        sketch: true,
+        flag: flag("duration", "DURATION"),
+        read: |r, v| r.seconds(v),
+        check: seconds(false),
+    }
+    scenario target_rps: f64 = 10.0 => {
+        doc: "rate of constant; base rate of spike; peak of step",
+        more: " (> 0)",
+        default: "10",
+        example: "50",
+        sketch: true,
+        flag: flag("rate", "RPS"),
+        read: |r, v| r.number(v),
+        check: rate(false),
+    }
+    scenario min_rps: f64 = 1.0 => {
+        doc: "ramp_up starts here",
+        more: " (>= 0, <= `max_rps`)",
+        default: "1",
+        example: "1",
+        sketch: true,
+        flag: flag("min-rps", "RPS"),
+        read: |r, v| r.number(v),
+        check: rate(true),
+    }
+    scenario max_rps: f64 = 100.0 => {
+        doc: "ramp_up ends here and holds",
+        more: " (> 0)",
+        default: "100",
+        example: "100",
+        sketch: true,
+        flag: flag("max-rps", "RPS"),
+        read: |r, v| r.number(v),
+        check: rate(false),
+    }
+    scenario ramp_up_duration: f64 = 60.0 => {
+        doc: "seconds ramp_up takes from min_rps to max_rps",
+        more: " (> 0, <= `duration_seconds`; checked for `ramp_up`, where it applies)",
+        default: "60",
+        example: "60",
+        sketch: true,
+        flag: flag("ramp-up", "DURATION"),
+        read: |r, v| r.seconds(v),
+        check: any,
+    }
+    scenario spike_duration: f64 = 10.0 => {
+        doc: "length of each spike; the first starts at 2 x this",
+        more: ", one more every 2 x this (< `duration_seconds` / 2 for `spike`, and at most \
+               100,000 spikes)",
+        default: "10",
+        example: "10",
+        sketch: true,
+        flag: flag("spike-duration", "DURATION"),
+        read: |r, v| r.seconds(v),
+        check: seconds(false),
+    }
+    scenario spike_rps: f64 = 50.0 => {
+        doc: "rate during a spike",
+        more: " (>= `target_rps` for `spike`)",
+        default: "50",
+        example: "150",
+        sketch: true,
+        flag: flag("spike-rps", "RPS"),
+        read: |r, v| r.number(v),
+        check: rate(false),
+    }
+    scenario num_workers: usize = 4 => {
+        doc: "worker threads calling the target",
+        more: " (1 to `max_workers`)",
+        default: "4",
+        example: "8",
+        sketch: true,
+        flag: flag("workers", "N"),
+        read: |r, v| r.integer(v),
+        check: any,
+    }
+    scenario max_workers: usize = 32 => {
+        doc: "upper bound for num_workers and concurrency",
+        more: " (of in-process targets; 1 to 4,096)",
+        default: "32",
+        example: "32",
+        sketch: true,
+        flag: NO_FLAG,
+        read: |r, v| r.integer(v),
+        check: whole(1, 4096, ""),
+    }
+    scenario request_timeout_seconds: f64 = 30.0 => {
+        doc: "a request's deadline, counted from its intended instant: one not done by then \
+              is a timeout",
+        more: ", one still queued then is given up (`expired`); the end of a run waits for \
+               calls in flight at most until the last deadline (1 µs to 3600 s)",
+        default: "30",
+        example: "30",
+        sketch: true,
+        flag: flag("timeout", "DURATION"),
+        read: |r, v| r.seconds(v),
+        check: timeout,
+    }
+    scenario max_retries: u32 = 3 => {
+        doc: "extra attempts after a failed call (not after a timeout)",
+        more: ", made at once (0 to 100)",
+        default: "3",
+        example: "3",
+        sketch: true,
+        flag: flag("retries", "N"),
+        read: |r, v| r.integer(v),
+        check: whole(0, 100, ""),
+    }
+    scenario metrics_collection_interval: f64 = 5.0 => {
+        doc: "seconds per interval of the time series",
+        more: " (>= 0.01, and at most 100,000 rows: >= `duration_seconds` / 100,000)",
+        default: "5",
+        example: "5",
+        sketch: true,
+        flag: flag("interval", "DURATION"),
+        read: |r, v| r.seconds(v),
+        check: interval,
+    }
+    run report_format: ReportFormat = ReportFormat::Json => {
+        doc: "what the output file holds: json, text, hgrm, hlog, csv, html or junit",
+        more: " (`text` is the summary)",
+        default: "\"json\"",
+        example: "\"json\"",
+        sketch: true,
+        flag: flag("format", "FORMAT"),
+        read: |r, v| r.choice(v, &ReportFormat::ALL),
+        check: any,
+    }
+    scenario monitor_cpu: bool = true => {
+        doc: "sample CPU: the process (user/system), each thread, each core of the host \
+              (steal, iowait), load average",
+        more: "",
+        default: "true",
+        example: "true",
+        sketch: true,
+        flag: NO_FLAG,
+        read: |r, v| r.boolean(v),
+        check: any,
+    }
+    scenario monitor_memory: bool = true => {
+        doc: "sample memory: the process's RSS (MB and % of the host), page faults, the \
+              host's available memory",
+        more: "",
+        default: "true",
+        example: "true",
+        sketch: true,
+        flag: NO_FLAG,
+        read: |r, v| r.boolean(v),
+        check: any,
+    }
+    scenario monitor_network: bool = false => {
+        doc: "sample bytes and packets per network interface, from the start of the run",
+        more: "",
+        default: "false",
+        example: "false",
+        sketch: true,
+        flag: NO_FLAG,
+        read: |r, v| r.boolean(v),
+        check: any,
+    }
+    scenario latency_p95_threshold_ms: f64 = 100.0 => {
+        doc: "response-time p95 must stay below this",
+        more: " (milliseconds)",
+        default: "100",
+        example: "100",
+        sketch: true,
+        flag: NO_FLAG,
+        read: |r, v| r.number(v),
+        check: milliseconds,
+    }
+    scenario latency_p99_threshold_ms: f64 = 200.0 => {
+        doc: "response-time p99 must stay below this",
+        more: " (milliseconds)",
+        default: "200",
+        example: "200",
+        sketch: true,
+        flag: NO_FLAG,
+        read: |r, v| r.number(v),
+        check: milliseconds,
+    }
+    scenario error_rate_threshold: f64 = 0.01 => {
+        doc: "(errors + timeouts + dropped) / intended may not exceed this (0 to 1)",
+        more: "",
+        default: "0.01",
+        example: "0.01",
+        sketch: true,
+        flag: NO_FLAG,
+        read: |r, v| r.number(v),
+        check: fraction,
+    }
+    scenario success_rate_threshold: f64 = 0.95 => {
+        doc: "ok / intended must reach this (0 to 1)",
+        more: "",
+        default: "0.95",
+        example: "0.95",
+        sketch: true,
+        flag: NO_FLAG,
+        read: |r, v| r.number(v),
+        check: fraction,
+    }
+    scenario thresholds: Vec<Threshold> = Vec::new() => {
+        doc: "more thresholds: METRIC [STAT] OP LIMIT",
+        more: " (see [Thresholds, alerts, progress](cli.md#thresholds-alerts-progress))",
+        default: "[]",
+        example: "[\"response p99.9 < 150ms\", \"dispatch_delay p99 < 1ms\", \"achieved_rate >= 0.99 * target\"]",
+        sketch: false,
+        flag: flags("threshold", "THRESHOLD"),
+        read: |r, v| r.thresholds(v),
+        check: any,
+    }
+    scenario abort_on_fail: bool = false => {
+        doc: "stop the run as soon as a threshold can no longer pass",
+        more: "; the report says which and when; exit 1",
+        default: "false",
+        example: "false",
+        sketch: false,
+        flag: flag("abort-on-fail", ""),
+        read: |r, v| r.boolean(v),
+        check: any,
+    }
+    scenario precision: Vec<Precision> = Vec::new() => {
+        doc: "run until precise: \"response p99 +-2%\" goes on past duration_seconds until \
+              that interval is that tight",
+        more: " (METRIC `response`, `service` or `dispatch`): in whole intervals, until every \
+               target's 95% interval is within X% of its value on either side and the \
+               stationarity check passes, then ends with the interval in progress; up to \
+               `max_duration`. The report's `precision` says whether and when (see [Run until \
+               precise](measurement.md#run-until-precise)). Open model only",
+        default: "[]",
+        example: "[]",
+        sketch: false,
+        flag: flags("until-precise", "TARGET"),
+        read: |r, v| r.precisions(v),
+        check: any,
+    }
+    scenario max_duration: Option<f64> = None => {
+        doc: "the longest a run with precision may last; null: 10 x duration_seconds",
+        more: " (seconds or `\"10m\"`, at least `duration_seconds`)",
+        default: "null",
+        example: "null",
+        sketch: false,
+        flag: flag("max-duration", "DURATION"),
+        read: |r, v| r.optional(v, Reader::seconds),
+        check: optional(seconds(false)),
+    }
+    run repeat: u32 = 1 => {
+        doc: "run the whole config this many times, each a fresh start, into one report with \
+              every percentile's interval across the runs",
+        more: " (new workers and connections, its own warmup, a pause of 0.5 s between; see \
+               [Numbers across runs](measurement.md#how-much-to-trust-a-number))",
+        default: "1",
+        example: "1",
+        sketch: false,
+        flag: flag("repeat", "N"),
+        read: |r, v| r.integer(v),
+        check: whole(1, MAX_REPEAT as u64, " runs"),
+    }
+    run strict: bool = false => {
+        doc: "exit 1 when a threshold is inconclusive (its 95% interval straddles the limit)",
+        more: ", not only when one failed (see [Thresholds](cli.md#thresholds-alerts-progress))",
+        default: "false",
+        example: "false",
+        sketch: false,
+        flag: flag("strict", ""),
+        read: |r, v| r.boolean(v),
+        check: any,
+    }
+    scenario target: TargetSpec = TargetSpec::Noop => {
+        doc: "noop, spin:DURATION, spin:exp:MEAN, spin:lognormal:MEDIAN:SIGMA, sleep:DURATION, \
+              features[:OPTIONS], http[s]://HOST:PORT/PATH, tcp://HOST:PORT, redis://HOST:PORT, \
+              memcached://HOST:PORT, or {\"http\": {\"url\": \"https://...\", \"connections\": 64, \
+              \"headers\": {...}, \"cacert\": \"ca.pem\", \"insecure\": false, \"expect_json\": \
+              \"/status=ok\", \"expect_body_contains\": \"...\", \"expect_body_size\": 2, \"requests\": \
+              \"set.jsonl\", \"requests_order\": \"round-robin\"}} or {\"redis\": {\"address\": \
+              \"127.0.0.1:6379\", \"command\": \"SET key:{{seq}} {{rand_hex 16}}\"}} \
+              ({{seq}}, {{shard}}, {{rand_int A B}}, {{rand_hex N}}, {{line FILE}} in a URL, header, \
+              body or command are rendered per request)",
+        more: ". `spin:DURATION` busy-waits exactly that long (the calibration target); \
+               `spin:exp:MEAN` and `spin:lognormal:MEDIAN:SIGMA` busy-wait a time drawn per \
+               request from the scenario's `seed`, so a run repeats (`spin:exp:200us` has \
+               median 200 µs x ln 2 and p99 200 µs x ln 100); `sleep:DURATION` is the sketch's \
+               mock model; `features` is the reference feature extractor (see \
+               [workload](workload.md)), the default scenario's target. The objects are in \
+               [HTTP and TCP](servers.md). The library takes any Rust function",
+        default: "\"noop\"",
+        example: "\"http://127.0.0.1:8080/\"",
+        sketch: false,
+        flag: flag("target", "TARGET"),
+        read: |r, v| r.target(v),
+        check: any,
+    }
+    scenario warmup_seconds: f64 = 0.0 => {
+        doc: "sent at the starting rate before measuring; not counted",
+        more: " (executed, not measured)",
+        default: "0",
+        example: "2",
+        sketch: false,
+        flag: flag("warmup", "DURATION"),
+        read: |r, v| r.seconds(v),
+        check: seconds(true),
+    }
+    scenario arrival: Arrival = Arrival::Uniform => {
+        doc: "uniform spacing or a seeded poisson process",
+        more: ": exponential gaps following the pattern's rate",
+        default: "\"uniform\"",
+        example: "\"uniform\"",
+        sketch: false,
+        flag: flag("arrival", "ARRIVAL"),
+        read: |r, v| r.choice(v, &[("uniform", Arrival::Uniform), ("poisson", Arrival::Poisson)]),
+        check: any,
+    }
+    scenario seed: Option<u64> = None => {
+        doc: "seed of poisson arrivals; null picks one and reports it",
+        more: ", so a run can be repeated exactly",
+        default: "null",
+        example: "42",
+        sketch: false,
+        flag: flag("seed", "N"),
+        read: |r, v| r.optional(v, Reader::integer),
+        check: any,
+    }
+    scenario stages: Vec<Stage> = Vec::new() => {
+        doc: "for load_pattern stages: each moves the rate linearly to target_rps",
+        more: " from the previous one's",
+        default: "[]",
+        example: "[{\"duration\": \"30s\", \"target_rps\": 100}, {\"duration\": 30, \"target_rps\": 0}]",
+        sketch: false,
+        flag: flag("stages", "STAGES"),
+        read: |r, v| r.stages(v),
+        check: any,
+    }
+    scenario start_rps: f64 = 0.0 => {
+        doc: "rate at which the stages pattern starts",
+        more: "",
+        default: "0",
+        example: "0",
+        sketch: false,
+        flag: NO_FLAG,
+        read: |r, v| r.number(v),
+        check: any,
+    }
+    run wait: WaitMode = WaitMode::Hybrid => {
+        doc: "spin (dedicated hosts), hybrid or sleep (shared machines)",
+        more: " (see [Wait modes and cores](#wait-modes-and-cores))",
+        default: "\"hybrid\"",
+        example: "\"hybrid\"",
+        sketch: false,
+        flag: flag("wait", "MODE"),
+        read: |r, v| r.choice(
             v,
-            &[("uniform", Arrival::Uniform), ("poisson", Arrival::Poisson)]
-        )?
-    ),
-    field!(
-        seed,
-        "42",
-        "seed of poisson arrivals; null picks one and reports it",
-        flag("seed", "N"),
-        |c, v, r| r.optional(v, Reader::integer)?
-    ),
-    field!(
-        stages,
-        "[{\"duration\": \"30s\", \"target_rps\": 100}, {\"duration\": 30, \"target_rps\": 0}]",
-        "for load_pattern stages: each moves the rate linearly to target_rps",
-        flag("stages", "STAGES"),
-        |c, v, r| r.stages(v)?
-    ),
-    field!(
-        start_rps,
-        "0",
-        "rate at which the stages pattern starts",
-        |c, v, r| r.number(v)?
-    ),
-    run_field!(
-        wait,
-        "\"hybrid\"",
-        "spin (dedicated hosts), hybrid or sleep (shared machines)",
-        flag("wait", "MODE"),
-        |c, v, r| r.choice(
-            v,
-            &[
-                ("spin", WaitMode::Spin),
-                ("hybrid", WaitMode::Hybrid),
-                ("sleep", WaitMode::Sleep)
-            ]
-        )?
-    ),
-    run_field!(
-        timer_core,
-        "0",
-        "core of the timing loop; null: core 0",
-        flag("timer-core", "CORE"),
-        |c, v, r| r.optional(v, Reader::integer)?
-    ),
-    field!(
-        worker_cores,
-        "[1]",
-        "cores of the workers; null: every core but the timer's",
-        flag("worker-cores", "CORES"),
-        |c, v, r| r.optional(v, Reader::cores)?
-    ),
-    field!(
-        model,
-        "\"open\"",
-        "open (scheduled, corrected) or closed (fixed concurrency)",
-        flag("model", "MODEL"),
-        |c, v, r| r.choice(v, &[("open", Model::Open), ("closed", Model::Closed)])?
-    ),
-    field!(
-        concurrency,
-        "null",
-        "callers in the closed model; null: num_workers",
-        flag("concurrency", "N"),
-        |c, v, r| r.optional(v, Reader::integer)?
-    ),
-    field!(
-        max_backlog,
-        "65536",
-        "requests held when the hand-off queue is full; more are dropped",
-        |c, v, r| r.integer(v)?
-    ),
-    run_field!(
-        notify_cmd,
-        "null",
-        "shell command run per alert and at the end, with JSON on stdin",
-        flag("notify-cmd", "CMD"),
-        |c, v, r| r.optional(v, Reader::string)?
-    ),
-    run_field!(
-        metrics_listen,
-        "null",
-        "serve live OpenMetrics at http://ADDR/metrics while the run lasts, for Prometheus",
-        flag("metrics-listen", "ADDR"),
-        |c, v, r| r.optional(v, Reader::listen_address)?
-    ),
-    run_field!(
-        monitor_pid,
-        "null",
-        "pid of another process to sample during the run (CPU, RSS, threads)",
-        flag("monitor-pid", "PID"),
-        |c, v, r| r.optional(v, Reader::integer)?
-    ),
-    run_field!(
-        html,
-        "null",
-        "also write the self-contained HTML report here",
-        flag("html", "FILE"),
-        |c, v, r| r.optional(v, |r, v| r.string(v).map(std::path::PathBuf::from))?
-    ),
-    run_field!(
-        hgrm,
-        "null",
-        "also write HdrHistogram percentile distributions here",
-        flag("hgrm", "FILE"),
-        |c, v, r| r.optional(v, |r, v| r.string(v).map(std::path::PathBuf::from))?
-    ),
-    run_field!(
-        hlog,
-        "null",
-        "also write the HdrHistogram interval log here",
-        flag("hlog", "FILE"),
-        |c, v, r| r.optional(v, |r, v| r.string(v).map(std::path::PathBuf::from))?
-    ),
-    run_field!(
-        csv,
-        "null",
-        "also write the interval time series as CSV here",
-        flag("csv", "FILE"),
-        |c, v, r| r.optional(v, |r, v| r.string(v).map(std::path::PathBuf::from))?
-    ),
-    run_field!(
-        junit,
-        "null",
-        "also write a JUnit XML report (one test case per threshold) here",
-        flag("junit", "FILE"),
-        |c, v, r| r.optional(v, |r, v| r.string(v).map(std::path::PathBuf::from))?
-    ),
-    run_field!(
-        output,
-        "\"openpace-report.json\"",
-        "where the report is written; null: nowhere",
-        flag("out", "FILE"),
-        |c, v, r| r.optional(v, |r, v| r.string(v).map(std::path::PathBuf::from))?
-    ),
-];
+            &[("spin", WaitMode::Spin), ("hybrid", WaitMode::Hybrid), ("sleep", WaitMode::Sleep)],
+        ),
+        check: any,
+    }
+    run timer_core: Option<usize> = None => {
+        doc: "core of the timing loop; null: the first core this process may use",
+        more: " (when it may use two or more)",
+        default: "null",
+        example: "0",
+        sketch: false,
+        flag: flag("timer-core", "CORE"),
+        read: |r, v| r.optional(v, Reader::integer),
+        check: optional(core),
+    }
+    scenario worker_cores: Option<Vec<usize>> = None => {
+        doc: "cores of the workers; null: every core but the timer's",
+        more: " (taken in turn; 0 to 1,023, each once)",
+        default: "null",
+        example: "[1]",
+        sketch: false,
+        flag: flag("worker-cores", "CORES"),
+        read: |r, v| r.optional(v, Reader::cores),
+        check: optional(cores),
+    }
+    scenario model: Model = Model::Open => {
+        doc: "open (scheduled, corrected) or closed (fixed concurrency)",
+        more: ", labelled not corrected",
+        default: "\"open\"",
+        example: "\"open\"",
+        sketch: false,
+        flag: flag("model", "MODEL"),
+        read: |r, v| r.choice(v, &[("open", Model::Open), ("closed", Model::Closed)]),
+        check: any,
+    }
+    scenario concurrency: Option<usize> = None => {
+        doc: "callers in the closed model; null: num_workers",
+        more: ". For a network target, the connections (up to 100,000), spread over the workers",
+        default: "null",
+        example: "null",
+        sketch: false,
+        flag: flag("concurrency", "N"),
+        read: |r, v| r.optional(v, Reader::integer),
+        check: any,
+    }
+    scenario max_backlog: usize = 65_536 => {
+        doc: "requests held when the hand-off queue is full; more are dropped",
+        more: " (at most 10,000,000)",
+        default: "65536",
+        example: "65536",
+        sketch: false,
+        flag: NO_FLAG,
+        read: |r, v| r.integer(v),
+        check: whole(0, MAX_BACKLOG as u64, " requests"),
+    }
+    run notify_cmd: Option<String> = None => {
+        doc: "shell command run per alert and at the end, with JSON on stdin",
+        more: " (the alert or the verdict)",
+        default: "null",
+        example: "null",
+        sketch: false,
+        flag: flag("notify-cmd", "CMD"),
+        read: |r, v| r.optional(v, Reader::string),
+        check: any,
+    }
+    run metrics_listen: Option<SocketAddr> = None => {
+        doc: "serve live OpenMetrics at http://ADDR/metrics while the run lasts, for Prometheus",
+        more: " (see [Live metrics](cli.md#live-metrics-for-prometheus))",
+        default: "null",
+        example: "null",
+        sketch: false,
+        flag: flag("metrics-listen", "ADDR"),
+        read: |r, v| r.optional(v, Reader::listen_address),
+        check: any,
+    }
+    run monitor_pid: Option<u32> = None => {
+        doc: "pid of another process to sample during the run (CPU, RSS, threads)",
+        more: "; it must exist at the start; if it exits, its sampling ends with a note and \
+               the run goes on",
+        default: "null",
+        example: "null",
+        sketch: false,
+        flag: flag("monitor-pid", "PID"),
+        read: |r, v| r.optional(v, Reader::integer),
+        check: optional(running_pid),
+    }
+    run html: Option<PathBuf> = None => {
+        doc: "also write the self-contained HTML report here",
+        more: " (see [Output formats](formats.md#output-formats))",
+        default: "null",
+        example: "null",
+        sketch: false,
+        flag: flag("html", "FILE"),
+        read: |r, v| r.optional(v, Reader::path),
+        check: any,
+    }
+    run hgrm: Option<PathBuf> = None => {
+        doc: "also write HdrHistogram percentile distributions here",
+        more: " (one file per scenario and metric, beside this path)",
+        default: "null",
+        example: "null",
+        sketch: false,
+        flag: flag("hgrm", "FILE"),
+        read: |r, v| r.optional(v, Reader::path),
+        check: any,
+    }
+    run hlog: Option<PathBuf> = None => {
+        doc: "also write the HdrHistogram interval log here",
+        more: "",
+        default: "null",
+        example: "null",
+        sketch: false,
+        flag: flag("hlog", "FILE"),
+        read: |r, v| r.optional(v, Reader::path),
+        check: any,
+    }
+    run csv: Option<PathBuf> = None => {
+        doc: "also write the interval time series as CSV here",
+        more: "",
+        default: "null",
+        example: "null",
+        sketch: false,
+        flag: flag("csv", "FILE"),
+        read: |r, v| r.optional(v, Reader::path),
+        check: any,
+    }
+    run junit: Option<PathBuf> = None => {
+        doc: "also write a JUnit XML report (one test case per threshold) here",
+        more: "",
+        default: "null",
+        example: "null",
+        sketch: false,
+        flag: flag("junit", "FILE"),
+        read: |r, v| r.optional(v, Reader::path),
+        check: any,
+    }
+    run output: Option<PathBuf> = None => {
+        doc: "where the report is written; null: nowhere",
+        more: " (a file, a device, a FIFO, a link or `-`, see [Output \
+               formats](formats.md#output-formats)); the default scenario sets \
+               `openpace-report.json`",
+        default: "null",
+        example: "\"openpace-report.json\"",
+        sketch: false,
+        flag: flag("out", "FILE"),
+        read: |r, v| r.optional(v, Reader::path),
+        check: any,
+    }
+}
+
+/// A value out of range: the value as a message shows it, and what is allowed.
+type Verdict = Result<(), (String, String)>;
+
+/// No range to check (the reader already refused what the type cannot hold).
+fn any<T>(_: &T) -> Verdict {
+    Ok(())
+}
+
+/// Text printed to terminals (a name, a description): without control characters, which
+/// would rewrite what the summary and the progress line show; not empty when `required`.
+fn label(required: bool) -> impl Fn(&String) -> Verdict {
+    move |text| {
+        if required && text.trim().is_empty() {
+            return Err(("\"\"".to_string(), "a non-empty name".to_string()));
+        }
+        match text.chars().any(char::is_control) {
+            true => Err((
+                format!("\"{}\"", text.escape_debug()),
+                "text without control characters (no ESC, CR, LF or tab)".to_string(),
+            )),
+            false => Ok(()),
+        }
+    }
+}
+
+/// Seconds up to 30 days, more than 0 (or 0 too when `zero_ok`).
+pub(super) fn seconds(zero_ok: bool) -> impl Fn(&f64) -> Verdict {
+    move |&value| {
+        let ok =
+            value.is_finite() && value <= MAX_SECONDS && (value > 0.0 || zero_ok && value == 0.0);
+        let lower = if zero_ok { "0 or more" } else { "more than 0" };
+        ok.then_some(()).ok_or_else(|| {
+            (
+                value.to_string(),
+                format!(
+                    "{lower} seconds, at most 30 days (a number of seconds or e.g. \"500ms\", \"2m\")"
+                ),
+            )
+        })
+    }
+}
+
+/// A rate up to [`MAX_RPS`], more than 0 (or 0 too when `zero_ok`).
+pub(super) fn rate(zero_ok: bool) -> impl Fn(&f64) -> Verdict {
+    move |&value| {
+        let ok = value.is_finite() && value <= MAX_RPS && (value > 0.0 || zero_ok && value == 0.0);
+        let lower = if zero_ok { "0 or more" } else { "more than 0" };
+        ok.then_some(()).ok_or_else(|| {
+            (
+                value.to_string(),
+                format!("{lower} requests per second, at most 100000000"),
+            )
+        })
+    }
+}
+
+/// A whole number from `low` to `high` (of `unit`, if it has one: " requests").
+fn whole<T: Copy>(low: u64, high: u64, unit: &'static str) -> impl Fn(&T) -> Verdict
+where
+    u64: TryFrom<T>,
+{
+    move |&value| {
+        let n = u64::try_from(value).unwrap_or(u64::MAX);
+        (low..=high)
+            .contains(&n)
+            .then_some(())
+            .ok_or_else(|| (n.to_string(), format!("{low} to {high}{unit}")))
+    }
+}
+
+/// A check of the value inside an `Option`, when there is one.
+fn optional<T>(check: impl Fn(&T) -> Verdict) -> impl Fn(&Option<T>) -> Verdict {
+    move |value| value.as_ref().map_or(Ok(()), &check)
+}
+
+/// The request timeout: seconds, from 1 µs to the histograms' ceiling.
+fn timeout(value: &f64) -> Verdict {
+    seconds(false)(value)?;
+    (MIN_TIMEOUT_SECONDS..=MAX_TIMEOUT_SECONDS)
+        .contains(value)
+        .then_some(())
+        .ok_or_else(|| {
+            (
+                value.to_string(),
+                "1us to 3600 seconds (one hour, the histograms' ceiling)".to_string(),
+            )
+        })
+}
+
+/// The time series' interval: seconds, at least 10 ms.
+fn interval(value: &f64) -> Verdict {
+    seconds(false)(value)?;
+    (*value >= 0.01).then_some(()).ok_or_else(|| {
+        (
+            value.to_string(),
+            "at least 0.01 seconds (10ms)".to_string(),
+        )
+    })
+}
+
+/// A latency limit in milliseconds: more than 0, at most an hour.
+fn milliseconds(value: &f64) -> Verdict {
+    (*value > 0.0 && *value <= MAX_TIMEOUT_SECONDS * 1000.0)
+        .then_some(())
+        .ok_or_else(|| {
+            (
+                value.to_string(),
+                "milliseconds greater than 0 and at most 3600000".to_string(),
+            )
+        })
+}
+
+/// A share of the requests, 0 to 1.
+fn fraction(value: &f64) -> Verdict {
+    (0.0..=1.0).contains(value).then_some(()).ok_or_else(|| {
+        (
+            value.to_string(),
+            "a fraction from 0 to 1 (0.01 means 1%)".to_string(),
+        )
+    })
+}
+
+/// A core this machine has.
+fn core(value: &usize) -> Verdict {
+    let count = machine_cores();
+    (*value < count).then_some(()).ok_or_else(|| {
+        (
+            value.to_string(),
+            format!("a core this machine has: 0 to {}", count - 1),
+        )
+    })
+}
+
+/// A non-empty list of cores this machine has.
+#[allow(clippy::ptr_arg)] // a check takes the field as the struct holds it
+fn cores(value: &Vec<usize>) -> Verdict {
+    if value.is_empty() {
+        return Err((
+            "[]".to_string(),
+            "a non-empty list of core numbers".to_string(),
+        ));
+    }
+    value.iter().try_for_each(core)
+}
+
+/// The pid of a process running now.
+fn running_pid(pid: &u32) -> Verdict {
+    let running = *pid != 0 && std::path::Path::new(&format!("/proc/{pid}")).exists();
+    running
+        .then_some(())
+        .ok_or_else(|| (pid.to_string(), "the pid of a running process".to_string()))
+}
+
+/// The field tables of `docs/config.md`: the design sketch's fields, then what openpace adds,
+/// then which fields the run shares. A golden test holds the docs to this text.
+pub fn field_reference() -> String {
+    let row = |f: &Field| {
+        let run_wide = if f.run_wide { " (run-wide)" } else { "" };
+        let meaning = format!("{}{}{run_wide}", f.doc, f.more).replace('|', "\\|");
+        format!("| `{}` | `{}` | {meaning} |\n", f.name, f.default)
+    };
+    let table = |sketch: bool| {
+        let rows: String = FIELDS
+            .iter()
+            .filter(|f| f.sketch == sketch)
+            .map(row)
+            .collect();
+        format!("| field | default | meaning |\n| --- | --- | --- |\n{rows}")
+    };
+    let run_wide: Vec<String> = FIELDS
+        .iter()
+        .filter(|f| f.run_wide)
+        .map(|f| format!("`{}`", f.name))
+        .collect();
+    format!(
+        "The design sketch's fields, with its names and defaults:\n\n{}\nWhat openpace adds:\n\n{}\n\
+         The fields marked run-wide ({}) belong to the whole run, not to a scenario: one timing \
+         loop, one report. In the library they are `RunSettings`, beside the scenarios in \
+         `RunConfig {{ run, scenarios }}`; in a file, set them once at the top level. A scenario \
+         may repeat one only with the same value (anything else is refused, naming the field).\n",
+        table(true),
+        table(false),
+        run_wide.join(", ")
+    )
+}
 
 /// Sets the field `name` from `value`, or explains why not.
 pub(super) fn set_field(
@@ -576,6 +1043,10 @@ impl Reader<'_> {
                 "seconds (a number) or a duration like \"500us\", \"20ms\", \"2m\"",
             ),
         }
+    }
+
+    fn path(&self, value: &Value) -> Result<PathBuf, ConfigError> {
+        self.string(value).map(PathBuf::from)
     }
 
     fn listen_address(&self, value: &Value) -> Result<std::net::SocketAddr, ConfigError> {
@@ -811,6 +1282,60 @@ mod tests {
             };
             set_field(&mut slots, field.name, &value, &Origin::Code)
                 .unwrap_or_else(|e| panic!("{}: {e}", field.name));
+        }
+    }
+
+    /// The default the docs show is the default the code has: reading it back into a default
+    /// config changes nothing.
+    #[test]
+    fn each_shown_default_is_the_default() {
+        for field in FIELDS {
+            let value: Value = serde_json::from_str(field.default).unwrap();
+            let (mut scenario, mut run) = (ScenarioConfig::default(), RunSettings::default());
+            let mut slots = Slots {
+                scenario: &mut scenario,
+                run: &mut run,
+            };
+            set_field(&mut slots, field.name, &value, &Origin::Code).unwrap();
+            assert_eq!(scenario, ScenarioConfig::default(), "{}", field.name);
+            assert_eq!(run, RunSettings::default(), "{}", field.name);
+        }
+    }
+
+    /// Every run-wide field takes part in `difference` (issue 27: `strict` was once left out
+    /// of the hand-written list), and scenario fields are not run-wide.
+    #[test]
+    fn every_run_wide_field_is_compared() {
+        for field in FIELDS.iter().filter(|f| f.run_wide) {
+            let value: Value = serde_json::from_str(field.example).unwrap();
+            let changed = match value {
+                Value::Null => Value::from("other.json"),
+                other if other == serde_json::from_str::<Value>(field.default).unwrap() => {
+                    Value::from(match field.name {
+                        "strict" => "true",
+                        "repeat" => "2",
+                        "report_format" => "csv",
+                        "wait" => "spin",
+                        _ => "0",
+                    })
+                }
+                other => other,
+            };
+            let changed = match field.name {
+                "metrics_listen" => Value::from("127.0.0.1:9464"),
+                "monitor_pid" => Value::from(std::process::id()),
+                "timer_core" => Value::from(0),
+                _ => changed,
+            };
+            let (mut scenario, mut run) = (ScenarioConfig::default(), RunSettings::default());
+            let mut slots = Slots {
+                scenario: &mut scenario,
+                run: &mut run,
+            };
+            set_field(&mut slots, field.name, &changed, &Origin::Code)
+                .unwrap_or_else(|e| panic!("{e}"));
+            let found = RunSettings::default().difference(&run).map(|d| d.0);
+            assert_eq!(found, Some(field.name), "{changed}");
         }
     }
 

@@ -1,0 +1,335 @@
+//! Checking a config before anything starts: what each field allows on its own is the field
+//! table's (`fields.rs`); here are the rules that relate fields to each other (`min_rps` at
+//! most `max_rps`, a ramp no longer than the run), those that hold for one pattern only, and
+//! what a run's scenarios add up to. Every refusal is a [`ConfigError`] naming the field, the
+//! value and what is allowed.
+
+use super::fields::{rate, seconds};
+use super::{
+    MAX_CONNECTIONS, MAX_INTERVALS, MAX_SCENARIOS, MAX_SPIKES, MAX_WORKERS_TOTAL, Model, RunConfig,
+    RunSettings, ScenarioConfig,
+};
+use crate::error::{ConfigError, Origin};
+use crate::schedule::LoadPattern;
+
+impl ScenarioConfig {
+    /// Checks every field of this scenario; `origin` says where the values came from.
+    pub fn validate(&self, origin: &Origin) -> Result<(), ConfigError> {
+        let bad = |field: &str, value: &dyn std::fmt::Display, allowed: &str| {
+            Err(ConfigError::invalid(origin, field, value, allowed))
+        };
+        self.check_each_field(origin)?;
+        self.validate_pattern(origin)?;
+        self.validate_workers(origin)?;
+        self.validate_timing(origin)?;
+        if !self.precision.is_empty() && self.model == Model::Closed {
+            return bad(
+                "precision",
+                &format!(
+                    "{:?}",
+                    self.precision
+                        .iter()
+                        .map(|p| p.to_string())
+                        .collect::<Vec<_>>()
+                ),
+                "no precision targets in the closed model, which has no schedule to extend (use model open)",
+            );
+        }
+        if let Some(max) = self.max_duration {
+            if max < self.duration_seconds {
+                return bad(
+                    "max_duration",
+                    &max,
+                    &format!("at least duration_seconds ({})", self.duration_seconds),
+                );
+            }
+        }
+        self.validate_thresholds(origin)
+    }
+
+    /// The pattern's fields: the design's three rules first, then each pattern's own.
+    fn validate_pattern(&self, origin: &Origin) -> Result<(), ConfigError> {
+        let bad = |field: &str, value: &dyn std::fmt::Display, allowed: &str| {
+            Err(ConfigError::invalid(origin, field, value, allowed))
+        };
+        if self.load_pattern == LoadPattern::RampUp {
+            check_seconds(origin, "ramp_up_duration", self.ramp_up_duration, false)?;
+            if self.ramp_up_duration > self.duration_seconds {
+                return bad(
+                    "ramp_up_duration",
+                    &self.ramp_up_duration,
+                    &format!(
+                        "at most duration_seconds ({}) for the ramp_up pattern",
+                        self.duration_seconds
+                    ),
+                );
+            }
+        }
+        if self.min_rps > self.max_rps {
+            return bad(
+                "min_rps",
+                &self.min_rps,
+                &format!("at most max_rps ({})", self.max_rps),
+            );
+        }
+        if self.load_pattern == LoadPattern::Spike {
+            self.validate_spike(origin)?;
+        }
+        if self.load_pattern == LoadPattern::Stages {
+            self.validate_stages(origin)?;
+        }
+        Ok(())
+    }
+
+    /// The time series' interval against the run's length.
+    fn validate_timing(&self, origin: &Origin) -> Result<(), ConfigError> {
+        if self.duration_seconds / self.metrics_collection_interval > MAX_INTERVALS {
+            return Err(ConfigError::invalid(
+                origin,
+                "metrics_collection_interval",
+                self.metrics_collection_interval,
+                format!(
+                    "at least duration_seconds / {MAX_INTERVALS} ({}): a time series holds at \
+                     most {MAX_INTERVALS} intervals",
+                    self.duration_seconds / MAX_INTERVALS
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    fn validate_spike(&self, origin: &Origin) -> Result<(), ConfigError> {
+        if self.spike_rps < self.target_rps {
+            return Err(ConfigError::invalid(
+                origin,
+                "spike_rps",
+                self.spike_rps,
+                format!(
+                    "at least target_rps ({}) for the spike pattern",
+                    self.target_rps
+                ),
+            ));
+        }
+        if self.duration_seconds / (2.0 * self.spike_duration) > MAX_SPIKES {
+            return Err(ConfigError::invalid(
+                origin,
+                "spike_duration",
+                self.spike_duration,
+                format!(
+                    "at least duration_seconds / {} ({}): a spike pattern has at most \
+                     {MAX_SPIKES} spikes",
+                    2.0 * MAX_SPIKES,
+                    self.duration_seconds / (2.0 * MAX_SPIKES)
+                ),
+            ));
+        }
+        if 2.0 * self.spike_duration >= self.duration_seconds {
+            return Err(ConfigError::invalid(
+                origin,
+                "spike_duration",
+                self.spike_duration,
+                format!(
+                    "less than duration_seconds / 2 ({}): the first spike starts at \
+                     2 x spike_duration",
+                    self.duration_seconds / 2.0
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    fn validate_stages(&self, origin: &Origin) -> Result<(), ConfigError> {
+        if self.stages.is_empty() {
+            return Err(ConfigError::invalid(
+                origin,
+                "stages",
+                "[]",
+                "a non-empty list of {\"duration\": D, \"target_rps\": R} for the stages pattern",
+            ));
+        }
+        check_rate(origin, "start_rps", self.start_rps, true)?;
+        for (i, stage) in self.stages.iter().enumerate() {
+            check_seconds(
+                origin,
+                &format!("stages[{i}].duration"),
+                stage.duration,
+                false,
+            )?;
+            check_rate(
+                origin,
+                &format!("stages[{i}].target_rps"),
+                stage.target_rps,
+                true,
+            )?;
+        }
+        let total: f64 = self.stages.iter().map(|s| s.duration).sum();
+        if (total - self.duration_seconds).abs() > 1e-6 {
+            return Err(ConfigError::invalid(
+                origin,
+                "duration_seconds",
+                self.duration_seconds,
+                format!("the sum of the stage durations ({total}) for the stages pattern"),
+            ));
+        }
+        if self.rate_profile().total() < 1.0 {
+            return Err(ConfigError::invalid(
+                origin,
+                "stages",
+                "(rates)",
+                "stages that schedule at least one request",
+            ));
+        }
+        Ok(())
+    }
+
+    fn validate_workers(&self, origin: &Origin) -> Result<(), ConfigError> {
+        let allowed = format!("1 to max_workers ({})", self.max_workers);
+        if self.num_workers == 0 || self.num_workers > self.max_workers {
+            return Err(ConfigError::invalid(
+                origin,
+                "num_workers",
+                self.num_workers,
+                allowed,
+            ));
+        }
+        let connection_limit = format!("1 to {MAX_CONNECTIONS} connections");
+        if let Some(c) = self.target.connections() {
+            if c > MAX_CONNECTIONS {
+                return Err(ConfigError::invalid(
+                    origin,
+                    "connections",
+                    c,
+                    connection_limit,
+                ));
+            }
+        }
+        if let Some(c) = self.concurrency {
+            // A network target's callers are its connections, not threads.
+            let (limit, allowed) = match self.target.is_network() {
+                true => (MAX_CONNECTIONS, connection_limit),
+                false => (self.max_workers, allowed),
+            };
+            if c == 0 || c > limit {
+                return Err(ConfigError::invalid(origin, "concurrency", c, allowed));
+            }
+            if self.model == Model::Open {
+                return Err(ConfigError::invalid(
+                    origin,
+                    "concurrency",
+                    c,
+                    "only with \"model\": \"closed\" (the open model's concurrency follows \
+                     from the rate)",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn validate_thresholds(&self, origin: &Origin) -> Result<(), ConfigError> {
+        let names = self.target.request_names();
+        for t in &self.thresholds {
+            if let Some(name) = t.request_name() {
+                if !names.iter().any(|n| n == name) {
+                    let allowed = match names.is_empty() {
+                        true => "a name of the target's request set (--requests), which has none"
+                            .to_string(),
+                        false => format!("one of the request set's names: {}", names.join(", ")),
+                    };
+                    return Err(ConfigError::invalid(
+                        origin,
+                        "thresholds",
+                        &t.text,
+                        &allowed,
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl RunSettings {
+    /// Checks the run-wide fields; `origin` says where the values came from.
+    pub fn validate(&self, origin: &Origin) -> Result<(), ConfigError> {
+        self.check_each_field(origin)
+    }
+}
+
+/// `value` of `field` as the table's seconds check sees it (for fields that only some
+/// patterns use, and the stages' items).
+fn check_seconds(
+    origin: &Origin,
+    field: &str,
+    value: f64,
+    zero_ok: bool,
+) -> Result<(), ConfigError> {
+    seconds(zero_ok)(&value)
+        .map_err(|(value, allowed)| ConfigError::invalid(origin, field, value, allowed))
+}
+
+/// `value` of `field` as the table's rate check sees it.
+fn check_rate(origin: &Origin, field: &str, value: f64, zero_ok: bool) -> Result<(), ConfigError> {
+    rate(zero_ok)(&value)
+        .map_err(|(value, allowed)| ConfigError::invalid(origin, field, value, allowed))
+}
+
+impl RunConfig {
+    /// Checks every scenario, the run settings, and what the scenarios add up to.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.scenarios.is_empty() {
+            return Err(ConfigError::invalid(
+                &Origin::Code,
+                "scenarios",
+                "[]",
+                "at least one scenario",
+            ));
+        }
+        if self.scenarios.len() > MAX_SCENARIOS {
+            let origin = match self.origins.first() {
+                Some(Origin::File { file, .. }) => Origin::File {
+                    file: file.clone(),
+                    scope: String::new(),
+                },
+                other => other.cloned().unwrap_or(Origin::Code),
+            };
+            return Err(ConfigError::invalid(
+                &origin,
+                "scenarios",
+                format!("{} scenarios", self.scenarios.len()),
+                format!("1 to {MAX_SCENARIOS} scenarios in one run"),
+            ));
+        }
+        for (config, origin) in self.scenarios.iter().zip(self.origins_iter()) {
+            config.validate(&origin)?;
+        }
+        self.run
+            .validate(&self.origins_iter().next().unwrap_or(Origin::Code))?;
+        for (i, (config, origin)) in self.scenarios.iter().zip(self.origins_iter()).enumerate() {
+            let workers: usize = self.scenarios[..=i].iter().map(|c| c.worker_count()).sum();
+            if workers > MAX_WORKERS_TOTAL {
+                return Err(ConfigError::invalid(
+                    &origin,
+                    "num_workers",
+                    config.num_workers,
+                    format!(
+                        "at most {MAX_WORKERS_TOTAL} worker threads in all the run's scenarios \
+                         ({workers} with this one)"
+                    ),
+                ));
+            }
+            if self.scenarios[..i].iter().any(|c| c.name == config.name) {
+                return Err(ConfigError::invalid(
+                    &origin,
+                    "name",
+                    format!("\"{}\"", config.name),
+                    "a name no other scenario of the run has",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn origins_iter(&self) -> impl Iterator<Item = Origin> + '_ {
+        (0..self.scenarios.len()).map(|i| self.origins.get(i).cloned().unwrap_or(Origin::Code))
+    }
+}
