@@ -194,13 +194,15 @@ fn main() {
         let r = engine(TargetSpec::Noop, 10_000.0, seconds(5.0), WaitMode::Spin);
         let s = &r.scenarios[0];
         let floor_p99 = us(spin_floor.value_at_quantile(0.99));
-        let ratio = s.dispatch_delay_us.p99 / floor_p99.max(0.001);
+        let ratio = s.dispatch_delay_us.at(0.99) / floor_p99.max(0.001);
         ratios.push(ratio);
         row(
             &format!("10k RPS spin: dispatch delay (round {round})"),
             format!(
                 "p50 {:.2} us, p99 {:.2} us, p99.9 {:.2} us",
-                s.dispatch_delay_us.p50, s.dispatch_delay_us.p99, s.dispatch_delay_us.p99_9
+                s.dispatch_delay_us.at(0.5),
+                s.dispatch_delay_us.at(0.99),
+                s.dispatch_delay_us.at(0.999)
             ),
             &format!(
                 "bare spin: p50 {:.2} us, p99 {floor_p99:.2} us ({ratio:.2}x)",
@@ -226,9 +228,9 @@ fn main() {
         "10k RPS hybrid, spin:50us: service time",
         format!(
             "p50 {:.1} us, p99 {:.1} us; dispatch p50 {:.2} us",
-            s.service_time_ms.p50 * 1e3,
-            s.service_time_ms.p99 * 1e3,
-            s.dispatch_delay_us.p50
+            s.service_time_ms.at(0.5) * 1e3,
+            s.service_time_ms.at(0.99) * 1e3,
+            s.dispatch_delay_us.at(0.5)
         ),
         "target: 50 us",
     );
@@ -251,7 +253,9 @@ fn main() {
             &format!("default scenario, 50 RPS x {target}"),
             format!(
                 "achieved {:.2} RPS, overhead {:.4}%, dispatch p50 {:.2} us",
-                s.achieved_rps, s.overhead_pct, s.dispatch_delay_us.p50
+                s.achieved_rps,
+                s.overhead_pct,
+                s.dispatch_delay_us.at(0.5)
             ),
             &format!(
                 "blocked hand-off p50 {:.1} us",
@@ -264,7 +268,7 @@ fn main() {
                 "timing thread {:.2}%, collector {:.2}% of a core",
                 r.framework_cpu.timer_cpu_pct, r.framework_cpu.collector_cpu_pct
             ),
-            &format!("response p95 {:.2} ms", s.response_time_ms.p95),
+            &format!("response p95 {:.2} ms", s.response_time_ms.at(0.95)),
         );
     }
 }

@@ -200,8 +200,8 @@ fn step_record(rate: f64, result: &RunResult, strict: bool) -> CapacityStep {
         reasons,
         achieved_rps: s.achieved_rps,
         sustained_rps: s.sustained_rps,
-        p95_ms: s.response_time_ms.p95,
-        p99_ms: s.response_time_ms.p99,
+        p95_ms: s.response_time_ms.at(0.95),
+        p99_ms: s.response_time_ms.at(0.99),
         error_rate: s.error_rate,
         suspect: s.verdict.suspect,
     }

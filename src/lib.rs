@@ -30,7 +30,7 @@
 //! let result = LoadTestRunner::new(config)?.with_target(lookup).run()?;
 //! let s = &result.scenarios[0];
 //! assert_eq!(s.requests.intended, 100);
-//! println!("p99 {:.3} ms, {:.1} RPS", s.response_time_ms.p99, s.achieved_rps);
+//! println!("p99 {:.3} ms, {:.1} RPS", s.response_time_ms.at(0.99), s.achieved_rps);
 //! # Ok::<(), openpace::Error>(())
 //! ```
 

@@ -834,11 +834,18 @@ fn merged_flags_are_counted_per_interval_and_pinning_is_kept() {
     let m = &merged.scenarios[0];
     // Issue 14: the merged percentiles' intervals come from the merged histogram.
     let ci = m.response_time_ms.ci95.expect("merged intervals");
-    let [lo, hi] = ci.p50.expect("400 samples hold a p50 interval");
-    assert!(lo <= m.response_time_ms.p50 && m.response_time_ms.p50 <= hi);
+    let [lo, hi] = ci
+        .intervals
+        .at(0.5)
+        .expect("400 samples hold a p50 interval");
+    assert!(lo <= m.response_time_ms.at(0.5) && m.response_time_ms.at(0.5) <= hi);
     // Issue 26: allowing for the shards' lag correlations, a p99.9 needs more than the
     // 3,688 independent samples would.
-    assert!(ci.needs.p99_9.is_some_and(|n| n >= 3688), "{:?}", ci.needs);
+    assert!(
+        ci.needs.at(0.999).is_some_and(|n| n >= 3688),
+        "{:?}",
+        ci.needs
+    );
     // The shards' send-order samples stay with them: no validity checks on merged data.
     assert!(a_had_validity && m.validity.is_none());
     assert_eq!(m.suspect_intervals, 3, "{:?}", m.suspect_reasons);

@@ -243,7 +243,7 @@ fn a_fixed_delay_moves_the_median_by_itself() {
     }
     let after = bounded_run(&args, &dir.path().join("after.json"), limit);
     accounted(&after);
-    let p50 = |r: &RunResult| r.scenarios[0].response_time_ms.p50;
+    let p50 = |r: &RunResult| r.scenarios[0].response_time_ms.at(0.5);
     let moved = p50(&after) - p50(&before);
     println!(
         "p50 {:.3} ms -> {:.3} ms: moved {moved:.3} ms",
@@ -295,7 +295,9 @@ fn one_percent_loss_costs_latency_or_retries_never_a_hang() {
     let q = &s.requests;
     println!(
         "{how}: {q:?}; response p50 {:.3} p99 {:.3} max {:.3} ms",
-        s.response_time_ms.p50, s.response_time_ms.p99, s.response_time_ms.max
+        s.response_time_ms.at(0.5),
+        s.response_time_ms.at(0.99),
+        s.response_time_ms.max
     );
     // A lost segment waits for TCP's retransmission timeout (200 ms at least), or fails.
     let retransmitted = s.response_time_ms.max >= 150.0;

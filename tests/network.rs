@@ -280,19 +280,19 @@ fn a_server_stall_shows_in_response_time_as_the_schedule_implies() {
     assert_eq!(s.requests.dropped, 0);
     let r = &s.response_time_ms;
     assert!(
-        (540.0..=660.0).contains(&r.p95),
+        (540.0..=660.0).contains(&r.at(0.95)),
         "response p95 {} ms, truth 600 ms",
-        r.p95
+        r.at(0.95)
     );
     assert!(
-        (828.0..=1012.0).contains(&r.p99),
+        (828.0..=1012.0).contains(&r.at(0.99)),
         "response p99 {} ms, truth 920 ms",
-        r.p99
+        r.at(0.99)
     );
     assert!(
-        s.service_time_ms.p99 < 50.0,
+        s.service_time_ms.at(0.99) < 50.0,
         "service p99 {} ms",
-        s.service_time_ms.p99
+        s.service_time_ms.at(0.99)
     );
 }
 

@@ -266,7 +266,7 @@ fn several_scenarios_run_at_once_each_with_its_own_results() {
     assert_eq!(a.requests.completed, 150);
     // 0 -> 400 over 1 s is 200 requests, then 400 RPS for 0.5 s is 200 more.
     assert_eq!(b.requests.completed, 400);
-    assert!(a.service_time_ms.p50 >= 2.0 && b.service_time_ms.p50 < 1.0);
+    assert!(a.service_time_ms.at(0.5) >= 2.0 && b.service_time_ms.at(0.5) < 1.0);
     // b's impossible p95 limit fails b alone, and with it the run.
     assert!(a.verdict.passed && !b.verdict.passed && !result.passed);
 }
@@ -291,7 +291,7 @@ fn the_closed_model_is_labelled_uncorrected() {
     );
     assert_eq!(s.requests.intended, s.requests.completed);
     // Without a schedule, response time is service time plus the worker's own loop.
-    assert!(s.response_time_ms.p50 - s.service_time_ms.p50 < 0.5);
+    assert!(s.response_time_ms.at(0.5) - s.service_time_ms.at(0.5) < 0.5);
 }
 
 #[test]
@@ -341,7 +341,10 @@ fn an_exponential_spin_target_has_its_analytic_quantiles() {
     };
     let (_, s) = common::run(config);
     assert_eq!(s.requests.ok, 3000);
-    let (p50, p90) = (s.service_time_ms.p50 * 1e3, s.service_time_ms.p90 * 1e3);
+    let (p50, p90) = (
+        s.service_time_ms.at(0.5) * 1e3,
+        s.service_time_ms.at(0.9) * 1e3,
+    );
     let (true_p50, true_p90) = (200.0 * 2f64.ln(), 200.0 * 10f64.ln());
     assert!(
         (0.9 * true_p50..1.5 * true_p50).contains(&p50),

@@ -89,7 +89,7 @@ fn every_format_is_written_and_renders_again_byte_for_byte() {
         assert!((row[0] - expected).abs() < 0.0015, "{row:?} vs {expected}");
     }
     let p99_row = rows.iter().find(|r| r[1] >= 0.99).unwrap();
-    assert!(p99_row[0] >= s.response_time_ms.p99 - 0.0015);
+    assert!(p99_row[0] >= s.response_time_ms.at(0.99) - 0.0015);
     for extra in ["run.service.hgrm", "run.dispatch.hgrm"] {
         assert!(read(&dir.path().join(extra)).contains("Total count"));
     }
@@ -294,4 +294,37 @@ fn percentiles_carry_their_95_percent_intervals() {
     let html = &openpace::report::render_files(&result, openpace::ReportFormat::Html).unwrap()[0].1;
     assert!(html.contains("<small>[") && html.contains("needs &ge; 3688 samples"));
     assert!(html.contains("<polygon") && html.contains("fill-opacity=\"0.15\""));
+}
+
+/// Issue 27: every output reads the percentile table: each row is in the JSON summaries (its
+/// key), the text summary and the HTML table (its label), and each `series` row in the CSV
+/// header and the interval lines; a saved report reads back with every row's value.
+#[test]
+fn every_output_shows_every_row_of_the_percentile_table() {
+    use openpace::metrics::percentile::PERCENTILES;
+    use openpace::report::{csv, read_json, render_files, summary, to_json};
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/single");
+    let result = read_json(&std::fs::read_to_string(dir.join("result.json")).unwrap()).unwrap();
+    let json = to_json(&result);
+    let text = summary(&result);
+    let html = render_files(&result, openpace::ReportFormat::Html).unwrap()[0]
+        .1
+        .clone();
+    let header = csv::header();
+    let s = &result.scenarios[0];
+    for (p, value) in s.response_time_ms.percentiles.iter() {
+        assert!(json.contains(&format!("\"{}\": ", p.key)), "{}", p.key);
+        let label = p.label();
+        assert!(text.contains(&format!("{}: ", label.to_uppercase())), "{label}");
+        assert!(html.contains(&format!("<th>{label}</th>")), "{label}");
+        assert!(value > 0.0, "{label} read back as {value}");
+        if p.series {
+            assert!(header.contains(&format!("response_{}_ms", p.key)), "{label}");
+            assert!(text.contains(&format!("{label} ")), "{label}");
+        }
+    }
+    assert_eq!(
+        s.response_time_ms.percentiles.iter().count(),
+        PERCENTILES.len()
+    );
 }

@@ -79,7 +79,7 @@ fn three_named_requests_are_counted_exactly_per_name() {
         assert_eq!(n.response_time_ms.count, 1000, "{}", n.name);
         assert_eq!(n.service_time_ms.count, 1000, "{}", n.name);
         assert!(
-            n.response_time_ms.p50 >= n.service_time_ms.p50 * 0.99,
+            n.response_time_ms.at(0.5) >= n.service_time_ms.at(0.5) * 0.99,
             "{}",
             n.name
         );

@@ -364,8 +364,8 @@ impl Engine {
             let service = &run.scenarios[0].service_time_ms;
             spin_error.push(SpinError {
                 target_us: us as f64,
-                p50_error_us: service.p50 * 1e3 - us as f64,
-                p99_error_us: service.p99 * 1e3 - us as f64,
+                p50_error_us: service.at(0.5) * 1e3 - us as f64,
+                p99_error_us: service.at(0.99) * 1e3 - us as f64,
             });
         }
         Ok(spin_error)

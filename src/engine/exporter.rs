@@ -583,13 +583,8 @@ fn latencies(page: &mut String, scenarios: &[Live]) {
         let name = format!("openpace_{what}_latest_seconds");
         family(page, &name, "gauge", help, scenarios, |p, s, l| {
             let Some(x) = summary(l) else { return };
-            for (stat, v) in [
-                ("p50", x.p50),
-                ("p90", x.p90),
-                ("p99", x.p99),
-                ("p99.9", x.p99_9),
-                ("max", x.max),
-            ] {
+            let series = x.percentiles.series().map(|(p, v)| (p.label(), v));
+            for (stat, v) in series.chain([("max".to_string(), x.max)]) {
                 let _ = writeln!(
                     p,
                     "{name}{{{s},stat=\"{stat}\"}} {}",

@@ -362,8 +362,8 @@ pub(crate) fn figures(row: &IntervalStats) -> String {
     // The latencies last: where a narrow terminal cuts the line, it cuts the max first.
     text.push_str(&format!(
         " | p50 {} p99 {} max {}",
-        latency(r.p50),
-        latency(r.p99),
+        latency(r.at(0.5)),
+        latency(r.at(0.99)),
         latency(r.max)
     ));
     text

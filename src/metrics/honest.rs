@@ -34,8 +34,9 @@ use hdrhistogram::Histogram;
 
 use super::confidence;
 use super::encoding::decode;
+use super::percentile::ByPercentile;
 use super::result::{
-    Ci95, CiMethod, IntervalStats, LatencySummary, Needs, SUMMARY_QUANTILES, ScenarioResult,
+    Ci95, CiMethod, IntervalStats, LatencySummary, SUMMARY_QUANTILES, ScenarioResult,
 };
 
 /// The fewest batches a batch-means interval is made from.
@@ -348,22 +349,9 @@ pub fn apply_scenario_with(s: &mut ScenarioResult, lag: Option<f64>) {
 /// batches and needs, the method said in `method`.
 pub fn summary_intervals(evidence: &Evidence, unit: f64) -> Ci95 {
     let found = SUMMARY_QUANTILES.map(|q| evidence.interval(q, unit));
-    let [a, b, c, d, e, f] = found;
-    let each = |get: fn(&Honest) -> Option<u64>| Needs {
-        p50: get(&a),
-        p90: get(&b),
-        p95: get(&c),
-        p99: get(&d),
-        p99_9: get(&e),
-        p99_99: get(&f),
-    };
+    let each = |get: fn(&Honest) -> Option<u64>| ByPercentile(found.each_ref().map(get));
     Ci95 {
-        p50: a.interval,
-        p90: b.interval,
-        p95: c.interval,
-        p99: d.interval,
-        p99_9: e.interval,
-        p99_99: f.interval,
+        intervals: ByPercentile(found.each_ref().map(|h| h.interval)),
         needs: each(|h| h.needs),
         method: Some(CiMethod::DependenceAware),
         lag_factor: evidence.lag_factor,

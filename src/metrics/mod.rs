@@ -21,7 +21,7 @@ pub mod confidence;
 pub mod encoding;
 pub mod figures;
 pub mod honest;
-pub(crate) mod percentile;
+pub mod percentile;
 pub mod precision;
 pub mod repeated;
 pub mod resources;

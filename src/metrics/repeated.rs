@@ -19,9 +19,9 @@ use hdrhistogram::Histogram;
 
 use super::encoding::decode;
 use super::honest::{Metric, mean_and_half_width, mean_sd};
-use super::percentile::percent_text;
+use super::percentile::{ByPercentile, percent_text};
 use super::result::{
-    AcrossMetric, AcrossPercentile, Ci95, CiMethod, LatencySummary, Needs, Repeated, RepeatedRun,
+    AcrossMetric, AcrossPercentile, Ci95, CiMethod, LatencySummary, Repeated, RepeatedRun,
     SUMMARY_QUANTILES, ScenarioResult,
 };
 
@@ -172,34 +172,13 @@ fn summary_of(s: &mut ScenarioResult, metric: Metric) -> &mut LatencySummary {
 
 /// The summary intervals of the percentiles across `runs` runs.
 fn ci95_of(p: &[AcrossPercentile], runs: usize) -> Ci95 {
-    let at = |i: usize| p.get(i).and_then(|x| x.ci95);
-    let short = |i: usize| at(i).is_none().then_some(2);
-    let used = |i: usize| at(i).is_some().then_some(runs as u64);
+    let intervals = ByPercentile(std::array::from_fn(|i| p.get(i).and_then(|x| x.ci95)));
     Ci95 {
-        p50: at(0),
-        p90: at(1),
-        p95: at(2),
-        p99: at(3),
-        p99_9: at(4),
-        p99_99: at(5),
-        needs: Needs {
-            p50: short(0),
-            p90: short(1),
-            p95: short(2),
-            p99: short(3),
-            p99_9: short(4),
-            p99_99: short(5),
-        },
+        intervals,
+        needs: intervals.map(|ci| ci.is_none().then_some(2)),
         method: Some(CiMethod::AcrossRuns),
         lag_factor: None,
-        batches: Needs {
-            p50: used(0),
-            p90: used(1),
-            p95: used(2),
-            p99: used(3),
-            p99_9: used(4),
-            p99_99: used(5),
-        },
+        batches: intervals.map(|ci| ci.is_some().then_some(runs as u64)),
     }
 }
 

@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
+use super::percentile::{ByPercentile, COUNT, PERCENTILES};
 use super::precision::PrecisionOutcome;
 use super::validity::Validity;
 
@@ -187,18 +188,9 @@ pub struct LatencySummary {
     pub min: f64,
     /// Mean.
     pub avg: f64,
-    /// Median.
-    pub p50: f64,
-    /// 90th percentile.
-    pub p90: f64,
-    /// 95th percentile.
-    pub p95: f64,
-    /// 99th percentile.
-    pub p99: f64,
-    /// 99.9th percentile.
-    pub p99_9: f64,
-    /// 99.99th percentile.
-    pub p99_99: f64,
+    /// Each percentile of the table (`p50`, `p90`, ... in JSON).
+    #[serde(flatten)]
+    pub percentiles: ByPercentile<f64>,
     /// Largest value.
     pub max: f64,
     /// 95% confidence intervals of the percentiles (absent in reports from before them).
@@ -211,20 +203,11 @@ pub struct LatencySummary {
 /// with how many it needs in `needs`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Ci95 {
-    /// Of the median.
-    pub p50: Option<[f64; 2]>,
-    /// Of the 90th percentile.
-    pub p90: Option<[f64; 2]>,
-    /// Of the 95th percentile.
-    pub p95: Option<[f64; 2]>,
-    /// Of the 99th percentile.
-    pub p99: Option<[f64; 2]>,
-    /// Of the 99.9th percentile.
-    pub p99_9: Option<[f64; 2]>,
-    /// Of the 99.99th percentile.
-    pub p99_99: Option<[f64; 2]>,
+    /// Each percentile's interval (`p50`, `p90`, ... in JSON; `null` where there is none).
+    #[serde(flatten)]
+    pub intervals: ByPercentile<Option<[f64; 2]>>,
     /// The samples each percentile without an interval would need.
-    #[serde(default, skip_serializing_if = "Needs::is_empty")]
+    #[serde(default, skip_serializing_if = "Needs::is_absent")]
     pub needs: Needs,
     /// How the intervals were made; absent: order statistics alone, which assume independent
     /// samples (interval rows, and reports from before issue 26).
@@ -236,7 +219,7 @@ pub struct Ci95 {
     pub lag_factor: Option<f64>,
     /// The batches each percentile's batch-means part used, where it had one (same shape as
     /// `needs`).
-    #[serde(default, skip_serializing_if = "Needs::is_empty")]
+    #[serde(default, skip_serializing_if = "Needs::is_absent")]
     pub batches: Needs,
 }
 
@@ -254,61 +237,33 @@ pub enum CiMethod {
 }
 
 /// A count for each percentile: the samples needed for an interval where one lacks it, or
-/// the batches an interval was made from.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Needs {
-    /// For the median.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub p50: Option<u64>,
-    /// For the 90th percentile.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub p90: Option<u64>,
-    /// For the 95th percentile.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub p95: Option<u64>,
-    /// For the 99th percentile.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub p99: Option<u64>,
-    /// For the 99.9th percentile.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub p99_9: Option<u64>,
-    /// For the 99.99th percentile.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub p99_99: Option<u64>,
-}
+/// the batches an interval was made from (in JSON only the percentiles that have one).
+pub type Needs = ByPercentile<Option<u64>>;
 
-impl Needs {
-    fn is_empty(&self) -> bool {
-        *self == Needs::default()
+/// The percentiles a summary reports, as quantiles (the percentile table's).
+pub const SUMMARY_QUANTILES: [f64; COUNT] = {
+    let mut q = [0.0; COUNT];
+    let mut i = 0;
+    while i < COUNT {
+        q[i] = PERCENTILES[i].ppm as f64 / 1e6;
+        i += 1;
     }
-}
-
-/// The percentiles a summary reports, as quantiles.
-pub const SUMMARY_QUANTILES: [f64; 6] = [0.50, 0.90, 0.95, 0.99, 0.999, 0.9999];
+    q
+};
 
 impl Ci95 {
     /// The intervals of `h` (ns) in units of `unit_ns`.
     pub fn of(h: &Histogram<u64>, unit_ns: f64) -> Ci95 {
-        let need = |q: f64, ci: Option<[f64; 2]>| {
-            ci.is_none().then(|| super::confidence::samples_needed(q))
-        };
-        let [a, b, c, d, e, f] = super::confidence::intervals(h, &SUMMARY_QUANTILES, unit_ns);
-        let [qa, qb, qc, qd, qe, qf] = SUMMARY_QUANTILES;
+        let intervals = ByPercentile(super::confidence::intervals(h, &SUMMARY_QUANTILES, unit_ns));
+        let mut rows = intervals.iter();
+        let needs = Needs::from_fn(|p| {
+            let (_, ci) = rows.next().expect("one interval per row");
+            ci.is_none()
+                .then(|| super::confidence::samples_needed(p.q()))
+        });
         Ci95 {
-            p50: a,
-            p90: b,
-            p95: c,
-            p99: d,
-            p99_9: e,
-            p99_99: f,
-            needs: Needs {
-                p50: need(qa, a),
-                p90: need(qb, b),
-                p95: need(qc, c),
-                p99: need(qd, d),
-                p99_9: need(qe, e),
-                p99_99: need(qf, f),
-            },
+            intervals,
+            needs,
             method: None,
             lag_factor: None,
             batches: Needs::default(),
@@ -322,23 +277,23 @@ impl LatencySummary {
         if h.is_empty() {
             return LatencySummary::default();
         }
-        let mut q = h
-            .value_at_quantiles(SUMMARY_QUANTILES)
-            .map(|v| v as f64 / unit_ns);
-        let mut next = || q.next().unwrap_or_default();
+        // One pass over the counts for every percentile.
+        let mut values = h.value_at_quantiles(SUMMARY_QUANTILES);
         LatencySummary {
             count: h.len(),
             min: h.min() as f64 / unit_ns,
             avg: h.mean() / unit_ns,
-            p50: next(),
-            p90: next(),
-            p95: next(),
-            p99: next(),
-            p99_9: next(),
-            p99_99: next(),
+            percentiles: ByPercentile::from_fn(|_| {
+                values.next().unwrap_or_default() as f64 / unit_ns
+            }),
             max: h.max() as f64 / unit_ns,
             ci95: Some(Ci95::of(h, unit_ns)),
         }
+    }
+
+    /// The value of quantile `q` (a row of the percentile table).
+    pub fn at(&self, q: f64) -> f64 {
+        self.percentiles.at(q)
     }
 }
 

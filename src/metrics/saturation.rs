@@ -141,7 +141,7 @@ pub(crate) fn conclude(s: &mut ScenarioResult) {
     let flagged = s.suspect_intervals;
     // Calls intended near the end of the window finish after it; only a drain longer than
     // the slowest calls means requests piled up because the rate was not kept.
-    let piled_up = s.drain_s * 1e3 > 4.0 * s.service_time_ms.p99 + 1.0;
+    let piled_up = s.drain_s * 1e3 > 4.0 * s.service_time_ms.at(0.99) + 1.0;
     s.rate_shortfall_pct = if piled_up && s.sustained_rps < SHORTFALL_RATIO * s.scheduled_rps {
         100.0 * (1.0 - s.sustained_rps / s.scheduled_rps)
     } else {
@@ -253,7 +253,7 @@ fn queueing_note(s: &ScenarioResult) -> Option<String> {
         NoteKind::ClientQueueing.label(),
         100.0 * q.queued as f64 / completed,
         ms(q.queued_ns as f64 / q.queued as f64 / 1e6),
-        ms(s.response_time_ms.p50),
+        ms(s.response_time_ms.at(0.5)),
     ))
 }
 
@@ -577,7 +577,7 @@ mod tests {
         assert!(queueing_note(&s).is_none());
         s.requests.queued = 370;
         s.requests.queued_ns = 370 * 2_700_000_000;
-        s.response_time_ms.p50 = 2_700.0;
+        *s.response_time_ms.percentiles.at_mut(0.5) = 2_700.0;
         s.network.connections_limit = 1;
         let note = queueing_note(&s).unwrap();
         assert!(

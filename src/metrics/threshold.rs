@@ -263,15 +263,10 @@ impl Threshold {
             Some(Stat::Min) => l.min,
             Some(Stat::Avg) => l.avg,
             Some(Stat::Max) => l.max,
-            Some(Stat::Quantile(ppm)) => match ppm {
-                500_000 => l.p50,
-                900_000 => l.p90,
-                950_000 => l.p95,
-                990_000 => l.p99,
-                999_000 => l.p99_9,
-                999_900 => l.p99_99,
-                _ if l.count == 0 => 0.0,
-                _ => {
+            Some(Stat::Quantile(ppm)) => match l.percentiles.at_ppm(ppm) {
+                Some(v) => v,
+                None if l.count == 0 => 0.0,
+                None => {
                     let h = decode(encoded).ok().filter(|h| !h.is_empty())?;
                     let ns = h.value_at_quantile(f64::from(ppm) / 1e6) as f64;
                     return Some(ns / self.ns_per_unit());
@@ -824,7 +819,7 @@ mod tests {
             ..IntervalStats::default()
         };
         i.response_time_ms.count = 10;
-        i.response_time_ms.p95 = 12.0;
+        *i.response_time_ms.percentiles.at_mut(0.95) = 12.0;
         let r = t.evaluate_interval(&i).unwrap();
         assert!(!r.passed && r.value == 12.0);
         assert!(

@@ -9,7 +9,11 @@ use crate::metrics::{LatencySummary, RunResult};
 fn cyclictest_style(l: &LatencySummary) -> String {
     format!(
         "min {:>8.2}  p50 {:>8.2}  p99 {:>9.2}  p99.99 {:>9.2}  max {:>9.2}",
-        l.min, l.p50, l.p99, l.p99_99, l.max
+        l.min,
+        l.at(0.5),
+        l.at(0.99),
+        l.at(0.9999),
+        l.max
     )
 }
 
@@ -148,12 +152,14 @@ pub fn compare(run: &RunResult, c: &CalibrationReport) -> String {
         let _ = writeln!(
             w,
             "    dispatch delay p99 {:.2} µs; this host's calibrated floor {:.2} µs",
-            s.dispatch_delay_us.p99, floor.dispatch_delay_us.p99
+            s.dispatch_delay_us.at(0.99),
+            floor.dispatch_delay_us.at(0.99)
         );
         let _ = writeln!(
             w,
             "    timer lateness p99 {:.2} µs; floor {:.2} µs",
-            s.timer_lateness_us.p99, floor.timer_lateness_us.p99
+            s.timer_lateness_us.at(0.99),
+            floor.timer_lateness_us.at(0.99)
         );
         let _ = writeln!(
             w,

@@ -4,24 +4,51 @@
 
 use std::fmt::Write;
 
-use crate::metrics::RunResult;
+use crate::metrics::percentile::PERCENTILES;
+use crate::metrics::{LatencySummary, RunResult};
 
-/// The columns, in order.
-pub const HEADER: &str = "scenario,start_s,end_s,scheduled,sent,completed,ok,errors,timeouts,\
-expired,dropped,late,achieved_rps,response_p50_ms,response_p90_ms,response_p99_ms,response_p99_9_ms,\
-response_max_ms,service_p50_ms,service_p99_ms,dispatch_p50_us,dispatch_p99_us,queued,worker_busy_pct,\
-flags";
+/// The header line: the counts, the response time's percentiles of the time series (the
+/// percentile table's `series` rows) and its max, the service time's and dispatch delay's
+/// median and p99, then the queue, the workers' load and the flags.
+pub fn header() -> String {
+    let percentiles: String = PERCENTILES
+        .iter()
+        .filter(|p| p.series)
+        .map(|p| format!("response_{}_ms,", p.key))
+        .collect();
+    format!(
+        "scenario,start_s,end_s,scheduled,sent,completed,ok,errors,timeouts,expired,dropped,late,\
+         achieved_rps,{percentiles}response_max_ms,service_p50_ms,service_p99_ms,dispatch_p50_us,\
+         dispatch_p99_us,queued,worker_busy_pct,flags"
+    )
+}
+
+/// The latency columns of a row: response time (the series' percentiles, max), service time
+/// and dispatch delay (median, p99).
+fn latencies(out: &mut String, r: &LatencySummary, sv: &LatencySummary, d: &LatencySummary) {
+    for (_, v) in r.percentiles.series() {
+        let _ = write!(out, "{v:.4},");
+    }
+    let _ = write!(
+        out,
+        "{:.4},{:.4},{:.4},{:.3},{:.3},",
+        r.max,
+        sv.at(0.5),
+        sv.at(0.99),
+        d.at(0.5),
+        d.at(0.99)
+    );
+}
 
 /// The time series of every scenario.
 pub fn csv(result: &RunResult) -> String {
-    let mut out = String::from(HEADER);
+    let mut out = header();
     out.push('\n');
     for s in &result.scenarios {
         for i in &s.intervals {
-            let _ = writeln!(
+            let _ = write!(
                 out,
-                "{},{:.3},{:.3},{:.2},{},{},{},{},{},{},{},{},{:.3},{:.4},{:.4},{:.4},{:.4},{:.4},{:.4},\
-                 {:.4},{:.3},{:.3},{},{:.1},{}",
+                "{},{:.3},{:.3},{:.2},{},{},{},{},{},{},{},{},{:.3},",
                 quote(&s.name),
                 i.start_s,
                 i.end_s,
@@ -35,15 +62,16 @@ pub fn csv(result: &RunResult) -> String {
                 i.dropped,
                 i.late,
                 i.achieved_rps,
-                i.response_time_ms.p50,
-                i.response_time_ms.p90,
-                i.response_time_ms.p99,
-                i.response_time_ms.p99_9,
-                i.response_time_ms.max,
-                i.service_time_ms.p50,
-                i.service_time_ms.p99,
-                i.dispatch_delay_us.p50,
-                i.dispatch_delay_us.p99,
+            );
+            latencies(
+                &mut out,
+                &i.response_time_ms,
+                &i.service_time_ms,
+                &i.dispatch_delay_us,
+            );
+            let _ = writeln!(
+                out,
+                "{},{:.1},{}",
                 i.queued,
                 i.worker_busy_pct,
                 quote(&i.flags.join("; "))
@@ -53,15 +81,9 @@ pub fn csv(result: &RunResult) -> String {
     for s in &result.scenarios {
         for n in &s.by_name {
             let window = s.send_window_s.max(1e-9);
-            let (r, sv, d) = (
-                &n.response_time_ms,
-                &n.service_time_ms,
-                &n.dispatch_delay_us,
-            );
-            let _ = writeln!(
+            let _ = write!(
                 out,
-                "{},0.000,{:.3},,,{},{},{},{},,,,{:.3},{:.4},{:.4},{:.4},{:.4},{:.4},{:.4},{:.4},\
-                 {:.3},{:.3},,,",
+                "{},0.000,{:.3},,,{},{},{},{},,,,{:.3},",
                 quote(&format!("{}/{}", s.name, n.name)),
                 s.send_window_s,
                 n.completed,
@@ -69,16 +91,14 @@ pub fn csv(result: &RunResult) -> String {
                 n.errors,
                 n.timeouts,
                 n.completed as f64 / window,
-                r.p50,
-                r.p90,
-                r.p99,
-                r.p99_9,
-                r.max,
-                sv.p50,
-                sv.p99,
-                d.p50,
-                d.p99
             );
+            latencies(
+                &mut out,
+                &n.response_time_ms,
+                &n.service_time_ms,
+                &n.dispatch_delay_us,
+            );
+            out.push_str(",,\n");
         }
     }
     out
@@ -102,6 +122,6 @@ mod tests {
         assert_eq!(quote("plain"), "plain");
         assert_eq!(quote("a, b"), "\"a, b\"");
         assert_eq!(quote("say \"hi\""), "\"say \"\"hi\"\"\"");
-        assert_eq!(HEADER.split(',').count(), 25);
+        assert_eq!(header().split(',').count(), 25);
     }
 }

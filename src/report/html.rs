@@ -19,7 +19,8 @@ use std::fmt::Write;
 use super::junit::escape;
 use super::svg::{Chart, HLine, Series, Shade, ShadeKind, XAxis, render};
 use crate::metrics::encoding::decode;
-use crate::metrics::result::{Ci95, ThresholdResult};
+use crate::metrics::percentile::PERCENTILES;
+use crate::metrics::result::ThresholdResult;
 use crate::metrics::threshold::Threshold;
 use crate::metrics::{LatencySummary, RunResult, ScenarioResult};
 
@@ -130,45 +131,32 @@ fn summary_section(page: &mut String, s: &ScenarioResult) {
     for (name, value) in figure_rows(s) {
         let _ = write!(page, "<tr><td>{name}</td><td>{value}</td></tr>");
     }
-    page.push_str(
-        "</table><table><tr><th></th><th>avg</th><th>p50</th><th>p90</th><th>p95</th>\
-                   <th>p99</th><th>p99.9</th><th>max</th></tr>",
-    );
+    page.push_str("</table><table><tr><th></th><th>avg</th>");
+    for p in PERCENTILES {
+        let _ = write!(page, "<th>{}</th>", p.label());
+    }
+    page.push_str("<th>max</th></tr>");
     for (name, l) in [
         ("response time, ms (corrected)", &s.response_time_ms),
         ("service time, ms", &s.service_time_ms),
         ("dispatch delay, µs", &s.dispatch_delay_us),
     ] {
-        let Some(ci) = l.ci95 else {
+        let _ = write!(page, "<tr><td>{name}</td><td>{:.3}</td>", l.avg);
+        for (i, value) in l.percentiles.0.iter().enumerate() {
             // A report from before intervals: the figures alone, as it was.
-            let _ = write!(
-                page,
-                "<tr><td>{name}</td><td>{:.3}</td><td>{:.3}</td><td>{:.3}</td><td>{:.3}</td>\
-                 <td>{:.3}</td><td>{:.3}</td><td>{:.3}</td></tr>",
-                l.avg, l.p50, l.p90, l.p95, l.p99, l.p99_9, l.max
-            );
-            continue;
-        };
-        let cell = |value: f64, ci: Option<[f64; 2]>, needs: Option<u64>| match ci {
-            Some([lo, hi]) => format!("{value:.3}<br><small>[{lo:.3}, {hi:.3}]</small>"),
-            None => format!(
-                "n/a<br><small>needs &ge; {} samples</small>",
-                needs.unwrap_or(0)
-            ),
-        };
-        let n = ci.needs;
-        let _ = write!(
-            page,
-            "<tr><td>{name}</td><td>{:.3}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>\
-             <td>{}</td><td>{:.3}</td></tr>",
-            l.avg,
-            cell(l.p50, ci.p50, n.p50),
-            cell(l.p90, ci.p90, n.p90),
-            cell(l.p95, ci.p95, n.p95),
-            cell(l.p99, ci.p99, n.p99),
-            cell(l.p99_9, ci.p99_9, n.p99_9),
-            l.max
-        );
+            let cell = match l.ci95.map(|ci| (ci.intervals.0[i], ci.needs.0[i])) {
+                None => format!("{value:.3}"),
+                Some((Some([lo, hi]), _)) => {
+                    format!("{value:.3}<br><small>[{lo:.3}, {hi:.3}]</small>")
+                }
+                Some((None, needs)) => format!(
+                    "n/a<br><small>needs &ge; {} samples</small>",
+                    needs.unwrap_or(0)
+                ),
+            };
+            let _ = write!(page, "<td>{cell}</td>");
+        }
+        let _ = write!(page, "<td>{:.3}</td></tr>", l.max);
     }
     threshold_table(page, s);
     page.push_str("</table>");
@@ -205,7 +193,8 @@ fn by_name_table(page: &mut String, s: &ScenarioResult) {
          <th>dispatch µs p50 / p99 / max</th></tr>",
     );
     for n in &s.by_name {
-        let three = |l: &LatencySummary| format!("{:.3} / {:.3} / {:.3}", l.p50, l.p99, l.max);
+        let three =
+            |l: &LatencySummary| format!("{:.3} / {:.3} / {:.3}", l.at(0.5), l.at(0.99), l.max);
         let _ = write!(
             page,
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>\
@@ -425,35 +414,39 @@ fn over_time(
         .collect()
 }
 
-/// The p50, p90 and p99 of a latency over time with their 95% bands, and the max (dashed,
-/// underneath: at low rates it is the p99), in the summary's unit.
+/// The charted percentiles of a latency over time (the percentile table's rows with a
+/// colour) with their 95% bands, and the max (dashed, underneath: at low rates it is the
+/// p99), in the summary's unit.
 fn percentile_series(
     s: &ScenarioResult,
     pick: fn(&crate::metrics::IntervalStats) -> &LatencySummary,
 ) -> Vec<Series> {
-    type Ci = fn(&Ci95) -> Option<[f64; 2]>;
-    let line = |name: &str, color, f: fn(&LatencySummary) -> f64, ci: Option<Ci>| Series {
-        // Each interval's 95% band, where the interval has one.
-        band: ci.map_or_else(Vec::new, |ci| {
-            s.intervals
+    let mut lines: Vec<Series> = PERCENTILES
+        .iter()
+        .enumerate()
+        .filter_map(|(row, p)| Some((row, p, p.chart?)))
+        .map(|(row, p, color)| Series {
+            // Each interval's 95% band, where the interval has one.
+            band: s
+                .intervals
                 .iter()
                 .filter_map(|i| {
-                    let [lo, hi] = ci(&pick(i).ci95?)?;
+                    let [lo, hi] = pick(i).ci95?.intervals.0[row]?;
                     Some(((i.start_s + i.end_s) / 2.0, lo, hi))
                 })
-                .collect()
-        }),
-        ..Series::line(name, color, over_time(s, |i| f(pick(i))))
-    };
-    vec![
-        line("p50", "#1f77b4", |l| l.p50, Some(|c| c.p50)),
-        line("p90", "#2ca02c", |l| l.p90, Some(|c| c.p90)),
-        line("p99", "#d62728", |l| l.p99, Some(|c| c.p99)),
-        Series {
-            dashed: true,
-            ..line("max", "#7f7f7f", |l| l.max, None)
-        },
-    ]
+                .collect(),
+            ..Series::line(
+                p.label(),
+                color,
+                over_time(s, |i| pick(i).percentiles.0[row]),
+            )
+        })
+        .collect();
+    lines.push(Series {
+        dashed: true,
+        ..Series::line("max", "#7f7f7f", over_time(s, |i| pick(i).max))
+    });
+    lines
 }
 
 /// The chart of a scenario a threshold is drawn on, by its metric.

@@ -10,7 +10,8 @@ use std::fmt::Write;
 use crate::base::printable;
 use crate::base::units::plain_number;
 use crate::metrics::confidence::samples_needed;
-use crate::metrics::result::{CLOSED_LOOP_LABEL, CiMethod, Repeated, SUMMARY_QUANTILES};
+use crate::metrics::percentile::PERCENTILES;
+use crate::metrics::result::{CLOSED_LOOP_LABEL, CiMethod, Repeated};
 use crate::metrics::validity::Validity;
 use crate::metrics::{LatencySummary, RunResult, ScenarioResult};
 use crate::schedule::LoadPattern;
@@ -345,7 +346,12 @@ fn performance_lines(w: &mut String, s: &ScenarioResult) {
             "  TLS: {} handshakes ({} resumed), p50 {:.2} ms  p99 {:.2} ms  max {:.2} ms (warmup \
              included); {} measured requests opened their connection and hold its handshake in \
              their service time",
-            t.handshakes, t.resumed, h.p50, h.p99, h.max, t.requests_with_handshake
+            t.handshakes,
+            t.resumed,
+            h.at(0.5),
+            h.at(0.99),
+            h.max,
+            t.requests_with_handshake
         );
     }
 }
@@ -589,7 +595,15 @@ fn with_unit(value: f64, limit: f64, unit: &str) -> (String, String) {
 fn latency_lines(w: &mut String, l: &LatencySummary) {
     let _ = writeln!(w, "  Average: {:.2}", l.avg);
     let aware = dependence_aware(l);
-    for ((label, value, ci, needs), q) in percentiles(l).into_iter().zip(SUMMARY_QUANTILES) {
+    for Row {
+        label,
+        value,
+        ci,
+        needs,
+        q,
+        ..
+    } in percentiles(l)
+    {
         let shown = match (ci, needs) {
             (None, Some(n)) if aware && n > samples_needed(q) => longer_run(n),
             _ => with_interval(value, ci, needs, 2),
@@ -605,7 +619,7 @@ fn latency_lines(w: &mut String, l: &LatencySummary) {
             None => "no lag correlations (not kept)".to_string(),
         };
         let batches =
-            [c.batches.p50, c.batches.p99].map(|b| b.map_or("-".to_string(), |b| b.to_string()));
+            [0.5, 0.99].map(|q| c.batches.at(q).map_or("-".to_string(), |b| b.to_string()));
         let _ = writeln!(
             w,
             "  [95% intervals allow for dependence between requests: batch means ({} batches \
@@ -621,7 +635,7 @@ fn repeated_lines(w: &mut String, l: &LatencySummary, rep: &Repeated) {
     let runs = rep.runs.len();
     let _ = writeln!(w, "  Average: {:.2}", l.avg);
     if let Some(m) = rep.across.iter().find(|m| m.metric == "response_time") {
-        for (p, (label, ..)) in m.percentiles.iter().zip(percentiles(l)) {
+        for (p, Row { label, .. }) in m.percentiles.iter().zip(percentiles(l)) {
             let shown = match p.ci95 {
                 Some([lo, hi]) => format!(
                     "{:.2}, {runs} runs [{lo:.2}, {hi:.2}], CV {:.0}%",
@@ -644,17 +658,13 @@ fn repeated_lines(w: &mut String, l: &LatencySummary, rep: &Repeated) {
         runs.saturating_sub(1)
     );
     for (i, r) in rep.runs.iter().enumerate() {
-        let l = &r.response_time_ms;
         let _ = writeln!(
             w,
-            "  run {}: {} completed, {:.1} RPS, p50 {:.2}  p90 {:.2}  p99 {:.2}  p99.9 {:.2}{}",
+            "  run {}: {} completed, {:.1} RPS, {}{}",
             i + 1,
             r.requests.completed,
             r.achieved_rps,
-            l.p50,
-            l.p90,
-            l.p99,
-            l.p99_9,
+            series(&r.response_time_ms, 2),
             if r.interrupted { " (interrupted)" } else { "" }
         );
     }
@@ -671,22 +681,43 @@ fn longer_run(needs: u64) -> String {
     format!("n/a (needs a longer run: >= {needs} samples)")
 }
 
-/// A percentile as printed: its label, value, 95% interval and the samples it would need
-/// without one (interval and need are both `None` in a report from before intervals).
-type Percentile = (&'static str, f64, Option<[f64; 2]>, Option<u64>);
+/// A percentile as printed: its label (`P99.9`), value, 95% interval and the samples it
+/// would need without one (interval and need are both `None` in a report from before
+/// intervals), its quantile, and whether the time series shows it.
+struct Row {
+    label: String,
+    value: f64,
+    ci: Option<[f64; 2]>,
+    needs: Option<u64>,
+    q: f64,
+    series: bool,
+}
 
-/// Each percentile of `l`.
-fn percentiles(l: &LatencySummary) -> [Percentile; 6] {
+/// Each percentile of `l`, in the percentile table's order.
+fn percentiles(l: &LatencySummary) -> Vec<Row> {
     let c = l.ci95.unwrap_or_default();
-    let n = c.needs;
-    [
-        ("P50", l.p50, c.p50, n.p50),
-        ("P90", l.p90, c.p90, n.p90),
-        ("P95", l.p95, c.p95, n.p95),
-        ("P99", l.p99, c.p99, n.p99),
-        ("P99.9", l.p99_9, c.p99_9, n.p99_9),
-        ("P99.99", l.p99_99, c.p99_99, n.p99_99),
-    ]
+    PERCENTILES
+        .iter()
+        .enumerate()
+        .map(|(i, p)| Row {
+            label: p.label().to_uppercase(),
+            value: l.percentiles.0[i],
+            ci: c.intervals.0[i],
+            needs: c.needs.0[i],
+            q: p.q(),
+            series: p.series,
+        })
+        .collect()
+}
+
+/// The time series' percentiles of `l` on one line: `p50 0.12  p90 0.15  p99 0.31  p99.9 0.52`.
+fn series(l: &LatencySummary, decimals: usize) -> String {
+    let shown: Vec<String> = l
+        .percentiles
+        .series()
+        .map(|(p, v)| format!("{} {v:.decimals$}", p.label()))
+        .collect();
+    shown.join("  ")
 }
 
 /// `4.05 [3.98, 4.21]`; `n/a (needs >= 36887 samples)` when the samples are too few for an
@@ -707,11 +738,8 @@ fn too_few(needs: u64) -> String {
 
 fn one_line(l: &LatencySummary, decimals: usize) -> String {
     let line = format!(
-        "p50 {:.d$}  p90 {:.d$}  p99 {:.d$}  p99.9 {:.d$}  max {:.d$}  (avg {:.d$})",
-        l.p50,
-        l.p90,
-        l.p99,
-        l.p99_9,
+        "{}  max {:.d$}  (avg {:.d$})",
+        series(l, decimals),
         l.max,
         l.avg,
         d = decimals
@@ -719,22 +747,17 @@ fn one_line(l: &LatencySummary, decimals: usize) -> String {
     if l.ci95.is_none() {
         return line;
     }
+    let aware = dependence_aware(l);
     let intervals: Vec<String> = percentiles(l)
         .into_iter()
-        .filter(|(label, ..)| matches!(*label, "P50" | "P90" | "P99" | "P99.9"))
-        .map(|(label, _, ci, needs)| {
-            let q = match label {
-                "P50" => 0.5,
-                "P90" => 0.9,
-                "P99" => 0.99,
-                _ => 0.999,
-            };
-            let shown = match (ci, needs) {
+        .filter(|row| row.series)
+        .map(|row| {
+            let shown = match (row.ci, row.needs) {
                 (Some([lo, hi]), _) => format!("[{lo:.d$}, {hi:.d$}]", d = decimals),
-                (None, Some(n)) if dependence_aware(l) && n > samples_needed(q) => longer_run(n),
+                (None, Some(n)) if aware && n > samples_needed(row.q) => longer_run(n),
                 (None, n) => too_few(n.unwrap_or(0)),
             };
-            format!("{} {shown}", label.to_lowercase())
+            format!("{} {shown}", row.label.to_lowercase())
         })
         .collect();
     format!("{line}\n  95% intervals: {}", intervals.join("  "))
