@@ -53,6 +53,9 @@ pub mod targets;
 
 pub mod metrics;
 
+// Rendering results: a run's, a calibration's, a capacity search's, a comparison's.
+pub mod report;
+
 // What a run is asked to do.
 pub mod config;
 
@@ -69,9 +72,6 @@ pub mod cluster;
 
 // Runs repeated and interleaved, built on runs and on pooling them (cluster).
 pub mod ab;
-
-// Rendering saved results.
-pub mod report;
 
 /// The targets under their first name: `openpace::target` is [`targets`]. (The folder is
 /// `src/targets/` because many global gitignores hide every path named `target`.)

@@ -134,7 +134,7 @@ fn the_example_config_is_valid() {
     let out = openpace(&["example-config"]);
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
-    for field in openpace::config::FIELDS {
+    for field in openpace::config::FIELDS.iter() {
         assert!(
             text.contains(&format!("\"{}\":", field.name)),
             "{}",

@@ -138,7 +138,7 @@ fn the_field_tables_hold_every_field_once_and_mark_the_run_wide_ones() {
         rows.push((names, line.to_string()));
     }
     let documented: Vec<&String> = rows.iter().flat_map(|(names, _)| names).collect();
-    for field in openpace::config::FIELDS {
+    for field in openpace::config::FIELDS.iter() {
         let n = documented.iter().filter(|d| **d == field.name).count();
         assert_eq!(n, 1, "docs/config.md has {n} rows for `{}`", field.name);
         let row = &rows
@@ -205,7 +205,7 @@ fn field_flags_come_from_the_field_table() {
     let out = common::openpace(&["run", "--help"]);
     let help = String::from_utf8_lossy(&out.stdout);
     let mut flagged = 0;
-    for field in openpace::config::FIELDS {
+    for field in openpace::config::FIELDS.iter() {
         let Some(flag) = field.flag else { continue };
         flagged += 1;
         assert!(

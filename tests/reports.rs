@@ -315,11 +315,17 @@ fn every_output_shows_every_row_of_the_percentile_table() {
     for (p, value) in s.response_time_ms.percentiles.iter() {
         assert!(json.contains(&format!("\"{}\": ", p.key)), "{}", p.key);
         let label = p.label();
-        assert!(text.contains(&format!("{}: ", label.to_uppercase())), "{label}");
+        assert!(
+            text.contains(&format!("{}: ", label.to_uppercase())),
+            "{label}"
+        );
         assert!(html.contains(&format!("<th>{label}</th>")), "{label}");
         assert!(value > 0.0, "{label} read back as {value}");
         if p.series {
-            assert!(header.contains(&format!("response_{}_ms", p.key)), "{label}");
+            assert!(
+                header.contains(&format!("response_{}_ms", p.key)),
+                "{label}"
+            );
             assert!(text.contains(&format!("{label} ")), "{label}");
         }
     }

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use openpace::config::{FIELDS, Override};
+use openpace::config::{FIELDS, Override, ReportFormat};
 use openpace::report::{self, Destination};
 use openpace::{Error, capacity};
 
@@ -145,7 +145,7 @@ pub(super) fn capacity(args: &CapacityArgs) -> Result<u8, Error> {
 /// The fields whose flags `run` takes and capacity decides itself: each step's schedule
 /// (a constant rate, open model) and its one report (`--out`, `--format`). Its own `--warmup`,
 /// `--format` and `--out` replace run's (`cli::command`).
-pub(super) const DECIDED_BY_CAPACITY: [&str; 17] = [
+pub(super) const DECIDED_BY_CAPACITY: [&str; 12] = [
     "load_pattern",
     "duration_seconds",
     "target_rps",
@@ -157,25 +157,26 @@ pub(super) const DECIDED_BY_CAPACITY: [&str; 17] = [
     "stages",
     "model",
     "concurrency",
-    "html",
-    "hgrm",
-    "hlog",
-    "csv",
-    "junit",
     "repeat",
 ];
+
+/// Whether capacity decides `field` itself: a schedule field above, or a report format's own
+/// file (`html`, `hgrm`, ...: capacity writes one report).
+pub(super) fn decided_by_capacity(field: &str) -> bool {
+    DECIDED_BY_CAPACITY.contains(&field) || ReportFormat::of_field(field).is_some()
+}
 
 /// A usage error for a flag of `run` that capacity decides itself, saying what to use.
 fn refuse_schedule_flags(overrides: &[Override]) -> Result<(), Error> {
     let Some(o) = overrides
         .iter()
-        .find(|o| o.flag != "--set" && DECIDED_BY_CAPACITY.contains(&o.field.as_str()))
+        .find(|o| o.flag != "--set" && decided_by_capacity(&o.field))
     else {
         return Ok(());
     };
     let field = FIELDS.iter().find(|f| f.name == o.field);
     let instead = match field.map(|f| f.name) {
-        Some("html" | "hgrm" | "hlog" | "csv" | "junit") => {
+        Some(name) if ReportFormat::of_field(name).is_some() => {
             "not a capacity flag: capacity writes one report, --out FILE with --format json, text or csv"
         }
         Some("duration_seconds") => {

@@ -184,7 +184,7 @@ fn field_args(pick: impl Fn(&Field) -> bool) -> Vec<Arg> {
 /// The field flags given in `matches`, as overrides of their fields, in the table's order.
 fn field_overrides(matches: &ArgMatches) -> Vec<Override> {
     let mut overrides = Vec::new();
-    for field in FIELDS {
+    for field in FIELDS.iter() {
         let Some(flag) = field.flag else { continue };
         let Ok(Some(mut values)) = matches.try_get_raw(field.name) else {
             continue;
@@ -248,9 +248,10 @@ fn command() -> clap::Command {
             let own = ["warmup_seconds", "report_format", "output"];
             let c = c.args(field_args(|f| !own.contains(&f.name)));
             // Accepted, to be refused with a message saying what to use, but not offered.
-            capacity::DECIDED_BY_CAPACITY
+            FIELDS
                 .iter()
-                .fold(c, |c, name| c.mut_arg(*name, |a| a.hide(true)))
+                .filter(|f| f.flag.is_some() && capacity::decided_by_capacity(f.name))
+                .fold(c, |c, f| c.mut_arg(f.name, |a| a.hide(true)))
         })
 }
 

@@ -16,20 +16,22 @@
 //! the same way wherever it comes from: durations as seconds or `"20ms"`, numbers as JSON
 //! numbers or as text from the command line.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::LazyLock;
 
 use serde_json::Value;
 
 use super::{
-    MAX_BACKLOG, MAX_REPEAT, MAX_TIMEOUT_SECONDS, MIN_TIMEOUT_SECONDS, Model, ReportFormat, Stage,
-    WaitMode,
+    MAX_BACKLOG, MAX_REPEAT, MAX_TIMEOUT_SECONDS, MIN_TIMEOUT_SECONDS, Model, Stage, WaitMode,
 };
 use crate::base::host::machine_cores;
 use crate::base::units::MAX_SECONDS;
 use crate::error::{ConfigError, Origin};
 use crate::metrics::precision::Precision;
 use crate::metrics::threshold::Threshold;
+use crate::report::{FORMATS, Files, ReportFormat};
 use crate::schedule::{Arrival, LoadPattern, MAX_RPS};
 use crate::targets::TargetSpec;
 
@@ -42,6 +44,7 @@ pub(crate) struct Slots<'a> {
 type Setter = fn(&mut Slots<'_>, &Value, &Reader) -> Result<(), ConfigError>;
 
 /// One config field as the table declares it.
+#[derive(Clone)]
 pub struct Field {
     /// Name in config files.
     pub name: &'static str,
@@ -60,6 +63,9 @@ pub struct Field {
     pub run_wide: bool,
     /// Its flag on the command line (`openpace run`), if it has one.
     pub flag: Option<Flag>,
+    /// A struct field with no config key of its own (`also`: the report formats' fields set
+    /// it).
+    hidden: bool,
     set: Setter,
 }
 
@@ -110,11 +116,13 @@ macro_rules! config_fields {
     };
     (@split
         [$([$sn:ident ($st:ty) ($sd:expr) {
+            $(hidden: $shidden:tt,)?
             doc: $sdoc:literal, more: $smore:literal, default: $sjson:literal,
             example: $sex:literal, sketch: $ssk:literal, flag: $sflag:expr,
             read: |$sr:ident, $sv:ident| $sread:expr, check: $scheck:expr $(,)?
         }])*]
         [$([$rn:ident ($rt:ty) ($rd:expr) {
+            $(hidden: $rhidden:tt,)?
             doc: $rdoc:literal, more: $rmore:literal, default: $rjson:literal,
             example: $rex:literal, sketch: $rsk:literal, flag: $rflag:expr,
             read: |$rr:ident, $rv:ident| $rread:expr, check: $rcheck:expr $(,)?
@@ -169,7 +177,7 @@ macro_rules! config_fields {
 
             /// The first run-wide field, in the table's order, in which `other` differs from
             /// these settings: its name, then this value and `other`'s as messages show them.
-            pub fn difference(&self, other: &RunSettings) -> Option<(&'static str, String, String)> {
+            fn first_difference(&self, other: &RunSettings) -> Option<(&'static str, String, String)> {
                 $(if self.$rn != other.$rn {
                     return Some((
                         stringify!($rn),
@@ -183,12 +191,13 @@ macro_rules! config_fields {
     };
     // The table itself, in its order.
     (@table $($owner:ident $name:ident : $ty:ty = $default:expr => {
+        $(hidden: $hidden:tt,)?
         doc: $doc:literal, more: $more:literal, default: $json:literal,
         example: $example:literal, sketch: $sketch:literal, flag: $flag:expr,
         read: |$r:ident, $v:ident| $read:expr, check: $check:expr $(,)?
     })*) => {
-        /// Every field, in the order `example-config` prints them.
-        pub static FIELDS: &[Field] = &[$(Field {
+        /// Every field the table declares, in its order (with the hidden ones).
+        static TABLE: &[Field] = &[$(Field {
             name: stringify!($name),
             example: $example,
             default: $json,
@@ -196,6 +205,7 @@ macro_rules! config_fields {
             more: $more,
             sketch: $sketch,
             run_wide: config_fields!(@run_wide $owner),
+            hidden: config_fields!(@hidden $($hidden)?),
             flag: $flag,
             set: |slots, $v, $r| {
                 slots.$owner.$name = $read?;
@@ -203,6 +213,8 @@ macro_rules! config_fields {
             },
         }),*];
     };
+    (@hidden) => { false };
+    (@hidden true) => { true };
     (@run_wide scenario) => { false };
     (@run_wide run) => { true };
     ($($entries:tt)*) => {
@@ -682,54 +694,15 @@ config_fields! {
         read: |r, v| r.optional(v, Reader::integer),
         check: optional(running_pid),
     }
-    run html: Option<PathBuf> = None => {
-        doc: "also write the self-contained HTML report here",
-        more: " (see [Output formats](formats.md#output-formats))",
-        default: "null",
-        example: "null",
-        sketch: false,
-        flag: flag("html", "FILE"),
-        read: |r, v| r.optional(v, Reader::path),
-        check: any,
-    }
-    run hgrm: Option<PathBuf> = None => {
-        doc: "also write HdrHistogram percentile distributions here",
-        more: " (one file per scenario and metric, beside this path)",
-        default: "null",
-        example: "null",
-        sketch: false,
-        flag: flag("hgrm", "FILE"),
-        read: |r, v| r.optional(v, Reader::path),
-        check: any,
-    }
-    run hlog: Option<PathBuf> = None => {
-        doc: "also write the HdrHistogram interval log here",
+    run also: BTreeMap<ReportFormat, PathBuf> = BTreeMap::new() => {
+        hidden: true,
+        doc: "the reports also written, each by its format's own field (html, hgrm, ...)",
         more: "",
-        default: "null",
-        example: "null",
+        default: "{}",
+        example: "{}",
         sketch: false,
-        flag: flag("hlog", "FILE"),
-        read: |r, v| r.optional(v, Reader::path),
-        check: any,
-    }
-    run csv: Option<PathBuf> = None => {
-        doc: "also write the interval time series as CSV here",
-        more: "",
-        default: "null",
-        example: "null",
-        sketch: false,
-        flag: flag("csv", "FILE"),
-        read: |r, v| r.optional(v, Reader::path),
-        check: any,
-    }
-    run junit: Option<PathBuf> = None => {
-        doc: "also write a JUnit XML report (one test case per threshold) here",
-        more: "",
-        default: "null",
-        example: "null",
-        sketch: false,
-        flag: flag("junit", "FILE"),
-        read: |r, v| r.optional(v, Reader::path),
+        flag: NO_FLAG,
+        read: |r, v| r.fail(v, "no value: each report format has its own field"),
         check: any,
     }
     run output: Option<PathBuf> = None => {
@@ -743,6 +716,69 @@ config_fields! {
         flag: flag("out", "FILE"),
         read: |r, v| r.optional(v, Reader::path),
         check: any,
+    }
+}
+
+/// Every config field, in the order `example-config` prints them: the table's, with a field
+/// for each report format that can be written beside the main output (`html`, `hgrm`, ...,
+/// from the format table) before `output`.
+pub static FIELDS: LazyLock<Vec<Field>> = LazyLock::new(|| {
+    let (last, table) = TABLE.split_last().expect("the table has fields");
+    let mut fields: Vec<Field> = table.iter().filter(|f| !f.hidden).cloned().collect();
+    fields.extend(FORMATS.iter().filter_map(format_field));
+    fields.push(last.clone());
+    fields
+});
+
+/// The run-wide field that writes `format` beside the main output, if it has one.
+fn format_field(format: &crate::report::format::Format) -> Option<Field> {
+    let (name, doc) = format.also?;
+    Some(Field {
+        name,
+        example: "null",
+        default: "null",
+        doc,
+        more: match format.files {
+            Files::One => " (see [Output formats](formats.md#output-formats))",
+            Files::PerScenarioAndMetric => {
+                " (one file per scenario and metric, beside this path; see [Output \
+                 formats](formats.md#output-formats))"
+            }
+        },
+        sketch: false,
+        run_wide: true,
+        flag: flag(name, "FILE"),
+        hidden: false,
+        set: |slots, value, reader| {
+            let format = ReportFormat::of_field(reader.field).expect("a format's own field");
+            match reader.optional(value, Reader::path)? {
+                Some(path) => slots.run.also.insert(format, path),
+                None => slots.run.also.remove(&format),
+            };
+            Ok(())
+        },
+    })
+}
+
+impl RunSettings {
+    /// The first run-wide field, in the order of [`FIELDS`], in which `other` differs from
+    /// these settings: its name, then this value and `other`'s as messages show them.
+    pub fn difference(&self, other: &RunSettings) -> Option<(&'static str, String, String)> {
+        let found = self.first_difference(other)?;
+        if found.0 != "also" {
+            return Some(found);
+        }
+        let path = |s: &RunSettings, f: ReportFormat| format!("{:?}", s.also.get(&f));
+        FORMATS.iter().find_map(|f| {
+            let (name, _) = f.also?;
+            let (ours, theirs) = (path(self, f.format), path(other, f.format));
+            (ours != theirs).then_some((name, ours, theirs))
+        })
+    }
+
+    /// Where the report in `format` is also written, if anywhere.
+    pub fn also_file(&self, format: ReportFormat) -> Option<&PathBuf> {
+        self.also.get(&format)
     }
 }
 
@@ -1273,7 +1309,7 @@ mod tests {
         names.dedup();
         assert_eq!(names.len(), FIELDS.len());
         // Setting each field from its own example must work.
-        for field in FIELDS {
+        for field in FIELDS.iter() {
             let value: Value = serde_json::from_str(field.example).unwrap();
             let (mut scenario, mut run) = (ScenarioConfig::default(), RunSettings::default());
             let mut slots = Slots {
@@ -1289,7 +1325,7 @@ mod tests {
     /// config changes nothing.
     #[test]
     fn each_shown_default_is_the_default() {
-        for field in FIELDS {
+        for field in FIELDS.iter() {
             let value: Value = serde_json::from_str(field.default).unwrap();
             let (mut scenario, mut run) = (ScenarioConfig::default(), RunSettings::default());
             let mut slots = Slots {
@@ -1337,6 +1373,16 @@ mod tests {
             let found = RunSettings::default().difference(&run).map(|d| d.0);
             assert_eq!(found, Some(field.name), "{changed}");
         }
+    }
+
+    /// `report_format`'s line names the format table's formats, in its order.
+    #[test]
+    fn the_report_format_field_names_every_format() {
+        let field = FIELDS.iter().find(|f| f.name == "report_format").unwrap();
+        let names: Vec<&str> = FORMATS.iter().map(|f| f.name).collect();
+        let (rest, last) = names.split_at(names.len() - 1);
+        let listed = format!("{} or {}", rest.join(", "), last[0]);
+        assert!(field.doc.ends_with(&listed), "{}: {listed}", field.doc);
     }
 
     #[test]

@@ -34,51 +34,11 @@ use serde::{Deserialize, Serialize};
 pub use crate::base::host::machine_cores;
 pub use crate::base::units::{format_duration, parse_duration};
 pub use crate::base::{Model, WaitMode};
+pub use crate::report::ReportFormat;
 
 use crate::error::Origin;
 use crate::metrics::threshold::Threshold;
 use crate::schedule::{Arrival, LoadPattern, RateProfile};
-
-/// What the output file holds.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ReportFormat {
-    /// The JSON report (schema in docs/formats.md).
-    Json,
-    /// The summary block as printed.
-    Text,
-    /// HdrHistogram percentile distributions (one file per scenario and metric).
-    Hgrm,
-    /// An HdrHistogram interval log (V2 compressed).
-    Hlog,
-    /// The interval time series.
-    Csv,
-    /// A self-contained page with the verdict, the summary and charts.
-    Html,
-    /// JUnit XML, one test case per threshold.
-    Junit,
-}
-
-impl ReportFormat {
-    /// Every format with its name.
-    pub const ALL: [(&'static str, ReportFormat); 7] = [
-        ("json", ReportFormat::Json),
-        ("text", ReportFormat::Text),
-        ("hgrm", ReportFormat::Hgrm),
-        ("hlog", ReportFormat::Hlog),
-        ("csv", ReportFormat::Csv),
-        ("html", ReportFormat::Html),
-        ("junit", ReportFormat::Junit),
-    ];
-
-    /// The format's name.
-    pub fn name(self) -> &'static str {
-        ReportFormat::ALL
-            .iter()
-            .find(|(_, f)| *f == self)
-            .map_or("json", |(n, _)| n)
-    }
-}
 
 /// One stage of the `stages` pattern: move the rate linearly to `target_rps` over `duration`.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -326,20 +286,16 @@ impl RunConfig {
         self.run.report_format
     }
 
-    /// Every file the run will write: the field that names it, its path and its format.
+    /// Every file the run will write: the field that names it, its path and its format
+    /// (`output` first, then the other reports in the format table's order).
     pub fn outputs(&self) -> Vec<(&'static str, PathBuf, ReportFormat)> {
         let s = &self.run;
-        [
-            ("output", &s.output, s.report_format),
-            ("html", &s.html, ReportFormat::Html),
-            ("hgrm", &s.hgrm, ReportFormat::Hgrm),
-            ("hlog", &s.hlog, ReportFormat::Hlog),
-            ("csv", &s.csv, ReportFormat::Csv),
-            ("junit", &s.junit, ReportFormat::Junit),
-        ]
-        .into_iter()
-        .filter_map(|(field, path, format)| path.clone().map(|p| (field, p, format)))
-        .collect()
+        let main = s.output.clone().map(|p| ("output", p, s.report_format));
+        let also = crate::report::FORMATS.iter().filter_map(|f| {
+            let (field, _) = f.also?;
+            Some((field, s.also_file(f.format)?.clone(), f.format))
+        });
+        main.into_iter().chain(also).collect()
     }
 }
 

@@ -15,6 +15,8 @@
 // The lock-free recorder reads and writes its counts through raw atomics.
 #[allow(unsafe_code)]
 pub mod atomic_hist;
+pub mod calibration;
+pub mod capacity;
 pub(crate) mod collector;
 pub mod compare;
 pub mod confidence;

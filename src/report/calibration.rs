@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use crate::calibrate::{CalibrationReport, mode_name};
+use crate::metrics::calibration::{CalibrationReport, mode_name};
 use crate::metrics::{LatencySummary, RunResult};
 
 fn cyclictest_style(l: &LatencySummary) -> String {

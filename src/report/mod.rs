@@ -8,8 +8,10 @@
 //! checked before a run starts ([`check_outputs`]).
 
 pub mod calibration;
+pub mod capacity;
 pub mod compare;
 pub mod csv;
+pub mod format;
 pub mod hdr;
 pub mod html;
 pub mod junit;
@@ -19,11 +21,11 @@ pub mod text;
 
 use std::path::Path;
 
-use crate::config::ReportFormat;
 use crate::error::{ConfigError, Error};
 use crate::metrics::RunResult;
 
 pub use crate::base::units::with_suffix;
+pub use format::{FORMATS, Files, ReportFormat};
 pub use output::Destination;
 pub use text::summary;
 
@@ -71,7 +73,7 @@ pub fn parse_format(name: &str) -> Result<ReportFormat, ConfigError> {
                 &crate::error::Origin::Flag("--format".into()),
                 "format",
                 name,
-                "one of json, text, hgrm, hlog, csv, html, junit",
+                format!("one of {}", ReportFormat::names()),
             )
         })
 }
@@ -92,16 +94,7 @@ pub fn render_files(
     result: &RunResult,
     format: ReportFormat,
 ) -> Result<Vec<(String, String)>, String> {
-    let one = |text: String| Ok(vec![(String::new(), text)]);
-    match format {
-        ReportFormat::Json => one(to_json(result)),
-        ReportFormat::Text => one(summary(result)),
-        ReportFormat::Hgrm => hdr::hgrm_files(result),
-        ReportFormat::Hlog => one(hdr::hlog(result)?),
-        ReportFormat::Csv => one(csv::csv(result)),
-        ReportFormat::Html => one(html::html(result)?),
-        ReportFormat::Junit => one(junit::junit(result)),
-    }
+    (format.info().render)(result)
 }
 
 /// The destinations a report in `format` takes when it is sent to `dest`, for a run whose
@@ -112,7 +105,7 @@ pub fn files_of(
     format: ReportFormat,
     names: &[Vec<String>],
 ) -> Vec<Destination> {
-    if format != ReportFormat::Hgrm || output::is_stream(&dest.path) {
+    if format.info().files == Files::One || output::is_stream(&dest.path) {
         return vec![dest.clone()];
     }
     hdr::hgrm_suffixes(names)
