@@ -41,11 +41,13 @@
 // it (`tests/module_order.rs` checks this). `unsafe` is denied everywhere but in `base`
 // (system calls) and the atomic histogram.
 
-// Shared by all, owned by none; errors; the pure schedule; the reference workload.
+// Shared by all, owned by none; errors; the pure schedule; a sharded campaign's vocabulary;
+// the reference workload.
 #[allow(unsafe_code)]
 pub mod base;
 pub mod error;
 pub mod schedule;
+pub mod shard;
 pub mod workload;
 
 // What is called, and what is measured of it.

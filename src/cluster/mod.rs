@@ -15,8 +15,9 @@ pub mod merge;
 pub mod verify;
 
 pub use crate::base::clock::{ClockInfo, clock_info, unix_now};
-pub use crate::config::shard::{ClusterPlan, Colocated, DEFAULT_START_TOLERANCE_S, Shard};
-pub use crate::metrics::shard::{Launcher, ShardInfo};
+pub use crate::shard::{
+    ClusterPlan, Colocated, DEFAULT_START_TOLERANCE_S, Launcher, Shard, ShardInfo,
+};
 pub use merge::{MergeOptions, merge};
 
 /// Parses `--start-at`: Unix seconds with a fraction (`1795784400.5`), `now+DURATION`

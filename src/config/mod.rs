@@ -6,7 +6,7 @@
 //! time. `ScenarioConfig` is the design sketch's `LoadTestConfig` (the name remains, as an
 //! alias): every field of the sketch under the same name and with the same default, and what
 //! openpace adds (target, warmup, arrival process, seed, cores, model). The shard plan of a
-//! campaign is [`shard`].
+//! campaign is [`crate::shard`]'s.
 //!
 //! Every field is declared once, in the field table (`fields.rs`): the two structs, their
 //! defaults, how a value is read from JSON or a flag, each field's own range check, whether
@@ -19,7 +19,6 @@
 
 mod fields;
 mod load;
-pub mod shard;
 mod validate;
 
 pub use fields::{

@@ -10,7 +10,8 @@ use super::{
     RunSettings, ScenarioConfig,
 };
 use crate::error::{ConfigError, Origin};
-use crate::schedule::LoadPattern;
+use crate::schedule::{Arrival, LoadPattern};
+use crate::shard::ClusterPlan;
 
 impl ScenarioConfig {
     /// Checks every field of this scenario; `origin` says where the values came from.
@@ -331,5 +332,28 @@ impl RunConfig {
 
     fn origins_iter(&self) -> impl Iterator<Item = Origin> + '_ {
         (0..self.scenarios.len()).map(|i| self.origins.get(i).cloned().unwrap_or(Origin::Code))
+    }
+
+    /// Checks that this run can be sharded as `plan` says: Poisson arrivals need a fixed
+    /// seed, or every shard would draw its own schedule and their union would be none.
+    pub fn check_sharding(&self, plan: &ClusterPlan) -> Result<(), ConfigError> {
+        let Some(shard) = plan.shard.filter(|s| s.count > 1) else {
+            return Ok(());
+        };
+        for (config, origin) in self.scenarios.iter().zip(&self.origins) {
+            if config.arrival == Arrival::Poisson && config.seed.is_none() {
+                return Err(ConfigError::invalid(
+                    origin,
+                    "seed",
+                    "null",
+                    format!(
+                        "a fixed seed: with Poisson arrivals and {} shards every shard must draw \
+                         the same schedule",
+                        shard.count
+                    ),
+                ));
+            }
+        }
+        Ok(())
     }
 }

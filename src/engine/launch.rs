@@ -30,10 +30,10 @@ use crate::error::Error;
 use crate::metrics::RunResult;
 use crate::metrics::sample::{SampleSpec, TARGET as SAMPLE_TARGET};
 use crate::metrics::saturation;
-use crate::metrics::shard::ShardInfo;
 use crate::metrics::stats::{IntervalCursor, TimerStats, WorkerStats};
 use crate::monitor::{MonitorConfig, ResourceMonitor};
 use crate::schedule::{RateProfile, Schedule};
+use crate::shard::ShardInfo;
 use crate::targets::net::probe::Probe;
 use crate::targets::net::template::Vars;
 use crate::targets::net::{Pool, PoolConfig, resolve};
@@ -99,7 +99,7 @@ impl LoadTestRunner {
     /// Checks the shard plan, confines a co-located shard to its cores, plans the cores and
     /// checks that every built-in target can be reached.
     pub(super) fn plan(&self) -> Result<(Option<Confined>, CorePlan), Error> {
-        self.cluster.check(&self.run)?;
+        self.run.check_sharding(&self.cluster)?;
         let (confined, placement) = self.confine_colocated();
         let mut plan = pin::plan(&self.run, allowed_cores(), pin::can_pin)?;
         plan.warnings.extend(placement);

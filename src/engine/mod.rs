@@ -32,10 +32,10 @@ pub use crate::base::clock;
 use crate::base::WaitMode;
 use crate::base::clock::RunClock;
 use crate::base::host::allowed_cores;
-use crate::config::shard::ClusterPlan;
 use crate::config::{LoadTestConfig, RunConfig};
 use crate::error::Error;
 use crate::metrics::RunResult;
+use crate::shard::ClusterPlan;
 use crate::targets::TargetFactory;
 use stop::{RunStop, StopHandle};
 

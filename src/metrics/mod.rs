@@ -30,7 +30,6 @@ pub mod resources;
 pub mod result;
 pub mod sample;
 pub mod saturation;
-pub mod shard;
 pub(crate) mod spill;
 pub mod stats;
 pub mod threshold;

@@ -15,10 +15,10 @@ use super::precision::PrecisionOutcome;
 use super::validity::Validity;
 
 use super::resources::ResourceReport;
-use super::shard::ShardInfo;
 use crate::base::clock::ClockInfo;
 use crate::base::{Model, WaitMode};
 use crate::schedule::{Arrival, LoadPattern};
+use crate::shard::ShardInfo;
 
 /// Version of the JSON report's layout; bumped when a field changes meaning or goes away.
 pub const SCHEMA_VERSION: u32 = 1;

@@ -1,14 +1,77 @@
-//! How a run takes part in a sharded campaign ([`ClusterPlan`]): its shard `I` of `N` from
-//! `--shard` or the launcher's environment, its place among shards on the same host, and the
-//! common start instant. The engine reads the plan; `crate::cluster` explains the campaign.
+//! The vocabulary of a sharded campaign, in one place: who a run is in it ([`Shard`]: shard
+//! `I` of `N`, from `--shard` or the launcher's environment, [`Launcher`]), how it takes part
+//! ([`ClusterPlan`]: its shard, its place among shards on the same host ([`Colocated`]), the
+//! common start instant), and what its result says of it ([`ShardInfo`]). The engine reads
+//! the plan, a result carries the info, `cluster` merges and verifies the campaign; the rule
+//! that a sharded config needs a fixed Poisson seed is the config's
+//! (`RunConfig::check_sharding`).
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ConfigError, Origin};
-use crate::metrics::shard::Launcher;
-use crate::schedule::Arrival;
 
-use super::RunConfig;
+/// Who told a shard its identity.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Launcher {
+    /// `--shard I/N` on the command line (or the library).
+    Flag,
+    /// Slurm: `SLURM_PROCID`, `SLURM_NTASKS`.
+    Slurm,
+    /// Open MPI: `OMPI_COMM_WORLD_RANK`, `OMPI_COMM_WORLD_SIZE`.
+    OpenMpi,
+    /// A PMI launcher (MPICH, Intel MPI): `PMI_RANK`, `PMI_SIZE`.
+    Pmi,
+    /// A Kubernetes Indexed Job: `JOB_COMPLETION_INDEX`, with the count from `--shards` or
+    /// `OPENPACE_SHARDS`.
+    Kubernetes,
+}
+
+impl Launcher {
+    /// The name reports print.
+    pub fn name(self) -> &'static str {
+        match self {
+            Launcher::Flag => "--shard",
+            Launcher::Slurm => "Slurm",
+            Launcher::OpenMpi => "Open MPI",
+            Launcher::Pmi => "PMI",
+            Launcher::Kubernetes => "Kubernetes Indexed Job",
+        }
+    }
+
+    /// The environment variables that give index and count, in the order they are tried.
+    pub(crate) const ENV: [(Launcher, &'static str, &'static str); 4] = [
+        (Launcher::Slurm, "SLURM_PROCID", "SLURM_NTASKS"),
+        (
+            Launcher::OpenMpi,
+            "OMPI_COMM_WORLD_RANK",
+            "OMPI_COMM_WORLD_SIZE",
+        ),
+        (Launcher::Pmi, "PMI_RANK", "PMI_SIZE"),
+        (
+            Launcher::Kubernetes,
+            "JOB_COMPLETION_INDEX",
+            "OPENPACE_SHARDS",
+        ),
+    ];
+}
+
+/// What a shard's report says about its identity and start.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ShardInfo {
+    /// This shard, from 0.
+    pub index: u32,
+    /// How many shards there are.
+    pub count: u32,
+    /// Where the identity came from.
+    pub launcher: Launcher,
+    /// The host it ran on.
+    pub host: String,
+    /// The common start instant asked for (Unix seconds), if any.
+    pub start_at_unix_s: Option<f64>,
+    /// How far after `start_at` this shard's clock origin fell, in ms (0 without one).
+    pub start_offset_ms: f64,
+}
 
 /// One shard's identity: it sends request `k` of the schedule when `k % count == index`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -230,28 +293,3 @@ impl Default for ClusterPlan {
 
 /// Default of `--start-tolerance`.
 pub const DEFAULT_START_TOLERANCE_S: f64 = 0.25;
-
-impl ClusterPlan {
-    /// Checks that `run` can be sharded: Poisson arrivals need a fixed seed, or every shard
-    /// would draw its own schedule and their union would be none.
-    pub fn check(&self, run: &RunConfig) -> Result<(), ConfigError> {
-        let Some(shard) = self.shard.filter(|s| s.count > 1) else {
-            return Ok(());
-        };
-        for (config, origin) in run.scenarios.iter().zip(&run.origins) {
-            if config.arrival == Arrival::Poisson && config.seed.is_none() {
-                return Err(ConfigError::invalid(
-                    origin,
-                    "seed",
-                    "null",
-                    format!(
-                        "a fixed seed: with Poisson arrivals and {} shards every shard must draw \
-                         the same schedule",
-                        shard.count
-                    ),
-                ));
-            }
-        }
-        Ok(())
-    }
-}
