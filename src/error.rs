@@ -5,6 +5,13 @@
 //! anything was measured (during the check that the target is there, say) is
 //! [`Error::Interrupted`] (exit 130, or 129 after a hang-up). The binary maps them to exit
 //! codes in one place ([`Error::exit_code`]).
+//!
+//! Errors are typed where a caller decides on their kind: the exit code (these three), a
+//! refused shard report (`cluster::verify::Problem`), a probe stopped by a signal or failed
+//! (`targets::net::probe::Probe`), a request's failure (`ErrorKind`, which the worker retries
+//! on and the report counts). A `RunError` stays an action and a reason, and the many
+//! `Result<_, String>` of the parsers stay text: no caller branches on them, each only says
+//! them (inside a `ConfigError` that names the field, or a `RunError`).
 
 use std::fmt;
 

@@ -117,6 +117,14 @@ fn untrusted_and_wrong_name_certificates_stop_the_run_with_the_reason() {
     assert_eq!(code, Some(3), "{err}");
     assert!(err.contains("Expired") && err.contains("clock"), "{err}");
 
+    let ca_as_server = format!("https://{}/", tls.ca_as_server_addr);
+    let (code, err, _) = run(
+        dir.path(),
+        &[&["--target", &ca_as_server, "--cacert", &ca][..], &short].concat(),
+    );
+    assert_eq!(code, Some(3), "{err}");
+    assert!(err.contains("is a CA certificate"), "{err}");
+
     for url in [&good, &wrong, &expired] {
         let (code, err, s) = run(
             dir.path(),
@@ -150,6 +158,12 @@ fn certificate_faults_are_errors_of_their_own_kinds() {
     assert_eq!(call(wrong).error.map(|k| k.name()), Some("tls_wrong_host"));
     let expired = object(&tls.expired_addr);
     assert_eq!(call(expired).error.map(|k| k.name()), Some("tls_expired"));
+    // Issue 27: known by the verifier's error type, not by the words of its message.
+    let ca_as_server = object(&tls.ca_as_server_addr);
+    assert_eq!(
+        call(ca_as_server).error.map(|k| k.name()),
+        Some("tls_ca_as_server")
+    );
     let result = call(object(&tls.addr));
     assert!(result.is_ok(), "{result:?}");
     assert!(

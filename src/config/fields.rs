@@ -1,4 +1,4 @@
-//! The one table of config fields: each field is declared once, in [`config_fields!`]'s table
+//! The one table of config fields: each field is declared once, in `config_fields!`'s table
 //! below, and everything else about it is made from that declaration.
 //!
 //! A declaration names the field's owner (`scenario`: each scenario has its own value, in
@@ -130,6 +130,8 @@ macro_rules! config_fields {
     ) => {
         /// One load test scenario: the design sketch's `LoadTestConfig` (same field names,
         /// same defaults) without the fields a run shares, which are [`RunSettings`].
+        // A field's doc is its `--help` line, whose brackets (`METRIC [STAT]`) are not links.
+        #[allow(rustdoc::broken_intra_doc_links)]
         #[derive(Clone, Debug, PartialEq)]
         pub struct ScenarioConfig {
             $(#[doc = $sdoc] pub $sn: $st,)*
@@ -139,6 +141,7 @@ macro_rules! config_fields {
         /// report and its files, one notify command, one monitored process. In a config file
         /// these fields sit at the top level (a scenario may repeat them only with the same
         /// value).
+        #[allow(rustdoc::broken_intra_doc_links)]
         #[derive(Clone, Debug, PartialEq)]
         pub struct RunSettings {
             $(#[doc = $rdoc] pub $rn: $rt,)*

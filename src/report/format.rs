@@ -1,4 +1,4 @@
-//! The one table of report formats: each format is declared once, in [`report_formats!`]'s
+//! The one table of report formats: each format is declared once, in `report_formats!`'s
 //! table below, with its name, file extension, renderer, whether it makes one file or one per
 //! scenario and metric, whether it is text, and the run-wide config field (and flag) that
 //! writes it beside the main output. The [`ReportFormat`] enum, the config's `report_format`

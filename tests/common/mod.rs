@@ -235,6 +235,8 @@ pub struct NginxTls {
     pub wrong_name_addr: String,
     /// A listener whose certificate (signed by `ca`, for 127.0.0.1) expired yesterday.
     pub expired_addr: String,
+    /// A listener that serves the CA's own certificate, as `openssl req -x509` makes one.
+    pub ca_as_server_addr: String,
     /// The test CA's certificate (PEM): `--cacert` for both listeners.
     pub ca: std::path::PathBuf,
 }
@@ -355,8 +357,13 @@ impl Nginx {
                 let _ = std::fs::remove_dir_all(&dir);
                 return missing("openssl (the test certificates could not be made)");
             }
-            let (good, wrong, expired) = (free_port(), free_port(), free_port());
-            for (p, name) in [(good, "good"), (wrong, "wrong"), (expired, "expired")] {
+            let (good, wrong, expired, ca) = (free_port(), free_port(), free_port(), free_port());
+            for (p, name) in [
+                (good, "good"),
+                (wrong, "wrong"),
+                (expired, "expired"),
+                (ca, "ca"),
+            ] {
                 servers.push_str(&format!(
                     "server {{ listen 127.0.0.1:{p} ssl; ssl_certificate {d}/{name}.pem; \
                      ssl_certificate_key {d}/{name}.key; location / {{ return 200 \"ok\\n\"; }} }}\n"
@@ -366,6 +373,7 @@ impl Nginx {
                 addr: format!("127.0.0.1:{good}"),
                 wrong_name_addr: format!("127.0.0.1:{wrong}"),
                 expired_addr: format!("127.0.0.1:{expired}"),
+                ca_as_server_addr: format!("127.0.0.1:{ca}"),
                 ca: dir.join("ca.pem"),
             });
         }

@@ -34,6 +34,9 @@ pub mod kinds {
     pub const WRONG_HOST: ErrorKind = ErrorKind::new("tls_wrong_host");
     /// The certificate has expired or is not valid yet.
     pub const EXPIRED: ErrorKind = ErrorKind::new("tls_expired");
+    /// The server sent a CA certificate as its own (what `openssl req -x509` makes by
+    /// default).
+    pub const CA_AS_SERVER: ErrorKind = ErrorKind::new("tls_ca_as_server");
     /// Another fault of the certificate (bad signature, bad encoding, revoked, ...).
     pub const BAD_CERTIFICATE: ErrorKind = ErrorKind::new("tls_bad_certificate");
     /// The server sent a fatal alert (no cipher in common, no protocol in common, ...).
@@ -212,6 +215,14 @@ pub fn error_kind(e: &rustls::Error) -> ErrorKind {
             | CertificateError::ExpiredContext { .. }
             | CertificateError::NotValidYet
             | CertificateError::NotValidYetContext { .. } => kinds::EXPIRED,
+            CertificateError::Other(other)
+                if matches!(
+                    other.0.downcast_ref::<webpki::Error>(),
+                    Some(webpki::Error::CaUsedAsEndEntity)
+                ) =>
+            {
+                kinds::CA_AS_SERVER
+            }
             _ => kinds::BAD_CERTIFICATE,
         },
         rustls::Error::AlertReceived(_) => kinds::ALERT,
@@ -311,7 +322,7 @@ pub(crate) fn describe(
             " (it chains to no root this machine trusts: give the CA's certificate with \
              --cacert FILE, or --insecure to skip the check)"
         }
-        Some(_) if e.to_string().contains("CaUsedAsEndEntity") => {
+        Some(k) if k == kinds::CA_AS_SERVER => {
             " (the server's certificate is a CA certificate, as `openssl req -x509` makes by \
              default: sign a server certificate with it and give it with --cacert, or \
              --insecure)"
@@ -348,6 +359,20 @@ mod tests {
         assert_eq!(error_kind(&cert(CertificateError::Expired)), kinds::EXPIRED);
         assert_eq!(
             error_kind(&cert(CertificateError::BadSignature)),
+            kinds::BAD_CERTIFICATE
+        );
+        // Issue 27: told apart by the verifier's error type, not by the words of its message.
+        let other = |e: webpki::Error| {
+            cert(CertificateError::Other(rustls::OtherError(
+                std::sync::Arc::new(e),
+            )))
+        };
+        assert_eq!(
+            error_kind(&other(webpki::Error::CaUsedAsEndEntity)),
+            kinds::CA_AS_SERVER
+        );
+        assert_eq!(
+            error_kind(&other(webpki::Error::EndEntityUsedAsCa)),
             kinds::BAD_CERTIFICATE
         );
         let io = io_error(cert(CertificateError::UnknownIssuer));

@@ -156,7 +156,7 @@ impl HttpSpec {
         Ok(())
     }
 
-    /// Makes the spec send a request set's lines (see [`set`](super::set)), each already read
+    /// Makes the spec send a request set's lines (see [`set`](crate::targets::net::set)), each already read
     /// into a spec of its own with its line number (`spec::from_object` reads them): rendered
     /// once or, with expressions, per request, and checked.
     pub fn with_requests(
