@@ -381,7 +381,7 @@ config_fields! {
         check: interval,
     }
     run report_format: ReportFormat = ReportFormat::Json => {
-        doc: "what the output file holds: json, text, hgrm, hlog, csv, html or junit",
+        doc: "what the output file holds",
         more: " (`text` is the summary)",
         default: "\"json\"",
         example: "\"json\"",
@@ -728,6 +728,13 @@ config_fields! {
 pub static FIELDS: LazyLock<Vec<Field>> = LazyLock::new(|| {
     let (last, table) = TABLE.split_last().expect("the table has fields");
     let mut fields: Vec<Field> = table.iter().filter(|f| !f.hidden).cloned().collect();
+    // The format field's line names the formats of the format table, once per process.
+    for field in fields.iter_mut().filter(|f| f.name == "report_format") {
+        let names: Vec<&str> = FORMATS.iter().map(|f| f.name).collect();
+        let (last, rest) = names.split_last().expect("the format table has formats");
+        let line = format!("{}: {} or {last}", field.doc, rest.join(", "));
+        field.doc = Box::leak(line.into_boxed_str());
+    }
     fields.extend(FORMATS.iter().filter_map(format_field));
     fields.push(last.clone());
     fields
@@ -1378,7 +1385,8 @@ mod tests {
         }
     }
 
-    /// `report_format`'s line names the format table's formats, in its order.
+    /// `report_format`'s line names the format table's formats, in its order (it is made
+    /// from the table).
     #[test]
     fn the_report_format_field_names_every_format() {
         let field = FIELDS.iter().find(|f| f.name == "report_format").unwrap();
