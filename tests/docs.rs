@@ -190,8 +190,12 @@ fn the_cli_reference_names_every_flag() {
             if flag == "--help" || flag == "--" {
                 continue;
             }
+            // A field's flag is in docs/config.md's field tables, which the field table makes.
+            let of_a_field = openpace::config::FIELDS
+                .iter()
+                .any(|f| f.flag.is_some_and(|g| format!("--{}", g.long) == flag));
             assert!(
-                cli.contains(&flag),
+                of_a_field || cli.contains(&flag),
                 "docs/cli.md does not mention `{flag}` of `openpace {command}`"
             );
         }

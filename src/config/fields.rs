@@ -945,13 +945,28 @@ fn running_pid(pid: &u32) -> Verdict {
         .ok_or_else(|| (pid.to_string(), "the pid of a running process".to_string()))
 }
 
-/// The field tables of `docs/config.md`: the design sketch's fields, then what openpace adds,
-/// then which fields the run shares. A golden test holds the docs to this text.
+/// The field tables of `docs/config.md`: the design sketch's fields, then what openpace adds
+/// (each with its default, its flag and what it means), then which fields the run shares. A
+/// golden test holds the docs to this text.
 pub fn field_reference() -> String {
     let row = |f: &Field| {
         let run_wide = if f.run_wide { " (run-wide)" } else { "" };
         let meaning = format!("{}{}{run_wide}", f.doc, f.more).replace('|', "\\|");
-        format!("| `{}` | `{}` | {meaning} |\n", f.name, f.default)
+        let flag = match f.flag {
+            Some(Flag {
+                long, value: "", ..
+            }) => format!("`--{long}`"),
+            Some(Flag {
+                long,
+                value,
+                repeated,
+            }) => {
+                let again = if repeated { " (repeatable)" } else { "" };
+                format!("`--{long} {value}`{again}")
+            }
+            None => String::new(),
+        };
+        format!("| `{}` | `{}` | {flag} | {meaning} |\n", f.name, f.default)
     };
     let table = |sketch: bool| {
         let rows: String = FIELDS
@@ -959,7 +974,7 @@ pub fn field_reference() -> String {
             .filter(|f| f.sketch == sketch)
             .map(row)
             .collect();
-        format!("| field | default | meaning |\n| --- | --- | --- |\n{rows}")
+        format!("| field | default | flag | meaning |\n| --- | --- | --- | --- |\n{rows}")
     };
     let run_wide: Vec<String> = FIELDS
         .iter()
@@ -1353,19 +1368,20 @@ mod tests {
     #[test]
     fn every_run_wide_field_is_compared() {
         for field in FIELDS.iter().filter(|f| f.run_wide) {
-            let value: Value = serde_json::from_str(field.example).unwrap();
-            let changed = match value {
-                Value::Null => Value::from("other.json"),
-                other if other == serde_json::from_str::<Value>(field.default).unwrap() => {
-                    Value::from(match field.name {
-                        "strict" => "true",
-                        "repeat" => "2",
-                        "report_format" => "csv",
-                        "wait" => "spin",
-                        _ => "0",
-                    })
-                }
-                other => other,
+            let example: Value = serde_json::from_str(field.example).unwrap();
+            let default: Value = serde_json::from_str(field.default).unwrap();
+            // A value other than the default: the example when it differs, else one made
+            // from the default's type.
+            let changed = match (example, default) {
+                (example, default) if example != default && !example.is_null() => example,
+                (_, Value::Bool(b)) => Value::Bool(!b),
+                (_, Value::Number(n)) => Value::from(n.as_f64().unwrap_or(0.0) as u64 + 1),
+                (_, Value::String(_)) => Value::from(match field.name {
+                    "report_format" => "csv",
+                    "wait" => "spin",
+                    _ => "other",
+                }),
+                _ => Value::from("other.json"),
             };
             let changed = match field.name {
                 "metrics_listen" => Value::from("127.0.0.1:9464"),
