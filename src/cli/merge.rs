@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 use openpace::report::{self, Destination};
-use openpace::{Error, cluster};
+use openpace::{Error, ReportFormat, cluster};
 
 use super::{Console, InputLimit, finish};
 
@@ -18,8 +18,8 @@ pub(super) struct MergeArgs {
     /// Where the merged report goes.
     #[arg(long, value_name = "FILE")]
     out: PathBuf,
-    /// Format of --out: json, text, hgrm, hlog, csv, html or junit.
-    #[arg(long, value_name = "FORMAT", default_value = "json")]
+    #[arg(long, value_name = "FORMAT", default_value = "json",
+          help = format!("Format of --out: {}", ReportFormat::names_or()))]
     format: String,
     /// Merge even with shards missing, and mark the result partial.
     #[arg(long)]

@@ -61,8 +61,10 @@ enum Command {
     /// Find the highest constant rate at which the target still meets its thresholds, by
     /// short steps and bisection.
     Capacity(Box<capacity::CapacityArgs>),
-    /// Render a saved JSON result again in any format (json, text, hgrm, hlog, csv, html,
-    /// junit), to a file or to standard output.
+    #[command(about = format!(
+        "Render a saved JSON result again in any format ({}), to a file or to standard output",
+        ReportFormat::names()
+    ))]
     Report(report::ReportArgs),
     /// Merge the JSON reports of a sharded run (one per shard) into one report: histograms
     /// added, counts summed, intervals aligned by wall-clock time, thresholds re-evaluated.

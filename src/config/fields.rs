@@ -730,9 +730,7 @@ pub static FIELDS: LazyLock<Vec<Field>> = LazyLock::new(|| {
     let mut fields: Vec<Field> = table.iter().filter(|f| !f.hidden).cloned().collect();
     // The format field's line names the formats of the format table, once per process.
     for field in fields.iter_mut().filter(|f| f.name == "report_format") {
-        let names: Vec<&str> = FORMATS.iter().map(|f| f.name).collect();
-        let (last, rest) = names.split_last().expect("the format table has formats");
-        let line = format!("{}: {} or {last}", field.doc, rest.join(", "));
+        let line = format!("{}: {}", field.doc, ReportFormat::names_or());
         field.doc = Box::leak(line.into_boxed_str());
     }
     fields.extend(FORMATS.iter().filter_map(format_field));

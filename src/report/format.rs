@@ -175,6 +175,15 @@ impl ReportFormat {
         names.join(", ")
     }
 
+    /// The names of every format as a sentence lists them: `json, text, ... or junit`.
+    pub fn names_or() -> String {
+        let names: Vec<&str> = FORMATS.iter().map(|f| f.name).collect();
+        match names.split_last() {
+            Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
+            _ => names.join(""),
+        }
+    }
+
     /// The format written by the run-wide config field `field` (`html`), if one is.
     pub fn of_field(field: &str) -> Option<ReportFormat> {
         FORMATS
