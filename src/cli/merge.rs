@@ -39,6 +39,8 @@ pub(super) struct MergeArgs {
 }
 
 pub(super) fn merge(args: &MergeArgs) -> Result<u8, Error> {
+    // Every report's histograms are decoded, each into a fresh ~300 KB buffer.
+    openpace::base::sys::reuse_freed_memory();
     let format = report::parse_format(&args.format)?;
     let limit = args.limit.bytes()?;
     let inputs = args
