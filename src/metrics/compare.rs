@@ -24,9 +24,10 @@ use serde::{Deserialize, Serialize};
 
 use super::encoding::decode;
 use super::honest;
+use super::percentile::PERCENTILES;
 use super::percentile::{parse_percent, percent_text};
 use super::repeated;
-use super::result::{SUMMARY_QUANTILES, ScenarioResult};
+use super::result::ScenarioResult;
 
 /// What a comparison of two runs found.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -343,10 +344,7 @@ fn scenario(
     extra_ppm: &[u32],
     rounds: Option<(&super::result::Repeated, &super::result::Repeated)>,
 ) -> Result<ScenarioComparison, String> {
-    let mut ppms: Vec<u32> = SUMMARY_QUANTILES
-        .iter()
-        .map(|q| (q * 1e6).round() as u32)
-        .collect();
+    let mut ppms: Vec<u32> = PERCENTILES.iter().map(|p| p.ppm).collect();
     for &ppm in extra_ppm {
         if !ppms.contains(&ppm) {
             ppms.push(ppm);

@@ -66,13 +66,31 @@ const fn pct(ppm: u32, key: &'static str, series: bool, chart: Option<&'static s
 pub const COUNT: usize = PERCENTILES.len();
 
 /// The table's percentiles as quantiles, in its order.
-pub fn quantiles() -> [f64; COUNT] {
-    std::array::from_fn(|i| PERCENTILES[i].q())
-}
+pub const SUMMARY_QUANTILES: [f64; COUNT] = {
+    let mut q = [0.0; COUNT];
+    let mut i = 0;
+    while i < COUNT {
+        q[i] = PERCENTILES[i].ppm as f64 / 1e6;
+        i += 1;
+    }
+    q
+};
 
 /// The row of the table at `ppm`, if the table has it.
 fn row(ppm: u32) -> Option<usize> {
     PERCENTILES.iter().position(|p| p.ppm == ppm)
+}
+
+/// The row of quantile `q`, which a caller names because it shows that row (the headline p50
+/// and p99): one the table lacks is a bug in the caller.
+fn named_row(q: f64) -> usize {
+    let ppm = (q * 1e6).round() as u32;
+    row(ppm).unwrap_or_else(|| {
+        panic!(
+            "p{} is not a row of the percentile table",
+            percent_text(ppm)
+        )
+    })
 }
 
 /// One value for each percentile of the table, in its order: in JSON, an entry per row under
@@ -95,14 +113,7 @@ impl<T: Copy> ByPercentile<T> {
     /// The value at quantile `q` (0.99), which must be a row of the table: callers name the
     /// rows they show by name (the headline p50 and p99).
     pub fn at(&self, q: f64) -> T {
-        let ppm = (q * 1e6).round() as u32;
-        match row(ppm) {
-            Some(i) => self.0[i],
-            None => panic!(
-                "p{} is not a row of the percentile table",
-                percent_text(ppm)
-            ),
-        }
+        self.0[named_row(q)]
     }
 
     /// The value at `ppm`, if the table has that percentile.
@@ -112,9 +123,7 @@ impl<T: Copy> ByPercentile<T> {
 
     /// The value of quantile `q`, to change it (`q` must be a row of the table).
     pub fn at_mut(&mut self, q: f64) -> &mut T {
-        let ppm = (q * 1e6).round() as u32;
-        let i = row(ppm).unwrap_or_else(|| panic!("p{} is not in the table", percent_text(ppm)));
-        &mut self.0[i]
+        &mut self.0[named_row(q)]
     }
 
     /// Each row with its value.

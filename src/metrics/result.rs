@@ -10,7 +10,8 @@ use std::collections::BTreeMap;
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
-use super::percentile::{ByPercentile, COUNT, PERCENTILES};
+use super::percentile::ByPercentile;
+pub use super::percentile::SUMMARY_QUANTILES;
 use super::precision::PrecisionOutcome;
 use super::validity::Validity;
 
@@ -239,17 +240,6 @@ pub enum CiMethod {
 /// A count for each percentile: the samples needed for an interval where one lacks it, or
 /// the batches an interval was made from (in JSON only the percentiles that have one).
 pub type Needs = ByPercentile<Option<u64>>;
-
-/// The percentiles a summary reports, as quantiles (the percentile table's).
-pub const SUMMARY_QUANTILES: [f64; COUNT] = {
-    let mut q = [0.0; COUNT];
-    let mut i = 0;
-    while i < COUNT {
-        q[i] = PERCENTILES[i].ppm as f64 / 1e6;
-        i += 1;
-    }
-    q
-};
 
 impl Ci95 {
     /// The intervals of `h` (ns) in units of `unit_ns`.
