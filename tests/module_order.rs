@@ -36,39 +36,13 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
 }
 
 /// The top-level module names a source text refers to as `crate::x` or `crate::{x, y::z}`,
-/// with the line of each, comments left out.
+/// with the line of each, comments left out: the first segment of each `crate::` path
+/// [`named_paths`] reads.
 fn named_modules(text: &str) -> Vec<(String, usize)> {
-    let mut names = Vec::new();
-    for (number, line) in text.lines().enumerate() {
-        let code = line.split("//").next().unwrap_or("");
-        let mut rest = code;
-        while let Some(at) = rest.find("crate::") {
-            let preceded_by_ident = rest[..at]
-                .chars()
-                .last()
-                .is_some_and(|c| c.is_alphanumeric() || c == '_');
-            rest = &rest[at + "crate::".len()..];
-            if preceded_by_ident {
-                continue;
-            }
-            if let Some(group) = rest.strip_prefix('{') {
-                let inner = group.split('}').next().unwrap_or("");
-                for part in inner.split(',') {
-                    let head = part.trim().split("::").next().unwrap_or("").trim();
-                    if !head.is_empty() {
-                        names.push((head.to_string(), number + 1));
-                    }
-                }
-                continue;
-            }
-            let head: String = rest
-                .chars()
-                .take_while(|c| c.is_alphanumeric() || *c == '_')
-                .collect();
-            names.push((head, number + 1));
-        }
-    }
-    names
+    paths(text, &[], &["crate"])
+        .into_iter()
+        .filter_map(|(path, line)| Some((path.into_iter().next()?, line)))
+        .collect()
 }
 
 #[test]
@@ -153,11 +127,17 @@ fn module_path(relative: &Path) -> Vec<String> {
 /// `use crate::{...}` or `use super::{...}` group), as module paths from the crate root, with
 /// the line of each; comments left out. `me` is the text's own module path.
 fn named_paths(text: &str, me: &[String]) -> Vec<(Vec<String>, usize)> {
+    paths(text, me, &["crate", "super", "self"])
+}
+
+/// The paths that start with one of `heads` in a source text whose module path is `me`
+/// (see [`named_paths`]).
+fn paths(text: &str, me: &[String], heads: &[&str]) -> Vec<(Vec<String>, usize)> {
     let mut found = Vec::new();
     let word = |c: char| c.is_alphanumeric() || c == '_';
     for (number, line) in text.lines().enumerate() {
         let code = line.split("//").next().unwrap_or("");
-        for head in ["crate", "super", "self"] {
+        for &head in heads {
             let mut from = 0;
             while let Some(at) = code[from..].find(&format!("{head}::")).map(|i| i + from) {
                 from = at + head.len() + 2;
