@@ -208,7 +208,7 @@ pub fn page_size() -> u64 {
 /// Lets freed large blocks go back to the heap for reuse instead of to the kernel: glibc hands
 /// out and returns a block of 128 KiB or more with mmap and munmap, so code that decodes a
 /// histogram (a ~300 KB buffer) thousands of times spends most of its time in page faults and
-/// zeroing fresh pages (`openpace merge` of 1,000 shard reports: 6.65 s, 1.11 s with this).
+/// zeroing fresh pages (`tools/bench-merge.sh 1000`: 6.8-7.9 s, 0.9-1.0 s with this).
 /// For the commands that read many saved reports; a run's hot path allocates nothing.
 pub fn reuse_freed_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
