@@ -149,7 +149,9 @@ fn a_server_mixing_every_fault_ends_by_window_plus_timeout() {
     ]);
     let url = server.url("/");
     let (ran, json) = run(
-        &format!("--target {url} --rate 200 --duration 2s --timeout 1s --connections 8 --retries 0 --quiet"),
+        &format!(
+            "--target {url} --rate 200 --duration 2s --timeout 1s --connections 8 --retries 0 --quiet"
+        ),
         None,
     );
     assert_eq!(ran.code, Some(1), "{}", ran.stderr);
