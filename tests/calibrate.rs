@@ -33,6 +33,8 @@ fn a_short_calibration_gives_a_complete_report_that_runs_compare_against() {
         "sleep mode",
         "highest noop rate",
         "spin:10us",
+        "a network worker's wake-ups (hybrid)",
+        "floor:",
     ] {
         assert!(text.contains(line), "{line} missing from:\n{text}");
     }
@@ -47,6 +49,17 @@ fn a_short_calibration_gives_a_complete_report_that_runs_compare_against() {
     for mode in &report.modes {
         assert!(mode.timer_lateness_us.count > 0 && mode.hand_off_us.count > 0);
     }
+    // Hybrid was calibrated: a network worker's timed sleeps, its window, the floor they set.
+    let wake = report.wake_ups.as_ref().expect("hybrid measures wake-ups");
+    assert!(
+        wake.sleeps >= 50 && wake.lateness_us.count == wake.sleeps,
+        "{wake:?}"
+    );
+    assert!((20.0..=500.0).contains(&wake.spin_window_us), "{wake:?}");
+    assert!(
+        wake.floor_us >= 0.0 && wake.floor_us <= wake.lateness_us.max,
+        "{wake:?}"
+    );
     // A spin:1ms target overshoots by microseconds, not milliseconds.
     assert!(report.spin_error[2].p50_error_us < 500.0);
 

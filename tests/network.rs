@@ -481,3 +481,33 @@ fn body_checks_fail_responses_as_kind_check() {
         &["status=ok", "POINTER=VALUE"],
     );
 }
+
+#[test]
+fn sleeping_workers_say_how_late_the_host_woke_them_and_the_window_they_used() {
+    let server = Server::start(&[]);
+    let s = run(scenario(&server.url("/"), 200.0, 1.0));
+    let wait = s
+        .wait
+        .as_ref()
+        .expect("a network run in hybrid mode says how its workers waited");
+    // Network lanes get the longest lead: their workers sleep until the spin window.
+    assert_eq!(wait.handoff_lead_us, 5_000.0);
+    // Instants 5 ms apart: a timed sleep before nearly every one (a response may wake the
+    // worker first; then it sleeps again), besides the probes before the origin.
+    assert!(wait.wake_ups >= 100, "{wait:?}");
+    assert_eq!(wait.wake_lateness_us.count, wait.wake_ups);
+    let [low, high] = wait.spin_window_us.expect("hybrid adapts a spin window");
+    assert!(
+        (20.0..=500.0).contains(&low) && low <= high && high <= 500.0,
+        "{wait:?}"
+    );
+    assert!(!wait.histogram.is_empty());
+
+    // Call workers keep the instant themselves: nothing to say.
+    let _turn = common::serial();
+    let noop = run_in_turn(LoadTestConfig {
+        target: TargetSpec::parse("noop").unwrap(),
+        ..common::config("noop", 200.0, 0.5)
+    });
+    assert!(noop.wait.is_none());
+}

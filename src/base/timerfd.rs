@@ -70,6 +70,28 @@ impl TimerFd {
         Ok(())
     }
 
+    /// Sleeps on `poll` (where this timer is registered as `token`) until `sleep_ns` from now
+    /// and returns how late the timer woke it, in ns: the host's wake-up latency, as a thread
+    /// that sleeps to an instant meets it. `None` when the timer cannot be armed or another
+    /// event woke the poll first.
+    pub fn time_a_sleep(
+        &self,
+        poll: &mut Poll,
+        events: &mut mio::Events,
+        token: Token,
+        sleep_ns: u64,
+    ) -> Option<u64> {
+        let at = crate::base::clock::monotonic_ns() + sleep_ns;
+        self.arm_at(at).ok()?;
+        // The timer is the deadline; the timeout only guards against a lost edge.
+        let guard = std::time::Duration::from_nanos(sleep_ns + 2_000_000);
+        let polled = poll.poll(events, Some(guard));
+        let woke = crate::base::clock::monotonic_ns();
+        let by_timer = polled.is_ok() && events.iter().all(|e| e.token() == token);
+        self.clear();
+        (by_timer && woke >= at).then(|| woke - at)
+    }
+
     /// Consumes a pending expiry, so that the next one makes the descriptor readable again.
     pub fn clear(&self) {
         let mut expirations = [0u8; 8];

@@ -16,13 +16,15 @@ use std::time::Duration;
 use crate::base::WaitMode;
 use crate::config::{LoadTestConfig, RunConfig, RunSettings};
 use crate::engine::LoadTestRunner;
+use crate::engine::window::{PROBE_SLEEP_NS, SpinWindow};
 use crate::error::{ConfigError, Error, Origin};
 use crate::metrics::LatencySummary;
+use crate::metrics::atomic_hist::new_histogram;
 use crate::targets::TargetSpec;
 
 pub use crate::metrics::calibration::{
     CALIBRATION_SCHEMA_VERSION, CalibrationHost, CalibrationReport, ExpectedOverhead,
-    ModeCalibration, RateProbe, SpinError, mode_name,
+    ModeCalibration, RateProbe, SpinError, WakeUpFloor, mode_name,
 };
 
 /// What to calibrate.
@@ -150,6 +152,12 @@ pub fn calibrate(
         expected_overhead.push(overhead);
     }
 
+    let wake_ups = options.modes.contains(&WaitMode::Hybrid).then(|| {
+        progress("a network worker's wake-ups (hybrid mode)");
+        let n = (seconds(1.0) / 1.1e-3).clamp(100.0, 3_000.0) as usize;
+        wake_up_floor(&probes::wake_ups(worker_core, n, PROBE_SLEEP_NS))
+    });
+
     progress("highest noop rate (spin mode, one worker)");
     let rate_search = engine.search_rate(seconds(1.0))?;
     let max_noop_rps = rate_search
@@ -182,7 +190,30 @@ pub fn calibrate(
         rate_search,
         spin_error,
         expected_overhead,
+        wake_ups,
     })
+}
+
+/// Replays `late` (wake-up lateness in ns, in the order measured) through a network worker's
+/// [`SpinWindow`]: each wake-up pays what it came past the window of its moment.
+fn wake_up_floor(late: &[u64]) -> WakeUpFloor {
+    let mut window = SpinWindow::new();
+    let mut histogram = new_histogram();
+    let mut past_ns = 0u64;
+    for &l in late {
+        past_ns += l.saturating_sub(window.window_ns());
+        window.woke(l);
+        let _ = histogram.record(l.max(1));
+    }
+    WakeUpFloor {
+        sleeps: late.len() as u64,
+        lateness_us: LatencySummary {
+            ci95: None,
+            ..LatencySummary::from_histogram(&histogram, 1e3)
+        },
+        spin_window_us: window.window_ns() as f64 / 1e3,
+        floor_us: past_ns as f64 / late.len().max(1) as f64 / 1e3,
+    }
 }
 
 /// Engine runs with one worker on the calibrated cores.
@@ -363,5 +394,25 @@ fn describe_host(timer_core: Option<usize>, worker_core: Option<usize>) -> Calib
         isolated_cores: read("/sys/devices/system/cpu/isolated"),
         timer_core,
         worker_core,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_floor_is_what_each_wake_up_came_past_the_window_of_its_moment() {
+        // A quiet host: every wake-up inside the window, no floor.
+        let quiet = wake_up_floor(&[10_000; 100]);
+        assert_eq!(quiet.floor_us, 0.0);
+        assert_eq!(quiet.spin_window_us, 20.0);
+        assert_eq!(quiet.sleeps, 100);
+        // A host 1 ms late every time: 950 µs past the initial 50 µs window for the first 8,
+        // then 500 µs past the capped window.
+        let late = wake_up_floor(&[1_000_000; 100]);
+        assert_eq!(late.spin_window_us, 500.0);
+        assert!((late.floor_us - 536.0).abs() < 1e-9, "{}", late.floor_us);
+        assert_eq!(wake_up_floor(&[]).floor_us, 0.0);
     }
 }

@@ -145,6 +145,32 @@ pub fn poll_100us(n: usize) -> Histogram<u64> {
     h
 }
 
+/// How late the host wakes a thread on `core` that sleeps on a `mio::Poll` to an instant
+/// `sleep_ns` ahead with a `timerfd`, as a network worker does before its spin window: `n`
+/// lateness samples in ns, in the order measured (empty if no timer could be made).
+pub fn wake_ups(core: Option<usize>, n: usize, sleep_ns: u64) -> Vec<u64> {
+    std::thread::spawn(move || {
+        pin(core);
+        let mut late = Vec::with_capacity(n);
+        let (Ok(mut poll), Ok(timer)) = (mio::Poll::new(), crate::base::timerfd::TimerFd::new())
+        else {
+            return late;
+        };
+        if timer.register(&poll, mio::Token(0)).is_err() {
+            return late;
+        }
+        let mut events = mio::Events::with_capacity(4);
+        for _ in 0..n {
+            if let Some(l) = timer.time_a_sleep(&mut poll, &mut events, mio::Token(0), sleep_ns) {
+                late.push(l);
+            }
+        }
+        late
+    })
+    .join()
+    .unwrap_or_default()
+}
+
 /// How far `thread::sleep(100 µs)` overshoots, `n` times.
 pub fn sleep_overshoot(n: usize) -> Histogram<u64> {
     let mut h = new_histogram();

@@ -23,7 +23,7 @@ use crate::error::{ConfigError, Origin};
 use crate::metrics::atomic_hist::new_histogram;
 use crate::metrics::encoding::decode;
 use crate::metrics::figures::{
-    add_counts, derive_figures, derive_row, encode_all, merge_named, merge_tls, ratio,
+    add_counts, derive_figures, derive_row, encode_all, merge_named, merge_tls, merge_wait, ratio,
 };
 use crate::metrics::result::{
     EncodedHistograms, FrameworkCpu, HostInfo, IntervalStats, LatencySummary, MergeInfo,
@@ -600,6 +600,7 @@ fn merge_scenario(
     m.validity = None;
     m.precision = None;
     m.tls = merge_tls(parts.iter().filter_map(|(s, _)| s.tls.as_ref()))?;
+    m.wait = merge_wait(parts.iter().filter_map(|(s, _)| s.wait.as_ref()))?;
     m.by_name = merge_named(parts.iter().map(|(s, _)| s.by_name.as_slice()))?;
     let mut totals: [Histogram<u64>; 4] = std::array::from_fn(|_| new_histogram());
     let mut r = RequestCounts::default();

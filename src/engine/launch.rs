@@ -18,8 +18,9 @@ use super::precise::{self, PreciseRun};
 use super::sleeper::Sleeper;
 use super::stop::RunStop;
 use super::supervise::{ScenarioRun, Supervisor};
-use super::timer::{Lane, TimerOutcome, TimingLoop};
+use super::timer::{Lane, TimerOutcome, TimingLoop, handoff_lead_ns};
 use super::watch::Outlets;
+use super::window::SpinWindow;
 use super::worker::{Source, Worker};
 use super::{LoadTestRunner, NET_BATCH_NS, queue_capacity, seconds_to_ns, verdict_message, watch};
 use crate::base::clock::{RunClock, clock_info, unix_now};
@@ -144,11 +145,8 @@ impl LoadTestRunner {
             (Some(_), WaitMode::Hybrid | WaitMode::Sleep) => NET_BATCH_NS,
             _ => 0,
         };
-        let (tx, rx) = bounded(queue_capacity(
-            profile.peak_rps(),
-            self.run.wait(),
-            batch_ns,
-        ));
+        let lead_ns = handoff_lead_ns(self.run.wait(), net.is_some());
+        let (tx, rx) = bounded(queue_capacity(profile.peak_rps(), lead_ns, batch_ns));
         let seed = config.seed.unwrap_or_else(|| fresh_seed(index));
         let share = match (config.model, self.cluster.shard) {
             (Model::Open, Some(shard)) => 1.0 / f64::from(shard.count),
@@ -182,6 +180,7 @@ impl LoadTestRunner {
                 window.timeout_ns,
                 config.max_backlog,
             )
+            .with_lead(lead_ns)
             .with_network(wakes, batch_ns)
             .with_end(end_limit.clone())
         });
@@ -199,6 +198,10 @@ impl LoadTestRunner {
             share,
             sample_every: sample.every(),
             precise: PreciseRun::of(original, window.warmup_ns, end_limit),
+            net_lead_ns: (net.is_some()
+                && config.model == Model::Open
+                && self.run.wait() != WaitMode::Spin)
+                .then_some(lead_ns),
         };
         Ok((lane, scenario))
     }
@@ -602,6 +605,7 @@ fn net_worker(
         wake: wake.clone(),
         shares_core: parts.shares_core,
         busy_from_ns: 0,
+        window: SpinWindow::new(),
     };
     Ok((Box::new(move || worker.run()), wake))
 }

@@ -21,6 +21,7 @@ mod supervise;
 mod timer;
 mod watch;
 pub mod wheel;
+pub(crate) mod window;
 mod worker;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -29,7 +30,6 @@ use std::time::Duration;
 
 pub use crate::base::clock;
 
-use crate::base::WaitMode;
 use crate::base::clock::RunClock;
 use crate::base::host::allowed_cores;
 use crate::config::{LoadTestConfig, RunConfig};
@@ -51,8 +51,8 @@ pub use watch::ProgressMode;
 /// Capacity of a scenario's hand-off channel: room for every request of the hand-off lead at
 /// the pattern's peak rate, with half as much again for Poisson bursts, so that the backlog
 /// (a slower path through the timing loop) is only used when workers fall behind.
-fn queue_capacity(peak_rps: f64, wait: WaitMode, batch_ns: u64) -> usize {
-    let lead_s = (timer::handoff_lead_ns(wait) + batch_ns) as f64 / 1e9;
+fn queue_capacity(peak_rps: f64, lead_ns: u64, batch_ns: u64) -> usize {
+    let lead_s = (lead_ns + batch_ns) as f64 / 1e9;
     ((peak_rps * lead_s * 1.5) as usize).clamp(4096, 1 << 20)
 }
 

@@ -12,8 +12,9 @@
 //! Between instants the worker waits on its poll, so that responses are read as they arrive:
 //!
 //! - `spin`: polls without blocking, all the time (a core of its own).
-//! - `hybrid`: blocks (a `timerfd` keeps the nanosecond) until 50 µs before the next instant,
-//!   then polls without blocking. On a core shared with the timing loop or other workers it
+//! - `hybrid`: blocks (a `timerfd` keeps the nanosecond) until the [`SpinWindow`] before the
+//!   next instant (the p99 of the wake-up lateness this worker measured, 20-500 µs), then
+//!   polls without blocking. On a core shared with the timing loop or other workers it
 //!   calls `sched_yield` between polls until the last 20 µs: the yield is what lets the
 //!   timing loop share the worker's core, running at the worker's next poll when it wakes
 //!   instead of waiting for the worker's time slice to end.
@@ -44,6 +45,7 @@ use std::sync::atomic::{AtomicBool, Ordering, fence};
 use crossbeam_channel::{Receiver, TryRecvError};
 
 use super::stop::RunStop;
+use super::window::{PROBE_SLEEP_NS, PROBES, SpinWindow};
 use super::worker::{SPIN_ONLY_NS, Source};
 use crate::base::WaitMode;
 use crate::base::clock::{RunClock, thread_cpu_ns};
@@ -57,9 +59,6 @@ const MAX_RESTARTS: usize = 100;
 
 /// Closed model: callers started before the worker looks at its poll again.
 const CLOSED_START_BATCH: usize = 64;
-
-/// In `hybrid` mode, how long before an instant the worker stops blocking and polls.
-const SPIN_WINDOW_NS: u64 = 50_000;
 
 /// How the timing loop wakes a network worker that waits for requests.
 pub(crate) struct Wake {
@@ -111,11 +110,16 @@ pub(crate) struct NetWorker {
     /// Since when the worker has been working rather than waiting on its poll (see
     /// `waited`); set when the run begins.
     pub busy_from_ns: u64,
+    /// How long before an instant it stops sleeping, in `hybrid` mode.
+    pub window: SpinWindow,
 }
 
 impl NetWorker {
     /// Runs until the source is exhausted and every request has ended.
     pub fn run(mut self) {
+        if matches!(&self.source, Source::Open { wait, .. } if *wait == WaitMode::Hybrid) {
+            self.time_wake_ups();
+        }
         while self.clock.until_origin_ns() > 0 {
             std::thread::sleep(std::time::Duration::from_nanos(
                 self.clock.until_origin_ns(),
@@ -153,7 +157,35 @@ impl NetWorker {
         }
         self.stats
             .set_peak_in_flight(self.pool.peak_in_flight() as u64);
+        if matches!(&source, Source::Open { wait, .. } if *wait == WaitMode::Hybrid) {
+            self.stats.set_spin_window(self.window.range_ns());
+        }
         self.stats.mark_exited(thread_cpu_ns());
+    }
+
+    /// Before the run's origin, while there is time: times [`PROBES`] sleeps on the poll, so that the spin window fits the host from the first request.
+    fn time_wake_ups(&mut self) {
+        for _ in 0..PROBES {
+            if self.clock.until_origin_ns() < 2 * PROBE_SLEEP_NS + 2_000_000 {
+                break;
+            }
+            if let Some(late) = self.pool.time_a_wake_up(PROBE_SLEEP_NS) {
+                self.window.woke(late);
+                self.stats.record_wake_up(late);
+            }
+        }
+    }
+
+    /// Sleeps on the poll until `until_ns` (or a response, or the timing loop's nudge), then
+    /// counts how late the timer woke the worker, if it was the timer.
+    fn sleep_until(&mut self, until_ns: u64) -> (u64, u64) {
+        let (from, woke) = self.pool.wait(Some(until_ns), true);
+        if woke >= until_ns {
+            let late = woke - until_ns;
+            self.window.woke(late);
+            self.stats.record_wake_up(late);
+        }
+        (from, woke)
     }
 
     /// Accounts a wait on the poll from `from_ns` to `to_ns`: the worker worked from
@@ -169,11 +201,6 @@ impl NetWorker {
     }
 
     fn run_open(&mut self, rx: &Receiver<Request>, wait: WaitMode) {
-        let spin_window = match wait {
-            WaitMode::Spin => u64::MAX,
-            WaitMode::Hybrid => SPIN_WINDOW_NS,
-            WaitMode::Sleep => 0,
-        };
         let mut queue: VecDeque<Request> = VecDeque::with_capacity(self.pool.free());
         let mut open = true;
         loop {
@@ -203,6 +230,11 @@ impl NetWorker {
             if !open && queue.is_empty() && self.pool.in_flight() == 0 {
                 return;
             }
+            let spin_window = match wait {
+                WaitMode::Spin => u64::MAX,
+                WaitMode::Hybrid => self.window.window_ns(),
+                WaitMode::Sleep => 0,
+            };
             let waited = match queue.front().map(|r| r.intended_ns) {
                 Some(due) if due.saturating_sub(now) <= spin_window => {
                     let (from, mut to) = self.pool.wait(None, false);
@@ -215,7 +247,7 @@ impl NetWorker {
                     (from, to)
                 }
                 _ if wait == WaitMode::Spin => self.pool.wait(None, false),
-                Some(due) => self.pool.wait(Some(due - spin_window), true),
+                Some(due) => self.sleep_until(due - spin_window),
                 None if open && queue.len() < self.pool.free() => self.park(rx),
                 None => self.pool.wait(None, true),
             };

@@ -30,7 +30,7 @@ use crate::config::LoadTestConfig;
 use crate::metrics::collector::{RunFacts, ScenarioCollector};
 use crate::metrics::result::{
     Alert, CLOSED_LOOP_LABEL, CORRECTED_LABEL, FrameworkCpu, HostInfo, NamedResult, NetworkIo,
-    Resources, RunResult, SCHEMA_VERSION, ScenarioResult, Stall,
+    Resources, RunResult, SCHEMA_VERSION, ScenarioResult, Stall, WaitFigures,
 };
 use crate::metrics::stats::{TimerStats, WorkerStats};
 use crate::metrics::validity::{self, Validity};
@@ -64,6 +64,9 @@ pub(crate) struct ScenarioRun {
     pub precise: Option<PreciseRun>,
     /// The workers keep one block of the schedule in every `sample_every` in send order.
     pub sample_every: u64,
+    /// For network workers that sleep between instants (open model, `hybrid` or `sleep`):
+    /// the hand-off lead their lane gave them.
+    pub net_lead_ns: Option<u64>,
 }
 
 impl ScenarioRun {
@@ -516,6 +519,10 @@ fn describe(run: &ScenarioRun) -> ScenarioResult {
             })
             .collect(),
         tls: None,
+        wait: run.net_lead_ns.map(|lead| WaitFigures {
+            handoff_lead_us: lead as f64 / 1e3,
+            ..WaitFigures::default()
+        }),
         precision: None,
         repeated: None,
         verdict: Default::default(),

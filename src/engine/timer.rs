@@ -80,10 +80,13 @@ use crate::targets::Request;
 const TICK_NS: u64 = 1_000_000;
 
 /// How long before its intended instant a request is handed to the workers in each mode; the
-/// worker waits out the rest itself (see the module doc).
-pub fn handoff_lead_ns(mode: WaitMode) -> u64 {
+/// worker waits out the rest itself (see the module doc). A network lane's workers sleep on
+/// their polls until their spin window, so a long lead costs them nothing: outside `sleep`
+/// mode they get the longest one, which absorbs the timing loop's late wake-ups up to 5 ms.
+pub fn handoff_lead_ns(mode: WaitMode, network: bool) -> u64 {
     match mode {
         WaitMode::Spin => 5_000_000,
+        WaitMode::Hybrid if network => 5_000_000,
         WaitMode::Hybrid => 1_000_000,
         WaitMode::Sleep => 0,
     }
@@ -112,6 +115,8 @@ pub(crate) struct Lane {
     /// How much earlier than the lead this lane's requests may be handed over, so that one
     /// wake-up of the loop hands over a batch (network lanes; see the module doc).
     batch_ns: u64,
+    /// How long before its instant a request is due to be handed over ([`handoff_lead_ns`]).
+    lead_ns: u64,
 }
 
 impl Lane {
@@ -138,6 +143,7 @@ impl Lane {
             backlog: VecDeque::new(),
             next: None,
             wakes: Vec::new(),
+            lead_ns: 0,
             end_ns: Arc::new(AtomicU64::new(u64::MAX)),
             batch_ns: 0,
         }
@@ -154,6 +160,12 @@ impl Lane {
     fn next_instant(&mut self) -> Option<u64> {
         let at = self.schedule.next_offset_ns()?;
         (at < self.end_ns.load(Ordering::Relaxed)).then_some(at)
+    }
+
+    /// Hands requests over `lead_ns` before their instants ([`handoff_lead_ns`]).
+    pub fn with_lead(mut self, lead_ns: u64) -> Lane {
+        self.lead_ns = lead_ns;
+        self
     }
 
     /// Makes this a network lane: its workers are woken through `wakes`, and its requests
@@ -317,8 +329,7 @@ impl StallWatch {
 pub(crate) struct TimingLoop {
     clock: RunClock,
     mode: WaitMode,
-    lead_ns: u64,
-    /// The lead plus the largest batch: how far ahead lanes must be ready.
+    /// The largest lead plus batch: how far ahead lanes must be ready.
     reach_ns: u64,
     lanes: Vec<Lane>,
     wheel: TimerWheel,
@@ -339,13 +350,15 @@ impl TimingLoop {
         stop: Arc<RunStop>,
         drain_ns: u64,
     ) -> TimingLoop {
-        let lead_ns = handoff_lead_ns(mode);
         let keys = lanes.len();
-        let reach_ns = lead_ns + lanes.iter().map(|l| l.batch_ns).max().unwrap_or(0);
+        let reach_ns = lanes
+            .iter()
+            .map(|l| l.lead_ns + l.batch_ns)
+            .max()
+            .unwrap_or(0);
         TimingLoop {
             clock,
             mode,
-            lead_ns,
             reach_ns,
             lanes,
             wheel: TimerWheel::new(keys),
@@ -427,7 +440,7 @@ impl TimingLoop {
         for &lane in &self.ready {
             let l = &self.lanes[lane as usize];
             let Some(at) = l.next else { continue };
-            let planned = at.saturating_sub(self.lead_ns);
+            let planned = at.saturating_sub(l.lead_ns);
             let earliest = planned.saturating_sub(l.batch_ns);
             best = Some(match best {
                 None => (lane as usize, earliest, planned),
@@ -450,7 +463,7 @@ impl TimingLoop {
             sent_ns: now,
         };
         if l.measured(&request) {
-            let planned = at.saturating_sub(self.lead_ns);
+            let planned = at.saturating_sub(l.lead_ns);
             let slot = l.cursor.slot(now);
             l.stats
                 .record_lateness(slot, now.saturating_sub(planned), now.saturating_sub(at));

@@ -48,6 +48,22 @@ pub struct ModeCalibration {
     pub timer_cpu_pct: f64,
 }
 
+/// How late this host wakes a network worker that sleeps to an instant (`hybrid` mode), the
+/// spin window a worker adapts to it, and what the wake-ups past that window still cost.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct WakeUpFloor {
+    /// Timed sleeps of 1 ms on the worker core.
+    pub sleeps: u64,
+    /// How late they woke, µs.
+    pub lateness_us: LatencySummary,
+    /// The spin window a network worker ends with here, µs.
+    pub spin_window_us: f64,
+    /// Mean lateness past the window per sleep, µs: what a request of a network scenario
+    /// pays on this host in `hybrid` mode however it is tuned, short of `--wait spin`. Divide
+    /// by a run's mean response time for the overhead it sets.
+    pub floor_us: f64,
+}
+
 /// One step of the search for the highest noop rate.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RateProbe {
@@ -110,6 +126,10 @@ pub struct CalibrationReport {
     pub spin_error: Vec<SpinError>,
     /// Framework overhead per request at a few rates.
     pub expected_overhead: Vec<ExpectedOverhead>,
+    /// A network worker's wake-ups in `hybrid` mode (when hybrid was calibrated; absent in
+    /// reports from before it was measured).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wake_ups: Option<WakeUpFloor>,
 }
 
 impl CalibrationReport {

@@ -13,7 +13,7 @@ use hdrhistogram::Histogram;
 
 use super::atomic_hist::{AtomicHistogram, DeltaReader, new_histogram};
 use super::encoding::encode;
-use super::figures::{derive_figures, derive_row, ratio};
+use super::figures::{NS_PER_US, derive_figures, derive_row, ratio};
 use super::result::{
     EncodedHistograms, IntervalStats, LatencySummary, NamedResult, NetworkIo, Overhead,
     RequestCounts, ScenarioResult, TlsFigures,
@@ -442,6 +442,26 @@ impl ScenarioCollector {
                 handshake_ms: LatencySummary::from_histogram(&times, 1e6),
                 histogram: encode(&times),
             });
+        }
+        if let Some(wait) = result.wait.as_mut() {
+            let mut late = new_histogram();
+            DeltaReader::new().read(self.workers.iter().map(|w| &w.wake_ups), &mut late);
+            let windows: Vec<_> = self
+                .workers
+                .iter()
+                .filter_map(|w| w.spin_window())
+                .collect();
+            wait.spin_window_us = (!windows.is_empty()).then(|| {
+                let low = windows.iter().map(|w| w.0).min().unwrap_or(0);
+                let high = windows.iter().map(|w| w.1).max().unwrap_or(0);
+                [low as f64 / 1e3, high as f64 / 1e3]
+            });
+            wait.wake_ups = late.len();
+            wait.wake_lateness_us = LatencySummary {
+                ci95: None,
+                ..LatencySummary::from_histogram(&late, NS_PER_US)
+            };
+            wait.histogram = encode(&late);
         }
         fill_named(&self.workers, &mut result.by_name);
         result.worker_cpu_s =

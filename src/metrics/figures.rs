@@ -9,7 +9,7 @@ use hdrhistogram::Histogram;
 use super::encoding::{decode, encode};
 use super::result::{
     EncodedHistograms, IntervalStats, LatencySummary, NamedResult, NetworkIo, Overhead,
-    RequestCounts, ScenarioResult, TlsFigures,
+    RequestCounts, ScenarioResult, TlsFigures, WaitFigures,
 };
 
 /// Nanoseconds per millisecond.
@@ -45,6 +45,37 @@ pub fn merge_tls<'a>(
     }
     Ok(merged.map(|(sum, all)| TlsFigures {
         handshake_ms: LatencySummary::from_histogram(&all, NS_PER_MS),
+        histogram: encode(&all),
+        ..sum
+    }))
+}
+
+/// How the workers of shards waited, added together: wake-ups summed, lateness histograms
+/// added, the windows' range widened, the largest lead kept. `None` when no shard has it.
+pub fn merge_wait<'a>(
+    parts: impl IntoIterator<Item = &'a WaitFigures>,
+) -> Result<Option<WaitFigures>, String> {
+    let mut merged: Option<(WaitFigures, Histogram<u64>)> = None;
+    for part in parts {
+        let late = decode(&part.histogram)?;
+        let Some((sum, all)) = merged.as_mut() else {
+            merged = Some((part.clone(), late));
+            continue;
+        };
+        add_counts([(&mut sum.wake_ups, part.wake_ups)])?;
+        sum.handoff_lead_us = sum.handoff_lead_us.max(part.handoff_lead_us);
+        sum.spin_window_us = match (sum.spin_window_us, part.spin_window_us) {
+            (Some([a, b]), Some([c, d])) => Some([a.min(c), b.max(d)]),
+            (one, other) => one.or(other),
+        };
+        all.add(&late)
+            .map_err(|e| format!("wake-up lateness histograms cannot be added: {e:?}"))?;
+    }
+    Ok(merged.map(|(sum, all)| WaitFigures {
+        wake_lateness_us: LatencySummary {
+            ci95: None,
+            ..LatencySummary::from_histogram(&all, NS_PER_US)
+        },
         histogram: encode(&all),
         ..sum
     }))

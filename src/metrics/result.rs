@@ -616,6 +616,25 @@ pub struct TlsFigures {
     pub histogram: String,
 }
 
+/// How a network scenario's workers waited for their instants: the hand-off lead they were
+/// given, the spin window they adapted (`hybrid`), and how late the host woke them from the
+/// sleeps they timed (warmup and the probes before the run included).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct WaitFigures {
+    /// How long before its instant a request was handed to the workers, in µs.
+    pub handoff_lead_us: f64,
+    /// The shortest and longest spin window the workers used, in µs (`hybrid` mode; absent
+    /// in `sleep` mode, which never spins).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spin_window_us: Option<[f64; 2]>,
+    /// The timed sleeps: how many.
+    pub wake_ups: u64,
+    /// How late they woke, in µs.
+    pub wake_lateness_us: LatencySummary,
+    /// The lateness histogram (ns), HdrHistogram V2 compressed, base64.
+    pub histogram: String,
+}
+
 /// What one scenario measured.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct ScenarioResult {
@@ -717,6 +736,10 @@ pub struct ScenarioResult {
     /// An https target's TLS handshakes; absent for every other target.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls: Option<TlsFigures>,
+    /// How a network target's workers waited for their instants (open model, `hybrid` or
+    /// `sleep`); absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wait: Option<WaitFigures>,
     /// For a run until precise (`precision`): whether and when its targets were met.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub precision: Option<PrecisionOutcome>,

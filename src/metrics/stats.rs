@@ -190,6 +190,11 @@ pub struct WorkerStats {
     sample: SendOrderSample,
     /// TLS handshake times, warmup included (cumulative; no time series).
     pub(crate) handshake: AtomicHistogram,
+    /// How late a network worker's timed sleeps woke it, warmup and the probes before the
+    /// run included (cumulative; no time series).
+    pub(crate) wake_ups: AtomicHistogram,
+    /// The shortest and longest spin window a network worker used, set as it ends (ns).
+    spin_window: [AtomicU64; 2],
     /// Per name of a request set (empty without one).
     pub(crate) named: Box<[NamedRecorders]>,
     /// Panics of openpace's own code the worker caught, in words (at most
@@ -232,6 +237,8 @@ impl WorkerStats {
             peak_in_flight: AtomicU64::new(0),
             sample: SendOrderSample::new(spec),
             handshake: AtomicHistogram::new(),
+            wake_ups: AtomicHistogram::new(),
+            spin_window: [AtomicU64::new(0), AtomicU64::new(0)],
             named: Box::new([]),
             faults: std::sync::Mutex::new(Vec::new()),
         }
@@ -482,6 +489,26 @@ impl WorkerStats {
     /// Called by a network worker as it ends, with its pool's peak of requests in flight.
     pub(crate) fn set_peak_in_flight(&self, peak: u64) {
         self.peak_in_flight.store(peak, Relaxed);
+    }
+
+    /// Counts a timed sleep of a network worker that woke `late_ns` after it was due.
+    #[inline]
+    pub(crate) fn record_wake_up(&self, late_ns: u64) {
+        self.wake_ups.record(late_ns);
+    }
+
+    /// Called by a network worker as it ends, with the shortest and longest spin window it
+    /// used (ns).
+    pub(crate) fn set_spin_window(&self, (low, high): (u64, u64)) {
+        self.spin_window[0].store(low, Relaxed);
+        self.spin_window[1].store(high, Relaxed);
+    }
+
+    /// The shortest and longest spin window a network worker used; `None` before it ended or
+    /// for a worker that has none.
+    pub(crate) fn spin_window(&self) -> Option<(u64, u64)> {
+        let high = self.spin_window[1].load(Relaxed);
+        (high > 0).then(|| (self.spin_window[0].load(Relaxed), high))
     }
 
     /// A network worker's peak of requests in flight (0 before it ended).

@@ -118,6 +118,22 @@ fn rate_and_overhead_lines(w: &mut String, c: &CalibrationReport) {
             o.per_request_us
         );
     }
+    if let Some(f) = &c.wake_ups {
+        let l = &f.lateness_us;
+        let _ = writeln!(
+            w,
+            "\na network worker's wake-ups (hybrid): {} sleeps of 1 ms woke {:.1} µs late at \
+             p50, {:.1} at p99, {:.1} at most; its spin window here: {:.0} µs\n  floor: {:.2} µs \
+             per request from wake-ups past the window (divide by a run's mean response time \
+             for the overhead no flag but --wait spin removes)",
+            f.sleeps,
+            l.at(0.5),
+            l.at(0.99),
+            l.max,
+            f.spin_window_us,
+            f.floor_us
+        );
+    }
 }
 
 /// A run's timing figures beside the calibrated floors of its wait mode.

@@ -393,6 +393,24 @@ fn latency_and_overhead_lines(w: &mut String, run: &RunResult, s: &ScenarioResul
         "  workers used {:.2} CPU seconds (target calls included)",
         s.worker_cpu_s
     );
+    if let Some(wait) = s.wait.as_ref().filter(|x| x.wake_ups > 0) {
+        let l = &wait.wake_lateness_us;
+        let window = match wait.spin_window_us {
+            Some([low, high]) if low == high => format!("spin window {low:.0} us; "),
+            Some([low, high]) => format!("spin window {low:.0}-{high:.0} us (adapted); "),
+            None => String::new(),
+        };
+        let _ = writeln!(
+            w,
+            "  workers woke from {} timed sleeps {:.1} us late at p50, {:.1} at p99, {:.1} at \
+             most; {window}hand-off lead {:.0} us",
+            wait.wake_ups,
+            l.at(0.5),
+            l.at(0.99),
+            l.max,
+            wait.handoff_lead_us
+        );
+    }
 }
 
 /// A request set's names: counts and the three latencies of each (nothing without a set).

@@ -402,6 +402,14 @@ impl Pool {
         (now, woke)
     }
 
+    /// Sleeps on the poll until `sleep_ns` from now and returns how late the timer woke it
+    /// (ns), for timing the host's wake-ups before a run; `None` when the timer cannot be
+    /// armed or something else woke the poll first.
+    pub fn time_a_wake_up(&mut self, sleep_ns: u64) -> Option<u64> {
+        self.timer
+            .time_a_sleep(&mut self.poll, &mut self.events, TIMER, sleep_ns)
+    }
+
     fn note_deadline(&mut self, at_ns: u64) {
         self.next_expiry_ns = self.next_expiry_ns.min(at_ns);
     }
