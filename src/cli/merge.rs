@@ -47,10 +47,9 @@ pub(super) fn merge(args: &MergeArgs) -> Result<u8, Error> {
         .reports
         .iter()
         .map(|path| {
-            Ok((
-                path.display().to_string(),
-                report::load_result(path, limit)?,
-            ))
+            let mut result = report::load_result(path, limit)?;
+            cluster::lighten(&mut result);
+            Ok((path.display().to_string(), result))
         })
         .collect::<Result<Vec<_>, Error>>()?;
     let options = cluster::MergeOptions {
