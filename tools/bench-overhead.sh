@@ -13,7 +13,8 @@
 #
 # Usage: tools/bench-overhead.sh [--short]   (--short: one 1-s run at 100 and 1,000 RPS, for
 #        CI, so that the script cannot rot; its figures are read, never asserted)
-# Environment: PORT RATES RUNS SECS SERVER_CORE CALIBRATE, OPENPACE (a binary to measure
+# Environment: PORT RATES RUNS SECS SERVER_CORE CALIBRATE, EXTRA (flags added to every run,
+#              e.g. EXTRA="--wait spin"), OPENPACE (a binary to measure
 #              instead of this tree's, e.g. an older build for a before/after)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,6 +25,7 @@ RUNS=${RUNS:-5}
 SECS=${SECS:-4}
 SERVER_CORE=${SERVER_CORE:-0}
 CALIBRATE=${CALIBRATE:-10s}
+read -ra extra <<<"${EXTRA:-}"
 if [ "${1:-}" = --short ]; then
     RATES="100 1000"
     RUNS=1
@@ -35,31 +37,24 @@ if ! command -v nginx >/dev/null || ! command -v python3 >/dev/null; then
     apt-get update -qq
     apt-get install -y -qq nginx python3 >/dev/null
 fi
-NGINX=$(command -v nginx)
 if [ -z "${OPENPACE:-}" ]; then
     cargo build --release --quiet
     OPENPACE=target/release/openpace
 fi
 
 dir=$(mktemp -d)
+trap 'kill ${nginx_pid:-} 2>/dev/null; wait ${nginx_pid:-} 2>/dev/null; rm -rf "$dir"' EXIT
 . tools/nginx.sh
-nginx_conf "$dir" "$PORT"
-taskset -c "$SERVER_CORE" "$NGINX" -c "$dir/nginx.conf" -p "$dir" &
-nginx_pid=$!
-trap 'kill $nginx_pid 2>/dev/null; wait $nginx_pid 2>/dev/null; rm -rf "$dir"' EXIT
-for _ in $(seq 50); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break
-    sleep 0.1
-done
+nginx_start "$dir" "$PORT" "$SERVER_CORE"
 
 echo "host: $(nproc) cores, $(uname -r), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
-echo "nginx on core $SERVER_CORE; openpace with default flags; ${SECS}s runs after a 1-s warmup"
+echo "nginx on core $SERVER_CORE; openpace with default flags${EXTRA:+ and $EXTRA}; ${SECS}s runs after a 1-s warmup"
 printf '%6s  %8s  %-36s  %-22s  %-12s  %s\n' rate overhead "dispatch delay us: mean p50 p99 max" \
     "wake-ups us: p99 max" "window us" "stalls steal% overhead note"
 for rate in $RATES; do
     for _ in $(seq "$RUNS"); do
         "$OPENPACE" run --target "http://127.0.0.1:$PORT/" --rate "$rate" --duration "${SECS}s" \
-            --warmup 1s --quiet --out "$dir/r.json" >/dev/null 2>&1 || true
+            --warmup 1s --quiet --out "$dir/r.json" "${extra[@]}" >/dev/null 2>&1 || true
         python3 - "$dir/r.json" "$rate" <<'PY'
 import json, sys
 d = json.load(open(sys.argv[1]))

@@ -18,8 +18,12 @@
 # and are counted apart (strace cannot tell them from blocking ones, so the script says how
 # many the spin made from the worker's own count of timed sleeps).
 #
+#   3. with PROFILE=1 (and perf installed): where openpace's CPU goes in that closed-model run,
+#      `perf record -e cpu-clock -g` (a software clock: this VM has no hardware counters),
+#      the heaviest user-space symbols, each with what it called (system calls included).
+#
 # Usage: tools/syscalls.sh [--short]   (--short: 1-s runs, for CI, so that it cannot rot)
-# Environment: PORT RATE CONNS SECS SERVER_CORE LOAD_CORE
+# Environment: PORT RATE CONNS SECS SERVER_CORE LOAD_CORE PROFILE OPENPACE
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -42,22 +46,15 @@ if ((${#need[@]})); then
     apt-get update -qq
     apt-get install -y -qq "${need[@]}" >/dev/null
 fi
-NGINX=$(command -v nginx)
 if [ -z "${OPENPACE:-}" ]; then
     cargo build --release --quiet
     OPENPACE=target/release/openpace
 fi
 
 dir=$(mktemp -d)
+trap 'kill ${nginx_pid:-} 2>/dev/null; wait ${nginx_pid:-} 2>/dev/null; rm -rf "$dir"' EXIT
 . tools/nginx.sh
-nginx_conf "$dir" "$PORT"
-taskset -c "$SERVER_CORE" "$NGINX" -c "$dir/nginx.conf" -p "$dir" &
-nginx_pid=$!
-trap 'kill $nginx_pid 2>/dev/null; wait $nginx_pid 2>/dev/null; rm -rf "$dir"' EXIT
-for _ in $(seq 50); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break
-    sleep 0.1
-done
+nginx_start "$dir" "$PORT" "$SERVER_CORE"
 URL="http://127.0.0.1:$PORT/"
 
 # Runs a command and prints the CPU seconds (user + system, all threads) it used, from
@@ -119,3 +116,12 @@ python3 -c "import sys; print('openpace  %9d requests: %.2f us CPU per request' 
 cpu=$(taskset -c "$LOAD_CORE" bash -c "$(declare -f cpu_of); cpu_of wrk -t1 -c'$CONNS' -d'${SECS}s' '$URL'" 2>"$dir/wrk.out")
 n=$(wrk_requests "$dir/wrk.out")
 python3 -c "import sys; print('wrk       %9d requests: %.2f us CPU per request' % (int(sys.argv[1]), float(sys.argv[2]) / int(sys.argv[1]) * 1e6))" "$n" "$cpu"
+
+if [ "${PROFILE:-0}" = 1 ]; then
+    echo "3. where openpace's CPU goes at its maximum (perf record -e cpu-clock -g, ${SECS}s)"
+    taskset -c "$LOAD_CORE" perf record -q -e cpu-clock -F 5000 -g -o "$dir/perf.data" -- \
+        "$OPENPACE" run --target "$URL" --model closed --concurrency "$CONNS" --workers 1 \
+        --duration "${SECS}s" --warmup 0 --quiet --out none >/dev/null 2>&1
+    perf report -i "$dir/perf.data" --children --sort symbol --stdio 2>/dev/null |
+        grep -E '^ +[0-9].*\[\.\]' | head -20
+fi
