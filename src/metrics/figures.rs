@@ -20,34 +20,56 @@ pub const NS_PER_US: f64 = 1e3;
 /// A scenario's four histograms in ns: response, service, dispatch delay, timer lateness.
 pub type Histograms = [Histogram<u64>; 4];
 
+/// Figures of shards that each carry one histogram, added together: the first part taken
+/// as the sum, `add` folding each later part's counts into it, the histograms (`histogram`
+/// of each part) added, and `finish` remaking the sum's summary from their total. `None`
+/// when there is no part. `what` names the histograms in an error.
+fn merge_with_histogram<'a, T: Clone + 'a>(
+    parts: impl IntoIterator<Item = &'a T>,
+    histogram: fn(&T) -> &str,
+    what: &str,
+    add: impl Fn(&mut T, &T) -> Result<(), String>,
+    finish: impl FnOnce(T, &Histogram<u64>) -> T,
+) -> Result<Option<T>, String> {
+    let mut merged: Option<(T, Histogram<u64>)> = None;
+    for part in parts {
+        let values = decode(histogram(part))?;
+        let Some((sum, all)) = merged.as_mut() else {
+            merged = Some((part.clone(), values));
+            continue;
+        };
+        add(sum, part)?;
+        all.add(&values)
+            .map_err(|e| format!("{what} histograms cannot be added: {e:?}"))?;
+    }
+    Ok(merged.map(|(sum, all)| finish(sum, &all)))
+}
+
 /// TLS handshake figures of shards added together: counts summed, histograms added, the
 /// summary recomputed. `None` when no shard shook hands.
 pub fn merge_tls<'a>(
     parts: impl IntoIterator<Item = &'a TlsFigures>,
 ) -> Result<Option<TlsFigures>, String> {
-    let mut merged: Option<(TlsFigures, Histogram<u64>)> = None;
-    for part in parts {
-        let times = decode(&part.histogram)?;
-        let Some((sum, all)) = merged.as_mut() else {
-            merged = Some((part.clone(), times));
-            continue;
-        };
-        add_counts([
-            (&mut sum.handshakes, part.handshakes),
-            (&mut sum.resumed, part.resumed),
-            (
-                &mut sum.requests_with_handshake,
-                part.requests_with_handshake,
-            ),
-        ])?;
-        all.add(&times)
-            .map_err(|e| format!("TLS handshake histograms cannot be added: {e:?}"))?;
-    }
-    Ok(merged.map(|(sum, all)| TlsFigures {
-        handshake_ms: LatencySummary::from_histogram(&all, NS_PER_MS),
-        histogram: encode(&all),
-        ..sum
-    }))
+    merge_with_histogram(
+        parts,
+        |t| &t.histogram,
+        "TLS handshake",
+        |sum, part| {
+            add_counts([
+                (&mut sum.handshakes, part.handshakes),
+                (&mut sum.resumed, part.resumed),
+                (
+                    &mut sum.requests_with_handshake,
+                    part.requests_with_handshake,
+                ),
+            ])
+        },
+        |sum, all| TlsFigures {
+            handshake_ms: LatencySummary::from_histogram(all, NS_PER_MS),
+            histogram: encode(all),
+            ..sum
+        },
+    )
 }
 
 /// How the workers of shards waited, added together: wake-ups summed, lateness histograms
@@ -55,30 +77,27 @@ pub fn merge_tls<'a>(
 pub fn merge_wait<'a>(
     parts: impl IntoIterator<Item = &'a WaitFigures>,
 ) -> Result<Option<WaitFigures>, String> {
-    let mut merged: Option<(WaitFigures, Histogram<u64>)> = None;
-    for part in parts {
-        let late = decode(&part.histogram)?;
-        let Some((sum, all)) = merged.as_mut() else {
-            merged = Some((part.clone(), late));
-            continue;
-        };
-        add_counts([(&mut sum.wake_ups, part.wake_ups)])?;
-        sum.handoff_lead_us = sum.handoff_lead_us.max(part.handoff_lead_us);
-        sum.spin_window_us = match (sum.spin_window_us, part.spin_window_us) {
-            (Some([a, b]), Some([c, d])) => Some([a.min(c), b.max(d)]),
-            (one, other) => one.or(other),
-        };
-        all.add(&late)
-            .map_err(|e| format!("wake-up lateness histograms cannot be added: {e:?}"))?;
-    }
-    Ok(merged.map(|(sum, all)| WaitFigures {
-        wake_lateness_us: LatencySummary {
-            ci95: None,
-            ..LatencySummary::from_histogram(&all, NS_PER_US)
+    merge_with_histogram(
+        parts,
+        |w| &w.histogram,
+        "wake-up lateness",
+        |sum, part| {
+            sum.handoff_lead_us = sum.handoff_lead_us.max(part.handoff_lead_us);
+            sum.spin_window_us = match (sum.spin_window_us, part.spin_window_us) {
+                (Some([a, b]), Some([c, d])) => Some([a.min(c), b.max(d)]),
+                (one, other) => one.or(other),
+            };
+            add_counts([(&mut sum.wake_ups, part.wake_ups)])
         },
-        histogram: encode(&all),
-        ..sum
-    }))
+        |sum, all| WaitFigures {
+            wake_lateness_us: LatencySummary {
+                ci95: None,
+                ..LatencySummary::from_histogram(all, NS_PER_US)
+            },
+            histogram: encode(all),
+            ..sum
+        },
+    )
 }
 
 /// A request set's per-name results of shards added together, name by name (in the order
@@ -327,5 +346,47 @@ mod tests {
         );
         assert_eq!(s.overhead_pct, 1.0);
         assert_eq!(s.overhead.per_request_us, 1_000.0 / 90.0 / 1e3);
+    }
+
+    #[test]
+    fn shards_figures_with_a_histogram_add_up() {
+        let part = |values: &[u64], lead: f64, window: Option<[f64; 2]>| {
+            let mut h = crate::metrics::atomic_hist::new_histogram();
+            for &v in values {
+                h.record(v).unwrap();
+            }
+            WaitFigures {
+                handoff_lead_us: lead,
+                spin_window_us: window,
+                wake_ups: values.len() as u64,
+                wake_lateness_us: LatencySummary::default(),
+                histogram: encode(&h),
+            }
+        };
+        let a = part(&[50_000, 60_000], 5_000.0, Some([40.0, 120.0]));
+        let b = part(&[2_000_000], 1_000.0, Some([20.0, 90.0]));
+        let c = part(&[70_000], 5_000.0, None);
+        let m = merge_wait([&a, &b, &c]).unwrap().unwrap();
+        assert_eq!(m.wake_ups, 4);
+        assert_eq!(m.wake_lateness_us.count, 4);
+        assert_eq!(m.handoff_lead_us, 5_000.0);
+        assert_eq!(m.spin_window_us, Some([20.0, 120.0]));
+        assert!(
+            (m.wake_lateness_us.max - 2_000.0).abs() < 2.0,
+            "{:?}",
+            m.wake_lateness_us
+        );
+        assert!(m.wake_lateness_us.ci95.is_none());
+        assert_eq!(merge_wait([]).unwrap(), None);
+        let mut broken = a.clone();
+        broken.histogram = "not base64".into();
+        assert!(merge_wait([&a, &broken]).is_err());
+        let tls = TlsFigures {
+            handshakes: 2,
+            histogram: a.histogram.clone(),
+            ..TlsFigures::default()
+        };
+        let t = merge_tls([&tls, &tls]).unwrap().unwrap();
+        assert_eq!((t.handshakes, t.handshake_ms.count), (4, 4));
     }
 }
