@@ -117,7 +117,9 @@ pub(crate) struct NetWorker {
 impl NetWorker {
     /// Runs until the source is exhausted and every request has ended.
     pub fn run(mut self) {
-        if matches!(&self.source, Source::Open { wait, .. } if *wait == WaitMode::Hybrid) {
+        // Only a hybrid open-model worker spins for a window it adapts.
+        let adapts = matches!(&self.source, Source::Open { wait, .. } if *wait == WaitMode::Hybrid);
+        if adapts {
             self.time_wake_ups();
         }
         while self.clock.until_origin_ns() > 0 {
@@ -157,7 +159,7 @@ impl NetWorker {
         }
         self.stats
             .set_peak_in_flight(self.pool.peak_in_flight() as u64);
-        if matches!(&source, Source::Open { wait, .. } if *wait == WaitMode::Hybrid) {
+        if adapts {
             self.stats.set_spin_window(self.window.range_ns());
         }
         self.stats.mark_exited(thread_cpu_ns());
