@@ -32,9 +32,9 @@ const QUANTILE: f64 = 0.99;
 /// Sleeps timed before the run's origin.
 pub(crate) const PROBES: usize = 12;
 /// How long each of them sleeps. Long enough to let the core go idle as it does between a
-/// low rate's instants: on this VM sleeps of 200 µs woke 45 µs late at p99 where the run's
-/// 100 ms sleeps woke 190 µs late, and the first requests of a 10 RPS run came past a window
-/// fitted to the short ones.
+/// low rate's instants: with probes of 200 µs, a 10 RPS run of `tools/bench-overhead.sh` on
+/// this VM started from a 45 µs window while its 100 ms sleeps woke 194 µs late at p99, and
+/// its first requests came past the window (overhead 7.4%).
 pub(crate) const PROBE_SLEEP_NS: u64 = 1_000_000;
 /// Wake-ups between estimates once warmed up.
 const EPOCH: u32 = 64;
