@@ -239,7 +239,32 @@ pub struct NginxTls {
     pub ca_as_server_addr: String,
     /// The test CA's certificate (PEM): `--cacert` for both listeners.
     pub ca: std::path::PathBuf,
+    /// Listeners with the `good` certificate that each force one protocol version and cipher
+    /// (`tls12-aes128-gcm`, `tls12-chacha20`, `tls13-chacha20`, `tls13-aes256-gcm`) and close
+    /// a connection after 20 requests, so that reconnects resume; each also serves `/big`
+    /// (200,000 bytes: many records).
+    pub suites: Vec<(&'static str, String)>,
 }
+
+/// The protocol and cipher of each of [`NginxTls::suites`], in nginx's words.
+const SUITES: [(&str, &str); 4] = [
+    (
+        "tls12-aes128-gcm",
+        "ssl_protocols TLSv1.2; ssl_ciphers ECDHE-ECDSA-AES128-GCM-SHA256;",
+    ),
+    (
+        "tls12-chacha20",
+        "ssl_protocols TLSv1.2; ssl_ciphers ECDHE-ECDSA-CHACHA20-POLY1305;",
+    ),
+    (
+        "tls13-chacha20",
+        "ssl_protocols TLSv1.3; ssl_conf_command Ciphersuites TLS_CHACHA20_POLY1305_SHA256;",
+    ),
+    (
+        "tls13-aes256-gcm",
+        "ssl_protocols TLSv1.3; ssl_conf_command Ciphersuites TLS_AES_256_GCM_SHA384;",
+    ),
+];
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -251,7 +276,7 @@ fn free_port() -> u16 {
 /// Makes `dir/ca.pem` and, signed by it, `dir/NAME.pem` + `dir/NAME.key` for each
 /// (NAME, subjectAltName, days valid) triple; -1 days makes one that expired yesterday. False
 /// when `openssl` is missing.
-fn make_certificates(dir: &std::path::Path, leaves: &[(&str, &str, &str)]) -> bool {
+pub fn make_certificates(dir: &std::path::Path, leaves: &[(&str, &str, &str)]) -> bool {
     let openssl = |args: &[&str]| {
         std::process::Command::new("openssl")
             .args(args)
@@ -369,7 +394,19 @@ impl Nginx {
                      ssl_certificate_key {d}/{name}.key; location / {{ return 200 \"ok\\n\"; }} }}\n"
                 ));
             }
+            std::fs::write(dir.join("big"), vec![b'b'; 200_000]).unwrap();
+            let mut suites = Vec::new();
+            for (name, directives) in SUITES {
+                let p = free_port();
+                servers.push_str(&format!(
+                    "server {{ listen 127.0.0.1:{p} ssl; ssl_certificate {d}/good.pem; \
+                     ssl_certificate_key {d}/good.key; {directives} keepalive_requests 20; \
+                     location / {{ return 200 \"ok\\n\"; }} location = /big {{ root {d}; }} }}\n"
+                ));
+                suites.push((name, format!("127.0.0.1:{p}")));
+            }
             tls_side = Some(NginxTls {
+                suites,
                 addr: format!("127.0.0.1:{good}"),
                 wrong_name_addr: format!("127.0.0.1:{wrong}"),
                 expired_addr: format!("127.0.0.1:{expired}"),

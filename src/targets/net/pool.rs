@@ -137,7 +137,7 @@ enum State {
 struct Conn {
     stream: Option<TcpStream>,
     /// The TLS state of the open connection, for a TLS target.
-    tls: Option<rustls::ClientConnection>,
+    tls: Option<tls::Session>,
     /// When the TLS handshake began.
     handshake_from_ns: u64,
     state: State,
@@ -519,12 +519,12 @@ impl Pool {
         let (Some(stream), Some(tls)) = (c.stream.as_mut(), c.tls.as_mut()) else {
             return self.fail(i, kinds::IO);
         };
-        match tls::handshake(tls, stream) {
+        match tls.handshake(stream) {
             Ok(false) => {}
             Ok(true) => {
                 let now = self.clock.now_ns();
                 c.io.handshake_ns = now.saturating_sub(c.handshake_from_ns).max(1);
-                if tls::resumed(tls) {
+                if tls.resumed() {
                     c.io.tags = c.io.tags.union(crate::targets::Tags::TLS_RESUMED);
                 }
                 self.backoff = Backoff::default();
@@ -549,7 +549,7 @@ impl Pool {
         };
         let request = c.exchange.request();
         let sent = match c.tls.as_mut() {
-            Some(tls) => write_tls(tls, stream, request, &mut c.written),
+            Some(tls) => tls.write(stream, request, &mut c.written),
             None => write_plain(stream, request, &mut c.written),
         };
         match sent {
@@ -577,7 +577,7 @@ impl Pool {
                 return;
             };
             let got = match c.tls.as_mut() {
-                Some(tls) => tls::read(tls, stream, &mut self.scratch),
+                Some(tls) => tls.read(stream, &mut self.scratch),
                 None => stream.read(&mut self.scratch),
             };
             let n = match got {
@@ -766,30 +766,6 @@ fn write_plain(
         }
     }
     Ok(true)
-}
-
-/// The same through TLS: plaintext into rustls as far as its buffer takes it, records out to
-/// the socket, until both are done (`Ok(true)`) or the socket is full (`Ok(false)`).
-fn write_tls(
-    tls: &mut rustls::ClientConnection,
-    stream: &mut TcpStream,
-    request: &[u8],
-    written: &mut usize,
-) -> std::io::Result<bool> {
-    loop {
-        while *written < request.len() {
-            match tls.writer().write(&request[*written..])? {
-                0 => break,
-                n => *written += n,
-            }
-        }
-        match tls::flush(tls, stream) {
-            Ok(()) if *written < request.len() => {}
-            Ok(()) => return Ok(true),
-            Err(e) if e.kind() == IoErrorKind::WouldBlock => return Ok(false),
-            Err(e) => return Err(e),
-        }
-    }
 }
 
 /// The error kind of a socket error.

@@ -74,7 +74,7 @@ pub fn check(
         .connect()
         .map_err(|e| Probe::Failed(format!("TLS setup for {addr}: {e}")))?;
     loop {
-        match tls::handshake(&mut session, &mut stream) {
+        match session.handshake(&mut stream) {
             Ok(true) => return Ok(()),
             Ok(false) => {}
             Err(e) => return Err(Probe::Failed(tls::describe(&e, client, addr))),

@@ -10,19 +10,27 @@
 //! `http/1.1` for HTTP.
 //!
 //! The pool does the handshake after the TCP connect, within the connect timeout, and times it
-//! (`Done::result.handshake_ns`). Certificate faults end the request with kinds of their own
+//! (`Done::result.handshake_ns`). rustls does the handshake; the connection's records after it
+//! are sealed and opened in its own buffers ([`Session`]), so an open connection allocates
+//! nothing per request. Certificate faults end the request with kinds of their own
 //! ([`kinds`]); [`probe`](super::probe) completes one handshake before a run so that a target
 //! no one can connect to stops the run at once with the reason.
 
-use std::io::{ErrorKind as IoErrorKind, Read, Write};
+use std::io::ErrorKind as IoErrorKind;
 use std::sync::Arc;
 
+use rustls::client::UnbufferedClientConnection;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{CertificateError, ClientConfig, ClientConnection, DigitallySignedStruct};
+use rustls::{CertificateError, ClientConfig, DigitallySignedStruct};
 
 use crate::targets::ErrorKind;
+
+mod records;
+mod session;
+
+pub use session::Session;
 
 /// Error kinds of TLS faults.
 pub mod kinds {
@@ -102,6 +110,8 @@ impl TlsClient {
                 .with_no_client_auth()
         };
         config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+        // The keys pass to `Session`'s own record layer once the handshake is done.
+        config.enable_secret_extraction = true;
         Ok(TlsClient {
             config: Arc::new(config),
             name,
@@ -115,8 +125,8 @@ impl TlsClient {
     }
 
     /// A new connection's TLS state; its first flight is ready to be written.
-    pub fn connect(&self) -> Result<ClientConnection, rustls::Error> {
-        ClientConnection::new(self.config.clone(), self.name.clone())
+    pub fn connect(&self) -> Result<Session, rustls::Error> {
+        UnbufferedClientConnection::new(self.config.clone(), self.name.clone()).map(Session::new)
     }
 }
 
@@ -241,73 +251,6 @@ pub fn io_error_kind(e: &std::io::Error) -> Option<ErrorKind> {
     e.get_ref()
         .and_then(|inner| inner.downcast_ref::<rustls::Error>())
         .map(error_kind)
-}
-
-/// Writes what TLS has to send; `WouldBlock` when the socket is full.
-pub fn flush(tls: &mut ClientConnection, socket: &mut impl Write) -> std::io::Result<()> {
-    while tls.wants_write() {
-        tls.write_tls(socket)?;
-    }
-    Ok(())
-}
-
-/// Reads plaintext: decrypts what the socket holds until some plaintext is there. `Ok(0)` is
-/// the end of the stream (the server's close_notify, or its socket closed without one, as
-/// many servers do); `WouldBlock` when the socket is empty.
-pub fn read(
-    tls: &mut ClientConnection,
-    socket: &mut (impl Read + Write),
-    buf: &mut [u8],
-) -> std::io::Result<usize> {
-    loop {
-        match tls.reader().read(buf) {
-            Ok(n) => return Ok(n),
-            Err(e) if e.kind() == IoErrorKind::UnexpectedEof => return Ok(0),
-            Err(e) if e.kind() == IoErrorKind::WouldBlock => {}
-            Err(e) => return Err(e),
-        }
-        // After the end of the stream (0 bytes read) the reader says so instead of
-        // WouldBlock.
-        tls.read_tls(socket)?;
-        let state = tls.process_new_packets();
-        // Alerts, key updates: sent on a best-effort basis.
-        let _ = flush(tls, socket);
-        state.map_err(io_error)?;
-    }
-}
-
-/// Advances a handshake: writes what is due, reads what came. `Ok(true)` when it is complete,
-/// `Ok(false)` when it waits for the socket.
-pub fn handshake(
-    tls: &mut ClientConnection,
-    socket: &mut (impl Read + Write),
-) -> std::io::Result<bool> {
-    loop {
-        match flush(tls, socket) {
-            Ok(()) => {}
-            Err(e) if e.kind() == IoErrorKind::WouldBlock => return Ok(false),
-            Err(e) => return Err(e),
-        }
-        if !tls.is_handshaking() {
-            return Ok(true);
-        }
-        match tls.read_tls(socket) {
-            Ok(0) => return Err(IoErrorKind::UnexpectedEof.into()),
-            Ok(_) => {
-                if let Err(e) = tls.process_new_packets() {
-                    let _ = flush(tls, socket);
-                    return Err(io_error(e));
-                }
-            }
-            Err(e) if e.kind() == IoErrorKind::WouldBlock => return Ok(false),
-            Err(e) => return Err(e),
-        }
-    }
-}
-
-/// Whether the handshake just completed resumed an earlier session.
-pub fn resumed(tls: &ClientConnection) -> bool {
-    tls.handshake_kind() == Some(rustls::HandshakeKind::Resumed)
 }
 
 /// A failed handshake in words, with what to do about it.
