@@ -11,7 +11,7 @@ use std::process::{Command, Output};
 
 use hdrhistogram::Histogram;
 use openpace::RunResult;
-use openpace::cluster::{MergeOptions, merge};
+use openpace::cluster::{MergeOptions, merge, merge_with};
 use openpace::metrics::atomic_hist::new_histogram;
 use openpace::metrics::encoding::{decode, encode};
 use serde_json::{Value, json};
@@ -251,18 +251,61 @@ fn one_run_split_in_two_merges_back_exactly() {
     }
 }
 
+/// A 1-s run of 1-ms sleeps at 200 RPS, split into the reports of two shards.
+fn two_halves(name: &str) -> (RunResult, RunResult) {
+    let config = openpace::LoadTestConfig {
+        target: openpace::target::TargetSpec::Sleep(std::time::Duration::from_millis(1)),
+        metrics_collection_interval: 0.5,
+        ..common::config(name, 200.0, 1.0)
+    };
+    split_run(&common::run(config).0)
+}
+
+/// Issue 28: `openpace merge` reads each report when it needs it: twice (checked in the
+/// order given, then added in shard order), one at a time, never all at once; the result is
+/// the one an in-memory merge gives, whatever order the files come in; a report that changes
+/// between the two readings is refused.
+#[test]
+fn a_streamed_merge_reads_each_report_twice_one_at_a_time_and_matches() {
+    let (a, b) = two_halves("stream");
+    let inputs = [("b.json".to_string(), b), ("a.json".to_string(), a)];
+    let whole = merge(&inputs, &MergeOptions::default()).unwrap();
+    let names: Vec<String> = inputs.iter().map(|(n, _)| n.clone()).collect();
+    let mut reads = Vec::new();
+    let streamed = merge_with(&names, &MergeOptions::default(), |i| {
+        reads.push(i);
+        Ok(inputs[i].1.clone())
+    })
+    .unwrap();
+    assert_eq!(as_json(&streamed), as_json(&whole));
+    // First pass in the order given, second in shard order (a.json is shard 0).
+    assert_eq!(reads, [0, 1, 1, 0]);
+    let reversed = [inputs[1].clone(), inputs[0].clone()];
+    assert_eq!(
+        as_json(&merge(&reversed, &MergeOptions::default()).unwrap()),
+        as_json(&whole)
+    );
+    // A report rewritten by another run between the two readings.
+    let mut read = 0;
+    let e = merge_with(&names, &MergeOptions::default(), |i| {
+        read += 1;
+        let mut report = inputs[i].1.clone();
+        if read > 2 {
+            report.origin_unix_s += 1.0;
+        }
+        Ok(report)
+    })
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("changed while the merge read it"), "{e}");
+}
+
 /// Issue 11, part 5: 15 of 149 mutated shard reports were merged with exit 0 (an empty
 /// histogram string dropped a shard's latencies, counts of 2^64 - 1 wrapped, ok > intended
 /// gave a success rate of 2.0). Each report is now checked before it is added.
 #[test]
 fn merge_verifies_each_report_before_it_adds_it() {
-    let config = openpace::LoadTestConfig {
-        target: openpace::target::TargetSpec::Sleep(std::time::Duration::from_millis(1)),
-        metrics_collection_interval: 0.5,
-        ..common::config("verify", 200.0, 1.0)
-    };
-    let (result, _) = common::run(config);
-    let (a, b) = split_run(&result);
+    let (a, b) = two_halves("verify");
     let broken = |change: &dyn Fn(&mut Value)| -> RunResult {
         let mut v = serde_json::to_value(&b).unwrap();
         change(&mut v);

@@ -43,20 +43,22 @@ pub(super) fn merge(args: &MergeArgs) -> Result<u8, Error> {
     openpace::base::sys::reuse_freed_memory();
     let format = report::parse_format(&args.format)?;
     let limit = args.limit.bytes()?;
-    let inputs = args
+    let names: Vec<String> = args
         .reports
         .iter()
-        .map(|path| {
-            let mut result = report::load_result(path, limit)?;
-            cluster::lighten(&mut result);
-            Ok((path.display().to_string(), result))
-        })
-        .collect::<Result<Vec<_>, Error>>()?;
+        .map(|path| path.display().to_string())
+        .collect();
     let options = cluster::MergeOptions {
         allow_partial: args.allow_partial,
         allow_mixed: args.allow_mixed,
     };
-    let merged = cluster::merge(&inputs, &options)?;
+    // Each report is read when the merge needs it (twice: checked, then added) and dropped
+    // before the next, less what a merge never reads.
+    let merged = cluster::merge_with(&names, &options, |i| {
+        let mut result = report::load_result(&args.reports[i], limit)?;
+        cluster::lighten(&mut result);
+        Ok(result)
+    })?;
     let outputs = [(Destination::flag("--out", &args.out), format)];
     report::check_outputs(&outputs, &report::request_names(&merged))?;
     let console = Console::new(args.quiet, &outputs);

@@ -18,17 +18,17 @@ use std::collections::BTreeMap;
 
 use hdrhistogram::Histogram;
 
-use crate::base::Model;
+use crate::base::{Model, WaitMode};
 use crate::error::{ConfigError, Origin};
 use crate::metrics::atomic_hist::new_histogram;
 use crate::metrics::encoding::decode;
 use crate::metrics::figures::{
-    add_counts, derive_figures, derive_row, encode_all, merge_named, merge_tls, merge_wait, ratio,
+    NamedSums, Summed, add_counts, derive_figures, derive_row, encode_all, ratio,
 };
 use crate::metrics::result::{
-    EncodedHistograms, FrameworkCpu, HostInfo, IntervalStats, LatencySummary, MergeInfo,
+    Alert, EncodedHistograms, FrameworkCpu, HostInfo, IntervalStats, LatencySummary, MergeInfo,
     MergedShard, NetworkIo, NoteKind, Overhead, RequestCounts, Resources, RunResult,
-    SCHEMA_VERSION, ScenarioResult, Stall, ThresholdResult, Verdict,
+    SCHEMA_VERSION, ScenarioResult, Stall, ThresholdResult, TlsFigures, Verdict, WaitFigures,
 };
 use crate::metrics::saturation;
 use crate::metrics::threshold::Threshold;
@@ -50,12 +50,30 @@ pub fn merge(
     inputs: &[(String, RunResult)],
     options: &MergeOptions,
 ) -> Result<RunResult, ConfigError> {
+    let names: Vec<String> = inputs.iter().map(|(name, _)| name.clone()).collect();
+    merge_with(&names, options, |i| Ok(inputs[i].1.clone()))
+}
+
+/// Merges the reports named `names`, each read by `load(i)` when it is needed and dropped
+/// before the next: a merge holds one report and its running sums, never all of them (10,000
+/// shards of 12 KB each would otherwise be held at once, about ten times that once decoded).
+///
+/// Two passes: the first verifies every report and checks that they form one campaign, in
+/// the order given, keeping of each only its identity, clock origin and scenario names; the
+/// second reads them again in shard order and folds each into the sums (the order fixes the
+/// floating-point sums, so the result is the same whatever order the files were named in). A
+/// report that changed between the passes is refused.
+pub fn merge_with(
+    names: &[String],
+    options: &MergeOptions,
+    mut load: impl FnMut(usize) -> Result<RunResult, ConfigError>,
+) -> Result<RunResult, ConfigError> {
     let mut left_out = Vec::new();
-    let mut sound = Vec::new();
-    for input in inputs {
-        let (name, report) = input;
-        match super::verify::verify(report) {
-            Ok(()) => sound.push(input),
+    let mut heads = Vec::new();
+    for (i, name) in names.iter().enumerate() {
+        let report = load(i)?;
+        match super::verify::verify(&report) {
+            Ok(()) => heads.push(Head::of(i, name, &report)),
             Err(p) => {
                 let error = ConfigError::invalid(
                     &Origin::File {
@@ -76,18 +94,18 @@ pub fn merge(
             }
         }
     }
-    if sound.is_empty() && !inputs.is_empty() {
+    if heads.is_empty() && !names.is_empty() {
         return Err(ConfigError::invalid(
             &Origin::Flag("merge".into()),
             "reports",
-            format!("{} refused", inputs.len()),
+            format!("{} refused", names.len()),
             format!(
                 "at least one report that holds together: {}",
                 left_out.join("; ")
             ),
         ));
     }
-    let mut merged = merge_sound(&sound, options)?;
+    let mut merged = merge_sound(&heads, options, &mut load)?;
     if let Some(info) = merged.merged.as_mut() {
         if !left_out.is_empty() {
             info.partial = true;
@@ -102,6 +120,49 @@ pub fn merge(
         info.left_out = left_out;
     }
     Ok(merged)
+}
+
+/// What the first pass keeps of a report that passed `verify`.
+struct Head {
+    /// Its place in the list given.
+    position: usize,
+    name: String,
+    index: u32,
+    count: u32,
+    sharded: bool,
+    origin_unix_s: f64,
+    tool: String,
+    wait_mode: WaitMode,
+    /// Each scenario's name, schedule, model and target.
+    scenarios: Vec<(String, String, Model, String)>,
+}
+
+impl Head {
+    fn of(position: usize, name: &str, r: &RunResult) -> Head {
+        let (index, count) = identity(r);
+        Head {
+            position,
+            name: name.to_string(),
+            index,
+            count,
+            sharded: r.shard.is_some(),
+            origin_unix_s: r.origin_unix_s,
+            tool: r.tool.clone(),
+            wait_mode: r.wait_mode,
+            scenarios: r
+                .scenarios
+                .iter()
+                .map(|s| {
+                    (
+                        s.name.clone(),
+                        s.schedule.clone(),
+                        s.model,
+                        s.target.clone(),
+                    )
+                })
+                .collect(),
+        }
+    }
 }
 
 /// Drops from a loaded report what a merge never reads, before the next one is loaded: the
@@ -133,13 +194,14 @@ fn refuse(name: &str, field: &str, value: String, allowed: String) -> ConfigErro
     )
 }
 
-/// Merges reports that passed `verify`, borrowed (a copy of each doubled what a merge of
-/// many shards held in memory).
+/// Merges the reports that passed `verify` (`heads`, in the order given), reading each again
+/// with `load`, in shard order.
 fn merge_sound(
-    inputs: &[&(String, RunResult)],
+    heads: &[Head],
     options: &MergeOptions,
+    load: &mut impl FnMut(usize) -> Result<RunResult, ConfigError>,
 ) -> Result<RunResult, ConfigError> {
-    let Some((_, first)) = inputs.first().copied() else {
+    let Some(first) = heads.first() else {
         return Err(ConfigError::invalid(
             &Origin::Flag("merge".into()),
             "reports",
@@ -147,85 +209,200 @@ fn merge_sound(
             "at least one JSON report",
         ));
     };
-    let count = identity(first).1;
-    let (missing, mixed) = check_campaign(inputs, options)?;
-    let mut order: Vec<usize> = (0..inputs.len()).collect();
-    order.sort_by_key(|&i| identity(&inputs[i].1).0);
-    let inputs: Vec<&(String, RunResult)> = order.iter().map(|&i| inputs[i]).collect();
-    let base_origin = inputs
-        .iter()
-        .map(|(_, r)| r.origin_unix_s)
-        .fold(f64::INFINITY, f64::min);
-    let offsets: Vec<f64> = inputs
-        .iter()
-        .map(|(_, r)| r.origin_unix_s - base_origin)
-        .collect();
-    let mut scenarios = merge_scenarios(&inputs, &offsets, Pooling::Concurrent)?;
+    let count = first.count;
+    let (missing, mixed) = check_campaign(heads, options)?;
+    let mut order: Vec<&Head> = heads.iter().collect();
+    order.sort_by_key(|h| h.index);
+    let (mut fold, base_origin) = fold_in_shard_order(&order, load)?;
+    let mut scenarios = fold.finish_scenarios();
     let partial = !missing.is_empty();
     if partial {
         let note = format!(
             "{}: merged {} of {count} shards (missing {}); counts and rates cover only the \
              shards present",
             NoteKind::Partial.label(),
-            inputs.len(),
+            heads.len(),
             join(&missing)
         );
         mark_partial(&mut scenarios, note);
     }
-    let shards = merged_shards(&inputs, &offsets);
-    let started = inputs
-        .iter()
-        .map(|(_, r)| r.started_at_unix_s)
-        .fold(f64::INFINITY, f64::min);
-    let ended = inputs
-        .iter()
-        .map(|(_, r)| r.started_at_unix_s + r.wall_seconds)
-        .fold(0.0, f64::max);
-    let hosts = hosts(&inputs);
-    let mut warnings = merged_warnings(&shards, hosts.len());
+    let hosts: Vec<String> = fold.hosts.iter().cloned().collect();
+    let mut warnings = merged_warnings(&fold.shards, hosts.len());
     warnings.extend(mixed);
+    fold.stalls.sort_by(|a, b| a.at_s.total_cmp(&b.at_s));
     Ok(RunResult {
         schema_version: SCHEMA_VERSION,
         tool: first.tool.clone(),
-        interrupted: inputs.iter().any(|(_, r)| r.interrupted),
-        aborted: inputs.iter().find_map(|(_, r)| r.aborted.clone()),
+        interrupted: fold.interrupted,
+        aborted: fold.aborted,
         passed: scenarios.iter().all(|s| s.verdict.passed),
-        started_at_unix_s: started,
-        wall_seconds: (ended - started).max(0.0),
+        started_at_unix_s: fold.started,
+        wall_seconds: (fold.ended - fold.started).max(0.0),
         wait_mode: first.wait_mode,
         timer_core: None,
         host: HostInfo {
             hostname: hosts.join(","),
-            cores: inputs.iter().map(|(_, r)| r.host.cores).sum(),
-            cores_allowed: inputs.iter().map(|(_, r)| r.host.cores_allowed).sum(),
+            cores: fold.cores,
+            cores_allowed: fold.cores_allowed,
         },
-        framework_cpu: FrameworkCpu::summed(&inputs),
-        resources: Resources::summed(&inputs),
+        framework_cpu: fold.framework_cpu,
+        resources: fold.resources,
         warnings,
         scenarios,
         origin_unix_s: base_origin,
-        clock: merged_clock(&shards),
+        clock: merged_clock(&fold.shards),
         shard: None,
         merged: Some(MergeInfo {
             shard_count: count,
-            shards,
+            shards: fold.shards,
             missing,
             partial,
             left_out: Vec::new(),
         }),
-        stalls: merged_stalls(&inputs, &offsets),
+        stalls: fold.stalls,
     })
 }
 
-/// The hosts the shards ran on, each once, sorted.
-fn hosts(inputs: &[&(String, RunResult)]) -> Vec<String> {
-    let mut hosts: Vec<String> = inputs
+/// The second pass: each report of `order` (in shard order) read again and folded in; the
+/// sums and the earliest clock origin, which the others' offsets count from.
+fn fold_in_shard_order(
+    order: &[&Head],
+    load: &mut impl FnMut(usize) -> Result<RunResult, ConfigError>,
+) -> Result<(RunFold, f64), ConfigError> {
+    let base_origin = order
         .iter()
-        .map(|(_, r)| r.host.hostname.clone())
-        .collect();
-    hosts.sort_unstable();
-    hosts.dedup();
-    hosts
+        .map(|h| h.origin_unix_s)
+        .fold(f64::INFINITY, f64::min);
+    let mut fold = RunFold::default();
+    for head in order {
+        let report = load(head.position)?;
+        if identity(&report) != (head.index, head.count)
+            || report.origin_unix_s.to_bits() != head.origin_unix_s.to_bits()
+        {
+            return Err(refuse(
+                &head.name,
+                "shard",
+                format!("{}/{}", identity(&report).0, identity(&report).1),
+                "the report read a moment before: it changed while the merge read it".into(),
+            ));
+        }
+        fold.add(&head.name, &report, report.origin_unix_s - base_origin)
+            .map_err(|why| {
+                ConfigError::invalid(
+                    &Origin::Flag("merge".into()),
+                    "reports",
+                    format!("scenario \"{}\"", why.0),
+                    why.1,
+                )
+            })?;
+    }
+    Ok((fold, base_origin))
+}
+
+/// The running sums of a merge's second pass: what each report adds, folded in shard order.
+struct RunFold {
+    scenarios: Vec<ScenarioFold>,
+    shards: Vec<MergedShard>,
+    hosts: std::collections::BTreeSet<String>,
+    started: f64,
+    ended: f64,
+    interrupted: bool,
+    aborted: Option<String>,
+    cores: usize,
+    cores_allowed: usize,
+    framework_cpu: FrameworkCpu,
+    resources: Resources,
+    stalls: Vec<Stall>,
+}
+
+impl Default for RunFold {
+    fn default() -> RunFold {
+        RunFold {
+            scenarios: Vec::new(),
+            shards: Vec::new(),
+            hosts: Default::default(),
+            started: f64::INFINITY,
+            ended: 0.0,
+            interrupted: false,
+            aborted: None,
+            cores: 0,
+            cores_allowed: 0,
+            framework_cpu: FrameworkCpu::default(),
+            resources: Resources {
+                cpu_user_s: Some(0.0),
+                cpu_system_s: Some(0.0),
+                cpu_pct: Some(0.0),
+                max_rss_mb: None,
+                monitor: Default::default(),
+            },
+            stalls: Vec::new(),
+        }
+    }
+}
+
+impl RunFold {
+    /// Adds report `r` (named `name`), whose clock origin is `offset` s after the earliest.
+    /// An error names the scenario and why.
+    fn add(&mut self, name: &str, r: &RunResult, offset: f64) -> Result<(), (String, String)> {
+        if self.scenarios.is_empty() {
+            self.scenarios = r.scenarios.iter().map(ScenarioFold::new).collect();
+        }
+        for (fold, s) in self.scenarios.iter_mut().zip(&r.scenarios) {
+            fold.add(s, offset).map_err(|why| (s.name.clone(), why))?;
+        }
+        self.shards.push(MergedShard {
+            index: identity(r).0,
+            report: name.to_string(),
+            host: r.host.hostname.clone(),
+            origin_offset_ms: offset * 1e3,
+            start_offset_ms: r.shard.as_ref().map_or(0.0, |s| s.start_offset_ms),
+            clock_synchronized: r.clock.synchronized,
+            clock_max_error_us: r.clock.max_error_us,
+            warnings: r.warnings.clone(),
+        });
+        self.hosts.insert(r.host.hostname.clone());
+        self.started = self.started.min(r.started_at_unix_s);
+        self.ended = self.ended.max(r.started_at_unix_s + r.wall_seconds);
+        self.interrupted |= r.interrupted;
+        if self.aborted.is_none() {
+            self.aborted = r.aborted.clone();
+        }
+        self.cores += r.host.cores;
+        self.cores_allowed += r.host.cores_allowed;
+        let (sum, cpu) = (&mut self.framework_cpu, &r.framework_cpu);
+        sum.timer_cpu_s += cpu.timer_cpu_s;
+        sum.timer_cpu_pct += cpu.timer_cpu_pct;
+        sum.collector_cpu_s += cpu.collector_cpu_s;
+        sum.collector_cpu_pct += cpu.collector_cpu_pct;
+        let (sum, used) = (&mut self.resources, &r.resources);
+        // A sum where every shard has a figure; the largest RSS.
+        let add = |into: &mut Option<f64>, x: Option<f64>| *into = into.zip(x).map(|(a, b)| a + b);
+        add(&mut sum.cpu_user_s, used.cpu_user_s);
+        add(&mut sum.cpu_system_s, used.cpu_system_s);
+        add(&mut sum.cpu_pct, used.cpu_pct);
+        sum.max_rss_mb = match (sum.max_rss_mb, used.max_rss_mb) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+        self.stalls.extend(shifted(&r.stalls, offset));
+        Ok(())
+    }
+
+    /// Each scenario's sums made into its merged result (concurrent shards).
+    fn finish_scenarios(&mut self) -> Vec<ScenarioResult> {
+        std::mem::take(&mut self.scenarios)
+            .into_iter()
+            .map(|fold| fold.finish(Pooling::Concurrent))
+            .collect()
+    }
+}
+
+/// `stalls` on a clock whose origin is `offset` s earlier.
+fn shifted(stalls: &[Stall], offset: f64) -> impl Iterator<Item = Stall> + '_ {
+    stalls.iter().map(move |x| Stall {
+        at_s: x.at_s + offset,
+        ..*x
+    })
 }
 
 /// How the reports made into one were run.
@@ -305,15 +482,15 @@ pub fn pool(runs: &[RunResult]) -> Result<RunResult, ConfigError> {
 /// schedules and targets; returns the shards missing (an error unless `allow_partial`) and,
 /// under `allow_mixed`, the differences in target allowed.
 fn check_campaign(
-    inputs: &[&(String, RunResult)],
+    heads: &[Head],
     options: &MergeOptions,
 ) -> Result<(Vec<u32>, Vec<String>), ConfigError> {
     let mut mixed = Vec::new();
-    let (first_name, first) = inputs[0];
-    let count = identity(first).1;
+    let first = &heads[0];
+    let (first_name, count) = (&first.name, first.count);
     let mut seen: BTreeMap<u32, &str> = BTreeMap::new();
-    for &(name, report) in inputs {
-        let (index, n) = identity(report);
+    for head in heads {
+        let (name, index, n) = (&head.name, head.index, head.count);
         if n != count {
             return Err(refuse(
                 name,
@@ -323,7 +500,7 @@ fn check_campaign(
             ));
         }
         if let Some(other) = seen.insert(index, name) {
-            let hint = if report.shard.is_none() {
+            let hint = if !head.sharded {
                 " (neither report was sharded: run each with --shard I/N or under a launcher)"
             } else {
                 ""
@@ -335,27 +512,27 @@ fn check_campaign(
                 format!("a shard not merged already; {other} is shard {index} too{hint}"),
             ));
         }
-        check_same_scenarios(first_name, first, name, report)?;
-        for (a, b) in first.scenarios.iter().zip(&report.scenarios) {
-            if a.target == b.target {
+        check_same_scenarios(first, head)?;
+        for ((a, _, _, a_target), (_, _, _, b_target)) in
+            first.scenarios.iter().zip(&head.scenarios)
+        {
+            if a_target == b_target {
                 continue;
             }
             if !options.allow_mixed {
                 return Err(refuse(
                     name,
                     "target",
-                    format!("\"{}\"", b.target),
+                    format!("\"{b_target}\""),
                     format!(
-                        "the target of {first_name}: \"{}\" (shards of one campaign measure one \
-                         target; --allow-mixed merges them anyway, with a warning)",
-                        a.target
+                        "the target of {first_name}: \"{a_target}\" (shards of one campaign measure one \
+                         target; --allow-mixed merges them anyway, with a warning)"
                     ),
                 ));
             }
             mixed.push(format!(
-                "scenario \"{}\": shards measured different targets ({first_name}: {}, {name}: \
-                 {}); merged under --allow-mixed",
-                a.name, a.target, b.target
+                "scenario \"{a}\": shards measured different targets ({first_name}: {a_target}, \
+                 {name}: {b_target}); merged under --allow-mixed"
             ));
         }
     }
@@ -375,44 +552,44 @@ fn check_campaign(
     Ok((missing, mixed))
 }
 
-/// Report `name` has the scenarios, names, schedules and models of `first`.
-fn check_same_scenarios(
-    first_name: &str,
-    first: &RunResult,
-    name: &str,
-    report: &RunResult,
-) -> Result<(), ConfigError> {
-    if report.scenarios.len() != first.scenarios.len() {
+/// Report `head` has the scenarios, names, schedules and models of `first`.
+fn check_same_scenarios(first: &Head, head: &Head) -> Result<(), ConfigError> {
+    let name = &head.name;
+    if head.scenarios.len() != first.scenarios.len() {
         return Err(refuse(
             name,
             "scenarios",
-            report.scenarios.len().to_string(),
-            format!("the scenarios of {first_name} ({})", first.scenarios.len()),
+            head.scenarios.len().to_string(),
+            format!(
+                "the scenarios of {} ({})",
+                first.name,
+                first.scenarios.len()
+            ),
         ));
     }
-    for (a, b) in first.scenarios.iter().zip(&report.scenarios) {
-        if a.name != b.name {
+    for (a, b) in first.scenarios.iter().zip(&head.scenarios) {
+        if a.0 != b.0 {
             return Err(refuse(
                 name,
                 "scenario",
-                format!("\"{}\"", b.name),
-                format!("\"{}\", as in {first_name}", a.name),
+                format!("\"{}\"", b.0),
+                format!("\"{}\", as in {}", a.0, first.name),
             ));
         }
-        if a.schedule != b.schedule || a.model != b.model {
+        if a.1 != b.1 || a.2 != b.2 {
             return Err(refuse(
                 name,
                 "schedule",
-                format!("\"{}\"", b.schedule),
-                format!("the schedule of {first_name}: \"{}\"", a.schedule),
+                format!("\"{}\"", b.1),
+                format!("the schedule of {}: \"{}\"", first.name, a.1),
             ));
         }
     }
     Ok(())
 }
 
-/// Each scenario merged across the shards (`inputs` in shard order, `offsets` their clock
-/// origins after the earliest).
+/// Each scenario of runs held in memory (`inputs` in order, `offsets` their clock origins
+/// after the first's), merged.
 fn merge_scenarios(
     inputs: &[&(String, RunResult)],
     offsets: &[f64],
@@ -421,37 +598,19 @@ fn merge_scenarios(
     let first = &inputs[0].1;
     (0..first.scenarios.len())
         .map(|j| {
-            let parts: Vec<(&ScenarioResult, f64)> = inputs
-                .iter()
-                .zip(offsets)
-                .map(|((_, r), &offset)| (&r.scenarios[j], offset))
-                .collect();
-            merge_scenario(&parts, pooling).map_err(|why| {
+            let fail = |why: String| {
                 ConfigError::invalid(
                     &Origin::Flag("merge".into()),
                     "reports",
                     format!("scenario \"{}\"", first.scenarios[j].name),
                     why,
                 )
-            })
-        })
-        .collect()
-}
-
-/// What the merged report says of each shard.
-fn merged_shards(inputs: &[&(String, RunResult)], offsets: &[f64]) -> Vec<MergedShard> {
-    inputs
-        .iter()
-        .zip(offsets)
-        .map(|((name, r), &offset)| MergedShard {
-            index: identity(r).0,
-            report: name.clone(),
-            host: r.host.hostname.clone(),
-            origin_offset_ms: offset * 1e3,
-            start_offset_ms: r.shard.as_ref().map_or(0.0, |s| s.start_offset_ms),
-            clock_synchronized: r.clock.synchronized,
-            clock_max_error_us: r.clock.max_error_us,
-            warnings: r.warnings.clone(),
+            };
+            let mut fold = ScenarioFold::new(&first.scenarios[j]);
+            for ((_, r), &offset) in inputs.iter().zip(offsets) {
+                fold.add(&r.scenarios[j], offset).map_err(&fail)?;
+            }
+            Ok(fold.finish(pooling))
         })
         .collect()
 }
@@ -499,57 +658,15 @@ fn merged_clock(shards: &[MergedShard]) -> ClockInfo {
     }
 }
 
-/// Every shard's stalls, on the merged clock.
+/// Every run's stalls, on the clock of the first (`offsets` their origins after it).
 fn merged_stalls(inputs: &[&(String, RunResult)], offsets: &[f64]) -> Vec<Stall> {
     let mut stalls: Vec<Stall> = inputs
         .iter()
         .zip(offsets)
-        .flat_map(|((_, r), &offset)| {
-            r.stalls.iter().map(move |x| Stall {
-                at_s: x.at_s + offset,
-                ..*x
-            })
-        })
+        .flat_map(|((_, r), &offset)| shifted(&r.stalls, offset))
         .collect();
     stalls.sort_by(|a, b| a.at_s.total_cmp(&b.at_s));
     stalls
-}
-
-impl FrameworkCpu {
-    /// The shards' framework CPU, summed.
-    fn summed(inputs: &[&(String, RunResult)]) -> FrameworkCpu {
-        let sum = |f: fn(&FrameworkCpu) -> f64| {
-            inputs.iter().map(|(_, r)| f(&r.framework_cpu)).sum::<f64>()
-        };
-        FrameworkCpu {
-            timer_cpu_s: sum(|c| c.timer_cpu_s),
-            timer_cpu_pct: sum(|c| c.timer_cpu_pct),
-            collector_cpu_s: sum(|c| c.collector_cpu_s),
-            collector_cpu_pct: sum(|c| c.collector_cpu_pct),
-        }
-    }
-}
-
-impl Resources {
-    /// The shards' resource use: sums where every shard has a figure, the largest RSS.
-    fn summed(inputs: &[&(String, RunResult)]) -> Resources {
-        let all_some = |f: fn(&Resources) -> Option<f64>| -> Option<f64> {
-            inputs
-                .iter()
-                .map(|(_, r)| f(&r.resources))
-                .sum::<Option<f64>>()
-        };
-        Resources {
-            cpu_user_s: all_some(|r| r.cpu_user_s),
-            cpu_system_s: all_some(|r| r.cpu_system_s),
-            cpu_pct: all_some(|r| r.cpu_pct),
-            max_rss_mb: inputs
-                .iter()
-                .filter_map(|(_, r)| r.resources.max_rss_mb)
-                .reduce(f64::max),
-            monitor: Default::default(),
-        }
-    }
 }
 
 /// Puts `note` first among each scenario's notes and marks its figures suspect.
@@ -601,110 +718,173 @@ fn add_keyed(into: &mut BTreeMap<String, u64>, from: &BTreeMap<String, u64>) -> 
     Ok(())
 }
 
-/// One scenario across the shards; `offset` is each shard's clock origin after the earliest.
-fn merge_scenario(
-    parts: &[(&ScenarioResult, f64)],
-    pooling: Pooling,
-) -> Result<ScenarioResult, String> {
-    let first = parts[0].0;
-    let mut m = first.clone();
-    // Each shard's send-order sample stayed in its own process: the checks are in each
-    // shard's report, and a merged result has none (nor a shard's precision outcome).
-    m.validity = None;
-    m.precision = None;
-    m.tls = merge_tls(parts.iter().filter_map(|(s, _)| s.tls.as_ref()))?;
-    m.wait = merge_wait(parts.iter().filter_map(|(s, _)| s.wait.as_ref()))?;
-    m.by_name = merge_named(parts.iter().map(|(s, _)| s.by_name.as_slice()))?;
-    let mut totals: [Histogram<u64>; 4] = std::array::from_fn(|_| new_histogram());
-    let mut r = RequestCounts::default();
-    let mut errors_by_kind: BTreeMap<String, u64> = BTreeMap::new();
-    let mut network = NetworkIo::default();
-    let (mut framework_ns, mut response_ns) = (0u64, 0u64);
-    let mut alerts = Vec::new();
-    for &(s, offset) in parts {
-        add_all(&mut totals, &decode_all(&s.histograms)?)?;
-        r.checked_add_assign(&s.requests)?;
-        network.checked_add_assign(&s.network)?;
+/// One scenario's running sums across shards (or repetitions), each added with its clock
+/// origin's offset after the earliest; `finish` makes the merged result. It holds the first
+/// part, the sums and one row per merged interval, never the parts.
+struct ScenarioFold {
+    /// The first part: what is not summed is taken from it.
+    first: ScenarioResult,
+    tls: Summed<TlsFigures>,
+    wait: Summed<WaitFigures>,
+    named: NamedSums,
+    totals: [Histogram<u64>; 4],
+    requests: RequestCounts,
+    errors_by_kind: BTreeMap<String, u64>,
+    network: NetworkIo,
+    connections_auto: bool,
+    framework_ns: u64,
+    response_ns: u64,
+    alerts: Vec<Alert>,
+    /// The parts' send windows and drains: the longest (side by side) and the sum (one after
+    /// another).
+    send_window_s: [f64; 2],
+    drain_s: [f64; 2],
+    workers: usize,
+    worker_cores: Vec<usize>,
+    worker_cpu_s: f64,
+    target_rps: f64,
+    intervals: IntervalFold,
+    lag: Option<f64>,
+    notes: Vec<String>,
+}
+
+impl ScenarioFold {
+    fn new(first: &ScenarioResult) -> ScenarioFold {
+        ScenarioFold {
+            first: ScenarioResult {
+                intervals: Vec::new(),
+                by_name: Vec::new(),
+                validity: None,
+                precision: None,
+                ..first.clone()
+            },
+            tls: Summed::default(),
+            wait: Summed::default(),
+            named: NamedSums::default(),
+            totals: std::array::from_fn(|_| new_histogram()),
+            requests: RequestCounts::default(),
+            errors_by_kind: BTreeMap::new(),
+            network: NetworkIo::default(),
+            connections_auto: true,
+            framework_ns: 0,
+            response_ns: 0,
+            alerts: Vec::new(),
+            send_window_s: [0.0; 2],
+            drain_s: [0.0; 2],
+            workers: 0,
+            worker_cores: Vec::new(),
+            worker_cpu_s: 0.0,
+            target_rps: 0.0,
+            intervals: IntervalFold::default(),
+            lag: None,
+            notes: Vec::new(),
+        }
+    }
+
+    fn add(&mut self, s: &ScenarioResult, offset: f64) -> Result<(), String> {
+        if let Some(t) = &s.tls {
+            self.tls.add(t)?;
+        }
+        if let Some(w) = &s.wait {
+            self.wait.add(w)?;
+        }
+        self.named.add(&s.by_name)?;
+        add_all(&mut self.totals, &decode_all(&s.histograms)?)?;
+        self.requests.checked_add_assign(&s.requests)?;
+        self.network.checked_add_assign(&s.network)?;
+        self.connections_auto &= s.network.connections_auto;
         add_counts([
-            (&mut framework_ns, s.overhead.framework_ns),
-            (&mut response_ns, s.overhead.response_ns),
+            (&mut self.framework_ns, s.overhead.framework_ns),
+            (&mut self.response_ns, s.overhead.response_ns),
         ])?;
-        add_keyed(&mut errors_by_kind, &s.errors_by_kind)?;
-        alerts.extend(s.alerts.iter().cloned().map(|mut a| {
+        add_keyed(&mut self.errors_by_kind, &s.errors_by_kind)?;
+        self.alerts.extend(s.alerts.iter().cloned().map(|mut a| {
             a.at_s += offset;
             a
         }));
-    }
-    alerts.sort_by(|a, b| a.at_s.total_cmp(&b.at_s));
-
-    // Shards share one window; repetitions add theirs up.
-    let window = |f: fn(&ScenarioResult) -> f64| match pooling {
-        Pooling::Concurrent => parts.iter().map(|(s, _)| f(s)).fold(0.0, f64::max),
-        Pooling::Sequential => parts.iter().map(|(s, _)| f(s)).sum(),
-    };
-    m.send_window_s = window(|s| s.send_window_s);
-    m.drain_s = window(|s| s.drain_s);
-    m.requests = r;
-    m.errors_by_kind = errors_by_kind;
-    network.connections_auto = parts.iter().all(|(s, _)| s.network.connections_auto);
-    m.network = network;
-    m.overhead = Overhead {
-        framework_ns,
-        response_ns,
-        ..Overhead::default()
-    };
-    derive_figures(&mut m, &totals);
-    workers_and_rate(&mut m, parts, pooling);
-    m.intervals = merge_intervals(parts)?;
-    // Batch means over the merged time series, and the largest of the shards' lag
-    // correlations (their send-order samples stayed with them).
-    let lag = parts
-        .iter()
-        .filter_map(|(s, _)| crate::metrics::honest::lag_factor(s))
-        .reduce(f64::max);
-    crate::metrics::honest::apply_scenario_with(&mut m, lag);
-    m.alerts = alerts;
-    // Counted on the merged rows, so that no reason counts more intervals than there are.
-    (m.suspect_intervals, m.suspect_reasons) = saturation::count_flags(&m.intervals);
-    m.verdict = reevaluate(&first.verdict, &m);
-    saturation::conclude(&mut m);
-    let noted: Vec<String> = parts
-        .iter()
-        .flat_map(|(s, _)| s.verdict.notes.iter())
-        .filter(|n| !NoteKind::of(n).is_some_and(NoteKind::from_figures))
-        .cloned()
-        .collect();
-    for note in noted {
-        if !m.verdict.notes.contains(&note) {
-            m.verdict.notes.push(note);
+        for (window, part) in [
+            (&mut self.send_window_s, s.send_window_s),
+            (&mut self.drain_s, s.drain_s),
+        ] {
+            *window = [window[0].max(part), window[1] + part];
         }
+        self.workers += s.workers;
+        // Each shard's cores are its own host's; the merged row lists every core a shard
+        // pinned to, and is empty (unpinned) only when no shard pinned.
+        self.worker_cores.extend(s.worker_cores.iter().copied());
+        self.worker_cores.sort_unstable();
+        self.worker_cores.dedup();
+        self.worker_cpu_s += s.worker_cpu_s;
+        self.target_rps += s.target_rps;
+        self.intervals.add(s, offset)?;
+        // The largest of the parts' lag correlations (their send-order samples stayed with
+        // them).
+        if let Some(lag) = crate::metrics::honest::lag_factor(s) {
+            self.lag = Some(self.lag.map_or(lag, |l| l.max(lag)));
+        }
+        for note in &s.verdict.notes {
+            if !NoteKind::of(note).is_some_and(NoteKind::from_figures) && !self.notes.contains(note)
+            {
+                self.notes.push(note.clone());
+            }
+        }
+        Ok(())
     }
-    m.verdict.suspect = !m.verdict.notes.is_empty();
-    Ok(m)
-}
 
-/// The merged scenario's workers, their cores and CPU, and its target rate.
-fn workers_and_rate(m: &mut ScenarioResult, parts: &[(&ScenarioResult, f64)], pooling: Pooling) {
-    let first = parts[0].0;
-    m.workers = match pooling {
-        Pooling::Concurrent => parts.iter().map(|(s, _)| s.workers).sum(),
-        Pooling::Sequential => first.workers,
-    };
-    // Each shard's cores are its own host's; the merged row lists every core a shard pinned
-    // to, and is empty (unpinned) only when no shard pinned.
-    let mut cores: Vec<usize> = parts
-        .iter()
-        .flat_map(|(s, _)| s.worker_cores.iter().copied())
-        .collect();
-    cores.sort_unstable();
-    cores.dedup();
-    m.worker_cores = cores;
-    m.worker_cpu_s = parts.iter().map(|(s, _)| s.worker_cpu_s).sum();
-    m.target_rps = if first.model == Model::Open || pooling == Pooling::Sequential {
-        first.target_rps
-    } else {
-        parts.iter().map(|(s, _)| s.target_rps).sum()
-    };
+    fn finish(self, pooling: Pooling) -> ScenarioResult {
+        let first = &self.first;
+        let mut m = first.clone();
+        m.tls = self.tls.finish();
+        m.wait = self.wait.finish();
+        m.by_name = self.named.finish();
+        // Shards share one window; repetitions add theirs up.
+        let window = |w: [f64; 2]| match pooling {
+            Pooling::Concurrent => w[0],
+            Pooling::Sequential => w[1],
+        };
+        m.send_window_s = window(self.send_window_s);
+        m.drain_s = window(self.drain_s);
+        m.requests = self.requests;
+        m.errors_by_kind = self.errors_by_kind;
+        m.network = NetworkIo {
+            connections_auto: self.connections_auto,
+            ..self.network
+        };
+        m.overhead = Overhead {
+            framework_ns: self.framework_ns,
+            response_ns: self.response_ns,
+            ..Overhead::default()
+        };
+        derive_figures(&mut m, &self.totals);
+        m.workers = match pooling {
+            Pooling::Concurrent => self.workers,
+            Pooling::Sequential => first.workers,
+        };
+        m.worker_cores = self.worker_cores;
+        m.worker_cpu_s = self.worker_cpu_s;
+        m.target_rps = if first.model == Model::Open || pooling == Pooling::Sequential {
+            first.target_rps
+        } else {
+            self.target_rps
+        };
+        m.intervals = self.intervals.finish();
+        // Batch means over the merged time series.
+        crate::metrics::honest::apply_scenario_with(&mut m, self.lag);
+        let mut alerts = self.alerts;
+        alerts.sort_by(|a, b| a.at_s.total_cmp(&b.at_s));
+        m.alerts = alerts;
+        // Counted on the merged rows, so that no reason counts more intervals than there are.
+        (m.suspect_intervals, m.suspect_reasons) = saturation::count_flags(&m.intervals);
+        m.verdict = reevaluate(&first.verdict, &m);
+        saturation::conclude(&mut m);
+        for note in self.notes {
+            if !m.verdict.notes.contains(&note) {
+                m.verdict.notes.push(note);
+            }
+        }
+        m.verdict.suspect = !m.verdict.notes.is_empty();
+        m
+    }
 }
 
 /// Checks every threshold of the shards' verdict again, on the merged figures.
@@ -721,19 +901,39 @@ fn reevaluate(verdict: &Verdict, merged: &ScenarioResult) -> Verdict {
     Verdict::of(thresholds)
 }
 
-/// The shards' interval series on one time line: each row moves by its shard's clock offset
-/// and joins the merged row of the nearest interval boundary.
-fn merge_intervals(parts: &[(&ScenarioResult, f64)]) -> Result<Vec<IntervalStats>, String> {
-    let length = |s: &ScenarioResult| s.intervals.first().map(|i| i.end_s - i.start_s);
-    let Some(step) = parts
-        .iter()
-        .find_map(|(s, _)| length(s))
-        .filter(|&l| l > 0.0)
-    else {
-        return Ok(Vec::new());
-    };
-    for (s, _) in parts {
-        if let Some(l) = length(s) {
+/// The shards' interval series on one time line, a shard at a time: each row moves by its
+/// shard's clock offset and joins the merged row of the nearest interval boundary.
+#[derive(Default)]
+struct IntervalFold {
+    /// The interval length, from the first shard with a series (`Some(None)`: its first row
+    /// was empty, and no series is merged).
+    step: Option<Option<f64>>,
+    rows: BTreeMap<i64, Row>,
+}
+
+/// A merged interval row being summed.
+struct Row {
+    start_s: f64,
+    end_s: f64,
+    stats: IntervalStats,
+    histograms: [Histogram<u64>; 4],
+    /// Workers of the shards with this row, and their busy share summed over them.
+    workers: f64,
+    busy: f64,
+}
+
+impl IntervalFold {
+    fn add(&mut self, s: &ScenarioResult, offset: f64) -> Result<(), String> {
+        let length = s.intervals.first().map(|i| i.end_s - i.start_s);
+        let step = match (self.step, length) {
+            (Some(step), _) => step,
+            (None, None) => return Ok(()),
+            (None, Some(l)) => *self.step.insert(Some(l).filter(|&l| l > 0.0)),
+        };
+        let Some(step) = step else {
+            return Ok(());
+        };
+        if let Some(l) = length {
             // Only a shard whose first row was its whole series may have a shorter one.
             if (l - step).abs() > 1e-6 && s.intervals.len() > 1 {
                 return Err(format!(
@@ -741,23 +941,11 @@ fn merge_intervals(parts: &[(&ScenarioResult, f64)]) -> Result<Vec<IntervalStats
                 ));
             }
         }
-    }
-    struct Row {
-        start_s: f64,
-        end_s: f64,
-        stats: IntervalStats,
-        histograms: [Histogram<u64>; 4],
-        /// Workers of the shards with this row, and their busy share summed over them.
-        workers: f64,
-        busy: f64,
-    }
-    let mut rows: BTreeMap<i64, Row> = BTreeMap::new();
-    for &(s, offset) in parts {
         for interval in &s.intervals {
             let start = interval.start_s + offset;
             let end = interval.end_s + offset;
             let bucket = (start / step).round() as i64;
-            let row = rows.entry(bucket).or_insert_with(|| Row {
+            let row = self.rows.entry(bucket).or_insert_with(|| Row {
                 start_s: bucket as f64 * step,
                 end_s: end,
                 stats: IntervalStats {
@@ -781,21 +969,25 @@ fn merge_intervals(parts: &[(&ScenarioResult, f64)]) -> Result<Vec<IntervalStats
                 }
             }
         }
+        Ok(())
     }
-    Ok(rows
-        .into_values()
-        .map(|row| {
-            let mut t = row.stats;
-            t.start_s = row.start_s;
-            t.end_s = row.end_s.max(row.start_s);
-            t.worker_busy_pct = ratio(row.busy, row.workers);
-            let [response, service, dispatch, _] = &row.histograms;
-            let seconds = t.end_s - t.start_s;
-            derive_row(&mut t, seconds, [response, service, dispatch]);
-            t.histograms = encode_all(&row.histograms);
-            t
-        })
-        .collect())
+
+    fn finish(self) -> Vec<IntervalStats> {
+        self.rows
+            .into_values()
+            .map(|row| {
+                let mut t = row.stats;
+                t.start_s = row.start_s;
+                t.end_s = row.end_s.max(row.start_s);
+                t.worker_busy_pct = ratio(row.busy, row.workers);
+                let [response, service, dispatch, _] = &row.histograms;
+                let seconds = t.end_s - t.start_s;
+                derive_row(&mut t, seconds, [response, service, dispatch]);
+                t.histograms = encode_all(&row.histograms);
+                t
+            })
+            .collect()
+    }
 }
 
 impl IntervalStats {

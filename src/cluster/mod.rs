@@ -18,7 +18,7 @@ pub use crate::base::clock::{ClockInfo, clock_info, unix_now};
 pub use crate::shard::{
     ClusterPlan, Colocated, DEFAULT_START_TOLERANCE_S, Launcher, Shard, ShardInfo,
 };
-pub use merge::{MergeOptions, lighten, merge};
+pub use merge::{MergeOptions, lighten, merge, merge_with};
 
 /// Parses `--start-at`: Unix seconds with a fraction (`1795784400.5`), `now+DURATION`
 /// (`now+10s`, for trying things by hand), or RFC 3339 (`2026-11-27T13:00:00Z`,

@@ -20,93 +20,112 @@ pub const NS_PER_US: f64 = 1e3;
 /// A scenario's four histograms in ns: response, service, dispatch delay, timer lateness.
 pub type Histograms = [Histogram<u64>; 4];
 
-/// Figures of shards that each carry one histogram, added together: the first part taken
-/// as the sum, `add` folding each later part's counts into it, the histograms (`histogram`
-/// of each part) added, and `finish` remaking the sum's summary from their total. `None`
-/// when there is no part. `what` names the histograms in an error.
-fn merge_with_histogram<'a, T: Clone + 'a>(
-    parts: impl IntoIterator<Item = &'a T>,
-    histogram: fn(&T) -> &str,
-    what: &str,
-    add: impl Fn(&mut T, &T) -> Result<(), String>,
-    finish: impl FnOnce(T, &Histogram<u64>) -> T,
-) -> Result<Option<T>, String> {
-    let mut merged: Option<(T, Histogram<u64>)> = None;
-    for part in parts {
+/// Figures of shards that each carry one histogram, added one part at a time: the first part
+/// taken as the sum, each later part's counts folded into it, the histograms added; `finish`
+/// remakes the sum's summary from their total (`None` when no part came). A merge holds one
+/// of these per scenario, not the parts.
+pub struct Summed<T> {
+    sum: Option<(T, Histogram<u64>)>,
+}
+
+impl<T: Clone> Default for Summed<T> {
+    fn default() -> Summed<T> {
+        Summed { sum: None }
+    }
+}
+
+impl<T: Clone> Summed<T> {
+    /// Adds `part`: `histogram` is its encoded histogram, `add` folds its counts into the
+    /// sum; `what` names the histograms in an error.
+    fn add_with(
+        &mut self,
+        part: &T,
+        histogram: fn(&T) -> &str,
+        what: &str,
+        add: impl Fn(&mut T, &T) -> Result<(), String>,
+    ) -> Result<(), String> {
         let values = decode(histogram(part))?;
-        let Some((sum, all)) = merged.as_mut() else {
-            merged = Some((part.clone(), values));
-            continue;
+        let Some((sum, all)) = self.sum.as_mut() else {
+            self.sum = Some((part.clone(), values));
+            return Ok(());
         };
         add(sum, part)?;
         all.add(&values)
-            .map_err(|e| format!("{what} histograms cannot be added: {e:?}"))?;
+            .map_err(|e| format!("{what} histograms cannot be added: {e:?}"))
     }
-    Ok(merged.map(|(sum, all)| finish(sum, &all)))
 }
 
-/// TLS handshake figures of shards added together: counts summed, histograms added, the
-/// summary recomputed. `None` when no shard shook hands.
-pub fn merge_tls<'a>(
-    parts: impl IntoIterator<Item = &'a TlsFigures>,
-) -> Result<Option<TlsFigures>, String> {
-    merge_with_histogram(
-        parts,
-        |t| &t.histogram,
-        "TLS handshake",
-        |sum, part| {
-            add_counts([
-                (&mut sum.handshakes, part.handshakes),
-                (&mut sum.resumed, part.resumed),
-                (
-                    &mut sum.requests_with_handshake,
-                    part.requests_with_handshake,
-                ),
-            ])
-        },
-        |sum, all| TlsFigures {
-            handshake_ms: LatencySummary::from_histogram(all, NS_PER_MS),
-            histogram: encode(all),
+impl Summed<TlsFigures> {
+    /// Adds one shard's TLS handshake figures: counts summed, histograms added.
+    pub fn add(&mut self, part: &TlsFigures) -> Result<(), String> {
+        self.add_with(
+            part,
+            |t| &t.histogram,
+            "TLS handshake",
+            |sum, part| {
+                add_counts([
+                    (&mut sum.handshakes, part.handshakes),
+                    (&mut sum.resumed, part.resumed),
+                    (
+                        &mut sum.requests_with_handshake,
+                        part.requests_with_handshake,
+                    ),
+                ])
+            },
+        )
+    }
+
+    /// The sum, its summary recomputed; `None` when no shard shook hands.
+    pub fn finish(self) -> Option<TlsFigures> {
+        self.sum.map(|(sum, all)| TlsFigures {
+            handshake_ms: LatencySummary::from_histogram(&all, NS_PER_MS),
+            histogram: encode(&all),
             ..sum
-        },
-    )
+        })
+    }
 }
 
-/// How the workers of shards waited, added together: wake-ups summed, lateness histograms
-/// added, the windows' range widened, the largest lead kept. `None` when no shard has it.
-pub fn merge_wait<'a>(
-    parts: impl IntoIterator<Item = &'a WaitFigures>,
-) -> Result<Option<WaitFigures>, String> {
-    merge_with_histogram(
-        parts,
-        |w| &w.histogram,
-        "wake-up lateness",
-        |sum, part| {
-            sum.handoff_lead_us = sum.handoff_lead_us.max(part.handoff_lead_us);
-            sum.spin_window_us = match (sum.spin_window_us, part.spin_window_us) {
-                (Some([a, b]), Some([c, d])) => Some([a.min(c), b.max(d)]),
-                (one, other) => one.or(other),
-            };
-            add_counts([(&mut sum.wake_ups, part.wake_ups)])
-        },
-        |sum, all| WaitFigures {
+impl Summed<WaitFigures> {
+    /// Adds how one shard's workers waited: wake-ups summed, lateness histograms added, the
+    /// windows' range widened, the largest lead kept.
+    pub fn add(&mut self, part: &WaitFigures) -> Result<(), String> {
+        self.add_with(
+            part,
+            |w| &w.histogram,
+            "wake-up lateness",
+            |sum, part| {
+                sum.handoff_lead_us = sum.handoff_lead_us.max(part.handoff_lead_us);
+                sum.spin_window_us = match (sum.spin_window_us, part.spin_window_us) {
+                    (Some([a, b]), Some([c, d])) => Some([a.min(c), b.max(d)]),
+                    (one, other) => one.or(other),
+                };
+                add_counts([(&mut sum.wake_ups, part.wake_ups)])
+            },
+        )
+    }
+
+    /// The sum, its lateness summary recomputed; `None` when no shard has it.
+    pub fn finish(self) -> Option<WaitFigures> {
+        self.sum.map(|(sum, all)| WaitFigures {
             wake_lateness_us: LatencySummary {
                 ci95: None,
-                ..LatencySummary::from_histogram(all, NS_PER_US)
+                ..LatencySummary::from_histogram(&all, NS_PER_US)
             },
-            histogram: encode(all),
+            histogram: encode(&all),
             ..sum
-        },
-    )
+        })
+    }
 }
 
-/// A request set's per-name results of shards added together, name by name (in the order
-/// of the first shard that has each): counts summed, histograms added, summaries recomputed.
-pub fn merge_named<'a>(
-    parts: impl IntoIterator<Item = &'a [NamedResult]>,
-) -> Result<Vec<NamedResult>, String> {
-    let mut merged: Vec<(NamedResult, [Histogram<u64>; 3])> = Vec::new();
-    for part in parts {
+/// A request set's per-name results of shards added one shard at a time, name by name (in
+/// the order of the first shard that has each): counts summed, histograms added; `finish`
+/// recomputes the summaries.
+#[derive(Default)]
+pub struct NamedSums(Vec<(NamedResult, [Histogram<u64>; 3])>);
+
+impl NamedSums {
+    /// Adds one shard's per-name results.
+    pub fn add(&mut self, part: &[NamedResult]) -> Result<(), String> {
         for n in part {
             let h = &n.histograms;
             let decoded = [
@@ -114,8 +133,8 @@ pub fn merge_named<'a>(
                 decode(&h.service_time)?,
                 decode(&h.dispatch_delay)?,
             ];
-            let Some((sum, all)) = merged.iter_mut().find(|(m, _)| m.name == n.name) else {
-                merged.push((n.clone(), decoded));
+            let Some((sum, all)) = self.0.iter_mut().find(|(m, _)| m.name == n.name) else {
+                self.0.push((n.clone(), decoded));
                 continue;
             };
             add_counts([
@@ -129,22 +148,27 @@ pub fn merge_named<'a>(
                     .map_err(|e| format!("histograms of `{}` cannot be added: {e:?}", n.name))?;
             }
         }
+        Ok(())
     }
-    Ok(merged
-        .into_iter()
-        .map(|(sum, [response, service, dispatch])| NamedResult {
-            response_time_ms: LatencySummary::from_histogram(&response, NS_PER_MS),
-            service_time_ms: LatencySummary::from_histogram(&service, NS_PER_MS),
-            dispatch_delay_us: LatencySummary::from_histogram(&dispatch, NS_PER_US),
-            histograms: EncodedHistograms {
-                response_time: encode(&response),
-                service_time: encode(&service),
-                dispatch_delay: encode(&dispatch),
-                timer_lateness: String::new(),
-            },
-            ..sum
-        })
-        .collect())
+
+    /// The sums, their summaries recomputed.
+    pub fn finish(self) -> Vec<NamedResult> {
+        self.0
+            .into_iter()
+            .map(|(sum, [response, service, dispatch])| NamedResult {
+                response_time_ms: LatencySummary::from_histogram(&response, NS_PER_MS),
+                service_time_ms: LatencySummary::from_histogram(&service, NS_PER_MS),
+                dispatch_delay_us: LatencySummary::from_histogram(&dispatch, NS_PER_US),
+                histograms: EncodedHistograms {
+                    response_time: encode(&response),
+                    service_time: encode(&service),
+                    dispatch_delay: encode(&dispatch),
+                    timer_lateness: String::new(),
+                },
+                ..sum
+            })
+            .collect()
+    }
 }
 
 /// `part / whole`, 0 when `whole` is 0.
@@ -366,7 +390,14 @@ mod tests {
         let a = part(&[50_000, 60_000], 5_000.0, Some([40.0, 120.0]));
         let b = part(&[2_000_000], 1_000.0, Some([20.0, 90.0]));
         let c = part(&[70_000], 5_000.0, None);
-        let m = merge_wait([&a, &b, &c]).unwrap().unwrap();
+        let merge_wait = |parts: &[&WaitFigures]| -> Result<Option<WaitFigures>, String> {
+            let mut sum = Summed::<WaitFigures>::default();
+            for part in parts {
+                sum.add(part)?;
+            }
+            Ok(sum.finish())
+        };
+        let m = merge_wait(&[&a, &b, &c]).unwrap().unwrap();
         assert_eq!(m.wake_ups, 4);
         assert_eq!(m.wake_lateness_us.count, 4);
         assert_eq!(m.handoff_lead_us, 5_000.0);
@@ -377,16 +408,19 @@ mod tests {
             m.wake_lateness_us
         );
         assert!(m.wake_lateness_us.ci95.is_none());
-        assert_eq!(merge_wait([]).unwrap(), None);
+        assert_eq!(merge_wait(&[]).unwrap(), None);
         let mut broken = a.clone();
         broken.histogram = "not base64".into();
-        assert!(merge_wait([&a, &broken]).is_err());
+        assert!(merge_wait(&[&a, &broken]).is_err());
         let tls = TlsFigures {
             handshakes: 2,
             histogram: a.histogram.clone(),
             ..TlsFigures::default()
         };
-        let t = merge_tls([&tls, &tls]).unwrap().unwrap();
+        let mut sum = Summed::<TlsFigures>::default();
+        sum.add(&tls).unwrap();
+        sum.add(&tls).unwrap();
+        let t = sum.finish().unwrap();
         assert_eq!((t.handshakes, t.handshake_ms.count), (4, 4));
     }
 }
