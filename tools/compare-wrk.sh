@@ -20,7 +20,7 @@
 # request is encrypted and decrypted on LOAD_CORE.
 #
 # Usage: tools/compare-wrk.sh [--tls]   (root, or nginx and wrk already installed)
-# Environment: PORT CONNS SECS ROUNDS FIXED SERVER_CORE LOAD_CORE WAIT
+# Environment: PORT CONNS SECS ROUNDS FIXED SERVER_CORE LOAD_CORE WAIT OPENPACE
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -44,8 +44,11 @@ if ! command -v nginx >/dev/null || ! command -v wrk >/dev/null || ! command -v 
     apt-get install -y -qq nginx wrk python3 >/dev/null
 fi
 NGINX=$(command -v nginx)
-cargo build --release --quiet
-OPENPACE=target/release/openpace
+# OPENPACE=BINARY compares another build (e.g. the commit before a change) on the same setup.
+if [ -z "${OPENPACE:-}" ]; then
+    cargo build --release --quiet
+    OPENPACE=target/release/openpace
+fi
 
 dir=$(mktemp -d)
 . tools/nginx.sh

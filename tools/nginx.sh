@@ -41,14 +41,15 @@ http {
 CONF
 }
 
-#   nginx_start DIR PORT CORE
-#                         writes DIR/nginx.conf (nginx_conf), starts nginx pinned to CORE in
+#   nginx_start DIR PORT CORE [tls]
+#                         writes DIR/nginx.conf (nginx_conf, with `tls` as there), starts nginx
+#                         pinned to CORE in
 #                         the background, waits until PORT takes connections, and sets
 #                         nginx_pid. The caller stops it (kill "$nginx_pid").
 
 nginx_start() {
     local dir=$1 port=$2 core=$3
-    nginx_conf "$dir" "$port"
+    nginx_conf "$dir" "$port" "${4:-}"
     taskset -c "$core" nginx -c "$dir/nginx.conf" -p "$dir" &
     nginx_pid=$!
     for _ in $(seq 50); do

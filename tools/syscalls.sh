@@ -22,7 +22,10 @@
 #      `perf record -e cpu-clock -g` (a software clock: this VM has no hardware counters),
 #      the heaviest user-space symbols, each with what it called (system calls included).
 #
-# Usage: tools/syscalls.sh [--short]   (--short: 1-s runs, for CI, so that it cannot rot)
+# With --tls, nginx speaks TLS (tools/nginx.sh: a self-signed P-256 certificate; openpace runs
+# with --insecure, wrk never verifies) and both tools load https://.
+#
+# Usage: tools/syscalls.sh [--short] [--tls]   (--short: 1-s runs, for CI, so that it cannot rot)
 # Environment: PORT RATE CONNS SECS SERVER_CORE LOAD_CORE PROFILE OPENPACE
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,9 +36,14 @@ CONNS=${CONNS:-16}
 SECS=${SECS:-5}
 SERVER_CORE=${SERVER_CORE:-0}
 LOAD_CORE=${LOAD_CORE:-1}
-if [ "${1:-}" = --short ]; then
-    SECS=1
-fi
+TLS=
+for arg in "$@"; do
+    case $arg in
+        --short) SECS=1 ;;
+        --tls) TLS=tls ;;
+        *) echo "usage: tools/syscalls.sh [--short] [--tls]" >&2; exit 2 ;;
+    esac
+done
 
 need=()
 command -v nginx >/dev/null || need+=(nginx)
@@ -54,8 +62,13 @@ fi
 dir=$(mktemp -d)
 trap 'kill ${nginx_pid:-} 2>/dev/null; wait ${nginx_pid:-} 2>/dev/null; rm -rf "$dir"' EXIT
 . tools/nginx.sh
-nginx_start "$dir" "$PORT" "$SERVER_CORE"
+nginx_start "$dir" "$PORT" "$SERVER_CORE" "$TLS"
 URL="http://127.0.0.1:$PORT/"
+INSECURE=
+if [ -n "$TLS" ]; then
+    URL="https://127.0.0.1:$PORT/"
+    INSECURE=--insecure
+fi
 
 # Runs a command and prints the CPU seconds (user + system, all threads) it used, from
 # rusage; its output goes to standard error.
@@ -92,7 +105,7 @@ PY
 
 echo "host: $(nproc) cores, $(uname -r); nginx on core $SERVER_CORE; the tools on core $LOAD_CORE"
 echo "1. system calls per completed request, under strace -f -c (${SECS}s each)"
-taskset -c "$LOAD_CORE" strace -f -c -o "$dir/op.strace" "$OPENPACE" run --target "$URL" \
+taskset -c "$LOAD_CORE" strace -f -c -o "$dir/op.strace" "$OPENPACE" run --target "$URL" $INSECURE \
     --rate "$RATE" --duration "${SECS}s" --warmup 0 --quiet --out "$dir/op.json" >/dev/null 2>&1 || true
 per_request "$dir/op.strace" "$(op_requests "$dir/op.json")" openpace
 python3 - "$dir/op.json" <<'PY'
@@ -108,7 +121,7 @@ per_request "$dir/wrk.strace" "$(wrk_requests "$dir/wrk.out")" wrk
 
 echo "2. CPU time per completed request at each tool's maximum, without strace (${SECS}s each):"
 echo "   openpace in its closed model (--model closed --concurrency $CONNS, one worker), as wrk runs"
-cpu=$(taskset -c "$LOAD_CORE" bash -c "$(declare -f cpu_of); cpu_of '$OPENPACE' run --target '$URL' \
+cpu=$(taskset -c "$LOAD_CORE" bash -c "$(declare -f cpu_of); cpu_of '$OPENPACE' run --target '$URL' $INSECURE \
     --model closed --concurrency '$CONNS' --workers 1 --duration '${SECS}s' --warmup 0 --quiet \
     --out '$dir/op.json'" 2>/dev/null)
 n=$(op_requests "$dir/op.json")
@@ -120,7 +133,7 @@ python3 -c "import sys; print('wrk       %9d requests: %.2f us CPU per request' 
 if [ "${PROFILE:-0}" = 1 ]; then
     echo "3. where openpace's CPU goes at its maximum (perf record -e cpu-clock -g, ${SECS}s)"
     taskset -c "$LOAD_CORE" perf record -q -e cpu-clock -F 5000 -g -o "$dir/perf.data" -- \
-        "$OPENPACE" run --target "$URL" --model closed --concurrency "$CONNS" --workers 1 \
+        "$OPENPACE" run --target "$URL" $INSECURE --model closed --concurrency "$CONNS" --workers 1 \
         --duration "${SECS}s" --warmup 0 --quiet --out none >/dev/null 2>&1
     perf report -i "$dir/perf.data" --children --sort symbol --stdio 2>/dev/null |
         grep -E '^ +[0-9].*\[\.\]' | head -20
