@@ -167,6 +167,43 @@ fn the_designs_concurrent_example_is_valid() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("valid, 3 scenario(s)"));
 }
 
+/// Issue 29, points 8 and 9: a mistyped flag gets one short line that names it, the reason
+/// first; `-d -1s` is the duration's own error, not clap's `-- -1` tip; a target object given
+/// to `--target` as text is read as the object; help shows the completions path whole.
+#[test]
+fn first_use_mistakes_get_one_line_naming_the_flag() {
+    let one_line = |args: &[&str], starts: &str, holds: &str| {
+        let out = openpace(args);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.starts_with(starts), "{args:?}: {err}");
+        assert!(err.contains(holds), "{args:?}: {err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: {err}");
+        assert!(err.len() < 240, "{args:?}: {} chars: {err}", err.len());
+    };
+    one_line(
+        &["run", "--target", "http://127.0.0.1:1/", "-c", "0"],
+        "openpace: config error: flag --connections: connections = 0",
+        "a whole number above 0",
+    );
+    one_line(
+        &["run", "--target", "noop", "-d", "-1s"],
+        "openpace: config error: flag --duration:",
+        "cannot be negative",
+    );
+    one_line(
+        &[
+            "run",
+            "--target",
+            r#"{"http": {"url": "http://127.0.0.1:1/", "connections": 0}}"#,
+        ],
+        "openpace: config error: flag --target:",
+        "`connections` must be a whole number above 0",
+    );
+    let help = String::from_utf8(openpace(&["--help"]).stdout).unwrap();
+    assert!(help.contains("/etc/bash_completion.d/openpace"), "{help}");
+}
+
 #[test]
 fn run_help_lists_the_flags() {
     let out = openpace(&["run", "--help"]);

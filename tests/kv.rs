@@ -58,6 +58,11 @@ fn redis_commands_are_counted_exactly_and_agree_with_the_server() {
         "SET key:{{seq}} {{rand_hex 16}}",
     ]);
     assert_eq!((s.requests.intended, s.requests.ok), (1000, 1000));
+    // Issue 29: a run from flags is named by its target and command, not "openpace".
+    assert_eq!(
+        s.name,
+        format!("{url} SET key:{{{{seq}}}} {{{{rand_hex 16}}}}")
+    );
     let size = redis.ask("DBSIZE\r\n", |_| true);
     assert_eq!(size, [":1000"]);
     let value = redis.ask("GET key:999\r\n", |l| !l.starts_with('$'));

@@ -89,8 +89,8 @@ enum Command {
     /// Measure this host before a campaign: timer lateness, hand-off and overhead per wait
     /// mode, the highest noop rate, spin:DUR accuracy. Prints and saves a JSON report.
     Calibrate(calibrate::CalibrateArgs),
-    /// Print a shell completion script: `openpace completions bash > /etc/bash_completion.d/
-    /// openpace`, or zsh, fish, elvish, powershell.
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell), e.g.
+    /// `openpace completions bash > /etc/bash_completion.d/openpace`.
     Completions {
         /// The shell.
         shell: clap_complete::Shell,
@@ -177,6 +177,8 @@ fn field_args(pick: impl Fn(&Field) -> bool) -> Vec<Arg> {
                     .value_name(value)
                     .action(ArgAction::Append)
                     .allow_negative_numbers(true),
+                // `-d -1s` is not a number to clap: a duration takes any leading dash.
+                ("DURATION", false) => arg.value_name("DURATION").allow_hyphen_values(true),
                 (value, false) => arg.value_name(value).allow_negative_numbers(true),
             }
         })
@@ -335,6 +337,12 @@ fn load(file: Option<&PathBuf>, overrides: &[Override]) -> Result<RunConfig, Err
 /// `--target`: then the embedded default scenario runs.
 fn flag_scenario(overrides: &[Override]) -> Option<String> {
     let target = &overrides.iter().rev().find(|o| o.field == "target")?.value;
+    // `--target '{"http": {...}}'` is named as the object it holds.
+    let parsed = target
+        .as_str()
+        .filter(|t| t.trim_start().starts_with('{'))
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(t).ok());
+    let target = parsed.as_ref().unwrap_or(target);
     let text = |v: Option<&serde_json::Value>| v.and_then(|v| v.as_str()).unwrap_or("").to_string();
     let name = match target {
         serde_json::Value::String(t) if t.starts_with("http://") || t.starts_with("https://") => {
@@ -350,7 +358,21 @@ fn flag_scenario(overrides: &[Override]) -> Option<String> {
                 let address = text(tcp.get("address"));
                 format!("tcp://{}", address.trim_start_matches("tcp://"))
             }
-            _ => "openpace".to_string(),
+            // A key-value target is named by its URL and command.
+            _ => match o.iter().next() {
+                Some((kind, kv)) if kind == "redis" || kind == "memcached" => {
+                    let address = text(kv.get("address"));
+                    let url = if address.contains("://") {
+                        address
+                    } else {
+                        format!("{kind}://{address}")
+                    };
+                    format!("{url} {}", text(kv.get("command")))
+                        .trim_end()
+                        .to_string()
+                }
+                _ => "openpace".to_string(),
+            },
         },
         other => other.to_string(),
     };

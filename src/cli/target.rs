@@ -135,6 +135,18 @@ impl TargetArgs {
         if !net.any() {
             return Ok(());
         }
+        // Checked here, so that the message names the flag typed (`-c 0`), not the target
+        // object the flags make.
+        if let Some(c) = &self.connections {
+            if c != "auto" && !c.parse::<usize>().is_ok_and(|n| n > 0) {
+                return Err(flag_error(
+                    "--connections",
+                    "connections",
+                    c,
+                    "a whole number above 0 (that many connections), or auto",
+                ));
+            }
+        }
         let given = self.fields.iter().find(|o| o.field == "target");
         let given = given.and_then(|o| o.value.as_str());
         let Some(target) = given.filter(|t| t.contains("://")) else {

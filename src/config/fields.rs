@@ -1157,10 +1157,23 @@ impl Reader<'_> {
 
     fn target(&self, value: &Value) -> Result<TargetSpec, ConfigError> {
         match value {
+            // `--target '{"http": {...}}'`: the object, given as text on the command line.
+            Value::String(s) if s.trim_start().starts_with('{') => {
+                match serde_json::from_str::<Value>(s) {
+                    Ok(object @ Value::Object(_)) => self.target(&object),
+                    Ok(_) | Err(_) => self.fail(
+                        value,
+                        "a JSON object such as {\"http\": {\"url\": \"http://HOST/\"}} \
+                         (this text is not one)",
+                    ),
+                }
+            }
             Value::String(s) => TargetSpec::parse(s)
                 .or_else(|why| self.fail(value, format!("{} ({why})", TargetSpec::ALLOWED))),
-            Value::Object(o) => crate::targets::net::spec::from_object(o)
-                .or_else(|why| self.fail(value, format!("{} ({why})", TargetSpec::ALLOWED))),
+            // An object names its kind: the reason alone says what to change.
+            Value::Object(o) => {
+                crate::targets::net::spec::from_object(o).or_else(|why| self.fail(value, why))
+            }
             _ => self.fail(value, TargetSpec::ALLOWED),
         }
     }
