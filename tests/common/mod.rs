@@ -235,8 +235,13 @@ pub struct NginxTls {
     pub wrong_name_addr: String,
     /// A listener whose certificate (signed by `ca`, for 127.0.0.1) expired yesterday.
     pub expired_addr: String,
-    /// A listener that serves the CA's own certificate, as `openssl req -x509` makes one.
+    /// A listener that serves the CA's own certificate (which names no host).
     pub ca_as_server_addr: String,
+    /// A listener serving `self_signed`, made by `openssl req -x509` for localhost and
+    /// 127.0.0.1 (a self-signed CA certificate, as people make one by hand).
+    pub self_signed_addr: String,
+    /// That certificate (PEM).
+    pub self_signed: std::path::PathBuf,
     /// The test CA's certificate (PEM): `--cacert` for both listeners.
     pub ca: std::path::PathBuf,
     /// Listeners with the `good` certificate that each force one protocol version and cipher
@@ -299,6 +304,26 @@ pub fn make_certificates(dir: &std::path::Path, leaves: &[(&str, &str, &str)]) -
     ]
     .concat();
     if !openssl(&[&ca[..], &["-days", "2", "-subj", "/CN=openpace test CA"]].concat()) {
+        return false;
+    }
+    // What `openssl req -x509` makes for a server by hand: self-signed, a CA certificate
+    // (basicConstraints CA:TRUE, openssl's default), naming localhost and 127.0.0.1.
+    let self_signed = [
+        &["req", "-x509"][..],
+        &ec,
+        &[
+            "-keyout",
+            "selfsigned.key",
+            "-out",
+            "selfsigned.pem",
+            "-days",
+            "2",
+        ],
+        &["-subj", "/CN=localhost"],
+        &["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+    ]
+    .concat();
+    if !openssl(&self_signed) {
         return false;
     }
     for (name, san, days) in leaves {
@@ -383,11 +408,13 @@ impl Nginx {
                 return missing("openssl (the test certificates could not be made)");
             }
             let (good, wrong, expired, ca) = (free_port(), free_port(), free_port(), free_port());
+            let self_signed = free_port();
             for (p, name) in [
                 (good, "good"),
                 (wrong, "wrong"),
                 (expired, "expired"),
                 (ca, "ca"),
+                (self_signed, "selfsigned"),
             ] {
                 servers.push_str(&format!(
                     "server {{ listen 127.0.0.1:{p} ssl; ssl_certificate {d}/{name}.pem; \
@@ -411,6 +438,8 @@ impl Nginx {
                 wrong_name_addr: format!("127.0.0.1:{wrong}"),
                 expired_addr: format!("127.0.0.1:{expired}"),
                 ca_as_server_addr: format!("127.0.0.1:{ca}"),
+                self_signed_addr: format!("127.0.0.1:{self_signed}"),
+                self_signed: dir.join("selfsigned.pem"),
                 ca: dir.join("ca.pem"),
             });
         }

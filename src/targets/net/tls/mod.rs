@@ -19,8 +19,8 @@
 use std::io::ErrorKind as IoErrorKind;
 use std::sync::Arc;
 
-use rustls::client::UnbufferedClientConnection;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::{UnbufferedClientConnection, WebPkiServerVerifier};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{CertificateError, ClientConfig, DigitallySignedStruct};
@@ -105,8 +105,13 @@ impl TlsClient {
                 .with_custom_certificate_verifier(Arc::new(AnyCertificate(provider)))
                 .with_no_client_auth()
         } else {
+            let (roots, pins) = roots(settings.cacert.as_deref())?;
+            let verifier = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider)
+                .build()
+                .map_err(|e| format!("TLS setup: {e}"))?;
             builder
-                .with_root_certificates(roots(settings.cacert.as_deref())?)
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(Pinned { verifier, pins }))
                 .with_no_client_auth()
         };
         config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
@@ -130,37 +135,93 @@ impl TlsClient {
     }
 }
 
-/// The trusted roots: `cacert`'s certificates, or the system's.
-fn roots(cacert: Option<&str>) -> Result<rustls::RootCertStore, String> {
+/// The trusted roots, `cacert`'s certificates or the system's, and the certificates `cacert`
+/// names (pinned: see [`Pinned`]).
+fn roots(
+    cacert: Option<&str>,
+) -> Result<(rustls::RootCertStore, Vec<CertificateDer<'static>>), String> {
     let mut store = rustls::RootCertStore::empty();
-    match cacert {
-        Some(path) => {
-            let pem = crate::base::input::read(std::path::Path::new(path))
-                .map_err(|e| format!("cannot read --cacert {path}: {e}"))?;
-            let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&pem)
-                .collect::<Result<_, _>>()
-                .map_err(|e| format!("--cacert {path} is not PEM certificates: {e}"))?;
-            let (added, _) = store.add_parsable_certificates(certs);
-            if added == 0 {
-                return Err(format!(
-                    "--cacert {path} holds no certificate (a PEM file with -----BEGIN \
-                     CERTIFICATE----- blocks)"
-                ));
-            }
+    let Some(path) = cacert else {
+        let found = rustls_native_certs::load_native_certs();
+        store.add_parsable_certificates(found.certs);
+        if store.is_empty() {
+            return Err(
+                "no trusted root certificates on this system (install ca-certificates, \
+                 give --cacert FILE, or --insecure)"
+                    .into(),
+            );
         }
-        None => {
-            let found = rustls_native_certs::load_native_certs();
-            store.add_parsable_certificates(found.certs);
-            if store.is_empty() {
-                return Err(
-                    "no trusted root certificates on this system (install ca-certificates, \
-                     give --cacert FILE, or --insecure)"
-                        .into(),
-                );
-            }
-        }
+        return Ok((store, Vec::new()));
+    };
+    let pem = crate::base::input::read(std::path::Path::new(path))
+        .map_err(|e| format!("cannot read --cacert {path}: {e}"))?;
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&pem)
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("--cacert {path} is not PEM certificates: {e}"))?;
+    let (added, _) = store.add_parsable_certificates(certs.iter().cloned());
+    if added == 0 {
+        return Err(format!(
+            "--cacert {path} holds no certificate (a PEM file with -----BEGIN \
+             CERTIFICATE----- blocks)"
+        ));
     }
-    Ok(store)
+    Ok((store, certs))
+}
+
+/// Verification against the roots, and, as curl does with `--cacert`, acceptance of a server
+/// certificate that is itself one of the certificates given there (pinned): what `openssl req
+/// -x509` makes is a self-signed CA certificate, which the chain check refuses as a server's
+/// own. A pinned certificate must still name the host; its dates are not checked (rustls's
+/// verifier checks them only along a chain). The handshake's signatures are checked as always.
+#[derive(Debug)]
+struct Pinned {
+    verifier: Arc<WebPkiServerVerifier>,
+    pins: Vec<CertificateDer<'static>>,
+}
+
+impl ServerCertVerifier for Pinned {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        let verified =
+            self.verifier
+                .verify_server_cert(end_entity, intermediates, server_name, ocsp, now);
+        if verified.is_ok() || !self.pins.iter().any(|pin| pin == end_entity) {
+            return verified;
+        }
+        let cert = webpki::EndEntityCert::try_from(end_entity)
+            .map_err(|_| rustls::Error::InvalidCertificate(CertificateError::BadEncoding))?;
+        cert.verify_is_valid_for_subject_name(server_name)
+            .map_err(|_| rustls::Error::InvalidCertificate(CertificateError::NotValidForName))?;
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.verifier.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.verifier.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.verifier.supported_verify_schemes()
+    }
 }
 
 /// `--insecure`: every certificate is accepted; the handshake's signatures are still checked,
@@ -260,28 +321,37 @@ pub(crate) fn describe(
     addr: std::net::SocketAddr,
 ) -> String {
     let host = client.host();
-    let hint = match io_error_kind(e) {
-        Some(k) if k == kinds::UNTRUSTED => {
-            " (it chains to no root this machine trusts: give the CA's certificate with \
-             --cacert FILE, or --insecure to skip the check)"
-        }
-        Some(k) if k == kinds::CA_AS_SERVER => {
-            " (the server's certificate is a CA certificate, as `openssl req -x509` makes by \
-             default: sign a server certificate with it and give it with --cacert, or \
-             --insecure)"
-        }
-        Some(k) if k == kinds::WRONG_HOST => {
-            " (the URL's host must be a name or address the certificate lists; --insecure skips \
-             the check)"
-        }
-        Some(k) if k == kinds::EXPIRED => " (check the server's certificate and this clock)",
-        Some(_) => "",
-        None if e.kind() == IoErrorKind::WouldBlock || e.kind() == IoErrorKind::TimedOut => {
-            " (no answer within the connect timeout: is it a TLS port?)"
-        }
-        None => " (is it a TLS port?)",
+    let (what, hint) = match io_error_kind(e) {
+        Some(k) if k == kinds::UNTRUSTED => (
+            "its certificate chains to no root this machine trusts".to_string(),
+            "give the CA's certificate (or the server's own) with --cacert FILE, or \
+             --insecure to skip the check",
+        ),
+        Some(k) if k == kinds::CA_AS_SERVER => (
+            "its certificate is a CA certificate, as `openssl req -x509` makes by default"
+                .to_string(),
+            "give that certificate with --cacert FILE to trust it as it is, or --insecure",
+        ),
+        Some(k) if k == kinds::WRONG_HOST => (
+            format!("its certificate is not valid for {host}"),
+            "the URL's host must be a name or address the certificate lists; --insecure skips \
+             the check",
+        ),
+        Some(k) if k == kinds::EXPIRED => (
+            "its certificate has expired or is not valid yet".to_string(),
+            "check the server's certificate and this machine's clock",
+        ),
+        Some(_) => (
+            e.to_string(),
+            "--insecure skips the certificate checks, not the protocol",
+        ),
+        None if e.kind() == IoErrorKind::WouldBlock || e.kind() == IoErrorKind::TimedOut => (
+            e.to_string(),
+            "no answer within the connect timeout: is it a TLS port?",
+        ),
+        None => (e.to_string(), "is it a TLS port?"),
     };
-    format!("TLS handshake with {host} at {addr} failed: {e}{hint}")
+    format!("TLS handshake with {host} at {addr} failed: {what} ({hint})")
 }
 
 #[cfg(test)]
