@@ -204,6 +204,48 @@ fn first_use_mistakes_get_one_line_naming_the_flag() {
     assert!(help.contains("/etc/bash_completion.d/openpace"), "{help}");
 }
 
+/// Issue 29, point 8: a URL alone is the target (`openpace http://host/ -R 100`, as wrk, oha
+/// and hey take one), with flags before or after it; with --target too it is refused; the
+/// top-level help shows the flags a first run needs.
+#[test]
+fn a_url_alone_is_the_target_and_the_top_level_help_shows_the_main_flags() {
+    let Some(nginx) = common::Nginx::start() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("r.json").display().to_string();
+    let url = format!("http://{}/", nginx.addr);
+    let short = [
+        "-R", "100", "-d", "1", "--warmup", "0", "--quiet", "--out", &out,
+    ];
+    for args in [
+        [&[url.as_str()][..], &short].concat(),
+        [&short[..], &[url.as_str()]].concat(),
+        [&["run", url.as_str()][..], &short].concat(),
+    ] {
+        let run = openpace(&args);
+        assert_eq!(run.status.code(), Some(0), "{args:?}: {}", stderr(&run));
+        let report: openpace::RunResult =
+            serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+        let s = &report.scenarios[0];
+        assert_eq!((s.requests.intended, s.requests.ok), (100, 100), "{args:?}");
+        assert_eq!(s.name, format!("GET {url}"));
+    }
+    let both = openpace(&["run", &url, "--target", "noop"]);
+    assert_eq!(both.status.code(), Some(2));
+    assert!(stderr(&both).contains("not both"), "{}", stderr(&both));
+    let help = String::from_utf8(openpace(&["--help"]).stdout).unwrap();
+    for flag in [
+        "--target",
+        "-R/--rate",
+        "-d/--duration",
+        "-c/--connections",
+        "run --help",
+    ] {
+        assert!(help.contains(flag), "{flag}: {help}");
+    }
+}
+
 #[test]
 fn run_help_lists_the_flags() {
     let out = openpace(&["run", "--help"]);

@@ -33,12 +33,23 @@ const VERSION: &str = concat!(
     " build)"
 );
 
+/// The flags a first run needs, under the top-level help (which otherwise lists only the
+/// subcommands).
+const QUICK_START: &str = "\
+Quick start (without a subcommand, openpace runs):
+  openpace http://127.0.0.1:8080/ -R 1000 -d 30s   1,000 requests per second for 30 s, open model
+  openpace --target redis://127.0.0.1:6379 -R 5000  the same flags as `openpace run`
+  openpace load.json                               a config file (openpace example-config)
+Main flags of run: --target URL (or the URL alone), -R/--rate RPS, -d/--duration D,
+  -c/--connections N, -H 'Name: value', --method, --body, --threshold 'response p99 < 5ms',
+  --out FILE. `openpace run --help` lists every flag.";
+
 /// Open-model load testing with coordinated-omission-corrected latency.
 ///
 /// Without a subcommand, runs: `openpace`, `openpace load.json` and `openpace --target noop
 /// --rate 100` are `openpace run ...`.
 #[derive(Parser)]
-#[command(name = "openpace", version = VERSION, about, long_about = None)]
+#[command(name = "openpace", version = VERSION, about, long_about = None, after_help = QUICK_START)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -116,7 +127,7 @@ pub fn main() -> ExitCode {
         _ => {}
     }
     let outcome = match cli.command.unwrap_or_default() {
-        Command::Run(args) => run::run(&args),
+        Command::Run(mut args) => run::url_as_target(&mut args).and_then(|()| run::run(&args)),
         Command::Validate { file } => validate::validate(&file),
         Command::ExampleConfig => {
             print!("{}", config::example_config());
@@ -233,7 +244,9 @@ fn with_default_subcommand(
         .any(|c| c.get_name() == first);
     let is_file =
         !is_subcommand && (first.ends_with(".json") || std::path::Path::new(&first).is_file());
-    if is_flag || is_file {
+    // `openpace http://host/`, as wrk, oha and hey take a URL.
+    let is_url = !is_subcommand && first.contains("://");
+    if is_flag || is_file || is_url {
         args.insert(1, "run".into());
     }
     args

@@ -48,6 +48,34 @@ pub(super) struct RunArgs {
     start_tolerance: Option<String>,
 }
 
+/// A URL where the config file goes (`openpace run http://host/`, `openpace http://host/`, as
+/// wrk, oha and hey take one) is the target, as `--target URL` would be.
+pub(super) fn url_as_target(args: &mut RunArgs) -> Result<(), Error> {
+    let Some(url) = args
+        .config
+        .as_ref()
+        .map(|p| p.to_string_lossy().into_owned())
+    else {
+        return Ok(());
+    };
+    if !url.contains("://") {
+        return Ok(());
+    }
+    if args.target.fields.iter().any(|o| o.field == "target") {
+        return Err(flag_error(
+            "--target",
+            "target",
+            &url,
+            "one target: the URL alone or --target URL, not both",
+        ));
+    }
+    args.config = None;
+    args.target
+        .fields
+        .push(Override::new("--target", "target", &url));
+    Ok(())
+}
+
 pub(super) fn run(args: &RunArgs) -> Result<u8, Error> {
     let overrides = args.target.overrides()?;
     let run = load(args.config.as_ref(), &overrides)?;
