@@ -246,6 +246,47 @@ fn a_url_alone_is_the_target_and_the_top_level_help_shows_the_main_flags() {
     }
 }
 
+/// Issue 29, point 8: `openpace man` is one page with every subcommand and every flag their
+/// `--help` lists, and refers to no page that does not exist.
+#[test]
+fn the_manual_page_holds_every_flag_of_every_command() {
+    let man = String::from_utf8(openpace(&["man"]).stdout).unwrap();
+    assert!(
+        !man.contains("openpace\\-run(1)"),
+        "refers to a page no one installs"
+    );
+    for command in [
+        "run",
+        "capacity",
+        "ab",
+        "merge",
+        "compare",
+        "report",
+        "calibrate",
+    ] {
+        assert!(
+            man.contains(&format!(".SH \"OPENPACE {}\"", command.to_uppercase())),
+            "{command}"
+        );
+        let help = String::from_utf8(openpace(&[command, "--help"]).stdout).unwrap();
+        let flags: Vec<&str> = help
+            .split_whitespace()
+            .filter_map(|w| w.strip_prefix("--"))
+            .map(|w| w.trim_end_matches([',', '.', ')', '`', '\'']))
+            .filter(|w| !w.is_empty() && w.chars().all(|c| c.is_ascii_lowercase() || c == '-'))
+            .collect();
+        assert!(flags.len() > 3, "{command}: {help}");
+        for flag in flags {
+            // roff escapes every hyphen.
+            let roff = format!("\\-\\-{}", flag.replace('-', "\\-"));
+            assert!(
+                man.contains(&roff),
+                "{command} --{flag} is not in the manual page"
+            );
+        }
+    }
+}
+
 #[test]
 fn run_help_lists_the_flags() {
     let out = openpace(&["run", "--help"]);

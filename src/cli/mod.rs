@@ -143,7 +143,7 @@ pub fn main() -> ExitCode {
             clap_complete::generate(shell, &mut command(), "openpace", &mut std::io::stdout());
             Ok(0)
         }
-        Command::Man => match clap_mangen::Man::new(command()).render(&mut std::io::stdout()) {
+        Command::Man => match man_page(&mut std::io::stdout()) {
             // `openpace man | head` closes the pipe early: not a fault.
             Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
                 Err(Error::run("writing the manual page", e))
@@ -230,6 +230,39 @@ fn field_overrides(matches: &ArgMatches) -> Vec<Override> {
 /// `openpace run ...`. `run` goes in front when the first argument is a flag (not help or
 /// version) or names a file; anything else is left for clap to judge (a subcommand, or a
 /// misspelt one with its suggestion).
+/// The manual page: one page with every subcommand and every flag of each (clap_mangen's
+/// own page lists the subcommands only and refers to an `openpace-run(1)` that no one
+/// installs).
+fn man_page(w: &mut dyn std::io::Write) -> std::io::Result<()> {
+    let top = command();
+    let man = clap_mangen::Man::new(top.clone());
+    man.render_title(w)?;
+    man.render_name_section(w)?;
+    man.render_synopsis_section(w)?;
+    man.render_description_section(w)?;
+    man.render_options_section(w)?;
+    // `run` first: it is the command; the others in the order --help lists them.
+    let mut subs: Vec<&clap::Command> = top
+        .get_subcommands()
+        .filter(|c| c.get_name() != "help")
+        .collect();
+    subs.sort_by_key(|c| (c.get_name() != "run", c.get_display_order()));
+    for sub in subs {
+        let name = sub.get_name();
+        writeln!(w, ".SH \"OPENPACE {}\"", name.to_uppercase())?;
+        let sub = sub.clone().bin_name(format!("openpace {name}"));
+        let page = clap_mangen::Man::new(sub);
+        let mut section = Vec::new();
+        page.render_synopsis_section(&mut section)?;
+        page.render_description_section(&mut section)?;
+        page.render_options_section(&mut section)?;
+        // Each of its sections becomes a subsection of the command's.
+        let text = format!("\n{}", String::from_utf8_lossy(&section)).replace("\n.SH ", "\n.SS ");
+        w.write_all(text[1..].as_bytes())?;
+    }
+    man.render_version_section(w)
+}
+
 fn with_default_subcommand(
     args: impl IntoIterator<Item = std::ffi::OsString>,
 ) -> Vec<std::ffi::OsString> {
