@@ -258,7 +258,7 @@ fn man_page(w: &mut dyn std::io::Write) -> std::io::Result<()> {
         page.render_options_section(&mut section)?;
         // Each of its sections becomes a subsection of the command's.
         let text = format!("\n{}", String::from_utf8_lossy(&section)).replace("\n.SH ", "\n.SS ");
-        w.write_all(text[1..].as_bytes())?;
+        w.write_all(&text.as_bytes()[1..])?;
     }
     man.render_version_section(w)
 }
