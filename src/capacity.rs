@@ -33,12 +33,13 @@ fn step_record(rate: f64, result: &RunResult, strict: bool) -> CapacityStep {
         .filter(|t| !t.passed || (strict && t.inconclusive))
         .map(|t| {
             format!(
-                "{} = {:.3} {}, limit {} {}{}",
+                "{} = {:.3} {}, limit {} {} {}{}",
                 t.metric,
                 t.value,
                 t.unit,
                 t.comparison,
                 t.limit,
+                t.unit,
                 if t.passed { " (inconclusive)" } else { "" }
             )
         })
@@ -70,6 +71,11 @@ fn step_record(rate: f64, result: &RunResult, strict: bool) -> CapacityStep {
         p99_ms: s.response_time_ms.at(0.99),
         error_rate: s.error_rate,
         suspect: s.verdict.suspect,
+        suspect_why: if s.verdict.suspect {
+            s.verdict.notes.clone()
+        } else {
+            Vec::new()
+        },
     }
 }
 

@@ -55,6 +55,26 @@ fn the_search_finds_a_known_capacity_within_10_percent() {
     let rates: Vec<f64> = report.steps.iter().map(|s| s.rate).collect();
     assert_eq!(rates[..4], [100.0, 200.0, 400.0, 800.0], "{rates:?}");
     assert!(rates.len() >= 6, "{rates:?}");
+    // Issue 29, point 10: limits carry their unit, and the table says which steps' figures
+    // were suspect, and why.
+    let text = openpace::capacity::text(&report);
+    assert!(
+        text.contains("rate RPS") && text.contains("suspect"),
+        "{text}"
+    );
+    for reason in report.steps.iter().flat_map(|s| &s.reasons) {
+        if let Some((_, limit)) = reason.split_once(", limit ") {
+            let words: Vec<&str> = limit.split_whitespace().collect();
+            assert!(words.len() >= 3, "a limit without its unit: {reason}");
+        }
+    }
+    for step in report.steps.iter().filter(|s| s.suspect) {
+        assert!(!step.suspect_why.is_empty(), "{step:?}");
+        assert!(
+            text.contains(&format!("suspect at {:.1} RPS: ", step.rate)),
+            "{text}"
+        );
+    }
 }
 
 #[test]

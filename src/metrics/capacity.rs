@@ -109,6 +109,10 @@ pub struct CapacityStep {
     pub error_rate: f64,
     /// openpace's own figures were suspect in some interval.
     pub suspect: bool,
+    /// Why they were (the run's notes on its own figures: host pauses, a late timing loop,
+    /// shared cores, ...); empty when they were not.
+    #[serde(default)]
+    pub suspect_why: Vec<String>,
     /// A stop request ended this step early: it neither passed nor failed.
     #[serde(default)]
     pub interrupted: bool,

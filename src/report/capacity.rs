@@ -26,13 +26,13 @@ pub fn text(r: &CapacityReport) -> String {
     );
     let _ = writeln!(
         out,
-        "{:>10} {:>8} {:>12} {:>12} {:>10} {:>10} {:>8}  why",
-        "rate", "result", "achieved", "sustained", "p95 ms", "p99 ms", "errors"
+        "{:>10} {:>8} {:>12} {:>12} {:>10} {:>10} {:>8} {:>8}  why",
+        "rate RPS", "result", "achieved", "sustained", "p95 ms", "p99 ms", "errors", "suspect"
     );
     for s in &r.steps {
         let _ = writeln!(
             out,
-            "{:>10.1} {:>8} {:>12.1} {:>12.1} {:>10.2} {:>10.2} {:>7.2}%  {}",
+            "{:>10.1} {:>8} {:>12.1} {:>12.1} {:>10.2} {:>10.2} {:>7.2}% {:>8}  {}",
             s.rate,
             if s.passed { "pass" } else { "FAIL" },
             s.achieved_rps,
@@ -40,10 +40,22 @@ pub fn text(r: &CapacityReport) -> String {
             s.p95_ms,
             s.p99_ms,
             100.0 * s.error_rate,
+            if s.suspect { "yes" } else { "-" },
             s.reasons.join("; ")
         );
     }
     let _ = writeln!(out);
+    // Which steps' own figures are in doubt, and why: a pass or fail there may not hold.
+    for s in r.steps.iter().filter(|s| s.suspect) {
+        let why = match s.suspect_why.first() {
+            Some(note) => note.as_str(),
+            None => "see that step's run for its notes",
+        };
+        let _ = writeln!(out, "suspect at {:.1} RPS: {why}", s.rate);
+    }
+    if r.steps.iter().any(|s| s.suspect) {
+        let _ = writeln!(out);
+    }
     match (r.highest_passed, r.first_failed) {
         (Some(p), Some(f)) => {
             let _ = writeln!(
