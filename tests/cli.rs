@@ -157,6 +157,24 @@ fn the_example_config_is_valid() {
         description.contains(&format!("{rate} RPS")),
         "{description}"
     );
+    // Issue 29, point 9: the example can pass its own thresholds: each percentile in them has
+    // the samples its 95% interval needs in the example's own window (p99.9 needs 3,688;
+    // 50 RPS for 60 s is 3,000, so p99.9 was always inconclusive).
+    let samples =
+        example["duration_seconds"].as_f64().unwrap() * example["target_rps"].as_f64().unwrap();
+    for threshold in example["thresholds"].as_array().unwrap() {
+        let threshold = threshold.as_str().unwrap();
+        for word in threshold.split_whitespace() {
+            let Some(q) = word.strip_prefix('p').and_then(|n| n.parse::<f64>().ok()) else {
+                continue;
+            };
+            let needed = openpace::metrics::confidence::samples_needed(q / 100.0);
+            assert!(
+                needed as f64 <= samples,
+                "{threshold}: needs {needed} samples, the example has {samples}"
+            );
+        }
+    }
 }
 
 #[test]

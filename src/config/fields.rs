@@ -466,7 +466,7 @@ config_fields! {
         doc: "more thresholds: METRIC [STAT] OP LIMIT",
         more: " (see [Thresholds, alerts, progress](cli.md#thresholds-alerts-progress))",
         default: "[]",
-        example: "[\"response p99.9 < 150ms\", \"dispatch_delay p99 < 1ms\", \"achieved_rate >= 0.99 * target\"]",
+        example: "[\"response p99 < 150ms\", \"dispatch_delay p99 < 1ms\", \"achieved_rate >= 0.99 * target\"]",
         sketch: false,
         flag: flags("threshold", "THRESHOLD"),
         read: |r, v| r.thresholds(v),
