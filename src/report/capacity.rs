@@ -45,17 +45,7 @@ pub fn text(r: &CapacityReport) -> String {
         );
     }
     let _ = writeln!(out);
-    // Which steps' own figures are in doubt, and why: a pass or fail there may not hold.
-    for s in r.steps.iter().filter(|s| s.suspect) {
-        let why = match s.suspect_why.first() {
-            Some(note) => note.as_str(),
-            None => "see that step's run for its notes",
-        };
-        let _ = writeln!(out, "suspect at {:.1} RPS: {why}", s.rate);
-    }
-    if r.steps.iter().any(|s| s.suspect) {
-        let _ = writeln!(out);
-    }
+    suspect_steps(&mut out, r);
     match (r.highest_passed, r.first_failed) {
         (Some(p), Some(f)) => {
             let _ = writeln!(
@@ -94,6 +84,20 @@ pub fn text(r: &CapacityReport) -> String {
         );
     }
     out
+}
+
+/// Which steps' own figures are in doubt, and why: a pass or fail there may not hold.
+fn suspect_steps(out: &mut String, r: &CapacityReport) {
+    for s in r.steps.iter().filter(|s| s.suspect) {
+        let why = match s.suspect_why.first() {
+            Some(note) => note.as_str(),
+            None => "see that step's run for its notes",
+        };
+        let _ = writeln!(out, "suspect at {:.1} RPS: {why}", s.rate);
+    }
+    if r.steps.iter().any(|s| s.suspect) {
+        let _ = writeln!(out);
+    }
 }
 
 /// The steps as CSV.
