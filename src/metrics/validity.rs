@@ -619,6 +619,22 @@ mod tests {
         let d = steady.independence.unwrap();
         assert_eq!(d.independent_from, Some(1), "{d:?}");
         assert!(d.narrow_by < 1.5, "{d:?}");
+        // Issue 29, point 3: negligible at lags 1 to 10 but large at 20 and 100 (each
+        // response time shares a part with the ones 20 and 100 requests before it) is not
+        // independence, and the verdict says so.
+        let parts: Vec<u64> = (0..2_100)
+            .map(|_| rng.random_range(0..100_000u64))
+            .collect();
+        let echoed = check(
+            entries(&times, |i| parts[i + 100] + parts[i + 80] + parts[i]),
+            0,
+            &context(&profile, Arrival::Uniform),
+        );
+        let d = echoed.independence.unwrap();
+        let rho = |lag: u64| d.lags.iter().find(|l| l.lag == lag).unwrap().rho;
+        assert!(rho(1).abs() < 0.1 && rho(20) > 0.2 && rho(100) > 0.2, "{d:?}");
+        assert!(!d.passed && d.independent_from.is_none(), "{d:?}");
+        assert!(d.narrow_by > 1.5, "{d:?}");
         // Too few requests: said so, not guessed.
         let few = check(
             entries(&times[..100], |_| 1_000),
