@@ -632,7 +632,10 @@ mod tests {
         );
         let d = echoed.independence.unwrap();
         let rho = |lag: u64| d.lags.iter().find(|l| l.lag == lag).unwrap().rho;
-        assert!(rho(1).abs() < 0.1 && rho(20) > 0.2 && rho(100) > 0.2, "{d:?}");
+        assert!(
+            rho(1).abs() < 0.1 && rho(20) > 0.2 && rho(100) > 0.2,
+            "{d:?}"
+        );
         assert!(!d.passed && d.independent_from.is_none(), "{d:?}");
         assert!(d.narrow_by > 1.5, "{d:?}");
         // Too few requests: said so, not guessed.
