@@ -99,21 +99,21 @@ impl TlsClient {
         let builder = ClientConfig::builder_with_provider(provider.clone())
             .with_safe_default_protocol_versions()
             .map_err(|e| format!("TLS setup: {e}"))?;
-        let mut config = if settings.insecure {
-            builder
-                .dangerous()
-                .with_custom_certificate_verifier(Arc::new(AnyCertificate(provider)))
-                .with_no_client_auth()
+        // --insecure checks no certificate; otherwise the roots' chain, then the pins.
+        let chain = if settings.insecure {
+            None
         } else {
             let (roots, pins) = roots(settings.cacert.as_deref())?;
-            let verifier = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider)
-                .build()
-                .map_err(|e| format!("TLS setup: {e}"))?;
-            builder
-                .dangerous()
-                .with_custom_certificate_verifier(Arc::new(Pinned { verifier, pins }))
-                .with_no_client_auth()
+            let chain =
+                WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+                    .build()
+                    .map_err(|e| format!("TLS setup: {e}"))?;
+            Some((chain, pins))
         };
+        let mut config = builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(Verifier { chain, provider }))
+            .with_no_client_auth();
         config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
         // The keys pass to `Session`'s own record layer once the handshake is done.
         config.enable_secret_extraction = true;
@@ -136,7 +136,7 @@ impl TlsClient {
 }
 
 /// The trusted roots, `cacert`'s certificates or the system's, and the certificates `cacert`
-/// names (pinned: see [`Pinned`]).
+/// names (pinned: see [`Verifier`]).
 fn roots(
     cacert: Option<&str>,
 ) -> Result<(rustls::RootCertStore, Vec<CertificateDer<'static>>), String> {
@@ -168,18 +168,21 @@ fn roots(
     Ok((store, certs))
 }
 
-/// Verification against the roots, and, as curl does with `--cacert`, acceptance of a server
-/// certificate that is itself one of the certificates given there (pinned): what `openssl req
-/// -x509` makes is a self-signed CA certificate, which the chain check refuses as a server's
-/// own. A pinned certificate must still name the host; its dates are not checked (rustls's
-/// verifier checks them only along a chain). The handshake's signatures are checked as always.
+/// How a server's certificate is checked: against the roots, and, as curl does with
+/// `--cacert`, by acceptance of a server certificate that is itself one of the certificates
+/// given there (pinned): what `openssl req -x509` makes is a self-signed CA certificate, which
+/// the chain check refuses as a server's own. A pinned certificate must still name the host;
+/// its dates are not checked (rustls's verifier checks them only along a chain). With
+/// `--insecure` (no `chain`) every certificate is accepted. The handshake's signatures are
+/// checked always, so the session is encrypted with whoever holds the certificate's key.
 #[derive(Debug)]
-struct Pinned {
-    verifier: Arc<WebPkiServerVerifier>,
-    pins: Vec<CertificateDer<'static>>,
+struct Verifier {
+    /// The chain check and the pinned certificates; `None` under `--insecure`.
+    chain: Option<(Arc<WebPkiServerVerifier>, Vec<CertificateDer<'static>>)>,
+    provider: Arc<rustls::crypto::CryptoProvider>,
 }
 
-impl ServerCertVerifier for Pinned {
+impl ServerCertVerifier for Verifier {
     fn verify_server_cert(
         &self,
         end_entity: &CertificateDer<'_>,
@@ -188,10 +191,11 @@ impl ServerCertVerifier for Pinned {
         ocsp: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        let verified =
-            self.verifier
-                .verify_server_cert(end_entity, intermediates, server_name, ocsp, now);
-        if verified.is_ok() || !self.pins.iter().any(|pin| pin == end_entity) {
+        let Some((chain, pins)) = &self.chain else {
+            return Ok(ServerCertVerified::assertion());
+        };
+        let verified = chain.verify_server_cert(end_entity, intermediates, server_name, ocsp, now);
+        if verified.is_ok() || !pins.iter().any(|pin| pin == end_entity) {
             return verified;
         }
         let cert = webpki::EndEntityCert::try_from(end_entity)
@@ -207,7 +211,8 @@ impl ServerCertVerifier for Pinned {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.verifier.verify_tls12_signature(message, cert, dss)
+        let algorithms = &self.provider.signature_verification_algorithms;
+        rustls::crypto::verify_tls12_signature(message, cert, dss, algorithms)
     }
 
     fn verify_tls13_signature(
@@ -216,61 +221,14 @@ impl ServerCertVerifier for Pinned {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.verifier.verify_tls13_signature(message, cert, dss)
+        let algorithms = &self.provider.signature_verification_algorithms;
+        rustls::crypto::verify_tls13_signature(message, cert, dss, algorithms)
     }
 
     fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-        self.verifier.supported_verify_schemes()
-    }
-}
-
-/// `--insecure`: every certificate is accepted; the handshake's signatures are still checked,
-/// so the session is encrypted with whoever holds the certificate's key.
-#[derive(Debug)]
-struct AnyCertificate(Arc<rustls::crypto::CryptoProvider>);
-
-impl ServerCertVerifier for AnyCertificate {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
     }
 }
 
