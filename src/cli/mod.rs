@@ -386,8 +386,9 @@ fn flag_scenario(overrides: &[Override]) -> Option<String> {
     // `--target '{"http": {...}}'` is named as the object it holds.
     let parsed = target
         .as_str()
-        .filter(|t| t.trim_start().starts_with('{'))
-        .and_then(|t| serde_json::from_str::<serde_json::Value>(t).ok());
+        .and_then(config::target_object_text)
+        .flatten()
+        .map(serde_json::Value::Object);
     let target = parsed.as_ref().unwrap_or(target);
     let text = |v: Option<&serde_json::Value>| v.and_then(|v| v.as_str()).unwrap_or("").to_string();
     let name = match target {

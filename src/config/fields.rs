@@ -21,7 +21,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::LazyLock;
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use super::{
     MAX_BACKLOG, MAX_REPEAT, MAX_TIMEOUT_SECONDS, MIN_TIMEOUT_SECONDS, Model, Stage, WaitMode,
@@ -1157,19 +1157,16 @@ impl Reader<'_> {
 
     fn target(&self, value: &Value) -> Result<TargetSpec, ConfigError> {
         match value {
-            // `--target '{"http": {...}}'`: the object, given as text on the command line.
-            Value::String(s) if s.trim_start().starts_with('{') => {
-                match serde_json::from_str::<Value>(s) {
-                    Ok(object @ Value::Object(_)) => self.target(&object),
-                    Ok(_) | Err(_) => self.fail(
-                        value,
-                        "a JSON object such as {\"http\": {\"url\": \"http://HOST/\"}} \
-                         (this text is not one)",
-                    ),
-                }
-            }
-            Value::String(s) => TargetSpec::parse(s)
-                .or_else(|why| self.fail(value, format!("{} ({why})", TargetSpec::ALLOWED))),
+            Value::String(s) => match target_object_text(s) {
+                Some(Some(object)) => self.target(&Value::Object(object)),
+                Some(None) => self.fail(
+                    value,
+                    "a JSON object such as {\"http\": {\"url\": \"http://HOST/\"}} \
+                     (this text is not one)",
+                ),
+                None => TargetSpec::parse(s)
+                    .or_else(|why| self.fail(value, format!("{} ({why})", TargetSpec::ALLOWED))),
+            },
             // An object names its kind: the reason alone says what to change.
             Value::Object(o) => {
                 crate::targets::net::spec::from_object(o).or_else(|why| self.fail(value, why))
@@ -1309,6 +1306,19 @@ fn parse_core_list(text: &str) -> Option<Vec<usize>> {
         }
     }
     Some(cores)
+}
+
+/// A target object given as text (`--target '{"http": {...}}'` on the command line): `None`
+/// when `text` is not meant as one (it does not start with `{`), `Some(None)` when it is but
+/// is not a JSON object, else the object.
+pub fn target_object_text(text: &str) -> Option<Option<Map<String, Value>>> {
+    if !text.trim_start().starts_with('{') {
+        return None;
+    }
+    match serde_json::from_str::<Value>(text) {
+        Ok(Value::Object(object)) => Some(Some(object)),
+        _ => Some(None),
+    }
 }
 
 /// The text of `openpace example-config`: every field with an example value, each preceded by

@@ -23,6 +23,7 @@ mod validate;
 
 pub use fields::{
     FIELDS, Field, Flag, RunSettings, ScenarioConfig, example_config, field_reference,
+    target_object_text,
 };
 pub use load::{DEFAULT_SCENARIO, Override, load_json};
 
