@@ -15,6 +15,22 @@ use common::{Nginx, openpace, stderr};
 use openpace::targets::TargetSpec;
 use openpace::{RunResult, ScenarioResult};
 
+/// 200 requests in 1 s over two connections, nothing retried: the record-layer tests' run.
+const TWO_CONNECTIONS: [&str; 12] = [
+    "--rate",
+    "200",
+    "--duration",
+    "1s",
+    "--warmup",
+    "0",
+    "--connections",
+    "2",
+    "--timeout",
+    "5s",
+    "--retries",
+    "0",
+];
+
 /// The port of `HOST:PORT`.
 fn port_of(addr: &str) -> &str {
     addr.rsplit_once(':').unwrap().1
@@ -43,7 +59,7 @@ fn a_verified_https_run_counts_every_request_and_times_its_handshakes() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!(
         "https://localhost:{}/",
-        tls.addr.rsplit_once(':').unwrap().1
+        port_of(&tls.addr)
     );
     let ca = tls.ca.display().to_string();
     let (code, err, s) = run(
@@ -255,30 +271,13 @@ fn every_protocol_and_cipher_carries_requests_and_resumes_sessions() {
     std::fs::write(&body, vec![b'q'; 40_000]).unwrap();
     let body = body.display().to_string();
     for (suite, addr) in &tls.suites {
-        let port = addr.rsplit_once(':').unwrap().1;
+        let port = port_of(addr);
         let post = ["--method", "POST", "--body-file", &body];
         for (path, extra, least_bytes) in
             [("/", &post[..], 200 * 3), ("/big", &[][..], 200 * 200_000)]
         {
             let url = format!("https://localhost:{port}{path}");
-            let common = [
-                "--target",
-                &url,
-                "--cacert",
-                &ca,
-                "--rate",
-                "200",
-                "--duration",
-                "1s",
-                "--warmup",
-                "0",
-                "--connections",
-                "2",
-                "--timeout",
-                "5s",
-                "--retries",
-                "0",
-            ];
+            let common = [&["--target", &url, "--cacert", &ca][..], &TWO_CONNECTIONS].concat();
             let (code, err, s) = run(dir.path(), &[&common[..], extra].concat());
             let what = format!("{suite} {path}");
             assert_eq!(code, Some(0), "{what}: {err}");
@@ -387,29 +386,12 @@ fn key_updates_from_the_server_are_followed_both_ways() {
     }
     let until = std::time::Instant::now() + std::time::Duration::from_secs(30);
     let (addr, updates) = key_updating_server(dir.path(), until);
-    let url = format!("https://localhost:{}/", addr.rsplit_once(':').unwrap().1);
+    let url = format!("https://localhost:{}/", port_of(&addr));
     let ca = dir.path().join("ca.pem").display().to_string();
     let out = tempfile::tempdir().unwrap();
     let (code, err, s) = run(
         out.path(),
-        &[
-            "--target",
-            &url,
-            "--cacert",
-            &ca,
-            "--rate",
-            "200",
-            "--duration",
-            "1s",
-            "--warmup",
-            "0",
-            "--connections",
-            "2",
-            "--timeout",
-            "5s",
-            "--retries",
-            "0",
-        ],
+        &[&["--target", &url, "--cacert", &ca][..], &TWO_CONNECTIONS].concat(),
     );
     assert_eq!(code, Some(0), "{err}");
     let s = s.unwrap();
