@@ -37,15 +37,9 @@ if ! command -v nginx >/dev/null || ! command -v python3 >/dev/null; then
     apt-get update -qq
     apt-get install -y -qq nginx python3 >/dev/null
 fi
-if [ -z "${OPENPACE:-}" ]; then
-    cargo build --release --quiet
-    OPENPACE=target/release/openpace
-fi
-
-dir=$(mktemp -d)
-trap 'kill ${nginx_pid:-} 2>/dev/null; wait ${nginx_pid:-} 2>/dev/null; rm -rf "$dir"' EXIT
 . tools/nginx.sh
-nginx_start "$dir" "$PORT" "$SERVER_CORE"
+openpace_binary
+nginx_session "$PORT" "$SERVER_CORE"
 
 echo "host: $(nproc) cores, $(uname -r), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
 echo "nginx on core $SERVER_CORE; openpace with default flags${EXTRA:+ and $EXTRA}; ${SECS}s runs after a 1-s warmup"

@@ -43,24 +43,11 @@ if ! command -v nginx >/dev/null || ! command -v wrk >/dev/null || ! command -v 
     apt-get update -qq
     apt-get install -y -qq nginx wrk python3 >/dev/null
 fi
-NGINX=$(command -v nginx)
-# OPENPACE=BINARY compares another build (e.g. the commit before a change) on the same setup.
-if [ -z "${OPENPACE:-}" ]; then
-    cargo build --release --quiet
-    OPENPACE=target/release/openpace
-fi
-
-dir=$(mktemp -d)
 . tools/nginx.sh
 . tools/bracket.sh
-nginx_conf "$dir" "$PORT" "$([ "$SCHEME" = https ] && echo tls)"
-taskset -c "$SERVER_CORE" "$NGINX" -c "$dir/nginx.conf" -p "$dir" &
-nginx_pid=$!
-trap 'kill $nginx_pid 2>/dev/null; wait $nginx_pid 2>/dev/null; rm -rf "$dir"' EXIT
-for _ in $(seq 50); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break
-    sleep 0.1
-done
+# OPENPACE=BINARY compares another build (e.g. the commit before a change) on the same setup.
+openpace_binary
+nginx_session "$PORT" "$SERVER_CORE" "$([ "$SCHEME" = https ] && echo tls)"
 URL="$SCHEME://127.0.0.1:$PORT/"
 
 # openpace RATE OUT: one open-model run on LOAD_CORE, timing loop and worker together.

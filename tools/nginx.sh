@@ -1,5 +1,5 @@
-# Sourced by the tools that load-test nginx (compare-wrk.sh, soak.sh); tests/common/mod.rs
-# writes the same configuration for the tests.
+# Sourced by the tools that load-test nginx (compare-wrk.sh, syscalls.sh, bench-overhead.sh,
+# soak.sh, ...); tests/common/mod.rs writes the same configuration for the tests.
 #
 #   nginx_conf DIR PORT [tls]
 #                         writes DIR/nginx.conf: one worker process in the foreground on
@@ -58,4 +58,25 @@ nginx_start() {
     done
     echo "nginx did not listen on $port" >&2
     return 1
+}
+
+#   nginx_session PORT CORE [tls]
+#                         makes a temporary directory in $dir, starts nginx there (nginx_start)
+#                         and stops nginx and removes $dir when the script exits.
+
+nginx_session() {
+    dir=$(mktemp -d)
+    trap 'kill ${nginx_pid:-} 2>/dev/null; wait ${nginx_pid:-} 2>/dev/null; rm -rf "$dir"' EXIT
+    nginx_start "$dir" "$@"
+}
+
+#   openpace_binary       sets OPENPACE: the binary already given in it (another build, e.g. the
+#                         commit before a change, measured on the same setup), or this
+#                         checkout's release build, built first.
+
+openpace_binary() {
+    if [ -z "${OPENPACE:-}" ]; then
+        cargo build --release --quiet
+        OPENPACE=target/release/openpace
+    fi
 }

@@ -54,15 +54,9 @@ if ((${#need[@]})); then
     apt-get update -qq
     apt-get install -y -qq "${need[@]}" >/dev/null
 fi
-if [ -z "${OPENPACE:-}" ]; then
-    cargo build --release --quiet
-    OPENPACE=target/release/openpace
-fi
-
-dir=$(mktemp -d)
-trap 'kill ${nginx_pid:-} 2>/dev/null; wait ${nginx_pid:-} 2>/dev/null; rm -rf "$dir"' EXIT
 . tools/nginx.sh
-nginx_start "$dir" "$PORT" "$SERVER_CORE" "$TLS"
+openpace_binary
+nginx_session "$PORT" "$SERVER_CORE" "$TLS"
 URL="http://127.0.0.1:$PORT/"
 INSECURE=
 if [ -n "$TLS" ]; then
