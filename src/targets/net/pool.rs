@@ -624,7 +624,8 @@ impl Pool {
                 // edge-triggered epoll, so reading on until EWOULDBLOCK would only cost a
                 // system call per response. Not so for an end-of-file that came with this
                 // event: it must be read now.
-                // TLS decrypts a record at a time: its socket is empty only at WouldBlock.
+                // TLS hands out one record's plaintext at a time: more may wait in its
+                // buffer, so it is read until WouldBlock.
                 Parse::NeedMore if n < READ_CHUNK && !closed && c.tls.is_none() => return,
                 Parse::NeedMore => {}
                 Parse::Done { error, close } => {
