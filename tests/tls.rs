@@ -57,10 +57,7 @@ fn a_verified_https_run_counts_every_request_and_times_its_handshakes() {
     };
     let tls = nginx.tls.as_ref().unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let url = format!(
-        "https://localhost:{}/",
-        port_of(&tls.addr)
-    );
+    let url = format!("https://localhost:{}/", port_of(&tls.addr));
     let ca = tls.ca.display().to_string();
     let (code, err, s) = run(
         dir.path(),
