@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{assert_rejected, openpace, stderr};
+use common::{assert_rejected, openpace, openpace_with, stderr};
 
 use std::process::Output;
 
@@ -703,6 +703,42 @@ fn progress_lines_fit_80_columns_and_say_warming_up() {
     assert!(progress[1].starts_with("[1.0/2.0s] a scenario") && progress[1].contains("of 200 RPS"));
 }
 
+/// Issue 29 point 7: a line drops the maximum, then the median, then the p99 and shortens
+/// the name to fit `$COLUMNS` (or the terminal), never the counts; at 80 columns the p99
+/// stays; the drain after the window counts the calls that ended in it instead of a rate of
+/// "0.0 RPS".
+#[test]
+fn progress_fits_the_width_dropping_latencies_before_counts() {
+    for (columns, kept) in [(50, ""), (64, "p99 "), (80, "p99 "), (140, "max ")] {
+        let out = openpace_with(
+            &[("COLUMNS", &columns.to_string())],
+            &["--target", "noop", "-R", "200", "-d", "2s", "--out", "none"],
+        );
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let lines: Vec<String> = stderr(&out)
+            .lines()
+            .filter(|l| l.starts_with("[1.0/2.0s]") || l.starts_with("[2.0/2.0s]"))
+            .map(String::from)
+            .collect();
+        assert_eq!(lines.len(), 2, "{}", stderr(&out));
+        for line in &lines {
+            assert!(line.chars().count() <= columns, "{columns}: {line}");
+            assert!(line.contains("of 200 RPS, 0 errors"), "{columns}: {line}");
+            assert!(line.contains(kept), "{columns}: {line}");
+        }
+    }
+    let out = openpace(&["--target", "sleep:1500ms", "-R", "2", "-d", "1s", "--out", "none"]);
+    // The default thresholds fail (exit 1); the progress is what is checked.
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let text = stderr(&out);
+    assert!(!text.contains("of 0.0 RPS"), "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("[1.0s + drain]") && l.contains("1 ended after the window")),
+        "{text}"
+    );
+}
+
 /// Issue 16: on a terminal (a pseudo-terminal of 80 columns, made by util-linux's `script`),
 /// the bar names the scenario once, fits the width, says "warming up" during the warmup,
 /// moves a few times a second between the 1-second intervals and never counts past the
@@ -744,10 +780,12 @@ fn the_progress_bar_fits_80_columns_and_moves_between_intervals() {
     }
     // Two intervals closed; a bar that only moved with them would show two clocks.
     assert!(clocks.len() >= 4, "{clocks:?}");
-    // The width cuts the latencies, never the error count before them.
+    // The width drops latencies, never the error count before them ...
     let figures: Vec<&&String> = bar.iter().filter(|l| l.contains(" RPS")).collect();
     assert!(
         !figures.is_empty() && figures.iter().all(|l| l.contains(" errors")),
         "{figures:#?}"
     );
+    // ... and at 80 columns the p99 stays (issue 29 point 7).
+    assert!(figures.iter().all(|l| l.contains(" p99 ")), "{figures:#?}");
 }

@@ -37,6 +37,17 @@ pub fn last_stop_signal() -> Option<libc::c_int> {
     }
 }
 
+/// The width in columns of the terminal on standard error; `None` when standard error is not
+/// a terminal or the terminal does not say.
+pub fn terminal_columns() -> Option<usize> {
+    // SAFETY: winsize is plain integers; all zeros is a valid value.
+    let mut size: libc::winsize = unsafe { std::mem::zeroed() };
+    // SAFETY: TIOCGWINSZ writes one winsize into `size`, which outlives the call; on a
+    // descriptor that is not a terminal it fails and writes nothing.
+    let rc = unsafe { libc::ioctl(libc::STDERR_FILENO, libc::TIOCGWINSZ, &mut size) };
+    (rc == 0 && size.ws_col > 0).then_some(usize::from(size.ws_col))
+}
+
 /// The exit code of a command a stop signal ended: 129 after a hang-up (128 + SIGHUP, as a
 /// shell reports it), else 130 (Ctrl-C and SIGTERM alike).
 pub fn interrupted_exit_code() -> u8 {

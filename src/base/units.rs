@@ -107,6 +107,61 @@ pub fn format_duration(d: Duration) -> String {
     format!("{whole}.{}{unit}", fraction.trim_end_matches('0'))
 }
 
+/// A latency of `ns` nanoseconds as people read one: three significant digits in the unit
+/// that keeps them before the point, `812ns`, `42.3us`, `1.23ms`, `12.0s` (as wrk and
+/// hyperfine print). The unit is chosen after rounding, so 999.96 us reads `1.00ms`. Whole
+/// seconds past 999 keep every digit; a value that is not a number reads `-`.
+pub fn format_latency(ns: f64) -> String {
+    if !ns.is_finite() {
+        return "-".to_string();
+    }
+    if ns < 0.0 {
+        return format!("-{}", format_latency(-ns));
+    }
+    if ns >= 999.5e9 {
+        return format!("{:.0}s", ns / 1e9);
+    }
+    const UNITS: [(f64, &str); 4] = [(1.0, "ns"), (1e3, "us"), (1e6, "ms"), (1e9, "s")];
+    let rounded = round_significant(ns, 3);
+    let (scale, unit) = UNITS
+        .iter()
+        .rev()
+        .find(|(scale, _)| rounded >= *scale)
+        .copied()
+        .unwrap_or(UNITS[0]);
+    let value = rounded / scale;
+    let decimals = match value {
+        v if v == 0.0 || v >= 100.0 => 0,
+        v if v >= 10.0 => 1,
+        _ => 2,
+    };
+    format!("{value:.decimals$}{unit}")
+}
+
+/// A latency given in milliseconds, as [`format_latency`] writes it.
+pub fn format_ms(ms: f64) -> String {
+    format_latency(ms * 1e6)
+}
+
+/// A difference of latencies in nanoseconds with its sign: `+42.3us`, `-1.20ms`, `0ns`.
+pub fn format_latency_signed(ns: f64) -> String {
+    if ns > 0.0 {
+        format!("+{}", format_latency(ns))
+    } else {
+        format_latency(ns)
+    }
+}
+
+/// `value` rounded to `digits` significant digits (0 stays 0).
+fn round_significant(value: f64, digits: i32) -> f64 {
+    if value == 0.0 {
+        return 0.0;
+    }
+    let magnitude = value.abs().log10().floor() as i32;
+    let scale = 10f64.powi(digits - 1 - magnitude);
+    (value * scale).round() / scale
+}
+
 /// `path` with `suffix` inserted before its extension (`out.hgrm` + `.service` ->
 /// `out.service.hgrm`).
 pub fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
@@ -133,6 +188,28 @@ pub fn plain_number(x: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn latencies_read_with_three_significant_digits_in_their_unit() {
+        let cases = [
+            (0.0, "0ns"),
+            (7.0, "7.00ns"),
+            (812.4, "812ns"),
+            (999.6, "1.00us"),
+            (42_340.0, "42.3us"),
+            (999_960.0, "1.00ms"),
+            (1_234_000.0, "1.23ms"),
+            (12_000_000_000.0, "12.0s"),
+            (4_321_400_000_000.0, "4321s"),
+            (f64::NAN, "-"),
+        ];
+        for (ns, text) in cases {
+            assert_eq!(format_latency(ns), text, "{ns} ns");
+        }
+        assert_eq!(format_ms(0.02), "20.0us");
+        assert_eq!(format_latency_signed(1500.0), "+1.50us");
+        assert_eq!(format_latency_signed(-1500.0), "-1.50us");
+    }
 
     #[test]
     fn durations_parse_with_units() {

@@ -5,8 +5,11 @@
 //! in the result, printed on stderr when progress is shown, and handed to `--notify-cmd`.
 //! Progress is one line per scenario and interval, or an indicatif bar when stderr is a
 //! terminal, redrawn every [`TICK`] between intervals (its clock moves; the figures are the
-//! last interval's). Either fits [`COLUMNS`] columns, names the scenario once, says "warming
-//! up" during the warmup and never counts past the schedule (what comes after is the drain). With `abort_on_fail`, the run is stopped as soon as a threshold can no longer
+//! last interval's). Either fits the terminal's width (lines: `$COLUMNS`, else
+//! [`COLUMNS`]) by dropping the least useful figures first (the maximum, then the median, then
+//! the p99, and shortening the name), never the counts; names the scenario once, says
+//! "warming up" during the warmup and never counts past the schedule (what comes after is
+//! the drain, whose line counts the calls that ended in it). With `abort_on_fail`, the run is stopped as soon as a threshold can no longer
 //! pass over the whole schedule, given what has been measured so far.
 
 use std::sync::Arc;
@@ -44,8 +47,12 @@ pub enum ProgressMode {
 
 /// How often the bar is redrawn between intervals.
 pub(crate) const TICK: Duration = Duration::from_millis(250);
-/// The width a progress line fits in: longer ones are cut, never wrapped.
+/// The width a progress line fits in when neither the terminal nor `$COLUMNS` says.
 const COLUMNS: usize = 80;
+/// The fewest characters of a scenario's name a line keeps before it drops a latency.
+const NAME_FLOOR: usize = 6;
+/// What the bar takes before its message: the bar itself and two spaces.
+const BAR_COLUMNS: usize = 12;
 /// The most of a scenario's name the bar shows in front of it.
 const NAME_COLUMNS: usize = 16;
 
@@ -57,7 +64,9 @@ struct Watched {
     duration_s: f64,
     longest_s: f64,
     /// The last interval's figures, beside the bar's clock.
-    figures: String,
+    figures: Figures,
+    /// The columns a line (lines mode) or the bar's message (bar mode) fits in.
+    columns: usize,
     /// In lines mode, whether "warming up" has been said.
     warmup_said: bool,
     thresholds: Vec<Threshold>,
@@ -94,13 +103,20 @@ impl Watch {
         let style = ProgressStyle::with_template("{prefix:.bold} {bar:10} {wide_msg}")
             .unwrap_or_else(|_| ProgressStyle::default_bar())
             .progress_chars("=>-");
+        let width = match mode {
+            ProgressMode::Bar => crate::base::sys::terminal_columns(),
+            _ => std::env::var("COLUMNS").ok().and_then(|c| c.trim().parse().ok()),
+        }
+        .filter(|&c| c > 0)
+        .unwrap_or(COLUMNS);
         let scenarios = configs
             .iter()
             .map(|c| {
+                let prefix = fit(&crate::base::printable(&c.name), NAME_COLUMNS);
                 let bar = bars.as_ref().map(|m| {
                     let bar = m.add(ProgressBar::new((c.longest_duration() * 1000.0) as u64));
                     bar.set_style(style.clone());
-                    bar.set_prefix(fit(&crate::base::printable(&c.name), NAME_COLUMNS));
+                    bar.set_prefix(prefix.clone());
                     bar.set_message(if c.warmup_seconds > 0.0 {
                         "warming up"
                     } else {
@@ -113,7 +129,13 @@ impl Watch {
                     warmup_ns: super::seconds_to_ns(c.warmup_seconds),
                     duration_s: c.duration_seconds,
                     longest_s: c.longest_duration(),
-                    figures: String::new(),
+                    figures: Figures::default(),
+                    columns: match mode {
+                        ProgressMode::Bar => {
+                            width.saturating_sub(prefix.chars().count() + BAR_COLUMNS)
+                        }
+                        _ => width,
+                    },
                     warmup_said: false,
                     thresholds: c.thresholds(),
                     abort_on_fail: c.abort_on_fail,
@@ -169,6 +191,10 @@ impl Watch {
                         "warming up for {:.1}s, then {:.1}s measured",
                         -elapsed_s, s.duration_s
                     );
+                    let what = Figures {
+                        counts: what,
+                        ..Figures::default()
+                    };
                     crate::base::say(format_args!("{}", s.line("warmup", &what)));
                 }
                 _ => {}
@@ -213,7 +239,7 @@ impl Watch {
             }
             s.alerts.push(alert);
         }
-        s.figures = figures(row);
+        s.figures = figures(row, row.start_s >= s.longest_s - 1e-9);
         match (self.mode, &s.bar) {
             (ProgressMode::Bar, Some(bar)) => {
                 bar.set_position((row.end_s.clamp(0.0, s.longest_s) * 1000.0) as u64);
@@ -291,17 +317,69 @@ impl Watched {
         }
     }
 
-    /// The bar's message: its clock and the last interval's figures.
+    /// The bar's message: its clock and the last interval's figures, within its columns.
     fn bar_message(&self, elapsed_s: f64) -> String {
-        format!("{} {}", self.clock(elapsed_s), self.figures)
+        let clock = self.clock(elapsed_s);
+        let room = self.columns.saturating_sub(clock.chars().count() + 1);
+        format!("{clock} {}", self.figures.within(room))
     }
 
-    /// A line of lines mode, `[clock] name: what`, within [`COLUMNS`]: the name is shortened
-    /// first, then the end cut.
-    fn line(&self, clock: &str, what: &str) -> String {
-        let room = COLUMNS.saturating_sub(clock.len() + what.chars().count() + 5);
-        let name = fit(&self.name, room.max(12));
-        fit(&format!("[{clock}] {name}: {what}"), COLUMNS)
+    /// A line of lines mode, `[clock] name: figures`, within its columns: the figures lose
+    /// their least useful parts while the name keeps up to [`NAME_COLUMNS`] characters, then
+    /// again while it keeps [`NAME_FLOOR`]; then the name is shortened further, then left out. The counts are never cut (a line too narrow for them
+    /// is longer than the terminal).
+    fn line(&self, clock: &str, what: &Figures) -> String {
+        let fixed = clock.chars().count() + 5;
+        let whole = self.name.chars().count();
+        for floor in [NAME_COLUMNS, NAME_FLOOR] {
+            for shown in what.choices() {
+                let room = self.columns.saturating_sub(fixed + shown.chars().count());
+                if room >= whole.min(floor) {
+                    return format!("[{clock}] {}: {shown}", fit(&self.name, room));
+                }
+            }
+        }
+        let room = self
+            .columns
+            .saturating_sub(fixed + what.counts.chars().count());
+        if room >= 2 {
+            format!("[{clock}] {}: {}", fit(&self.name, room), what.counts)
+        } else {
+            format!("[{clock}] {}", what.counts)
+        }
+    }
+}
+
+/// The figures of an interval that just closed, in parts, so that a line can drop the least
+/// useful ones first.
+#[derive(Clone, Debug, Default)]
+struct Figures {
+    /// `1000 of 1000 RPS, 0 errors`, with timeouts and drops when any: never dropped.
+    counts: String,
+    /// `p50 45.0us`, `p99 120us`, `max 2.93ms` (empty: none, as in the warmup's line).
+    latencies: Option<[String; 3]>,
+}
+
+impl Figures {
+    /// The ways to show them, the fullest first: every latency, without the maximum, the
+    /// p99 alone, the counts alone.
+    fn choices(&self) -> Vec<String> {
+        let counts = &self.counts;
+        let mut choices = Vec::new();
+        if let Some([p50, p99, max]) = &self.latencies {
+            choices.push(format!("{counts} | {p50} {p99} {max}"));
+            choices.push(format!("{counts} | {p50} {p99}"));
+            choices.push(format!("{counts} | {p99}"));
+        }
+        choices.push(counts.clone());
+        choices
+    }
+
+    /// The fullest choice within `columns` (the counts alone when none fits).
+    fn within(&self, columns: usize) -> String {
+        let choices = self.choices();
+        let fits = choices.iter().find(|c| c.chars().count() <= columns);
+        fits.unwrap_or(&self.counts).clone()
     }
 }
 
@@ -315,31 +393,14 @@ fn fit(text: &str, columns: usize) -> String {
     cut
 }
 
-/// A latency given in ms, in the unit that reads best: `45us`, `1.23ms`, `2.10s`.
-fn latency(ms: f64) -> String {
-    if ms < 0.01 {
-        format!("{:.1}us", ms * 1000.0)
-    } else if ms < 1.0 {
-        format!("{:.0}us", ms * 1000.0)
-    } else if ms < 1000.0 {
-        format!("{ms:.2}ms")
-    } else {
-        format!("{:.2}s", ms / 1000.0)
-    }
-}
-
-/// The figures of an interval that just closed, `1000 of 1000 RPS, 0 errors | p50 45us p99
-/// 120us max 2.93ms`: the rate achieved beside the rate the
-/// schedule meant for it (a ramp's, a spike's), the faults (timeouts and drops only when
-/// there are any), response-time percentiles.
-pub(crate) fn figures(row: &IntervalStats) -> String {
+/// The figures of an interval that just closed, `1000 of 1000 RPS, 0 errors | p50 45.0us p99
+/// 120us max 2.93ms`: the rate achieved beside the rate the schedule meant for it (a ramp's,
+/// a spike's; the rate alone in a closed model, which schedules none), the faults (timeouts
+/// and drops only when there are any), response-time percentiles. In the `drain` after the
+/// schedule nothing is scheduled: the line counts the calls that ended in it.
+fn figures(row: &IntervalStats, drain: bool) -> Figures {
+    use crate::base::units::format_ms;
     let seconds = row.end_s - row.start_s;
-    let scheduled = if seconds > 0.0 {
-        row.scheduled / seconds
-    } else {
-        0.0
-    };
-    let r = &row.response_time_ms;
     let rate = |rps: f64| {
         if rps >= 99.95 {
             format!("{rps:.0}")
@@ -347,24 +408,31 @@ pub(crate) fn figures(row: &IntervalStats) -> String {
             format!("{rps:.1}")
         }
     };
-    let mut text = format!(
-        "{} of {} RPS, {} errors",
-        rate(row.achieved_rps),
-        rate(scheduled),
-        row.errors
-    );
+    let mut counts = if drain {
+        format!("{} ended after the window, {} errors", row.completed, row.errors)
+    } else if row.scheduled > 0.0 && seconds > 0.0 {
+        format!(
+            "{} of {} RPS, {} errors",
+            rate(row.achieved_rps),
+            rate(row.scheduled / seconds),
+            row.errors
+        )
+    } else {
+        format!("{} RPS, {} errors", rate(row.achieved_rps), row.errors)
+    };
     if row.timeouts > 0 {
-        text.push_str(&format!(", {} timeouts", row.timeouts));
+        counts.push_str(&format!(", {} timeouts", row.timeouts));
     }
     if row.dropped > 0 {
-        text.push_str(&format!(", {} dropped", row.dropped));
+        counts.push_str(&format!(", {} dropped", row.dropped));
     }
-    // The latencies last: where a narrow terminal cuts the line, it cuts the max first.
-    text.push_str(&format!(
-        " | p50 {} p99 {} max {}",
-        latency(r.at(0.5)),
-        latency(r.at(0.99)),
-        latency(r.max)
-    ));
-    text
+    let r = &row.response_time_ms;
+    let latencies = (row.completed > 0).then(|| {
+        [
+            format!("p50 {}", format_ms(r.at(0.5))),
+            format!("p99 {}", format_ms(r.at(0.99))),
+            format!("max {}", format_ms(r.max)),
+        ]
+    });
+    Figures { counts, latencies }
 }

@@ -8,7 +8,7 @@
 use std::fmt::Write;
 
 use crate::base::printable;
-use crate::base::units::plain_number;
+use crate::base::units::{format_latency, format_ms, plain_number};
 use crate::metrics::confidence::samples_needed;
 use crate::metrics::percentile::PERCENTILES;
 use crate::metrics::result::{CLOSED_LOOP_LABEL, CiMethod, Repeated};
@@ -17,6 +17,16 @@ use crate::metrics::{LatencySummary, RunResult, ScenarioResult};
 use crate::schedule::LoadPattern;
 
 const RULE: &str = "==================================================";
+
+/// Nanoseconds per unit of a figure kept in milliseconds (response and service times).
+const MS: f64 = 1e6;
+/// ... and of one kept in microseconds (dispatch delay, timer lateness).
+const US: f64 = 1e3;
+
+/// A figure kept in a unit of `unit_ns` nanoseconds, written in the unit that reads best.
+fn lat(value: f64, unit_ns: f64) -> String {
+    format_latency(value * unit_ns)
+}
 
 /// The summary of a whole run, as printed at the end of `openpace run`.
 pub fn summary(result: &RunResult) -> String {
@@ -343,14 +353,14 @@ fn performance_lines(w: &mut String, s: &ScenarioResult) {
         let h = &t.handshake_ms;
         let _ = writeln!(
             w,
-            "  TLS: {} handshakes ({} resumed), p50 {:.2} ms  p99 {:.2} ms  max {:.2} ms (warmup \
+            "  TLS: {} handshakes ({} resumed), p50 {}  p99 {}  max {} (warmup \
              included); {} measured requests opened their connection and hold its handshake in \
              their service time",
             t.handshakes,
             t.resumed,
-            h.at(0.5),
-            h.at(0.99),
-            h.max,
+            format_ms(h.at(0.5)),
+            format_ms(h.at(0.99)),
+            format_ms(h.max),
             t.requests_with_handshake
         );
     }
@@ -363,18 +373,18 @@ fn latency_and_overhead_lines(w: &mut String, run: &RunResult, s: &ScenarioResul
     } else {
         CLOSED_LOOP_LABEL
     };
-    let _ = writeln!(w, "\nLATENCY METRICS (ms): {heading}");
+    let _ = writeln!(w, "\nLATENCY METRICS: {heading}");
     match &s.repeated {
         Some(rep) => repeated_lines(w, &s.response_time_ms, rep),
         None => latency_lines(w, &s.response_time_ms),
     }
-    let _ = writeln!(w, "\nSERVICE TIME (ms): end - start, uncorrected");
-    let _ = writeln!(w, "  {}", one_line(&s.service_time_ms, 2));
-    let _ = writeln!(w, "DISPATCH DELAY (us): start - intended");
-    let _ = writeln!(w, "  {}", one_line(&s.dispatch_delay_us, 1));
+    let _ = writeln!(w, "\nSERVICE TIME: end - start, uncorrected");
+    let _ = writeln!(w, "  {}", one_line(&s.service_time_ms, MS));
+    let _ = writeln!(w, "DISPATCH DELAY: start - intended");
+    let _ = writeln!(w, "  {}", one_line(&s.dispatch_delay_us, US));
     if s.corrected {
-        let _ = writeln!(w, "TIMER LATENESS (us): sent - planned hand-off");
-        let _ = writeln!(w, "  {}", one_line(&s.timer_lateness_us, 1));
+        let _ = writeln!(w, "TIMER LATENESS: sent - planned hand-off");
+        let _ = writeln!(w, "  {}", one_line(&s.timer_lateness_us, US));
     }
 
     let _ = writeln!(w, "\nFRAMEWORK OVERHEAD:");
@@ -420,7 +430,7 @@ fn by_name_lines(w: &mut String, s: &ScenarioResult) {
     }
     let _ = writeln!(
         w,
-        "\nBY NAME (request set; requests that started, ms except dispatch in us):"
+        "\nBY NAME (request set; requests that started):"
     );
     for n in &s.by_name {
         let _ = writeln!(
@@ -435,17 +445,17 @@ fn by_name_lines(w: &mut String, s: &ScenarioResult) {
         let _ = writeln!(
             w,
             "    response {}",
-            one_line(&n.response_time_ms, 2).replace('\n', "\n  ")
+            one_line(&n.response_time_ms, MS).replace('\n', "\n  ")
         );
         let _ = writeln!(
             w,
             "    service  {}",
-            one_line(&n.service_time_ms, 2).replace('\n', "\n  ")
+            one_line(&n.service_time_ms, MS).replace('\n', "\n  ")
         );
         let _ = writeln!(
             w,
             "    dispatch {}",
-            one_line(&n.dispatch_delay_us, 1).replace('\n', "\n  ")
+            one_line(&n.dispatch_delay_us, US).replace('\n', "\n  ")
         );
     }
 }
@@ -559,7 +569,11 @@ fn verdict_lines(w: &mut String, s: &ScenarioResult) {
         };
         let (value, limit) = with_unit(t.value, t.limit, &t.unit);
         let interval = t.ci95.map_or(String::new(), |[lo, hi]| {
-            let end = |v: Option<f64>| v.map_or("?".to_string(), |v| format!("{v:.2}"));
+            let end = |v: Option<f64>| match v {
+                None => "?".to_string(),
+                Some(v) if t.unit == "ms" => format_ms(v),
+                Some(v) => format!("{v:.2}"),
+            };
             format!(" [{}, {}]", end(lo), end(hi))
         });
         let _ = writeln!(
@@ -599,10 +613,7 @@ fn with_unit(value: f64, limit: f64, unit: &str) -> (String, String) {
             format!("{value:.2} RPS"),
             format!("{} RPS", plain_number(limit)),
         ),
-        "ms" => (
-            format!("{value:.2} ms"),
-            format!("{} ms", plain_number(limit)),
-        ),
+        "ms" => (format_ms(value), format!("{} ms", plain_number(limit))),
         other => (
             format!("{value:.3} {other}"),
             format!("{} {other}", plain_number(limit)),
@@ -611,7 +622,7 @@ fn with_unit(value: f64, limit: f64, unit: &str) -> (String, String) {
 }
 
 fn latency_lines(w: &mut String, l: &LatencySummary) {
-    let _ = writeln!(w, "  Average: {:.2}", l.avg);
+    let _ = writeln!(w, "  Average: {}", format_ms(l.avg));
     let aware = dependence_aware(l);
     for Row {
         label,
@@ -624,12 +635,12 @@ fn latency_lines(w: &mut String, l: &LatencySummary) {
     {
         let shown = match (ci, needs) {
             (None, Some(n)) if aware && n > samples_needed(q) => longer_run(n),
-            _ => with_interval(value, ci, needs, 2),
+            _ => with_interval(value, ci, needs, MS),
         };
         let _ = writeln!(w, "  {label}: {shown}");
     }
-    let _ = writeln!(w, "  Min: {:.2}", l.min);
-    let _ = writeln!(w, "  Max: {:.2}", l.max);
+    let _ = writeln!(w, "  Min: {}", format_ms(l.min));
+    let _ = writeln!(w, "  Max: {}", format_ms(l.max));
     if let Some(c) = l.ci95.filter(|_| aware) {
         let lags = match c.lag_factor {
             Some(f) if f > 1.05 => format!("lag correlations (x{f:.1})"),
@@ -651,24 +662,27 @@ fn latency_lines(w: &mut String, l: &LatencySummary) {
 /// coefficient of variation across the runs, then each run on a line.
 fn repeated_lines(w: &mut String, l: &LatencySummary, rep: &Repeated) {
     let runs = rep.runs.len();
-    let _ = writeln!(w, "  Average: {:.2}", l.avg);
+    let _ = writeln!(w, "  Average: {}", format_ms(l.avg));
     if let Some(m) = rep.across.iter().find(|m| m.metric == "response_time") {
         for (p, Row { label, .. }) in m.percentiles.iter().zip(percentiles(l)) {
             let shown = match p.ci95 {
                 Some([lo, hi]) => format!(
-                    "{:.2}, {runs} runs [{lo:.2}, {hi:.2}], CV {:.0}%",
-                    p.pooled, p.cv_pct
+                    "{}, {runs} runs [{}, {}], CV {:.0}%",
+                    format_ms(p.pooled),
+                    format_ms(lo),
+                    format_ms(hi),
+                    p.cv_pct
                 ),
                 None => format!(
-                    "{:.2}, {runs} runs (no interval: too few have it)",
-                    p.pooled
+                    "{}, {runs} runs (no interval: too few have it)",
+                    format_ms(p.pooled)
                 ),
             };
             let _ = writeln!(w, "  {label}: {shown}");
         }
     }
-    let _ = writeln!(w, "  Min: {:.2}", l.min);
-    let _ = writeln!(w, "  Max: {:.2}", l.max);
+    let _ = writeln!(w, "  Min: {}", format_ms(l.min));
+    let _ = writeln!(w, "  Max: {}", format_ms(l.max));
     let _ = writeln!(
         w,
         "  [pooled over {runs} runs; 95% intervals across the runs: pooled +- t({}) x the runs' \
@@ -682,7 +696,7 @@ fn repeated_lines(w: &mut String, l: &LatencySummary, rep: &Repeated) {
             i + 1,
             r.requests.completed,
             r.achieved_rps,
-            series(&r.response_time_ms, 2),
+            series(&r.response_time_ms, MS),
             if r.interrupted { " (interrupted)" } else { "" }
         );
     }
@@ -728,24 +742,26 @@ fn percentiles(l: &LatencySummary) -> Vec<Row> {
         .collect()
 }
 
-/// The time series' percentiles of `l` on one line: `p50 0.12  p90 0.15  p99 0.31  p99.9 0.52`.
-fn series(l: &LatencySummary, decimals: usize) -> String {
+/// The time series' percentiles of `l` (kept in units of `unit_ns`) on one line: `p50 120us
+/// p90 150us  p99 310us  p99.9 1.52ms`.
+fn series(l: &LatencySummary, unit_ns: f64) -> String {
     let shown: Vec<String> = l
         .percentiles
         .series()
-        .map(|(p, v)| format!("{} {v:.decimals$}", p.label()))
+        .map(|(p, v)| format!("{} {}", p.label(), lat(v, unit_ns)))
         .collect();
     shown.join("  ")
 }
 
-/// `4.05 [3.98, 4.21]`; `n/a (needs >= 36887 samples)` when the samples are too few for an
-/// interval (the number alone would only look precise); the bare value in a report from
-/// before intervals.
-fn with_interval(value: f64, ci: Option<[f64; 2]>, needs: Option<u64>, d: usize) -> String {
+/// `4.05ms [3.98ms, 4.21ms]`; `n/a (needs >= 36887 samples)` when the samples are too few
+/// for an interval (the number alone would only look precise); the bare value in a report
+/// from before intervals. Figures kept in units of `unit_ns`.
+fn with_interval(value: f64, ci: Option<[f64; 2]>, needs: Option<u64>, unit_ns: f64) -> String {
+    let v = |x: f64| lat(x, unit_ns);
     match (ci, needs) {
-        (Some([lo, hi]), _) => format!("{value:.d$} [{lo:.d$}, {hi:.d$}]"),
+        (Some([lo, hi]), _) => format!("{} [{}, {}]", v(value), v(lo), v(hi)),
         (None, Some(n)) => too_few(n),
-        (None, None) => format!("{value:.d$}"),
+        (None, None) => v(value),
     }
 }
 
@@ -754,13 +770,14 @@ fn too_few(needs: u64) -> String {
     format!("n/a (needs >= {needs} samples)")
 }
 
-fn one_line(l: &LatencySummary, decimals: usize) -> String {
+/// `l`'s series percentiles, maximum and average on one line, then their 95% intervals on
+/// the next; figures kept in units of `unit_ns`.
+fn one_line(l: &LatencySummary, unit_ns: f64) -> String {
     let line = format!(
-        "{}  max {:.d$}  (avg {:.d$})",
-        series(l, decimals),
-        l.max,
-        l.avg,
-        d = decimals
+        "{}  max {}  (avg {})",
+        series(l, unit_ns),
+        lat(l.max, unit_ns),
+        lat(l.avg, unit_ns)
     );
     if l.ci95.is_none() {
         return line;
@@ -771,7 +788,7 @@ fn one_line(l: &LatencySummary, decimals: usize) -> String {
         .filter(|row| row.series)
         .map(|row| {
             let shown = match (row.ci, row.needs) {
-                (Some([lo, hi]), _) => format!("[{lo:.d$}, {hi:.d$}]", d = decimals),
+                (Some([lo, hi]), _) => format!("[{}, {}]", lat(lo, unit_ns), lat(hi, unit_ns)),
                 (None, Some(n)) if aware && n > samples_needed(row.q) => longer_run(n),
                 (None, n) => too_few(n.unwrap_or(0)),
             };

@@ -16,9 +16,17 @@ pub fn missing<T>(program: &str) -> Option<T> {
     None
 }
 
-/// Runs the `openpace` binary with `args` and waits for it.
+/// Runs the `openpace` binary with `args` and waits for it (`$COLUMNS` unset, so that the
+/// progress lines have their default width whatever the shell exported).
 pub fn openpace(args: &[&str]) -> std::process::Output {
+    openpace_with(&[], args)
+}
+
+/// Runs the `openpace` binary with `args` and the environment variables `vars` added.
+pub fn openpace_with(vars: &[(&str, &str)], args: &[&str]) -> std::process::Output {
     std::process::Command::new(env!("CARGO_BIN_EXE_openpace"))
+        .env_remove("COLUMNS")
+        .envs(vars.iter().copied())
         .args(args)
         .output()
         .expect("the binary runs")
