@@ -462,6 +462,18 @@ config_fields! {
         read: |r, v| r.number(v),
         check: fraction,
     }
+    scenario defaulted: Vec<String> = Vec::new() => {
+        hidden: true,
+        doc: "the fields among target_rps and the design's four limits that no file or flag set \
+              (the summary calls them defaults; empty for a scenario built in code)",
+        more: "",
+        default: "[]",
+        example: "[]",
+        sketch: false,
+        flag: NO_FLAG,
+        read: |r, v| r.fail(v, "no value: openpace notes which fields the file and flags left out"),
+        check: any,
+    }
     scenario thresholds: Vec<Threshold> = Vec::new() => {
         doc: "more thresholds: METRIC [STAT] OP LIMIT",
         more: " (see [Thresholds, alerts, progress](cli.md#thresholds-alerts-progress))",

@@ -18,6 +18,16 @@ use crate::schedule::LoadPattern;
 /// The scenario `openpace run` uses when no config file is given.
 pub const DEFAULT_SCENARIO: &str = include_str!("../default_scenario.json");
 
+/// The fields whose defaults the summary names as such when no file or flag set them: the
+/// rate, and the design's four limits (in [`ScenarioConfig::thresholds`]'s order).
+pub const DEFAULTS_SAID: [&str; 5] = [
+    "target_rps",
+    "latency_p95_threshold_ms",
+    "latency_p99_threshold_ms",
+    "error_rate_threshold",
+    "success_rate_threshold",
+];
+
 /// A value for a field given on the command line, applied after the file.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Override {
@@ -159,6 +169,11 @@ fn build_scenario(
         set_field(&mut slots, &o.field, &o.value, &origin)?;
         origins.insert(o.field.clone(), origin);
     }
+    config.defaulted = DEFAULTS_SAID
+        .iter()
+        .filter(|field| !origins.contains_key(**field))
+        .map(|field| field.to_string())
+        .collect();
     // The stages pattern's length is the sum of its stages unless it was given explicitly.
     if config.load_pattern == LoadPattern::Stages && !origins.contains_key("duration_seconds") {
         config.duration_seconds = config.stages.iter().map(|s| s.duration).sum();

@@ -25,7 +25,7 @@ pub use fields::{
     FIELDS, Field, Flag, RunSettings, ScenarioConfig, example_config, field_reference,
     target_object_text,
 };
-pub use load::{DEFAULT_SCENARIO, Override, load_json};
+pub use load::{DEFAULT_SCENARIO, DEFAULTS_SAID, Override, load_json};
 
 use std::path::PathBuf;
 

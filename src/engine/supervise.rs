@@ -26,7 +26,7 @@ use super::timer::TimerOutcome;
 use super::watch::{Outlets, Watch};
 use crate::base::clock::{RunClock, thread_cpu_ns};
 use crate::base::{Model, WaitMode};
-use crate::config::LoadTestConfig;
+use crate::config::{DEFAULTS_SAID, LoadTestConfig};
 use crate::metrics::collector::{RunFacts, ScenarioCollector};
 use crate::metrics::result::{
     Alert, CLOSED_LOOP_LABEL, CORRECTED_LABEL, FrameworkCpu, HostInfo, NamedResult, NetworkIo,
@@ -254,6 +254,7 @@ fn scenario_results(
         crate::metrics::honest::apply_scenario(&mut result);
         result.alerts = alerts.get(results.len()).cloned().unwrap_or_default();
         result.verdict = verdict::evaluate(&run.config.thresholds(), &result);
+        mark_defaults(&mut result, &run.config);
         results.push(result);
     }
     (results, spill_problems)
@@ -456,6 +457,17 @@ fn validity(run: &ScenarioRun) -> Validity {
     validity::check(entries, overflow, &context)
 }
 
+/// Notes which of the scenario's rate and design limits are defaults no file or flag set
+/// (the design's limits are the first thresholds, in [`DEFAULTS_SAID`]'s order after the
+/// rate).
+fn mark_defaults(result: &mut ScenarioResult, config: &LoadTestConfig) {
+    let defaulted = |field: &str| config.defaulted.iter().any(|d| d == field);
+    result.target_rps_default = defaulted(DEFAULTS_SAID[0]);
+    for (t, field) in result.verdict.thresholds.iter_mut().zip(&DEFAULTS_SAID[1..]) {
+        t.default = defaulted(field);
+    }
+}
+
 fn describe(run: &ScenarioRun) -> ScenarioResult {
     let c = &run.config;
     ScenarioResult {
@@ -480,6 +492,7 @@ fn describe(run: &ScenarioRun) -> ScenarioResult {
         workers: run.workers.len(),
         worker_cores: run.worker_cores.clone(),
         target_rps: c.target_rps,
+        target_rps_default: false,
         scheduled_rps: 0.0,
         achieved_rps: 0.0,
         sustained_rps: 0.0,

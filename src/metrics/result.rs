@@ -435,6 +435,10 @@ pub struct ThresholdResult {
     pub value: f64,
     /// Unit of limit and value (`ms`, `ratio`).
     pub unit: String,
+    /// Whether the limit is one of the design's, left at its default: no file or flag set it
+    /// (the run's user may never have asked for it).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub default: bool,
     /// False only when the threshold failed: the value missed the limit and, for a
     /// percentile, so did its whole 95% interval. An inconclusive threshold has not failed.
     pub passed: bool,
@@ -675,6 +679,9 @@ pub struct ScenarioResult {
     pub worker_cores: Vec<usize>,
     /// The configured target_rps.
     pub target_rps: f64,
+    /// Whether `target_rps` is the default one: no file or flag set it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub target_rps_default: bool,
     /// Requests the schedule intended per second of the measured window.
     pub scheduled_rps: f64,
     /// Completed requests per second of the measured window.

@@ -149,17 +149,7 @@ pub(crate) fn conclude(s: &mut ScenarioResult) {
     };
     let mut notes = Vec::new();
     if flagged > 0 {
-        let why: Vec<String> = s
-            .suspect_reasons
-            .iter()
-            .map(|(reason, n)| format!("{reason}: {n}"))
-            .collect();
-        notes.push(format!(
-            "{}: {flagged} of {} intervals generator-limited ({})",
-            NoteKind::FiguresSuspect.label(),
-            s.intervals.len(),
-            why.join(", ")
-        ));
+        notes.push(suspect_note(s));
     }
     notes.extend(queueing_note(s));
     notes.extend(overhead_note(s));
@@ -180,6 +170,113 @@ pub(crate) fn conclude(s: &mut ScenarioResult) {
         .iter()
         .any(|n| NoteKind::of(n) != Some(NoteKind::NarrowIntervals));
     s.verdict.notes = notes;
+}
+
+/// The flagged intervals in words: which (as times), how much of the run they hold, and per
+/// reason what was seen in them and what would change it.
+fn suspect_note(s: &ScenarioResult) -> String {
+    let flagged: Vec<&IntervalStats> = s.intervals.iter().filter(|r| !r.flags.is_empty()).collect();
+    let completed: u64 = s.intervals.iter().map(|r| r.completed).sum();
+    let in_flagged: u64 = flagged.iter().map(|r| r.completed).sum();
+    let share = 100.0 * in_flagged as f64 / completed.max(1) as f64;
+    let reasons: Vec<String> = s
+        .suspect_reasons
+        .iter()
+        .map(|(reason, n)| {
+            let rows: Vec<&IntervalStats> = flagged
+                .iter()
+                .copied()
+                .filter(|r| r.flags.iter().any(|f| f == reason))
+                .collect();
+            let (seen, remedy) = evidence(reason, &rows);
+            format!("{reason} in {n} ({seen}; {remedy})")
+        })
+        .collect();
+    format!(
+        "{}: {} of {} intervals ({}; {share:.0}% of the measured requests) may show openpace or \
+         the host rather than the target: {}",
+        NoteKind::FiguresSuspect.label(),
+        flagged.len(),
+        s.intervals.len(),
+        spans(&flagged),
+        reasons.join("; ")
+    )
+}
+
+/// The intervals `rows` as spans of seconds into the measured window, neighbours joined:
+/// `at 2-4s, 7-8s`, the first five and how many more.
+fn spans(rows: &[&IntervalStats]) -> String {
+    let mut joined: Vec<(f64, f64)> = Vec::new();
+    for r in rows {
+        match joined.last_mut() {
+            Some(last) if (r.start_s - last.1).abs() < 1e-6 => last.1 = r.end_s,
+            _ => joined.push((r.start_s, r.end_s)),
+        }
+    }
+    let shown: Vec<String> = joined
+        .iter()
+        .take(5)
+        .map(|(a, b)| format!("{}-{}s", trim(*a), trim(*b)))
+        .collect();
+    let more = match joined.len().saturating_sub(5) {
+        0 => String::new(),
+        n => format!(" and {n} more"),
+    };
+    format!("at {}{more}", shown.join(", "))
+}
+
+/// Seconds without trailing zeros: `2`, `2.5`.
+fn trim(seconds: f64) -> String {
+    let text = format!("{seconds:.2}");
+    text.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+/// What the intervals `rows` flagged for `reason` showed, and what would change it.
+fn evidence(reason: &str, rows: &[&IntervalStats]) -> (String, &'static str) {
+    let sum = |f: fn(&IntervalStats) -> u64| rows.iter().map(|r| f(r)).sum::<u64>();
+    match reason {
+        TIMER_PREEMPTED => (
+            format!("{} requests reached a worker 1 ms or more late", sum(|r| r.late)),
+            "give the timing loop a core nothing else runs on: --timer-core, isolated cores",
+        ),
+        TIMER_BEHIND => (
+            format!("{} requests reached a worker 1 ms or more late", sum(|r| r.late)),
+            "the VM or the scheduler held the timing loop back: a quieter host or core \
+             (--timer-core), --repeat to average such spells in",
+        ),
+        STALLED => (
+            "openpace could not run for 50 ms or more".to_string(),
+            "the process was stopped or the host paused it: run again",
+        ),
+        WORKER_SATURATED => (
+            format!(
+                "workers busy up to {:.0}% of the interval",
+                rows.iter().map(|r| r.worker_busy_pct).fold(0.0, f64::max)
+            ),
+            "more workers (--workers) on more cores (--worker-cores)",
+        ),
+        CLIENT_QUEUEING => (
+            format!(
+                "{:.1}% of their requests waited for a free connection",
+                100.0 * sum(|r| r.queued) as f64 / sum(|r| r.completed).max(1) as f64
+            ),
+            "more connections (--connections)",
+        ),
+        HOST_STEAL => (
+            format!("the hypervisor took {STEAL_PCT}% or more of the CPU"),
+            "a dedicated host, or --repeat to average such spells in",
+        ),
+        RATE_SHORT => (
+            format!(
+                "{:.0} fewer requests completed than scheduled",
+                rows.iter()
+                    .map(|r| (r.scheduled - r.completed as f64).max(0.0))
+                    .sum::<f64>()
+            ),
+            "the target or the workers could not keep up: a lower rate or more workers",
+        ),
+        _ => (String::from("flagged"), "see the time series' flags"),
+    }
 }
 
 /// Each failed validity check in words, with what it means for the figures.
@@ -578,6 +675,40 @@ mod tests {
         assert_eq!(flagged, 2);
         assert_eq!(reasons[STALLED], 2);
         assert_eq!(reasons[RATE_SHORT], 1);
+    }
+
+    /// Issue 29 point 1: the suspect note says which intervals (as spans of seconds), how
+    /// much of the run they hold, what each reason saw in them and what to change.
+    #[test]
+    fn the_suspect_note_says_where_what_how_much_and_what_to_change() {
+        let mut s = scenario();
+        s.intervals = (0..10)
+            .map(|i| IntervalStats {
+                start_s: f64::from(i),
+                end_s: f64::from(i + 1),
+                ..row(100.0, 100, 0, 10.0, 0)
+            })
+            .collect();
+        for i in [2, 3] {
+            s.intervals[i].flags = vec![TIMER_BEHIND.into()];
+            s.intervals[i].late = 30;
+        }
+        s.intervals[7].flags = vec![HOST_STEAL.into(), WORKER_SATURATED.into()];
+        s.intervals[7].worker_busy_pct = 97.0;
+        (s.suspect_intervals, s.suspect_reasons) = count_flags(&s.intervals);
+        conclude(&mut s);
+        let note = &s.verdict.notes[0];
+        assert!(note.starts_with("FIGURES SUSPECT: 3 of 10 intervals (at 2-4s, 7-8s; 30% of"), "{note}");
+        for part in [
+            "timing loop fell behind in 2 (60 requests reached a worker 1 ms or more late;",
+            "--timer-core",
+            "host steal time in 1 (",
+            "--repeat",
+            "workers saturated in 1 (workers busy up to 97% of the interval; more workers",
+        ] {
+            assert!(note.contains(part), "{part}: {note}");
+        }
+        assert!(s.verdict.suspect);
     }
 
     fn scenario() -> ScenarioResult {

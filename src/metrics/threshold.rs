@@ -298,6 +298,7 @@ impl Threshold {
             text: self.text.clone(),
             ci95: None,
             inconclusive: false,
+            default: false,
         }
     }
 

@@ -3,6 +3,7 @@
 
 use std::fmt::Write;
 
+use crate::base::units::format_ms;
 use crate::metrics::capacity::CapacityReport;
 
 /// The report as text.
@@ -27,18 +28,18 @@ pub fn text(r: &CapacityReport) -> String {
     let _ = writeln!(
         out,
         "{:>10} {:>8} {:>12} {:>12} {:>10} {:>10} {:>8} {:>8}  why",
-        "rate RPS", "result", "achieved", "sustained", "p95 ms", "p99 ms", "errors", "suspect"
+        "rate RPS", "result", "achieved", "sustained", "p95", "p99", "errors", "suspect"
     );
     for s in &r.steps {
         let _ = writeln!(
             out,
-            "{:>10.1} {:>8} {:>12.1} {:>12.1} {:>10.2} {:>10.2} {:>7.2}% {:>8}  {}",
+            "{:>10.1} {:>8} {:>12.1} {:>12.1} {:>10} {:>10} {:>7.2}% {:>8}  {}",
             s.rate,
             if s.passed { "pass" } else { "FAIL" },
             s.achieved_rps,
             s.sustained_rps,
-            s.p95_ms,
-            s.p99_ms,
+            format_ms(s.p95_ms),
+            format_ms(s.p99_ms),
             100.0 * s.error_rate,
             if s.suspect { "yes" } else { "-" },
             s.reasons.join("; ")

@@ -7,6 +7,7 @@ use std::fmt::Write;
 use super::html::{page_head, spectrum};
 use super::junit::escape;
 use super::svg::{Chart, Series, XAxis, render};
+use crate::base::units::{format_latency, format_latency_signed};
 use crate::metrics::ScenarioResult;
 use crate::metrics::compare::{Comparison, MetricComparison};
 
@@ -86,32 +87,50 @@ pub fn text(c: &Comparison) -> String {
     out
 }
 
+/// One metric's table: a row per percentile both runs can bound, each figure in the unit
+/// that reads best; the percentiles too few samples support are named after it instead.
 fn metric_table(out: &mut String, m: &MetricComparison) {
     let _ = writeln!(
         out,
-        "\n{} ({}), {} samples in A, {} in B",
-        m.metric, m.unit, m.count_a, m.count_b
+        "\n{}, {} samples in A, {} in B",
+        m.metric, m.count_a, m.count_b
     );
     let _ = writeln!(
         out,
         "  {:<7} {:>26} {:>26} {:>34}  {:>8}  verdict",
         "", "A [95% interval]", "B [95% interval]", "B - A [95% interval]", "detects"
     );
-    for p in &m.percentiles {
-        let value = |v: f64, ci: Option<[f64; 2]>| match ci {
-            Some([lo, hi]) => format!("{} [{}, {}]", num(v), num(lo), num(hi)),
-            None => format!("{} [n/a]", num(v)),
+    let unit_ns = unit_ns(&m.unit);
+    let v = |x: f64| format_latency(x * unit_ns);
+    let signed = |x: f64| format_latency_signed(x * unit_ns);
+    let (shown, unsupported): (Vec<_>, Vec<_>) = m
+        .percentiles
+        .iter()
+        .partition(|p| p.difference_ci95.is_some());
+    for p in shown {
+        let value = |x: f64, ci: Option<[f64; 2]>| match ci {
+            Some([lo, hi]) => format!("{} [{}, {}]", v(x), v(lo), v(hi)),
+            None => format!("{} [n/a]", v(x)),
         };
         let diff = match p.difference_ci95 {
             Some([lo, hi]) => format!(
-                "{:+.3} ({:+.1}%) [{:+.3}, {:+.3}]",
-                p.difference, p.difference_pct, lo, hi
+                "{} ({:+.1}%) [{}, {}]",
+                signed(p.difference),
+                p.difference_pct,
+                signed(lo),
+                signed(hi)
             ),
-            None => format!("{:+.3} ({:+.1}%) [n/a]", p.difference, p.difference_pct),
+            None => format!("{} ({:+.1}%) [n/a]", signed(p.difference), p.difference_pct),
         };
         let detects = p
             .detectable_pct
-            .map_or("n/a".to_string(), |d| format!(">={d:.1}%"));
+            .map_or("n/a".to_string(), |d| {
+                if d >= 1000.0 {
+                    ">1000%".to_string()
+                } else {
+                    format!(">={d:.1}%")
+                }
+            });
         let _ = writeln!(
             out,
             "  {:<7} {:>26} {:>26} {:>34}  {:>8}  {}",
@@ -123,11 +142,25 @@ fn metric_table(out: &mut String, m: &MetricComparison) {
             p.verdict
         );
     }
+    if !unsupported.is_empty() {
+        let names: Vec<&str> = unsupported.iter().map(|p| p.percentile.as_str()).collect();
+        let _ = writeln!(
+            out,
+            "  not shown: {}: too few samples in A or B for a 95% interval (a longer run or \
+             --repeat gives them; the JSON keeps the values)",
+            names.join(", ")
+        );
+    }
 }
 
-/// A value with three significant decimals at most.
-fn num(v: f64) -> String {
-    format!("{v:.3}")
+/// Nanoseconds per unit of a comparison's metric (`ms` or `us`).
+fn unit_ns(unit: &str) -> f64 {
+    match unit {
+        "ms" => 1e6,
+        "us" | "µs" => 1e3,
+        "ns" => 1.0,
+        _ => 1e9,
+    }
 }
 
 /// The comparison as a self-contained HTML page: the tables, then per scenario and metric
@@ -173,12 +206,13 @@ pub fn html(c: &Comparison, a: &[ScenarioResult], b: &[ScenarioResult]) -> Resul
 fn html_table(page: &mut String, m: &MetricComparison) {
     let _ = write!(
         page,
-        "<table><tr><th>{} ({})</th><th>A</th><th>B</th><th>B - A</th><th></th></tr>",
-        escape(&m.metric),
-        escape(&m.unit)
+        "<table><tr><th>{}</th><th>A</th><th>B</th><th>B - A</th><th></th></tr>",
+        escape(&m.metric)
     );
+    let unit_ns = unit_ns(&m.unit);
+    let v = |x: f64| format_latency(x * unit_ns);
     let ci = |c: Option<[f64; 2]>| match c {
-        Some([lo, hi]) => format!(" [{}, {}]", num(lo), num(hi)),
+        Some([lo, hi]) => format!(" [{}, {}]", v(lo), v(hi)),
         None => " [n/a]".to_string(),
     };
     for p in &m.percentiles {
@@ -189,14 +223,14 @@ fn html_table(page: &mut String, m: &MetricComparison) {
         };
         let _ = write!(
             page,
-            "<tr><td>{}</td><td>{}{}</td><td>{}{}</td><td>{:+.3} ({:+.1}%){}</td>\
+            "<tr><td>{}</td><td>{}{}</td><td>{}{}</td><td>{} ({:+.1}%){}</td>\
              <td class=\"{class}\">{}</td></tr>",
             p.percentile,
-            num(p.a),
+            v(p.a),
             ci(p.a_ci95),
-            num(p.b),
+            v(p.b),
             ci(p.b_ci95),
-            p.difference,
+            format_latency_signed(p.difference * unit_ns),
             p.difference_pct,
             ci(p.difference_ci95),
             escape(&p.verdict)

@@ -260,6 +260,9 @@ fn header_lines(w: &mut String, run: &RunResult, s: &ScenarioResult) {
     // (a ramp does not use it).
     if s.rates.is_empty() || (s.pattern == LoadPattern::Constant && s.corrected) {
         let _ = write!(w, "Target RPS: {}", plain_number(s.target_rps));
+        if s.target_rps_default {
+            let _ = write!(w, " (the default; -R/--rate sets it)");
+        }
     } else {
         let _ = write!(w, "Rate: {}", s.rates);
     }
@@ -576,10 +579,19 @@ fn verdict_lines(w: &mut String, s: &ScenarioResult) {
             };
             format!(" [{}, {}]", end(lo), end(hi))
         });
+        let default = if t.default { " (default)" } else { "" };
         let _ = writeln!(
             w,
-            "  [{mark}] {} {value}{interval} {} {limit}",
+            "  [{mark}] {} {value}{interval} {} {limit}{default}",
             t.metric, t.comparison
+        );
+    }
+    if s.verdict.thresholds.iter().any(|t| t.default) {
+        let _ = writeln!(
+            w,
+            "  (default): the design's limit, which no file or flag set; set your own with \
+             --threshold or the config's\n  latency_p95_threshold_ms, latency_p99_threshold_ms, \
+             error_rate_threshold, success_rate_threshold"
         );
     }
     if s.verdict.inconclusive() > 0 {
