@@ -371,6 +371,13 @@ fn performance_lines(w: &mut String, s: &ScenarioResult) {
 
 /// Response, service, dispatch and timer figures, then the framework's overhead.
 fn latency_and_overhead_lines(w: &mut String, run: &RunResult, s: &ScenarioResult) {
+    latency_block(w, s);
+    overhead_lines(w, run, s);
+}
+
+/// Response time with its intervals (and what openpace's hand-off holds of it), then the
+/// service, dispatch and timer figures.
+fn latency_block(w: &mut String, s: &ScenarioResult) {
     let heading = if s.corrected {
         "response time = end - intended, corrected for coordinated omission"
     } else {
@@ -379,8 +386,9 @@ fn latency_and_overhead_lines(w: &mut String, run: &RunResult, s: &ScenarioResul
     let _ = writeln!(w, "\nLATENCY METRICS: {heading}");
     match &s.repeated {
         Some(rep) => repeated_lines(w, &s.response_time_ms, rep),
-        None => latency_lines(w, &s.response_time_ms),
+        None => latency_lines(w, &s.response_time_ms, |q| handoff_share(s, q).is_some()),
     }
+    handoff_lines(w, s);
     let _ = writeln!(w, "\nSERVICE TIME: end - start, uncorrected");
     let _ = writeln!(w, "  {}", one_line(&s.service_time_ms, MS));
     let _ = writeln!(w, "DISPATCH DELAY: start - intended");
@@ -389,6 +397,10 @@ fn latency_and_overhead_lines(w: &mut String, run: &RunResult, s: &ScenarioResul
         let _ = writeln!(w, "TIMER LATENESS: sent - planned hand-off");
         let _ = writeln!(w, "  {}", one_line(&s.timer_lateness_us, US));
     }
+}
+
+/// The framework's own cost: its share of the response time, its threads, its waits.
+fn overhead_lines(w: &mut String, run: &RunResult, s: &ScenarioResult) {
 
     let _ = writeln!(w, "\nFRAMEWORK OVERHEAD:");
     let _ = writeln!(
@@ -424,6 +436,61 @@ fn latency_and_overhead_lines(w: &mut String, run: &RunResult, s: &ScenarioResul
             wait.handoff_lead_us
         );
     }
+}
+
+/// Where openpace's hand-off holds most of a response-time percentile `q` of an open-model
+/// run: the dispatch delay's percentile (time inside openpace before the request left) is
+/// at least half the response time's, twice the service time's and at least
+/// [`HANDOFF_FLOOR_US`]. Returns that dispatch delay, in µs.
+fn handoff_share(s: &ScenarioResult, q: f64) -> Option<f64> {
+    let i = PERCENTILES.iter().position(|p| p.q() == q)?;
+    // A percentile printed as n/a (too few samples) is not marked.
+    let shown = s.response_time_ms.ci95.is_none_or(|c| c.intervals.0[i].is_some());
+    let response_us = s.response_time_ms.at(q) * 1e3;
+    let dispatch_us = s.dispatch_delay_us.at(q);
+    let service_us = s.service_time_ms.at(q) * 1e3;
+    let dominant = shown
+        && s.corrected
+        && dispatch_us >= HANDOFF_FLOOR_US
+        && dispatch_us >= 0.5 * response_us
+        && dispatch_us >= 2.0 * service_us;
+    dominant.then_some(dispatch_us)
+}
+
+/// A dispatch delay below this (µs) is never said to dominate a percentile.
+const HANDOFF_FLOOR_US: f64 = 20.0;
+
+/// The footnote to the percentiles marked `*`: how much of them is openpace's hand-off, and
+/// the flag that shortens it (more connections when requests waited for one, more workers
+/// when the workers were busy, else cores of their own).
+fn handoff_lines(w: &mut String, s: &ScenarioResult) {
+    let marked: Vec<(String, f64, f64)> = PERCENTILES
+        .iter()
+        .filter_map(|p| {
+            let dispatch_us = handoff_share(s, p.q())?;
+            Some((p.label().to_string(), dispatch_us, s.service_time_ms.at(p.q())))
+        })
+        .collect();
+    let Some((label, dispatch_us, service_ms)) = marked.first() else {
+        return;
+    };
+    let queued = s.requests.queued as f64 >= 0.01 * s.requests.completed.max(1) as f64;
+    let busy = s.intervals.iter().any(|r| r.worker_busy_pct >= 80.0);
+    let remedy = if queued {
+        "requests waited for a free connection: raise --connections"
+    } else if busy {
+        "the workers were busy: more --workers on more --worker-cores"
+    } else {
+        "the workers woke or were handed requests late: --wait spin, --worker-cores and \
+         --timer-core on cores nothing else uses, or more --workers"
+    };
+    let _ = writeln!(
+        w,
+        "  * mostly openpace's own hand-off, not the target: at {label} the dispatch delay \
+         (intended to sent) is {},\n    the service time {}; {remedy}",
+        format_latency(dispatch_us * 1e3),
+        format_ms(*service_ms)
+    );
 }
 
 /// A request set's names: counts and the three latencies of each (nothing without a set).
@@ -633,7 +700,9 @@ fn with_unit(value: f64, limit: f64, unit: &str) -> (String, String) {
     }
 }
 
-fn latency_lines(w: &mut String, l: &LatencySummary) {
+/// The response-time lines: each percentile with its interval, marked `*` where `mark` says
+/// openpace's own hand-off holds most of it.
+fn latency_lines(w: &mut String, l: &LatencySummary, mark: impl Fn(f64) -> bool) {
     let _ = writeln!(w, "  Average: {}", format_ms(l.avg));
     let aware = dependence_aware(l);
     for Row {
@@ -649,7 +718,8 @@ fn latency_lines(w: &mut String, l: &LatencySummary) {
             (None, Some(n)) if aware && n > samples_needed(q) => longer_run(n),
             _ => with_interval(value, ci, needs, MS),
         };
-        let _ = writeln!(w, "  {label}: {shown}");
+        let star = if mark(q) { "  *" } else { "" };
+        let _ = writeln!(w, "  {label}: {shown}{star}");
     }
     let _ = writeln!(w, "  Min: {}", format_ms(l.min));
     let _ = writeln!(w, "  Max: {}", format_ms(l.max));
@@ -816,4 +886,49 @@ fn join(cores: &[usize]) -> String {
         .map(|c| c.to_string())
         .collect::<Vec<_>>()
         .join(",")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::percentile::ByPercentile;
+
+    fn latencies(values: [f64; 6]) -> LatencySummary {
+        LatencySummary {
+            count: 100_000,
+            percentiles: ByPercentile(values),
+            max: values[5],
+            ..LatencySummary::default()
+        }
+    }
+
+    /// Issue 29 point 2: a percentile that is mostly openpace's hand-off (the Redis case:
+    /// response p99 1.99 ms, service 0.18 ms) is marked, with the flag that shortens it;
+    /// one the target holds is not.
+    #[test]
+    fn percentiles_held_by_the_hand_off_are_marked_with_their_remedy() {
+        let mut s = ScenarioResult {
+            corrected: true,
+            response_time_ms: latencies([0.05, 0.08, 0.1, 1.99, 2.5, 3.0]),
+            service_time_ms: latencies([0.04, 0.07, 0.09, 0.18, 0.3, 0.4]),
+            dispatch_delay_us: latencies([1.0, 2.0, 5.0, 1810.0, 2300.0, 2800.0]),
+            ..ScenarioResult::default()
+        };
+        s.requests.completed = 100_000;
+        let mut w = String::new();
+        latency_block(&mut w, &s);
+        assert!(w.contains("  P99: 1.99ms  *\n"), "{w}");
+        assert!(w.contains("  P50: 50.0us\n"), "{w}");
+        assert!(w.contains("at p99 the dispatch delay (intended to sent) is 1.81ms"), "{w}");
+        assert!(w.contains("the service time 180us; the workers woke"), "{w}");
+        s.requests.queued = 5_000;
+        let mut w = String::new();
+        latency_block(&mut w, &s);
+        assert!(w.contains("raise --connections"), "{w}");
+        // The target's own time: nothing marked.
+        s.service_time_ms = s.response_time_ms.clone();
+        let mut w = String::new();
+        latency_block(&mut w, &s);
+        assert!(!w.contains('*'), "{w}");
+    }
 }
