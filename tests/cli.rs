@@ -216,7 +216,7 @@ fn first_use_mistakes_get_one_line_naming_the_flag() {
             r#"{"http": {"url": "http://127.0.0.1:1/", "connections": 0}}"#,
         ],
         "openpace: config error: flag --target:",
-        "`connections` must be a whole number above 0",
+        "`connections` 0 is not a whole number above 0, \"auto\" or \"auto:N\"",
     );
     let help = String::from_utf8(openpace(&["--help"]).stdout).unwrap();
     assert!(help.contains("/etc/bash_completion.d/openpace"), "{help}");
@@ -727,7 +727,16 @@ fn progress_fits_the_width_dropping_latencies_before_counts() {
             assert!(line.contains(kept), "{columns}: {line}");
         }
     }
-    let out = openpace(&["--target", "sleep:1500ms", "-R", "2", "-d", "1s", "--out", "none"]);
+    let out = openpace(&[
+        "--target",
+        "sleep:1500ms",
+        "-R",
+        "2",
+        "-d",
+        "1s",
+        "--out",
+        "none",
+    ]);
     // The default thresholds fail (exit 1); the progress is what is checked.
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let text = stderr(&out);

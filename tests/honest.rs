@@ -67,7 +67,7 @@ fn a_target_from_the_flags_is_a_scenario_of_its_own() {
     let summary = String::from_utf8_lossy(&out.stdout);
     assert!(!summary.contains("Cache Hit Rate"), "{summary}");
     assert!(
-        summary.contains("--connections auto, up to 1024"),
+        summary.contains("up to 1024 (--connections auto)"),
         "{summary}"
     );
 

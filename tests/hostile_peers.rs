@@ -483,6 +483,7 @@ fn a_panic_in_a_parser_is_an_internal_error_and_the_pool_lives_on() {
         let config = PoolConfig {
             addr: peer.addr.parse().unwrap(),
             connections: 1,
+            open_all: false,
             connect_timeout_ns: 1_000_000_000,
             request_timeout_ns: 5_000_000_000,
             max_retries: 3,

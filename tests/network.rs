@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use common::Server;
 use openpace::config::Model;
+use openpace::target::net::Connections;
 use openpace::{LoadTestConfig, LoadTestRunner, ScenarioResult, TargetSpec};
 
 /// A short open-model scenario against `target`, without retries.
@@ -39,8 +40,8 @@ fn run_in_turn(config: LoadTestConfig) -> ScenarioResult {
 
 fn with_connections(mut config: LoadTestConfig, n: usize) -> LoadTestConfig {
     match &mut config.target {
-        TargetSpec::Http(spec) => spec.connections = n,
-        TargetSpec::Tcp(spec) => spec.connections = n,
+        TargetSpec::Http(spec) => spec.connections = Connections::Exactly(n),
+        TargetSpec::Tcp(spec) => spec.connections = Connections::Exactly(n),
         other => panic!("{other} is no network target"),
     }
     config
@@ -224,7 +225,7 @@ fn tcp_target_sends_its_payload_and_reads_to_the_delimiter() {
         address: server.addr.clone(),
         payload: b"ping 0123456789\n".to_vec(),
         until: openpace::target::net::tcp::Until::Delimiter(b"\n".to_vec()),
-        connections: 3,
+        connections: Connections::Exactly(3),
         connect_timeout: Duration::from_secs(2),
         max_response_bytes: openpace::target::net::DEFAULT_MAX_RESPONSE_BYTES,
     });
@@ -510,4 +511,58 @@ fn sleeping_workers_say_how_late_the_host_woke_them_and_the_window_they_used() {
         ..common::config("noop", 200.0, 0.5)
     });
     assert!(noop.wait.is_none());
+}
+
+/// Issue 29 point 5: `-c N` opens exactly N connections before the run and spreads the
+/// requests over all of them, as wrk's `-c` does; `auto:N` keeps "as many as the rate needs,
+/// up to N". The summary says how many were opened and used.
+#[test]
+fn connections_n_opens_and_uses_exactly_n_and_auto_n_only_what_the_rate_needs() {
+    let _turn = common::serial();
+    let Some(nginx) = common::Nginx::start() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("r.json");
+    let url = format!("http://{}/", nginx.addr);
+    let run = |connections: &str| {
+        let result = openpace(&[
+            "run",
+            "--target",
+            &url,
+            "-R",
+            "400",
+            "-d",
+            "1s",
+            "-c",
+            connections,
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert_eq!(result.status.code(), Some(0), "{}", common::stderr(&result));
+        let report = common::read_json(&out);
+        let network = report["scenarios"][0]["network"].clone();
+        (
+            String::from_utf8_lossy(&result.stdout).into_owned(),
+            network,
+        )
+    };
+    // 400 requests over 10 connections: each carries about 40, none is reopened.
+    let (summary, network) = run("10");
+    assert_eq!(network["connections_opened"], 10, "{network}");
+    assert_eq!(network["connections_used"], 10, "{network}");
+    assert_eq!(network["connections_auto"], false, "{network}");
+    assert!(
+        summary.contains("Connections: 10 open from the start, 10 used;"),
+        "{summary}"
+    );
+    // At 400 RPS against nginx a request rarely overlaps another: a few connections do.
+    let (summary, network) = run("auto:10");
+    let opened = network["connections_opened"].as_u64().unwrap();
+    assert!((1..10).contains(&opened), "{network}");
+    assert_eq!(network["connections_used"], opened, "{network}");
+    assert!(
+        summary.contains("opened as requests needed them, up to 10 (--connections auto:10)"),
+        "{summary}"
+    );
 }

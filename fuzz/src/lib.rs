@@ -107,7 +107,7 @@ pub fn tcp_framing(data: &[u8]) {
         address: "127.0.0.1:9".into(),
         payload: b"x".to_vec(),
         until,
-        connections: 1,
+        connections: openpace::targets::net::Connections::Exactly(1),
         connect_timeout: std::time::Duration::from_secs(1),
         max_response_bytes: 1 << 16,
     };

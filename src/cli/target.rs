@@ -32,10 +32,11 @@ pub(super) struct TargetArgs {
     /// Statuses that count as success, e.g. 200,204 (default: 2xx and 3xx).
     #[arg(long, value_name = "CODES")]
     expect_status: Option<String>,
-    /// Connections to a network target, N (spread over at most --workers worker threads) or
-    /// `auto`: opened as requests need them, up to 1024 (the default; with --model closed,
-    /// --concurrency).
-    #[arg(short = 'c', long, value_name = "N|auto")]
+    /// Connections to a network target: N opens exactly N before the run and spreads the
+    /// requests over them (over at most --workers worker threads); `auto` opens them as
+    /// requests need them, up to 1024 (the default; with --model closed, --concurrency),
+    /// `auto:N` up to N.
+    #[arg(short = 'c', long, value_name = "N|auto|auto:N")]
     connections: Option<String>,
     /// Connect timeout of a network target.
     #[arg(long, value_name = "DURATION")]
@@ -138,12 +139,15 @@ impl TargetArgs {
         // Checked here, so that the message names the flag typed (`-c 0`), not the target
         // object the flags make.
         if let Some(c) = &self.connections {
-            if c != "auto" && !c.parse::<usize>().is_ok_and(|n| n > 0) {
+            let count = |n: &str| n.parse::<usize>().is_ok_and(|n| n > 0);
+            let up_to = c.strip_prefix("auto:").is_some_and(count);
+            if c != "auto" && !up_to && !count(c) {
                 return Err(flag_error(
                     "--connections",
                     "connections",
                     c,
-                    "a whole number above 0 (that many connections), or auto",
+                    "a whole number above 0 (exactly that many, all opened at the start), auto \
+                     or auto:N (as many as the rate needs, up to 1024 or N)",
                 ));
             }
         }

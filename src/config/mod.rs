@@ -208,9 +208,10 @@ impl ScenarioConfig {
     }
 
     /// Whether a network target opens connections as requests need them (`connections`
-    /// unset or `auto`, open model).
+    /// unset, `auto` or `auto:N`; open model). With `connections: N` it opens them all
+    /// before the run.
     pub fn connections_auto(&self) -> bool {
-        self.target.is_network() && self.target.connections().is_none() && self.model == Model::Open
+        self.model == Model::Open && self.target.network().is_some_and(|plan| !plan.open_all)
     }
 
     /// Worker threads this scenario starts. A network target's connections are spread over

@@ -180,7 +180,17 @@ impl LoadTestRunner {
             }
             None => None,
         };
-        let setup = Duration::from_millis(30 + counts.iter().sum::<usize>() as u64);
+        // Threads start in about a millisecond each; connections opened ahead of the run
+        // (`connections: N`) in about 20 µs each on a local network.
+        let ahead: usize = self
+            .run
+            .scenarios
+            .iter()
+            .filter(|s| s.target.network().is_some_and(|plan| plan.open_all))
+            .filter_map(|s| s.connections())
+            .sum();
+        let setup =
+            Duration::from_millis(30 + counts.iter().sum::<usize>() as u64 + ahead as u64 / 50);
         let start = self.start(setup)?;
         let clock = RunClock::starting_in(start.delay);
         let spawn = launch::Spawn {

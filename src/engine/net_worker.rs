@@ -119,6 +119,9 @@ impl NetWorker {
     pub fn run(mut self) {
         // Only a hybrid open-model worker spins for a window it adapts.
         let adapts = matches!(&self.source, Source::Open { wait, .. } if *wait == WaitMode::Hybrid);
+        if self.pool.opens_all() {
+            self.open_all();
+        }
         if adapts {
             self.time_wake_ups();
         }
@@ -158,11 +161,22 @@ impl NetWorker {
             }
         }
         self.stats
-            .set_peak_in_flight(self.pool.peak_in_flight() as u64);
+            .set_pool_figures(self.pool.peak_in_flight() as u64, self.pool.used() as u64);
         if adapts {
             self.stats.set_spin_window(self.window.range_ns());
         }
         self.stats.mark_exited(thread_cpu_ns());
+    }
+
+    /// Opens every connection of the pool before the run (`connections: N`) and counts what
+    /// that cost. A connection that could not be opened stays closed: its first request
+    /// opens it, and fails as any request does when that fails too.
+    fn open_all(&mut self) {
+        self.pool.open_all();
+        let slot = self.cursor.slot(self.clock.now_ns());
+        for result in &self.pool.take_opened() {
+            self.stats.record_opened(slot, result);
+        }
     }
 
     /// Before the run's origin, while there is time: times [`PROBES`] sleeps on the poll, so that the spin window fits the host from the first request.

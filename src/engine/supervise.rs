@@ -463,7 +463,12 @@ fn validity(run: &ScenarioRun) -> Validity {
 fn mark_defaults(result: &mut ScenarioResult, config: &LoadTestConfig) {
     let defaulted = |field: &str| config.defaulted.iter().any(|d| d == field);
     result.target_rps_default = defaulted(DEFAULTS_SAID[0]);
-    for (t, field) in result.verdict.thresholds.iter_mut().zip(&DEFAULTS_SAID[1..]) {
+    for (t, field) in result
+        .verdict
+        .thresholds
+        .iter_mut()
+        .zip(&DEFAULTS_SAID[1..])
+    {
         t.default = defaulted(field);
     }
 }

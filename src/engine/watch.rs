@@ -105,7 +105,9 @@ impl Watch {
             .progress_chars("=>-");
         let width = match mode {
             ProgressMode::Bar => crate::base::sys::terminal_columns(),
-            _ => std::env::var("COLUMNS").ok().and_then(|c| c.trim().parse().ok()),
+            _ => std::env::var("COLUMNS")
+                .ok()
+                .and_then(|c| c.trim().parse().ok()),
         }
         .filter(|&c| c > 0)
         .unwrap_or(COLUMNS);
@@ -409,7 +411,10 @@ fn figures(row: &IntervalStats, drain: bool) -> Figures {
         }
     };
     let mut counts = if drain {
-        format!("{} ended after the window, {} errors", row.completed, row.errors)
+        format!(
+            "{} ended after the window, {} errors",
+            row.completed, row.errors
+        )
     } else if row.scheduled > 0.0 && seconds > 0.0 {
         format!(
             "{} of {} RPS, {} errors",

@@ -423,6 +423,7 @@ impl ScenarioCollector {
             bytes_received: w(WorkerCount::BytesReceived),
             connections_opened: w(WorkerCount::Connections),
             peak_in_flight: self.workers.iter().map(|w| w.peak_in_flight()).sum(),
+            connections_used: self.workers.iter().map(|w| w.connections_used()).sum(),
             ..result.network
         };
         result.errors_by_kind = self.kinds;

@@ -274,6 +274,7 @@ impl NetworkIo {
             (&mut self.connections_opened, other.connections_opened),
             (&mut self.peak_in_flight, other.peak_in_flight),
             (&mut self.connections_limit, other.connections_limit),
+            (&mut self.connections_used, other.connections_used),
         ])
     }
 }

@@ -351,9 +351,19 @@ pub struct NetworkIo {
     /// Connections the scenario could open: `connections`, or the cap of `auto`.
     #[serde(default)]
     pub connections_limit: u64,
-    /// Whether connections were opened as requests needed them (`connections: auto`).
+    /// Whether connections were opened as requests needed them (`connections: auto` or
+    /// `auto:N`); false when all were opened before the run (`connections: N`).
     #[serde(default)]
     pub connections_auto: bool,
+    /// Connections that carried at least one request (warmup included); absent from
+    /// reports made before it was counted.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub connections_used: u64,
+}
+
+/// For serde: a count of 0 is left out (a report from before the count reads back the same).
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// What the framework itself cost.

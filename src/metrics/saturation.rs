@@ -236,11 +236,17 @@ fn evidence(reason: &str, rows: &[&IntervalStats]) -> (String, &'static str) {
     let sum = |f: fn(&IntervalStats) -> u64| rows.iter().map(|r| f(r)).sum::<u64>();
     match reason {
         TIMER_PREEMPTED => (
-            format!("{} requests reached a worker 1 ms or more late", sum(|r| r.late)),
+            format!(
+                "{} requests reached a worker 1 ms or more late",
+                sum(|r| r.late)
+            ),
             "give the timing loop a core nothing else runs on: --timer-core, isolated cores",
         ),
         TIMER_BEHIND => (
-            format!("{} requests reached a worker 1 ms or more late", sum(|r| r.late)),
+            format!(
+                "{} requests reached a worker 1 ms or more late",
+                sum(|r| r.late)
+            ),
             "the VM or the scheduler held the timing loop back: a quieter host or core \
              (--timer-core), --repeat to average such spells in",
         ),
@@ -698,7 +704,10 @@ mod tests {
         (s.suspect_intervals, s.suspect_reasons) = count_flags(&s.intervals);
         conclude(&mut s);
         let note = &s.verdict.notes[0];
-        assert!(note.starts_with("FIGURES SUSPECT: 3 of 10 intervals (at 2-4s, 7-8s; 30% of"), "{note}");
+        assert!(
+            note.starts_with("FIGURES SUSPECT: 3 of 10 intervals (at 2-4s, 7-8s; 30% of"),
+            "{note}"
+        );
         for part in [
             "timing loop fell behind in 2 (60 requests reached a worker 1 ms or more late;",
             "--timer-core",

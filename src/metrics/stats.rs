@@ -186,6 +186,7 @@ pub struct WorkerStats {
     cpu_ns: AtomicU64,
     /// A network worker's most requests in flight at once, set as it ends.
     peak_in_flight: AtomicU64,
+    connections_used: AtomicU64,
     /// Some of its requests in send order, for the validity checks.
     sample: SendOrderSample,
     /// TLS handshake times, warmup included (cumulative; no time series).
@@ -235,6 +236,7 @@ impl WorkerStats {
             exited: AtomicBool::new(false),
             cpu_ns: AtomicU64::new(0),
             peak_in_flight: AtomicU64::new(0),
+            connections_used: AtomicU64::new(0),
             sample: SendOrderSample::new(spec),
             handshake: AtomicHistogram::new(),
             wake_ups: AtomicHistogram::new(),
@@ -486,9 +488,26 @@ impl WorkerStats {
             .store(true, std::sync::atomic::Ordering::Release);
     }
 
-    /// Called by a network worker as it ends, with its pool's peak of requests in flight.
-    pub(crate) fn set_peak_in_flight(&self, peak: u64) {
+    /// Called by a network worker as it ends, with its pool's peak of requests in flight
+    /// and how many of its connections carried a request.
+    pub(crate) fn set_pool_figures(&self, peak: u64, used: u64) {
         self.peak_in_flight.store(peak, Relaxed);
+        self.connections_used.store(used, Relaxed);
+    }
+
+    /// A network worker's connections that carried a request (0 before it ended).
+    pub(crate) fn connections_used(&self) -> u64 {
+        self.connections_used.load(Relaxed)
+    }
+
+    /// Counts a connection opened ahead of the run (`connections: N`): its connection and
+    /// TLS handshake, not a request.
+    pub(crate) fn record_opened(&self, slot: usize, result: &CallResult) {
+        self.begin_record();
+        let counts = &self.slots[slot].counts;
+        count_traffic(counts, result);
+        self.count_handshake(counts, result);
+        self.end_record();
     }
 
     /// Counts a timed sleep of a network worker that woke `late_ns` after it was due.

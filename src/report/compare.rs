@@ -122,15 +122,13 @@ fn metric_table(out: &mut String, m: &MetricComparison) {
             ),
             None => format!("{} ({:+.1}%) [n/a]", signed(p.difference), p.difference_pct),
         };
-        let detects = p
-            .detectable_pct
-            .map_or("n/a".to_string(), |d| {
-                if d >= 1000.0 {
-                    ">1000%".to_string()
-                } else {
-                    format!(">={d:.1}%")
-                }
-            });
+        let detects = p.detectable_pct.map_or("n/a".to_string(), |d| {
+            if d >= 1000.0 {
+                ">1000%".to_string()
+            } else {
+                format!(">={d:.1}%")
+            }
+        });
         let _ = writeln!(
             out,
             "  {:<7} {:>26} {:>26} {:>34}  {:>8}  {}",

@@ -342,13 +342,25 @@ fn performance_lines(w: &mut String, s: &ScenarioResult) {
             "  Target traffic: {} bytes sent, {} received, {} connections opened (warmup included)",
             n.bytes_sent, n.bytes_received, n.connections_opened
         );
-        let limit = match n.connections_auto {
-            true => format!("--connections auto, up to {}", n.connections_limit),
-            false => format!("{} connection(s)", n.connections_limit),
+        let opened = match n.connections_auto {
+            true if n.connections_limit == crate::config::AUTO_CONNECTIONS as u64 => format!(
+                "opened as requests needed them, up to {} (--connections auto)",
+                n.connections_limit
+            ),
+            true => format!(
+                "opened as requests needed them, up to {0} (--connections auto:{0})",
+                n.connections_limit
+            ),
+            false => format!("{} open from the start", n.connections_limit),
+        };
+        // Reports from before the count have no `connections_used`.
+        let used = match n.connections_used {
+            0 => String::new(),
+            used => format!(", {used} used"),
         };
         let _ = writeln!(
             w,
-            "  Connections: peak {} requests in flight ({limit}); {} waited for a free one",
+            "  Connections: {opened}{used}; peak {} requests in flight; {} waited for a free one",
             n.peak_in_flight, r.queued
         );
     }
@@ -401,7 +413,6 @@ fn latency_block(w: &mut String, s: &ScenarioResult) {
 
 /// The framework's own cost: its share of the response time, its threads, its waits.
 fn overhead_lines(w: &mut String, run: &RunResult, s: &ScenarioResult) {
-
     let _ = writeln!(w, "\nFRAMEWORK OVERHEAD:");
     let _ = writeln!(
         w,
@@ -445,7 +456,10 @@ fn overhead_lines(w: &mut String, run: &RunResult, s: &ScenarioResult) {
 fn handoff_share(s: &ScenarioResult, q: f64) -> Option<f64> {
     let i = PERCENTILES.iter().position(|p| p.q() == q)?;
     // A percentile printed as n/a (too few samples) is not marked.
-    let shown = s.response_time_ms.ci95.is_none_or(|c| c.intervals.0[i].is_some());
+    let shown = s
+        .response_time_ms
+        .ci95
+        .is_none_or(|c| c.intervals.0[i].is_some());
     let response_us = s.response_time_ms.at(q) * 1e3;
     let dispatch_us = s.dispatch_delay_us.at(q);
     let service_us = s.service_time_ms.at(q) * 1e3;
@@ -468,7 +482,11 @@ fn handoff_lines(w: &mut String, s: &ScenarioResult) {
         .iter()
         .filter_map(|p| {
             let dispatch_us = handoff_share(s, p.q())?;
-            Some((p.label().to_string(), dispatch_us, s.service_time_ms.at(p.q())))
+            Some((
+                p.label().to_string(),
+                dispatch_us,
+                s.service_time_ms.at(p.q()),
+            ))
         })
         .collect();
     let Some((label, dispatch_us, service_ms)) = marked.first() else {
@@ -498,10 +516,7 @@ fn by_name_lines(w: &mut String, s: &ScenarioResult) {
     if s.by_name.is_empty() {
         return;
     }
-    let _ = writeln!(
-        w,
-        "\nBY NAME (request set; requests that started):"
-    );
+    let _ = writeln!(w, "\nBY NAME (request set; requests that started):");
     for n in &s.by_name {
         let _ = writeln!(
             w,
@@ -919,14 +934,20 @@ mod tests {
         latency_block(&mut w, &s);
         assert!(w.contains("  P99: 1.99ms  *\n"), "{w}");
         assert!(w.contains("  P50: 50.0us\n"), "{w}");
-        assert!(w.contains("at p99 the dispatch delay (intended to sent) is 1.81ms"), "{w}");
-        assert!(w.contains("the service time 180us; the workers woke"), "{w}");
+        assert!(
+            w.contains("at p99 the dispatch delay (intended to sent) is 1.81ms"),
+            "{w}"
+        );
+        assert!(
+            w.contains("the service time 180us; the workers woke"),
+            "{w}"
+        );
         s.requests.queued = 5_000;
         let mut w = String::new();
         latency_block(&mut w, &s);
         assert!(w.contains("raise --connections"), "{w}");
         // The target's own time: nothing marked.
-        s.service_time_ms = s.response_time_ms.clone();
+        s.service_time_ms = s.response_time_ms;
         let mut w = String::new();
         latency_block(&mut w, &s);
         assert!(!w.contains('*'), "{w}");

@@ -337,7 +337,7 @@ impl TargetSpec {
     /// How to reach a network target: `None` for in-process targets.
     pub fn network(&self) -> Option<NetPlan> {
         let mut tls = None;
-        type Parts = (String, ExchangeFactory, usize, Duration, u64);
+        type Parts = (String, ExchangeFactory, net::Connections, Duration, u64);
         let (authority, exchange, connections, connect_timeout, max_response_bytes): Parts =
             match self {
                 TargetSpec::Http(spec) => {
@@ -381,7 +381,8 @@ impl TargetSpec {
         Some(NetPlan {
             authority,
             exchange,
-            connections: (connections > 0).then_some(connections),
+            connections: connections.limit(),
+            open_all: connections.opens_all(),
             connect_timeout,
             max_response_bytes,
             tls,
@@ -428,6 +429,9 @@ pub struct NetPlan {
     pub exchange: ExchangeFactory,
     /// The connections asked for, spread over the workers.
     pub connections: Option<usize>,
+    /// Whether every connection is opened before the run begins (`connections: N`), or only
+    /// as requests need them (`auto`, `auto:N`).
+    pub open_all: bool,
     /// How long a connection attempt may take.
     pub connect_timeout: Duration,
     /// The largest response read (`max_response_bytes`).

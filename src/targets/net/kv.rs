@@ -107,8 +107,8 @@ pub struct KvSpec {
     pub address: String,
     /// The command as written.
     pub command: String,
-    /// Connections, spread over the workers (0: as the rate needs).
-    pub connections: usize,
+    /// Connections, spread over the workers.
+    pub connections: super::Connections,
     /// How long a connection attempt may take.
     pub connect_timeout: Duration,
     /// The largest reply read; a larger one is `response_too_large`.
@@ -223,7 +223,7 @@ impl KvSpec {
             address,
             commands: vec![KvCommand::parse(protocol, &command)?],
             command,
-            connections: 0,
+            connections: super::Connections::Auto,
             connect_timeout: Duration::from_secs(2),
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
             picker: None,

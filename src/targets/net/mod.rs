@@ -2,7 +2,9 @@
 //!
 //! Each worker of a network scenario runs its own `mio::Poll` over a [`Pool`] of keep-alive
 //! connections: `--connections N` spreads N connections over the workers (as evenly as they
-//! go, at most one worker per connection). A request from the timing loop goes to a worker
+//! go, at most one worker per connection), opens them all before the run begins and spreads
+//! the requests over them; `auto` (the default) and `auto:N` open them as the rate needs
+//! them, up to 1,024 or N ([`Connections`]). A request from the timing loop goes to a worker
 //! with a free connection; when none is free it waits in the channel, and its response time
 //! still runs from its intended instant. Responses are parsed as they arrive and their bodies
 //! counted, not kept. The pool's module doc lists how faults are handled and counted.
@@ -27,6 +29,35 @@ use std::time::Duration;
 use super::{CallResult, ErrorKind, Request, Target};
 use crate::base::clock::RunClock;
 pub use pool::{Done, ExchangeFactory, Pool, PoolConfig};
+
+/// How many connections a network target uses, and when it opens them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Connections {
+    /// `auto`: as many as the rate needs, opened as requests need them, up to
+    /// [`AUTO_CONNECTIONS`](crate::config::AUTO_CONNECTIONS).
+    #[default]
+    Auto,
+    /// `auto:N`: as many as the rate needs, up to N.
+    UpTo(usize),
+    /// `N`: exactly N, all opened before the run begins, the requests spread over them (as
+    /// wrk, oha and hey do).
+    Exactly(usize),
+}
+
+impl Connections {
+    /// The most it opens, when it says.
+    pub fn limit(self) -> Option<usize> {
+        match self {
+            Connections::Auto => None,
+            Connections::UpTo(n) | Connections::Exactly(n) => Some(n),
+        }
+    }
+
+    /// Whether all are opened before the run begins.
+    pub fn opens_all(self) -> bool {
+        matches!(self, Connections::Exactly(_))
+    }
+}
 
 /// Error kinds of connection faults.
 pub mod kinds {
@@ -153,6 +184,7 @@ impl NetTarget {
         let config = PoolConfig {
             addr,
             connections: 1,
+            open_all: false,
             connect_timeout_ns: connect_timeout.as_nanos() as u64,
             request_timeout_ns: request_timeout.as_nanos() as u64,
             max_retries: 0,

@@ -7,11 +7,14 @@
 //! requests that ended in [`Pool::done`]. Nothing here allocates per request: buffers are per
 //! connection and reused, finished requests go to a vector sized for the pool.
 //!
-//! Free connections are a stack, the most recently freed on top: a request takes a warm
-//! connection when there is one, and a closed one (which it opens) only when every open one is
-//! busy. So a pool sized for `connections: auto` (1,024 over the workers) opens what the rate
-//! needs and no more. The bottom of the stack has been free longest: a request due before even
-//! that one came free waited for a connection, and [`Done::queued_ns`] says how long.
+//! Free connections are a queue, the one free longest at its front. A pool that opens
+//! connections as requests need them (`connections: auto` or `auto:N`) takes from the back:
+//! a request takes a warm connection when there is one, and a closed one (which it opens)
+//! only when every open one is busy, so it opens what the rate needs and no more. A pool of
+//! exactly N (`connections: N`) opens them all before the run ([`Pool::open_all`]) and takes
+//! from the front, so the requests are spread over all of them, as wrk's are. Either way, a
+//! request due before even the front one came free waited for a connection, and
+//! [`Done::queued_ns`] says how long.
 //!
 //! # Faults
 //!
@@ -36,6 +39,7 @@
 //! the timeout): a request that started late, behind others, has only what is left of its
 //! time. At the deadline the request ends as a `timeout` and its connection is closed.
 
+use std::collections::VecDeque;
 use std::io::{ErrorKind as IoErrorKind, Read, Write};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -47,7 +51,7 @@ use mio::{Events, Interest, Poll, Token, Waker};
 use super::template::Vars;
 use super::tls::{self, TlsClient};
 use super::{Exchange, Parse, kinds};
-use crate::base::clock::RunClock;
+use crate::base::clock::{RunClock, monotonic_ns};
 use crate::base::fault::guarded;
 use crate::base::timerfd::TimerFd;
 use crate::targets::{CallResult, ErrorKind, Request};
@@ -66,6 +70,9 @@ pub struct PoolConfig {
     pub addr: SocketAddr,
     /// Connections in this pool.
     pub connections: usize,
+    /// Open them all before the run ([`Pool::open_all`]) and spread the requests over them:
+    /// each request takes the connection free longest, not the one freed last.
+    pub open_all: bool,
     /// How long a connection attempt may take.
     pub connect_timeout_ns: u64,
     /// How long a request may take from its intended instant, reconnects and retries
@@ -138,7 +145,7 @@ struct Conn {
     stream: Option<TcpStream>,
     /// The TLS state of the open connection, for a TLS target.
     tls: Option<tls::Session>,
-    /// When the TLS handshake began.
+    /// When the TLS handshake began (`CLOCK_MONOTONIC`).
     handshake_from_ns: u64,
     state: State,
     exchange: Box<dyn Exchange>,
@@ -160,6 +167,10 @@ struct Conn {
     idle_since_ns: u64,
     queued_ns: u64,
     io: CallResult,
+    /// Being opened ahead of the run, with no request on it.
+    opening: bool,
+    /// It carried a request.
+    carried: bool,
 }
 
 /// Failed connection attempts hold off the next ones.
@@ -194,7 +205,9 @@ pub struct Pool {
     timer: TimerFd,
     conns: Vec<Conn>,
     /// Connections without a request, most recently used last.
-    free: Vec<usize>,
+    free: VecDeque<usize>,
+    /// What opening connections ahead of the run cost ([`Pool::open_all`]), not yet taken.
+    opened: Vec<CallResult>,
     done: Vec<Done>,
     scratch: Box<[u8]>,
     backoff: Backoff,
@@ -242,6 +255,8 @@ impl Pool {
                 idle_since_ns: 0,
                 queued_ns: 0,
                 io: CallResult::ok(),
+                opening: false,
+                carried: false,
             })
             .collect();
         Ok(Pool {
@@ -256,6 +271,7 @@ impl Pool {
             timer,
             conns,
             free: (0..n).rev().collect(),
+            opened: Vec::new(),
             done: Vec::with_capacity(n),
             scratch: vec![0; READ_CHUNK].into_boxed_slice(),
             backoff: Backoff::default(),
@@ -288,7 +304,12 @@ impl Pool {
 
     /// When the connection the next [`start`](Self::start) uses finished its last request.
     pub fn next_idle_since_ns(&self) -> Option<u64> {
-        self.free.last().map(|&i| self.conns[i].idle_since_ns)
+        let next = if self.config.open_all {
+            self.free.front()
+        } else {
+            self.free.back()
+        };
+        next.map(|&i| self.conns[i].idle_since_ns)
     }
 
     /// Most requests that were in flight at once.
@@ -308,10 +329,15 @@ impl Pool {
         // free longest: if even it came free after the request was due (and handed over),
         // every connection was busy then and the request waited that long for one.
         let first_free_ns =
-            self.conns[*self.free.first().expect("a free connection")].idle_since_ns;
+            self.conns[*self.free.front().expect("a free connection")].idle_since_ns;
         let due = request.intended_ns.max(request.sent_ns);
         let queued_ns = first_free_ns.saturating_sub(due);
-        let i = self.free.pop().expect("start() needs a free connection");
+        let next = if self.config.open_all {
+            self.free.pop_front()
+        } else {
+            self.free.pop_back()
+        };
+        let i = next.expect("start() needs a free connection");
         let now = self.clock.now_ns();
         self.peak_in_flight = self.peak_in_flight.max(self.conns.len() - self.free.len());
         let c = &mut self.conns[i];
@@ -319,6 +345,7 @@ impl Pool {
             .intended_ns
             .saturating_add(self.config.request_timeout_ns);
         c.queued_ns = queued_ns;
+        c.carried = true;
         c.request = request;
         c.start_ns = now;
         c.deadline_ns = deadline;
@@ -501,15 +528,75 @@ impl Pool {
                 Err(e) => return self.fail(i, tls::error_kind(&e)),
             }
             c.state = State::Handshaking;
-            c.handshake_from_ns = self.clock.now_ns();
+            // On the monotonic clock: a connection opened ahead shakes hands before the
+            // run's origin, where the run clock reads 0.
+            c.handshake_from_ns = monotonic_ns();
             return self.handshake(i, readable, closed);
         }
         self.backoff = Backoff::default();
+        if c.opening {
+            return self.opened(i);
+        }
         c.state = State::Writing;
         self.write(i);
         if readable && self.conns[i].state == State::Reading {
             self.read(i, closed);
         }
+    }
+
+    /// Connection `i`, opened ahead of the run, is ready: what it cost is kept for the
+    /// worker's counts, and it waits for its first request.
+    fn opened(&mut self, i: usize) {
+        let c = &mut self.conns[i];
+        c.opening = false;
+        c.state = State::Idle;
+        c.idle_since_ns = self.clock.now_ns();
+        self.opened.push(c.io);
+        c.io = CallResult::ok();
+    }
+
+    /// Opens every closed connection and waits until each is open (TLS handshake included)
+    /// or has failed, at most until `until_ns`; one still opening then is
+    /// closed again, for its first request to open. `until_ns` is the connect timeout from
+    /// now. Nothing is measured: what the opening
+    /// cost is in [`take_opened`](Self::take_opened). Call it before the first request.
+    pub fn open_all(&mut self) {
+        let now = self.clock.now_ns();
+        let until_ns = now + self.config.connect_timeout_ns;
+        for i in 0..self.conns.len() {
+            if self.conns[i].state == State::Closed {
+                let c = &mut self.conns[i];
+                c.opening = true;
+                c.io = CallResult::ok();
+                c.deadline_ns = u64::MAX;
+                self.connect(i, now);
+            }
+        }
+        while self.conns.iter().any(|c| c.opening) && self.clock.now_ns() < until_ns {
+            self.wait(Some(until_ns), true);
+        }
+        for i in 0..self.conns.len() {
+            if self.conns[i].opening {
+                self.conns[i].opening = false;
+                self.close(i);
+            }
+        }
+    }
+
+    /// What opening connections ahead cost, one result per connection opened (its
+    /// connection count and TLS handshake); taken once.
+    pub fn take_opened(&mut self) -> Vec<CallResult> {
+        std::mem::take(&mut self.opened)
+    }
+
+    /// Whether the pool opens all its connections before the run (`connections: N`).
+    pub fn opens_all(&self) -> bool {
+        self.config.open_all
+    }
+
+    /// Connections that carried at least one request.
+    pub fn used(&self) -> usize {
+        self.conns.iter().filter(|c| c.carried).count()
     }
 
     /// Advances connection `i`'s TLS handshake; once it is done, times it and sends the
@@ -522,12 +609,15 @@ impl Pool {
         match tls.handshake(stream) {
             Ok(false) => {}
             Ok(true) => {
-                let now = self.clock.now_ns();
-                c.io.handshake_ns = now.saturating_sub(c.handshake_from_ns).max(1);
+                let took = monotonic_ns().saturating_sub(c.handshake_from_ns);
+                c.io.handshake_ns = took.max(1);
                 if tls.resumed() {
                     c.io.tags = c.io.tags.union(crate::targets::Tags::TLS_RESUMED);
                 }
                 self.backoff = Backoff::default();
+                if c.opening {
+                    return self.opened(i);
+                }
                 c.state = State::Writing;
                 self.write(i);
                 if readable && self.conns[i].state == State::Reading {
@@ -656,6 +746,11 @@ impl Pool {
     /// reports.
     fn fail(&mut self, i: usize, kind: ErrorKind) {
         self.close(i);
+        if self.conns[i].opening {
+            // Opened ahead, no request on it: it stays closed, and a request opens it.
+            self.conns[i].opening = false;
+            return;
+        }
         self.end(i, Some(kind), true);
     }
 
@@ -688,7 +783,7 @@ impl Pool {
             result: CallResult { error, ..c.io },
         });
         c.idle_since_ns = now;
-        self.free.push(i);
+        self.free.push_back(i);
     }
 
     /// Closes every connection and forgets the requests on them: the run gave them up.

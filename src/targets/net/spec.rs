@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use serde_json::{Map, Value};
 
+use super::Connections;
 use super::http::{BodyChecks, HttpSpec, HttpUrl, JsonCheck};
 use super::kv::KvSpec;
 use super::resolve;
@@ -124,14 +125,26 @@ fn count(o: &Map<String, Value>, key: &str) -> Result<Option<usize>, String> {
     }
 }
 
-/// `connections`: a count, or `auto` (also when absent), which is 0 here: as many as the
-/// rate needs, up to [`AUTO_CONNECTIONS`](crate::config::AUTO_CONNECTIONS).
-fn connections(o: &Map<String, Value>) -> Result<usize, String> {
+/// `connections`: a count (exactly that many, all opened at the start), `auto` (also when
+/// absent: as many as the rate needs, up to
+/// [`AUTO_CONNECTIONS`](crate::config::AUTO_CONNECTIONS)) or `auto:N` (as many as the rate
+/// needs, up to N).
+fn connections(o: &Map<String, Value>) -> Result<Connections, String> {
+    let allowed = "a whole number above 0, \"auto\" or \"auto:N\"";
     match o.get("connections") {
-        Some(Value::String(s)) if s == "auto" => Ok(0),
-        _ => count(o, "connections")
-            .map(|n| n.unwrap_or(0))
-            .map_err(|e| e.replace("above 0", "above 0 or \"auto\"")),
+        None | Some(Value::Null) => Ok(Connections::Auto),
+        Some(Value::String(s)) if s == "auto" => Ok(Connections::Auto),
+        Some(Value::String(s)) if s.starts_with("auto:") => s["auto:".len()..]
+            .parse::<usize>()
+            .ok()
+            .filter(|&n| n > 0)
+            .map(Connections::UpTo)
+            .ok_or_else(|| format!("`connections` {s:?} is not {allowed}")),
+        Some(v) => count(o, "connections")
+            .ok()
+            .flatten()
+            .map(Connections::Exactly)
+            .ok_or_else(|| format!("`connections` {v} is not {allowed}")),
     }
 }
 
@@ -500,6 +513,31 @@ mod tests {
         from_object(v.as_object().unwrap())
     }
 
+    /// Issue 29 point 5: a count is exactly that many, opened at the start; `auto` and
+    /// `auto:N` open as the rate needs.
+    #[test]
+    fn connections_are_exact_counts_or_auto_with_an_optional_cap() {
+        let connections = |v: &str| {
+            let object =
+                format!(r#"{{"http": {{"url": "http://127.0.0.1/", "connections": {v}}}}}"#);
+            parse(&object).map(|t| match t {
+                TargetSpec::Http(s) => s.connections,
+                _ => unreachable!(),
+            })
+        };
+        assert_eq!(connections("4"), Ok(Connections::Exactly(4)));
+        assert_eq!(connections("\"4\""), Ok(Connections::Exactly(4)));
+        assert_eq!(connections("\"auto\""), Ok(Connections::Auto));
+        assert_eq!(connections("null"), Ok(Connections::Auto));
+        assert_eq!(connections("\"auto:16\""), Ok(Connections::UpTo(16)));
+        for bad in ["0", "\"auto:0\"", "\"auto:\"", "\"some\"", "-1", "1.5"] {
+            let err = connections(bad).unwrap_err();
+            assert!(err.contains("\"auto:N\""), "{bad}: {err}");
+        }
+        assert!(Connections::Exactly(3).opens_all() && !Connections::UpTo(3).opens_all());
+        assert_eq!(Connections::Auto.limit(), None);
+    }
+
     #[test]
     fn http_objects_take_every_setting() {
         let TargetSpec::Http(s) = parse(
@@ -515,7 +553,7 @@ mod tests {
         assert_eq!(s.expect_status, vec![200, 201]);
         assert_eq!(
             (s.connections, s.connect_timeout),
-            (4, Duration::from_millis(500))
+            (Connections::Exactly(4), Duration::from_millis(500))
         );
         assert!(
             parse(r#"{"http": {"url": "http://127.0.0.1/", "verb": "GET"}}"#)

@@ -23,7 +23,7 @@ pub struct TcpSpec {
     /// When the response is complete.
     pub until: Until,
     /// Connections, spread over the workers (0: one per worker).
-    pub connections: usize,
+    pub connections: super::Connections,
     /// How long a connection attempt may take.
     pub connect_timeout: Duration,
     /// The largest response read; one that has not ended by then is `response_too_large`.
@@ -187,7 +187,7 @@ mod tests {
                 address: "127.0.0.1:1".into(),
                 payload: b"x".to_vec(),
                 until,
-                connections: 1,
+                connections: crate::targets::net::Connections::Exactly(1),
                 connect_timeout: Duration::from_secs(1),
                 max_response_bytes: 1 << 20,
             })

@@ -26,8 +26,8 @@ pub struct HttpSpec {
     pub expect_status: Vec<u16>,
     /// What the body of a response with such a status must be.
     pub checks: BodyChecks,
-    /// Connections, spread over the workers (0: one per worker).
-    pub connections: usize,
+    /// Connections, spread over the workers.
+    pub connections: crate::targets::net::Connections,
     /// How long a connection attempt may take (the TLS handshake included).
     pub connect_timeout: Duration,
     /// The largest response read (head and body); a larger one is `response_too_large`.
@@ -89,7 +89,7 @@ impl HttpSpec {
             body: Vec::new(),
             expect_status: Vec::new(),
             checks: BodyChecks::default(),
-            connections: 0,
+            connections: crate::targets::net::Connections::Auto,
             connect_timeout: Duration::from_secs(2),
             max_response_bytes: super::super::DEFAULT_MAX_RESPONSE_BYTES,
             tls: None,
