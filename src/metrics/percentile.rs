@@ -46,9 +46,9 @@ pub const PERCENTILES: &[Percentile] = &[
     //   ppm      JSON key  series  chart colour
     pct(500_000, "p50", true, Some("#1f77b4")),
     pct(900_000, "p90", true, Some("#2ca02c")),
-    pct(950_000, "p95", false, None),
+    pct(950_000, "p95", false, Some("#ff7f0e")),
     pct(990_000, "p99", true, Some("#d62728")),
-    pct(999_000, "p99_9", true, None),
+    pct(999_000, "p99_9", true, Some("#9467bd")),
     pct(999_900, "p99_99", false, None),
 ];
 

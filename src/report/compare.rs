@@ -255,5 +255,6 @@ fn spectra(m: &MetricComparison, a: &ScenarioResult, b: &ScenarioResult) -> Resu
     };
     let series = vec![series(a, "A", "#1f77b4")?, series(b, "B", "#d62728")?];
     let title = format!("{}: percentile spectrum, A against B", m.metric);
-    Ok(Chart::new(title, "percentile", &m.unit, XAxis::Nines, series).in_time_unit(per_unit))
+    let chart = Chart::new(title, "percentile", &m.unit, XAxis::Nines, series);
+    Ok(chart.in_time_unit(per_unit).log_y())
 }

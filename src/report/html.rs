@@ -555,6 +555,7 @@ fn scenario_charts(s: &ScenarioResult, index: usize, axis: TimeAxis) -> Result<V
     let latency = |title: &str, series: Vec<Series>, home: Home| {
         axis.scenario_chart(name(title), "ns", series, s, home)
             .in_time_unit(1.0)
+            .log_y()
     };
     let mut charts = vec![
         latency(
@@ -586,7 +587,8 @@ fn scenario_charts(s: &ScenarioResult, index: usize, axis: TimeAxis) -> Result<V
                 ),
             ],
         )
-        .in_time_unit(1e6),
+        .in_time_unit(1e6)
+        .log_y(),
         latency(
             "Dispatch delay over time",
             in_ns(percentile_series(s, |i| &i.dispatch_delay_us), 1e3),

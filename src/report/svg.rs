@@ -5,7 +5,9 @@
 //! files, so the page opens anywhere with no network. Coordinates are computed here; the
 //! browser draws. A chart scales to its container's width (its `viewBox`), its tick labels
 //! carry the decimals their step needs and no more, and a chart of times can pick the unit
-//! that reads best (`Chart::in_time_unit`: µs, ms or s).
+//! that reads best (`Chart::in_time_unit`: µs, ms or s). A chart of latencies has a
+//! logarithmic y axis (`Chart::log_y`): a p50 of 40 µs and a max of 4 ms both stay readable,
+//! as HdrHistogram's plots keep them.
 
 use std::fmt::Write;
 
@@ -117,6 +119,9 @@ pub struct Chart {
     /// The x range drawn, so that charts of one run share their time axis; `None`: the
     /// data's own.
     pub x_range: Option<(f64, f64)>,
+    /// A logarithmic y axis, from the decade below the lowest positive value to the one
+    /// above the highest (values at or below 0 sit on the bottom edge).
+    pub y_log: bool,
 }
 
 impl Chart {
@@ -137,7 +142,14 @@ impl Chart {
             shades: Vec::new(),
             x_axis,
             x_range: None,
+            y_log: false,
         }
+    }
+
+    /// The same chart with a logarithmic y axis.
+    pub fn log_y(mut self) -> Chart {
+        self.y_log = true;
+        self
     }
 
     /// The chart of times whose y values are in units of `ns_per_unit` nanoseconds, moved
@@ -232,7 +244,10 @@ fn step_of(ticks: &[f64]) -> f64 {
 struct Frame {
     x0: f64,
     x1: f64,
+    /// The y axis's bottom (0 on a linear axis) and top.
+    y_bottom: f64,
     y_top: f64,
+    y_log: bool,
     plot_w: f64,
     plot_h: f64,
 }
@@ -243,7 +258,13 @@ impl Frame {
     }
 
     fn py(&self, y: f64) -> f64 {
-        TOP + self.plot_h - (y / self.y_top).clamp(0.0, 1.0) * self.plot_h
+        let share = if self.y_log {
+            let (bottom, top) = (self.y_bottom.log10(), self.y_top.log10());
+            (y.max(self.y_bottom).log10() - bottom) / (top - bottom)
+        } else {
+            y / self.y_top
+        };
+        TOP + self.plot_h - share.clamp(0.0, 1.0) * self.plot_h
     }
 }
 
@@ -313,6 +334,19 @@ fn scale(chart: &Chart) -> (Frame, Vec<f64>, Vec<&HLine>, Vec<&HLine>) {
     if x1 <= x0 {
         x1 = x0 + 1.0;
     }
+    if chart.y_log {
+        let (y_bottom, y_top, y_ticks) = log_ticks(chart, y1, &drawn);
+        let frame = Frame {
+            x0,
+            x1,
+            y_bottom,
+            y_top,
+            y_log: true,
+            plot_w: WIDTH - LEFT - RIGHT,
+            plot_h: HEIGHT - TOP - BOTTOM,
+        };
+        return (frame, y_ticks, drawn, off_scale);
+    }
     let mut y_ticks = ticks(0.0, if y1 > 0.0 { y1 * 1.05 } else { 1.0 }, 5);
     // The axis ends on a tick at or above the highest value, never below it.
     let step = match y_ticks.as_slice() {
@@ -331,11 +365,71 @@ fn scale(chart: &Chart) -> (Frame, Vec<f64>, Vec<&HLine>, Vec<&HLine>) {
     let frame = Frame {
         x0,
         x1,
+        y_bottom: 0.0,
         y_top,
+        y_log: false,
         plot_w: WIDTH - LEFT - RIGHT,
         plot_h: HEIGHT - TOP - BOTTOM,
     };
     (frame, y_ticks, drawn, off_scale)
+}
+
+/// A logarithmic y axis for `chart` whose highest value (limits included) is `y1` and whose
+/// drawn limits are `limits`: from the 1-2-5 step at or below its lowest positive value
+/// (points, bands, limits) to the one at or above `y1`, with ticks at 1, 2 and 5 times each
+/// power of ten when it spans three decades or fewer, at the powers alone when more.
+fn log_ticks(chart: &Chart, y1: f64, limits: &[&HLine]) -> (f64, f64, Vec<f64>) {
+    let values = chart.series.iter().flat_map(|s| {
+        let points = s.points.iter().map(|p| p.1);
+        points.chain(s.band.iter().flat_map(|b| [b.1, b.2]))
+    });
+    let low = values
+        .chain(limits.iter().map(|h| h.y))
+        .filter(|y| y.is_finite() && *y > 0.0)
+        .fold(f64::INFINITY, f64::min);
+    let top = if y1 > 0.0 { y1 } else { 1.0 };
+    let low = if low.is_finite() {
+        low.min(top)
+    } else {
+        top / 10.0
+    };
+    let (from, to) = (low.log10().floor() as i32, top.log10().ceil() as i32);
+    let steps: &[f64] = if to - from <= 3 {
+        &[1.0, 2.0, 5.0]
+    } else {
+        &[1.0]
+    };
+    let candidates: Vec<f64> = (from..=to)
+        .flat_map(|power| steps.iter().map(move |m| m * 10f64.powi(power)))
+        .collect();
+    let bottom = candidates
+        .iter()
+        .copied()
+        .filter(|t| *t <= low * (1.0 + 1e-9))
+        .fold(candidates[0], f64::max);
+    let mut top_tick = candidates
+        .iter()
+        .copied()
+        .find(|t| *t >= top * (1.0 - 1e-9))
+        .unwrap_or(10f64.powi(to));
+    if top_tick <= bottom {
+        top_tick = bottom * 10.0;
+    }
+    let ticks = candidates
+        .into_iter()
+        .filter(|t| *t >= bottom * (1.0 - 1e-9) && *t <= top_tick * (1.0 + 1e-9))
+        .collect();
+    (bottom, top_tick, ticks)
+}
+
+/// A log axis tick's label: its value with the digits it has (0.05, 2, 500, 1000).
+fn log_label(v: f64) -> String {
+    let decimals = if v < 1.0 {
+        (-v.log10() - 1e-9).ceil().clamp(0.0, 9.0) as usize
+    } else {
+        0
+    };
+    format!("{v:.decimals$}")
 }
 
 /// Grid lines, tick labels, the frame and the axis titles.
@@ -351,7 +445,11 @@ fn draw_axes(s: &mut String, chart: &Chart, frame: &Frame, y_ticks: &[f64]) {
             LEFT + plot_w,
             LEFT - 6.0,
             y + 4.0,
-            label(*t, y_step)
+            if frame.y_log {
+                log_label(*t)
+            } else {
+                label(*t, y_step)
+            }
         );
     }
     for (t, text) in &x_ticks(chart, frame) {
@@ -558,6 +656,43 @@ mod tests {
         assert_eq!(labels(ticks(-2.0, 1.0, 3)), ["-2", "-1", "0", "1"]);
     }
 
+    /// Issue 29 point 11: a latency chart's y axis is logarithmic, so a low median and a high
+    /// maximum both read: decades with 1-2-5 ticks, a value 10x another sits a decade above.
+    #[test]
+    fn a_log_axis_spans_the_decades_of_its_data() {
+        let series = vec![
+            Series::line("p50", "#000", vec![(0.0, 0.04), (1.0, 0.05)]),
+            Series::line("max", "#777", vec![(0.0, 4.0), (1.0, 3.0)]),
+        ];
+        let chart = Chart::new("t", "s", "ms", XAxis::Linear, series).log_y();
+        let (frame, ticks, _, _) = scale(&chart);
+        assert_eq!((frame.y_bottom, frame.y_top), (0.02, 5.0));
+        let labels: Vec<String> = ticks.iter().map(|t| log_label(*t)).collect();
+        assert_eq!(labels, ["0.02", "0.05", "0.1", "0.2", "0.5", "1", "2", "5"]);
+        // Equal ratios, equal distances.
+        let (a, b, c) = (frame.py(0.04), frame.py(0.4), frame.py(4.0));
+        assert!((a - b - (b - c)).abs() < 1e-6 && a > b && b > c);
+        assert_eq!(frame.py(0.0), frame.py(0.02), "0 sits on the bottom edge");
+        let svg = render(&chart);
+        assert!(
+            svg.contains(">0.05</text>") && svg.contains(">5</text>"),
+            "{svg}"
+        );
+        // A limit below the data widens the axis down to it.
+        let mut chart = chart;
+        chart.hlines.push(HLine {
+            y: 0.004,
+            label: "p50 < 4 us".into(),
+            color: "#900",
+        });
+        let (frame, _, drawn, _) = scale(&chart);
+        assert_eq!(
+            (frame.y_bottom, drawn.len()),
+            (0.001, 1),
+            "four decades: powers alone"
+        );
+    }
+
     #[test]
     fn a_chart_of_times_picks_its_unit() {
         let chart = |top_ms: f64| {
@@ -610,6 +745,7 @@ mod tests {
             }],
             x_axis: XAxis::Linear,
             x_range: None,
+            y_log: false,
         };
         let svg = render(&chart);
         assert!(svg.starts_with("<svg") && svg.ends_with("</svg>"));
