@@ -84,6 +84,17 @@ fn the_readme_opens_with_the_two_commands_and_stays_short() {
         first_block.trim().lines().collect::<Vec<_>>(),
         ["text", "cargo run --release", "cargo test --release"]
     );
+    // Issue 29 point 12: the first screen says what openpace is, how to install it, a
+    // one-line run against a server and how to read what it prints.
+    let first_screen: String = readme.lines().take(45).collect::<Vec<_>>().join("\n");
+    for needle in [
+        "openpace is a load generator",
+        "cargo install --path .",
+        "openpace http://127.0.0.1:8080/ -R 500 -d 10s",
+        "LATENCY METRICS",
+    ] {
+        assert!(first_screen.contains(needle), "not in the first 45 lines: {needle}");
+    }
     let lines = readme.lines().count();
     assert!(
         lines <= 250,

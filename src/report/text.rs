@@ -416,11 +416,11 @@ fn overhead_lines(w: &mut String, run: &RunResult, s: &ScenarioResult) {
     let _ = writeln!(w, "\nFRAMEWORK OVERHEAD:");
     let _ = writeln!(
         w,
-        "  {:.4}% of response time ({:.2} us of {:.0} us per request); timing thread {:.1}% \
-         of a core, collector {:.2}%",
+        "  {:.4}% of response time ({} of {} per request); timing thread {:.1}% of a core, \
+         collector {:.2}%",
         s.overhead_pct,
-        s.overhead.per_request_us,
-        s.overhead.response_us,
+        lat(s.overhead.per_request_us, US),
+        lat(s.overhead.response_us, US),
         run.framework_cpu.timer_cpu_pct,
         run.framework_cpu.collector_cpu_pct
     );
@@ -438,13 +438,13 @@ fn overhead_lines(w: &mut String, run: &RunResult, s: &ScenarioResult) {
         };
         let _ = writeln!(
             w,
-            "  workers woke from {} timed sleeps {:.1} us late at p50, {:.1} at p99, {:.1} at \
-             most; {window}hand-off lead {:.0} us",
+            "  workers woke from {} timed sleeps {} late at p50, {} at p99, {} at most; \
+             {window}hand-off lead {}",
             wait.wake_ups,
-            l.at(0.5),
-            l.at(0.99),
-            l.max,
-            wait.handoff_lead_us
+            lat(l.at(0.5), US),
+            lat(l.at(0.99), US),
+            lat(l.max, US),
+            lat(wait.handoff_lead_us, US)
         );
     }
 }
