@@ -93,7 +93,10 @@ fn the_readme_opens_with_the_two_commands_and_stays_short() {
         "openpace http://127.0.0.1:8080/ -R 500 -d 10s",
         "LATENCY METRICS",
     ] {
-        assert!(first_screen.contains(needle), "not in the first 45 lines: {needle}");
+        assert!(
+            first_screen.contains(needle),
+            "not in the first 45 lines: {needle}"
+        );
     }
     let lines = readme.lines().count();
     assert!(

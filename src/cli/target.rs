@@ -153,21 +153,21 @@ impl TargetArgs {
         }
         let given = self.fields.iter().find(|o| o.field == "target");
         let given = given.and_then(|o| o.value.as_str());
-        let Some(target) = given.filter(|t| t.contains("://")) else {
+        let Some(object) = given.and_then(|t| net.object_for(t)) else {
             return Err(flag_error(
                 "--target",
                 "target",
                 given.unwrap_or("(none)"),
-                "an http://, https://, tcp://, redis:// or memcached:// URL, which -H, \
-                 --method, --body, --connections, --cacert, --payload, --command and the like \
-                 configure",
+                "an http://, https://, tcp://, redis:// or memcached:// URL, or a target \
+                 object, which -H, --method, --body, --connections, --cacert, --payload, \
+                 --command and the like configure",
             ));
         };
         overrides.retain(|o| o.field != "target");
         overrides.push(Override {
             flag: "--target".into(),
             field: "target".into(),
-            value: net.object(target),
+            value: object,
         });
         Ok(())
     }

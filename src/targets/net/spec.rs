@@ -502,6 +502,31 @@ impl NetFlags {
         o.insert(key.into(), Value::String(target.to_string()));
         serde_json::json!({ kind: o })
     }
+
+    /// [`object`](Self::object) for a `--target` given as a URL; for one given as a target
+    /// object in JSON text (`{"http": {"url": ...}}`), that object with these flags' settings
+    /// put in (a flag replaces the object's own value of its key). `None` for text that is
+    /// neither.
+    pub fn object_for(&self, target: &str) -> Option<Value> {
+        if !target.trim_start().starts_with('{') {
+            return target.contains("://").then(|| self.object(target));
+        }
+        let Ok(Value::Object(mut given)) = serde_json::from_str::<Value>(target) else {
+            return None;
+        };
+        let kind = given.keys().next().cloned().filter(|_| given.len() == 1)?;
+        let Some(Value::Object(inner)) = given.get_mut(&kind) else {
+            return None;
+        };
+        if let Value::Object(flags) = self.object("http://flags") {
+            if let Some(Value::Object(settings)) = flags.get("http") {
+                for (key, value) in settings.iter().filter(|(k, _)| *k != "url") {
+                    inner.insert(key.clone(), value.clone());
+                }
+            }
+        }
+        Some(Value::Object(given))
+    }
 }
 
 #[cfg(test)]
@@ -511,6 +536,26 @@ mod tests {
     fn parse(json: &str) -> Result<TargetSpec, String> {
         let v: Value = serde_json::from_str(json).unwrap();
         from_object(v.as_object().unwrap())
+    }
+
+    /// A target object given as JSON text takes the network flags into itself, instead of
+    /// being read as a URL because its text holds "://".
+    #[test]
+    fn flags_go_into_a_target_object_given_as_text() {
+        let flags = NetFlags {
+            connections: Some("8".into()),
+            headers: vec!["X-B: 2".into()],
+            ..NetFlags::default()
+        };
+        let text = r#"{"redis": {"address": "127.0.0.1:6379", "connections": 2}}"#;
+        let merged = flags.object_for(text).unwrap();
+        assert_eq!(merged["redis"]["address"], "127.0.0.1:6379");
+        assert_eq!(merged["redis"]["connections"], "8");
+        assert_eq!(merged["redis"]["headers"][0], "X-B: 2");
+        let url = flags.object_for("http://127.0.0.1:8080/").unwrap();
+        assert_eq!(url["http"]["url"], "http://127.0.0.1:8080/");
+        assert!(flags.object_for("noop").is_none());
+        assert!(flags.object_for("{not json").is_none());
     }
 
     /// Issue 29 point 5: a count is exactly that many, opened at the start; `auto` and
