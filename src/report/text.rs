@@ -292,7 +292,7 @@ fn header_lines(w: &mut String, run: &RunResult, s: &ScenarioResult) {
     );
 }
 
-/// Rates, request counts, errors by kind, traffic and connections.
+/// Rates, request counts, errors by kind, then the network's lines.
 fn performance_lines(w: &mut String, s: &ScenarioResult) {
     let _ = writeln!(w, "\nPERFORMANCE METRICS:");
     let _ = writeln!(
@@ -335,6 +335,11 @@ fn performance_lines(w: &mut String, s: &ScenarioResult) {
             .collect();
         let _ = writeln!(w, "  Errors by kind: {}", kinds.join(", "));
     }
+    network_lines(w, s);
+}
+
+/// A network target's traffic, connections and TLS handshakes (nothing for others).
+fn network_lines(w: &mut String, s: &ScenarioResult) {
     let n = &s.network;
     if n.connections_opened > 0 || n.bytes_sent > 0 {
         let _ = writeln!(
@@ -361,7 +366,7 @@ fn performance_lines(w: &mut String, s: &ScenarioResult) {
         let _ = writeln!(
             w,
             "  Connections: {opened}{used}; peak {} requests in flight; {} waited for a free one",
-            n.peak_in_flight, r.queued
+            n.peak_in_flight, s.requests.queued
         );
     }
     if let Some(t) = &s.tls {
