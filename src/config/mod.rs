@@ -61,9 +61,7 @@ pub const MAX_TIMEOUT_SECONDS: f64 = 3_600.0;
 /// Most connections a network scenario may open (each is a file descriptor; the run raises
 /// its soft `RLIMIT_NOFILE` to the hard limit when it needs more).
 pub const MAX_CONNECTIONS: usize = 100_000;
-/// Most connections `connections: auto` (the default) opens to a network target, over all
-/// its workers: a new one whenever a request's instant comes and none is free.
-pub const AUTO_CONNECTIONS: usize = 1024;
+pub use crate::targets::net::AUTO_CONNECTIONS;
 /// Most scenarios in one run.
 pub const MAX_SCENARIOS: usize = 64;
 /// Most worker threads in one run, over all its scenarios.

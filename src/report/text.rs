@@ -348,7 +348,7 @@ fn network_lines(w: &mut String, s: &ScenarioResult) {
             n.bytes_sent, n.bytes_received, n.connections_opened
         );
         let opened = match n.connections_auto {
-            true if n.connections_limit == crate::config::AUTO_CONNECTIONS as u64 => format!(
+            true if n.connections_limit == crate::targets::net::AUTO_CONNECTIONS as u64 => format!(
                 "opened as requests needed them, up to {} (--connections auto)",
                 n.connections_limit
             ),

@@ -30,11 +30,15 @@ use super::{CallResult, ErrorKind, Request, Target};
 use crate::base::clock::RunClock;
 pub use pool::{Done, ExchangeFactory, Pool, PoolConfig};
 
+/// Most connections `connections: auto` (the default) opens to a network target, over all
+/// its workers: a new one whenever a request's instant comes and none is free.
+pub const AUTO_CONNECTIONS: usize = 1024;
+
 /// How many connections a network target uses, and when it opens them.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Connections {
     /// `auto`: as many as the rate needs, opened as requests need them, up to
-    /// [`AUTO_CONNECTIONS`](crate::config::AUTO_CONNECTIONS).
+    /// [`AUTO_CONNECTIONS`].
     #[default]
     Auto,
     /// `auto:N`: as many as the rate needs, up to N.

@@ -127,7 +127,7 @@ fn count(o: &Map<String, Value>, key: &str) -> Result<Option<usize>, String> {
 
 /// `connections`: a count (exactly that many, all opened at the start), `auto` (also when
 /// absent: as many as the rate needs, up to
-/// [`AUTO_CONNECTIONS`](crate::config::AUTO_CONNECTIONS)) or `auto:N` (as many as the rate
+/// [`AUTO_CONNECTIONS`](super::AUTO_CONNECTIONS)) or `auto:N` (as many as the rate
 /// needs, up to N).
 fn connections(o: &Map<String, Value>) -> Result<Connections, String> {
     let allowed = "a whole number above 0, \"auto\" or \"auto:N\"";
