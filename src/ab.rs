@@ -97,7 +97,7 @@ impl Series<'_> {
     ) -> Result<Interleaved, Error> {
         let mut done = Interleaved::default();
         for round in 1..=rounds {
-            let a_first = crate::base::mix64(seed.wrapping_add(u64::from(round))) & 1 == 0;
+            let a_first = a_first(seed, round);
             let order = if a_first { ['A', 'B'] } else { ['B', 'A'] };
             let mut pair: [Option<RunResult>; 2] = [None, None];
             for (k, side) in order.into_iter().enumerate() {
@@ -122,6 +122,20 @@ impl Series<'_> {
     }
 }
 
+/// Whether A runs first in `round` (from 1): balanced, as an ABBA design is, so that running
+/// second (a warmer cache, a busier host) weighs on both sides alike: each pair of rounds has
+/// one A-first and one B-first round, which of them comes first drawn from `seed`. An odd
+/// last round is drawn alone.
+pub fn a_first(seed: u64, round: u32) -> bool {
+    let pair = u64::from((round.max(1) - 1) / 2);
+    let first_of_pair = crate::base::mix64(seed.wrapping_add(pair)) & 1 == 0;
+    if round % 2 == 1 {
+        first_of_pair
+    } else {
+        !first_of_pair
+    }
+}
+
 /// What interleaved rounds ran: each side's runs in round order, and each round's order.
 #[derive(Default)]
 pub struct Interleaved {
@@ -135,16 +149,22 @@ pub struct Interleaved {
 
 #[cfg(test)]
 mod tests {
+    use super::a_first;
+
+    /// The order is drawn from the seed, and balanced: each pair of rounds runs AB once and
+    /// BA once, so that neither side is second more often (on this VM, running second made
+    /// one side of an A/A comparison look slower in 3 of 4 unbalanced rounds).
     #[test]
-    fn the_order_of_rounds_is_drawn_from_the_seed_and_mixes() {
-        let order = |seed: u64| -> Vec<bool> {
-            (1..=20u64)
-                .map(|r| crate::base::mix64(seed.wrapping_add(r)) & 1 == 0)
-                .collect()
-        };
+    fn the_order_of_rounds_is_drawn_from_the_seed_and_balanced() {
+        let order = |seed: u64| -> Vec<bool> { (1..=20).map(|r| a_first(seed, r)).collect() };
         assert_eq!(order(7), order(7));
-        assert_ne!(order(7), order(8));
-        let a_first = order(7).iter().filter(|&&x| x).count();
-        assert!((5..=15).contains(&a_first), "{a_first} of 20");
+        assert!((0..20).any(|seed| order(seed) != order(7)));
+        for seed in 0..50 {
+            let o = order(seed);
+            assert_eq!(o.iter().filter(|&&x| x).count(), 10, "seed {seed}: {o:?}");
+            assert!(o.chunks(2).all(|pair| pair[0] != pair[1]), "seed {seed}: {o:?}");
+        }
+        // Which order opens a pair varies with the seed.
+        assert!((0..50).any(|seed| a_first(seed, 1)) && (0..50).any(|seed| !a_first(seed, 1)));
     }
 }
