@@ -798,3 +798,51 @@ fn the_progress_bar_fits_80_columns_and_moves_between_intervals() {
     // ... and at 80 columns the p99 stays (issue 29 point 7).
     assert!(figures.iter().all(|l| l.contains(" p99 ")), "{figures:#?}");
 }
+
+/// Issue 29 point 9: a rate and limits nobody set are said to be defaults; set ones are not.
+#[test]
+fn defaults_nobody_set_are_labelled_as_defaults() {
+    let out = openpace(&["--target", "noop", "-d", "1s", "--out", "none"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let summary = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        summary.contains("Target RPS: 10 (the default; -R/--rate sets it)"),
+        "{summary}"
+    );
+    let marked = summary
+        .lines()
+        .filter(|l| l.ends_with(" (default)"))
+        .count();
+    assert_eq!(marked, 4, "{summary}");
+    assert!(
+        summary.contains("  (default): the design's limit"),
+        "{summary}"
+    );
+    let out = openpace(&[
+        "--target",
+        "noop",
+        "-d",
+        "1s",
+        "-R",
+        "50",
+        "--set",
+        "latency_p99_threshold_ms=50",
+        "--out",
+        "none",
+    ]);
+    let summary = String::from_utf8_lossy(&out.stdout);
+    assert!(summary.contains("Target RPS: 50\n"), "{summary}");
+    let p99 = summary
+        .lines()
+        .find(|l| l.contains("response_time p99 "))
+        .unwrap_or_else(|| panic!("{summary}"));
+    assert!(p99.ends_with("< 50 ms"), "{p99}");
+    assert_eq!(
+        summary
+            .lines()
+            .filter(|l| l.ends_with(" (default)"))
+            .count(),
+        3,
+        "{summary}"
+    );
+}

@@ -92,6 +92,16 @@ fn ten_percent_slower_is_slower_and_a_run_is_not_different_from_itself() {
         "{text}"
     );
     assert!(text.contains("no significant difference"), "{text}");
+    // Issue 29 point 4: a percentile no run can bound is named, not printed as `[n/a]`, and
+    // figures carry their unit.
+    assert!(
+        text.contains("  not shown: p99.99: too few samples"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("[n/a]\n") && !text.contains("(ms),"),
+        "{text}"
+    );
 
     // Both spectra on one chart per metric, with their bands.
     let html = dir.path().join("c.html");

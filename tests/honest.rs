@@ -237,7 +237,7 @@ fn a_stopped_openpace_flags_the_intervals_its_stall_covered() {
             "--out",
         ])
         .arg(&path)
-        .stdout(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
@@ -248,7 +248,24 @@ fn a_stopped_openpace_flags_the_intervals_its_stall_covered() {
     std::thread::sleep(Duration::from_millis(1200));
     // SAFETY: as above.
     unsafe { libc::kill(pid, libc::SIGCONT) };
-    assert!(child.wait().unwrap().code().is_some());
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.code().is_some());
+    // Issue 29 point 1: the note says where, how much of the run, what was seen and what to
+    // do about it.
+    let summary = String::from_utf8_lossy(&out.stdout);
+    let note = summary
+        .lines()
+        .find(|l| l.trim_start().starts_with("FIGURES SUSPECT:"))
+        .unwrap_or_else(|| panic!("no suspect note: {summary}"));
+    for part in [
+        " intervals (at ",
+        "% of the measured requests)",
+        "openpace stalled in ",
+        "openpace could not run for 50 ms or more",
+        "run again",
+    ] {
+        assert!(note.contains(part), "{part}: {note}");
+    }
     let result = report(&path);
     let stall = result
         .stalls
@@ -373,5 +390,41 @@ fn many_closed_loop_callers_all_start_and_complete_from_the_first_interval() {
         s.intervals.iter().all(|r| r.completed > 0),
         "{:?}",
         s.intervals
+    );
+}
+
+/// Issue 29 point 2: when a percentile is mostly openpace's own queue (here one connection
+/// for 1,500 RPS of 1-ms calls: requests wait for it), the summary marks it and names the
+/// flag that shortens the queue, beside the dispatch and service figures.
+#[test]
+fn a_percentile_held_by_the_client_queue_is_marked_with_its_remedy() {
+    let _turn = common::serial();
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&["--service", "1ms"]);
+    let url = server.url("/");
+    let (out, result) = run_to(
+        dir.path(),
+        "queued",
+        &["--target", &url, "-R", "1500", "-d", "1s", "-c", "1"],
+    );
+    let s = &result.scenarios[0];
+    assert!(s.requests.queued > 100, "{:?}", s.requests);
+    let summary = String::from_utf8_lossy(&out.stdout);
+    let p99 = summary
+        .lines()
+        .find(|l| l.starts_with("  P99: "))
+        .unwrap_or_else(|| panic!("{summary}"));
+    assert!(p99.ends_with("  *"), "{p99}");
+    assert!(
+        summary.contains("* mostly openpace's own hand-off, not the target: at p"),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("requests waited for a free connection: raise --connections"),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("Connections: 1 open from the start, 1 used;"),
+        "{summary}"
     );
 }

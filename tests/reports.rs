@@ -127,6 +127,18 @@ fn every_format_is_written_and_renders_again_byte_for_byte() {
     // thresholds include both), CPU and memory.
     assert_eq!(charts, 8);
     assert!(html.contains("PASSED"));
+    // Issue 29 point 11: the latency charts' legend in percentile order, the max last.
+    let legend: Vec<&str> = html
+        .split("class=\"lg\">")
+        .skip(1)
+        .take(6)
+        .map(|rest| rest.split('<').next().unwrap())
+        .collect();
+    assert_eq!(
+        legend,
+        ["p50", "p90", "p95", "p99", "p99.9", "max"],
+        "{html}"
+    );
 
     // Rendering again from the JSON gives the same bytes, format by format.
     for (format, name) in [
