@@ -8,8 +8,9 @@
 #
 #   1. wrk -t1 -cCONNS: the closed-loop maximum;
 #   2. openpace open-model runs from 0.9 x that maximum, in 5% steps up (or down, if 0.9 x
-#      fails) until one holds and the next does not (holds: sustained/target >= 0.99 and
-#      nothing dropped), then two bisections: the highest rate that holds, within ~1.25%;
+#      fails) until one holds and the next does not (holds: sustained/target >= 0.99,
+#      nothing dropped and response p99 under P99_MS, 1 ms unless set, as issue 28 asks),
+#      then two bisections: the highest rate that holds, within ~1.25%;
 #   3. openpace at FIXED RPS: response-time and service-time p50/p99/p99.9;
 #   4. openpace at FIXED RPS as a newcomer types it, `openpace run --target URL --rate FIXED`
 #      (default flags and core plan), beside the best hand-tuned flags found for it,
@@ -32,6 +33,7 @@ FIXED=${FIXED:-20000}
 SERVER_CORE=${SERVER_CORE:-0}
 LOAD_CORE=${LOAD_CORE:-1}
 WAIT=${WAIT:-hybrid}
+P99_MS=${P99_MS:-1}
 SCHEME=http
 TLS_FLAGS=()
 if [ "${1:-}" = --tls ]; then
@@ -76,10 +78,10 @@ field() {
 probe() {
     openpace "$1" "$dir/probe.json"
     ok=$(held "$dir/probe.json")
-    echo "  openpace $1 RPS ($(python3 -c "print('%.3f' % ($1 / $wrk_rps))") x wrk): $(field "$dir/probe.json" "'sustained %.0f, dropped %d' % (s['sustained_rps'], s['requests']['dropped'])") -> held: $ok"
+    echo "  openpace $1 RPS ($(python3 -c "print('%.3f' % ($1 / $wrk_rps))") x wrk): $(field "$dir/probe.json" "'sustained %.0f, dropped %d, p99 %.0f us' % (s['sustained_rps'], s['requests']['dropped'], s['response_time_ms']['p99'] * 1e3)") -> held: $ok"
 }
 
-held() { field "$1" "'yes' if s['sustained_rps'] >= 0.99 * s['target_rps'] and s['requests']['dropped'] == 0 else 'no'"; }
+held() { field "$1" "'yes' if s['sustained_rps'] >= 0.99 * s['target_rps'] and s['requests']['dropped'] == 0 and s['response_time_ms']['p99'] < $P99_MS else 'no'"; }
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), kernel $(uname -r)"
 echo "nginx on core $SERVER_CORE; wrk and openpace on core $LOAD_CORE; $CONNS connections; ${SECS}s runs; openpace --wait $WAIT"
