@@ -162,7 +162,10 @@ mod tests {
         for seed in 0..50 {
             let o = order(seed);
             assert_eq!(o.iter().filter(|&&x| x).count(), 10, "seed {seed}: {o:?}");
-            assert!(o.chunks(2).all(|pair| pair[0] != pair[1]), "seed {seed}: {o:?}");
+            assert!(
+                o.chunks(2).all(|pair| pair[0] != pair[1]),
+                "seed {seed}: {o:?}"
+            );
         }
         // Which order opens a pair varies with the seed.
         assert!((0..50).any(|seed| a_first(seed, 1)) && (0..50).any(|seed| !a_first(seed, 1)));

@@ -225,7 +225,7 @@ fn a_stopped_openpace_flags_the_intervals_its_stall_covered() {
     let _turn = common::serial();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("stopped.json");
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_openpace"))
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_openpace"))
         .args([
             "run",
             "--target",
