@@ -809,6 +809,25 @@ fn defaults_nobody_set_are_labelled_as_defaults() {
         summary.contains("Target RPS: 10 (the default; -R/--rate sets it)"),
         "{summary}"
     );
+    // Issue 29 point 4: each latency in the unit that reads best, three significant digits.
+    // (10 samples bound no percentile: the average is printed whatever the count.)
+    let p50 = summary
+        .lines()
+        .find(|l| l.starts_with("  Average: "))
+        .unwrap();
+    let figure = p50["  Average: ".len()..].split(' ').next().unwrap();
+    let digits = figure.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+    let unit = &figure[digits.len()..];
+    assert!(["ns", "us", "ms", "s"].contains(&unit), "{p50}");
+    assert_eq!(
+        digits.chars().filter(char::is_ascii_digit).count(),
+        3,
+        "{p50}"
+    );
+    assert!(
+        !summary.contains("(ms)") && !summary.contains("(us)"),
+        "{summary}"
+    );
     let marked = summary
         .lines()
         .filter(|l| l.ends_with(" (default)"))

@@ -158,6 +158,18 @@ fn ticks_read_cleanly_units_follow_the_magnitude_and_charts_scale_to_the_page() 
             if labels.iter().any(|l| l.ends_with('%')) {
                 continue; // the nines axis: 90%, 99%, 99.9%
             }
+            if class == "yl" && c.contains("class=\"chart logy\"") {
+                // A log axis: 1, 2 and 5 times powers of ten, each with the digits it has.
+                for l in &labels {
+                    let lead = l.trim_start_matches(['0', '.']).chars().next();
+                    assert!(
+                        matches!(lead, Some('1' | '2' | '5')),
+                        "{} yl: {labels:?}",
+                        title(c)
+                    );
+                }
+                continue;
+            }
             // One axis, one number of decimals: 0.5, 1.0, 1.5, never 0.500, 1, 1.5.
             let decimals = |l: &String| l.split_once('.').map_or(0, |(_, d)| d.len());
             let first = decimals(&labels[0]);

@@ -275,7 +275,8 @@ pub fn render(chart: &Chart) -> String {
     let _ = write!(
         s,
         "<svg viewBox=\"0 0 {WIDTH} {HEIGHT}\" preserveAspectRatio=\"xMidYMid meet\" \
-         role=\"img\" class=\"chart\"><title>{}</title>",
+         role=\"img\" class=\"chart{}\"><title>{}</title>",
+        if chart.y_log { " logy" } else { "" },
         esc(&chart.title)
     );
     let _ = write!(
