@@ -6,6 +6,7 @@
 use clap::Args;
 use openpace::Error;
 use openpace::config::Override;
+use openpace::targets::net::Connections;
 use openpace::targets::net::spec::NetFlags;
 
 use super::flag_error;
@@ -139,9 +140,7 @@ impl TargetArgs {
         // Checked here, so that the message names the flag typed (`-c 0`), not the target
         // object the flags make.
         if let Some(c) = &self.connections {
-            let count = |n: &str| n.parse::<usize>().is_ok_and(|n| n > 0);
-            let up_to = c.strip_prefix("auto:").is_some_and(count);
-            if c != "auto" && !up_to && !count(c) {
+            if Connections::parse(c).is_none() {
                 return Err(flag_error(
                     "--connections",
                     "connections",

@@ -61,6 +61,20 @@ impl Connections {
     pub fn opens_all(self) -> bool {
         matches!(self, Connections::Exactly(_))
     }
+
+    /// Reads `N`, `auto` or `auto:N` as a config's text or the command line writes them;
+    /// `None` for anything else (0 included).
+    pub fn parse(text: &str) -> Option<Connections> {
+        let count = |n: &str| n.parse::<usize>().ok().filter(|&n| n > 0);
+        match text.strip_prefix("auto") {
+            Some("") => Some(Connections::Auto),
+            Some(rest) => rest
+                .strip_prefix(':')
+                .and_then(count)
+                .map(Connections::UpTo),
+            None => count(text).map(Connections::Exactly),
+        }
+    }
 }
 
 /// Error kinds of connection faults.

@@ -131,21 +131,18 @@ fn count(o: &Map<String, Value>, key: &str) -> Result<Option<usize>, String> {
 /// needs, up to N).
 fn connections(o: &Map<String, Value>) -> Result<Connections, String> {
     let allowed = "a whole number above 0, \"auto\" or \"auto:N\"";
-    match o.get("connections") {
-        None | Some(Value::Null) => Ok(Connections::Auto),
-        Some(Value::String(s)) if s == "auto" => Ok(Connections::Auto),
-        Some(Value::String(s)) if s.starts_with("auto:") => s["auto:".len()..]
-            .parse::<usize>()
-            .ok()
+    let given = match o.get("connections") {
+        None | Some(Value::Null) => return Ok(Connections::Auto),
+        Some(v) => v,
+    };
+    let read = match given {
+        Value::String(s) => Connections::parse(s),
+        v => v
+            .as_u64()
             .filter(|&n| n > 0)
-            .map(Connections::UpTo)
-            .ok_or_else(|| format!("`connections` {s:?} is not {allowed}")),
-        Some(v) => count(o, "connections")
-            .ok()
-            .flatten()
-            .map(Connections::Exactly)
-            .ok_or_else(|| format!("`connections` {v} is not {allowed}")),
-    }
+            .map(|n| Connections::Exactly(n as usize)),
+    };
+    read.ok_or_else(|| format!("`connections` {given} is not {allowed}"))
 }
 
 /// The shortest and longest connect timeouts.
