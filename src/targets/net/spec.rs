@@ -458,6 +458,20 @@ impl NetFlags {
     /// in, so that one the target's kind does not take is refused by name (`unknown key
     /// `payload``), never dropped.
     pub fn object(&self, target: &str) -> Value {
+        let mut o = self.settings();
+        let kind = match target.split_once("://") {
+            Some(("tcp", _)) => "tcp",
+            Some(("redis", _)) => "redis",
+            Some(("memcached", _)) => "memcached",
+            _ => "http",
+        };
+        let key = if kind == "http" { "url" } else { "address" };
+        o.insert(key.into(), Value::String(target.to_string()));
+        serde_json::json!({ kind: o })
+    }
+
+    /// The target object's keys these flags set, each as the config reads it.
+    fn settings(&self) -> Map<String, Value> {
         let mut o = Map::new();
         let mut put = |key: &str, value: &Option<String>| {
             if let Some(v) = value {
@@ -489,15 +503,7 @@ impl NetFlags {
         if !self.headers.is_empty() {
             o.insert("headers".into(), Value::from(self.headers.clone()));
         }
-        let kind = match target.split_once("://") {
-            Some(("tcp", _)) => "tcp",
-            Some(("redis", _)) => "redis",
-            Some(("memcached", _)) => "memcached",
-            _ => "http",
-        };
-        let key = if kind == "http" { "url" } else { "address" };
-        o.insert(key.into(), Value::String(target.to_string()));
-        serde_json::json!({ kind: o })
+        o
     }
 
     /// [`object`](Self::object) for a `--target` given as a URL; for one given as a target
@@ -515,13 +521,7 @@ impl NetFlags {
         let Some(Value::Object(inner)) = given.get_mut(&kind) else {
             return None;
         };
-        if let Value::Object(flags) = self.object("http://flags") {
-            if let Some(Value::Object(settings)) = flags.get("http") {
-                for (key, value) in settings.iter().filter(|(k, _)| *k != "url") {
-                    inner.insert(key.clone(), value.clone());
-                }
-            }
-        }
+        inner.extend(self.settings());
         Some(Value::Object(given))
     }
 }
