@@ -209,7 +209,13 @@ impl ScenarioConfig {
     /// unset, `auto` or `auto:N`; open model). With `connections: N` it opens them all
     /// before the run.
     pub fn connections_auto(&self) -> bool {
-        self.model == Model::Open && self.target.network().is_some_and(|plan| !plan.open_all)
+        self.model == Model::Open && self.target.is_network() && !self.opens_all_connections()
+    }
+
+    /// Whether a network target's connections are all opened before the run: `connections:
+    /// N` in the open model (closed-model callers open theirs as they start, in batches).
+    pub fn opens_all_connections(&self) -> bool {
+        self.model == Model::Open && self.target.network().is_some_and(|plan| plan.open_all)
     }
 
     /// Worker threads this scenario starts. A network target's connections are spread over

@@ -581,8 +581,7 @@ fn net_worker(
     let pool_config = PoolConfig {
         addr,
         connections: share,
-        // Closed-model callers open their connections as they start, in batches.
-        open_all: plan.open_all && config.model == crate::base::Model::Open,
+        open_all: config.opens_all_connections(),
         connect_timeout_ns: plan.connect_timeout.as_nanos() as u64,
         max_response_bytes: plan.max_response_bytes,
         request_timeout_ns: parts.window.timeout_ns,

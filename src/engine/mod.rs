@@ -186,7 +186,7 @@ impl LoadTestRunner {
             .run
             .scenarios
             .iter()
-            .filter(|s| s.target.network().is_some_and(|plan| plan.open_all))
+            .filter(|s| s.opens_all_connections())
             .filter_map(|s| s.connections())
             .sum();
         let setup =
