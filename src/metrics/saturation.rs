@@ -337,13 +337,19 @@ fn validity_notes(s: &ScenarioResult) -> Vec<String> {
     notes
 }
 
+/// Whether [`QUEUED_SHARE`] or more of the scenario's requests waited for a free connection.
+pub fn client_queued(s: &ScenarioResult) -> bool {
+    let q = &s.requests;
+    q.queued > 0 && q.queued as f64 >= QUEUED_SHARE * q.completed.max(1) as f64
+}
+
 /// Client-side queueing in words, when requests waited for a free connection.
 fn queueing_note(s: &ScenarioResult) -> Option<String> {
-    let q = &s.requests;
-    let completed = q.completed.max(1) as f64;
-    if q.queued == 0 || (q.queued as f64) < QUEUED_SHARE * completed {
+    if !client_queued(s) {
         return None;
     }
+    let q = &s.requests;
+    let completed = q.completed.max(1) as f64;
     let limit = s.network.connections_limit;
     let remedy = if s.network.connections_auto {
         format!("all {limit} connections of --connections auto were busy; raise --connections")

@@ -497,7 +497,7 @@ fn handoff_lines(w: &mut String, s: &ScenarioResult) {
     let Some((label, dispatch_us, service_ms)) = marked.first() else {
         return;
     };
-    let queued = s.requests.queued as f64 >= 0.01 * s.requests.completed.max(1) as f64;
+    let queued = crate::metrics::saturation::client_queued(s);
     let busy = s.intervals.iter().any(|r| r.worker_busy_pct >= 80.0);
     let remedy = if queued {
         "requests waited for a free connection: raise --connections"
