@@ -304,12 +304,15 @@ impl Pool {
 
     /// When the connection the next [`start`](Self::start) uses finished its last request.
     pub fn next_idle_since_ns(&self) -> Option<u64> {
-        let next = if self.config.open_all {
-            self.free.front()
-        } else {
-            self.free.back()
-        };
-        next.map(|&i| self.conns[i].idle_since_ns)
+        self.next_free()
+            .map(|k| self.conns[self.free[k]].idle_since_ns)
+    }
+
+    /// Where in `free` the connection the next request takes is: the front (free longest)
+    /// in a pool of exactly N, spreading the requests; the back (freed last, warm) otherwise.
+    fn next_free(&self) -> Option<usize> {
+        let last = self.free.len().checked_sub(1)?;
+        Some(if self.config.open_all { 0 } else { last })
     }
 
     /// Most requests that were in flight at once.
@@ -332,11 +335,8 @@ impl Pool {
             self.conns[*self.free.front().expect("a free connection")].idle_since_ns;
         let due = request.intended_ns.max(request.sent_ns);
         let queued_ns = first_free_ns.saturating_sub(due);
-        let next = if self.config.open_all {
-            self.free.pop_front()
-        } else {
-            self.free.pop_back()
-        };
+        // At either end of the queue: O(1).
+        let next = self.next_free().and_then(|k| self.free.remove(k));
         let i = next.expect("start() needs a free connection");
         let now = self.clock.now_ns();
         self.peak_in_flight = self.peak_in_flight.max(self.conns.len() - self.free.len());
