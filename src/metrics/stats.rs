@@ -333,9 +333,21 @@ impl WorkerStats {
     /// Records a warmup request: counted, not measured; its network traffic is counted.
     #[inline]
     pub(crate) fn record_warmup(&self, slot: usize, result: &CallResult) {
+        self.record_unmeasured(slot, result, true);
+    }
+
+    /// Counts a connection opened ahead of the run (`connections: N`): its connection and
+    /// TLS handshake, not a request.
+    pub(crate) fn record_opened(&self, slot: usize, result: &CallResult) {
+        self.record_unmeasured(slot, result, false);
+    }
+
+    /// Counts the traffic and TLS handshake of `result`, which is not measured, and a
+    /// warmup request when it was one.
+    fn record_unmeasured(&self, slot: usize, result: &CallResult, warmup: bool) {
         self.begin_record();
         let counts = &self.slots[slot].counts;
-        counts.add(WorkerCount::Warmup as usize, 1);
+        counts.add(WorkerCount::Warmup as usize, u64::from(warmup));
         count_traffic(counts, result);
         self.count_handshake(counts, result);
         self.end_record();
@@ -498,16 +510,6 @@ impl WorkerStats {
     /// A network worker's connections that carried a request (0 before it ended).
     pub(crate) fn connections_used(&self) -> u64 {
         self.connections_used.load(Relaxed)
-    }
-
-    /// Counts a connection opened ahead of the run (`connections: N`): its connection and
-    /// TLS handshake, not a request.
-    pub(crate) fn record_opened(&self, slot: usize, result: &CallResult) {
-        self.begin_record();
-        let counts = &self.slots[slot].counts;
-        count_traffic(counts, result);
-        self.count_handshake(counts, result);
-        self.end_record();
     }
 
     /// Counts a timed sleep of a network worker that woke `late_ns` after it was due.
