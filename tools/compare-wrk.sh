@@ -11,6 +11,8 @@
 #      fails) until one holds and the next does not (holds: sustained/target >= 0.99,
 #      nothing dropped and response p99 under P99_MS, 1 ms unless set, as issue 28 asks),
 #      then two bisections: the highest rate that holds, within ~1.25%;
+#      Around wrk's run and a last run at the rate openpace held, nginx's own CPU per request
+#      and busy share (its stub_status counter and /proc): how close to its limit each ran;
 #   3. openpace at FIXED RPS: response-time and service-time p50/p99/p99.9;
 #   4. openpace at FIXED RPS as a newcomer types it, `openpace run --target URL --rate FIXED`
 #      (default flags and core plan), beside the best hand-tuned flags found for it,
@@ -41,9 +43,10 @@ if [ "${1:-}" = --tls ]; then
     TLS_FLAGS=(--insecure)
 fi
 
-if ! command -v nginx >/dev/null || ! command -v wrk >/dev/null || ! command -v python3 >/dev/null; then
+if ! command -v nginx >/dev/null || ! command -v wrk >/dev/null || ! command -v python3 >/dev/null ||
+    ! command -v curl >/dev/null; then
     apt-get update -qq
-    apt-get install -y -qq nginx wrk python3 >/dev/null
+    apt-get install -y -qq nginx wrk python3 curl >/dev/null
 fi
 . tools/nginx.sh
 . tools/bracket.sh
@@ -59,6 +62,9 @@ openpace() {
         --timer-core "$LOAD_CORE" --worker-cores "$LOAD_CORE" --wait "$WAIT" \
         --timeout 2s --retries 0 "${TLS_FLAGS[@]}" --quiet --out "$2" >/dev/null 2>&1 || true
 }
+
+# wrk_run: wrk's closed-loop maximum; sets wrk_out.
+wrk_run() { wrk_out=$(taskset -c "$LOAD_CORE" wrk -t1 -c"$CONNS" -d"${SECS}s" --latency "$URL"); }
 
 # plain OUT [FLAGS...]: a run at FIXED RPS with the default core plan and the given flags.
 plain() {
@@ -81,6 +87,21 @@ probe() {
     echo "  openpace $1 RPS ($(python3 -c "print('%.3f' % ($1 / $wrk_rps))") x wrk): $(field "$dir/probe.json" "'sustained %.0f, dropped %d, p99 %.0f us' % (s['sustained_rps'], s['requests']['dropped'], s['response_time_ms']['p99'] * 1e3)") -> held: $ok"
 }
 
+# costed CMD...: runs CMD and sets `server` to what it cost nginx: its CPU per request it
+# answered and its share of the wall time it was busy (tools/nginx.sh nginx_cost).
+costed() {
+    local before after t0 t1
+    before=$(nginx_cost)
+    t0=$(date +%s%N)
+    "$@"
+    t1=$(date +%s%N)
+    after=$(nginx_cost)
+    server=$(python3 -c "
+r0, c0 = map(int, '$before'.split()); r1, c1 = map(int, '$after'.split())
+cpu_us = (c1 - c0) * 1e6 / $(getconf CLK_TCK)
+print('nginx %.1f us CPU per request, busy %.0f%%' % (cpu_us / max(r1 - r0 - 1, 1), 100 * cpu_us / (($t1 - $t0) / 1e3)))")
+}
+
 held() { field "$1" "'yes' if s['sustained_rps'] >= 0.99 * s['target_rps'] and s['requests']['dropped'] == 0 and s['response_time_ms']['p99'] < $P99_MS else 'no'"; }
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), kernel $(uname -r)"
@@ -88,15 +109,20 @@ echo "nginx on core $SERVER_CORE; wrk and openpace on core $LOAD_CORE; $CONNS co
 wrk_all=()
 op_all=()
 for round in $(seq "$ROUNDS"); do
-    wrk_out=$(taskset -c "$LOAD_CORE" wrk -t1 -c"$CONNS" -d"${SECS}s" --latency "$URL")
+    costed wrk_run
     wrk_rps=$(awk '/Requests\/sec/ {printf "%d", $2}' <<<"$wrk_out")
     wrk_lat=$(awk '/ 50%/ {p50=$2} / 99%/ {p99=$2} END {print "p50 " p50 ", p99 " p99}' <<<"$wrk_out")
-    echo "round $round: wrk ${wrk_rps} RPS (closed loop, its own latency $wrk_lat)"
+    echo "round $round: wrk ${wrk_rps} RPS (closed loop, its own latency $wrk_lat; $server)"
     wrk_all+=("$wrk_rps")
 
     # The highest open-model rate that holds, from 0.9 x wrk's maximum (tools/bracket.sh).
     highest_held "$wrk_rps"
     echo "  openpace holds ${best} RPS = $(python3 -c "print('%.2f' % ($best / $wrk_rps))") x wrk"
+    # What the server pays per request at that rate, against what it paid under wrk.
+    if [ "$best" -gt 0 ]; then
+        costed probe "$best"
+        echo "    again at $best RPS: $server"
+    fi
     op_all+=("$best")
 
     openpace "$FIXED" "$dir/fixed-$round.json"

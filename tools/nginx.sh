@@ -1,5 +1,6 @@
 # Sourced by the tools that load-test nginx (compare-wrk.sh, syscalls.sh, bench-overhead.sh,
-# soak.sh, ...); tests/common/mod.rs writes the same configuration for the tests.
+# soak.sh, ...); tests/common/mod.rs writes the same configuration for the tests (without
+# the status page at /nginx_status, which only the tools read).
 #
 #   nginx_conf DIR PORT [tls]
 #                         writes DIR/nginx.conf: one worker process in the foreground on
@@ -36,6 +37,7 @@ http {
     server {
         listen $listen;
         location / { return 200 "ok\n"; }
+        location = /nginx_status { stub_status; }
     }
 }
 CONF
@@ -49,6 +51,7 @@ CONF
 
 nginx_start() {
     local dir=$1 port=$2 core=$3
+    nginx_port=$port nginx_dir=$dir
     nginx_conf "$dir" "$port" "${4:-}"
     taskset -c "$core" nginx -c "$dir/nginx.conf" -p "$dir" &
     nginx_pid=$!
@@ -68,6 +71,19 @@ nginx_session() {
     dir=$(mktemp -d)
     trap 'kill ${nginx_pid:-} 2>/dev/null; wait ${nginx_pid:-} 2>/dev/null; rm -rf "$dir"' EXIT
     nginx_start "$dir" "$@"
+}
+
+#   nginx_cost          prints "REQUESTS CPU_TICKS": nginx's request counter (stub_status at
+#                         /nginx_status, which counts itself too) and its worker's CPU time so
+#                         far in clock ticks (utime + stime); two calls bracket a run, so that
+#                         its difference is what the run cost the server per request.
+
+nginx_cost() {
+    local scheme=http requests worker
+    [ -f "$nginx_dir/cert.pem" ] && scheme=https
+    requests=$(curl -sk "$scheme://127.0.0.1:$nginx_port/nginx_status" | awk '/^ [0-9]/ {print $3}')
+    worker=$(pgrep -P "$nginx_pid" | head -1)
+    echo "$requests $(awk '{print $14 + $15}' "/proc/$worker/stat")"
 }
 
 #   openpace_binary       sets OPENPACE: the binary already given in it (another build, e.g. the
