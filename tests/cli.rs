@@ -865,3 +865,83 @@ fn defaults_nobody_set_are_labelled_as_defaults() {
         "{summary}"
     );
 }
+
+/// `openpace host` on this machine: every check is listed with its outcome, exit 0 whatever
+/// it finds; the JSON carries each with the files it read; a run's report carries the line.
+#[test]
+fn the_host_check_lists_every_check_in_text_and_json() {
+    let names = [
+        "governor",
+        "turbo",
+        "smt",
+        "isolation",
+        "irq",
+        "thp",
+        "timer_slack",
+        "cstates",
+        "clocksource",
+        "virtualization",
+    ];
+    let out = common::openpace(&["host"]);
+    assert_eq!(out.status.code(), Some(0), "{}", common::stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.starts_with("HOST CHECK ("), "{text}");
+    for name in names {
+        assert!(
+            text.lines()
+                .any(|l| l.split_whitespace().nth(1) == Some(name)),
+            "{name} missing:\n{text}"
+        );
+    }
+    assert!(text.contains("\nhost check: "), "{text}");
+
+    let out = common::openpace(&["host", "--json", "--timer-core", "0", "--worker-cores", "0"]);
+    assert_eq!(out.status.code(), Some(0), "{}", common::stderr(&out));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["schema_version"], 1);
+    assert_eq!(doc["cores"]["timer"], 0);
+    let checks = doc["checks"].as_array().unwrap();
+    let listed: Vec<&str> = checks.iter().map(|c| c["name"].as_str().unwrap()).collect();
+    assert_eq!(listed, names);
+    for c in checks {
+        let status = c["status"].as_str().unwrap();
+        assert!(["ok", "warn", "unknown"].contains(&status), "{c}");
+        assert!(!c["files"].as_array().unwrap().is_empty(), "{c}");
+        assert!(c["found"].is_string() && c["advice"].is_string(), "{c}");
+        if status == "warn" {
+            assert!(!c["advice"].as_str().unwrap().is_empty(), "{c}");
+        }
+    }
+    assert!(doc["summary"].as_str().unwrap().contains(" ok"));
+
+    let out = common::openpace(&["host", "--worker-cores", "99999"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        common::stderr(&out).contains("--worker-cores"),
+        "{}",
+        common::stderr(&out)
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("r.json");
+    let out = common::openpace(&[
+        "run",
+        "--target",
+        "noop",
+        "--rate",
+        "200",
+        "-d",
+        "1s",
+        "--quiet",
+        "--out",
+        report.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", common::stderr(&out));
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    assert!(
+        r["host"]["check"].as_str().unwrap().contains(" ok"),
+        "{}",
+        r["host"]
+    );
+}

@@ -1,5 +1,5 @@
 //! What every part of openpace shares and none owns: the clock ([`clock`], and the
-//! `timerfd` it sleeps on), the host ([`host`]), thin wrappers over system calls ([`sys`]),
+//! `timerfd` it sleeps on), the host ([`host`], and [`host_check`]: what on it will move a measurement), thin wrappers over system calls ([`sys`]),
 //! units ([`units`]) and the plain enums several modules name ([`WaitMode`], [`Model`]).
 //!
 //! It depends on no other module of the crate; every other module may depend on it. Most of
@@ -9,6 +9,7 @@
 pub mod clock;
 pub mod fault;
 pub mod host;
+pub mod host_check;
 pub mod input;
 pub mod json;
 pub mod sys;

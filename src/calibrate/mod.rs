@@ -6,7 +6,8 @@
 //! framework overhead of a noop run at 1,000 RPS, and the raw hand-off latency to an idle
 //! worker; the highest noop rate one worker holds (achieved/target >= 0.999, nothing dropped),
 //! found by doubling and then bisecting; and how far `spin:DUR` targets overshoot their
-//! duration. The report names the CPU, kernel, core count, governor and isolated cores, and
+//! duration. The report names the CPU, kernel, core count, governor and isolated cores, runs
+//! the host check on the calibrated cores (`base::host_check`, as `openpace host` prints it), and
 //! `openpace run --calibration FILE` prints a run's figures beside it.
 
 pub mod probes;
@@ -14,6 +15,7 @@ pub mod probes;
 use std::time::Duration;
 
 use crate::base::WaitMode;
+use crate::base::host_check::{self, HostTree, MeasuringCores, Steal};
 use crate::config::{LoadTestConfig, RunConfig, RunSettings};
 use crate::engine::LoadTestRunner;
 use crate::engine::window::{PROBE_SLEEP_NS, SpinWindow};
@@ -394,6 +396,14 @@ fn describe_host(timer_core: Option<usize>, worker_core: Option<usize>) -> Calib
         isolated_cores: read("/sys/devices/system/cpu/isolated"),
         timer_core,
         worker_core,
+        checks: host_check::check(
+            &HostTree::real(),
+            &MeasuringCores {
+                timer: timer_core,
+                workers: worker_core.into_iter().collect(),
+            },
+            Steal::Watch(200),
+        ),
     }
 }
 

@@ -8,6 +8,7 @@ mod ab;
 mod calibrate;
 mod capacity;
 mod compare;
+mod host;
 mod merge;
 mod report;
 mod run;
@@ -100,6 +101,11 @@ enum Command {
     /// Measure this host before a campaign: timer lateness, hand-off and overhead per wait
     /// mode, the highest noop rate, spin:DUR accuracy. Prints and saves a JSON report.
     Calibrate(calibrate::CalibrateArgs),
+    /// Check, in a moment and without load, what on this host will move a latency
+    /// measurement: governor, turbo, SMT siblings, isolated cores, NIC interrupts, THP, timer
+    /// slack, C-states, clocksource, VM and steal time; each with the files read and what to
+    /// change. Exit 0 whatever it finds; --json for the document.
+    Host(host::HostArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell), e.g.
     /// `openpace completions bash > /etc/bash_completion.d/openpace`.
     Completions {
@@ -134,6 +140,7 @@ pub fn main() -> ExitCode {
             Ok(0)
         }
         Command::Calibrate(args) => calibrate::calibrate(&args),
+        Command::Host(args) => host::host(&args),
         Command::Merge(args) => merge::merge(&args),
         Command::Compare(args) => compare::compare(&args),
         Command::Ab(args) => ab::ab(&args),

@@ -244,6 +244,8 @@ fn merge_sound(
             hostname: hosts.join(","),
             cores: fold.cores,
             cores_allowed: fold.cores_allowed,
+            check: None,
+            unfit: fold.unfit.iter().cloned().collect(),
         },
         framework_cpu: fold.framework_cpu,
         resources: fold.resources,
@@ -304,6 +306,8 @@ struct RunFold {
     scenarios: Vec<ScenarioFold>,
     shards: Vec<MergedShard>,
     hosts: std::collections::BTreeSet<String>,
+    /// Each shard's host checks that made its figures suspect, prefixed with its host.
+    unfit: std::collections::BTreeSet<String>,
     started: f64,
     ended: f64,
     interrupted: bool,
@@ -321,6 +325,7 @@ impl Default for RunFold {
             scenarios: Vec::new(),
             shards: Vec::new(),
             hosts: Default::default(),
+            unfit: Default::default(),
             started: f64::INFINITY,
             ended: 0.0,
             interrupted: false,
@@ -361,6 +366,9 @@ impl RunFold {
             warnings: r.warnings.clone(),
         });
         self.hosts.insert(r.host.hostname.clone());
+        let host = &r.host.hostname;
+        self.unfit
+            .extend(r.host.unfit.iter().map(|why| format!("{host}: {why}")));
         self.started = self.started.min(r.started_at_unix_s);
         self.ended = self.ended.max(r.started_at_unix_s + r.wall_seconds);
         self.interrupted |= r.interrupted;

@@ -1290,35 +1290,8 @@ impl Reader<'_> {
     }
 }
 
-/// The highest core number a list may name: the kernel's CPU set (`CPU_SETSIZE`) holds 1024.
-pub const MAX_CORE: usize = 1023;
-
-/// Parses `1,3-5` into `[1, 3, 4, 5]`: each core once, in the order first named. Ranges are
-/// checked against [`MAX_CORE`] before they are expanded, so the result never holds more than
-/// 1024 cores whatever the text asks for.
-fn parse_core_list(text: &str) -> Option<Vec<usize>> {
-    let mut seen = [false; MAX_CORE + 1];
-    let mut cores = Vec::new();
-    let mut add = |core: usize| {
-        if !std::mem::replace(&mut seen[core], true) {
-            cores.push(core);
-        }
-    };
-    for part in text.split(',') {
-        let number = |s: &str| s.trim().parse::<usize>().ok().filter(|&c| c <= MAX_CORE);
-        match part.trim().split_once('-') {
-            Some((lo, hi)) => {
-                let (lo, hi) = (number(lo)?, number(hi)?);
-                if lo > hi {
-                    return None;
-                }
-                (lo..=hi).for_each(&mut add);
-            }
-            None => add(number(part)?),
-        }
-    }
-    Some(cores)
-}
+pub use crate::base::host::MAX_CORE;
+use crate::base::host::parse_core_list;
 
 /// A target object given as text (`--target '{"http": {...}}'` on the command line): `None`
 /// when `text` is not meant as one (it does not start with `{`), `Some(None)` when it is but

@@ -25,6 +25,7 @@ use super::worker::{Source, Worker};
 use super::{LoadTestRunner, NET_BATCH_NS, queue_capacity, seconds_to_ns, verdict_message, watch};
 use crate::base::clock::{RunClock, clock_info, unix_now};
 use crate::base::host::{Confined, allowed_cores, hostname};
+use crate::base::host_check::{self, HostTree, MeasuringCores, Steal};
 use crate::base::{Model, WaitMode};
 use crate::config::LoadTestConfig;
 use crate::error::Error;
@@ -463,6 +464,7 @@ impl LoadTestRunner {
             ));
         }
         result.resources.monitor = monitor.stop_monitoring();
+        check_host(&mut result);
         let samples = std::mem::take(&mut result.resources.monitor.samples);
         saturation::assess(&mut result, &samples);
         result.resources.monitor.samples = samples;
@@ -693,4 +695,31 @@ fn fresh_seed(index: usize) -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos() as u64);
     nanos ^ (index as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15)
+}
+
+/// Runs the host check on the run's cores: its line goes into the report, and the failed
+/// checks that matter for this run's figures (judged by its fastest scenario's response p50)
+/// into `host.unfit`, which flags every interval.
+fn check_host(result: &mut RunResult) {
+    let mut workers: Vec<usize> = result
+        .scenarios
+        .iter()
+        .flat_map(|s| s.worker_cores.iter().copied())
+        .collect();
+    workers.sort_unstable();
+    workers.dedup();
+    let cores = MeasuringCores {
+        timer: result.timer_core,
+        workers,
+    };
+    let tree = HostTree::real();
+    let checks = host_check::check(&tree, &cores, Steal::SinceBoot);
+    result.host.check = Some(host_check::summary(&checks));
+    let p50_us = result
+        .scenarios
+        .iter()
+        .filter(|s| s.response_time_ms.count > 0)
+        .map(|s| s.response_time_ms.at(0.5) * 1e3)
+        .fold(f64::INFINITY, f64::min);
+    result.host.unfit = host_check::matters_for_run(&tree, &cores, p50_us);
 }

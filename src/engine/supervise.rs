@@ -326,11 +326,7 @@ impl Supervisor {
             wall_seconds: wall_ns as f64 / 1e9,
             wait_mode: self.wait,
             timer_core: self.timer_core,
-            host: HostInfo {
-                hostname: crate::base::host::hostname(),
-                cores: crate::base::host::machine_cores(),
-                cores_allowed: self.allowed_cores,
-            },
+            host: HostInfo::local(self.allowed_cores),
             framework_cpu: FrameworkCpu::of(timer.cpu_ns, collector_cpu_ns, wall_ns),
             resources,
             warnings,

@@ -149,6 +149,29 @@ pub struct HostInfo {
     pub cores: usize,
     /// CPUs this process may run on.
     pub cores_allowed: usize,
+    /// The host check's line on the run's cores, e.g. `5 ok, 3 to change (isolation, irq,
+    /// virtualization)` (`openpace host` has the detail); absent in
+    /// merged reports and older ones.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub check: Option<String>,
+    /// The failed host checks that make this run's figures suspect, in words (every
+    /// interval is then flagged [`HOST_UNFIT`](super::saturation::HOST_UNFIT)).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unfit: Vec<String>,
+}
+
+impl HostInfo {
+    /// This host, with `cores_allowed` cores for the process; the host check is added when
+    /// the run ends.
+    pub fn local(cores_allowed: usize) -> HostInfo {
+        HostInfo {
+            hostname: crate::base::host::hostname(),
+            cores: crate::base::host::machine_cores(),
+            cores_allowed,
+            check: None,
+            unfit: Vec::new(),
+        }
+    }
 }
 
 /// CPU used by the timing loop and the collector (the framework's own threads).

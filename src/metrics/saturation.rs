@@ -16,7 +16,10 @@
 //!   (client-side queueing: more connections would have sent them on time);
 //! - the host's hypervisor stole 1% or more of the CPU;
 //! - fewer requests completed than the schedule intended (beyond what may still be in
-//!   flight).
+//!   flight);
+//! - the host check found what makes every figure of the run suspect (`host.unfit`: the
+//!   timing loop on an SMT sibling of a worker, a governor holding the clock low under a
+//!   target answering within a millisecond); then every interval carries the flag.
 //!
 //! Flags go into the time series and are counted per interval (an interval with two reasons
 //! counts once in the total and once for each reason). With them the verdict says the figures
@@ -46,6 +49,8 @@ pub const WORKER_SATURATED: &str = "workers saturated";
 pub const CLIENT_QUEUEING: &str = "client-side queueing";
 /// Flag: the hypervisor stole at least [`STEAL_PCT`] of the host's CPU.
 pub const HOST_STEAL: &str = "host steal time";
+/// Flag: the host check failed in a way that matters for this run (`host.unfit` says how).
+pub const HOST_UNFIT: &str = "host unfit";
 /// Flag: fewer requests completed than the schedule intended.
 pub const RATE_SHORT: &str = "achieved rate short of the schedule";
 
@@ -75,8 +80,9 @@ pub const TIMER_THREAD: &str = "openpace-timer";
 pub fn assess(run: &mut RunResult, samples: &[ResourceSample]) {
     let stalls = run.stalls.clone();
     let samples_from_s = run.scenarios.first().map_or(0.0, |s| s.warmup_s);
+    let unfit = !run.host.unfit.is_empty();
     for scenario in &mut run.scenarios {
-        assess_scenario(scenario, samples, samples_from_s, &stalls);
+        assess_scenario(scenario, samples, samples_from_s, &stalls, unfit);
     }
     if let Some(longest) = stalls.iter().map(|x| x.duration_s).reduce(f64::max) {
         let total: f64 = stalls.iter().map(|x| x.duration_s).sum();
@@ -95,6 +101,7 @@ fn assess_scenario(
     samples: &[ResourceSample],
     samples_from_s: f64,
     stalls: &[Stall],
+    unfit: bool,
 ) {
     let open = s.model == Model::Open;
     let in_flight = s.workers as f64;
@@ -117,6 +124,9 @@ fn assess_scenario(
             .iter()
             .any(|x| x.at_s < end && x.at_s + x.duration_s > start);
         row.flags = interval_flags(row, &overlapping, stalled, open, in_flight);
+        if unfit {
+            row.flags.push(HOST_UNFIT.to_string());
+        }
     }
     (s.suspect_intervals, s.suspect_reasons) = count_flags(&s.intervals);
     conclude(s);
@@ -280,6 +290,11 @@ fn evidence(reason: &str, rows: &[&IntervalStats]) -> (String, &'static str) {
                     .sum::<f64>()
             ),
             "the target or the workers could not keep up: a lower rate or more workers",
+        ),
+        HOST_UNFIT => (
+            "the host check found what moves every figure (the report's host.unfit)".to_string(),
+            "change what `openpace host` lists, or move the timing loop and workers to other \
+             cores",
         ),
         _ => (String::from("flagged"), "see the time series' flags"),
     }
@@ -662,7 +677,7 @@ mod tests {
         ];
         // As `assess` does: the samples count from the first scenario's warmup end.
         for s in &mut scenarios {
-            assess_scenario(s, &samples, 1.0, &[]);
+            assess_scenario(s, &samples, 1.0, &[], false);
         }
         let flags = |j: usize| -> Vec<Vec<String>> {
             scenarios[j]
@@ -676,6 +691,21 @@ mod tests {
         // [0, 1) of the second is [0.5, 1.5) of the samples' time: 2% steal over it.
         assert_eq!(flags(1), [vec![HOST_STEAL.to_string()], none()]);
         assert_eq!(scenarios[1].suspect_intervals, 1);
+    }
+
+    #[test]
+    fn a_host_unfit_for_the_run_flags_every_interval_and_says_what_to_change() {
+        let mut s = ScenarioResult {
+            intervals: vec![row(100.0, 100, 0, 10.0, 0); 3],
+            ..scenario()
+        };
+        assess_scenario(&mut s, &[], 0.0, &[], true);
+        assert_eq!(s.suspect_intervals, 3);
+        assert_eq!(s.suspect_reasons.get(HOST_UNFIT), Some(&3));
+        let note = suspect_note(&s);
+        assert!(note.contains("openpace host"), "{note}");
+        assess_scenario(&mut s, &[], 0.0, &[], false);
+        assert_eq!(s.suspect_intervals, 0);
     }
 
     #[test]

@@ -51,6 +51,14 @@ fn host_lines(w: &mut String, c: &CalibrationReport) {
         core(h.timer_core),
         core(h.worker_core)
     );
+    if !h.checks.is_empty() {
+        super::host::check_lines(w, &h.checks);
+        let _ = writeln!(
+            w,
+            "  host check: {}",
+            crate::base::host_check::summary(&h.checks)
+        );
+    }
 }
 
 /// The clock and recording costs, then each wait mode's floors.

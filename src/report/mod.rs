@@ -13,6 +13,7 @@ pub mod compare;
 pub mod csv;
 pub mod format;
 pub mod hdr;
+pub mod host;
 pub mod html;
 pub mod junit;
 pub mod output;

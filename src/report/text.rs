@@ -36,6 +36,7 @@ pub fn summary(result: &RunResult) -> String {
     }
     let _ = writeln!(out, "{RULE}");
     cluster_lines(&mut out, result);
+    host_lines(&mut out, result);
     let verdict = if result.passed { "PASSED" } else { "FAILED" };
     let _ = write!(out, "RUN {verdict}: {} scenario(s)", result.scenarios.len());
     if result.interrupted {
@@ -56,6 +57,19 @@ pub fn summary(result: &RunResult) -> String {
             .collect::<Vec<_>>()
             .join("\n"),
         false => out,
+    }
+}
+
+/// The host check's line, and each failed check that makes this run's figures suspect.
+fn host_lines(w: &mut String, run: &RunResult) {
+    if let Some(check) = &run.host.check {
+        let _ = writeln!(
+            w,
+            "Host check: {check} (`openpace host` says what each found and what to change)"
+        );
+    }
+    for why in &run.host.unfit {
+        let _ = writeln!(w, "HOST UNFIT: {why}: every interval is flagged");
     }
 }
 
