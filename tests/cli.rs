@@ -945,3 +945,86 @@ fn the_host_check_lists_every_check_in_text_and_json() {
         r["host"]
     );
 }
+
+/// Issue 31, part 4: `--realtime` puts the timing loop under SCHED_FIFO and `--mlock` locks
+/// the process in RAM, both said in the report; where the process may not (here: as `nobody`,
+/// through util-linux's setpriv, with neither CAP_SYS_NICE nor `ulimit -r`), each is refused
+/// with exit 2, naming its flag and what would permit it.
+#[test]
+fn realtime_and_mlock_are_taken_where_permitted_and_refused_with_the_reason_where_not() {
+    // SAFETY: getuid has no preconditions.
+    let root = unsafe { libc::getuid() } == 0;
+    let dir = tempfile::tempdir().unwrap();
+    if root {
+        let report = dir.path().join("r.json");
+        let out = openpace(&[
+            "run",
+            "--target",
+            "noop",
+            "--rate",
+            "500",
+            "-d",
+            "1s",
+            "--realtime",
+            "--mlock",
+            "--out",
+            report.to_str().unwrap(),
+        ]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            text.contains(
+                "Privileges: timing loop under SCHED_FIFO (--realtime); memory locked (--mlock)"
+            ),
+            "{text}"
+        );
+        let r: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+        assert_eq!(r["framework_cpu"]["timer_realtime"], true);
+        assert_eq!(r["framework_cpu"]["memory_locked"], true);
+    }
+    // A copy of the binary that `nobody` may run.
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let binary = dir.path().join("openpace");
+    std::fs::copy(env!("CARGO_BIN_EXE_openpace"), &binary).unwrap();
+    let unprivileged = |flag: &str| -> Output {
+        let mut command = if root {
+            let mut c = std::process::Command::new("setpriv");
+            c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+                .arg(&binary);
+            c
+        } else {
+            std::process::Command::new(&binary)
+        };
+        command
+            .args([
+                "run", "--target", "noop", "--rate", "100", "-d", "1s", "--out", "none", flag,
+            ])
+            .current_dir(dir.path())
+            .output()
+            .expect("setpriv (util-linux) runs")
+    };
+    let limits = std::fs::read_to_string("/proc/self/limits").unwrap();
+    let rtprio = limits
+        .lines()
+        .find(|l| l.starts_with("Max realtime priority"))
+        .and_then(|l| l.split_whitespace().nth(3)?.parse::<u32>().ok())
+        .unwrap_or(0);
+    if root || rtprio == 0 {
+        let out = unprivileged("--realtime");
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(err.contains("flag --realtime:"), "{err}");
+        assert!(err.contains("CAP_SYS_NICE"), "{err}");
+    }
+    if root {
+        let out = unprivileged("--mlock");
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(
+            err.contains("flag --mlock:") && err.contains("CAP_IPC_LOCK"),
+            "{err}"
+        );
+    }
+}

@@ -150,6 +150,56 @@ pub fn may_write(path: &CStr) -> io::Result<()> {
     }
 }
 
+/// The SCHED_FIFO priority `--realtime` gives the timing loop: above every normal thread and
+/// the default of most tools (cyclictest's 80 and the kernel's own 50 for threaded IRQs are
+/// left above or level), so that an interrupt's thread is not starved by it.
+pub const REALTIME_PRIORITY: i32 = 49;
+
+/// Puts the calling thread under SCHED_FIFO at `priority`: no normal thread preempts it.
+pub fn realtime_fifo(priority: i32) -> io::Result<()> {
+    let param = libc::sched_param {
+        sched_priority: priority,
+    };
+    // SAFETY: pid 0 is the calling thread; the parameter is valid for the call.
+    if unsafe { libc::sched_setscheduler(0, libc::SCHED_FIFO, &param) } == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// Whether this process may put a thread under SCHED_FIFO at `priority`: tried on a
+/// short-lived thread, which then ends.
+pub fn may_realtime(priority: i32) -> io::Result<()> {
+    std::thread::spawn(move || realtime_fifo(priority))
+        .join()
+        .unwrap_or_else(|_| Err(io::Error::other("the probing thread panicked")))
+}
+
+/// Every page of the process locked in RAM, now and later (mlockall(2)) until dropped, so
+/// that no page fault or swap-in stalls the timing loop or a worker.
+pub struct MemoryLock(());
+
+impl MemoryLock {
+    /// Locks the process's memory; fails without CAP_IPC_LOCK or a large enough
+    /// RLIMIT_MEMLOCK.
+    pub fn lock() -> io::Result<MemoryLock> {
+        // SAFETY: mlockall takes flags only.
+        if unsafe { libc::mlockall(libc::MCL_CURRENT | libc::MCL_FUTURE) } == 0 {
+            Ok(MemoryLock(()))
+        } else {
+            Err(io::Error::last_os_error())
+        }
+    }
+}
+
+impl Drop for MemoryLock {
+    fn drop(&mut self) {
+        // SAFETY: munlockall takes no arguments.
+        unsafe { libc::munlockall() };
+    }
+}
+
 /// What the whole process (dead threads included) has used so far: getrusage(2).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct SelfUsage {

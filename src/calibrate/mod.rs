@@ -40,6 +40,8 @@ pub struct CalibrateOptions {
     pub worker_core: Option<usize>,
     /// Wait modes to measure.
     pub modes: Vec<WaitMode>,
+    /// Run the timing loop under SCHED_FIFO (`--realtime`), as a run with it would.
+    pub realtime: bool,
 }
 
 impl CalibrateOptions {
@@ -124,6 +126,7 @@ impl Default for CalibrateOptions {
             timer_core: None,
             worker_core: None,
             modes: vec![WaitMode::Spin, WaitMode::Hybrid, WaitMode::Sleep],
+            realtime: false,
         }
     }
 }
@@ -183,7 +186,10 @@ pub fn calibrate(
         schema_version: CALIBRATION_SCHEMA_VERSION,
         tool: format!("openpace {}", env!("CARGO_PKG_VERSION")),
         calibrated_at_unix_s: crate::base::clock::unix_now(),
-        host: describe_host(timer_core, worker_core),
+        host: CalibrationHost {
+            timer_realtime: options.realtime,
+            ..describe_host(timer_core, worker_core)
+        },
         clock_read_ns,
         hdr_record_ns,
         record_ns,
@@ -222,6 +228,7 @@ fn wake_up_floor(late: &[u64]) -> WakeUpFloor {
 struct Engine {
     timer_core: Option<usize>,
     worker_core: Option<usize>,
+    realtime: bool,
 }
 
 impl Engine {
@@ -242,6 +249,7 @@ impl Engine {
         Engine {
             timer_core,
             worker_core,
+            realtime: options.realtime,
         }
     }
 
@@ -319,6 +327,7 @@ impl Engine {
         let settings = RunSettings {
             wait,
             timer_core: self.timer_core,
+            realtime: self.realtime,
             ..RunSettings::default()
         };
         LoadTestRunner::from_run_config(RunConfig::single(config).with_settings(settings))?.run()
@@ -396,6 +405,7 @@ fn describe_host(timer_core: Option<usize>, worker_core: Option<usize>) -> Calib
         isolated_cores: read("/sys/devices/system/cpu/isolated"),
         timer_core,
         worker_core,
+        timer_realtime: false,
         checks: host_check::check(
             &HostTree::real(),
             &MeasuringCores {

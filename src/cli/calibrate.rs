@@ -28,15 +28,22 @@ pub(super) struct CalibrateArgs {
     /// Print nothing but errors.
     #[arg(long)]
     quiet: bool,
+    /// Run the timing loop under SCHED_FIFO, as `run --realtime` does (refused, exit 2,
+    /// where the process may not).
+    #[arg(long)]
+    realtime: bool,
 }
 
 pub(super) fn calibrate(args: &CalibrateArgs) -> Result<u8, Error> {
-    let options = calibrate::CalibrateOptions::from_flags(
-        Some(&args.duration),
-        args.timer_core.as_deref(),
-        args.worker_core.as_deref(),
-        Some(&args.modes),
-    )?;
+    let options = calibrate::CalibrateOptions {
+        realtime: args.realtime,
+        ..calibrate::CalibrateOptions::from_flags(
+            Some(&args.duration),
+            args.timer_core.as_deref(),
+            args.worker_core.as_deref(),
+            Some(&args.modes),
+        )?
+    };
     let out = (args.out != "none").then(|| Destination::flag("--out", &args.out));
     if let Some(dest) = &out {
         report::output::check(std::slice::from_ref(dest))?;

@@ -382,6 +382,8 @@ impl RunFold {
         sum.timer_cpu_pct += cpu.timer_cpu_pct;
         sum.collector_cpu_s += cpu.collector_cpu_s;
         sum.collector_cpu_pct += cpu.collector_cpu_pct;
+        sum.timer_realtime |= cpu.timer_realtime;
+        sum.memory_locked |= cpu.memory_locked;
         let (sum, used) = (&mut self.resources, &r.resources);
         // A sum where every shard has a figure; the largest RSS.
         let add = |into: &mut Option<f64>, x: Option<f64>| *into = into.zip(x).map(|(a, b)| a + b);
@@ -475,6 +477,8 @@ pub fn pool(runs: &[RunResult]) -> Result<RunResult, ConfigError> {
             timer_cpu_pct: pct(cpu(|c| c.timer_cpu_s)),
             collector_cpu_s: cpu(|c| c.collector_cpu_s),
             collector_cpu_pct: pct(cpu(|c| c.collector_cpu_s)),
+            timer_realtime: runs.iter().any(|r| r.framework_cpu.timer_realtime),
+            memory_locked: runs.iter().any(|r| r.framework_cpu.memory_locked),
         },
         warnings: runs
             .iter()

@@ -531,6 +531,27 @@ config_fields! {
         read: |r, v| r.integer(v),
         check: whole(1, MAX_REPEAT as u64, " runs"),
     }
+    run realtime: bool = false => {
+        doc: "run the timing loop under SCHED_FIFO (priority 49): no normal thread preempts it",
+        more: "; refused (exit 2) where the process may not: it needs CAP_SYS_NICE or \
+               `ulimit -r` of 49 or more (see [Measurement](measurement.md#realtime))",
+        default: "false",
+        example: "false",
+        sketch: false,
+        flag: flag("realtime", ""),
+        read: |r, v| r.boolean(v),
+        check: any,
+    }
+    run mlock: bool = false => {
+        doc: "lock every page of openpace in RAM for the run (mlockall): no page fault stalls it",
+        more: "; refused (exit 2) without CAP_IPC_LOCK or a large enough `ulimit -l`",
+        default: "false",
+        example: "false",
+        sketch: false,
+        flag: flag("mlock", ""),
+        read: |r, v| r.boolean(v),
+        check: any,
+    }
     run strict: bool = false => {
         doc: "exit 1 when a threshold is inconclusive (its 95% interval straddles the limit)",
         more: ", not only when one failed (see [Thresholds](cli.md#thresholds-alerts-progress))",

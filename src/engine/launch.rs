@@ -26,9 +26,10 @@ use super::{LoadTestRunner, NET_BATCH_NS, queue_capacity, seconds_to_ns, verdict
 use crate::base::clock::{RunClock, clock_info, unix_now};
 use crate::base::host::{Confined, allowed_cores, hostname};
 use crate::base::host_check::{self, HostTree, MeasuringCores, Steal};
+use crate::base::sys::{self, MemoryLock, REALTIME_PRIORITY};
 use crate::base::{Model, WaitMode};
 use crate::config::LoadTestConfig;
-use crate::error::Error;
+use crate::error::{ConfigError, Error, Origin};
 use crate::metrics::RunResult;
 use crate::metrics::sample::{SampleSpec, TARGET as SAMPLE_TARGET};
 use crate::metrics::saturation;
@@ -98,6 +99,43 @@ type Body = Box<dyn FnOnce() + Send>;
 type Started = (Vec<Arc<WorkerStats>>, Vec<Arc<Wake>>);
 
 impl LoadTestRunner {
+    /// Checks that `--realtime` may be had (the timing thread takes it when it starts) and
+    /// takes `--mlock`'s lock, held until the returned guard drops: each refusal is a config
+    /// error naming its flag and what would permit it.
+    pub(super) fn privileges(&self) -> Result<Option<MemoryLock>, Error> {
+        let refused = |flag: &str, why: std::io::Error, needs: &str| -> Error {
+            ConfigError::invalid(
+                &Origin::Flag(format!("--{flag}")),
+                flag,
+                "true",
+                format!("false here: the kernel refused ({why}); {needs}"),
+            )
+            .into()
+        };
+        if self.run.run.realtime {
+            sys::may_realtime(REALTIME_PRIORITY).map_err(|e| {
+                refused(
+                    "realtime",
+                    e,
+                    &format!(
+                        "SCHED_FIFO needs CAP_SYS_NICE (root) or `ulimit -r {REALTIME_PRIORITY}`, \
+                         and a container may forbid it altogether"
+                    ),
+                )
+            })?;
+        }
+        if !self.run.run.mlock {
+            return Ok(None);
+        }
+        MemoryLock::lock().map(Some).map_err(|e| {
+            refused(
+                "mlock",
+                e,
+                "mlockall needs CAP_IPC_LOCK (root) or `ulimit -l unlimited`",
+            )
+        })
+    }
+
     /// Checks the shard plan, confines a co-located shard to its cores, plans the cores and
     /// checks that every built-in target can be reached.
     pub(super) fn plan(&self) -> Result<(Option<Confined>, CorePlan), Error> {
@@ -347,8 +385,21 @@ impl LoadTestRunner {
             drain_ns,
         );
         let (done_tx, done_rx) = bounded(1);
+        let realtime = self.run.run.realtime;
+        let warnings = spawn.warnings.clone();
         let body: Body = Box::new(move || {
-            let _ = done_tx.send(timing.run());
+            // Checked by `privileges` before the run: a refusal now is the unexpected kind.
+            let realtime = realtime
+                && sys::realtime_fifo(REALTIME_PRIORITY)
+                    .map_err(|e| {
+                        if let Ok(mut w) = warnings.lock() {
+                            w.push(format!("--realtime: SCHED_FIFO refused ({e}); ran without"));
+                        }
+                    })
+                    .is_ok();
+            let mut outcome = timing.run();
+            outcome.realtime = realtime;
+            let _ = done_tx.send(outcome);
         });
         let name = "openpace-timer".to_string();
         start_pinned(

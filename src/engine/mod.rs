@@ -148,6 +148,7 @@ impl LoadTestRunner {
     /// that does not fit the config, a `start_at` that passed more than its tolerance ago).
     pub fn run(self) -> Result<RunResult, Error> {
         let (_confined, plan) = self.plan()?;
+        let memory_lock = self.privileges()?;
         install_panic_hook();
         WORKER_PANICS.store(0, Ordering::Relaxed);
         let warnings = Arc::new(Mutex::new(plan.warnings.clone()));
@@ -211,7 +212,9 @@ impl LoadTestRunner {
         let timer_done = self.start_timing_loop(&spawn, lanes)?;
         let monitor = self.start_monitor(&spawn);
         let (result, outlets) = self.collect(&spawn, scenarios, timer_done, exporter)?;
-        Ok(self.finish(result, &start, monitor, outlets, handles))
+        let mut result = self.finish(result, &start, monitor, outlets, handles);
+        result.framework_cpu.memory_locked = memory_lock.is_some();
+        Ok(result)
     }
 }
 

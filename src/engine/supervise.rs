@@ -171,13 +171,17 @@ impl Resources {
 }
 
 impl FrameworkCpu {
-    /// The timing thread's and the collector's CPU over `wall_ns`.
-    fn of(timer_ns: u64, collector_ns: u64, wall_ns: u64) -> FrameworkCpu {
+    /// The timing thread's and the collector's CPU over `wall_ns`, and how the timing thread
+    /// was scheduled.
+    fn of(timer: &TimerOutcome, collector_ns: u64, wall_ns: u64) -> FrameworkCpu {
+        let timer_ns = timer.cpu_ns;
         FrameworkCpu {
+            timer_realtime: timer.realtime,
             timer_cpu_s: timer_ns as f64 / 1e9,
             timer_cpu_pct: 100.0 * timer_ns as f64 / wall_ns as f64,
             collector_cpu_s: collector_ns as f64 / 1e9,
             collector_cpu_pct: 100.0 * collector_ns as f64 / wall_ns as f64,
+            ..FrameworkCpu::default()
         }
     }
 }
@@ -295,8 +299,7 @@ impl Supervisor {
         let timer = timer.unwrap_or(TimerOutcome {
             interrupted: true,
             stopped_at_ns: now,
-            cpu_ns: 0,
-            stalls: Vec::new(),
+            ..TimerOutcome::default()
         });
         let wall_ns = now.max(1);
         let usage = ProcessUsage::now().since(&usage_start, wall_ns);
@@ -327,7 +330,7 @@ impl Supervisor {
             wait_mode: self.wait,
             timer_core: self.timer_core,
             host: HostInfo::local(self.allowed_cores),
-            framework_cpu: FrameworkCpu::of(timer.cpu_ns, collector_cpu_ns, wall_ns),
+            framework_cpu: FrameworkCpu::of(&timer, collector_cpu_ns, wall_ns),
             resources,
             warnings,
             scenarios: results,

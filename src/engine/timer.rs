@@ -276,7 +276,7 @@ impl Lane {
 }
 
 /// How the timing loop ended.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub(crate) struct TimerOutcome {
     /// A stop request ended sending before the schedules did.
     pub interrupted: bool,
@@ -287,6 +287,8 @@ pub(crate) struct TimerOutcome {
     /// When the timing loop could not run for [`STALL_NS`] or more (the process was stopped,
     /// or the thread descheduled that long): (from, to) on the run clock, in order.
     pub stalls: Vec<(u64, u64)>,
+    /// The timing loop ran under SCHED_FIFO (`--realtime`).
+    pub realtime: bool,
 }
 
 /// A gap this long in the timing loop's running (beyond a sleep it asked for) is a stall.
@@ -385,6 +387,7 @@ impl TimingLoop {
             stopped_at_ns,
             cpu_ns: thread_cpu_ns(),
             stalls: std::mem::take(&mut self.stalls.stalls),
+            realtime: false,
         }
     }
 

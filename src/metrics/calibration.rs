@@ -29,6 +29,9 @@ pub struct CalibrationHost {
     pub timer_core: Option<usize>,
     /// Core the worker ran on (`None`: unpinned).
     pub worker_core: Option<usize>,
+    /// The timing loop ran under SCHED_FIFO (`calibrate --realtime`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub timer_realtime: bool,
     /// The host check on those cores (`openpace host`; absent in older reports).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub checks: Vec<crate::base::host_check::Check>,

@@ -185,6 +185,12 @@ pub struct FrameworkCpu {
     pub collector_cpu_s: f64,
     /// ... as a share of wall time, in percent of one core.
     pub collector_cpu_pct: f64,
+    /// The timing loop ran under SCHED_FIFO (`--realtime`; merged: any shard's did).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub timer_realtime: bool,
+    /// Every page of the process was locked in RAM (`--mlock`; merged: any shard's was).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub memory_locked: bool,
 }
 
 /// Resource use: whole-run totals of the process (getrusage, VmHWM) and the sampler's series.

@@ -47,8 +47,13 @@ fn host_lines(w: &mut String, c: &CalibrationReport) {
     );
     let _ = writeln!(
         w,
-        "  timing loop on {}, worker on {}",
+        "  timing loop on {}{}, worker on {}",
         core(h.timer_core),
+        if h.timer_realtime {
+            " (SCHED_FIFO, --realtime)"
+        } else {
+            ""
+        },
         core(h.worker_core)
     );
     if !h.checks.is_empty() {

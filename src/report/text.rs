@@ -68,6 +68,17 @@ fn host_lines(w: &mut String, run: &RunResult) {
             "Host check: {check} (`openpace host` says what each found and what to change)"
         );
     }
+    let cpu = &run.framework_cpu;
+    if cpu.timer_realtime || cpu.memory_locked {
+        let mut how = Vec::new();
+        if cpu.timer_realtime {
+            how.push("timing loop under SCHED_FIFO (--realtime)");
+        }
+        if cpu.memory_locked {
+            how.push("memory locked (--mlock)");
+        }
+        let _ = writeln!(w, "Privileges: {}", how.join("; "));
+    }
     for why in &run.host.unfit {
         let _ = writeln!(w, "HOST UNFIT: {why}: every interval is flagged");
     }
