@@ -572,3 +572,58 @@ fn connections_n_opens_and_uses_exactly_n_and_auto_n_only_what_the_rate_needs() 
         "{summary}"
     );
 }
+
+/// Issue 31, part 5: `--busy-poll USECS` sets SO_BUSY_POLL on every socket the run opens
+/// (counted as the kernel took it, not assumed) and says so in the report and the summary;
+/// a value out of range is refused naming the flag.
+#[test]
+fn busy_poll_is_set_on_every_socket_and_counted() {
+    let _turn = common::serial();
+    let Some(nginx) = common::Nginx::start() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("r.json");
+    let url = format!("http://{}/", nginx.addr);
+    let result = openpace(&[
+        "run",
+        "--target",
+        &url,
+        "-R",
+        "300",
+        "-d",
+        "1s",
+        "-c",
+        "4",
+        "--busy-poll",
+        "50",
+        "--set",
+        "latency_p95_threshold_ms=60000",
+        "--set",
+        "latency_p99_threshold_ms=60000",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(result.status.code(), Some(0), "{}", common::stderr(&result));
+    let report = common::read_json(&out);
+    let s = &report["scenarios"][0];
+    assert_eq!(s["network"]["busy_poll_us"], 50, "{}", s["network"]);
+    assert_eq!(
+        s["network"]["busy_polled"],
+        s["network"]["connections_opened"]
+    );
+    assert_eq!(s["network"]["busy_polled"], 4, "{}", s["network"]);
+    assert_eq!(s["requests"]["errors"], 0);
+    let summary = String::from_utf8_lossy(&result.stdout);
+    assert!(
+        summary.contains("Busy polling: 50 us (--busy-poll) on 4 of 4 sockets opened"),
+        "{summary}"
+    );
+    let refused = openpace(&["run", "--target", &url, "--busy-poll", "200000"]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(
+        common::stderr(&refused).contains("--busy-poll"),
+        "{}",
+        common::stderr(&refused)
+    );
+}

@@ -200,6 +200,64 @@ impl Drop for MemoryLock {
     }
 }
 
+/// Busy-polls socket `fd` for `usecs` microseconds on a blocking read or poll with no data
+/// (SO_BUSY_POLL): the device queue is polled instead of waiting for its interrupt.
+pub fn set_busy_poll(fd: i32, usecs: u32) -> io::Result<()> {
+    let value = usecs as libc::c_int;
+    // SAFETY: the option value is a valid c_int for the length given.
+    let done = unsafe {
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_BUSY_POLL,
+            (&value as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if done == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// Whether this process may set SO_BUSY_POLL to `usecs` (above `net.core.busy_read` it needs
+/// CAP_NET_ADMIN): tried on a fresh TCP socket.
+pub fn may_busy_poll(usecs: u32) -> io::Result<()> {
+    let socket = std::net::TcpListener::bind("127.0.0.1:0")?;
+    set_busy_poll(std::os::fd::AsRawFd::as_raw_fd(&socket), usecs)
+}
+
+/// `struct epoll_params` of linux/eventpoll.h (Linux 6.9).
+#[repr(C)]
+struct EpollParams {
+    busy_poll_usecs: u32,
+    busy_poll_budget: u16,
+    prefer_busy_poll: u8,
+    pad: u8,
+}
+
+/// `EPIOCSPARAMS`: `_IOW(0x8A, 0x01, struct epoll_params)`.
+const EPIOCSPARAMS: libc::c_ulong = 0x4008_8A01;
+
+/// Makes epoll instance `epfd` busy-poll its sockets' device queues for `usecs` microseconds
+/// before it sleeps (EPIOCSPARAMS, Linux 6.9 or later; a budget of 8 packets, which needs no
+/// privilege). Fails with ENOTTY or EINVAL on older kernels.
+pub fn set_epoll_busy_poll(epfd: i32, usecs: u32) -> io::Result<()> {
+    let params = EpollParams {
+        busy_poll_usecs: usecs,
+        busy_poll_budget: 8,
+        prefer_busy_poll: 0,
+        pad: 0,
+    };
+    // SAFETY: the argument points at a valid epoll_params for the duration of the call.
+    if unsafe { libc::ioctl(epfd, EPIOCSPARAMS as _, &params as *const EpollParams) } == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
 /// What the whole process (dead threads included) has used so far: getrusage(2).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct SelfUsage {

@@ -370,6 +370,19 @@ config_fields! {
         read: |r, v| r.integer(v),
         check: whole(0, 100, ""),
     }
+    scenario busy_poll_us: u32 = 0 => {
+        doc: "busy-poll a network target's sockets for this many microseconds (SO_BUSY_POLL, \
+              and on the workers' epoll); 0: off",
+        more: " (0 to 100,000; refused, exit 2, where the kernel does not permit it: some \
+               want CAP_NET_ADMIN to raise it above `net.core.busy_read`; see \
+               [Measurement](measurement.md#busy-polling))",
+        default: "0",
+        example: "0",
+        sketch: false,
+        flag: flag("busy-poll", "USECS"),
+        read: |r, v| r.integer(v),
+        check: whole(0, 100_000, ""),
+    }
     scenario metrics_collection_interval: f64 = 5.0 => {
         doc: "seconds per interval of the time series",
         more: " (>= 0.01, and at most 100,000 rows: >= `duration_seconds` / 100,000)",

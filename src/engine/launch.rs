@@ -99,40 +99,45 @@ type Body = Box<dyn FnOnce() + Send>;
 type Started = (Vec<Arc<WorkerStats>>, Vec<Arc<Wake>>);
 
 impl LoadTestRunner {
-    /// Checks that `--realtime` may be had (the timing thread takes it when it starts) and
-    /// takes `--mlock`'s lock, held until the returned guard drops: each refusal is a config
-    /// error naming its flag and what would permit it.
-    pub(super) fn privileges(&self) -> Result<Option<MemoryLock>, Error> {
-        let refused = |flag: &str, why: std::io::Error, needs: &str| -> Error {
-            ConfigError::invalid(
-                &Origin::Flag(format!("--{flag}")),
-                flag,
-                "true",
-                format!("false here: the kernel refused ({why}); {needs}"),
-            )
-            .into()
-        };
+    /// Checks that `--realtime` and `--busy-poll` may be had (the timing thread and the
+    /// sockets take them when they start) and takes `--mlock`'s lock, held until the returned
+    /// guard drops: each refusal is a config error naming its flag and what would permit it.
+    /// Warnings (the poll cannot busy-poll on this kernel) go into `warnings`.
+    pub(super) fn privileges(
+        &self,
+        warnings: &mut Vec<String>,
+    ) -> Result<Option<MemoryLock>, Error> {
         if self.run.run.realtime {
             sys::may_realtime(REALTIME_PRIORITY).map_err(|e| {
-                refused(
-                    "realtime",
-                    e,
-                    &format!(
-                        "SCHED_FIFO needs CAP_SYS_NICE (root) or `ulimit -r {REALTIME_PRIORITY}`, \
-                         and a container may forbid it altogether"
-                    ),
-                )
+                let needs = format!(
+                    "SCHED_FIFO needs CAP_SYS_NICE (root) or `ulimit -r {REALTIME_PRIORITY}`, \
+                     and a container may forbid it altogether"
+                );
+                refused("realtime", "true", e, &needs)
             })?;
+        }
+        let busy_poll_us = self.run.scenarios.iter().map(|s| s.busy_poll_us).max();
+        if let Some(usecs) = busy_poll_us.filter(|&us| us > 0) {
+            sys::may_busy_poll(usecs).map_err(|e| {
+                let needs = "this kernel wants CAP_NET_ADMIN (root) to raise SO_BUSY_POLL above \
+                             net.core.busy_read";
+                refused("busy-poll", &usecs.to_string(), e, needs)
+            })?;
+            let poll = mio::Poll::new().map_err(|e| Error::run("opening a poll", e))?;
+            if let Err(e) = sys::set_epoll_busy_poll(std::os::fd::AsRawFd::as_raw_fd(&poll), usecs)
+            {
+                warnings.push(format!(
+                    "--busy-poll: the sockets busy-poll, but the workers' epoll cannot ({e}; it \
+                     needs Linux 6.9 or later)"
+                ));
+            }
         }
         if !self.run.run.mlock {
             return Ok(None);
         }
         MemoryLock::lock().map(Some).map_err(|e| {
-            refused(
-                "mlock",
-                e,
-                "mlockall needs CAP_IPC_LOCK (root) or `ulimit -l unlimited`",
-            )
+            let needs = "mlockall needs CAP_IPC_LOCK (root) or `ulimit -l unlimited`";
+            refused("mlock", "true", e, needs)
         })
     }
 
@@ -641,6 +646,7 @@ fn net_worker(
         max_retries: config.max_retries,
         seed: run.seed,
         shard: run.shard,
+        busy_poll_us: config.busy_poll_us,
     };
     let setup = |e| Error::run("setting up a network worker's poll", e);
     let pool = Pool::new(pool_config, &plan.exchange, parts.clock)
@@ -773,4 +779,20 @@ fn check_host(result: &mut RunResult) {
         .map(|s| s.response_time_ms.at(0.5) * 1e3)
         .fold(f64::INFINITY, f64::min);
     result.host.unfit = host_check::matters_for_run(&tree, &cores, p50_us);
+}
+
+/// A privilege the kernel refused to `--FLAG` (config field `field`, set to `value`): a
+/// config error saying why and what would permit it.
+fn refused(flag: &str, value: &str, why: std::io::Error, needs: &str) -> Error {
+    let field = match flag {
+        "busy-poll" => "busy_poll_us",
+        other => other,
+    };
+    ConfigError::invalid(
+        &Origin::Flag(format!("--{flag}")),
+        field,
+        value,
+        format!("not here: the kernel refused ({why}); {needs}"),
+    )
+    .into()
 }

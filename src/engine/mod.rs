@@ -147,8 +147,8 @@ impl LoadTestRunner {
     /// was measured. Fails only if the run cannot start (cores, threads, targets, a shard plan
     /// that does not fit the config, a `start_at` that passed more than its tolerance ago).
     pub fn run(self) -> Result<RunResult, Error> {
-        let (_confined, plan) = self.plan()?;
-        let memory_lock = self.privileges()?;
+        let (_confined, mut plan) = self.plan()?;
+        let memory_lock = self.privileges(&mut plan.warnings)?;
         install_panic_hook();
         WORKER_PANICS.store(0, Ordering::Relaxed);
         let warnings = Arc::new(Mutex::new(plan.warnings.clone()));

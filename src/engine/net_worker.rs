@@ -160,8 +160,11 @@ impl NetWorker {
                 }
             }
         }
-        self.stats
-            .set_pool_figures(self.pool.peak_in_flight() as u64, self.pool.used() as u64);
+        self.stats.set_pool_figures(
+            self.pool.peak_in_flight() as u64,
+            self.pool.used() as u64,
+            self.pool.busy_polled() as u64,
+        );
         if adapts {
             self.stats.set_spin_window(self.window.range_ns());
         }

@@ -506,6 +506,7 @@ fn describe(run: &ScenarioRun) -> ScenarioResult {
         network: NetworkIo {
             connections_limit: c.connections().unwrap_or(0) as u64,
             connections_auto: c.connections_auto(),
+            busy_poll_us: u64::from(c.busy_poll_us),
             ..NetworkIo::default()
         },
         success_rate: 0.0,

@@ -424,6 +424,7 @@ impl ScenarioCollector {
             connections_opened: w(WorkerCount::Connections),
             peak_in_flight: self.workers.iter().map(|w| w.peak_in_flight()).sum(),
             connections_used: self.workers.iter().map(|w| w.connections_used()).sum(),
+            busy_polled: self.workers.iter().map(|w| w.busy_polled()).sum(),
             ..result.network
         };
         result.errors_by_kind = self.kinds;

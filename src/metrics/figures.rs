@@ -275,6 +275,7 @@ impl NetworkIo {
             (&mut self.peak_in_flight, other.peak_in_flight),
             (&mut self.connections_limit, other.connections_limit),
             (&mut self.connections_used, other.connections_used),
+            (&mut self.busy_polled, other.busy_polled),
         ])
     }
 }

@@ -388,6 +388,12 @@ pub struct NetworkIo {
     /// reports made before it was counted.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub connections_used: u64,
+    /// `busy_poll_us` of the scenario (`--busy-poll`; absent when off).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub busy_poll_us: u64,
+    /// Sockets that took SO_BUSY_POLL (warmup included; absent when none did).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub busy_polled: u64,
 }
 
 /// For serde: a count of 0 is left out (a report from before the count reads back the same).

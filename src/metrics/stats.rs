@@ -187,6 +187,7 @@ pub struct WorkerStats {
     /// A network worker's most requests in flight at once, set as it ends.
     peak_in_flight: AtomicU64,
     connections_used: AtomicU64,
+    busy_polled: AtomicU64,
     /// Some of its requests in send order, for the validity checks.
     sample: SendOrderSample,
     /// TLS handshake times, warmup included (cumulative; no time series).
@@ -237,6 +238,7 @@ impl WorkerStats {
             cpu_ns: AtomicU64::new(0),
             peak_in_flight: AtomicU64::new(0),
             connections_used: AtomicU64::new(0),
+            busy_polled: AtomicU64::new(0),
             sample: SendOrderSample::new(spec),
             handshake: AtomicHistogram::new(),
             wake_ups: AtomicHistogram::new(),
@@ -500,11 +502,17 @@ impl WorkerStats {
             .store(true, std::sync::atomic::Ordering::Release);
     }
 
-    /// Called by a network worker as it ends, with its pool's peak of requests in flight
-    /// and how many of its connections carried a request.
-    pub(crate) fn set_pool_figures(&self, peak: u64, used: u64) {
+    /// Called by a network worker as it ends, with its pool's peak of requests in flight,
+    /// how many of its connections carried a request and how many sockets busy-polled.
+    pub(crate) fn set_pool_figures(&self, peak: u64, used: u64, busy_polled: u64) {
         self.peak_in_flight.store(peak, Relaxed);
         self.connections_used.store(used, Relaxed);
+        self.busy_polled.store(busy_polled, Relaxed);
+    }
+
+    /// A network worker's sockets that busy-polled (`busy_poll_us`; 0 before it ended).
+    pub(crate) fn busy_polled(&self) -> u64 {
+        self.busy_polled.load(Relaxed)
     }
 
     /// A network worker's connections that carried a request (0 before it ended).

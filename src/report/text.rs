@@ -393,6 +393,13 @@ fn network_lines(w: &mut String, s: &ScenarioResult) {
             "  Connections: {opened}{used}; peak {} requests in flight; {} waited for a free one",
             n.peak_in_flight, s.requests.queued
         );
+        if n.busy_poll_us > 0 {
+            let _ = writeln!(
+                w,
+                "  Busy polling: {} us (--busy-poll) on {} of {} sockets opened",
+                n.busy_poll_us, n.busy_polled, n.connections_opened
+            );
+        }
     }
     if let Some(t) = &s.tls {
         let h = &t.handshake_ms;

@@ -209,6 +209,7 @@ impl NetTarget {
             seed: 0,
             shard: 0,
             max_response_bytes,
+            busy_poll_us: 0,
         };
         Ok(NetTarget {
             pool: Pool::new(config, exchange, clock)?,

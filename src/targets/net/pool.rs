@@ -87,6 +87,8 @@ pub struct PoolConfig {
     /// The largest response read: a request whose response grows past it fails with
     /// `response_too_large` and its connection is closed.
     pub max_response_bytes: u64,
+    /// Busy-poll each socket, and the poll itself, this many µs (`busy_poll_us`; 0: off).
+    pub busy_poll_us: u32,
 }
 
 /// Builds the protocol state of one connection.
@@ -217,6 +219,8 @@ pub struct Pool {
     next_expiry_ns: u64,
     /// Most requests in flight at once.
     peak_in_flight: usize,
+    /// Sockets that took SO_BUSY_POLL.
+    busy_polled: usize,
 }
 
 impl Pool {
@@ -227,6 +231,11 @@ impl Pool {
         clock: RunClock,
     ) -> std::io::Result<Pool> {
         let poll = Poll::new()?;
+        if config.busy_poll_us > 0 {
+            // Linux 6.9 or later; before it, only the sockets busy-poll (the run warned).
+            let fd = std::os::fd::AsRawFd::as_raw_fd(&poll);
+            let _ = crate::base::sys::set_epoll_busy_poll(fd, config.busy_poll_us);
+        }
         let timer = TimerFd::new()?;
         timer.register(&poll, TIMER)?;
         let n = config.connections.max(1);
@@ -278,6 +287,7 @@ impl Pool {
             faults: Vec::new(),
             next_expiry_ns: u64::MAX,
             peak_in_flight: 0,
+            busy_polled: 0,
         })
     }
 
@@ -520,6 +530,12 @@ impl Pool {
             return self.fail(i, kind);
         }
         let _ = stream.set_nodelay(true);
+        if self.config.busy_poll_us > 0 {
+            // Permitted: the run checked it before it started; counted, not assumed.
+            let fd = std::os::fd::AsRawFd::as_raw_fd(stream);
+            let set = crate::base::sys::set_busy_poll(fd, self.config.busy_poll_us);
+            self.busy_polled += usize::from(set.is_ok());
+        }
         let c = &mut self.conns[i];
         c.io.connections += 1;
         if let Some(client) = &self.tls {
@@ -592,6 +608,11 @@ impl Pool {
     /// Whether the pool opens all its connections before the run (`connections: N`).
     pub fn opens_all(&self) -> bool {
         self.config.open_all
+    }
+
+    /// Sockets that took SO_BUSY_POLL (`busy_poll_us`).
+    pub fn busy_polled(&self) -> usize {
+        self.busy_polled
     }
 
     /// Connections that carried at least one request.
