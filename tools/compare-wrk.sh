@@ -22,7 +22,10 @@
 # wrk never verifies) and both load https://: the handshakes happen in the warmup, then every
 # request is encrypted and decrypted on LOAD_CORE.
 #
-# Usage: tools/compare-wrk.sh [--tls]   (root, or nginx and wrk already installed)
+# With --short (for CI, so that it cannot rot): one round of 1-s runs, and a single probe at
+# half wrk's rate in place of the search; its figures mean nothing.
+#
+# Usage: tools/compare-wrk.sh [--short] [--tls]   (root, or nginx and wrk already installed)
 # Environment: PORT CONNS SECS ROUNDS FIXED SERVER_CORE LOAD_CORE WAIT OPENPACE
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -36,12 +39,17 @@ SERVER_CORE=${SERVER_CORE:-0}
 LOAD_CORE=${LOAD_CORE:-1}
 WAIT=${WAIT:-hybrid}
 P99_MS=${P99_MS:-1}
+WARMUP=2s
 SCHEME=http
 TLS_FLAGS=()
-if [ "${1:-}" = --tls ]; then
-    SCHEME=https
-    TLS_FLAGS=(--insecure)
-fi
+SHORT=
+for arg in "$@"; do
+    case $arg in
+        --tls) SCHEME=https TLS_FLAGS=(--insecure) ;;
+        --short) SHORT=1 SECS=1 ROUNDS=1 WARMUP=0.5s ;;
+        *) echo "usage: tools/compare-wrk.sh [--short] [--tls]" >&2; exit 2 ;;
+    esac
+done
 
 if ! command -v nginx >/dev/null || ! command -v wrk >/dev/null || ! command -v python3 >/dev/null ||
     ! command -v curl >/dev/null; then
@@ -58,7 +66,7 @@ URL="$SCHEME://127.0.0.1:$PORT/"
 # openpace RATE OUT: one open-model run on LOAD_CORE, timing loop and worker together.
 openpace() {
     taskset -c "$LOAD_CORE" "$OPENPACE" run --target "$URL" --rate "$1" \
-        --duration "${SECS}s" --warmup 2s --connections "$CONNS" --workers 1 \
+        --duration "${SECS}s" --warmup "$WARMUP" --connections "$CONNS" --workers 1 \
         --timer-core "$LOAD_CORE" --worker-cores "$LOAD_CORE" --wait "$WAIT" \
         --timeout 2s --retries 0 "${TLS_FLAGS[@]}" --quiet --out "$2" >/dev/null 2>&1 || true
 }
@@ -116,7 +124,12 @@ for round in $(seq "$ROUNDS"); do
     wrk_all+=("$wrk_rps")
 
     # The highest open-model rate that holds, from 0.9 x wrk's maximum (tools/bracket.sh).
-    highest_held "$wrk_rps"
+    if [ -n "$SHORT" ]; then
+        probe $((wrk_rps / 2))
+        best=$([ "$ok" = yes ] && echo $((wrk_rps / 2)) || echo 0)
+    else
+        highest_held "$wrk_rps"
+    fi
     echo "  openpace holds ${best} RPS = $(python3 -c "print('%.2f' % ($best / $wrk_rps))") x wrk"
     # What the server pays per request at that rate, against what it paid under wrk.
     if [ "$best" -gt 0 ]; then

@@ -57,6 +57,11 @@ impl HostTree {
             .map(|s| s.trim().to_string())
     }
 
+    /// The bytes of `file`, if readable.
+    fn bytes(&self, file: &str) -> Option<Vec<u8>> {
+        std::fs::read(self.path(file)).ok()
+    }
+
     /// The entries of directory `dir`, sorted; empty when unreadable.
     fn list(&self, dir: &str) -> Vec<String> {
         let mut names: Vec<String> = std::fs::read_dir(self.path(dir))
@@ -631,14 +636,31 @@ fn cstates(tree: &HostTree, cores: &MeasuringCores) -> Check {
             files,
         );
     };
-    let found = format!("driver {driver}; deepest enabled state {name}, {latency} us to wake");
-    if latency <= CSTATE_LIMIT_US {
+    // The PM QoS limit (a process holding /dev/cpu_dma_latency open, as cyclictest does)
+    // keeps the cores out of states slower to leave than it: a native-endian s32, in us.
+    const QOS: &str = "/dev/cpu_dma_latency";
+    files.push(QOS.to_string());
+    let qos = tree
+        .bytes(QOS)
+        .and_then(|b| Some(i32::from_ne_bytes(b.get(..4)?.try_into().ok()?)))
+        .filter(|&us| us >= 0)
+        .map(|us| us as u64);
+    let limit = match qos {
+        Some(us) if us < latency => {
+            format!("; a PM QoS limit of {us} us keeps the cores out of it")
+        }
+        Some(_) => "; no PM QoS limit below it".to_string(),
+        None => "; PM QoS limit not readable".to_string(),
+    };
+    let found =
+        format!("driver {driver}; deepest enabled state {name}, {latency} us to wake{limit}");
+    if latency.min(qos.unwrap_or(u64::MAX)) <= CSTATE_LIMIT_US {
         return Check::new("cstates", Status::Ok, found, files);
     }
     Check::new("cstates", Status::Warn, found, files).advise(format!(
         "an idle core takes up to {latency} us to wake: disable the deeper states (echo 1 > \
-         .../cpuidle/stateN/disable), boot with intel_idle.max_cstate=1, or keep \
-         /dev/cpu_dma_latency at 0 while measuring"
+         .../cpuidle/stateN/disable), boot with intel_idle.max_cstate=1, or hold \
+         /dev/cpu_dma_latency open with 0 written to it while measuring"
     ))
 }
 
@@ -826,6 +848,13 @@ mod tests {
             ("/proc/cpuinfo", "processor : 0\nflags : fpu sse2 avx2\n"),
             ("/proc/stat", "cpu  100 0 50 1000 0 0 0 0 0 0\ncpu0 1 2 3\n"),
         ]);
+        // No PM QoS limit (the kernel's default, 2,000 s).
+        std::fs::create_dir_all(dir.path().join("dev")).unwrap();
+        std::fs::write(
+            dir.path().join("dev/cpu_dma_latency"),
+            2_000_000_000i32.to_ne_bytes(),
+        )
+        .unwrap();
         // /sys/class/net/eth0/device links to the virtio device under its PCI function.
         let eth0 = dir.path().join("sys/class/net/eth0");
         std::fs::create_dir_all(&eth0).unwrap();
@@ -865,6 +894,19 @@ mod tests {
         assert_eq!(status("cstates"), Status::Warn);
         // The disabled C10 does not count; C6 does.
         assert!(find(&checks, "cstates").found.contains("C6, 133 us"));
+        assert!(
+            find(&checks, "cstates")
+                .found
+                .contains("no PM QoS limit below it")
+        );
+        // A process holding /dev/cpu_dma_latency at 0 keeps the cores out of C6.
+        std::fs::write(dir.path().join("dev/cpu_dma_latency"), 0i32.to_ne_bytes()).unwrap();
+        let c = cstates(&t, &on);
+        assert_eq!(c.status, Status::Ok, "{c:?}");
+        assert!(
+            c.found
+                .contains("a PM QoS limit of 0 us keeps the cores out of it")
+        );
         assert_eq!(status("clocksource"), Status::Warn);
         assert_eq!(status("virtualization"), Status::Ok);
         for c in checks.iter().filter(|c| c.status == Status::Warn) {
