@@ -42,7 +42,24 @@ fn a_short_calibration_gives_a_complete_report_that_runs_compare_against() {
         serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
     assert_eq!(report.modes.len(), 2);
     assert!(report.clock_read_ns > 0.0 && report.record_ns > 0.0);
-    assert!(report.max_noop_rps >= 1e6, "{:?}", report.rate_search);
+    // The search's shape, not the host's speed: a busy box (CI compiling beside it) can hold
+    // less than 1M RPS of noop. The highest rate held is the highest probe that held, and
+    // every probe above it failed.
+    let held = report.rate_search.iter().filter(|p| p.held).map(|p| p.rate);
+    assert_eq!(
+        report.max_noop_rps,
+        held.fold(0.0, f64::max),
+        "{:?}",
+        report.rate_search
+    );
+    assert!(
+        report
+            .rate_search
+            .iter()
+            .all(|p| p.held == (p.rate <= report.max_noop_rps)),
+        "{:?}",
+        report.rate_search
+    );
     assert_eq!(report.spin_error.len(), 3);
     assert_eq!(report.expected_overhead.len(), 3);
     assert!(!report.host.kernel.is_empty() && report.host.cores >= 1);

@@ -481,7 +481,7 @@ fn a_panic_in_a_parser_is_an_internal_error_and_the_pool_lives_on() {
     let clock = openpace::base::clock::RunClock::starting_in(Duration::ZERO);
     for (peer, kind) in [(&bad, Some("internal")), (&good, None)] {
         let config = PoolConfig {
-            addr: peer.addr.parse().unwrap(),
+            peer: openpace::targets::net::Peer::Inet(peer.addr.parse().unwrap()),
             connections: 1,
             open_all: false,
             connect_timeout_ns: 1_000_000_000,

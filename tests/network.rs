@@ -627,3 +627,93 @@ fn busy_poll_is_set_on_every_socket_and_counted() {
         common::stderr(&refused)
     );
 }
+
+/// Issue 30, part 3: every stream protocol over a Unix domain socket: HTTP to nginx listening
+/// on a socket path (`http+unix://`, and `--unix-socket` with the URL's host in the Host
+/// header, as curl and oha take it), a raw TCP payload over the same socket (`tcp+unix://`),
+/// and Redis over redis-server's `unixsocket` (`redis+unix://`); a socket nobody listens on
+/// stops the run before it starts, naming it.
+#[test]
+fn every_stream_protocol_runs_over_a_unix_socket() {
+    let _turn = common::serial();
+    let Some(nginx) = common::Nginx::start() else {
+        return;
+    };
+    let Some(redis) = common::Daemon::redis() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("r.json");
+    let run = |args: &[&str]| {
+        let mut all = vec![
+            "run",
+            "-R",
+            "200",
+            "-d",
+            "1s",
+            "--out",
+            out.to_str().unwrap(),
+        ];
+        all.extend_from_slice(args);
+        let result = openpace(&all);
+        assert_eq!(
+            result.status.code(),
+            Some(0),
+            "{args:?}: {}",
+            common::stderr(&result)
+        );
+        let report = common::read_json(&out);
+        let s = report["scenarios"][0].clone();
+        assert_eq!(s["requests"]["ok"], 200, "{args:?}: {}", s["requests"]);
+        assert!(s["network"]["connections_opened"].as_u64().unwrap() >= 1);
+        (
+            s["target"].as_str().unwrap().to_string(),
+            String::from_utf8_lossy(&result.stdout).into_owned(),
+        )
+    };
+    let socket = &nginx.unix_socket;
+    let url = format!("http+unix://{socket}:/host");
+    let (target, _) = run(&["--target", &url, "--expect-body-contains", "localhost"]);
+    assert_eq!(target, format!("GET {url}"));
+    let (target, _) = run(&[
+        "--target",
+        "http://app.test/host",
+        "--unix-socket",
+        socket,
+        "--expect-body-contains",
+        "app.test",
+    ]);
+    assert!(target.contains(socket.as_str()), "{target}");
+    let tcp = format!("tcp+unix://{socket}");
+    run(&[
+        "--target",
+        &tcp,
+        "--payload",
+        "GET / HTTP/1.1\\r\\nHost: t\\r\\n\\r\\n",
+        "--until",
+        "ok\\n",
+    ]);
+    let redis_url = format!("redis+unix://{}", redis.redis_unix_socket());
+    let (target, _) = run(&["--target", &redis_url]);
+    assert_eq!(target, format!("{redis_url} PING"));
+    let nobody = dir.path().join("nobody.sock");
+    let missing = openpace(&[
+        "run",
+        "--target",
+        &format!("http+unix://{}:/", nobody.display()),
+        "-d",
+        "1s",
+    ]);
+    assert_eq!(
+        missing.status.code(),
+        Some(3),
+        "{}",
+        common::stderr(&missing)
+    );
+    assert!(
+        common::stderr(&missing).contains("nobody.sock"),
+        "{}",
+        common::stderr(&missing)
+    );
+    let _ = std::fs::remove_file(redis.redis_unix_socket());
+}

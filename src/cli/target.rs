@@ -85,6 +85,10 @@ pub(super) struct TargetArgs {
     /// larger one is an error of kind response_too_large and closes its connection.
     #[arg(long, value_name = "SIZE")]
     max_response_bytes: Option<String>,
+    /// Connect an http:// target to this Unix domain socket instead of the URL's host:port
+    /// (the URL still gives the Host header and path), as curl and oha do.
+    #[arg(long, value_name = "PATH")]
+    unix_socket: Option<String>,
     /// Any config field, e.g. --set latency_p99_threshold_ms=50 (repeatable).
     #[arg(long = "set", value_name = "FIELD=VALUE")]
     pub(super) set: Vec<String>,
@@ -133,6 +137,7 @@ impl TargetArgs {
             requests_order: self.requests_order.clone(),
             insecure: self.insecure,
             max_response_bytes: self.max_response_bytes.clone(),
+            unix_socket: self.unix_socket.clone(),
         };
         if !net.any() {
             return Ok(());

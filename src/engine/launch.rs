@@ -39,7 +39,7 @@ use crate::schedule::{RateProfile, Schedule};
 use crate::shard::ShardInfo;
 use crate::targets::net::probe::Probe;
 use crate::targets::net::template::Vars;
-use crate::targets::net::{Pool, PoolConfig, resolve};
+use crate::targets::net::{Peer, Pool, PoolConfig};
 use crate::targets::{NetPlan, Request, TargetContext};
 
 /// What every thread of a run is started with.
@@ -266,7 +266,7 @@ impl LoadTestRunner {
         let count = config.worker_count();
         let connections = config.connections().unwrap_or(count);
         let addr = match net {
-            Some(plan) => Some(resolve(&plan.authority).map_err(|why| {
+            Some(plan) => Some(Peer::resolve(&plan.authority).map_err(|why| {
                 Error::run(format!("resolving the target of \"{}\"", config.name), why)
             })?),
             None => None,
@@ -297,15 +297,15 @@ impl LoadTestRunner {
                 shares_core: spawn.plan.worker_shares_core(index, i, spawn.counts),
             };
             stats.push(parts.stats.clone());
-            let body = match (net, addr) {
-                (Some(plan), Some(addr)) => {
+            let body = match (net, &addr) {
+                (Some(plan), Some(peer)) => {
                     let share = connections / count + usize::from(i < connections % count);
                     let run = Vars {
                         seq: 0,
                         seed: place.seed,
                         shard: self.cluster.shard.map_or(0, |s| s.index),
                     };
-                    let (body, wake) = net_worker(parts, plan, (addr, share, run), config)?;
+                    let (body, wake) = net_worker(parts, plan, (peer.clone(), share, run), config)?;
                     wakes.push(wake);
                     body
                 }
@@ -633,11 +633,11 @@ impl LoadTestRunner {
 fn net_worker(
     parts: WorkerParts,
     plan: &NetPlan,
-    (addr, share, run): (std::net::SocketAddr, usize, Vars),
+    (peer, share, run): (Peer, usize, Vars),
     config: &LoadTestConfig,
 ) -> Result<(Body, Arc<Wake>), Error> {
     let pool_config = PoolConfig {
-        addr,
+        peer,
         connections: share,
         open_all: config.opens_all_connections(),
         connect_timeout_ns: plan.connect_timeout.as_nanos() as u64,

@@ -23,7 +23,7 @@ use features::FeaturesOptions;
 use net::http::{HttpExchange, HttpShared, HttpSpec, HttpUrl};
 use net::kv::KvSpec;
 use net::tcp::{TcpExchange, TcpSpec};
-use net::{Exchange, ExchangeFactory, NetTarget, resolve};
+use net::{Exchange, ExchangeFactory, NetTarget};
 pub use spin::SpinDistribution;
 
 /// One request as the engine scheduled it. Small and `Copy`: this is what crosses the channel
@@ -228,7 +228,8 @@ impl TargetSpec {
         spin:lognormal:MEDIAN:SIGMA, sleep:DURATION (e.g. sleep:20ms), \
         features or features:OPTION=VALUE,... (e.g. features:repeat=0.3,edge=0.05), \
         http[s]://HOST[:PORT][/PATH], tcp://HOST:PORT (with a payload), redis://HOST[:PORT], \
-        memcached://HOST[:PORT], or an object {\"http\": {...}}, {\"tcp\": {...}}, \
+        memcached://HOST[:PORT], each also over a Unix socket (http+unix:///SOCKET:/PATH, \
+        tcp+unix:///SOCKET, redis+unix:///SOCKET, memcached+unix:///SOCKET), or an object {\"http\": {...}}, {\"tcp\": {...}}, \
         {\"redis\": {...}} or {\"memcached\": {...}}";
 
     /// Parses `noop`, `spin:20ms` or `sleep:1.5ms`.
@@ -241,10 +242,25 @@ impl TargetSpec {
             spec.validate()?;
             return Ok(TargetSpec::Http(spec));
         }
-        if text.starts_with("redis://") || text.starts_with("memcached://") {
+        if text.starts_with("http+unix://") || text.starts_with("https+unix://") {
+            let spec = HttpSpec::get(HttpUrl::parse(text)?)
+                .secure(&Default::default())?
+                .templated()?;
+            spec.validate()?;
+            return Ok(TargetSpec::Http(spec));
+        }
+        if [
+            "redis://",
+            "memcached://",
+            "redis+unix://",
+            "memcached+unix://",
+        ]
+        .iter()
+        .any(|s| text.starts_with(s))
+        {
             return KvSpec::parse(text, None).map(TargetSpec::Kv);
         }
-        if text.starts_with("tcp://") {
+        if text.starts_with("tcp://") || text.starts_with("tcp+unix://") {
             return Err(format!(
                 "`{text}` sends nothing: a tcp:// target needs a payload (--payload TEXT, or \
                  {{\"tcp\": {{\"address\": \"HOST:PORT\", \"payload\": \"PING\\r\\n\"}}}})"
@@ -311,9 +327,10 @@ impl TargetSpec {
             TargetSpec::Http(_) | TargetSpec::Tcp(_) | TargetSpec::Kv(_) => {
                 let plan = self.network().expect("a network target");
                 factory(move |ctx: &TargetContext| {
-                    let addr = resolve(&plan.authority).expect("resolved before the run");
+                    let peer =
+                        net::Peer::resolve(&plan.authority).expect("resolved before the run");
                     NetTarget::new(
-                        addr,
+                        peer,
                         &plan.exchange,
                         (plan.connect_timeout, ctx.request_timeout),
                         plan.max_response_bytes,
@@ -345,7 +362,7 @@ impl TargetSpec {
                     let shared = HttpShared::new(spec);
                     tls = spec.tls.clone();
                     (
-                        spec.url.authority(),
+                        spec.url.endpoint(),
                         Arc::new(move || {
                             Box::new(HttpExchange::new(shared.clone())) as Box<dyn Exchange>
                         }),
@@ -423,7 +440,8 @@ impl TargetSpec {
 /// How the engine reaches a network target.
 #[derive(Clone)]
 pub struct NetPlan {
-    /// `host:port` as configured, resolved when the run starts.
+    /// `host:port` as configured, resolved when the run starts, or a Unix socket's path
+    /// (starting with `/`).
     pub authority: String,
     /// Builds each connection's protocol state.
     pub exchange: ExchangeFactory,
@@ -457,20 +475,12 @@ impl fmt::Display for TargetSpec {
             TargetSpec::SpinRandom(d) => d.fmt(f),
             TargetSpec::Sleep(d) => write!(f, "sleep:{}", crate::base::units::format_duration(*d)),
             TargetSpec::Features(options) => options.fmt(f),
-            TargetSpec::Http(spec) => write!(
-                f,
-                "{} {}://{}{}",
-                spec.method,
-                spec.url.scheme(),
-                spec.url.authority(),
-                spec.url.path
-            ),
-            TargetSpec::Tcp(spec) => write!(f, "tcp://{}", spec.address),
+            TargetSpec::Http(spec) => write!(f, "{} {}", spec.method, spec.url.display()),
+            TargetSpec::Tcp(spec) => write!(f, "{}", net::url_of("tcp", &spec.address)),
             TargetSpec::Kv(spec) => write!(
                 f,
-                "{}://{} {}",
-                spec.protocol.scheme(),
-                spec.address,
+                "{} {}",
+                net::url_of(spec.protocol.scheme(), &spec.address),
                 spec.command
             ),
         }

@@ -231,6 +231,8 @@ pub struct Nginx {
     dir: std::path::PathBuf,
     /// host:port it listens on.
     pub addr: String,
+    /// The Unix socket the same server listens on (answering `$host\n` at /host).
+    pub unix_socket: String,
     /// With [`Nginx::start_tls`]: its TLS listeners and the CA that signed them.
     pub tls: Option<NginxTls>,
 }
@@ -400,8 +402,10 @@ impl Nginx {
             std::env::temp_dir().join(format!("openpace-nginx-{}-{port}", std::process::id()));
         std::fs::create_dir_all(dir.join("tmp")).unwrap();
         let d = dir.display();
+        let unix_socket = format!("{d}/nginx.sock");
         let mut servers = format!(
-            "server {{ listen 127.0.0.1:{port}; location / {{ return 200 \"ok\\n\"; }} \
+            "server {{ listen 127.0.0.1:{port}; listen unix:{unix_socket}; \
+             location / {{ return 200 \"ok\\n\"; }} location /host {{ return 200 \"$host\\n\"; }} \
              location /json {{ return 200 '{{\"status\": \"ok\", \"n\": 3}}'; }} }}\n"
         );
         let mut tls_side = None;
@@ -476,6 +480,7 @@ impl Nginx {
                     child,
                     dir,
                     addr,
+                    unix_socket,
                     tls: tls_side,
                 });
             }
@@ -547,12 +552,19 @@ impl Daemon {
                 "{port}",
                 "--bind",
                 "127.0.0.1",
+                "--unixsocket",
+                "/tmp/openpace-redis-{port}.sock",
                 "--save",
                 "",
                 "--appendonly",
                 "no",
             ],
         )
+    }
+
+    /// The Unix socket a [`Daemon::redis`] also listens on.
+    pub fn redis_unix_socket(&self) -> String {
+        format!("/tmp/openpace-redis-{}.sock", self.port)
     }
 
     pub fn memcached() -> Option<Daemon> {

@@ -194,6 +194,14 @@ impl KvSpec {
         let (protocol, rest) = match url.split_once("://") {
             Some(("redis", rest)) => (Protocol::Redis, rest),
             Some(("memcached", rest)) => (Protocol::Memcached, rest),
+            Some((unix @ ("redis+unix" | "memcached+unix"), path)) => {
+                let protocol = match unix {
+                    "redis+unix" => Protocol::Redis,
+                    _ => Protocol::Memcached,
+                };
+                let address = super::peer::unix_path(path)?;
+                return KvSpec::over(protocol, address, command);
+            }
             _ => {
                 return Err(format!(
                     "`{url}` is not redis://HOST[:PORT] or memcached://..."
@@ -217,6 +225,12 @@ impl KvSpec {
             false => format!("{authority}:{}", protocol.default_port()),
         };
         resolve(&address)?;
+        KvSpec::over(protocol, address, command)
+    }
+
+    /// A spec for `command` (the protocol's default without one) to `address`, with the
+    /// default settings.
+    fn over(protocol: Protocol, address: String, command: Option<&str>) -> Result<KvSpec, String> {
         let command = command.unwrap_or(protocol.default_command()).to_string();
         Ok(KvSpec {
             protocol,

@@ -14,6 +14,7 @@
 
 pub mod http;
 pub mod kv;
+pub mod peer;
 pub mod pool;
 pub mod probe;
 pub mod set;
@@ -28,6 +29,7 @@ use std::time::Duration;
 
 use super::{CallResult, ErrorKind, Request, Target};
 use crate::base::clock::RunClock;
+pub use peer::{Peer, Stream};
 pub use pool::{Done, ExchangeFactory, Pool, PoolConfig};
 
 /// Most connections `connections: auto` (the default) opens to a network target, over all
@@ -173,6 +175,15 @@ pub fn resolve(authority: &str) -> Result<SocketAddr, String> {
         .ok_or_else(|| format!("`{host}` resolves to no address"))
 }
 
+/// A stream target's address as a URL: `SCHEME://host:port`, or `SCHEME+unix:///path` for
+/// a Unix socket's path.
+pub fn url_of(scheme: &str, address: &str) -> String {
+    match peer::is_unix_path(address) {
+        true => format!("{scheme}+unix://{address}"),
+        false => format!("{scheme}://{address}"),
+    }
+}
+
 /// `host:port` as a user wrote the host, with the port `addr` resolved to.
 pub(crate) fn authority_of(host: &str, addr: SocketAddr) -> String {
     if host.contains(':') && !host.starts_with('[') {
@@ -190,17 +201,17 @@ pub struct NetTarget {
 }
 
 impl NetTarget {
-    /// A target talking the factory's exchange to `addr`; nothing connects until the first
+    /// A target talking the factory's exchange to `peer`; nothing connects until the first
     /// call.
     pub fn new(
-        addr: SocketAddr,
+        peer: Peer,
         exchange: &ExchangeFactory,
         (connect_timeout, request_timeout): (Duration, Duration),
         max_response_bytes: u64,
         clock: RunClock,
     ) -> std::io::Result<NetTarget> {
         let config = PoolConfig {
-            addr,
+            peer,
             connections: 1,
             open_all: false,
             connect_timeout_ns: connect_timeout.as_nanos() as u64,

@@ -41,11 +41,10 @@
 
 use std::collections::VecDeque;
 use std::io::{ErrorKind as IoErrorKind, Read, Write};
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use mio::net::TcpStream;
+use super::peer::{Peer, Stream};
 use mio::{Events, Interest, Poll, Token, Waker};
 
 use super::template::Vars;
@@ -64,10 +63,10 @@ const READ_CHUNK: usize = 16 * 1024;
 const MAX_BLOCK_NS: u64 = 50_000_000;
 
 /// Settings shared by the connections of a pool.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct PoolConfig {
-    /// The server.
-    pub addr: SocketAddr,
+    /// The server: a TCP address or a Unix socket's path.
+    pub peer: Peer,
     /// Connections in this pool.
     pub connections: usize,
     /// Open them all before the run ([`Pool::open_all`]) and spread the requests over them:
@@ -144,7 +143,7 @@ enum State {
 }
 
 struct Conn {
-    stream: Option<TcpStream>,
+    stream: Option<Stream>,
     /// The TLS state of the open connection, for a TLS target.
     tls: Option<tls::Session>,
     /// When the TLS handshake began (`CLOCK_MONOTONIC`).
@@ -471,7 +470,7 @@ impl Pool {
         if let Some(kind) = self.backoff.blocked(now) {
             return self.fail(i, kind);
         }
-        let mut stream = match TcpStream::connect(self.config.addr) {
+        let mut stream = match Stream::connect(&self.config.peer) {
             Ok(s) => s,
             Err(e) => {
                 self.backoff.fail(io_kind(&e), now);
@@ -519,9 +518,9 @@ impl Pool {
         };
         let error = match stream.take_error() {
             Ok(Some(e)) | Err(e) => Some(io_kind(&e)),
-            Ok(None) => match stream.peer_addr() {
-                Ok(_) => None,
-                Err(e) if e.kind() == IoErrorKind::NotConnected => return,
+            Ok(None) => match stream.connected() {
+                Ok(true) => None,
+                Ok(false) => return,
                 Err(e) => Some(io_kind(&e)),
             },
         };
@@ -529,7 +528,7 @@ impl Pool {
             self.backoff.fail(kind, self.clock.now_ns());
             return self.fail(i, kind);
         }
-        let _ = stream.set_nodelay(true);
+        stream.set_nodelay();
         if self.config.busy_poll_us > 0 {
             // Permitted: the run checked it before it started; counted, not assumed.
             let fd = std::os::fd::AsRawFd::as_raw_fd(stream);
@@ -868,11 +867,7 @@ impl Pool {
 
 /// Writes what is left of `request` (from `*written`) to a plain socket: `Ok(true)` when all
 /// of it is out, `Ok(false)` when the socket is full. A write of 0 bytes is the peer's close.
-fn write_plain(
-    stream: &mut TcpStream,
-    request: &[u8],
-    written: &mut usize,
-) -> std::io::Result<bool> {
+fn write_plain(stream: &mut Stream, request: &[u8], written: &mut usize) -> std::io::Result<bool> {
     while *written < request.len() {
         match stream.write(&request[*written..]) {
             Ok(0) => return Err(IoErrorKind::UnexpectedEof.into()),

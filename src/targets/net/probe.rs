@@ -8,14 +8,11 @@
 //! handshake must complete within the connect timeout: a server that takes the connection and
 //! never answers the ClientHello fails the check ("did not complete in 2s").
 
-use std::io::ErrorKind as IoErrorKind;
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
 
-use super::resolve;
+use super::peer::{Peer, Stream};
 use super::tls::{self, TlsClient};
 use crate::base::units::format_duration;
 
@@ -39,10 +36,10 @@ pub fn check(
     tls: Option<&TlsClient>,
     stopped: &dyn Fn() -> bool,
 ) -> Result<(), Probe> {
-    let addr = resolve(authority).map_err(Probe::Failed)?;
-    let failed = |e: std::io::Error| Probe::Failed(format!("cannot connect to {addr}: {e}"));
+    let peer = Peer::resolve(authority).map_err(Probe::Failed)?;
+    let failed = |e: std::io::Error| Probe::Failed(format!("cannot connect to {peer}: {e}"));
     let poll = Poll::new().map_err(failed)?;
-    let mut stream = TcpStream::connect(addr).map_err(failed)?;
+    let mut stream = Stream::connect(&peer).map_err(failed)?;
     poll.registry()
         .register(
             &mut stream,
@@ -57,12 +54,12 @@ pub fn check(
         stopped,
     };
     loop {
-        if connected(&stream, addr)? {
+        if connected(&stream, &peer)? {
             break;
         }
         if !wait.slice()? {
             return Err(Probe::Failed(format!(
-                "cannot connect to {addr}: no answer within the connect timeout ({})",
+                "cannot connect to {peer}: no answer within the connect timeout ({})",
                 format_duration(timeout)
             )));
         }
@@ -72,18 +69,18 @@ pub fn check(
     };
     let mut session = client
         .connect()
-        .map_err(|e| Probe::Failed(format!("TLS setup for {addr}: {e}")))?;
+        .map_err(|e| Probe::Failed(format!("TLS setup for {peer}: {e}")))?;
     loop {
         match session.handshake(&mut stream) {
             Ok(true) => return Ok(()),
             Ok(false) => {}
-            Err(e) => return Err(Probe::Failed(tls::describe(&e, client, addr))),
+            Err(e) => return Err(Probe::Failed(tls::describe(&e, client, &peer))),
         }
         if !wait.slice()? {
             return Err(Probe::Failed(format!(
                 "TLS handshake with {} did not complete in {} (the server took the connection \
                  and did not answer; is it a TLS port?)",
-                super::authority_of(&client.host(), addr),
+                peer_name(&client.host(), &peer),
                 format_duration(timeout)
             )));
         }
@@ -91,15 +88,19 @@ pub fn check(
 }
 
 /// Whether the non-blocking connect has completed; its error if it failed.
-fn connected(stream: &TcpStream, addr: SocketAddr) -> Result<bool, Probe> {
-    let failed = |e: std::io::Error| Probe::Failed(format!("cannot connect to {addr}: {e}"));
+fn connected(stream: &Stream, peer: &Peer) -> Result<bool, Probe> {
+    let failed = |e: std::io::Error| Probe::Failed(format!("cannot connect to {peer}: {e}"));
     if let Some(e) = stream.take_error().map_err(failed)? {
         return Err(failed(e));
     }
-    match stream.peer_addr() {
-        Ok(_) => Ok(true),
-        Err(e) if e.kind() == IoErrorKind::NotConnected => Ok(false),
-        Err(e) => Err(failed(e)),
+    stream.connected().map_err(failed)
+}
+
+/// `host:port` for a TCP peer as the user wrote the host; a Unix socket's name otherwise.
+pub(crate) fn peer_name(host: &str, peer: &Peer) -> String {
+    match peer {
+        Peer::Inet(addr) => super::authority_of(host, *addr),
+        Peer::Unix(_) => format!("{host} over {peer}"),
     }
 }
 

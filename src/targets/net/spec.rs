@@ -7,7 +7,6 @@ use serde_json::{Map, Value};
 use super::Connections;
 use super::http::{BodyChecks, HttpSpec, HttpUrl, JsonCheck};
 use super::kv::KvSpec;
-use super::resolve;
 use super::set::{self, Line, Order, Picker};
 use super::tcp::{TcpSpec, Until, decode_bytes};
 use super::tls::TlsSettings;
@@ -16,7 +15,7 @@ use crate::targets::TargetSpec;
 const HTTP_KEYS: &str = "url, method, headers, body, body_file, expect_status, connections, \
                          connect_timeout, cacert, insecure, expect_body_contains, \
                          expect_body_size, expect_json, requests, requests_order, \
-                         max_response_bytes";
+                         max_response_bytes, unix_socket";
 const TCP_KEYS: &str = "address, payload, until, read_bytes, connections, connect_timeout, \
                         max_response_bytes";
 
@@ -87,9 +86,9 @@ fn kv(kind: &str, o: &Map<String, Value>) -> Result<KvSpec, String> {
     let address = text(o, "address")?.ok_or("`address` is missing")?;
     let url = match address.contains("://") {
         true => address.to_string(),
-        false => format!("{kind}://{address}"),
+        false => super::url_of(kind, address),
     };
-    if !url.starts_with(&format!("{kind}://")) {
+    if !url.starts_with(&format!("{kind}://")) && !url.starts_with(&format!("{kind}+unix://")) {
         return Err(format!("`{address}` is not a {kind}:// address"));
     }
     let mut spec = KvSpec::parse(&url, text(o, "command")?)?;
@@ -208,7 +207,11 @@ fn http(o: &Map<String, Value>) -> Result<HttpSpec, String> {
             Some(other) => return Err(format!("`insecure` must be true or false, not {other}")),
         },
     };
-    let mut spec = HttpSpec::get(HttpUrl::parse(url)?).secure(&tls)?;
+    let mut url = HttpUrl::parse(url)?;
+    if let Some(socket) = text(o, "unix_socket")? {
+        url.unix_socket = Some(super::peer::unix_path(socket)?);
+    }
+    let mut spec = HttpSpec::get(url).secure(&tls)?;
     request_fields(&mut spec, o)?;
     spec.expect_status = match o.get("expect_status") {
         None | Some(Value::Null) => Vec::new(),
@@ -356,11 +359,14 @@ fn status(v: &Value) -> Result<u16, String> {
 fn tcp(o: &Map<String, Value>) -> Result<TcpSpec, String> {
     unknown(o, TCP_KEYS)?;
     let address = text(o, "address")?.ok_or("`address` is missing")?;
-    let address = address
-        .strip_prefix("tcp://")
-        .unwrap_or(address)
-        .to_string();
-    resolve(&address)?;
+    let address = match address.strip_prefix("tcp+unix://") {
+        Some(path) => super::peer::unix_path(path)?,
+        None => address
+            .strip_prefix("tcp://")
+            .unwrap_or(address)
+            .to_string(),
+    };
+    super::Peer::resolve(&address)?;
     let payload = decode_bytes(text(o, "payload")?.ok_or("`payload` is missing")?)?;
     if payload.is_empty() {
         return Err("`payload` is empty".into());
@@ -424,6 +430,9 @@ pub struct NetFlags {
     pub insecure: bool,
     /// `--max-response-bytes SIZE`.
     pub max_response_bytes: Option<String>,
+    /// `--unix-socket PATH` (http): connect to this Unix socket instead of the URL's
+    /// host:port, as curl and oha do.
+    pub unix_socket: Option<String>,
 }
 
 impl NetFlags {
@@ -449,6 +458,7 @@ impl NetFlags {
                 &self.requests,
                 &self.requests_order,
                 &self.max_response_bytes,
+                &self.unix_socket,
             ]
             .iter()
             .any(|f| f.is_some())
@@ -459,10 +469,13 @@ impl NetFlags {
     /// `payload``), never dropped.
     pub fn object(&self, target: &str) -> Value {
         let mut o = self.settings();
-        let kind = match target.split_once("://") {
-            Some(("tcp", _)) => "tcp",
-            Some(("redis", _)) => "redis",
-            Some(("memcached", _)) => "memcached",
+        let scheme = target
+            .split_once("://")
+            .map(|(s, _)| s.trim_end_matches("+unix"));
+        let kind = match scheme {
+            Some("tcp") => "tcp",
+            Some("redis") => "redis",
+            Some("memcached") => "memcached",
             _ => "http",
         };
         let key = if kind == "http" { "url" } else { "address" };
@@ -494,6 +507,7 @@ impl NetFlags {
         put("requests", &self.requests);
         put("requests_order", &self.requests_order);
         put("max_response_bytes", &self.max_response_bytes);
+        put("unix_socket", &self.unix_socket);
         if !self.expect_json.is_empty() {
             o.insert("expect_json".into(), Value::from(self.expect_json.clone()));
         }

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use super::{Exchange, Parse, resolve};
+use super::{Exchange, Parse, Peer};
 
 /// When a TCP response is complete.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -31,7 +31,7 @@ pub struct TcpSpec {
 }
 
 impl TcpSpec {
-    /// Checks the spec and that its host resolves.
+    /// Checks the spec and that its host resolves (a Unix socket's path is taken as it is).
     pub fn validate(&self) -> Result<(), String> {
         if self.payload.is_empty() {
             return Err("the payload is empty: a tcp:// target must send something".into());
@@ -60,7 +60,7 @@ impl TcpSpec {
                 ));
             }
         }
-        resolve(&self.address).map(|_| ())
+        Peer::resolve(&self.address).map(|_| ())
     }
 }
 

@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use super::checks::BodyChecks;
 use super::url::{HttpUrl, is_token};
-use crate::targets::net::resolve;
 use crate::targets::net::set::Picker;
 use crate::targets::net::template::{Context, Template};
 use crate::targets::net::tls::{TlsClient, TlsSettings};
@@ -101,7 +100,7 @@ impl HttpSpec {
     /// Checks everything that will be sent (see the module doc) and that the host resolves.
     pub fn validate(&self) -> Result<(), String> {
         self.check()?;
-        resolve(&self.url.authority()).map(|_| ())
+        super::super::Peer::resolve(&self.url.endpoint()).map(|_| ())
     }
 
     /// Checks everything that will be sent.

@@ -12,6 +12,10 @@ pub struct HttpUrl {
     pub port: u16,
     /// Path and query, starting with `/`.
     pub path: String,
+    /// The Unix domain socket the connections go to instead of `host:port`
+    /// (`http+unix:///run/app.sock:/path`, `unix_socket`, `--unix-socket`); the host still
+    /// names the server in the Host header (`localhost` in the `+unix` form).
+    pub unix_socket: Option<String>,
 }
 
 impl HttpUrl {
@@ -21,6 +25,15 @@ impl HttpUrl {
     /// they hold bytes a request line may not (spaces, quotes, non-ASCII); the fragment is
     /// dropped, as browsers do.
     pub fn parse(text: &str) -> Result<HttpUrl, String> {
+        if let Some((scheme, rest)) = text.split_once("+unix://") {
+            // `/run/app.sock:/path?query`: the socket's path up to the first `:/`.
+            let (socket, path) = rest
+                .find(":/")
+                .map_or((rest, "/"), |i| (&rest[..i], &rest[i + 1..]));
+            let mut url = HttpUrl::parse(&format!("{scheme}://localhost{path}"))?;
+            url.unix_socket = Some(crate::targets::net::peer::unix_path(socket)?);
+            return Ok(url);
+        }
         // Checked here, before percent-encoding turns a lone `{{` into text sent as is.
         if let Some(open) = text.find("{{").filter(|&i| !text[i..].contains("}}")) {
             return Err(format!(
@@ -89,7 +102,26 @@ impl HttpUrl {
             host,
             port,
             path: percent_encode(&path),
+            unix_socket: None,
         })
+    }
+
+    /// Where the connections go: the Unix socket's path, else `host:port`.
+    pub fn endpoint(&self) -> String {
+        self.unix_socket.clone().unwrap_or_else(|| self.authority())
+    }
+
+    /// The URL as written back: `http://host:port/path`; over a Unix socket
+    /// `http+unix:///socket:/path` (host `localhost`) or `http://host/path over unix:/socket`.
+    pub fn display(&self) -> String {
+        let plain = format!("{}://{}{}", self.scheme(), self.host_header(), self.path);
+        match &self.unix_socket {
+            Some(socket) if self.host_header() == "localhost" => {
+                format!("{}+unix://{socket}:{}", self.scheme(), self.path)
+            }
+            Some(socket) => format!("{plain} over unix:{socket}"),
+            None => format!("{}://{}{}", self.scheme(), self.authority(), self.path),
+        }
     }
 
     /// The value of the Host header: the host, with the port unless it is the scheme's
@@ -114,7 +146,8 @@ impl HttpUrl {
             true => format!("{}://{}{url}", self.scheme(), self.authority()),
             false => url.to_string(),
         };
-        let parsed = HttpUrl::parse(&full)?;
+        let mut parsed = HttpUrl::parse(&full)?;
+        parsed.unix_socket = self.unix_socket.clone();
         if (parsed.tls, &parsed.host, parsed.port) != (self.tls, &self.host, self.port) {
             return Err(format!(
                 "`{url}` is on another server than the target {}://{}: a set's requests share \

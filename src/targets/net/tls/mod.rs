@@ -273,11 +273,7 @@ pub fn io_error_kind(e: &std::io::Error) -> Option<ErrorKind> {
 }
 
 /// A failed handshake in words, with what to do about it.
-pub(crate) fn describe(
-    e: &std::io::Error,
-    client: &TlsClient,
-    addr: std::net::SocketAddr,
-) -> String {
+pub(crate) fn describe(e: &std::io::Error, client: &TlsClient, addr: &super::Peer) -> String {
     let host = client.host();
     let (what, hint) = match io_error_kind(e) {
         Some(k) if k == kinds::UNTRUSTED => (
