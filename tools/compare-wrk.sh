@@ -125,14 +125,15 @@ for round in $(seq "$ROUNDS"); do
 
     # The highest open-model rate that holds, from 0.9 x wrk's maximum (tools/bracket.sh).
     if [ -n "$SHORT" ]; then
-        probe $((wrk_rps / 2))
+        costed probe $((wrk_rps / 2))
+        echo "    $server"
         best=$([ "$ok" = yes ] && echo $((wrk_rps / 2)) || echo 0)
     else
         highest_held "$wrk_rps"
     fi
     echo "  openpace holds ${best} RPS = $(python3 -c "print('%.2f' % ($best / $wrk_rps))") x wrk"
     # What the server pays per request at that rate, against what it paid under wrk.
-    if [ "$best" -gt 0 ]; then
+    if [ "$best" -gt 0 ] && [ -z "$SHORT" ]; then
         costed probe "$best"
         echo "    again at $best RPS: $server"
     fi

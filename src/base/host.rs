@@ -18,6 +18,15 @@ pub fn allowed_cores() -> Vec<usize> {
         .unwrap_or_default()
 }
 
+/// Cores as `0,1,2`, for messages and reports (empty for none).
+pub fn core_list(cores: &[usize]) -> String {
+    cores
+        .iter()
+        .map(|c| c.to_string())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 /// The host's name.
 pub fn hostname() -> String {
     let mut buf = [0u8; 256];

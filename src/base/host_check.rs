@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::host::parse_core_list;
+use super::host::{core_list as join, parse_core_list};
 
 /// Version of the `openpace host --json` document.
 pub const HOST_CHECK_SCHEMA_VERSION: u32 = 1;
@@ -172,14 +172,6 @@ impl MeasuringCores {
             many => format!("cores {}", join(many)),
         }
     }
-}
-
-fn join(cores: &[usize]) -> String {
-    cores
-        .iter()
-        .map(|c| c.to_string())
-        .collect::<Vec<_>>()
-        .join(",")
 }
 
 /// The `openpace host --json` document.

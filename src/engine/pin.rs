@@ -148,11 +148,10 @@ pub(crate) fn pin_current(core: usize) -> bool {
 
 /// Cores as `0,1,2` for messages.
 pub(crate) fn list(cores: &[usize]) -> String {
-    let names: Vec<String> = cores.iter().map(|c| c.to_string()).collect();
-    if names.is_empty() {
+    if cores.is_empty() {
         "none reported".to_string()
     } else {
-        names.join(",")
+        crate::base::host::core_list(cores)
     }
 }
 

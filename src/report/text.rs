@@ -307,7 +307,10 @@ fn header_lines(w: &mut String, run: &RunResult, s: &ScenarioResult) {
     let cores = if s.worker_cores.is_empty() {
         "unpinned".to_string()
     } else {
-        format!("on core(s) {}", join(&s.worker_cores))
+        format!(
+            "on core(s) {}",
+            crate::base::host::core_list(&s.worker_cores)
+        )
     };
     let _ = writeln!(
         w,
@@ -930,14 +933,6 @@ fn one_line(l: &LatencySummary, unit_ns: f64) -> String {
         })
         .collect();
     format!("{line}\n  95% intervals: {}", intervals.join("  "))
-}
-
-fn join(cores: &[usize]) -> String {
-    cores
-        .iter()
-        .map(|c| c.to_string())
-        .collect::<Vec<_>>()
-        .join(",")
 }
 
 #[cfg(test)]

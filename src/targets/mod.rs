@@ -520,6 +520,40 @@ mod tests {
         assert!(TargetSpec::parse("features:window=2").is_err());
     }
 
+    /// Issue 30, part 3: each stream protocol's `+unix` form names the socket's path as the
+    /// address and prints back as written; a relative path is refused.
+    #[test]
+    fn unix_socket_targets_parse_and_print_back() {
+        for (text, shown, address) in [
+            (
+                "http+unix:///run/app.sock:/a?b=1",
+                "GET http+unix:///run/app.sock:/a?b=1",
+                "/run/app.sock",
+            ),
+            (
+                "http+unix:///run/app.sock",
+                "GET http+unix:///run/app.sock:/",
+                "/run/app.sock",
+            ),
+            (
+                "redis+unix:///run/r.sock",
+                "redis+unix:///run/r.sock PING",
+                "/run/r.sock",
+            ),
+            (
+                "memcached+unix:///run/m.sock",
+                "memcached+unix:///run/m.sock version",
+                "/run/m.sock",
+            ),
+        ] {
+            let spec = TargetSpec::parse(text).unwrap();
+            assert_eq!(spec.to_string(), shown);
+            assert_eq!(spec.network().unwrap().authority, address, "{text}");
+        }
+        assert!(TargetSpec::parse("redis+unix://run/r.sock").is_err());
+        assert!(TargetSpec::parse("http+unix://app.sock:/").is_err());
+    }
+
     #[test]
     fn spin_busy_waits_at_least_its_duration() {
         let spec = TargetSpec::parse("spin:2ms").unwrap();

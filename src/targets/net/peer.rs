@@ -70,6 +70,16 @@ pub enum Stream {
     Unix(UnixStream),
 }
 
+/// Calls the same method on whichever socket `$stream` holds.
+macro_rules! either {
+    ($stream:expr, $s:ident => $call:expr) => {
+        match $stream {
+            Stream::Tcp($s) => $call,
+            Stream::Unix($s) => $call,
+        }
+    };
+}
+
 impl Stream {
     /// Starts a non-blocking connect to `peer`.
     pub fn connect(peer: &Peer) -> io::Result<Stream> {
@@ -81,18 +91,12 @@ impl Stream {
 
     /// The socket's pending error (SO_ERROR), taken.
     pub fn take_error(&self) -> io::Result<Option<io::Error>> {
-        match self {
-            Stream::Tcp(s) => s.take_error(),
-            Stream::Unix(s) => s.take_error(),
-        }
+        either!(self, s => s.take_error())
     }
 
     /// Whether the connect has completed: `Ok(false)` while it is under way.
     pub fn connected(&self) -> io::Result<bool> {
-        let peer = match self {
-            Stream::Tcp(s) => s.peer_addr().map(drop),
-            Stream::Unix(s) => s.peer_addr().map(drop),
-        };
+        let peer = either!(self, s => s.peer_addr().map(drop));
         match peer {
             Ok(()) => Ok(true),
             Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(false),
@@ -111,36 +115,24 @@ impl Stream {
 impl Read for Stream {
     #[inline]
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        match self {
-            Stream::Tcp(s) => s.read(buf),
-            Stream::Unix(s) => s.read(buf),
-        }
+        either!(self, s => s.read(buf))
     }
 }
 
 impl Write for Stream {
     #[inline]
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        match self {
-            Stream::Tcp(s) => s.write(buf),
-            Stream::Unix(s) => s.write(buf),
-        }
+        either!(self, s => s.write(buf))
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        match self {
-            Stream::Tcp(s) => s.flush(),
-            Stream::Unix(s) => s.flush(),
-        }
+        either!(self, s => s.flush())
     }
 }
 
 impl AsRawFd for Stream {
     fn as_raw_fd(&self) -> RawFd {
-        match self {
-            Stream::Tcp(s) => s.as_raw_fd(),
-            Stream::Unix(s) => s.as_raw_fd(),
-        }
+        either!(self, s => s.as_raw_fd())
     }
 }
 
@@ -151,10 +143,7 @@ impl Source for Stream {
         token: Token,
         interests: Interest,
     ) -> io::Result<()> {
-        match self {
-            Stream::Tcp(s) => s.register(registry, token, interests),
-            Stream::Unix(s) => s.register(registry, token, interests),
-        }
+        either!(self, s => s.register(registry, token, interests))
     }
 
     fn reregister(
@@ -163,17 +152,11 @@ impl Source for Stream {
         token: Token,
         interests: Interest,
     ) -> io::Result<()> {
-        match self {
-            Stream::Tcp(s) => s.reregister(registry, token, interests),
-            Stream::Unix(s) => s.reregister(registry, token, interests),
-        }
+        either!(self, s => s.reregister(registry, token, interests))
     }
 
     fn deregister(&mut self, registry: &Registry) -> io::Result<()> {
-        match self {
-            Stream::Tcp(s) => s.deregister(registry),
-            Stream::Unix(s) => s.deregister(registry),
-        }
+        either!(self, s => s.deregister(registry))
     }
 }
 
