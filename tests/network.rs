@@ -631,7 +631,8 @@ fn busy_poll_is_set_on_every_socket_and_counted() {
 /// Issue 30, part 3: every stream protocol over a Unix domain socket: HTTP to nginx listening
 /// on a socket path (`http+unix://`, and `--unix-socket` with the URL's host in the Host
 /// header, as curl and oha take it), a raw TCP payload over the same socket (`tcp+unix://`),
-/// and Redis over redis-server's `unixsocket` (`redis+unix://`); a socket nobody listens on
+/// Redis over redis-server's `unixsocket` (`redis+unix://`) and memcached on `-s` alone
+/// (`memcached+unix://`); a socket nobody listens on
 /// stops the run before it starts, naming it.
 #[test]
 fn every_stream_protocol_runs_over_a_unix_socket() {
@@ -696,6 +697,12 @@ fn every_stream_protocol_runs_over_a_unix_socket() {
     let redis_url = format!("redis+unix://{}", redis.redis_unix_socket());
     let (target, _) = run(&["--target", &redis_url]);
     assert_eq!(target, format!("{redis_url} PING"));
+    let Some(memcached) = common::Daemon::memcached_unix() else {
+        return;
+    };
+    let memcached_url = format!("memcached+unix://{}", memcached.memcached_unix_socket());
+    let (target, _) = run(&["--target", &memcached_url, "--command", "set k{{seq}} v"]);
+    assert_eq!(target, format!("{memcached_url} set k{{{{seq}}}} v"));
     let nobody = dir.path().join("nobody.sock");
     let missing = openpace(&[
         "run",
@@ -716,4 +723,5 @@ fn every_stream_protocol_runs_over_a_unix_socket() {
         common::stderr(&missing)
     );
     let _ = std::fs::remove_file(redis.redis_unix_socket());
+    let _ = std::fs::remove_file(memcached.memcached_unix_socket());
 }

@@ -512,6 +512,13 @@ impl Daemon {
     /// Starts `program` with `args` (`{port}` replaced); `None` with a message when it is not
     /// installed.
     pub fn start(program: &str, args: &[&str]) -> Option<Daemon> {
+        Daemon::start_until(program, args, |port| {
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+        })
+    }
+
+    /// The same, ready when `listening(port)` says so (a server on a Unix socket).
+    fn start_until(program: &str, args: &[&str], listening: fn(u16) -> bool) -> Option<Daemon> {
         let path = ["/usr/bin/", "/usr/sbin/", "/usr/local/bin/"]
             .iter()
             .map(|dir| format!("{dir}{program}"))
@@ -536,7 +543,7 @@ impl Daemon {
         // Dropped (killed and waited for) if it never listens.
         let daemon = Daemon { child, port };
         for _ in 0..100 {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            if listening(port) {
                 return Some(daemon);
             }
             std::thread::sleep(std::time::Duration::from_millis(50));
@@ -572,6 +579,27 @@ impl Daemon {
             "memcached",
             &["-l", "127.0.0.1", "-p", "{port}", "-U", "0", "-u", "nobody"],
         )
+    }
+
+    /// memcached on the Unix socket [`Daemon::memcached_unix_socket`] only (`-s`: no TCP).
+    pub fn memcached_unix() -> Option<Daemon> {
+        Daemon::start_until(
+            "memcached",
+            &[
+                "-s",
+                "/tmp/openpace-memcached-{port}.sock",
+                "-a",
+                "0700",
+                "-u",
+                "nobody",
+            ],
+            |port| std::os::unix::net::UnixStream::connect(memcached_socket(port)).is_ok(),
+        )
+    }
+
+    /// The socket of a [`Daemon::memcached_unix`].
+    pub fn memcached_unix_socket(&self) -> String {
+        memcached_socket(self.port)
     }
 
     /// Sends `command` (a line) and reads reply lines until one satisfies `last`.
@@ -748,4 +776,8 @@ pub fn wait_for(
         let _ = err.read_to_string(&mut text);
     }
     (status.code(), text)
+}
+
+fn memcached_socket(port: u16) -> String {
+    format!("/tmp/openpace-memcached-{port}.sock")
 }
