@@ -120,3 +120,55 @@ pub fn parse_core_list(text: &str) -> Option<Vec<usize>> {
     }
     Some(cores)
 }
+
+/// Cumulative CPU time of one `cpu` line of `/proc/stat`, in clock ticks.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CpuTimes {
+    /// user + nice.
+    pub user: u64,
+    /// system + irq + softirq.
+    pub system: u64,
+    /// idle.
+    pub idle: u64,
+    /// iowait.
+    pub iowait: u64,
+    /// steal: time the hypervisor gave to someone else.
+    pub steal: u64,
+}
+
+impl CpuTimes {
+    /// Every tick accounted for.
+    pub fn total(&self) -> u64 {
+        self.user + self.system + self.idle + self.iowait + self.steal
+    }
+
+    /// Ticks spent running something.
+    pub fn busy(&self) -> u64 {
+        self.user + self.system
+    }
+}
+
+/// Parses `/proc/stat`: the total line and one line per core, in core order.
+pub fn parse_proc_stat(text: &str) -> Option<(CpuTimes, Vec<CpuTimes>)> {
+    let mut total = None;
+    let mut cores = Vec::new();
+    for line in text.lines().filter(|l| l.starts_with("cpu")) {
+        let mut parts = line.split_whitespace();
+        let name = parts.next()?;
+        let v: Vec<u64> = parts.map(|p| p.parse().ok()).collect::<Option<_>>()?;
+        let at = |i: usize| v.get(i).copied().unwrap_or(0);
+        let times = CpuTimes {
+            user: at(0) + at(1),
+            system: at(2) + at(5) + at(6),
+            idle: at(3),
+            iowait: at(4),
+            steal: at(7),
+        };
+        if name == "cpu" {
+            total = Some(times);
+        } else {
+            cores.push(times);
+        }
+    }
+    Some((total?, cores))
+}

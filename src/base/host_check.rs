@@ -676,17 +676,10 @@ fn clocksource(tree: &HostTree) -> Check {
     }
 }
 
-/// The `steal` and total jiffies of the `cpu` line of /proc/stat.
+/// The `steal` and total ticks of the `cpu` line of /proc/stat.
 fn steal_and_total(tree: &HostTree) -> Option<(u64, u64)> {
-    let stat = tree.read("/proc/stat")?;
-    let line = stat.lines().find(|l| l.starts_with("cpu "))?;
-    let values: Vec<u64> = line
-        .split_whitespace()
-        .skip(1)
-        .filter_map(|v| v.parse().ok())
-        .collect();
-    let total = values.iter().take(8).sum();
-    Some((*values.get(7)?, total))
+    let (total, _) = super::host::parse_proc_stat(&tree.read("/proc/stat")?)?;
+    Some((total.steal, total.total()))
 }
 
 fn virtualization(tree: &HostTree, steal: Steal) -> Check {

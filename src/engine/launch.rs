@@ -113,7 +113,7 @@ impl LoadTestRunner {
                     "SCHED_FIFO needs CAP_SYS_NICE (root) or `ulimit -r {REALTIME_PRIORITY}`, \
                      and a container may forbid it altogether"
                 );
-                refused("realtime", "true", e, &needs)
+                refused(("realtime", "realtime"), "true", e, &needs)
             })?;
         }
         let busy_poll_us = self.run.scenarios.iter().map(|s| s.busy_poll_us).max();
@@ -121,7 +121,7 @@ impl LoadTestRunner {
             sys::may_busy_poll(usecs).map_err(|e| {
                 let needs = "this kernel wants CAP_NET_ADMIN (root) to raise SO_BUSY_POLL above \
                              net.core.busy_read";
-                refused("busy-poll", &usecs.to_string(), e, needs)
+                refused(("busy-poll", "busy_poll_us"), &usecs.to_string(), e, needs)
             })?;
             let poll = mio::Poll::new().map_err(|e| Error::run("opening a poll", e))?;
             if let Err(e) = sys::set_epoll_busy_poll(std::os::fd::AsRawFd::as_raw_fd(&poll), usecs)
@@ -137,7 +137,7 @@ impl LoadTestRunner {
         }
         MemoryLock::lock().map(Some).map_err(|e| {
             let needs = "mlockall needs CAP_IPC_LOCK (root) or `ulimit -l unlimited`";
-            refused("mlock", "true", e, needs)
+            refused(("mlock", "mlock"), "true", e, needs)
         })
     }
 
@@ -783,11 +783,7 @@ fn check_host(result: &mut RunResult) {
 
 /// A privilege the kernel refused to `--FLAG` (config field `field`, set to `value`): a
 /// config error saying why and what would permit it.
-fn refused(flag: &str, value: &str, why: std::io::Error, needs: &str) -> Error {
-    let field = match flag {
-        "busy-poll" => "busy_poll_us",
-        other => other,
-    };
+fn refused((flag, field): (&str, &str), value: &str, why: std::io::Error, needs: &str) -> Error {
     ConfigError::invalid(
         &Origin::Flag(format!("--{flag}")),
         field,
