@@ -164,3 +164,41 @@ fn a_request_set_of_three_named_requests_allocates_nothing_per_request() {
     println!("request set of 3 named requests: {allocated} allocations in {calls} requests");
     assert_eq!(allocated, 0, "{allocated} allocations in {calls} requests");
 }
+
+#[test]
+fn the_request_logs_tap_allocates_nothing_per_request() {
+    use openpace::metrics::request_log::{Entry, LogTap, Outcome};
+    let (tap, rx) = LogTap::new(0, 0);
+    // The writer's side, on its own thread (its allocations are not this thread's).
+    let drain = std::thread::spawn(move || rx.iter().count());
+    let entry = |seq: u64| Entry {
+        seq,
+        intended_ns: seq * 1_000,
+        handed_ns: seq * 1_000,
+        sent_ns: seq * 1_000 + 10,
+        first_byte_ns: seq * 1_000 + 500,
+        end_ns: seq * 1_000 + 600,
+        bytes_sent: 70,
+        bytes_received: 150,
+        connection: 1,
+        stream: 0,
+        weight: 1,
+        outcome: Outcome::Ok,
+        name: None,
+        scenario: 0,
+        worker: 0,
+    };
+    for seq in 0..1_000 {
+        tap.offer(|| entry(seq));
+    }
+    let before = allocations();
+    for seq in 1_000..201_000 {
+        tap.offer(|| entry(seq));
+    }
+    assert_eq!(allocations() - before, 0, "allocations over 200,000 offers");
+    let offered = tap.counts().offered;
+    drop(tap);
+    let drained = drain.join().unwrap() as u64;
+    let c = (offered, drained);
+    assert!(c.1 <= c.0 && c.1 > 0, "{c:?}");
+}

@@ -155,6 +155,17 @@ pub fn may_write(path: &CStr) -> io::Result<()> {
 /// left above or level), so that an interrupt's thread is not starved by it.
 pub const REALTIME_PRIORITY: i32 = 49;
 
+/// Lowers the calling thread's priority to `nice` (0 to 19), so that it takes the CPU only
+/// when the run's own threads leave it; best effort.
+pub fn lower_priority(nice: i32) {
+    // SAFETY: gettid and setpriority take plain integers; PRIO_PROCESS with a thread id
+    // applies to that thread alone on Linux.
+    unsafe {
+        let tid = libc::gettid();
+        libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, nice);
+    }
+}
+
 /// Puts the calling thread under SCHED_FIFO at `priority`: no normal thread preempts it.
 pub fn realtime_fifo(priority: i32) -> io::Result<()> {
     let param = libc::sched_param {

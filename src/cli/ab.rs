@@ -51,8 +51,9 @@ pub(super) struct AbArgs {
 
 /// The field flags `ab` does not take from `run`: its reports are its own, and its rounds are
 /// its repetitions.
-pub(super) const NOT_FOR_AB: [&str; 8] = [
+pub(super) const NOT_FOR_AB: [&str; 9] = [
     "repeat",
+    "log_requests",
     "report_format",
     "output",
     "html",
@@ -72,6 +73,21 @@ pub(super) fn ab(args: &AbArgs) -> Result<u8, Error> {
     let overrides: Vec<Override> = args.target.overrides()?;
     let a = load(Some(&args.a), &overrides)?;
     let b = load(Some(&args.b), &overrides)?;
+    for (config, file) in [(&a, &args.a), (&b, &args.b)] {
+        if let Some(path) = &config.run.log_requests {
+            return Err(openpace::ConfigError::invalid(
+                &openpace::error::Origin::File {
+                    file: file.display().to_string(),
+                    scope: String::new(),
+                },
+                "log_requests",
+                format!("{:?}", path.display().to_string()),
+                "null in `openpace ab` (each round would replace the last one's log; log a \
+                 single run with `openpace run --log-requests FILE`)",
+            )
+            .into());
+        }
+    }
     let out = args
         .compare_out
         .as_ref()

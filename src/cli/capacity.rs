@@ -74,6 +74,16 @@ pub(super) fn capacity(args: &CapacityArgs) -> Result<u8, Error> {
     let overrides = args.target.overrides()?;
     refuse_schedule_flags(&overrides)?;
     let run = load(args.config.as_ref(), &overrides)?;
+    if let Some(path) = &run.run.log_requests {
+        return Err(openpace::ConfigError::invalid(
+            &super::run::file_origin(args.config.as_ref()),
+            "log_requests",
+            format!("{:?}", path.display().to_string()),
+            "null for `openpace capacity` (each step would replace the last one's log; log one \
+             run at the rate capacity found)",
+        )
+        .into());
+    }
     let options = capacity::CapacityOptions {
         low: args.low,
         high: args.high,
@@ -145,7 +155,7 @@ pub(super) fn capacity(args: &CapacityArgs) -> Result<u8, Error> {
 /// The fields whose flags `run` takes and capacity decides itself: each step's schedule
 /// (a constant rate, open model) and its one report (`--out`, `--format`). Its own `--warmup`,
 /// `--format` and `--out` replace run's (`cli::command`).
-pub(super) const DECIDED_BY_CAPACITY: [&str; 12] = [
+pub(super) const DECIDED_BY_CAPACITY: [&str; 13] = [
     "load_pattern",
     "duration_seconds",
     "target_rps",
@@ -158,6 +168,7 @@ pub(super) const DECIDED_BY_CAPACITY: [&str; 12] = [
     "model",
     "concurrency",
     "repeat",
+    "log_requests",
 ];
 
 /// Whether capacity decides `field` itself: a schedule field above, or a report format's own
@@ -183,6 +194,10 @@ fn refuse_schedule_flags(overrides: &[Override]) -> Result<(), Error> {
             "not a capacity flag: capacity runs each step for --step (default 10s) after --warmup"
         }
         Some("repeat") => "not a capacity flag: capacity runs each step once",
+        Some("log_requests") => {
+            "not a capacity flag: each step would replace the last one's log; log one run at the \
+             rate capacity found (`openpace run -R RATE --log-requests FILE`)"
+        }
         _ => {
             "not a capacity flag: capacity runs each step at one constant rate, open model, from --low and \
              --high, doubling up to --cap"

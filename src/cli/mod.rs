@@ -9,6 +9,7 @@ mod calibrate;
 mod capacity;
 mod compare;
 mod host;
+mod log;
 mod merge;
 mod report;
 mod run;
@@ -106,6 +107,10 @@ enum Command {
     /// slack, C-states, clocksource, VM and steal time; each with the files read and what to
     /// change. Exit 0 whatever it finds; --json for the document.
     Host(host::HostArgs),
+    /// Read a request log (written with --log-requests): its lines as CSV, one per request
+    /// (times in ns from the run's origin), or --summary: each scenario's counts and
+    /// percentiles, which equal the report's when the log is complete.
+    Log(log::LogArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell), e.g.
     /// `openpace completions bash > /etc/bash_completion.d/openpace`.
     Completions {
@@ -141,6 +146,7 @@ pub fn main() -> ExitCode {
         }
         Command::Calibrate(args) => calibrate::calibrate(&args),
         Command::Host(args) => host::host(&args),
+        Command::Log(args) => log::log(&args),
         Command::Merge(args) => merge::merge(&args),
         Command::Compare(args) => compare::compare(&args),
         Command::Ab(args) => ab::ab(&args),

@@ -78,7 +78,7 @@ pub(super) fn url_as_target(args: &mut RunArgs) -> Result<(), Error> {
 
 pub(super) fn run(args: &RunArgs) -> Result<u8, Error> {
     let overrides = args.target.overrides()?;
-    let run = load(args.config.as_ref(), &overrides)?;
+    let mut run = load(args.config.as_ref(), &overrides)?;
     let calibration = args
         .calibration
         .as_deref()
@@ -91,7 +91,8 @@ pub(super) fn run(args: &RunArgs) -> Result<u8, Error> {
         .iter()
         .map(|s| s.target.request_names())
         .collect();
-    report::check_outputs(&outputs, &names)?;
+    let log = request_log(args, &mut run, &overrides, &cluster);
+    report::check_outputs_with(&outputs, &names, log)?;
     let console = Console::new(args.quiet, &outputs);
     if !args.quiet {
         announce(&run, &cluster);
@@ -139,6 +140,12 @@ pub(super) fn run(args: &RunArgs) -> Result<u8, Error> {
         text.push_str(&report::calibration::compare(&result, c));
     }
     let mut written = report::write_outputs(&result, &outputs);
+    if let Some(log) = result.request_log.as_ref().filter(|l| l.error.is_some()) {
+        written.failed.push(Error::run(
+            format!("writing the request log {}", log.path),
+            log.error.clone().unwrap_or_default(),
+        ));
+    }
     let printed = console.print(&text);
     // After a hang-up the terminal is gone: the summary cannot reach it, and that is no
     // fault of the run's (the reports are written).
@@ -186,6 +193,33 @@ fn outputs(
             (dest, format)
         })
         .collect()
+}
+
+/// `--log-requests`'s file, a shard's with its index (as the reports'), to be checked with
+/// the outputs.
+fn request_log(
+    args: &RunArgs,
+    run: &mut RunConfig,
+    overrides: &[Override],
+    cluster: &ClusterPlan,
+) -> Option<Destination> {
+    let path = run.run.log_requests.as_mut()?;
+    if !report::output::is_stream(path) {
+        *path = cluster::shard_path(path, cluster.shard);
+    }
+    let origin = overrides
+        .iter()
+        .rev()
+        .find(|o| o.field == "log_requests")
+        .map_or_else(
+            || file_origin(args.config.as_ref()),
+            |o| Origin::Flag(o.flag.clone()),
+        );
+    Some(Destination {
+        origin,
+        field: "log_requests".to_string(),
+        path: path.clone(),
+    })
 }
 
 /// What is about to happen, on standard error: the shard, the wait for `--start-at`, and
@@ -255,7 +289,7 @@ fn exit_code(result: &RunResult, strict: bool, stopped: bool) -> u8 {
 
 /// Where a field's value came from when no flag set it: the config file, or the embedded
 /// default scenario.
-fn file_origin(config: Option<&PathBuf>) -> Origin {
+pub(super) fn file_origin(config: Option<&PathBuf>) -> Origin {
     Origin::File {
         file: config.map_or_else(
             || "default scenario".to_string(),

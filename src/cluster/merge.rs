@@ -262,6 +262,8 @@ fn merge_sound(
             left_out: Vec::new(),
         }),
         stalls: fold.stalls,
+        // Each shard's log stays with its own report: a merge reads reports, not logs.
+        request_log: None,
     })
 }
 

@@ -743,6 +743,19 @@ config_fields! {
         read: |r, v| r.optional(v, Reader::integer),
         check: optional(running_pid),
     }
+    run log_requests: Option<PathBuf> = None => {
+        doc: "write one line per measured request to this file (binary; `openpace log FILE` \
+              reads it)",
+        more: ": intended, handed over, sent, first byte, end, outcome, bytes, name, connection. \
+               Never slows the run: when the disk cannot keep up it samples and says what share \
+               it kept (see [The request log](formats.md#the-request-log))",
+        default: "null",
+        example: "null",
+        sketch: false,
+        flag: flag("log-requests", "FILE"),
+        read: |r, v| r.optional(v, Reader::path),
+        check: optional(log_path),
+    }
     run also: BTreeMap<ReportFormat, PathBuf> = BTreeMap::new() => {
         hidden: true,
         doc: "the reports also written, each by its format's own field (html, hgrm, ...)",
@@ -909,6 +922,20 @@ where
 /// A check of the value inside an `Option`, when there is one.
 fn optional<T>(check: impl Fn(&T) -> Verdict) -> impl Fn(&Option<T>) -> Verdict {
     move |value| value.as_ref().map_or(Ok(()), &check)
+}
+
+/// The request log: a file path, not standard output (the log is binary).
+#[allow(clippy::ptr_arg)] // the table checks each field through a reference to its type
+fn log_path(path: &PathBuf) -> Verdict {
+    if path.as_os_str().is_empty() || path.as_os_str() == "-" {
+        return Err((
+            format!("{:?}", path.display().to_string()),
+            "a file path (the log is binary, not for a terminal; `openpace log FILE` turns it \
+             into CSV)"
+                .to_string(),
+        ));
+    }
+    Ok(())
 }
 
 /// The request timeout: seconds, from 1 µs to the histograms' ceiling.

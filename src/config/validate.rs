@@ -252,7 +252,20 @@ impl ScenarioConfig {
 impl RunSettings {
     /// Checks the run-wide fields; `origin` says where the values came from.
     pub fn validate(&self, origin: &Origin) -> Result<(), ConfigError> {
-        self.check_each_field(origin)
+        self.check_each_field(origin)?;
+        if let (Some(path), true) = (&self.log_requests, self.repeat > 1) {
+            return Err(ConfigError::invalid(
+                origin,
+                "log_requests",
+                format!("{:?}", path.display().to_string()),
+                format!(
+                    "null with repeat {} (each repetition would replace the last one's log; \
+                     log one run)",
+                    self.repeat
+                ),
+            ));
+        }
+        Ok(())
     }
 }
 

@@ -11,6 +11,7 @@ use std::time::Duration;
 use crossbeam_channel::{Receiver, bounded};
 
 use super::exporter::Exporter;
+use super::log_writer::LogWriter;
 use super::net_worker::{NetWorker, Wake};
 use super::notify::{self, Notifier};
 use super::pin::{self, CorePlan};
@@ -31,6 +32,7 @@ use crate::base::{Model, WaitMode};
 use crate::config::LoadTestConfig;
 use crate::error::{ConfigError, Error, Origin};
 use crate::metrics::RunResult;
+use crate::metrics::request_log::{Entry, Header, HeaderScenario, LogTap};
 use crate::metrics::sample::{SampleSpec, TARGET as SAMPLE_TARGET};
 use crate::metrics::saturation;
 use crate::metrics::stats::{IntervalCursor, TimerStats, WorkerStats};
@@ -50,6 +52,8 @@ pub(super) struct Spawn<'a> {
     pub plan: &'a CorePlan,
     /// Workers per scenario.
     pub counts: &'a [usize],
+    /// With `--log-requests`: every worker's end of the log, for the writer to drain.
+    pub log_taps: Option<&'a Mutex<Vec<Receiver<Entry>>>>,
 }
 
 /// A scenario's instants, in ns on the run clock.
@@ -278,9 +282,19 @@ impl LoadTestRunner {
         let mut wakes = Vec::new();
         let names = config.target.request_names().len();
         for i in 0..count {
+            let tap = spawn.log_taps.map(|taps| {
+                let (tap, rx) = LogTap::new(index as u16, i as u16);
+                if let Ok(mut taps) = taps.lock() {
+                    taps.push(rx);
+                }
+                tap
+            });
+            let recorder = WorkerStats::with_sample(place.sample)
+                .with_names(names)
+                .with_log(tap);
             let parts = WorkerParts {
                 clock: spawn.clock,
-                stats: Arc::new(WorkerStats::with_sample(place.sample).with_names(names)),
+                stats: Arc::new(recorder),
                 source: match config.model {
                     Model::Open => Source::Open {
                         rx: rx.clone(),
@@ -415,6 +429,44 @@ impl LoadTestRunner {
             "starting the timing thread",
         )?;
         Ok(done_rx)
+    }
+
+    /// Opens `--log-requests`'s file before anything starts (a path that takes no file stops
+    /// the run unstarted, exit 3).
+    pub(super) fn open_log(&self) -> Result<Option<(std::path::PathBuf, std::fs::File)>, Error> {
+        let Some(path) = &self.run.run.log_requests else {
+            return Ok(None);
+        };
+        match std::fs::File::create(path) {
+            Ok(file) => Ok(Some((path.clone(), file))),
+            Err(e) => Err(Error::run(
+                format!("opening --log-requests {}", path.display()),
+                e,
+            )),
+        }
+    }
+
+    /// Starts the request log's writer on `file`, draining the workers' `taps`.
+    pub(super) fn start_log(
+        &self,
+        (path, file): (std::path::PathBuf, std::fs::File),
+        start: &Start,
+        taps: Vec<Receiver<Entry>>,
+    ) -> Result<LogWriter, Error> {
+        let header = Header {
+            origin_unix_s: start.origin_unix_s,
+            scenarios: self
+                .run
+                .scenarios
+                .iter()
+                .map(|s| HeaderScenario {
+                    name: s.name.clone(),
+                    names: s.target.request_names(),
+                })
+                .collect(),
+        };
+        LogWriter::start(&path, file, header, taps)
+            .map_err(|e| Error::run("starting the request log's thread", e))
     }
 
     /// Starts the resource sampler (a failure to start is a warning: no resource series).

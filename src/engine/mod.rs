@@ -11,6 +11,7 @@
 
 mod exporter;
 mod launch;
+mod log_writer;
 mod net_worker;
 mod notify;
 mod pin;
@@ -192,6 +193,8 @@ impl LoadTestRunner {
             .sum();
         let setup =
             Duration::from_millis(30 + counts.iter().sum::<usize>() as u64 + ahead as u64 / 50);
+        let log_file = self.open_log()?;
+        let log_taps = Mutex::new(Vec::new());
         let start = self.start(setup)?;
         let clock = RunClock::starting_in(start.delay);
         let spawn = launch::Spawn {
@@ -200,6 +203,7 @@ impl LoadTestRunner {
             warnings: &warnings,
             plan: &plan,
             counts: &counts,
+            log_taps: log_file.is_some().then_some(&log_taps),
         };
         let mut lanes = Vec::new();
         let mut scenarios = Vec::new();
@@ -209,11 +213,29 @@ impl LoadTestRunner {
             lanes.extend(lane);
             scenarios.push(scenario);
         }
+        let log = match log_file {
+            Some(file) => {
+                let taps = log_taps
+                    .lock()
+                    .map(|mut taps| std::mem::take(&mut *taps))
+                    .unwrap_or_default();
+                Some(self.start_log(file, &start, taps)?)
+            }
+            None => None,
+        };
+        let workers: Vec<_> = scenarios
+            .iter()
+            .flat_map(|s| s.workers.iter().cloned())
+            .collect();
         let timer_done = self.start_timing_loop(&spawn, lanes)?;
         let monitor = self.start_monitor(&spawn);
         let (result, outlets) = self.collect(&spawn, scenarios, timer_done, exporter)?;
         let mut result = self.finish(result, &start, monitor, outlets, handles);
         result.framework_cpu.memory_locked = memory_lock.is_some();
+        if let Some(log) = log {
+            let taps: Vec<_> = workers.iter().filter_map(|w| w.log_counts()).collect();
+            result.request_log = Some(log.finish(&taps, log_writer::FINISH_GRACE));
+        }
         Ok(result)
     }
 }

@@ -336,7 +336,8 @@ impl NetWorker {
             return false;
         }
         if request.intended_ns >= self.warmup_ns {
-            self.stats.record_expired(self.cursor.slot(now));
+            let slot = self.cursor.slot(now);
+            self.stats.record_expired(slot, request, now);
         }
         true
     }
@@ -369,6 +370,8 @@ impl NetWorker {
                 result: done.result,
                 retries: done.retries,
                 timed_out: done.end_ns >= done.request.intended_ns.saturating_add(self.timeout_ns),
+                first_byte_ns: done.first_byte_ns,
+                connection: done.connection,
             };
             self.stats
                 .record(&call, done.idle_since_ns, done.queued_ns, slot);

@@ -338,6 +338,7 @@ impl Supervisor {
             clock: Default::default(),
             shard: None,
             merged: None,
+            request_log: None,
             stalls: timer
                 .stalls
                 .iter()

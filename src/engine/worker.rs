@@ -104,7 +104,8 @@ impl Worker {
             }
             if start_ns >= deadline_ns {
                 if measured {
-                    self.stats.record_expired(self.cursor.slot(start_ns));
+                    let slot = self.cursor.slot(start_ns);
+                    self.stats.record_expired(slot, &request, start_ns);
                 }
                 continue;
             }
@@ -125,6 +126,8 @@ impl Worker {
                     result,
                     retries,
                     timed_out: end_ns >= deadline_ns,
+                    first_byte_ns: 0,
+                    connection: 0,
                 };
                 self.stats.record(&call, idle_since, 0, slot);
             } else {

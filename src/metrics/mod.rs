@@ -26,6 +26,7 @@ pub mod honest;
 pub mod percentile;
 pub mod precision;
 pub mod repeated;
+pub mod request_log;
 pub mod resources;
 pub mod result;
 pub mod sample;

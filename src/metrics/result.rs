@@ -79,6 +79,9 @@ pub struct RunResult {
     /// the host or scheduler held it): the intervals they cover are flagged.
     #[serde(default)]
     pub stalls: Vec<Stall>,
+    /// What `--log-requests` wrote (absent without it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_log: Option<super::request_log::RequestLogFigures>,
 }
 
 /// A stretch in which openpace's timing loop could not run.

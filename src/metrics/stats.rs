@@ -14,6 +14,7 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering, Ordering::Relaxed, fence};
 
 use super::atomic_hist::AtomicHistogram;
+use super::request_log::{self, LogTap, Outcome};
 use super::sample::{Entry, SampleSpec, SendOrderSample};
 use crate::targets::{CallResult, ErrorKind, Request, Tags};
 
@@ -202,6 +203,8 @@ pub struct WorkerStats {
     /// Panics of openpace's own code the worker caught, in words (at most
     /// [`MAX_FAULTS`] kept). Written only when one happens, never per request.
     faults: std::sync::Mutex<Vec<String>>,
+    /// Where every measured request goes with `--log-requests`.
+    log: Option<LogTap>,
 }
 
 /// Faults kept per worker.
@@ -245,7 +248,19 @@ impl WorkerStats {
             spin_window: [AtomicU64::new(0), AtomicU64::new(0)],
             named: Box::new([]),
             faults: std::sync::Mutex::new(Vec::new()),
+            log: None,
         }
+    }
+
+    /// The same stats, offering every measured request to `tap` (`--log-requests`).
+    pub fn with_log(mut self, tap: Option<LogTap>) -> WorkerStats {
+        self.log = tap;
+        self
+    }
+
+    /// What the request log's tap did, if the run keeps one.
+    pub(crate) fn log_counts(&self) -> Option<request_log::TapCounts> {
+        self.log.as_ref().map(LogTap::counts)
     }
 
     /// Notes a panic of openpace's own code the worker caught (`what` says where and on which
@@ -367,14 +382,33 @@ impl WorkerStats {
         }
     }
 
-    /// Counts a measured request given up before it started, its deadline passed.
+    /// Counts a measured request given up at `now_ns` before it started, its deadline passed.
     #[inline]
-    pub(crate) fn record_expired(&self, slot: usize) {
+    pub(crate) fn record_expired(&self, slot: usize, request: &Request, now_ns: u64) {
         self.begin_record();
         self.slots[slot]
             .counts
             .add(WorkerCount::Expired as usize, 1);
         self.end_record();
+        if let Some(tap) = &self.log {
+            tap.offer(|| request_log::Entry {
+                seq: request.seq,
+                intended_ns: request.intended_ns,
+                handed_ns: request.sent_ns,
+                sent_ns: 0,
+                first_byte_ns: 0,
+                end_ns: now_ns,
+                bytes_sent: 0,
+                bytes_received: 0,
+                connection: 0,
+                stream: 0,
+                weight: 1,
+                outcome: Outcome::Expired,
+                name: None,
+                scenario: 0,
+                worker: 0,
+            });
+        }
     }
 
     /// Records one measured request. `idle_since_ns` is when this worker (or, for a network
@@ -391,6 +425,7 @@ impl WorkerStats {
             result,
             retries,
             timed_out,
+            ..
         } = *call;
         self.begin_record();
         let set = &self.slots[slot];
@@ -446,6 +481,9 @@ impl WorkerStats {
         self.end_record();
         self.sample
             .offer(request.seq, request.intended_ns, request.sent_ns, end_ns);
+        if let Some(tap) = &self.log {
+            tap.offer(|| log_entry(call));
+        }
     }
 
     /// Adds `busy_ns` of work, ending at a time of interval set `slot`. Not part of a record:
@@ -578,6 +616,37 @@ pub(crate) struct Call {
     pub result: CallResult,
     pub retries: u32,
     pub timed_out: bool,
+    /// When the first byte of the response arrived (0: none, or not a network target).
+    pub first_byte_ns: u64,
+    /// The worker's connection that carried it (0: none).
+    pub connection: u32,
+}
+
+/// A call as the request log keeps it (the tap fills in weight, scenario and worker).
+fn log_entry(call: &Call) -> request_log::Entry {
+    let outcome = match (call.timed_out, call.result.error) {
+        (true, _) => Outcome::Timeout,
+        (false, None) => Outcome::Ok,
+        (false, Some(kind)) => Outcome::Error(kind),
+    };
+    let narrow = |n: u64| u32::try_from(n).unwrap_or(u32::MAX);
+    request_log::Entry {
+        seq: call.request.seq,
+        intended_ns: call.request.intended_ns,
+        handed_ns: call.request.sent_ns,
+        sent_ns: call.start_ns,
+        first_byte_ns: call.first_byte_ns,
+        end_ns: call.end_ns,
+        bytes_sent: narrow(call.result.bytes_sent),
+        bytes_received: narrow(call.result.bytes_received),
+        connection: call.connection,
+        stream: 0,
+        weight: 1,
+        outcome,
+        name: call.result.name,
+        scenario: 0,
+        worker: 0,
+    }
 }
 
 /// Timing-loop counters, indexing `TimerRecorders::counts`.
@@ -681,6 +750,8 @@ mod tests {
             result,
             retries: 1,
             timed_out,
+            first_byte_ns: 0,
+            connection: 0,
         }
     }
 

@@ -105,7 +105,7 @@ pub fn csv(result: &RunResult) -> String {
 }
 
 /// A field quoted when it holds a comma, a quote or a newline (RFC 4180).
-fn quote(field: &str) -> String {
+pub(crate) fn quote(field: &str) -> String {
     if field.contains([',', '"', '\n']) {
         format!("\"{}\"", field.replace('"', "\"\""))
     } else {

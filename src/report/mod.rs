@@ -17,6 +17,7 @@ pub mod host;
 pub mod html;
 pub mod junit;
 pub mod output;
+pub mod request_log;
 pub mod svg;
 pub mod text;
 
@@ -126,10 +127,21 @@ pub fn check_outputs(
     outputs: &[(Destination, ReportFormat)],
     names: &[Vec<String>],
 ) -> Result<(), Error> {
-    let files: Vec<Destination> = outputs
+    check_outputs_with(outputs, names, None)
+}
+
+/// [`check_outputs`], with one more file the run writes (the request log), checked like them:
+/// a directory that takes it, a path no other output uses, no input replaced.
+pub fn check_outputs_with(
+    outputs: &[(Destination, ReportFormat)],
+    names: &[Vec<String>],
+    also: Option<Destination>,
+) -> Result<(), Error> {
+    let mut files: Vec<Destination> = outputs
         .iter()
         .flat_map(|(dest, format)| files_of(dest, *format, names))
         .collect();
+    files.extend(also);
     output::check(&files)
 }
 

@@ -82,6 +82,41 @@ fn host_lines(w: &mut String, run: &RunResult) {
     for why in &run.host.unfit {
         let _ = writeln!(w, "HOST UNFIT: {why}: every interval is flagged");
     }
+    if let Some(log) = &run.request_log {
+        let _ = writeln!(w, "Request log: {}", request_log_line(log));
+    }
+}
+
+/// What `--log-requests` wrote, in a line.
+fn request_log_line(log: &crate::metrics::request_log::RequestLogFigures) -> String {
+    let mut line = format!(
+        "{} lines for {} requests in {}",
+        log.written, log.requests, log.path
+    );
+    if log.complete() {
+        line.push_str(" (all)");
+    } else if log.sampled_out > 0 {
+        let _ = write!(
+            line,
+            " (SAMPLED: kept {:.1}%, 1 in {} at worst: the disk did not keep up; a faster \
+             disk or a lower rate keeps every line)",
+            100.0 * log.kept_share,
+            log.worst_keep_one_in
+        );
+    }
+    if log.lost > 0 {
+        let _ = write!(line, "; {} LOST", log.lost);
+    }
+    if log.cut_short {
+        line.push_str(
+            "; CUT SHORT: the writer had not written every line when the run ended (a slow disk \
+             or pipe), so the file has no end frame",
+        );
+    }
+    if let Some(e) = &log.error {
+        let _ = write!(line, "; WRITING STOPPED: {e}");
+    }
+    line
 }
 
 /// Which shard this was, or which shards were merged, with their start offsets.

@@ -124,6 +124,11 @@ pub struct Done {
     pub queued_ns: u64,
     /// How it went, with the bytes and connections it cost.
     pub result: CallResult,
+    /// When the first byte of its response arrived (0: none did).
+    pub first_byte_ns: u64,
+    /// The connection that carried it last, numbered from 1 in the order the pool opened
+    /// them (a reconnect is a new number; 0: none was opened).
+    pub connection: u32,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -172,6 +177,10 @@ struct Conn {
     opening: bool,
     /// It carried a request.
     carried: bool,
+    /// When the current response's first byte arrived (0: not yet).
+    first_byte_ns: u64,
+    /// The open socket's number in the order the pool opened them (see [`Done::connection`]).
+    serial: u32,
 }
 
 /// Failed connection attempts hold off the next ones.
@@ -220,6 +229,8 @@ pub struct Pool {
     peak_in_flight: usize,
     /// Sockets that took SO_BUSY_POLL.
     busy_polled: usize,
+    /// Sockets opened so far.
+    opened_count: u32,
 }
 
 impl Pool {
@@ -265,6 +276,8 @@ impl Pool {
                 io: CallResult::ok(),
                 opening: false,
                 carried: false,
+                first_byte_ns: 0,
+                serial: 0,
             })
             .collect();
         Ok(Pool {
@@ -287,6 +300,7 @@ impl Pool {
             next_expiry_ns: u64::MAX,
             peak_in_flight: 0,
             busy_polled: 0,
+            opened_count: 0,
         })
     }
 
@@ -458,6 +472,7 @@ impl Pool {
         c.written = 0;
         c.received = 0;
         c.received_any = false;
+        c.first_byte_ns = 0;
         if c.stream.is_some() {
             c.state = State::Writing;
             self.write(i);
@@ -485,7 +500,9 @@ impl Pool {
             return self.fail(i, io_kind(&e));
         }
         let deadline = now + self.config.connect_timeout_ns;
+        self.opened_count = self.opened_count.wrapping_add(1);
         let c = &mut self.conns[i];
+        c.serial = self.opened_count;
         c.stream = Some(stream);
         c.state = State::Connecting;
         c.reused = false;
@@ -711,6 +728,9 @@ impl Pool {
                 }
                 guarded(|| exchange.at_close())
             } else {
+                if !c.received_any {
+                    c.first_byte_ns = self.clock.now_ns();
+                }
                 c.received_any = true;
                 c.io.bytes_received += n as u64;
                 c.received += n as u64;
@@ -801,6 +821,8 @@ impl Pool {
             retries: c.retries,
             queued_ns: c.queued_ns,
             result: CallResult { error, ..c.io },
+            first_byte_ns: c.first_byte_ns,
+            connection: c.serial,
         });
         c.idle_since_ns = now;
         self.free.push_back(i);
