@@ -1,5 +1,5 @@
 //! What every part of openpace shares and none owns: the clock ([`clock`], and the
-//! `timerfd` it sleeps on), the host ([`host`], and [`host_check`]: what on it will move a measurement), thin wrappers over system calls ([`sys`]),
+//! `timerfd` it sleeps on), the host ([`host`], and [`host_check`]: what on it will move a measurement), thin wrappers over system calls ([`sys`]; [`tstamp`]: the kernel's socket timestamps),
 //! units ([`units`]) and the plain enums several modules name ([`WaitMode`], [`Model`]).
 //!
 //! It depends on no other module of the crate; every other module may depend on it. Most of
@@ -14,6 +14,7 @@ pub mod input;
 pub mod json;
 pub mod sys;
 pub(crate) mod timerfd;
+pub mod tstamp;
 pub mod units;
 
 use serde::{Deserialize, Serialize};

@@ -19,6 +19,7 @@ pub mod pool;
 pub mod probe;
 pub mod set;
 pub mod spec;
+pub mod stamp;
 pub mod tcp;
 pub mod template;
 pub mod tls;

@@ -1,0 +1,230 @@
+//! Kernel timestamps on a TCP socket (`SO_TIMESTAMPING`, `--timestamps kernel`): the instant a
+//! request's last byte left the stack for the driver, and the instant the response's last
+//! segment entered the receive path, both stamped by the kernel in software.
+//!
+//! Enabled right after the connection is established, with `OPT_ID`: every send call then
+//! gets a stamp on the socket's error queue, keyed by the offset of its last byte counted from
+//! that moment (a u32 that wraps), with `OPT_TSONLY` so the packet is not looped back with it.
+//! A receive stamp comes with each `recvmsg` as a control message: for TCP, the stamp of the
+//! last segment the call read. The kernel stamps on `CLOCK_REALTIME`; [`to_monotonic`] moves a
+//! stamp onto the monotonic clock the run measures with. See the kernel's
+//! `Documentation/networking/timestamping.rst`.
+//!
+//! The first socket of a host to ask for RX stamps turns them on in a deferred work item:
+//! segments received in the first moments after may come without a stamp. Nothing here guesses
+//! a missing stamp; the caller counts it.
+
+use std::io;
+use std::os::fd::RawFd;
+
+/// `SO_TIMESTAMPING` (the 64-bit `time_t` ABI's, `SO_TIMESTAMPING_OLD`, which Linux keeps on
+/// every 64-bit architecture); its control messages have the same number.
+const SO_TIMESTAMPING: libc::c_int = 37;
+const SCM_TIMESTAMPING: libc::c_int = SO_TIMESTAMPING;
+/// `ee_info` of a stamp taken when the packet left the stack for the driver.
+pub const TSTAMP_SND: u32 = 0;
+
+/// What the error queue said: the send call whose last byte is `key` left at `realtime_ns`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TxStamp {
+    /// Offset of the send call's last byte since timestamping was enabled, wrapping at 2^32.
+    pub key: u32,
+    /// When (`CLOCK_REALTIME`, ns).
+    pub realtime_ns: u64,
+    /// Which point of the path: [`TSTAMP_SND`] (0), `SCHED` (1), `ACK` (2).
+    pub kind: u32,
+}
+
+/// Turns on software TX and RX stamps, keyed by byte offset, on a connected TCP socket.
+pub fn enable(fd: RawFd) -> io::Result<()> {
+    let flags: libc::c_uint = libc::SOF_TIMESTAMPING_TX_SOFTWARE
+        | libc::SOF_TIMESTAMPING_RX_SOFTWARE
+        | libc::SOF_TIMESTAMPING_SOFTWARE
+        | libc::SOF_TIMESTAMPING_OPT_ID
+        | libc::SOF_TIMESTAMPING_OPT_TSONLY;
+    // SAFETY: a valid pointer to a c_uint of the size given.
+    let rc = unsafe {
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            SO_TIMESTAMPING,
+            (&raw const flags).cast(),
+            size_of::<libc::c_uint>() as libc::socklen_t,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// Room for the control messages of one `recvmsg`, aligned for `cmsghdr`.
+type Control = [u64; 32];
+
+/// `scm_timestamping`'s first timespec (the software stamp) in ns, from a control message's
+/// data; 0 when it is empty.
+///
+/// # Safety
+/// `data` points at the data of an `SCM_TIMESTAMPING` message (three timespecs).
+unsafe fn software_stamp(data: *const u8) -> u64 {
+    // SAFETY: the caller's promise; read unaligned, as control data need not be aligned.
+    let ts: libc::timespec = unsafe { std::ptr::read_unaligned(data.cast()) };
+    (ts.tv_sec as u64).saturating_mul(1_000_000_000) + ts.tv_nsec as u64
+}
+
+/// Reads like `read(2)`, and returns with the byte count the RX stamp of the last segment read
+/// (`CLOCK_REALTIME` ns; 0 when none came).
+pub fn recv(fd: RawFd, buf: &mut [u8]) -> io::Result<(usize, u64)> {
+    let mut control: Control = [0; 32];
+    let mut iov = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
+    };
+    // SAFETY: a zeroed msghdr is valid; its pointers are set to live buffers below.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &raw mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.as_mut_ptr().cast();
+    msg.msg_controllen = size_of::<Control>();
+    // SAFETY: msg points at live buffers of the sizes it states.
+    let n = unsafe { libc::recvmsg(fd, &raw mut msg, libc::MSG_DONTWAIT) };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let mut stamp = 0;
+    // SAFETY: the kernel filled msg's control buffer; the CMSG macros walk it within
+    // msg_controllen.
+    unsafe {
+        let mut c = libc::CMSG_FIRSTHDR(&raw const msg);
+        while !c.is_null() {
+            if (*c).cmsg_level == libc::SOL_SOCKET && (*c).cmsg_type == SCM_TIMESTAMPING {
+                stamp = software_stamp(libc::CMSG_DATA(c));
+            }
+            c = libc::CMSG_NXTHDR(&raw const msg, c);
+        }
+    }
+    Ok((n as usize, stamp))
+}
+
+/// Takes every stamp waiting on the socket's error queue, oldest first, without blocking.
+pub fn tx_stamps(fd: RawFd, mut each: impl FnMut(TxStamp)) -> io::Result<()> {
+    loop {
+        let mut control: Control = [0; 32];
+        // SAFETY: as in `recv`; no data buffer (OPT_TSONLY sends none).
+        let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+        msg.msg_control = control.as_mut_ptr().cast();
+        msg.msg_controllen = size_of::<Control>();
+        // SAFETY: msg points at a live control buffer of the size it states.
+        let n = unsafe { libc::recvmsg(fd, &raw mut msg, libc::MSG_ERRQUEUE | libc::MSG_DONTWAIT) };
+        if n < 0 {
+            let e = io::Error::last_os_error();
+            return match e.kind() {
+                io::ErrorKind::WouldBlock => Ok(()),
+                io::ErrorKind::Interrupted => continue,
+                _ => Err(e),
+            };
+        }
+        let (mut realtime_ns, mut found) = (0, None);
+        // SAFETY: as in `recv`.
+        unsafe {
+            let mut c = libc::CMSG_FIRSTHDR(&raw const msg);
+            while !c.is_null() {
+                let (level, kind) = ((*c).cmsg_level, (*c).cmsg_type);
+                if level == libc::SOL_SOCKET && kind == SCM_TIMESTAMPING {
+                    realtime_ns = software_stamp(libc::CMSG_DATA(c));
+                } else if (level == libc::SOL_IP && kind == libc::IP_RECVERR)
+                    || (level == libc::SOL_IPV6 && kind == libc::IPV6_RECVERR)
+                {
+                    let err: libc::sock_extended_err =
+                        std::ptr::read_unaligned(libc::CMSG_DATA(c).cast());
+                    if err.ee_errno == libc::ENOMSG as u32
+                        && err.ee_origin == libc::SO_EE_ORIGIN_TIMESTAMPING
+                    {
+                        found = Some((err.ee_data, err.ee_info));
+                    }
+                }
+                c = libc::CMSG_NXTHDR(&raw const msg, c);
+            }
+        }
+        if let (Some((key, kind)), true) = (found, realtime_ns > 0) {
+            each(TxStamp {
+                key,
+                realtime_ns,
+                kind,
+            });
+        }
+    }
+}
+
+/// `CLOCK_REALTIME - CLOCK_MONOTONIC` now, in ns: a realtime stamp minus it is on the monotonic
+/// clock (to within a clock step between the stamp and now, which NTP slews rather than steps).
+pub fn realtime_offset_ns() -> i64 {
+    let now = |clock| {
+        // SAFETY: a valid clock id and a live timespec.
+        let mut ts: libc::timespec = unsafe { std::mem::zeroed() };
+        unsafe { libc::clock_gettime(clock, &raw mut ts) };
+        ts.tv_sec * 1_000_000_000 + ts.tv_nsec
+    };
+    let mono_before = now(libc::CLOCK_MONOTONIC);
+    let real = now(libc::CLOCK_REALTIME);
+    let mono_after = now(libc::CLOCK_MONOTONIC);
+    real - (mono_before + (mono_after - mono_before) / 2)
+}
+
+/// A realtime stamp on the monotonic clock, given [`realtime_offset_ns`].
+pub fn to_monotonic(realtime_ns: u64, offset_ns: i64) -> u64 {
+    (realtime_ns as i64).saturating_sub(offset_ns).max(0) as u64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+    use std::os::fd::AsRawFd;
+
+    #[test]
+    fn loopback_stamps_a_send_by_its_last_byte_and_a_receive_on_the_realtime_clock() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (mut server, _) = listener.accept().unwrap();
+        client.set_nodelay(true).unwrap();
+        enable(client.as_raw_fd()).unwrap();
+        // The first socket to ask for RX stamps turns them on for the host, in a deferred
+        // work item: packets in the next moments may come unstamped (counted as missing in a
+        // run).
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        let before = realtime_offset_ns() + crate::base::clock::monotonic_ns() as i64;
+        client.write_all(b"hello").unwrap();
+        client.write_all(b", world").unwrap();
+        let mut got = [0u8; 12];
+        server.read_exact(&mut got).unwrap();
+        server.write_all(b"back").unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        let mut stamps = Vec::new();
+        tx_stamps(client.as_raw_fd(), |s| stamps.push(s)).unwrap();
+        let sent: Vec<u32> = stamps
+            .iter()
+            .filter(|s| s.kind == TSTAMP_SND)
+            .map(|s| s.key)
+            .collect();
+        assert_eq!(sent, [4, 11], "keyed by each send's last byte: {stamps:?}");
+        assert!(
+            stamps
+                .iter()
+                .all(|s| s.realtime_ns as i64 >= before - 1_000_000)
+        );
+        let mut buf = [0u8; 16];
+        let (n, rx) = recv(client.as_raw_fd(), &mut buf).unwrap();
+        assert_eq!(&buf[..n], b"back");
+        assert!(
+            rx as i64 >= before,
+            "an RX stamp after the send: {rx} vs {before}"
+        );
+        let tx = stamps.iter().map(|s| s.realtime_ns).max().unwrap();
+        assert!(rx >= tx, "received after sent");
+        let mono = to_monotonic(rx, realtime_offset_ns());
+        let now = crate::base::clock::monotonic_ns();
+        assert!(mono <= now && now - mono < 1_000_000_000, "{mono} vs {now}");
+    }
+}
