@@ -10,6 +10,33 @@ use std::process::Output;
 
 use serde_json::Value;
 
+/// `openpace run --target TARGET -R RATE -d SECS --quiet --log-requests LOG --out REPORT EXTRA...`.
+fn logged_run(
+    target: &str,
+    rate: &str,
+    secs: &str,
+    files: (&Path, &Path),
+    extra: &[&str],
+) -> Output {
+    let (log, report) = files;
+    let mut args = vec![
+        "run",
+        "--target",
+        target,
+        "--rate",
+        rate,
+        "--duration",
+        secs,
+        "--quiet",
+        "--log-requests",
+        log.to_str().unwrap(),
+        "--out",
+        report.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    common::openpace(&args)
+}
+
 fn ok(out: &Output) {
     assert_eq!(out.status.code(), Some(0), "{}", common::stderr(out));
 }
@@ -66,20 +93,7 @@ fn a_complete_log_of_nginx_has_the_reports_counts_and_percentiles() {
     let dir = tempfile::tempdir().unwrap();
     let (log, report) = (dir.path().join("requests.log"), dir.path().join("r.json"));
     let url = format!("http://{}/", nginx.addr);
-    let out = common::openpace(&[
-        "run",
-        "--target",
-        &url,
-        "--rate",
-        "2000",
-        "--duration",
-        "2",
-        "--quiet",
-        "--log-requests",
-        log.to_str().unwrap(),
-        "--out",
-        report.to_str().unwrap(),
-    ]);
+    let out = logged_run(&url, "2000", "2", (&log, &report), &[]);
     ok(&out);
     let report = common::read_json(&report);
     let figures = &report["request_log"];
@@ -127,22 +141,13 @@ fn errors_in_the_log_are_the_reports_errors_by_kind_and_an_in_process_target_is_
     let server = common::Server::start(&["--service", "1ms", "--reset-every", "10"]);
     let dir = tempfile::tempdir().unwrap();
     let (log, report) = (dir.path().join("requests.log"), dir.path().join("r.json"));
-    let out = common::openpace(&[
-        "run",
-        "--target",
+    let out = logged_run(
         &server.url("/"),
-        "--rate",
         "500",
-        "--duration",
         "2",
-        "--quiet",
-        "--retries",
-        "0",
-        "--log-requests",
-        log.to_str().unwrap(),
-        "--out",
-        report.to_str().unwrap(),
-    ]);
+        (&log, &report),
+        &["--retries", "0"],
+    );
     assert!(
         matches!(out.status.code(), Some(0 | 1)),
         "{}",
@@ -172,37 +177,13 @@ fn errors_in_the_log_are_the_reports_errors_by_kind_and_an_in_process_target_is_
         .collect();
     assert!(
         first.iter().all(|&t| t >= 1_000_000),
-        "a first byte within the server's 1 ms"
+        "no first byte before the server's 1 ms was up"
     );
 
     // An in-process target: no connection, no first byte, the same percentiles.
-    let out = common::openpace(&[
-        "run",
-        "--target",
-        "spin:20us",
-        "--rate",
-        "2000",
-        "--duration",
-        "1",
-        "--quiet",
-        "--log-requests",
-        log.to_str().unwrap(),
-        "--out",
-        report_path(&dir),
-    ]);
-    ok(&out);
-    let report = common::read_json(Path::new(report_path(&dir)));
-    same_response_times(&report, &summary(&log));
-}
-
-fn report_path(dir: &tempfile::TempDir) -> &'static str {
-    Box::leak(
-        dir.path()
-            .join("spin.json")
-            .to_string_lossy()
-            .into_owned()
-            .into_boxed_str(),
-    )
+    let spin = dir.path().join("spin.json");
+    ok(&logged_run("spin:20us", "2000", "1", (&log, &spin), &[]));
+    same_response_times(&common::read_json(&spin), &summary(&log));
 }
 
 #[test]
@@ -228,20 +209,7 @@ fn a_full_disk_stops_the_log_not_the_run_and_is_reported_with_exit_3() {
     }
     let log = tiny.join("requests.log");
     let report = dir.path().join("r.json");
-    let out = common::openpace(&[
-        "run",
-        "--target",
-        "noop",
-        "--rate",
-        "5000",
-        "--duration",
-        "2",
-        "--quiet",
-        "--log-requests",
-        log.to_str().unwrap(),
-        "--out",
-        report.to_str().unwrap(),
-    ]);
+    let out = logged_run("noop", "5000", "2", (&log, &report), &[]);
     let _ = std::process::Command::new("umount").arg(&tiny).status();
     let message = common::stderr(&out);
     assert_eq!(out.status.code(), Some(3), "{message}");
@@ -286,20 +254,7 @@ fn a_sink_that_cannot_keep_up_makes_the_log_sample_and_never_stalls_the_run() {
     });
     let report = dir.path().join("r.json");
     let began = std::time::Instant::now();
-    let out = common::openpace(&[
-        "run",
-        "--target",
-        "noop",
-        "--rate",
-        "10000",
-        "--duration",
-        "3",
-        "--quiet",
-        "--log-requests",
-        fifo.to_str().unwrap(),
-        "--out",
-        report.to_str().unwrap(),
-    ]);
+    let out = logged_run("noop", "10000", "3", (&fifo, &report), &[]);
     let took = began.elapsed();
     ok(&out);
     // 3 s of load, the start, and at most the writer's 5 s grace at the end.
@@ -335,44 +290,24 @@ fn a_sink_that_cannot_keep_up_makes_the_log_sample_and_never_stalls_the_run() {
     );
 }
 
+rejects! {
+    standard_output_takes_no_request_log: ["--target", "noop", "--log-requests", "-"]
+        => ["log_requests", "a file path"];
+    a_repeated_run_takes_no_request_log:
+        ["--target", "noop", "--log-requests", "/tmp/x.log", "--repeat", "2"]
+        => ["log_requests", "repeat 2"];
+}
+
 #[test]
-fn the_log_refuses_standard_output_a_repeat_and_a_file_of_another_kind() {
-    common::assert_rejected(
-        &[
-            "run",
-            "--out",
-            "none",
-            "--target",
-            "noop",
-            "--log-requests",
-            "-",
-        ],
-        &["log_requests", "a file path"],
-    );
-    common::assert_rejected(
-        &[
-            "run",
-            "--out",
-            "none",
-            "--target",
-            "noop",
-            "--log-requests",
-            "/tmp/x.log",
-            "--repeat",
-            "2",
-        ],
-        &["log_requests", "repeat 2"],
-    );
-    common::assert_rejected(
-        &[
-            "capacity",
-            "--target",
-            "noop",
-            "--log-requests",
-            "/tmp/x.log",
-        ],
-        &["--log-requests", "each step would replace"],
-    );
+fn capacity_and_the_reader_refuse_what_is_not_theirs() {
+    let capacity = [
+        "capacity",
+        "--target",
+        "noop",
+        "--log-requests",
+        "/tmp/x.log",
+    ];
+    common::assert_rejected(&capacity, &["--log-requests", "each step would replace"]);
     let dir = tempfile::tempdir().unwrap();
     let other = dir.path().join("other.csv");
     std::fs::write(&other, "seq,intended\n1,2\n").unwrap();

@@ -73,6 +73,19 @@ nginx_session() {
     nginx_start "$dir" "$@"
 }
 
+#   nginx_bench PORT CORE   what a bench against nginx begins with: nginx and python3
+#                         installed if missing, OPENPACE set (openpace_binary), nginx started
+#                         on CORE for the script's lifetime (nginx_session).
+
+nginx_bench() {
+    if ! command -v nginx >/dev/null || ! command -v python3 >/dev/null; then
+        apt-get update -qq
+        apt-get install -y -qq nginx python3 >/dev/null
+    fi
+    openpace_binary
+    nginx_session "$@"
+}
+
 #   nginx_cost          prints "REQUESTS CPU_TICKS": nginx's request counter (stub_status at
 #                         /nginx_status, which counts itself too) and its worker's CPU time so
 #                         far in clock ticks (utime + stime); two calls bracket a run, so that

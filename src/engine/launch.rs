@@ -446,13 +446,21 @@ impl LoadTestRunner {
         }
     }
 
-    /// Starts the request log's writer on `file`, draining the workers' `taps`.
+    /// Starts the request log's writer on `file` (if the run keeps a log), draining the
+    /// workers' `taps`.
     pub(super) fn start_log(
         &self,
-        (path, file): (std::path::PathBuf, std::fs::File),
+        file: Option<(std::path::PathBuf, std::fs::File)>,
         start: &Start,
-        taps: Vec<Receiver<Entry>>,
-    ) -> Result<LogWriter, Error> {
+        taps: &Mutex<Vec<Receiver<Entry>>>,
+    ) -> Result<Option<LogWriter>, Error> {
+        let Some((path, file)) = file else {
+            return Ok(None);
+        };
+        let taps = taps
+            .lock()
+            .map(|mut taps| std::mem::take(&mut *taps))
+            .unwrap_or_default();
         let header = Header {
             origin_unix_s: start.origin_unix_s,
             scenarios: self
@@ -466,6 +474,7 @@ impl LoadTestRunner {
                 .collect(),
         };
         LogWriter::start(&path, file, header, taps)
+            .map(Some)
             .map_err(|e| Error::run("starting the request log's thread", e))
     }
 

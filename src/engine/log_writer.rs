@@ -19,9 +19,10 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, Sender, bounded};
 
 use crate::metrics::request_log::{Encoder, Entry, Header, RequestLogFigures, TapCounts, Trailer};
+use crate::metrics::stats::WorkerStats;
 
 /// How long the run waits, once it is over, for the writer to finish the file.
-pub(crate) const FINISH_GRACE: Duration = Duration::from_secs(5);
+const FINISH_GRACE: Duration = Duration::from_secs(5);
 /// The writer's sleep when it found nothing to write.
 const IDLE_SLEEP: Duration = Duration::from_millis(2);
 /// Lines taken from one channel before looking at the next.
@@ -75,11 +76,12 @@ impl LogWriter {
         })
     }
 
-    /// Tells the writer the run is over (with what every tap did), waits up to `grace` for it
-    /// to write the rest, and says what the log holds.
-    pub fn finish(self, taps: &[TapCounts], grace: Duration) -> RequestLogFigures {
+    /// Tells the writer the run is over (with what the `workers`' taps did), waits up to
+    /// [`FINISH_GRACE`] for it to write the rest, and says what the log holds.
+    pub fn finish(self, workers: &[Arc<WorkerStats>]) -> RequestLogFigures {
+        let grace = FINISH_GRACE;
         let mut total = TapCounts::default();
-        for t in taps {
+        for t in workers.iter().filter_map(|w| w.log_counts()) {
             total.offered += t.offered;
             total.sampled_out += t.sampled_out;
             total.lost += t.lost;

@@ -213,16 +213,7 @@ impl LoadTestRunner {
             lanes.extend(lane);
             scenarios.push(scenario);
         }
-        let log = match log_file {
-            Some(file) => {
-                let taps = log_taps
-                    .lock()
-                    .map(|mut taps| std::mem::take(&mut *taps))
-                    .unwrap_or_default();
-                Some(self.start_log(file, &start, taps)?)
-            }
-            None => None,
-        };
+        let log = self.start_log(log_file, &start, &log_taps)?;
         let workers: Vec<_> = scenarios
             .iter()
             .flat_map(|s| s.workers.iter().cloned())
@@ -232,10 +223,7 @@ impl LoadTestRunner {
         let (result, outlets) = self.collect(&spawn, scenarios, timer_done, exporter)?;
         let mut result = self.finish(result, &start, monitor, outlets, handles);
         result.framework_cpu.memory_locked = memory_lock.is_some();
-        if let Some(log) = log {
-            let taps: Vec<_> = workers.iter().filter_map(|w| w.log_counts()).collect();
-            result.request_log = Some(log.finish(&taps, log_writer::FINISH_GRACE));
-        }
+        result.request_log = log.map(|log| log.finish(&workers));
         Ok(result)
     }
 }
