@@ -181,6 +181,8 @@ fn the_request_logs_tap_allocates_nothing_per_request() {
         bytes_sent: 70,
         bytes_received: 150,
         connection: 1,
+        kernel_tx_ns: 0,
+        kernel_rx_ns: 0,
         stream: 0,
         weight: 1,
         outcome: Outcome::Ok,
@@ -201,4 +203,62 @@ fn the_request_logs_tap_allocates_nothing_per_request() {
     let drained = drain.join().unwrap() as u64;
     let c = (offered, drained);
     assert!(c.1 <= c.0 && c.1 > 0, "{c:?}");
+}
+
+#[test]
+fn kernel_timestamped_requests_allocate_nothing_per_request() {
+    use openpace::base::clock::RunClock;
+    use openpace::targets::net::{Peer, Pool, PoolConfig};
+    let Some(nginx) = common::Nginx::start() else {
+        return;
+    };
+    let spec = object(&format!(
+        r#"{{"http": {{"url": "http://{}/"}}}}"#,
+        nginx.addr
+    ));
+    let plan = spec.network().expect("a network target");
+    let config = PoolConfig {
+        peer: Peer::resolve(&plan.authority).unwrap(),
+        connections: 1,
+        open_all: false,
+        connect_timeout_ns: 1_000_000_000,
+        request_timeout_ns: 5_000_000_000,
+        max_retries: 0,
+        seed: 0,
+        shard: 0,
+        max_response_bytes: 1 << 20,
+        busy_poll_us: 0,
+        timestamps: true,
+    };
+    let clock = RunClock::starting_in(std::time::Duration::ZERO);
+    let mut pool = Pool::new(config, &plan.exchange, clock).unwrap();
+    // One request as a worker runs it: started, polled until it is done; its stamps.
+    let mut call = |seq: u64| {
+        pool.start(common::request(seq));
+        loop {
+            if let Some(done) = pool.done().pop() {
+                assert!(done.result.is_ok(), "request {seq}: {:?}", done.result);
+                return done.kernel.expect("timestamps on");
+            }
+            pool.wait(None, true);
+        }
+    };
+    for seq in 0..500 {
+        call(seq);
+    }
+    let before = allocations();
+    let mut stamped = 0;
+    for seq in 500..5_500 {
+        let (tx, rx) = call(seq);
+        stamped += u64::from(tx > 0 && rx > tx);
+    }
+    let allocated = allocations() - before;
+    assert_eq!(
+        allocated, 0,
+        "{allocated} allocations in 5,000 stamped requests"
+    );
+    assert!(
+        stamped >= 4_750,
+        "{stamped} of 5,000 requests had both stamps, in order"
+    );
 }

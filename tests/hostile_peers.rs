@@ -491,6 +491,7 @@ fn a_panic_in_a_parser_is_an_internal_error_and_the_pool_lives_on() {
             shard: 0,
             max_response_bytes: 1 << 20,
             busy_poll_us: 0,
+            timestamps: false,
         };
         let mut pool = Pool::new(config, &factory, clock).unwrap();
         for seq in [7, 8] {

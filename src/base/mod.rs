@@ -81,3 +81,17 @@ pub enum Model {
     /// comparison: its latencies hide queueing and are labelled "closed loop, not corrected".
     Closed,
 }
+
+/// Whether the kernel stamps a network target's TCP sockets (`timestamps`, `--timestamps`),
+/// splitting each request's service time into the client's send path, the wire and server,
+/// and the client's receive path ([`tstamp`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Timestamps {
+    /// No stamps (default).
+    #[default]
+    Off,
+    /// Software stamps: when the request left the stack for the driver, when the response
+    /// entered the receive path.
+    Kernel,
+}

@@ -107,8 +107,9 @@ pub fn recv(fd: RawFd, buf: &mut [u8]) -> io::Result<(usize, u64)> {
     Ok((n as usize, stamp))
 }
 
-/// Takes every stamp waiting on the socket's error queue, oldest first, without blocking.
-pub fn tx_stamps(fd: RawFd, mut each: impl FnMut(TxStamp)) -> io::Result<()> {
+/// Takes the stamps waiting on the socket's error queue, oldest first, without blocking, until
+/// there are none or `each` returns `false`.
+pub fn tx_stamps(fd: RawFd, mut each: impl FnMut(TxStamp) -> bool) -> io::Result<()> {
     loop {
         let mut control: Control = [0; 32];
         // SAFETY: as in `recv`; no data buffer (OPT_TSONLY sends none).
@@ -148,11 +149,14 @@ pub fn tx_stamps(fd: RawFd, mut each: impl FnMut(TxStamp)) -> io::Result<()> {
             }
         }
         if let (Some((key, kind)), true) = (found, realtime_ns > 0) {
-            each(TxStamp {
+            let more = each(TxStamp {
                 key,
                 realtime_ns,
                 kind,
             });
+            if !more {
+                return Ok(());
+            }
         }
     }
 }
@@ -202,7 +206,11 @@ mod tests {
         server.write_all(b"back").unwrap();
         std::thread::sleep(std::time::Duration::from_millis(20));
         let mut stamps = Vec::new();
-        tx_stamps(client.as_raw_fd(), |s| stamps.push(s)).unwrap();
+        tx_stamps(client.as_raw_fd(), |s| {
+            stamps.push(s);
+            true
+        })
+        .unwrap();
         let sent: Vec<u32> = stamps
             .iter()
             .filter(|s| s.kind == TSTAMP_SND)

@@ -23,7 +23,7 @@ use crate::error::{ConfigError, Origin};
 use crate::metrics::atomic_hist::new_histogram;
 use crate::metrics::encoding::decode;
 use crate::metrics::figures::{
-    NamedSums, Summed, add_counts, derive_figures, derive_row, encode_all, ratio,
+    KernelSum, NamedSums, Summed, add_counts, derive_figures, derive_row, encode_all, ratio,
 };
 use crate::metrics::result::{
     Alert, EncodedHistograms, FrameworkCpu, HostInfo, IntervalStats, LatencySummary, MergeInfo,
@@ -739,6 +739,7 @@ struct ScenarioFold {
     /// The first part: what is not summed is taken from it.
     first: ScenarioResult,
     tls: Summed<TlsFigures>,
+    kernel: KernelSum,
     wait: Summed<WaitFigures>,
     named: NamedSums,
     totals: [Histogram<u64>; 4],
@@ -773,6 +774,7 @@ impl ScenarioFold {
                 ..first.clone()
             },
             tls: Summed::default(),
+            kernel: KernelSum::default(),
             wait: Summed::default(),
             named: NamedSums::default(),
             totals: std::array::from_fn(|_| new_histogram()),
@@ -796,6 +798,9 @@ impl ScenarioFold {
     }
 
     fn add(&mut self, s: &ScenarioResult, offset: f64) -> Result<(), String> {
+        if let Some(k) = &s.kernel_timestamps {
+            self.kernel.add(k)?;
+        }
         if let Some(t) = &s.tls {
             self.tls.add(t)?;
         }
@@ -849,6 +854,7 @@ impl ScenarioFold {
         let first = &self.first;
         let mut m = first.clone();
         m.tls = self.tls.finish();
+        m.kernel_timestamps = self.kernel.finish();
         m.wait = self.wait.finish();
         m.by_name = self.named.finish();
         // Shards share one window; repetitions add theirs up.

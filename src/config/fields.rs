@@ -26,6 +26,7 @@ use serde_json::{Map, Value};
 use super::{
     MAX_BACKLOG, MAX_REPEAT, MAX_TIMEOUT_SECONDS, MIN_TIMEOUT_SECONDS, Model, Stage, WaitMode,
 };
+use crate::base::Timestamps;
 use crate::base::host::machine_cores;
 use crate::base::units::MAX_SECONDS;
 use crate::error::{ConfigError, Origin};
@@ -369,6 +370,18 @@ config_fields! {
         flag: flag("retries", "N"),
         read: |r, v| r.integer(v),
         check: whole(0, 100, ""),
+    }
+    scenario timestamps: Timestamps = Timestamps::Off => {
+        doc: "kernel timestamps on a TCP target's sockets: off or kernel (service time split \
+              into client_send, wire_and_server, client_receive)",
+        more: " (SO_TIMESTAMPING in software; a TCP target only, plain or TLS; see \
+               [Measurement](measurement.md#kernel-timestamps))",
+        default: "\"off\"",
+        example: "\"off\"",
+        sketch: false,
+        flag: flag("timestamps", "MODE"),
+        read: |r, v| r.choice(v, &[("off", Timestamps::Off), ("kernel", Timestamps::Kernel)]),
+        check: any,
     }
     scenario busy_poll_us: u32 = 0 => {
         doc: "busy-poll a network target's sockets for this many microseconds (SO_BUSY_POLL, \

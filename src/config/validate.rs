@@ -9,9 +9,11 @@ use super::{
     MAX_CONNECTIONS, MAX_INTERVALS, MAX_SCENARIOS, MAX_SPIKES, MAX_WORKERS_TOTAL, Model, RunConfig,
     RunSettings, ScenarioConfig,
 };
+use crate::base::Timestamps;
 use crate::error::{ConfigError, Origin};
 use crate::schedule::{Arrival, LoadPattern};
 use crate::shard::ClusterPlan;
+use crate::targets::net::peer::is_unix_path;
 
 impl ScenarioConfig {
     /// Checks every field of this scenario; `origin` says where the values came from.
@@ -45,7 +47,31 @@ impl ScenarioConfig {
                 );
             }
         }
+        self.validate_timestamps(origin)?;
         self.validate_thresholds(origin)
+    }
+
+    /// Kernel timestamps need a target whose connections are TCP sockets.
+    fn validate_timestamps(&self, origin: &Origin) -> Result<(), ConfigError> {
+        if self.timestamps == Timestamps::Off {
+            return Ok(());
+        }
+        let why = match self.target.network() {
+            None => {
+                "\"off\" for an in-process target (kernel timestamps stamp a TCP socket: \
+                     an http, https, tcp, redis or memcached target)"
+            }
+            Some(plan) if is_unix_path(&plan.authority) => {
+                "\"off\" for a target on a Unix socket (the kernel stamps TCP sockets only)"
+            }
+            Some(_) => return Ok(()),
+        };
+        Err(ConfigError::invalid(
+            origin,
+            "timestamps",
+            "\"kernel\"",
+            why,
+        ))
     }
 
     /// The pattern's fields: the design's three rules first, then each pattern's own.

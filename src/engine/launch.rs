@@ -291,7 +291,8 @@ impl LoadTestRunner {
             });
             let recorder = WorkerStats::with_sample(place.sample)
                 .with_names(names)
-                .with_log(tap);
+                .with_log(tap)
+                .with_timestamps(config.timestamps == crate::base::Timestamps::Kernel);
             let parts = WorkerParts {
                 clock: spawn.clock,
                 stats: Arc::new(recorder),
@@ -708,6 +709,7 @@ fn net_worker(
         seed: run.seed,
         shard: run.shard,
         busy_poll_us: config.busy_poll_us,
+        timestamps: config.timestamps == crate::base::Timestamps::Kernel,
     };
     let setup = |e| Error::run("setting up a network worker's poll", e);
     let pool = Pool::new(pool_config, &plan.exchange, parts.clock)

@@ -538,6 +538,7 @@ fn describe(run: &ScenarioRun) -> ScenarioResult {
             })
             .collect(),
         tls: None,
+        kernel_timestamps: None,
         wait: run.net_lead_ns.map(|lead| WaitFigures {
             handoff_lead_us: lead as f64 / 1e3,
             ..WaitFigures::default()

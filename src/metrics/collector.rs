@@ -13,15 +13,15 @@ use hdrhistogram::Histogram;
 
 use super::atomic_hist::{AtomicHistogram, DeltaReader, new_histogram};
 use super::encoding::encode;
-use super::figures::{NS_PER_US, derive_figures, derive_row, ratio};
+use super::figures::{NS_PER_US, derive_figures, derive_row, kernel_figures, ratio};
 use super::result::{
-    EncodedHistograms, IntervalStats, LatencySummary, NamedResult, NetworkIo, Overhead,
-    RequestCounts, ScenarioResult, TlsFigures,
+    EncodedHistograms, IntervalStats, KernelSplit, LatencySummary, NamedResult, NetworkIo,
+    Overhead, RequestCounts, ScenarioResult, TlsFigures,
 };
 use super::spill::{Spill, Stored};
 use super::stats::{
-    NAMED_COUNTS, NamedCount, NamedRecorders, SLOTS, TIMER_COUNTS, TimerCount, TimerStats,
-    WORKER_COUNTS, WorkerCount, WorkerStats,
+    KernelRecorders, NAMED_COUNTS, NamedCount, NamedRecorders, SLOTS, TIMER_COUNTS, TimerCount,
+    TimerStats, WORKER_COUNTS, WorkerCount, WorkerStats,
 };
 use super::threshold::Progress;
 use crate::schedule::RateProfile;
@@ -445,6 +445,7 @@ impl ScenarioCollector {
                 histogram: encode(&times),
             });
         }
+        result.kernel_timestamps = kernel_split(&self.workers);
         if let Some(wait) = result.wait.as_mut() {
             let mut late = new_histogram();
             DeltaReader::new().read(self.workers.iter().map(|w| &w.wake_ups), &mut late);
@@ -526,4 +527,30 @@ fn error_kinds(workers: &[Arc<WorkerStats>]) -> BTreeMap<String, u64> {
         }
     }
     kinds
+}
+
+/// The workers' kernel-timestamp split, summed (`timestamps: kernel`); `None` without it.
+fn kernel_split(workers: &[Arc<WorkerStats>]) -> Option<KernelSplit> {
+    let parts: Vec<_> = workers.iter().filter_map(|w| w.kernel()).collect();
+    if parts.is_empty() {
+        return None;
+    }
+    let read = |pick: fn(&KernelRecorders) -> &AtomicHistogram| {
+        let mut h = new_histogram();
+        DeltaReader::new().read(parts.iter().map(|k| pick(k)), &mut h);
+        h
+    };
+    let count = |i: usize| parts.iter().map(|k| k.counts.read()[i]).sum::<u64>();
+    let hist = [
+        read(|k| &k.client_send),
+        read(|k| &k.wire_and_server),
+        read(|k| &k.client_receive),
+    ];
+    Some(KernelSplit {
+        stamped: count(0),
+        missing_tx: count(1),
+        missing_rx: count(2),
+        disordered: count(3),
+        ..kernel_figures(&hist)
+    })
 }

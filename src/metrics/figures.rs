@@ -8,8 +8,8 @@ use hdrhistogram::Histogram;
 
 use super::encoding::{decode, encode};
 use super::result::{
-    EncodedHistograms, IntervalStats, LatencySummary, NamedResult, NetworkIo, Overhead,
-    RequestCounts, ScenarioResult, TlsFigures, WaitFigures,
+    EncodedHistograms, IntervalStats, KernelHistograms, KernelSplit, LatencySummary, NamedResult,
+    NetworkIo, Overhead, RequestCounts, ScenarioResult, TlsFigures, WaitFigures,
 };
 
 /// Nanoseconds per millisecond.
@@ -113,6 +113,71 @@ impl Summed<WaitFigures> {
             },
             histogram: encode(&all),
             ..sum
+        })
+    }
+}
+
+/// The kernel split's summaries (µs, without intervals) and encoded histograms, from its three
+/// histograms in ns (`client_send`, `wire_and_server`, `client_receive`); counts left at 0.
+pub fn kernel_figures(h: &[Histogram<u64>; 3]) -> KernelSplit {
+    let summary = |h: &Histogram<u64>| LatencySummary {
+        ci95: None,
+        ..LatencySummary::from_histogram(h, NS_PER_US)
+    };
+    KernelSplit {
+        client_send_us: summary(&h[0]),
+        wire_and_server_us: summary(&h[1]),
+        client_receive_us: summary(&h[2]),
+        histograms: KernelHistograms {
+            client_send: encode(&h[0]),
+            wire_and_server: encode(&h[1]),
+            client_receive: encode(&h[2]),
+        },
+        ..KernelSplit::default()
+    }
+}
+
+/// The kernel splits of shards (or repetitions), added one at a time: counts summed, each of
+/// the three histograms added; `finish` remakes the summaries.
+#[derive(Default)]
+pub struct KernelSum {
+    sum: Option<(KernelSplit, [Histogram<u64>; 3])>,
+}
+
+impl KernelSum {
+    /// Adds one part's split.
+    pub fn add(&mut self, part: &KernelSplit) -> Result<(), String> {
+        let h = &part.histograms;
+        let values = [
+            decode(&h.client_send)?,
+            decode(&h.wire_and_server)?,
+            decode(&h.client_receive)?,
+        ];
+        let Some((sum, all)) = self.sum.as_mut() else {
+            self.sum = Some((part.clone(), values));
+            return Ok(());
+        };
+        add_counts([
+            (&mut sum.stamped, part.stamped),
+            (&mut sum.missing_tx, part.missing_tx),
+            (&mut sum.missing_rx, part.missing_rx),
+            (&mut sum.disordered, part.disordered),
+        ])?;
+        for (a, b) in all.iter_mut().zip(&values) {
+            a.add(b)
+                .map_err(|e| format!("kernel timestamp histograms cannot be added: {e:?}"))?;
+        }
+        Ok(())
+    }
+
+    /// The sum, its summaries recomputed; `None` when no part had one.
+    pub fn finish(self) -> Option<KernelSplit> {
+        self.sum.map(|(sum, all)| KernelSplit {
+            stamped: sum.stamped,
+            missing_tx: sum.missing_tx,
+            missing_rx: sum.missing_rx,
+            disordered: sum.disordered,
+            ..kernel_figures(&all)
         })
     }
 }
@@ -313,6 +378,34 @@ mod tests {
         assert_eq!(NoteKind::of("shard 1: a warning"), None);
         assert_eq!(NoteKind::of("no colon"), None);
         assert!(!NoteKind::Partial.from_figures() && NoteKind::ClientQueueing.from_figures());
+    }
+
+    #[test]
+    fn kernel_splits_add_counts_and_histograms_and_remake_their_summaries() {
+        let part = |values: &[u64], stamped: u64| {
+            let h: [Histogram<u64>; 3] = std::array::from_fn(|i| {
+                let mut h = crate::metrics::atomic_hist::new_histogram();
+                for v in values {
+                    h.record(v * (i as u64 + 1)).unwrap();
+                }
+                h
+            });
+            KernelSplit {
+                stamped,
+                missing_tx: 1,
+                ..kernel_figures(&h)
+            }
+        };
+        let mut sum = KernelSum::default();
+        sum.add(&part(&[1_000, 2_000], 2)).unwrap();
+        sum.add(&part(&[3_000, 4_000, 5_000], 3)).unwrap();
+        let all = sum.finish().unwrap();
+        assert_eq!((all.stamped, all.missing_tx), (5, 2));
+        let whole = part(&[1_000, 2_000, 3_000, 4_000, 5_000], 5);
+        assert_eq!(all.wire_and_server_us, whole.wire_and_server_us);
+        assert_eq!(all.wire_and_server_us.count, 5);
+        assert_eq!(all.client_receive_us.max, whole.client_receive_us.max);
+        assert!(KernelSum::default().finish().is_none());
     }
 
     #[test]

@@ -18,7 +18,8 @@
 //! - `K` defines an outcome: its id (u16) and its name (u8 length, UTF-8). Ids 0 (`ok`),
 //!   1 (`timeout`) and 2 (`expired`) are fixed; an error kind gets the next id the first time
 //!   it appears, before the first line that uses it.
-//! - `R` one request, [`RECORD_BYTES`] bytes little-endian, in the order of [`Entry`]'s fields.
+//! - `R` one request, [`RECORD_BYTES`] bytes little-endian: its u64s, u32s and u16s, each group
+//!   in the order of [`Entry`]'s fields.
 //! - `E` the end: requests offered, lines written, lines sampled out, lines lost (4 x u64).
 //!   A file without it was cut short (the run was killed, the disk filled).
 //!
@@ -37,7 +38,7 @@ use crate::targets::ErrorKind;
 /// The file's first line.
 pub const MAGIC: &str = "openpace-request-log 1";
 /// Bytes of a request line's body (after its tag).
-pub const RECORD_BYTES: usize = 76;
+pub const RECORD_BYTES: usize = 92;
 /// Lines one worker's channel holds before the tap starts sampling.
 pub const CHANNEL_CAPACITY: usize = 32_768;
 /// The tap keeps at least one request in `2^MAX_SHIFT` while the channel is full.
@@ -87,6 +88,12 @@ pub struct Entry {
     /// The worker's connection that carried it, numbered from 1 as the worker opened them
     /// (a reconnect is a new number); 0: none.
     pub connection: u32,
+    /// With `timestamps: kernel`: when its last byte left the stack for the driver (0: no
+    /// stamp).
+    pub kernel_tx_ns: u64,
+    /// With `timestamps: kernel`: when the last segment of its response entered the receive
+    /// path (0: no stamp).
+    pub kernel_rx_ns: u64,
     /// Its stream on the connection (0: a connection carries one request at a time).
     pub stream: u32,
     /// How many of the worker's requests this line stands for (1 unless sampled).
@@ -338,6 +345,8 @@ impl<W: Write> Encoder<W> {
             e.sent_ns,
             e.first_byte_ns,
             e.end_ns,
+            e.kernel_tx_ns,
+            e.kernel_rx_ns,
         ] {
             put(&t.to_le_bytes());
         }
@@ -495,7 +504,7 @@ impl<R: std::io::BufRead> Decoder<R> {
         let u64_at = |i: usize| u64::from_le_bytes(b[i..i + 8].try_into().unwrap());
         let u32_at = |i: usize| u32::from_le_bytes(b[i..i + 4].try_into().unwrap());
         let u16_at = |i: usize| u16::from_le_bytes(b[i..i + 2].try_into().unwrap());
-        let id = u16_at(68);
+        let id = u16_at(84);
         let kind = self
             .kinds
             .get(usize::from(id))
@@ -506,7 +515,7 @@ impl<R: std::io::BufRead> Decoder<R> {
             EXPIRED_ID => Outcome::Expired,
             _ => Outcome::Error(ErrorKind::FAILED),
         };
-        let name = u16_at(70);
+        let name = u16_at(86);
         Ok(Line {
             entry: Entry {
                 seq: u64_at(0),
@@ -515,15 +524,17 @@ impl<R: std::io::BufRead> Decoder<R> {
                 sent_ns: u64_at(24),
                 first_byte_ns: u64_at(32),
                 end_ns: u64_at(40),
-                bytes_sent: u32_at(48),
-                bytes_received: u32_at(52),
-                connection: u32_at(56),
-                stream: u32_at(60),
-                weight: u32_at(64),
+                kernel_tx_ns: u64_at(48),
+                kernel_rx_ns: u64_at(56),
+                bytes_sent: u32_at(64),
+                bytes_received: u32_at(68),
+                connection: u32_at(72),
+                stream: u32_at(76),
+                weight: u32_at(80),
                 outcome,
                 name: (name != u16::MAX).then_some(name),
-                scenario: u16_at(72),
-                worker: u16_at(74),
+                scenario: u16_at(88),
+                worker: u16_at(90),
             },
             kind: kind.clone(),
         })
@@ -635,6 +646,8 @@ mod tests {
             bytes_sent: 80,
             bytes_received: 200,
             connection: 3,
+            kernel_tx_ns: 1_000 * seq + 20,
+            kernel_rx_ns: 1_000 * seq + 690,
             stream: 0,
             weight: 1,
             outcome,

@@ -668,6 +668,44 @@ pub struct TlsFigures {
     pub histogram: String,
 }
 
+/// How the kernel's timestamps split the service time of a TCP target's requests
+/// (`timestamps: kernel`): `client_send` from the worker beginning the request to its last
+/// byte leaving the stack for the driver (the connect and TLS handshake of a request that
+/// opened its connection included), `wire_and_server` from there to the last segment of the
+/// response entering the receive path, `client_receive` from there to the worker having read
+/// it. The three add up to the service time, request by request. Only requests that completed
+/// without error are split; those without both stamps are counted, never guessed.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct KernelSplit {
+    /// Requests split: completed ok, with both stamps, in order.
+    pub stamped: u64,
+    /// Completed ok, but the TX stamp did not come.
+    pub missing_tx: u64,
+    /// Completed ok, but no RX stamp came with the response.
+    pub missing_rx: u64,
+    /// Both stamps came, but out of order with the worker's own instants (left out).
+    pub disordered: u64,
+    /// The worker beginning the request to its last byte leaving the stack.
+    pub client_send_us: LatencySummary,
+    /// The request's last byte leaving the stack to the response's last segment arriving.
+    pub wire_and_server_us: LatencySummary,
+    /// The response's last segment arriving to the worker having read it.
+    pub client_receive_us: LatencySummary,
+    /// The three histograms (ns), each HdrHistogram V2 compressed, base64.
+    pub histograms: KernelHistograms,
+}
+
+/// [`KernelSplit`]'s histograms, encoded.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct KernelHistograms {
+    /// `client_send`.
+    pub client_send: String,
+    /// `wire_and_server`.
+    pub wire_and_server: String,
+    /// `client_receive`.
+    pub client_receive: String,
+}
+
 /// How a network scenario's workers waited for their instants: the hand-off lead they were
 /// given, the spin window they adapted (`hybrid`), and how late the host woke them from the
 /// sleeps they timed (warmup and the probes before the run included).
@@ -791,6 +829,9 @@ pub struct ScenarioResult {
     /// An https target's TLS handshakes; absent for every other target.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls: Option<TlsFigures>,
+    /// The kernel's split of the service time (`timestamps: kernel`); absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kernel_timestamps: Option<KernelSplit>,
     /// How a network target's workers waited for their instants (open model, `hybrid` or
     /// `sleep`); absent otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]

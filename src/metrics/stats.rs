@@ -205,6 +205,38 @@ pub struct WorkerStats {
     faults: std::sync::Mutex<Vec<String>>,
     /// Where every measured request goes with `--log-requests`.
     log: Option<LogTap>,
+    /// The kernel's split of service time, with `timestamps: kernel`.
+    kernel: Option<Box<KernelRecorders>>,
+}
+
+/// A worker's kernel-timestamp split of service time (cumulative; no time series): written by
+/// the worker only, read once it has ended.
+pub(crate) struct KernelRecorders {
+    pub client_send: AtomicHistogram,
+    pub wire_and_server: AtomicHistogram,
+    pub client_receive: AtomicHistogram,
+    /// Split, missing a TX stamp, missing an RX stamp, out of order.
+    pub counts: Counters<4>,
+}
+
+impl KernelRecorders {
+    /// Splits one ok request, begun at `start`, its last byte out at `tx`, its response in at
+    /// `rx`, read by `end` (run clock; a stamp of 0 did not come).
+    #[inline]
+    fn record(&self, start: u64, (tx, rx): (u64, u64), end: u64) {
+        let counted = match (tx, rx) {
+            (0, _) => 1,
+            (_, 0) => 2,
+            _ if start <= tx && tx <= rx && rx <= end => {
+                self.client_send.record(tx - start);
+                self.wire_and_server.record(rx - tx);
+                self.client_receive.record(end - rx);
+                0
+            }
+            _ => 3,
+        };
+        self.counts.add(counted, 1);
+    }
 }
 
 /// Faults kept per worker.
@@ -249,7 +281,27 @@ impl WorkerStats {
             named: Box::new([]),
             faults: std::sync::Mutex::new(Vec::new()),
             log: None,
+            kernel: None,
         }
+    }
+
+    /// The same stats, splitting each ok request's service time by the kernel's timestamps
+    /// (`timestamps: kernel`).
+    pub fn with_timestamps(mut self, on: bool) -> WorkerStats {
+        self.kernel = on.then(|| {
+            Box::new(KernelRecorders {
+                client_send: AtomicHistogram::new(),
+                wire_and_server: AtomicHistogram::new(),
+                client_receive: AtomicHistogram::new(),
+                counts: Counters::new(),
+            })
+        });
+        self
+    }
+
+    /// The kernel's split, with `timestamps: kernel`.
+    pub(crate) fn kernel(&self) -> Option<&KernelRecorders> {
+        self.kernel.as_deref()
     }
 
     /// The same stats, offering every measured request to `tap` (`--log-requests`).
@@ -401,6 +453,8 @@ impl WorkerStats {
                 bytes_sent: 0,
                 bytes_received: 0,
                 connection: 0,
+                kernel_tx_ns: 0,
+                kernel_rx_ns: 0,
                 stream: 0,
                 weight: 1,
                 outcome: Outcome::Expired,
@@ -481,6 +535,11 @@ impl WorkerStats {
         self.end_record();
         self.sample
             .offer(request.seq, request.intended_ns, request.sent_ns, end_ns);
+        if let (Some(k), Some(stamps)) = (&self.kernel, call.kernel) {
+            if !timed_out && result.error.is_none() {
+                k.record(start_ns, stamps, end_ns);
+            }
+        }
         if let Some(tap) = &self.log {
             tap.offer(|| log_entry(call));
         }
@@ -620,6 +679,8 @@ pub(crate) struct Call {
     pub first_byte_ns: u64,
     /// The worker's connection that carried it (0: none).
     pub connection: u32,
+    /// With kernel timestamps: its TX and RX stamps on the run clock (0: missing).
+    pub kernel: Option<(u64, u64)>,
 }
 
 /// A call as the request log keeps it (the tap fills in weight, scenario and worker).
@@ -640,6 +701,8 @@ fn log_entry(call: &Call) -> request_log::Entry {
         bytes_sent: narrow(call.result.bytes_sent),
         bytes_received: narrow(call.result.bytes_received),
         connection: call.connection,
+        kernel_tx_ns: call.kernel.map_or(0, |k| k.0),
+        kernel_rx_ns: call.kernel.map_or(0, |k| k.1),
         stream: 0,
         weight: 1,
         outcome,
@@ -752,6 +815,7 @@ mod tests {
             timed_out,
             first_byte_ns: 0,
             connection: 0,
+            kernel: None,
         }
     }
 

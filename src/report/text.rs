@@ -478,11 +478,31 @@ fn latency_block(w: &mut String, s: &ScenarioResult) {
     handoff_lines(w, s);
     let _ = writeln!(w, "\nSERVICE TIME: end - start, uncorrected");
     let _ = writeln!(w, "  {}", one_line(&s.service_time_ms, MS));
+    if let Some(k) = &s.kernel_timestamps {
+        kernel_lines(w, k);
+    }
     let _ = writeln!(w, "DISPATCH DELAY: start - intended");
     let _ = writeln!(w, "  {}", one_line(&s.dispatch_delay_us, US));
     if s.corrected {
         let _ = writeln!(w, "TIMER LATENESS: sent - planned hand-off");
         let _ = writeln!(w, "  {}", one_line(&s.timer_lateness_us, US));
+    }
+}
+
+/// The kernel's split of the service time (`timestamps: kernel`).
+fn kernel_lines(w: &mut String, k: &crate::metrics::result::KernelSplit) {
+    let _ = writeln!(
+        w,
+        "  split by kernel timestamps: {} requests; {} without a TX stamp, {} without an RX \
+         stamp, {} out of order (left out)",
+        k.stamped, k.missing_tx, k.missing_rx, k.disordered
+    );
+    for (name, summary) in [
+        ("client_send", &k.client_send_us),
+        ("wire_and_server", &k.wire_and_server_us),
+        ("client_receive", &k.client_receive_us),
+    ] {
+        let _ = writeln!(w, "  {name:<15} {}", one_line(summary, US));
     }
 }
 

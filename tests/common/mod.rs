@@ -182,6 +182,21 @@ impl Server {
         Server { child, addr }
     }
 
+    /// Pins the server's threads to `core` (those it starts later inherit it).
+    pub fn pin(&self, core: usize) {
+        // SAFETY: a zeroed cpu_set_t is empty; CPU_SET stays within it for core < 1024.
+        unsafe {
+            let mut set: libc::cpu_set_t = std::mem::zeroed();
+            libc::CPU_SET(core, &mut set);
+            let tasks = format!("/proc/{}/task", self.child.id());
+            for task in std::fs::read_dir(tasks).into_iter().flatten().flatten() {
+                if let Some(tid) = task.file_name().to_str().and_then(|t| t.parse().ok()) {
+                    libc::sched_setaffinity(tid, size_of::<libc::cpu_set_t>(), &set);
+                }
+            }
+        }
+    }
+
     /// Kills the server (it stops answering and its connections are reset).
     pub fn kill(&mut self) {
         let _ = self.child.kill();

@@ -222,6 +222,7 @@ impl NetTarget {
             shard: 0,
             max_response_bytes,
             busy_poll_us: 0,
+            timestamps: false,
         };
         Ok(NetTarget {
             pool: Pool::new(config, exchange, clock)?,

@@ -47,12 +47,14 @@ use std::time::Duration;
 use super::peer::{Peer, Stream};
 use mio::{Events, Interest, Poll, Token, Waker};
 
+use super::stamp::TxMatcher;
 use super::template::Vars;
 use super::tls::{self, TlsClient};
 use super::{Exchange, Parse, kinds};
 use crate::base::clock::{RunClock, monotonic_ns};
 use crate::base::fault::guarded;
 use crate::base::timerfd::TimerFd;
+use crate::base::tstamp;
 use crate::targets::{CallResult, ErrorKind, Request};
 
 const WAKER: Token = Token(usize::MAX - 1);
@@ -88,6 +90,8 @@ pub struct PoolConfig {
     pub max_response_bytes: u64,
     /// Busy-poll each socket, and the poll itself, this many µs (`busy_poll_us`; 0: off).
     pub busy_poll_us: u32,
+    /// Kernel timestamps on each TCP socket (`timestamps: kernel`; see [`super::stamp`]).
+    pub timestamps: bool,
 }
 
 /// Builds the protocol state of one connection.
@@ -129,6 +133,10 @@ pub struct Done {
     /// The connection that carried it last, numbered from 1 in the order the pool opened
     /// them (a reconnect is a new number; 0: none was opened).
     pub connection: u32,
+    /// With kernel timestamps: when its last byte left the stack for the driver, and when the
+    /// last segment of its response entered the receive path, on the run clock (0: that stamp
+    /// did not come). `None` without timestamps.
+    pub kernel: Option<(u64, u64)>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -181,6 +189,12 @@ struct Conn {
     first_byte_ns: u64,
     /// The open socket's number in the order the pool opened them (see [`Done::connection`]).
     serial: u32,
+    /// The kernel stamps this socket (`timestamps`, enabled when it connected).
+    stamping: bool,
+    /// Its TX stamps' offsets, and the requests waiting for one.
+    matcher: TxMatcher,
+    /// The RX stamp (`CLOCK_REALTIME`) of the latest read of the current response; 0: none.
+    rx_stamp: u64,
 }
 
 /// Failed connection attempts hold off the next ones.
@@ -278,6 +292,9 @@ impl Pool {
                 carried: false,
                 first_byte_ns: 0,
                 serial: 0,
+                stamping: false,
+                matcher: TxMatcher::default(),
+                rx_stamp: 0,
             })
             .collect();
         Ok(Pool {
@@ -473,6 +490,7 @@ impl Pool {
         c.received = 0;
         c.received_any = false;
         c.first_byte_ns = 0;
+        c.rx_stamp = 0;
         if c.stream.is_some() {
             c.state = State::Writing;
             self.write(i);
@@ -552,7 +570,13 @@ impl Pool {
             let set = crate::base::sys::set_busy_poll(fd, self.config.busy_poll_us);
             self.busy_polled += usize::from(set.is_ok());
         }
+        // A socket the kernel will not stamp counts its requests as missing their stamps.
+        let stamping = self.config.timestamps
+            && matches!(stream, Stream::Tcp(_))
+            && tstamp::enable(std::os::fd::AsRawFd::as_raw_fd(stream)).is_ok();
         let c = &mut self.conns[i];
+        c.stamping = stamping;
+        c.matcher.reset();
         c.io.connections += 1;
         if let Some(client) = &self.tls {
             match client.connect() {
@@ -643,7 +667,8 @@ impl Pool {
         let (Some(stream), Some(tls)) = (c.stream.as_mut(), c.tls.as_mut()) else {
             return self.fail(i, kinds::IO);
         };
-        match tls.handshake(stream) {
+        let mut io = Io::of(stream, c.stamping, &mut c.matcher, &mut c.rx_stamp);
+        match tls.handshake(&mut io) {
             Ok(false) => {}
             Ok(true) => {
                 let took = monotonic_ns().saturating_sub(c.handshake_from_ns);
@@ -675,15 +700,22 @@ impl Pool {
             return self.fail(i, kinds::IO);
         };
         let request = c.exchange.request();
+        let mut io = Io::of(stream, c.stamping, &mut c.matcher, &mut c.rx_stamp);
         let sent = match c.tls.as_mut() {
-            Some(tls) => tls.write(stream, request, &mut c.written),
-            None => write_plain(stream, request, &mut c.written),
+            Some(tls) => tls.write(&mut io, request, &mut c.written),
+            None => write_plain(&mut io, request, &mut c.written),
         };
         match sent {
             Ok(false) => {}
             Ok(true) => {
                 c.io.bytes_sent += request.len() as u64;
                 c.state = State::Reading;
+                if c.stamping {
+                    // On most paths the stamp is queued before the send returns: taken now,
+                    // it wakes no one later.
+                    c.matcher.request_written(c.request.seq);
+                    take_tx_stamps(c);
+                }
             }
             Err(e) => {
                 let stale = matches!(
@@ -703,9 +735,10 @@ impl Pool {
             let Some(stream) = c.stream.as_mut() else {
                 return;
             };
+            let mut io = Io::of(stream, c.stamping, &mut c.matcher, &mut c.rx_stamp);
             let got = match c.tls.as_mut() {
-                Some(tls) => tls.read(stream, &mut self.scratch),
-                None => stream.read(&mut self.scratch),
+                Some(tls) => tls.read(&mut io, &mut self.scratch),
+                None => io.read(&mut self.scratch),
             };
             let n = match got {
                 Ok(n) => n,
@@ -798,6 +831,7 @@ impl Pool {
     /// otherwise records it as done and frees the connection.
     fn end(&mut self, i: usize, error: Option<ErrorKind>, close: bool) {
         let now = self.clock.now_ns();
+        let kernel = self.config.timestamps.then(|| self.kernel_stamps(i));
         if close {
             self.close(i);
         }
@@ -823,9 +857,30 @@ impl Pool {
             result: CallResult { error, ..c.io },
             first_byte_ns: c.first_byte_ns,
             connection: c.serial,
+            kernel,
         });
         c.idle_since_ns = now;
         self.free.push_back(i);
+    }
+
+    /// Connection `i`'s kernel stamps of its current request, on the run clock (0: missing):
+    /// its TX stamp from the error queue (if it was not taken as the request went out), the RX
+    /// stamp of the read that ended its response.
+    fn kernel_stamps(&mut self, i: usize) -> (u64, u64) {
+        let c = &mut self.conns[i];
+        if !c.stamping || c.stream.is_none() {
+            return (0, 0);
+        }
+        take_tx_stamps(c);
+        let tx = c.matcher.take(c.request.seq).unwrap_or(0);
+        let rx = std::mem::take(&mut c.rx_stamp);
+        let offset = tstamp::realtime_offset_ns();
+        let origin = self.clock.absolute_ns(0);
+        let on_run_clock = |realtime: u64| match realtime {
+            0 => 0,
+            t => tstamp::to_monotonic(t, offset).saturating_sub(origin),
+        };
+        (on_run_clock(tx), on_run_clock(rx))
     }
 
     /// Closes every connection and forgets the requests on them: the run gave them up.
@@ -887,9 +942,80 @@ impl Pool {
     }
 }
 
+/// Takes the TX stamps waiting on connection `c`'s error queue until its current request has
+/// one (or none is left).
+fn take_tx_stamps(c: &mut Conn) {
+    let (Some(stream), seq) = (c.stream.as_ref(), c.request.seq) else {
+        return;
+    };
+    if c.matcher.has(seq) {
+        return;
+    }
+    let fd = std::os::fd::AsRawFd::as_raw_fd(stream);
+    let matcher = &mut c.matcher;
+    let _ = tstamp::tx_stamps(fd, |stamp| {
+        matcher.stamp(stamp);
+        !matcher.has(seq)
+    });
+}
+
+/// A connection's socket as its protocol reads and writes it: with kernel timestamps, reads go
+/// through `recvmsg` (keeping the RX stamp) and the bytes written are counted for the TX
+/// stamps' offsets.
+struct Io<'a> {
+    stream: &'a mut Stream,
+    stamps: Option<(&'a mut TxMatcher, &'a mut u64)>,
+}
+
+impl<'a> Io<'a> {
+    fn of(
+        stream: &'a mut Stream,
+        stamping: bool,
+        matcher: &'a mut TxMatcher,
+        rx_stamp: &'a mut u64,
+    ) -> Io<'a> {
+        Io {
+            stream,
+            stamps: stamping.then_some((matcher, rx_stamp)),
+        }
+    }
+}
+
+impl Read for Io<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let Some((_, rx_stamp)) = self.stamps.as_mut() else {
+            return self.stream.read(buf);
+        };
+        let fd = std::os::fd::AsRawFd::as_raw_fd(&*self.stream);
+        let (n, stamp) = tstamp::recv(fd, buf)?;
+        if stamp > 0 {
+            **rx_stamp = stamp;
+        }
+        Ok(n)
+    }
+}
+
+impl Write for Io<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.stream.write(buf)?;
+        if let Some((matcher, _)) = self.stamps.as_mut() {
+            matcher.sent(n);
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.stream.flush()
+    }
+}
+
 /// Writes what is left of `request` (from `*written`) to a plain socket: `Ok(true)` when all
 /// of it is out, `Ok(false)` when the socket is full. A write of 0 bytes is the peer's close.
-fn write_plain(stream: &mut Stream, request: &[u8], written: &mut usize) -> std::io::Result<bool> {
+fn write_plain(
+    stream: &mut impl Write,
+    request: &[u8],
+    written: &mut usize,
+) -> std::io::Result<bool> {
     while *written < request.len() {
         match stream.write(&request[*written..]) {
             Ok(0) => return Err(IoErrorKind::UnexpectedEof.into()),

@@ -78,6 +78,11 @@ impl TxMatcher {
         }
     }
 
+    /// Whether request `id` has its stamp.
+    pub fn has(&self, id: u64) -> bool {
+        self.pending.iter().any(|e| e.0 == id && e.2.is_some())
+    }
+
     /// Request `id`'s stamp (`CLOCK_REALTIME` ns), if one came; it stops waiting either way,
     /// and so does every request sent before it.
     pub fn take(&mut self, id: u64) -> Option<u64> {

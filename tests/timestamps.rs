@@ -1,0 +1,229 @@
+//! `--timestamps kernel`: the kernel's software stamps split each request's service time into
+//! the client's send path, the wire and server, and the client's receive path. Against the test
+//! server's `--service 1ms`, nginx (plain and TLS) and Redis: every ok request is split or
+//! counted as missing a stamp, the three parts are in order and add up to the service time, the
+//! server's millisecond is inside `wire_and_server`, and a hog on the worker's core grows
+//! `client_receive`, not `wire_and_server`.
+
+mod common;
+
+use std::path::Path;
+use std::process::Output;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use serde_json::Value;
+
+/// `openpace run --target TARGET -R RATE -d SECS --timestamps kernel --quiet --out REPORT ...`.
+fn stamped_run(target: &str, rate: &str, secs: &str, report: &Path, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "run",
+        "--target",
+        target,
+        "--rate",
+        rate,
+        "--duration",
+        secs,
+        "--timestamps",
+        "kernel",
+        "--quiet",
+        "--out",
+        report.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    common::openpace(&args)
+}
+
+/// The scenario's `kernel_timestamps`, after checking that every ok request is split or
+/// counted as missing a stamp, and that at most `missing_share` of them are missing one.
+fn split(report: &Path, missing_share: f64) -> Value {
+    let r = common::read_json(report);
+    let s = &r["scenarios"][0];
+    let k = s["kernel_timestamps"].clone();
+    let n = |key: &str| k[key].as_u64().unwrap_or_else(|| panic!("{key} in {k}"));
+    let ok = s["requests"]["ok"].as_u64().unwrap();
+    assert!(ok > 0, "{}", s["requests"]);
+    assert_eq!(
+        n("stamped") + n("missing_tx") + n("missing_rx") + n("disordered"),
+        ok,
+        "{k}"
+    );
+    assert_eq!(n("disordered"), 0, "{k}");
+    let missing = (n("missing_tx") + n("missing_rx")) as f64;
+    assert!(missing <= missing_share * ok as f64, "{k}");
+    assert_eq!(k["client_send_us"]["count"].as_u64(), Some(n("stamped")));
+    k
+}
+
+fn p(k: &Value, part: &str, q: &str) -> f64 {
+    k[part][q].as_f64().unwrap()
+}
+
+#[test]
+fn the_servers_millisecond_is_in_wire_and_server_and_the_parts_add_up_request_by_request() {
+    let _serial = common::serial();
+    let server = common::Server::start(&["--service", "1ms"]);
+    let dir = tempfile::tempdir().unwrap();
+    let (report, log) = (dir.path().join("r.json"), dir.path().join("requests.log"));
+    let logged = ["--log-requests", log.to_str().unwrap()];
+    let out = stamped_run(&server.url("/"), "500", "2", &report, &logged);
+    assert_eq!(out.status.code(), Some(0), "{}", common::stderr(&out));
+    let k = split(&report, 0.05);
+    let wire = p(&k, "wire_and_server_us", "p50");
+    assert!(
+        (1_000.0..1_500.0).contains(&wire),
+        "wire_and_server p50 {wire} us"
+    );
+    assert!(p(&k, "client_send_us", "p50") < 500.0, "{k}");
+    assert!(p(&k, "client_receive_us", "p50") < 500.0, "{k}");
+    // Request by request, from the log: in order, the three parts make the service time, and
+    // the server's 1 ms lies between the two stamps.
+    let out = common::openpace(&["log", log.to_str().unwrap()]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    let mut lines = text.lines();
+    let names: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let col = |name: &str| names.iter().position(|n| *n == name).unwrap();
+    let (sent, tx, rx, end, service) = (
+        col("sent_ns"),
+        col("kernel_tx_ns"),
+        col("kernel_rx_ns"),
+        col("end_ns"),
+        col("service_ns"),
+    );
+    let mut split_rows = 0;
+    for line in lines {
+        let f: Vec<&str> = line.split(',').collect();
+        if f[tx].is_empty() || f[rx].is_empty() {
+            continue;
+        }
+        let v = |i: usize| f[i].parse::<u64>().unwrap();
+        assert!(
+            v(sent) <= v(tx) && v(tx) <= v(rx) && v(rx) <= v(end),
+            "{line}"
+        );
+        let parts = (v(tx) - v(sent)) + (v(rx) - v(tx)) + (v(end) - v(rx));
+        assert_eq!(parts, v(service), "{line}");
+        assert!(
+            v(rx) - v(tx) >= 1_000_000,
+            "the server's 1 ms inside: {line}"
+        );
+        split_rows += 1;
+    }
+    assert_eq!(split_rows, k["stamped"].as_u64().unwrap());
+}
+
+#[test]
+fn nginx_plain_and_over_tls_and_redis_are_split() {
+    let _serial = common::serial();
+    let Some(nginx) = common::Nginx::start_tls() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("r.json");
+    let tls = nginx.tls.as_ref().unwrap();
+    let https = format!("https://{}/", tls.addr);
+    let ca = tls.ca.to_str().unwrap().to_string();
+    for (target, extra) in [
+        (format!("http://{}/", nginx.addr), vec![]),
+        // Opened as the rate needs them: a handshake's bytes before the first request.
+        (https.clone(), vec!["--cacert", ca.as_str()]),
+        // Opened before the run.
+        (https, vec!["--cacert", ca.as_str(), "-c", "4"]),
+    ] {
+        let out = stamped_run(&target, "1000", "1", &report, &extra);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{target}: {}",
+            common::stderr(&out)
+        );
+        let k = split(&report, 0.05);
+        assert!(k["stamped"].as_u64().unwrap() > 900, "{target}: {k}");
+    }
+    drop(nginx);
+    let Some(redis) = common::Daemon::redis() else {
+        return;
+    };
+    let url = format!("redis://127.0.0.1:{}", redis.port);
+    let out = stamped_run(&url, "1000", "1", &report, &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", common::stderr(&out));
+    split(&report, 0.05);
+}
+
+/// A real-time thread pinned to `core` that runs 2 ms in every 3 until `stop`.
+fn hog(core: usize, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        core_affinity::set_for_current(core_affinity::CoreId { id: core });
+        let param = libc::sched_param { sched_priority: 10 };
+        // SAFETY: the calling thread, a valid parameter. Refused without privilege: the hog
+        // then competes as a normal thread.
+        unsafe { libc::sched_setscheduler(0, libc::SCHED_FIFO, &param) };
+        while !stop.load(Ordering::Relaxed) {
+            let until = std::time::Instant::now() + std::time::Duration::from_millis(2);
+            while std::time::Instant::now() < until {
+                std::hint::spin_loop();
+            }
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+    })
+}
+
+#[test]
+fn a_hog_on_the_workers_core_grows_client_receive_and_not_wire_and_server() {
+    let _serial = common::serial();
+    if std::thread::available_parallelism().map_or(1, |n| n.get()) < 2 {
+        eprintln!("SKIPPED: needs two cores");
+        return;
+    }
+    let server = common::Server::start(&["--service", "1ms"]);
+    server.pin(0);
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("r.json");
+    let cores = ["--timer-core", "0", "--worker-cores", "1"];
+    let run = |report: &Path| {
+        let out = stamped_run(&server.url("/"), "300", "2", report, &cores);
+        assert!(
+            matches!(out.status.code(), Some(0 | 1)),
+            "{}",
+            common::stderr(&out)
+        );
+        split(report, 0.05)
+    };
+    let quiet = run(&report);
+    let stop = Arc::new(AtomicBool::new(false));
+    let hogging = hog(1, stop.clone());
+    let busy = run(&dir.path().join("hog.json"));
+    stop.store(true, Ordering::Relaxed);
+    hogging.join().unwrap();
+    let (receive_quiet, receive_busy) = (
+        p(&quiet, "client_receive_us", "p90"),
+        p(&busy, "client_receive_us", "p90"),
+    );
+    let (wire_quiet, wire_busy) = (
+        p(&quiet, "wire_and_server_us", "p50"),
+        p(&busy, "wire_and_server_us", "p50"),
+    );
+    eprintln!(
+        "client_receive p90 {receive_quiet:.0} -> {receive_busy:.0} us, wire_and_server p50 \
+         {wire_quiet:.0} -> {wire_busy:.0} us"
+    );
+    assert!(
+        receive_busy > receive_quiet + 300.0,
+        "client_receive p90 {receive_quiet} us quiet, {receive_busy} us with the hog"
+    );
+    assert!(
+        wire_busy < wire_quiet + 300.0,
+        "wire_and_server p50 {wire_quiet} us quiet, {wire_busy} us with the hog"
+    );
+}
+
+rejects! {
+        an_in_process_target_has_no_socket_to_stamp:
+            ["--target", "noop", "--timestamps", "kernel"] => ["timestamps", "in-process"];
+        a_unix_socket_is_not_stamped:
+            ["--target", "http+unix:///tmp/none.sock:/", "--timestamps", "kernel"]
+            => ["timestamps", "Unix socket"];
+        only_off_or_kernel:
+            ["--target", "http://127.0.0.1:1/", "--timestamps", "hardware"]
+            => ["timestamps", "off", "kernel"];
+}
