@@ -59,6 +59,15 @@ pub fn enable(fd: RawFd) -> io::Result<()> {
     }
 }
 
+/// Whether this kernel stamps a TCP socket: tried on a connection over loopback, which then
+/// closes.
+pub fn may_stamp() -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let client = std::net::TcpStream::connect(listener.local_addr()?)?;
+    enable(client.as_raw_fd())
+}
+
 /// Room for the control messages of one `recvmsg`, aligned for `cmsghdr`.
 type Control = [u64; 32];
 

@@ -28,7 +28,7 @@ use crate::base::clock::{RunClock, clock_info, unix_now};
 use crate::base::host::{Confined, allowed_cores, hostname};
 use crate::base::host_check::{self, HostTree, MeasuringCores, Steal};
 use crate::base::sys::{self, MemoryLock, REALTIME_PRIORITY};
-use crate::base::{Model, WaitMode};
+use crate::base::{Model, Timestamps, WaitMode, tstamp};
 use crate::config::LoadTestConfig;
 use crate::error::{ConfigError, Error, Origin};
 use crate::metrics::RunResult;
@@ -103,8 +103,8 @@ type Body = Box<dyn FnOnce() + Send>;
 type Started = (Vec<Arc<WorkerStats>>, Vec<Arc<Wake>>);
 
 impl LoadTestRunner {
-    /// Checks that `--realtime` and `--busy-poll` may be had (the timing thread and the
-    /// sockets take them when they start) and takes `--mlock`'s lock, held until the returned
+    /// Checks that `--realtime`, `--busy-poll` and `--timestamps` may be had (the timing thread
+    /// and the sockets take them when they start) and takes `--mlock`'s lock, held until the returned
     /// guard drops: each refusal is a config error naming its flag and what would permit it.
     /// Warnings (the poll cannot busy-poll on this kernel) go into `warnings`.
     pub(super) fn privileges(
@@ -135,6 +135,17 @@ impl LoadTestRunner {
                      needs Linux 6.9 or later)"
                 ));
             }
+        }
+        let stamps = self
+            .run
+            .scenarios
+            .iter()
+            .any(|s| s.timestamps == Timestamps::Kernel);
+        if stamps {
+            tstamp::may_stamp().map_err(|e| {
+                let needs = "SO_TIMESTAMPING with software stamps (Linux 3.17 or later)";
+                refused(("timestamps", "timestamps"), "kernel", e, needs)
+            })?;
         }
         if !self.run.run.mlock {
             return Ok(None);
@@ -292,7 +303,7 @@ impl LoadTestRunner {
             let recorder = WorkerStats::with_sample(place.sample)
                 .with_names(names)
                 .with_log(tap)
-                .with_timestamps(config.timestamps == crate::base::Timestamps::Kernel);
+                .with_timestamps(config.timestamps == Timestamps::Kernel);
             let parts = WorkerParts {
                 clock: spawn.clock,
                 stats: Arc::new(recorder),
@@ -709,7 +720,7 @@ fn net_worker(
         seed: run.seed,
         shard: run.shard,
         busy_poll_us: config.busy_poll_us,
-        timestamps: config.timestamps == crate::base::Timestamps::Kernel,
+        timestamps: config.timestamps == Timestamps::Kernel,
     };
     let setup = |e| Error::run("setting up a network worker's poll", e);
     let pool = Pool::new(pool_config, &plan.exchange, parts.clock)

@@ -117,8 +117,11 @@ impl Summed<WaitFigures> {
     }
 }
 
-/// The kernel split's summaries (µs, without intervals) and encoded histograms, from its three
-/// histograms in ns (`client_send`, `wire_and_server`, `client_receive`); counts left at 0.
+/// The kernel split's summaries (µs) and encoded histograms, from its three histograms in ns
+/// (`client_send`, `wire_and_server`, `client_receive`); counts left at 0. No intervals: only
+/// order statistics could be had here, which assume independent requests and are far too
+/// narrow for a real server (the response, service and dispatch figures have the
+/// dependence-aware ones).
 pub fn kernel_figures(h: &[Histogram<u64>; 3]) -> KernelSplit {
     let summary = |h: &Histogram<u64>| LatencySummary {
         ci95: None,
