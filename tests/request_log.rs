@@ -10,31 +10,17 @@ use std::process::Output;
 
 use serde_json::Value;
 
-/// `openpace run --target TARGET -R RATE -d SECS --quiet --log-requests LOG --out REPORT EXTRA...`.
+/// A run of `target` at `rate` for `secs` s, logging to `files.0`, its report in `files.1`.
 fn logged_run(
     target: &str,
     rate: &str,
     secs: &str,
-    files: (&Path, &Path),
+    (log, report): (&Path, &Path),
     extra: &[&str],
 ) -> Output {
-    let (log, report) = files;
-    let mut args = vec![
-        "run",
-        "--target",
-        target,
-        "--rate",
-        rate,
-        "--duration",
-        secs,
-        "--quiet",
-        "--log-requests",
-        log.to_str().unwrap(),
-        "--out",
-        report.to_str().unwrap(),
-    ];
-    args.extend_from_slice(extra);
-    common::openpace(&args)
+    let mut flags = vec!["--log-requests", log.to_str().unwrap()];
+    flags.extend_from_slice(extra);
+    common::run_at(target, rate, secs, report, &flags)
 }
 
 fn ok(out: &Output) {

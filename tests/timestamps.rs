@@ -14,24 +14,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde_json::Value;
 
-/// `openpace run --target TARGET -R RATE -d SECS --timestamps kernel --quiet --out REPORT ...`.
+/// A run of `target` at `rate` for `secs` s with `--timestamps kernel`, its report in `report`.
 fn stamped_run(target: &str, rate: &str, secs: &str, report: &Path, extra: &[&str]) -> Output {
-    let mut args = vec![
-        "run",
-        "--target",
-        target,
-        "--rate",
-        rate,
-        "--duration",
-        secs,
-        "--timestamps",
-        "kernel",
-        "--quiet",
-        "--out",
-        report.to_str().unwrap(),
-    ];
-    args.extend_from_slice(extra);
-    common::openpace(&args)
+    let mut flags = vec!["--timestamps", "kernel"];
+    flags.extend_from_slice(extra);
+    common::run_at(target, rate, secs, report, &flags)
 }
 
 /// The scenario's `kernel_timestamps`, after checking that every ok request is split or

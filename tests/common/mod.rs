@@ -32,6 +32,34 @@ pub fn openpace_with(vars: &[(&str, &str)], args: &[&str]) -> std::process::Outp
         .expect("the binary runs")
 }
 
+/// `openpace run --target TARGET --rate RATE --duration SECS --quiet --out REPORT FLAGS...`.
+pub fn run_at(
+    target: &str,
+    rate: &str,
+    secs: &str,
+    report: &std::path::Path,
+    flags: &[&str],
+) -> std::process::Output {
+    let (report, rest) = (report.to_str().unwrap(), ["--quiet", "--out"]);
+    let head = [
+        "run",
+        "--target",
+        target,
+        "--rate",
+        rate,
+        "--duration",
+        secs,
+    ];
+    let args: Vec<&str> = head
+        .iter()
+        .chain(&rest)
+        .copied()
+        .chain([report])
+        .chain(flags.iter().copied())
+        .collect();
+    openpace(&args)
+}
+
 /// What a command printed on stderr.
 pub fn stderr(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
