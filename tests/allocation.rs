@@ -182,6 +182,7 @@ fn the_request_logs_tap_allocates_nothing_per_request() {
         bytes_received: 150,
         connection: 1,
         kernel_tx_ns: 0,
+        kernel_rx_first_ns: 0,
         kernel_rx_ns: 0,
         stream: 0,
         weight: 1,
@@ -238,7 +239,8 @@ fn kernel_timestamped_requests_allocate_nothing_per_request() {
         loop {
             if let Some(done) = pool.done().pop() {
                 assert!(done.result.is_ok(), "request {seq}: {:?}", done.result);
-                return done.kernel.expect("timestamps on");
+                let k = done.kernel.expect("timestamps on");
+                return (k.tx_ns, k.rx_last_ns);
             }
             pool.wait(None, true);
         }

@@ -42,6 +42,23 @@ fn split(report: &Path, missing_share: f64) -> Value {
     k
 }
 
+/// The split requests of a request log: for each line with both kernel stamps, `columns`'
+/// values (in ns).
+fn split_rows(log: &Path, columns: &[&str]) -> Vec<Vec<u64>> {
+    let out = common::openpace(&["log", log.to_str().unwrap()]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    let mut lines = text.lines();
+    let names: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let col = |name: &str| names.iter().position(|n| *n == name).unwrap();
+    let (tx, rx) = (col("kernel_tx_ns"), col("kernel_rx_ns"));
+    let wanted: Vec<usize> = columns.iter().map(|c| col(c)).collect();
+    lines
+        .map(|l| l.split(',').collect::<Vec<_>>())
+        .filter(|f| !f[tx].is_empty() && !f[rx].is_empty())
+        .map(|f| wanted.iter().map(|&i| f[i].parse().unwrap()).collect())
+        .collect()
+}
+
 fn p(k: &Value, part: &str, q: &str) -> f64 {
     k[part][q].as_f64().unwrap()
 }
@@ -65,38 +82,50 @@ fn the_servers_millisecond_is_in_wire_and_server_and_the_parts_add_up_request_by
     assert!(p(&k, "client_receive_us", "p50") < 500.0, "{k}");
     // Request by request, from the log: in order, the three parts make the service time, and
     // the server's 1 ms lies between the two stamps.
-    let out = common::openpace(&["log", log.to_str().unwrap()]);
-    let text = String::from_utf8(out.stdout).unwrap();
-    let mut lines = text.lines();
-    let names: Vec<&str> = lines.next().unwrap().split(',').collect();
-    let col = |name: &str| names.iter().position(|n| *n == name).unwrap();
-    let (sent, tx, rx, end, service) = (
-        col("sent_ns"),
-        col("kernel_tx_ns"),
-        col("kernel_rx_ns"),
-        col("end_ns"),
-        col("service_ns"),
-    );
-    let mut split_rows = 0;
-    for line in lines {
-        let f: Vec<&str> = line.split(',').collect();
-        if f[tx].is_empty() || f[rx].is_empty() {
-            continue;
-        }
-        let v = |i: usize| f[i].parse::<u64>().unwrap();
-        assert!(
-            v(sent) <= v(tx) && v(tx) <= v(rx) && v(rx) <= v(end),
-            "{line}"
-        );
-        let parts = (v(tx) - v(sent)) + (v(rx) - v(tx)) + (v(end) - v(rx));
-        assert_eq!(parts, v(service), "{line}");
-        assert!(
-            v(rx) - v(tx) >= 1_000_000,
-            "the server's 1 ms inside: {line}"
-        );
-        split_rows += 1;
+    let columns = [
+        "sent_ns",
+        "kernel_tx_ns",
+        "kernel_rx_first_ns",
+        "kernel_rx_ns",
+        "end_ns",
+        "service_ns",
+    ];
+    let rows = split_rows(&log, &columns);
+    for row in &rows {
+        let &[sent, tx, rx_first, rx, end, service] = row.as_slice() else {
+            unreachable!()
+        };
+        assert!(sent <= tx && tx <= rx && rx <= end, "{row:?}");
+        assert!(tx <= rx_first && rx_first <= rx, "{row:?}");
+        assert_eq!((tx - sent) + (rx - tx) + (end - rx), service, "{row:?}");
+        assert!(rx - tx >= 1_000_000, "the server's 1 ms inside: {row:?}");
     }
-    assert_eq!(split_rows, k["stamped"].as_u64().unwrap());
+    assert_eq!(rows.len() as u64, k["stamped"].as_u64().unwrap());
+}
+
+#[test]
+fn a_response_over_several_reads_has_the_stamps_of_its_first_read_and_its_last() {
+    let _serial = common::serial();
+    let server = common::Server::start(&["--body-size", "2000000"]);
+    let dir = tempfile::tempdir().unwrap();
+    let (report, log) = (dir.path().join("r.json"), dir.path().join("requests.log"));
+    let logged = ["--log-requests", log.to_str().unwrap()];
+    let out = stamped_run(&server.url("/"), "20", "1", &report, &logged);
+    assert_eq!(out.status.code(), Some(0), "{}", common::stderr(&out));
+    split(&report, 0.1);
+    let pairs: Vec<(u64, u64)> = split_rows(&log, &["kernel_rx_first_ns", "kernel_rx_ns"])
+        .into_iter()
+        .map(|r| (r[0], r[1]))
+        .collect();
+    assert!(pairs.len() >= 15, "{} split requests", pairs.len());
+    assert!(pairs.iter().all(|(a, b)| a <= b));
+    // 2 MB arrive in many segments, read in 16 KiB reads: the first read's stamp is earlier.
+    let spread = pairs.iter().filter(|(a, b)| a < b).count();
+    assert!(
+        spread * 2 >= pairs.len(),
+        "{spread} of {} spread",
+        pairs.len()
+    );
 }
 
 #[test]

@@ -38,7 +38,7 @@ use crate::targets::ErrorKind;
 /// The file's first line.
 pub const MAGIC: &str = "openpace-request-log 1";
 /// Bytes of a request line's body (after its tag).
-pub const RECORD_BYTES: usize = 92;
+pub const RECORD_BYTES: usize = 100;
 /// Lines one worker's channel holds before the tap starts sampling.
 pub const CHANNEL_CAPACITY: usize = 32_768;
 /// The tap keeps at least one request in `2^MAX_SHIFT` while the channel is full.
@@ -91,6 +91,9 @@ pub struct Entry {
     /// With `timestamps: kernel`: when its last byte left the stack for the driver (0: no
     /// stamp).
     pub kernel_tx_ns: u64,
+    /// With `timestamps: kernel`: the RX stamp of the first read of its response (0: no
+    /// stamp).
+    pub kernel_rx_first_ns: u64,
     /// With `timestamps: kernel`: when the last segment of its response entered the receive
     /// path (0: no stamp).
     pub kernel_rx_ns: u64,
@@ -346,6 +349,7 @@ impl<W: Write> Encoder<W> {
             e.first_byte_ns,
             e.end_ns,
             e.kernel_tx_ns,
+            e.kernel_rx_first_ns,
             e.kernel_rx_ns,
         ] {
             put(&t.to_le_bytes());
@@ -504,7 +508,7 @@ impl<R: std::io::BufRead> Decoder<R> {
         let u64_at = |i: usize| u64::from_le_bytes(b[i..i + 8].try_into().unwrap());
         let u32_at = |i: usize| u32::from_le_bytes(b[i..i + 4].try_into().unwrap());
         let u16_at = |i: usize| u16::from_le_bytes(b[i..i + 2].try_into().unwrap());
-        let id = u16_at(84);
+        let id = u16_at(92);
         let kind = self
             .kinds
             .get(usize::from(id))
@@ -515,7 +519,7 @@ impl<R: std::io::BufRead> Decoder<R> {
             EXPIRED_ID => Outcome::Expired,
             _ => Outcome::Error(ErrorKind::FAILED),
         };
-        let name = u16_at(86);
+        let name = u16_at(94);
         Ok(Line {
             entry: Entry {
                 seq: u64_at(0),
@@ -525,16 +529,17 @@ impl<R: std::io::BufRead> Decoder<R> {
                 first_byte_ns: u64_at(32),
                 end_ns: u64_at(40),
                 kernel_tx_ns: u64_at(48),
-                kernel_rx_ns: u64_at(56),
-                bytes_sent: u32_at(64),
-                bytes_received: u32_at(68),
-                connection: u32_at(72),
-                stream: u32_at(76),
-                weight: u32_at(80),
+                kernel_rx_first_ns: u64_at(56),
+                kernel_rx_ns: u64_at(64),
+                bytes_sent: u32_at(72),
+                bytes_received: u32_at(76),
+                connection: u32_at(80),
+                stream: u32_at(84),
+                weight: u32_at(88),
                 outcome,
                 name: (name != u16::MAX).then_some(name),
-                scenario: u16_at(88),
-                worker: u16_at(90),
+                scenario: u16_at(96),
+                worker: u16_at(98),
             },
             kind: kind.clone(),
         })
@@ -647,6 +652,7 @@ mod tests {
             bytes_received: 200,
             connection: 3,
             kernel_tx_ns: 1_000 * seq + 20,
+            kernel_rx_first_ns: 1_000 * seq + 680,
             kernel_rx_ns: 1_000 * seq + 690,
             stream: 0,
             weight: 1,

@@ -16,6 +16,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering, Ordering::Relaxed, fenc
 use super::atomic_hist::AtomicHistogram;
 use super::request_log::{self, LogTap, Outcome};
 use super::sample::{Entry, SampleSpec, SendOrderSample};
+use crate::targets::net::KernelStamps;
 use crate::targets::{CallResult, ErrorKind, Request, Tags};
 
 /// Recorder sets per worker and per timing-loop lane: interval `i` records into set `i % SLOTS`.
@@ -220,10 +221,11 @@ pub(crate) struct KernelRecorders {
 }
 
 impl KernelRecorders {
-    /// Splits one ok request, begun at `start`, its last byte out at `tx`, its response in at
-    /// `rx`, read by `end` (run clock; a stamp of 0 did not come).
+    /// Splits one ok request, begun at `start`, its last byte out at `tx`, its response's last
+    /// segment in at `rx`, read by `end` (run clock; a stamp of 0 did not come).
     #[inline]
-    fn record(&self, start: u64, (tx, rx): (u64, u64), end: u64) {
+    fn record(&self, start: u64, stamps: KernelStamps, end: u64) {
+        let (tx, rx) = (stamps.tx_ns, stamps.rx_last_ns);
         let counted = match (tx, rx) {
             (0, _) => 1,
             (_, 0) => 2,
@@ -454,6 +456,7 @@ impl WorkerStats {
                 bytes_received: 0,
                 connection: 0,
                 kernel_tx_ns: 0,
+                kernel_rx_first_ns: 0,
                 kernel_rx_ns: 0,
                 stream: 0,
                 weight: 1,
@@ -679,8 +682,8 @@ pub(crate) struct Call {
     pub first_byte_ns: u64,
     /// The worker's connection that carried it (0: none).
     pub connection: u32,
-    /// With kernel timestamps: its TX and RX stamps on the run clock (0: missing).
-    pub kernel: Option<(u64, u64)>,
+    /// With kernel timestamps: its stamps on the run clock (0: missing).
+    pub kernel: Option<KernelStamps>,
 }
 
 /// A call as the request log keeps it (the tap fills in weight, scenario and worker).
@@ -701,8 +704,9 @@ fn log_entry(call: &Call) -> request_log::Entry {
         bytes_sent: narrow(call.result.bytes_sent),
         bytes_received: narrow(call.result.bytes_received),
         connection: call.connection,
-        kernel_tx_ns: call.kernel.map_or(0, |k| k.0),
-        kernel_rx_ns: call.kernel.map_or(0, |k| k.1),
+        kernel_tx_ns: call.kernel.map_or(0, |k| k.tx_ns),
+        kernel_rx_first_ns: call.kernel.map_or(0, |k| k.rx_first_ns),
+        kernel_rx_ns: call.kernel.map_or(0, |k| k.rx_last_ns),
         stream: 0,
         weight: 1,
         outcome,

@@ -10,7 +10,7 @@ use crate::metrics::request_log::{Header, Line, LogSummary};
 /// The CSV's first line.
 pub const CSV_HEADER: &str = "scenario,worker,connection,stream,seq,name,intended_ns,handed_ns,\
 sent_ns,first_byte_ns,end_ns,response_ns,service_ns,outcome,bytes_sent,bytes_received,weight,\
-kernel_tx_ns,kernel_rx_ns\n";
+kernel_tx_ns,kernel_rx_first_ns,kernel_rx_ns\n";
 
 /// One line of the log as a CSV row (times in ns from the run's origin; a time that never
 /// came, such as the sending of an expired request, is empty).
@@ -30,7 +30,7 @@ pub fn csv_row(out: &mut String, header: &Header, line: &Line) {
     };
     let _ = writeln!(
         out,
-        "{scenario},{},{},{},{},{name},{},{},{},{},{},{},{service},{},{},{},{},{},{}",
+        "{scenario},{},{},{},{},{name},{},{},{},{},{},{},{service},{},{},{},{},{},{},{}",
         e.worker,
         e.connection,
         e.stream,
@@ -46,6 +46,7 @@ pub fn csv_row(out: &mut String, header: &Header, line: &Line) {
         e.bytes_received,
         e.weight,
         at(e.kernel_tx_ns),
+        at(e.kernel_rx_first_ns),
         at(e.kernel_rx_ns),
     );
 }

@@ -31,7 +31,7 @@ use std::time::Duration;
 use super::{CallResult, ErrorKind, Request, Target};
 use crate::base::clock::RunClock;
 pub use peer::{Peer, Stream};
-pub use pool::{Done, ExchangeFactory, Pool, PoolConfig};
+pub use pool::{Done, ExchangeFactory, KernelStamps, Pool, PoolConfig};
 
 /// Most connections `connections: auto` (the default) opens to a network target, over all
 /// its workers: a new one whenever a request's instant comes and none is free.

@@ -133,10 +133,20 @@ pub struct Done {
     /// The connection that carried it last, numbered from 1 in the order the pool opened
     /// them (a reconnect is a new number; 0: none was opened).
     pub connection: u32,
-    /// With kernel timestamps: when its last byte left the stack for the driver, and when the
-    /// last segment of its response entered the receive path, on the run clock (0: that stamp
-    /// did not come). `None` without timestamps.
-    pub kernel: Option<(u64, u64)>,
+    /// With kernel timestamps, its stamps; `None` without.
+    pub kernel: Option<KernelStamps>,
+}
+
+/// A request's kernel timestamps, on the run clock (0: that stamp did not come).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct KernelStamps {
+    /// Its last byte left the stack for the driver (`TX_SOFTWARE`).
+    pub tx_ns: u64,
+    /// The RX stamp of the first read of its response: the last segment that read took, which
+    /// for a response read at once is its only or last one.
+    pub rx_first_ns: u64,
+    /// The RX stamp of the read that completed its response: its last segment.
+    pub rx_last_ns: u64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -193,8 +203,9 @@ struct Conn {
     stamping: bool,
     /// Its TX stamps' offsets, and the requests waiting for one.
     matcher: TxMatcher,
-    /// The RX stamp (`CLOCK_REALTIME`) of the latest read of the current response; 0: none.
-    rx_stamp: u64,
+    /// The RX stamps (`CLOCK_REALTIME`) of the first and the latest read of the current
+    /// response that came with one; 0: none.
+    rx_stamp: [u64; 2],
 }
 
 /// Failed connection attempts hold off the next ones.
@@ -245,6 +256,9 @@ pub struct Pool {
     busy_polled: usize,
     /// Sockets opened so far.
     opened_count: u32,
+    /// `CLOCK_REALTIME - CLOCK_MONOTONIC` for kernel stamps, and when (run clock) it was read:
+    /// read again once a second, to follow a step of the realtime clock.
+    realtime_offset: Option<(i64, u64)>,
 }
 
 impl Pool {
@@ -294,7 +308,7 @@ impl Pool {
                 serial: 0,
                 stamping: false,
                 matcher: TxMatcher::default(),
-                rx_stamp: 0,
+                rx_stamp: [0; 2],
             })
             .collect();
         Ok(Pool {
@@ -318,6 +332,7 @@ impl Pool {
             peak_in_flight: 0,
             busy_polled: 0,
             opened_count: 0,
+            realtime_offset: None,
         })
     }
 
@@ -490,7 +505,7 @@ impl Pool {
         c.received = 0;
         c.received_any = false;
         c.first_byte_ns = 0;
-        c.rx_stamp = 0;
+        c.rx_stamp = [0; 2];
         if c.stream.is_some() {
             c.state = State::Writing;
             self.write(i);
@@ -715,6 +730,8 @@ impl Pool {
                     // it wakes no one later.
                     c.matcher.request_written(c.request.seq);
                     take_tx_stamps(c);
+                    // What was read before (a TLS handshake) is not the response.
+                    c.rx_stamp = [0; 2];
                 }
             }
             Err(e) => {
@@ -865,22 +882,34 @@ impl Pool {
 
     /// Connection `i`'s kernel stamps of its current request, on the run clock (0: missing):
     /// its TX stamp from the error queue (if it was not taken as the request went out), the RX
-    /// stamp of the read that ended its response.
-    fn kernel_stamps(&mut self, i: usize) -> (u64, u64) {
+    /// stamps of the first read of its response and of the read that ended it.
+    fn kernel_stamps(&mut self, i: usize) -> KernelStamps {
         let c = &mut self.conns[i];
         if !c.stamping || c.stream.is_none() {
-            return (0, 0);
+            return KernelStamps::default();
         }
         take_tx_stamps(c);
         let tx = c.matcher.take(c.request.seq).unwrap_or(0);
-        let rx = std::mem::take(&mut c.rx_stamp);
-        let offset = tstamp::realtime_offset_ns();
+        let [rx_first, rx_last] = std::mem::take(&mut c.rx_stamp);
+        let now = self.clock.now_ns();
+        let offset = match self.realtime_offset {
+            Some((offset, at)) if now.saturating_sub(at) < 1_000_000_000 => offset,
+            _ => {
+                let offset = tstamp::realtime_offset_ns();
+                self.realtime_offset = Some((offset, now));
+                offset
+            }
+        };
         let origin = self.clock.absolute_ns(0);
         let on_run_clock = |realtime: u64| match realtime {
             0 => 0,
             t => tstamp::to_monotonic(t, offset).saturating_sub(origin),
         };
-        (on_run_clock(tx), on_run_clock(rx))
+        KernelStamps {
+            tx_ns: on_run_clock(tx),
+            rx_first_ns: on_run_clock(rx_first),
+            rx_last_ns: on_run_clock(rx_last),
+        }
     }
 
     /// Closes every connection and forgets the requests on them: the run gave them up.
@@ -964,7 +993,7 @@ fn take_tx_stamps(c: &mut Conn) {
 /// stamps' offsets.
 struct Io<'a> {
     stream: &'a mut Stream,
-    stamps: Option<(&'a mut TxMatcher, &'a mut u64)>,
+    stamps: Option<(&'a mut TxMatcher, &'a mut [u64; 2])>,
 }
 
 impl<'a> Io<'a> {
@@ -972,7 +1001,7 @@ impl<'a> Io<'a> {
         stream: &'a mut Stream,
         stamping: bool,
         matcher: &'a mut TxMatcher,
-        rx_stamp: &'a mut u64,
+        rx_stamp: &'a mut [u64; 2],
     ) -> Io<'a> {
         Io {
             stream,
@@ -989,7 +1018,10 @@ impl Read for Io<'_> {
         let fd = std::os::fd::AsRawFd::as_raw_fd(&*self.stream);
         let (n, stamp) = tstamp::recv(fd, buf)?;
         if stamp > 0 {
-            **rx_stamp = stamp;
+            if rx_stamp[0] == 0 {
+                rx_stamp[0] = stamp;
+            }
+            rx_stamp[1] = stamp;
         }
         Ok(n)
     }
