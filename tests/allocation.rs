@@ -181,15 +181,8 @@ fn the_request_logs_tap_allocates_nothing_per_request() {
         bytes_sent: 70,
         bytes_received: 150,
         connection: 1,
-        kernel_tx_ns: 0,
-        kernel_rx_first_ns: 0,
-        kernel_rx_ns: 0,
-        stream: 0,
-        weight: 1,
         outcome: Outcome::Ok,
-        name: None,
-        scenario: 0,
-        worker: 0,
+        ..Entry::default()
     };
     for seq in 0..1_000 {
         tap.offer(|| entry(seq));

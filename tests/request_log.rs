@@ -34,25 +34,6 @@ fn summary(log: &Path) -> Value {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
-/// `openpace log FILE` as CSV rows, each a map from the header's names.
-fn rows(log: &Path) -> Vec<std::collections::HashMap<String, String>> {
-    let out = common::openpace(&["log", log.to_str().unwrap()]);
-    ok(&out);
-    let text = String::from_utf8(out.stdout).unwrap();
-    let mut lines = text.lines();
-    let names: Vec<&str> = lines.next().unwrap().split(',').collect();
-    lines
-        .map(|l| {
-            // No field here holds a comma (the scenario names are plain).
-            names
-                .iter()
-                .zip(l.split(','))
-                .map(|(n, v)| (n.to_string(), v.to_string()))
-                .collect()
-        })
-        .collect()
-}
-
 /// Every percentile, the count, min and max of the log's response time are the report's.
 fn same_response_times(report: &Value, log: &Value) {
     let (r, l) = (
@@ -91,7 +72,7 @@ fn a_complete_log_of_nginx_has_the_reports_counts_and_percentiles() {
     let log_summary = summary(&log);
     assert_eq!(log_summary["complete"], true, "{log_summary}");
     same_response_times(&report, &log_summary);
-    let rows = rows(&log);
+    let rows = common::log_rows(&log);
     assert_eq!(rows.len() as u64, measured);
     let num = |row: &std::collections::HashMap<String, String>, k: &str| -> u64 {
         row[k]
@@ -155,7 +136,7 @@ fn errors_in_the_log_are_the_reports_errors_by_kind_and_an_in_process_target_is_
     );
     same_response_times(&report, &log_summary);
     // The server's 1 ms is between the request going out and the first byte coming back.
-    let rows = rows(&log);
+    let rows = common::log_rows(&log);
     let first: Vec<u64> = rows
         .iter()
         .filter(|r| r["outcome"] == "ok")
@@ -257,7 +238,7 @@ fn a_sink_that_cannot_keep_up_makes_the_log_sample_and_never_stalls_the_run() {
     let bytes = reader.join().unwrap();
     let saved = dir.path().join("saved.log");
     std::fs::write(&saved, &bytes).unwrap();
-    let rows = rows(&saved);
+    let rows = common::log_rows(&saved);
     let written = figures["written"].as_u64().unwrap();
     if figures["cut_short"] == true {
         // The writer was still writing when the report was made: the file holds at least

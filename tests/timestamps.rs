@@ -45,17 +45,10 @@ fn split(report: &Path, missing_share: f64) -> Value {
 /// The split requests of a request log: for each line with both kernel stamps, `columns`'
 /// values (in ns).
 fn split_rows(log: &Path, columns: &[&str]) -> Vec<Vec<u64>> {
-    let out = common::openpace(&["log", log.to_str().unwrap()]);
-    let text = String::from_utf8(out.stdout).unwrap();
-    let mut lines = text.lines();
-    let names: Vec<&str> = lines.next().unwrap().split(',').collect();
-    let col = |name: &str| names.iter().position(|n| *n == name).unwrap();
-    let (tx, rx) = (col("kernel_tx_ns"), col("kernel_rx_ns"));
-    let wanted: Vec<usize> = columns.iter().map(|c| col(c)).collect();
-    lines
-        .map(|l| l.split(',').collect::<Vec<_>>())
-        .filter(|f| !f[tx].is_empty() && !f[rx].is_empty())
-        .map(|f| wanted.iter().map(|&i| f[i].parse().unwrap()).collect())
+    common::log_rows(log)
+        .into_iter()
+        .filter(|r| !r["kernel_tx_ns"].is_empty() && !r["kernel_rx_ns"].is_empty())
+        .map(|r| columns.iter().map(|c| r[*c].parse().unwrap()).collect())
         .collect()
 }
 

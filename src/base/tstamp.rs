@@ -102,18 +102,32 @@ pub fn recv(fd: RawFd, buf: &mut [u8]) -> io::Result<(usize, u64)> {
         return Err(io::Error::last_os_error());
     }
     let mut stamp = 0;
-    // SAFETY: the kernel filled msg's control buffer; the CMSG macros walk it within
-    // msg_controllen.
+    // SAFETY: filled by the recvmsg above; `control` is alive.
     unsafe {
-        let mut c = libc::CMSG_FIRSTHDR(&raw const msg);
-        while !c.is_null() {
-            if (*c).cmsg_level == libc::SOL_SOCKET && (*c).cmsg_type == SCM_TIMESTAMPING {
-                stamp = software_stamp(libc::CMSG_DATA(c));
+        each_control(&msg, |level, kind, data| {
+            if level == libc::SOL_SOCKET && kind == SCM_TIMESTAMPING {
+                // SAFETY: an SCM_TIMESTAMPING message's data.
+                stamp = software_stamp(data);
             }
-            c = libc::CMSG_NXTHDR(&raw const msg, c);
-        }
+        });
     }
     Ok((n as usize, stamp))
+}
+
+/// Calls `f(level, type, data)` for each control message in `msg`.
+///
+/// # Safety
+/// `msg` was filled by a successful `recvmsg` and its control buffer is still alive: the CMSG
+/// macros walk it within `msg_controllen`.
+unsafe fn each_control(msg: &libc::msghdr, mut f: impl FnMut(libc::c_int, libc::c_int, *const u8)) {
+    // SAFETY: the caller's promise.
+    unsafe {
+        let mut c = libc::CMSG_FIRSTHDR(msg);
+        while !c.is_null() {
+            f((*c).cmsg_level, (*c).cmsg_type, libc::CMSG_DATA(c));
+            c = libc::CMSG_NXTHDR(msg, c);
+        }
+    }
 }
 
 /// Takes the stamps waiting on the socket's error queue, oldest first, without blocking, until
@@ -136,26 +150,24 @@ pub fn tx_stamps(fd: RawFd, mut each: impl FnMut(TxStamp) -> bool) -> io::Result
             };
         }
         let (mut realtime_ns, mut found) = (0, None);
-        // SAFETY: as in `recv`.
+        // SAFETY: filled by the recvmsg above; `control` is alive.
         unsafe {
-            let mut c = libc::CMSG_FIRSTHDR(&raw const msg);
-            while !c.is_null() {
-                let (level, kind) = ((*c).cmsg_level, (*c).cmsg_type);
+            each_control(&msg, |level, kind, data| {
                 if level == libc::SOL_SOCKET && kind == SCM_TIMESTAMPING {
-                    realtime_ns = software_stamp(libc::CMSG_DATA(c));
+                    // SAFETY: an SCM_TIMESTAMPING message's data.
+                    realtime_ns = software_stamp(data);
                 } else if (level == libc::SOL_IP && kind == libc::IP_RECVERR)
                     || (level == libc::SOL_IPV6 && kind == libc::IPV6_RECVERR)
                 {
-                    let err: libc::sock_extended_err =
-                        std::ptr::read_unaligned(libc::CMSG_DATA(c).cast());
+                    // SAFETY: an IP(V6)_RECVERR message's data is a sock_extended_err.
+                    let err: libc::sock_extended_err = std::ptr::read_unaligned(data.cast());
                     if err.ee_errno == libc::ENOMSG as u32
                         && err.ee_origin == libc::SO_EE_ORIGIN_TIMESTAMPING
                     {
                         found = Some((err.ee_data, err.ee_info));
                     }
                 }
-                c = libc::CMSG_NXTHDR(&raw const msg, c);
-            }
+            });
         }
         if let (Some((key, kind)), true) = (found, realtime_ns > 0) {
             let more = each(TxStamp {

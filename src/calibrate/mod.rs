@@ -215,10 +215,7 @@ fn wake_up_floor(late: &[u64]) -> WakeUpFloor {
     }
     WakeUpFloor {
         sleeps: late.len() as u64,
-        lateness_us: LatencySummary {
-            ci95: None,
-            ..LatencySummary::from_histogram(&histogram, 1e3)
-        },
+        lateness_us: LatencySummary::without_intervals(&histogram, 1e3),
         spin_window_us: window.window_ns() as f64 / 1e3,
         floor_us: past_ns as f64 / late.len().max(1) as f64 / 1e3,
     }

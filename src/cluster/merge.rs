@@ -23,11 +23,11 @@ use crate::error::{ConfigError, Origin};
 use crate::metrics::atomic_hist::new_histogram;
 use crate::metrics::encoding::decode;
 use crate::metrics::figures::{
-    KernelSum, NamedSums, Summed, add_counts, derive_figures, derive_row, encode_all, ratio,
+    NamedSums, Summed, add_counts, derive_figures, derive_row, encode_all, ratio,
 };
 use crate::metrics::result::{
-    Alert, EncodedHistograms, FrameworkCpu, HostInfo, IntervalStats, LatencySummary, MergeInfo,
-    MergedShard, NetworkIo, NoteKind, Overhead, RequestCounts, Resources, RunResult,
+    Alert, EncodedHistograms, FrameworkCpu, HostInfo, IntervalStats, KernelSplit, LatencySummary,
+    MergeInfo, MergedShard, NetworkIo, NoteKind, Overhead, RequestCounts, Resources, RunResult,
     SCHEMA_VERSION, ScenarioResult, Stall, ThresholdResult, TlsFigures, Verdict, WaitFigures,
 };
 use crate::metrics::saturation;
@@ -739,7 +739,7 @@ struct ScenarioFold {
     /// The first part: what is not summed is taken from it.
     first: ScenarioResult,
     tls: Summed<TlsFigures>,
-    kernel: KernelSum,
+    kernel: Summed<KernelSplit, 3>,
     wait: Summed<WaitFigures>,
     named: NamedSums,
     totals: [Histogram<u64>; 4],
@@ -774,7 +774,7 @@ impl ScenarioFold {
                 ..first.clone()
             },
             tls: Summed::default(),
-            kernel: KernelSum::default(),
+            kernel: Summed::default(),
             wait: Summed::default(),
             named: NamedSums::default(),
             totals: std::array::from_fn(|_| new_histogram()),

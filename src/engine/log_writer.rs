@@ -18,7 +18,8 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, bounded};
 
-use crate::metrics::request_log::{Encoder, Entry, Header, RequestLogFigures, TapCounts, Trailer};
+use crate::metrics::request_log::{Encoder, Entry, Header, TapCounts, Trailer};
+use crate::metrics::result::RequestLogFigures;
 use crate::metrics::stats::WorkerStats;
 
 /// How long the run waits, once it is over, for the writer to finish the file.

@@ -31,6 +31,13 @@ const LEADING_ZERO_BASE: u32 = 64 - SUB_BUCKET_BITS;
 /// Number of count slots needed to reach [`HIGHEST_NS`].
 pub const COUNTS_LEN: usize = index_for(HIGHEST_NS) + 1;
 
+/// Adds `n` to a counter that only the calling thread writes: a relaxed load and store, as
+/// every single-writer recorder does.
+#[inline]
+pub(crate) fn bump(counter: &AtomicU64, n: u64) {
+    counter.store(counter.load(Relaxed) + n, Relaxed);
+}
+
 /// The count slot of a value (clamped to [`HIGHEST_NS`]).
 #[inline]
 pub const fn index_for(value: u64) -> usize {

@@ -20,8 +20,8 @@ use super::result::{
 };
 use super::spill::{Spill, Stored};
 use super::stats::{
-    KernelRecorders, NAMED_COUNTS, NamedCount, NamedRecorders, SLOTS, TIMER_COUNTS, TimerCount,
-    TimerStats, WORKER_COUNTS, WorkerCount, WorkerStats,
+    KernelCount, KernelRecorders, NAMED_COUNTS, NamedCount, NamedRecorders, SLOTS, TIMER_COUNTS,
+    TimerCount, TimerStats, WORKER_COUNTS, WorkerCount, WorkerStats,
 };
 use super::threshold::Progress;
 use crate::schedule::RateProfile;
@@ -460,10 +460,7 @@ impl ScenarioCollector {
                 [low as f64 / 1e3, high as f64 / 1e3]
             });
             wait.wake_ups = late.len();
-            wait.wake_lateness_us = LatencySummary {
-                ci95: None,
-                ..LatencySummary::from_histogram(&late, NS_PER_US)
-            };
+            wait.wake_lateness_us = LatencySummary::without_intervals(&late, NS_PER_US);
             wait.histogram = encode(&late);
         }
         fill_named(&self.workers, &mut result.by_name);
@@ -540,17 +537,22 @@ fn kernel_split(workers: &[Arc<WorkerStats>]) -> Option<KernelSplit> {
         DeltaReader::new().read(parts.iter().map(|k| pick(k)), &mut h);
         h
     };
-    let count = |i: usize| parts.iter().map(|k| k.counts.read()[i]).sum::<u64>();
+    let count = |c: KernelCount| {
+        parts
+            .iter()
+            .map(|k| k.counts.read()[c as usize])
+            .sum::<u64>()
+    };
     let hist = [
         read(|k| &k.client_send),
         read(|k| &k.wire_and_server),
         read(|k| &k.client_receive),
     ];
     Some(KernelSplit {
-        stamped: count(0),
-        missing_tx: count(1),
-        missing_rx: count(2),
-        disordered: count(3),
+        stamped: count(KernelCount::Stamped),
+        missing_tx: count(KernelCount::MissingTx),
+        missing_rx: count(KernelCount::MissingRx),
+        disordered: count(KernelCount::Disordered),
         ..kernel_figures(&hist)
     })
 }

@@ -20,38 +20,45 @@ pub const NS_PER_US: f64 = 1e3;
 /// A scenario's four histograms in ns: response, service, dispatch delay, timer lateness.
 pub type Histograms = [Histogram<u64>; 4];
 
-/// Figures of shards that each carry one histogram, added one part at a time: the first part
-/// taken as the sum, each later part's counts folded into it, the histograms added; `finish`
-/// remakes the sum's summary from their total (`None` when no part came). A merge holds one
-/// of these per scenario, not the parts.
-pub struct Summed<T> {
-    sum: Option<(T, Histogram<u64>)>,
+/// Figures of shards that each carry `N` histograms (one by default), added one part at a
+/// time: the first part taken as the sum, each later part's counts folded into it, the
+/// histograms added; `finish` remakes the sum's summaries from their totals (`None` when no
+/// part came). A merge holds one of these per scenario, not the parts.
+pub struct Summed<T, const N: usize = 1> {
+    sum: Option<(T, [Histogram<u64>; N])>,
 }
 
-impl<T: Clone> Default for Summed<T> {
-    fn default() -> Summed<T> {
+impl<T: Clone, const N: usize> Default for Summed<T, N> {
+    fn default() -> Summed<T, N> {
         Summed { sum: None }
     }
 }
 
-impl<T: Clone> Summed<T> {
-    /// Adds `part`: `histogram` is its encoded histogram, `add` folds its counts into the
+impl<T: Clone, const N: usize> Summed<T, N> {
+    /// Adds `part`: `histograms` are its encoded histograms, `add` folds its counts into the
     /// sum; `what` names the histograms in an error.
     fn add_with(
         &mut self,
         part: &T,
-        histogram: fn(&T) -> &str,
+        histograms: fn(&T) -> [&str; N],
         what: &str,
         add: impl Fn(&mut T, &T) -> Result<(), String>,
     ) -> Result<(), String> {
-        let values = decode(histogram(part))?;
+        let mut values = Vec::with_capacity(N);
+        for encoded in histograms(part) {
+            values.push(decode(encoded)?);
+        }
+        let values: [Histogram<u64>; N] = values.try_into().expect("N histograms");
         let Some((sum, all)) = self.sum.as_mut() else {
             self.sum = Some((part.clone(), values));
             return Ok(());
         };
         add(sum, part)?;
-        all.add(&values)
-            .map_err(|e| format!("{what} histograms cannot be added: {e:?}"))
+        for (all, values) in all.iter_mut().zip(&values) {
+            all.add(values)
+                .map_err(|e| format!("{what} histograms cannot be added: {e:?}"))?;
+        }
+        Ok(())
     }
 }
 
@@ -60,7 +67,7 @@ impl Summed<TlsFigures> {
     pub fn add(&mut self, part: &TlsFigures) -> Result<(), String> {
         self.add_with(
             part,
-            |t| &t.histogram,
+            |t| [&t.histogram],
             "TLS handshake",
             |sum, part| {
                 add_counts([
@@ -77,7 +84,7 @@ impl Summed<TlsFigures> {
 
     /// The sum, its summary recomputed; `None` when no shard shook hands.
     pub fn finish(self) -> Option<TlsFigures> {
-        self.sum.map(|(sum, all)| TlsFigures {
+        self.sum.map(|(sum, [all])| TlsFigures {
             handshake_ms: LatencySummary::from_histogram(&all, NS_PER_MS),
             histogram: encode(&all),
             ..sum
@@ -91,7 +98,7 @@ impl Summed<WaitFigures> {
     pub fn add(&mut self, part: &WaitFigures) -> Result<(), String> {
         self.add_with(
             part,
-            |w| &w.histogram,
+            |w| [&w.histogram],
             "wake-up lateness",
             |sum, part| {
                 sum.handoff_lead_us = sum.handoff_lead_us.max(part.handoff_lead_us);
@@ -106,11 +113,8 @@ impl Summed<WaitFigures> {
 
     /// The sum, its lateness summary recomputed; `None` when no shard has it.
     pub fn finish(self) -> Option<WaitFigures> {
-        self.sum.map(|(sum, all)| WaitFigures {
-            wake_lateness_us: LatencySummary {
-                ci95: None,
-                ..LatencySummary::from_histogram(&all, NS_PER_US)
-            },
+        self.sum.map(|(sum, [all])| WaitFigures {
+            wake_lateness_us: LatencySummary::without_intervals(&all, NS_PER_US),
             histogram: encode(&all),
             ..sum
         })
@@ -123,10 +127,7 @@ impl Summed<WaitFigures> {
 /// narrow for a real server (the response, service and dispatch figures have the
 /// dependence-aware ones).
 pub fn kernel_figures(h: &[Histogram<u64>; 3]) -> KernelSplit {
-    let summary = |h: &Histogram<u64>| LatencySummary {
-        ci95: None,
-        ..LatencySummary::from_histogram(h, NS_PER_US)
-    };
+    let summary = |h: &Histogram<u64>| LatencySummary::without_intervals(h, NS_PER_US);
     KernelSplit {
         client_send_us: summary(&h[0]),
         wire_and_server_us: summary(&h[1]),
@@ -140,37 +141,26 @@ pub fn kernel_figures(h: &[Histogram<u64>; 3]) -> KernelSplit {
     }
 }
 
-/// The kernel splits of shards (or repetitions), added one at a time: counts summed, each of
-/// the three histograms added; `finish` remakes the summaries.
-#[derive(Default)]
-pub struct KernelSum {
-    sum: Option<(KernelSplit, [Histogram<u64>; 3])>,
-}
-
-impl KernelSum {
-    /// Adds one part's split.
+impl Summed<KernelSplit, 3> {
+    /// Adds one shard's (or repetition's) kernel split: counts summed, each of the three
+    /// histograms added.
     pub fn add(&mut self, part: &KernelSplit) -> Result<(), String> {
-        let h = &part.histograms;
-        let values = [
-            decode(&h.client_send)?,
-            decode(&h.wire_and_server)?,
-            decode(&h.client_receive)?,
-        ];
-        let Some((sum, all)) = self.sum.as_mut() else {
-            self.sum = Some((part.clone(), values));
-            return Ok(());
-        };
-        add_counts([
-            (&mut sum.stamped, part.stamped),
-            (&mut sum.missing_tx, part.missing_tx),
-            (&mut sum.missing_rx, part.missing_rx),
-            (&mut sum.disordered, part.disordered),
-        ])?;
-        for (a, b) in all.iter_mut().zip(&values) {
-            a.add(b)
-                .map_err(|e| format!("kernel timestamp histograms cannot be added: {e:?}"))?;
-        }
-        Ok(())
+        self.add_with(
+            part,
+            |k| {
+                let h = &k.histograms;
+                [&h.client_send, &h.wire_and_server, &h.client_receive]
+            },
+            "kernel timestamp",
+            |sum, part| {
+                add_counts([
+                    (&mut sum.stamped, part.stamped),
+                    (&mut sum.missing_tx, part.missing_tx),
+                    (&mut sum.missing_rx, part.missing_rx),
+                    (&mut sum.disordered, part.disordered),
+                ])
+            },
+        )
     }
 
     /// The sum, its summaries recomputed; `None` when no part had one.
@@ -399,7 +389,7 @@ mod tests {
                 ..kernel_figures(&h)
             }
         };
-        let mut sum = KernelSum::default();
+        let mut sum = Summed::<KernelSplit, 3>::default();
         sum.add(&part(&[1_000, 2_000], 2)).unwrap();
         sum.add(&part(&[3_000, 4_000, 5_000], 3)).unwrap();
         let all = sum.finish().unwrap();
@@ -408,7 +398,7 @@ mod tests {
         assert_eq!(all.wire_and_server_us, whole.wire_and_server_us);
         assert_eq!(all.wire_and_server_us.count, 5);
         assert_eq!(all.client_receive_us.max, whole.client_receive_us.max);
-        assert!(KernelSum::default().finish().is_none());
+        assert!(Summed::<KernelSplit, 3>::default().finish().is_none());
     }
 
     #[test]

@@ -33,6 +33,9 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
 use crossbeam_channel::{Receiver, Sender, bounded};
 use serde::{Deserialize, Serialize};
 
+use super::LatencySummary;
+use super::atomic_hist::bump;
+use super::figures::NS_PER_MS;
 use crate::targets::ErrorKind;
 
 /// The file's first line.
@@ -47,9 +50,10 @@ const MAX_SHIFT: u32 = 16;
 const ADJUST_EVERY: u64 = 256;
 
 /// How a logged request ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Outcome {
     /// Completed without error.
+    #[default]
     Ok,
     /// Ended at or after its deadline.
     Timeout,
@@ -66,8 +70,9 @@ const EXPIRED_ID: u16 = 2;
 /// The first id given to an error kind.
 const FIRST_KIND_ID: u16 = 3;
 
-/// One request as a worker saw it; times in ns on the run clock (0 at the run's origin).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// One request as a worker saw it; times in ns on the run clock (0 at the run's origin). Its
+/// default is an ok request with every time, count and number 0 (a time of 0: never came).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Entry {
     /// Its index in the schedule.
     pub seq: u64,
@@ -177,8 +182,7 @@ impl LogTap {
             shift = self.adjust(shift);
         }
         if n & ((1u64 << shift) - 1) != 0 {
-            self.sampled_out
-                .store(self.sampled_out.load(Relaxed) + 1, Relaxed);
+            bump(&self.sampled_out, 1);
             return;
         }
         let line = Entry {
@@ -188,7 +192,7 @@ impl LogTap {
             ..entry()
         };
         if self.tx.try_send(line).is_err() {
-            self.lost.store(self.lost.load(Relaxed) + 1, Relaxed);
+            bump(&self.lost, 1);
         }
     }
 
@@ -255,40 +259,6 @@ pub struct Trailer {
     pub sampled_out: u64,
     /// Requests lost: a full channel, or a write that failed.
     pub lost: u64,
-}
-
-/// What the report says of the request log.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct RequestLogFigures {
-    /// The file.
-    pub path: String,
-    /// Requests the workers offered (every measured request a worker ended or gave up).
-    pub requests: u64,
-    /// Lines written to the file.
-    pub written: u64,
-    /// Requests left out by sampling because the writer could not keep up.
-    pub sampled_out: u64,
-    /// Requests neither written nor counted in a line's weight: a full channel, a failed
-    /// write, or a writer still blocked when the run ended.
-    pub lost: u64,
-    /// Written lines over requests.
-    pub kept_share: f64,
-    /// The tap kept one request in this many at worst (1: every one).
-    pub worst_keep_one_in: u64,
-    /// The run ended before the writer had written every line it was given (a slow disk or
-    /// pipe): the rest is lost and the file has no end frame.
-    #[serde(default)]
-    pub cut_short: bool,
-    /// Why writing stopped early, if it did.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-}
-
-impl RequestLogFigures {
-    /// Every request is in the file.
-    pub fn complete(&self) -> bool {
-        self.error.is_none() && !self.cut_short && self.written == self.requests
-    }
 }
 
 /// Writes frames to the log file; the writer thread's half of the format. Error kinds get
@@ -558,9 +528,9 @@ pub struct ScenarioLog {
     /// Requests by outcome: `ok`, `timeout`, `expired`, each error kind.
     pub outcomes: std::collections::BTreeMap<String, u64>,
     /// Response time (end − intended) of the requests that were sent, as the report's.
-    pub response_time_ms: super::LatencySummary,
+    pub response_time_ms: LatencySummary,
     /// Service time (end − sent), as the report's.
-    pub service_time_ms: super::LatencySummary,
+    pub service_time_ms: LatencySummary,
 }
 
 /// What a whole log says, per scenario.
@@ -616,14 +586,8 @@ pub fn summarize<R: std::io::BufRead>(decoder: &mut Decoder<R>) -> Result<LogSum
         }
     }
     for (k, s) in scenarios.iter_mut().enumerate() {
-        s.response_time_ms = super::LatencySummary {
-            ci95: None,
-            ..super::LatencySummary::from_histogram(&response[k], 1e6)
-        };
-        s.service_time_ms = super::LatencySummary {
-            ci95: None,
-            ..super::LatencySummary::from_histogram(&service[k], 1e6)
-        };
+        s.response_time_ms = LatencySummary::without_intervals(&response[k], NS_PER_MS);
+        s.service_time_ms = LatencySummary::without_intervals(&service[k], NS_PER_MS);
     }
     let trailer = decoder.trailer;
     Ok(LogSummary {

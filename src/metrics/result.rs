@@ -81,7 +81,7 @@ pub struct RunResult {
     pub stalls: Vec<Stall>,
     /// What `--log-requests` wrote (absent without it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub request_log: Option<super::request_log::RequestLogFigures>,
+    pub request_log: Option<RequestLogFigures>,
 }
 
 /// A stretch in which openpace's timing loop could not run.
@@ -294,6 +294,15 @@ impl Ci95 {
 }
 
 impl LatencySummary {
+    /// [`from_histogram`](Self::from_histogram) without the 95% intervals: for figures whose
+    /// only intervals would be order statistics, which assume independent samples.
+    pub fn without_intervals(h: &Histogram<u64>, unit_ns: f64) -> LatencySummary {
+        LatencySummary {
+            ci95: None,
+            ..LatencySummary::from_histogram(h, unit_ns)
+        }
+    }
+
     /// Summarizes a histogram of nanoseconds in units of `unit_ns` nanoseconds.
     pub fn from_histogram(h: &Histogram<u64>, unit_ns: f64) -> LatencySummary {
         if h.is_empty() {
@@ -666,6 +675,41 @@ pub struct TlsFigures {
     pub handshake_ms: LatencySummary,
     /// The handshake times' histogram (ns), HdrHistogram V2 compressed, base64.
     pub histogram: String,
+}
+
+/// What the report says of the request log (`--log-requests`; see
+/// [`request_log`](super::request_log)).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct RequestLogFigures {
+    /// The file.
+    pub path: String,
+    /// Requests the workers offered (every measured request a worker ended or gave up).
+    pub requests: u64,
+    /// Lines written to the file.
+    pub written: u64,
+    /// Requests left out by sampling because the writer could not keep up.
+    pub sampled_out: u64,
+    /// Requests neither written nor counted in a line's weight: a full channel, a failed
+    /// write, or a writer still blocked when the run ended.
+    pub lost: u64,
+    /// Written lines over requests.
+    pub kept_share: f64,
+    /// The tap kept one request in this many at worst (1: every one).
+    pub worst_keep_one_in: u64,
+    /// The run ended before the writer had written every line it was given (a slow disk or
+    /// pipe): the rest is lost and the file has no end frame.
+    #[serde(default)]
+    pub cut_short: bool,
+    /// Why writing stopped early, if it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl RequestLogFigures {
+    /// Every request is in the file.
+    pub fn complete(&self) -> bool {
+        self.error.is_none() && !self.cut_short && self.written == self.requests
+    }
 }
 
 /// How the kernel's timestamps split the service time of a TCP target's requests

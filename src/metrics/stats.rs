@@ -13,7 +13,7 @@
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering, Ordering::Relaxed, fence};
 
-use super::atomic_hist::AtomicHistogram;
+use super::atomic_hist::{AtomicHistogram, bump};
 use super::request_log::{self, LogTap, Outcome};
 use super::sample::{Entry, SampleSpec, SendOrderSample};
 use crate::targets::net::KernelStamps;
@@ -51,12 +51,6 @@ impl IntervalCursor {
         }
         self.slot
     }
-}
-
-/// Adds `n` to a counter that only the calling thread writes.
-#[inline]
-fn bump(counter: &AtomicU64, n: u64) {
-    counter.store(counter.load(Relaxed) + n, Relaxed);
 }
 
 /// A fixed set of counters indexed by an enum.
@@ -216,9 +210,25 @@ pub(crate) struct KernelRecorders {
     pub client_send: AtomicHistogram,
     pub wire_and_server: AtomicHistogram,
     pub client_receive: AtomicHistogram,
-    /// Split, missing a TX stamp, missing an RX stamp, out of order.
-    pub counts: Counters<4>,
+    pub counts: Counters<KERNEL_COUNTS>,
 }
+
+/// Counters of the kernel split, indexing `KernelRecorders::counts`: how each ok request went.
+#[derive(Clone, Copy, Debug)]
+#[repr(usize)]
+pub(crate) enum KernelCount {
+    /// Split into its three parts.
+    Stamped,
+    /// Its TX stamp did not come.
+    MissingTx,
+    /// No RX stamp came with its response.
+    MissingRx,
+    /// Both came, out of order with the worker's own instants.
+    Disordered,
+}
+
+/// Number of [`KernelCount`]s.
+pub(crate) const KERNEL_COUNTS: usize = 4;
 
 impl KernelRecorders {
     /// Splits one ok request, begun at `start`, its last byte out at `tx`, its response's last
@@ -227,17 +237,17 @@ impl KernelRecorders {
     fn record(&self, start: u64, stamps: KernelStamps, end: u64) {
         let (tx, rx) = (stamps.tx_ns, stamps.rx_last_ns);
         let counted = match (tx, rx) {
-            (0, _) => 1,
-            (_, 0) => 2,
+            (0, _) => KernelCount::MissingTx,
+            (_, 0) => KernelCount::MissingRx,
             _ if start <= tx && tx <= rx && rx <= end => {
                 self.client_send.record(tx - start);
                 self.wire_and_server.record(rx - tx);
                 self.client_receive.record(end - rx);
-                0
+                KernelCount::Stamped
             }
-            _ => 3,
+            _ => KernelCount::Disordered,
         };
-        self.counts.add(counted, 1);
+        self.counts.add(counted as usize, 1);
     }
 }
 
@@ -449,21 +459,9 @@ impl WorkerStats {
                 seq: request.seq,
                 intended_ns: request.intended_ns,
                 handed_ns: request.sent_ns,
-                sent_ns: 0,
-                first_byte_ns: 0,
                 end_ns: now_ns,
-                bytes_sent: 0,
-                bytes_received: 0,
-                connection: 0,
-                kernel_tx_ns: 0,
-                kernel_rx_first_ns: 0,
-                kernel_rx_ns: 0,
-                stream: 0,
-                weight: 1,
                 outcome: Outcome::Expired,
-                name: None,
-                scenario: 0,
-                worker: 0,
+                ..request_log::Entry::default()
             });
         }
     }
@@ -707,12 +705,9 @@ fn log_entry(call: &Call) -> request_log::Entry {
         kernel_tx_ns: call.kernel.map_or(0, |k| k.tx_ns),
         kernel_rx_first_ns: call.kernel.map_or(0, |k| k.rx_first_ns),
         kernel_rx_ns: call.kernel.map_or(0, |k| k.rx_last_ns),
-        stream: 0,
-        weight: 1,
         outcome,
         name: call.result.name,
-        scenario: 0,
-        worker: 0,
+        ..request_log::Entry::default()
     }
 }
 

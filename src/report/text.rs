@@ -88,7 +88,7 @@ fn host_lines(w: &mut String, run: &RunResult) {
 }
 
 /// What `--log-requests` wrote, in a line.
-fn request_log_line(log: &crate::metrics::request_log::RequestLogFigures) -> String {
+fn request_log_line(log: &crate::metrics::result::RequestLogFigures) -> String {
     let mut line = format!(
         "{} lines for {} requests in {}",
         log.written, log.requests, log.path

@@ -60,6 +60,25 @@ pub fn run_at(
     openpace(&args)
 }
 
+/// `openpace log LOG`'s CSV rows, each a map from the header's column names (exit 0 checked;
+/// no field of the tests' logs holds a comma).
+pub fn log_rows(log: &std::path::Path) -> Vec<std::collections::HashMap<String, String>> {
+    let out = openpace(&["log", log.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let mut lines = text.lines();
+    let names: Vec<&str> = lines.next().unwrap().split(',').collect();
+    lines
+        .map(|l| {
+            names
+                .iter()
+                .zip(l.split(','))
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .collect()
+        })
+        .collect()
+}
+
 /// What a command printed on stderr.
 pub fn stderr(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()

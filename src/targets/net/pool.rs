@@ -848,7 +848,7 @@ impl Pool {
     /// otherwise records it as done and frees the connection.
     fn end(&mut self, i: usize, error: Option<ErrorKind>, close: bool) {
         let now = self.clock.now_ns();
-        let kernel = self.config.timestamps.then(|| self.kernel_stamps(i));
+        let kernel = self.config.timestamps.then(|| self.kernel_stamps(i, now));
         if close {
             self.close(i);
         }
@@ -882,8 +882,9 @@ impl Pool {
 
     /// Connection `i`'s kernel stamps of its current request, on the run clock (0: missing):
     /// its TX stamp from the error queue (if it was not taken as the request went out), the RX
-    /// stamps of the first read of its response and of the read that ended it.
-    fn kernel_stamps(&mut self, i: usize) -> KernelStamps {
+    /// stamps of the first read of its response and of the read that ended it. `now` is the
+    /// request's end (run clock): the realtime offset is read again when a second has passed.
+    fn kernel_stamps(&mut self, i: usize, now: u64) -> KernelStamps {
         let c = &mut self.conns[i];
         if !c.stamping || c.stream.is_none() {
             return KernelStamps::default();
@@ -891,7 +892,6 @@ impl Pool {
         take_tx_stamps(c);
         let tx = c.matcher.take(c.request.seq).unwrap_or(0);
         let [rx_first, rx_last] = std::mem::take(&mut c.rx_stamp);
-        let now = self.clock.now_ns();
         let offset = match self.realtime_offset {
             Some((offset, at)) if now.saturating_sub(at) < 1_000_000_000 => offset,
             _ => {
