@@ -236,3 +236,149 @@ rejects! {
             ["--target", "http://127.0.0.1:1/", "--timestamps", "hardware"]
             => ["timestamps", "off", "kernel"];
 }
+
+/// The counts of the `tag` histograms of an `.hlog` interval log, in order.
+fn hlog_counts(hlog: &str, tag: &str) -> Vec<u64> {
+    use base64::Engine;
+    use hdrhistogram::serialization::Deserializer;
+    use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
+    let mut counts = Vec::new();
+    for entry in IntervalLogIterator::new(hlog.as_bytes()) {
+        let Ok(LogEntry::Interval(h)) = entry else {
+            continue;
+        };
+        if h.tag().map(|t| t.as_str()) == Some(tag) {
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(h.encoded_histogram())
+                .unwrap();
+            let histogram: hdrhistogram::Histogram<u64> = Deserializer::new()
+                .deserialize(&mut bytes.as_slice())
+                .unwrap();
+            counts.push(histogram.len());
+        }
+    }
+    counts
+}
+
+/// Each interval's `kernel_timestamps`, checked to add up to the scenario's: the stamped
+/// counts, and each part's histogram count equal to them.
+fn interval_splits(s: &Value) -> Vec<u64> {
+    let rows = s["intervals"].as_array().unwrap();
+    let stamped: Vec<u64> = rows
+        .iter()
+        .map(|i| {
+            let k = &i["kernel_timestamps"];
+            let n = k["stamped"].as_u64().unwrap_or_else(|| panic!("{i}"));
+            for part in ["client_send_us", "wire_and_server_us", "client_receive_us"] {
+                assert_eq!(k[part]["count"].as_u64(), Some(n), "{part} in {k}");
+            }
+            n
+        })
+        .collect();
+    let total = s["kernel_timestamps"]["stamped"].as_u64().unwrap();
+    assert_eq!(stamped.iter().sum::<u64>(), total, "{stamped:?}");
+    assert!(total > 0);
+    stamped
+}
+
+/// Issue 31 part 1: the split has its time series in every format, and merges: two shards'
+/// interval rows carry their own split, each format shows it (CSV columns, `.hlog` tags,
+/// `.hgrm` files, an HTML chart), and the merge sums the rows' splits as it sums the totals.
+#[test]
+fn the_split_has_a_time_series_in_every_format_and_merges() {
+    let _serial = common::serial();
+    let server = common::Server::start(&["--service", "1ms"]);
+    let dir = tempfile::tempdir().unwrap();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+    let start = format!("{:.3}", now.unwrap().as_secs_f64() + 1.5);
+    let url = server.url("/");
+    let shards: Vec<_> = (0..2)
+        .map(|i| {
+            let out = dir.path().join(format!("s{i}.json"));
+            let shard = format!("{i}/2");
+            let args = [
+                "run",
+                "--target",
+                &url,
+                "--rate",
+                "400",
+                "--duration",
+                "3",
+                "--interval",
+                "1s",
+                "--timestamps",
+                "kernel",
+                "--shard",
+                &shard,
+                "--start-at",
+                &start,
+                "--quiet",
+                "--out",
+                out.to_str().unwrap(),
+            ]
+            .map(String::from);
+            std::process::Command::new(env!("CARGO_BIN_EXE_openpace"))
+                .args(args)
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let mut totals = 0;
+    for (i, child) in shards.into_iter().enumerate() {
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", common::stderr(&out));
+        let r = common::read_json(&dir.path().join(format!("s{i}.shard-{i}.json")));
+        let rows = interval_splits(&r["scenarios"][0]);
+        assert!(rows.len() >= 3, "{rows:?}");
+        totals += rows.iter().sum::<u64>();
+    }
+    let path = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    let shards = [path("s0.shard-0.json"), path("s1.shard-1.json")];
+    let out = common::openpace(&["merge", &shards[0], &shards[1], "--out", &path("m.json")]);
+    assert_eq!(out.status.code(), Some(0), "{}", common::stderr(&out));
+    for format in ["csv", "hlog", "hgrm", "html"] {
+        let to = path(&format!("m.{format}"));
+        let out = common::openpace(&["report", &path("m.json"), "--format", format, "--out", &to]);
+        assert_eq!(out.status.code(), Some(0), "{}", common::stderr(&out));
+    }
+    let merged = common::read_json(&dir.path().join("m.json"));
+    let s = &merged["scenarios"][0];
+    let rows = interval_splits(s);
+    assert_eq!(
+        rows.iter().sum::<u64>(),
+        totals,
+        "the merge loses no split request"
+    );
+    // Each merged row's wire_and_server holds the server's millisecond.
+    for i in s["intervals"].as_array().unwrap() {
+        let k = &i["kernel_timestamps"];
+        if k["stamped"].as_u64() > Some(20) {
+            let wire = p(k, "wire_and_server_us", "p50");
+            assert!((1_000.0..2_000.0).contains(&wire), "{k}");
+        }
+    }
+
+    let read = |name: &str| std::fs::read_to_string(dir.path().join(name)).unwrap();
+    let csv = read("m.csv");
+    let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
+    let column = header.iter().position(|c| *c == "kernel_stamped").unwrap();
+    let from_csv: Vec<u64> = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(column).unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(from_csv, rows);
+    let hlog = read("m.hlog");
+    for tag in ["client_send", "wire_and_server", "client_receive"] {
+        assert_eq!(hlog_counts(&hlog, tag), rows, "{tag}");
+        let stamped = s["kernel_timestamps"]["stamped"].as_u64().unwrap();
+        let hgrm = read(&format!("m.{tag}.hgrm"));
+        assert!(
+            hgrm.contains(&format!("Total count    = {stamped:>12}")),
+            "{hgrm}"
+        );
+    }
+    assert!(read("m.html").contains("Service time split by kernel timestamps"));
+}

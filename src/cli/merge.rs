@@ -60,7 +60,7 @@ pub(super) fn merge(args: &MergeArgs) -> Result<u8, Error> {
         Ok(result)
     })?;
     let outputs = [(Destination::flag("--out", &args.out), format)];
-    report::check_outputs(&outputs, &report::request_names(&merged))?;
+    report::check_outputs(&outputs, &report::planned(&merged))?;
     let console = Console::new(args.quiet, &outputs);
     let mut written = report::write_outputs(&merged, &outputs);
     written

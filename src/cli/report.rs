@@ -31,7 +31,7 @@ pub(super) fn rerender(args: &ReportArgs) -> Result<u8, Error> {
     );
     let outputs = [(out, format)];
     let result = report::load_result(&args.result, args.limit.bytes()?)?;
-    report::check_outputs(&outputs, &report::request_names(&result))?;
+    report::check_outputs(&outputs, &report::planned(&result))?;
     let console = Console::new(true, &outputs);
     finish(&console, &report::write_outputs(&result, &outputs), 0)
 }

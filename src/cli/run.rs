@@ -86,13 +86,16 @@ pub(super) fn run(args: &RunArgs) -> Result<u8, Error> {
         .transpose()?;
     let cluster = cluster_plan(args)?;
     let outputs = outputs(args, &run, &overrides, &cluster);
-    let names: Vec<Vec<String>> = run
+    let planned: Vec<report::Planned> = run
         .scenarios
         .iter()
-        .map(|s| s.target.request_names())
+        .map(|s| report::Planned {
+            names: s.target.request_names(),
+            kernel: s.timestamps != openpace::base::Timestamps::Off,
+        })
         .collect();
     let log = request_log(args, &mut run, &overrides, &cluster);
-    report::check_outputs_with(&outputs, &names, log)?;
+    report::check_outputs_with(&outputs, &planned, log)?;
     let console = Console::new(args.quiet, &outputs);
     if !args.quiet {
         announce(&run, &cluster);

@@ -937,6 +937,8 @@ struct Row {
     end_s: f64,
     stats: IntervalStats,
     histograms: [Histogram<u64>; 4],
+    /// The kernel-timestamp split of the shards that have one.
+    kernel: Summed<KernelSplit, 3>,
     /// Workers of the shards with this row, and their busy share summed over them.
     workers: f64,
     busy: f64,
@@ -974,6 +976,7 @@ impl IntervalFold {
                 }
                 .zeroed(),
                 histograms: std::array::from_fn(|_| new_histogram()),
+                kernel: Summed::default(),
                 workers: 0.0,
                 busy: 0.0,
             });
@@ -981,6 +984,9 @@ impl IntervalFold {
             row.workers += s.workers as f64;
             row.busy += interval.worker_busy_pct * s.workers as f64;
             add_all(&mut row.histograms, &decode_all(&interval.histograms)?)?;
+            if let Some(split) = &interval.kernel_timestamps {
+                row.kernel.add(split)?;
+            }
             let t = &mut row.stats;
             t.checked_add_counts(interval)?;
             for flag in &interval.flags {
@@ -1004,6 +1010,7 @@ impl IntervalFold {
                 let seconds = t.end_s - t.start_s;
                 derive_row(&mut t, seconds, [response, service, dispatch]);
                 t.histograms = encode_all(&row.histograms);
+                t.kernel_timestamps = row.kernel.finish();
                 t
             })
             .collect()
@@ -1033,6 +1040,7 @@ impl IntervalStats {
             dispatch_delay_us: LatencySummary::default(),
             flags: Vec::new(),
             histograms: EncodedHistograms::default(),
+            kernel_timestamps: None,
         }
     }
 }

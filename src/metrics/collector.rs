@@ -15,13 +15,13 @@ use super::atomic_hist::{AtomicHistogram, DeltaReader, new_histogram};
 use super::encoding::encode;
 use super::figures::{NS_PER_US, derive_figures, derive_row, kernel_figures, ratio};
 use super::result::{
-    EncodedHistograms, IntervalStats, KernelSplit, LatencySummary, NamedResult, NetworkIo,
-    Overhead, RequestCounts, ScenarioResult, TlsFigures,
+    EncodedHistograms, IntervalStats, KernelHistograms, KernelSplit, LatencySummary, NamedResult,
+    NetworkIo, Overhead, RequestCounts, ScenarioResult, TlsFigures,
 };
 use super::spill::{Spill, Stored};
 use super::stats::{
-    KernelCount, KernelRecorders, NAMED_COUNTS, NamedCount, NamedRecorders, SLOTS, TIMER_COUNTS,
-    TimerCount, TimerStats, WORKER_COUNTS, WorkerCount, WorkerStats,
+    KERNEL_COUNTS, KernelCount, KernelRecorders, NAMED_COUNTS, NamedCount, NamedRecorders, SLOTS,
+    TIMER_COUNTS, TimerCount, TimerStats, WORKER_COUNTS, WorkerCount, WorkerStats,
 };
 use super::threshold::Progress;
 use crate::schedule::RateProfile;
@@ -47,14 +47,41 @@ struct Gain {
     views: [Histogram<u64>; 4],
     worker: [u64; WORKER_COUNTS],
     timer: [u64; TIMER_COUNTS],
+    /// The kernel split's share, with `timestamps: kernel`.
+    kernel: Option<KernelGain>,
+}
+
+/// What one read of the workers' kernel-timestamp recorders gained: `client_send`,
+/// `wire_and_server` and `client_receive` (ns), and the split's counts.
+struct KernelGain {
+    views: [Histogram<u64>; 3],
+    counts: [u64; KERNEL_COUNTS],
+}
+
+/// The three kernel-timestamp recorders of a worker, in [`KernelGain::views`]' order.
+const KERNEL_PARTS: [fn(&KernelRecorders) -> &AtomicHistogram; 3] = [
+    |k| &k.client_send,
+    |k| &k.wire_and_server,
+    |k| &k.client_receive,
+];
+
+/// The collector's readings of the kernel-timestamp recorders, and their totals.
+struct KernelReadings {
+    readers: [DeltaReader; 3],
+    last_counts: [u64; KERNEL_COUNTS],
+    totals: [Histogram<u64>; 3],
 }
 
 impl Gain {
-    fn new() -> Gain {
+    fn new(kernel: bool) -> Gain {
         Gain {
             views: std::array::from_fn(|_| new_histogram()),
             worker: [0; WORKER_COUNTS],
             timer: [0; TIMER_COUNTS],
+            kernel: kernel.then(|| KernelGain {
+                views: std::array::from_fn(|_| new_histogram()),
+                counts: [0; KERNEL_COUNTS],
+            }),
         }
     }
 
@@ -71,6 +98,10 @@ impl Gain {
         self.views.iter_mut().for_each(Histogram::reset);
         self.worker = [0; WORKER_COUNTS];
         self.timer = [0; TIMER_COUNTS];
+        if let Some(k) = self.kernel.as_mut() {
+            k.views.iter_mut().for_each(Histogram::reset);
+            k.counts = [0; KERNEL_COUNTS];
+        }
     }
 }
 
@@ -102,6 +133,8 @@ pub(crate) struct ScenarioCollector {
     /// quarter megabyte each, allocated once rather than every interval (which made the
     /// process's resident size swing by a megabyte and more from one interval to the next).
     gain: Option<Gain>,
+    /// With `timestamps: kernel`.
+    kernel: Option<KernelReadings>,
 }
 
 /// Facts about a scenario's run that the recorders do not hold.
@@ -120,6 +153,7 @@ impl ScenarioCollector {
         profile: Option<RateProfile>,
     ) -> ScenarioCollector {
         let closed = profile.is_none();
+        let kernel = workers.iter().any(|w| w.kernel().is_some());
         ScenarioCollector {
             workers,
             timer,
@@ -139,6 +173,11 @@ impl ScenarioCollector {
             stored: Vec::new(),
             spill: Spill::new(),
             gain: None,
+            kernel: kernel.then(|| KernelReadings {
+                readers: std::array::from_fn(|_| DeltaReader::new()),
+                last_counts: [0; KERNEL_COUNTS],
+                totals: std::array::from_fn(|_| new_histogram()),
+            }),
         }
     }
 
@@ -190,10 +229,34 @@ impl ScenarioCollector {
         self.last_timer[slot] = timer;
     }
 
+    /// Adds what the workers' kernel-timestamp recorders gained since the last reading to
+    /// `gain` (they are cumulative, not one set per interval: a request ending as an interval
+    /// closes may count in the next).
+    fn read_kernel(&mut self, gain: &mut Gain) {
+        let (Some(k), Some(g)) = (self.kernel.as_mut(), gain.kernel.as_mut()) else {
+            return;
+        };
+        let parts: Vec<&KernelRecorders> = self.workers.iter().filter_map(|w| w.kernel()).collect();
+        for ((reader, view), pick) in k.readers.iter_mut().zip(&mut g.views).zip(KERNEL_PARTS) {
+            reader.read(parts.iter().map(|r| pick(r)), view);
+        }
+        let mut now = [0; KERNEL_COUNTS];
+        for r in &parts {
+            for (sum, c) in now.iter_mut().zip(r.counts.read()) {
+                *sum += c;
+            }
+        }
+        for (g, (now, last)) in g.counts.iter_mut().zip(now.iter().zip(&k.last_counts)) {
+            *g += now - last;
+        }
+        k.last_counts = now;
+    }
+
     /// Closes the next interval, `[start_ns, end_ns)` on the run clock, which has ended.
     pub fn close_interval(&mut self, start_ns: u64, end_ns: u64) {
         let mut gain = self.take_gain();
         self.read_slot(self.next_interval % SLOTS, &mut gain);
+        self.read_kernel(&mut gain);
         self.next_interval += 1;
         self.push_row(start_ns, end_ns, &gain);
         self.gain = Some(gain);
@@ -201,7 +264,8 @@ impl ScenarioCollector {
 
     /// The reading gain, empty: the one kept from the last interval, or a new one.
     fn take_gain(&mut self) -> Gain {
-        let mut gain = self.gain.take().unwrap_or_else(Gain::new);
+        let kernel = self.kernel.is_some();
+        let mut gain = self.gain.take().unwrap_or_else(|| Gain::new(kernel));
         gain.reset();
         gain
     }
@@ -260,6 +324,7 @@ impl ScenarioCollector {
             for slot in 0..SLOTS {
                 self.read_slot(slot, &mut gain);
             }
+            self.read_kernel(&mut gain);
             self.kinds = error_kinds(&self.workers);
             let after: Option<Vec<u64>> = self.workers.iter().map(|w| w.quiet_sequence()).collect();
             if after.as_ref() == Some(&before) {
@@ -284,6 +349,11 @@ impl ScenarioCollector {
     fn merge_totals(&mut self, gain: &Gain) {
         for (total, view) in self.totals.iter_mut().zip(&gain.views) {
             total.add(view).expect("histograms share one layout");
+        }
+        if let (Some(k), Some(g)) = (self.kernel.as_mut(), gain.kernel.as_ref()) {
+            for (total, view) in k.totals.iter_mut().zip(&g.views) {
+                total.add(view).expect("histograms share one layout");
+            }
         }
     }
 
@@ -325,14 +395,21 @@ impl ScenarioCollector {
             ..IntervalStats::default()
         };
         derive_row(&mut row, seconds, [response, service, dispatch]);
+        let mut parts = vec![
+            encode(response),
+            encode(service),
+            encode(dispatch),
+            encode(lateness),
+        ];
+        if let Some(k) = &gain.kernel {
+            // The row keeps the summaries; its encodings go to the spill file with the others.
+            let mut split = split_of(&k.views, &k.counts);
+            let h = std::mem::take(&mut split.histograms);
+            parts.extend([h.client_send, h.wire_and_server, h.client_receive]);
+            row.kernel_timestamps = Some(split);
+        }
         self.intervals.push(row);
-        let encoded = EncodedHistograms {
-            response_time: encode(response),
-            service_time: encode(service),
-            dispatch_delay: encode(dispatch),
-            timer_lateness: encode(lateness),
-        };
-        self.stored.push(self.spill.put(encoded));
+        self.stored.push(self.spill.put(parts));
     }
 
     /// The final readings of every worker's and the timing loop's counts, summed.
@@ -445,7 +522,10 @@ impl ScenarioCollector {
                 histogram: encode(&times),
             });
         }
-        result.kernel_timestamps = kernel_split(&self.workers);
+        result.kernel_timestamps = self
+            .kernel
+            .as_ref()
+            .map(|k| split_of(&k.totals, &k.last_counts));
         if let Some(wait) = result.wait.as_mut() {
             let mut late = new_histogram();
             DeltaReader::new().read(self.workers.iter().map(|w| &w.wake_ups), &mut late);
@@ -471,9 +551,23 @@ impl ScenarioCollector {
             .intervals
             .into_iter()
             .zip(self.stored)
-            .map(|(row, stored)| IntervalStats {
-                histograms: spill.take(stored),
-                ..row
+            .map(|(mut row, stored)| {
+                let mut parts = spill.take(stored).into_iter();
+                let mut next = || parts.next().unwrap_or_default();
+                row.histograms = EncodedHistograms {
+                    response_time: next(),
+                    service_time: next(),
+                    dispatch_delay: next(),
+                    timer_lateness: next(),
+                };
+                if let Some(split) = row.kernel_timestamps.as_mut() {
+                    split.histograms = KernelHistograms {
+                        client_send: next(),
+                        wire_and_server: next(),
+                        client_receive: next(),
+                    };
+                }
+                row
             })
             .collect();
         let problems = spill.problems().to_vec();
@@ -526,33 +620,15 @@ fn error_kinds(workers: &[Arc<WorkerStats>]) -> BTreeMap<String, u64> {
     kinds
 }
 
-/// The workers' kernel-timestamp split, summed (`timestamps: kernel`); `None` without it.
-fn kernel_split(workers: &[Arc<WorkerStats>]) -> Option<KernelSplit> {
-    let parts: Vec<_> = workers.iter().filter_map(|w| w.kernel()).collect();
-    if parts.is_empty() {
-        return None;
-    }
-    let read = |pick: fn(&KernelRecorders) -> &AtomicHistogram| {
-        let mut h = new_histogram();
-        DeltaReader::new().read(parts.iter().map(|k| pick(k)), &mut h);
-        h
-    };
-    let count = |c: KernelCount| {
-        parts
-            .iter()
-            .map(|k| k.counts.read()[c as usize])
-            .sum::<u64>()
-    };
-    let hist = [
-        read(|k| &k.client_send),
-        read(|k| &k.wire_and_server),
-        read(|k| &k.client_receive),
-    ];
-    Some(KernelSplit {
+/// The kernel split of `h` (`client_send`, `wire_and_server`, `client_receive`; ns) with
+/// `counts` (indexed by [`KernelCount`]).
+fn split_of(h: &[Histogram<u64>; 3], counts: &[u64; KERNEL_COUNTS]) -> KernelSplit {
+    let count = |c: KernelCount| counts[c as usize];
+    KernelSplit {
         stamped: count(KernelCount::Stamped),
         missing_tx: count(KernelCount::MissingTx),
         missing_rx: count(KernelCount::MissingRx),
         disordered: count(KernelCount::Disordered),
-        ..kernel_figures(&hist)
-    })
+        ..kernel_figures(h)
+    }
 }

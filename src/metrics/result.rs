@@ -477,6 +477,10 @@ pub struct IntervalStats {
     /// The interval's histograms (ns), HdrHistogram V2 compressed, base64: what the `.hlog`
     /// interval log is written from, and what merges exactly.
     pub histograms: EncodedHistograms,
+    /// With `timestamps: kernel`: the split of the service time of the ok requests that ended
+    /// in the interval, with its own histograms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kernel_timestamps: Option<KernelSplit>,
 }
 
 /// One threshold and how the run did against it.

@@ -1,9 +1,9 @@
 //! Interval histograms kept in an unlinked temporary file while a run goes on.
 //!
-//! Every interval of the time series carries its four histograms, HdrHistogram-encoded: about
-//! 20 KB per interval at 100,000 RPS, and about twice that in a heap that also churns through
-//! each interval's reading buffers. Held in memory, they made a long run's resident size grow
-//! all run long (an hour at 100,000 RPS in 10-second intervals: from 16 to well over 30 MB,
+//! Every interval of the time series carries its histograms, HdrHistogram-encoded (four, and
+//! three more with kernel timestamps): about 20 KB per interval at 100,000 RPS, and about
+//! twice that in a heap that also churns through each interval's reading buffers. Held in
+//! memory, they made a long run's resident size grow all run long (an hour at 100,000 RPS in 10-second intervals: from 16 to well over 30 MB,
 //! at 43 KB per interval). The collector instead appends each interval's encodings to a file
 //! that has no name (created in the temporary directory and unlinked at once, so nothing is
 //! left behind whatever happens) and reads them back when the result is assembled, after the
@@ -14,14 +14,12 @@ use std::fs::File;
 use std::io::Write;
 use std::os::unix::fs::FileExt;
 
-use super::result::EncodedHistograms;
-
 /// Where one interval's encodings are.
 pub(crate) enum Stored {
     /// In memory (no spill file, or writing to it failed).
-    Memory(EncodedHistograms),
+    Memory(Vec<String>),
     /// In the spill file: where they start, and the length of each.
-    Disk { offset: u64, lengths: [usize; 4] },
+    Disk { offset: u64, lengths: Box<[usize]> },
 }
 
 /// The spill file of one scenario's collector.
@@ -45,49 +43,39 @@ impl Spill {
         }
     }
 
-    /// Keeps `h` on disk if it can, in memory if not.
-    pub fn put(&mut self, h: EncodedHistograms) -> Stored {
+    /// Keeps one interval's encodings on disk if it can, in memory if not.
+    pub fn put(&mut self, parts: Vec<String>) -> Stored {
         let Some(file) = self.file.as_mut().filter(|_| self.writable) else {
-            return Stored::Memory(h);
+            return Stored::Memory(parts);
         };
-        let lengths = [
-            h.response_time.len(),
-            h.service_time.len(),
-            h.dispatch_delay.len(),
-            h.timer_lateness.len(),
-        ];
-        let written = [
-            &h.response_time,
-            &h.service_time,
-            &h.dispatch_delay,
-            &h.timer_lateness,
-        ]
-        .into_iter()
-        .try_for_each(|part| file.write_all(part.as_bytes()));
+        let written = parts
+            .iter()
+            .try_for_each(|part| file.write_all(part.as_bytes()));
         if written.is_err() {
             // The file may now end in a partial row: this row and later ones stay in memory;
             // earlier ones are still read back.
             self.writable = false;
-            return Stored::Memory(h);
+            return Stored::Memory(parts);
         }
+        let lengths: Box<[usize]> = parts.iter().map(String::len).collect();
         let stored = Stored::Disk {
             offset: self.end,
             lengths,
         };
-        self.end += lengths.iter().sum::<usize>() as u64;
+        self.end += parts.iter().map(|p| p.len() as u64).sum::<u64>();
         stored
     }
 
-    /// The encodings `stored` stands for; empty ones (and a problem noted) if they cannot be
-    /// read back.
-    pub fn take(&mut self, stored: Stored) -> EncodedHistograms {
+    /// The encodings `stored` stands for, in the order they were put; empty ones (and a
+    /// problem noted) if they cannot be read back.
+    pub fn take(&mut self, stored: Stored) -> Vec<String> {
         let (offset, lengths) = match stored {
-            Stored::Memory(h) => return h,
+            Stored::Memory(parts) => return parts,
             Stored::Disk { offset, lengths } => (offset, lengths),
         };
         let mut at = offset;
-        let mut parts: [String; 4] = Default::default();
-        for (part, length) in parts.iter_mut().zip(lengths) {
+        let mut parts = Vec::with_capacity(lengths.len());
+        for &length in lengths.iter() {
             let mut bytes = vec![0; length];
             let read = self
                 .file
@@ -96,23 +84,17 @@ impl Spill {
                 .and_then(|f| f.read_exact_at(&mut bytes, at).map_err(|e| e.to_string()))
                 .and_then(|()| String::from_utf8(bytes).map_err(|e| e.to_string()));
             match read {
-                Ok(text) => *part = text,
+                Ok(text) => parts.push(text),
                 Err(why) => {
                     self.problems.push(format!(
                         "an interval's histograms could not be read back: {why}"
                     ));
-                    return EncodedHistograms::default();
+                    return vec![String::new(); lengths.len()];
                 }
             }
             at += length as u64;
         }
-        let [response_time, service_time, dispatch_delay, timer_lateness] = parts;
-        EncodedHistograms {
-            response_time,
-            service_time,
-            dispatch_delay,
-            timer_lateness,
-        }
+        parts
     }
 
     /// What went wrong, if anything.
@@ -147,13 +129,18 @@ fn unnamed_file() -> Option<File> {
 mod tests {
     use super::*;
 
-    fn encodings(tag: &str) -> EncodedHistograms {
-        EncodedHistograms {
-            response_time: format!("{tag}-response"),
-            service_time: format!("{tag}-service-time"),
-            dispatch_delay: String::new(),
-            timer_lateness: format!("{tag}-lateness"),
+    fn encodings(tag: &str) -> Vec<String> {
+        let mut parts = vec![
+            format!("{tag}-response"),
+            format!("{tag}-service-time"),
+            String::new(),
+            format!("{tag}-lateness"),
+        ];
+        // Rows with kernel timestamps have three more.
+        if tag.len() % 2 == 0 {
+            parts.extend(["send", "wire", "receive"].map(|p| format!("{tag}-{p}")));
         }
+        parts
     }
 
     #[test]

@@ -204,8 +204,9 @@ pub struct WorkerStats {
     kernel: Option<Box<KernelRecorders>>,
 }
 
-/// A worker's kernel-timestamp split of service time (cumulative; no time series): written by
-/// the worker only, read once it has ended.
+/// A worker's kernel-timestamp split of service time: cumulative, written by the worker only
+/// (inside its record, so that the final reading agrees with the counts); the collector
+/// takes each interval's share as the difference from its last reading.
 pub(crate) struct KernelRecorders {
     pub client_send: AtomicHistogram,
     pub wire_and_server: AtomicHistogram,
@@ -533,14 +534,14 @@ impl WorkerStats {
             named.counts.add(outcome as usize, 1);
             named.counts.add(NamedCount::Completed as usize, 1);
         }
-        self.end_record();
-        self.sample
-            .offer(request.seq, request.intended_ns, request.sent_ns, end_ns);
         if let (Some(k), Some(stamps)) = (&self.kernel, call.kernel) {
             if !timed_out && result.error.is_none() {
                 k.record(start_ns, stamps, end_ns);
             }
         }
+        self.end_record();
+        self.sample
+            .offer(request.seq, request.intended_ns, request.sent_ns, end_ns);
         if let Some(tap) = &self.log {
             tap.offer(|| log_entry(call));
         }

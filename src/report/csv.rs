@@ -5,11 +5,14 @@
 use std::fmt::Write;
 
 use crate::metrics::percentile::PERCENTILES;
+use crate::metrics::result::KernelSplit;
 use crate::metrics::{LatencySummary, RunResult};
 
 /// The header line: the counts, the response time's percentiles of the time series (the
 /// percentile table's `series` rows) and its max, the service time's and dispatch delay's
-/// median and p99, then the queue, the workers' load and the flags.
+/// median and p99, then the queue, the workers' load and the flags; last, with kernel
+/// timestamps, the requests split and the median and p99 of each part of the split (empty
+/// without them).
 pub fn header() -> String {
     let percentiles: String = PERCENTILES
         .iter()
@@ -19,8 +22,27 @@ pub fn header() -> String {
     format!(
         "scenario,start_s,end_s,scheduled,sent,completed,ok,errors,timeouts,expired,dropped,late,\
          achieved_rps,{percentiles}response_max_ms,service_p50_ms,service_p99_ms,dispatch_p50_us,\
-         dispatch_p99_us,queued,worker_busy_pct,flags"
+         dispatch_p99_us,queued,worker_busy_pct,flags,kernel_stamped,client_send_p50_us,\
+         client_send_p99_us,wire_and_server_p50_us,wire_and_server_p99_us,client_receive_p50_us,\
+         client_receive_p99_us"
     )
+}
+
+/// The kernel split's columns of a row (empty without one), each ending in a newline.
+fn kernel_columns(out: &mut String, k: Option<&KernelSplit>) {
+    let Some(k) = k else {
+        out.push_str(",,,,,,\n");
+        return;
+    };
+    let _ = write!(out, "{}", k.stamped);
+    for part in [
+        &k.client_send_us,
+        &k.wire_and_server_us,
+        &k.client_receive_us,
+    ] {
+        let _ = write!(out, ",{:.3},{:.3}", part.at(0.5), part.at(0.99));
+    }
+    out.push('\n');
 }
 
 /// The latency columns of a row: response time (the series' percentiles, max), service time
@@ -69,13 +91,14 @@ pub fn csv(result: &RunResult) -> String {
                 &i.service_time_ms,
                 &i.dispatch_delay_us,
             );
-            let _ = writeln!(
+            let _ = write!(
                 out,
-                "{},{:.1},{}",
+                "{},{:.1},{},",
                 i.queued,
                 i.worker_busy_pct,
                 quote(&i.flags.join("; "))
             );
+            kernel_columns(&mut out, i.kernel_timestamps.as_ref());
         }
     }
     for s in &result.scenarios {
@@ -98,7 +121,8 @@ pub fn csv(result: &RunResult) -> String {
                 &n.service_time_ms,
                 &n.dispatch_delay_us,
             );
-            out.push_str(",,\n");
+            out.push_str(",,,");
+            kernel_columns(&mut out, None);
         }
     }
     out
@@ -122,6 +146,6 @@ mod tests {
         assert_eq!(quote("plain"), "plain");
         assert_eq!(quote("a, b"), "\"a, b\"");
         assert_eq!(quote("say \"hi\""), "\"say \"\"hi\"\"\"");
-        assert_eq!(header().split(',').count(), 25);
+        assert_eq!(header().split(',').count(), 32);
     }
 }

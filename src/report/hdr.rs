@@ -18,10 +18,14 @@ use hdrhistogram::serialization::interval_log::{IntervalLogWriterBuilder, Tag};
 
 use crate::metrics::RunResult;
 use crate::metrics::encoding::decode;
-use crate::metrics::result::EncodedHistograms;
+use crate::metrics::result::{EncodedHistograms, KernelHistograms, ScenarioResult};
+use crate::report::Planned;
 
 /// The metrics written to HdrHistogram files, with their tags.
 pub const METRICS: [&str; 3] = ["response", "service", "dispatch"];
+
+/// The parts of the kernel-timestamp split, written beside [`METRICS`] when a scenario has it.
+pub const KERNEL_METRICS: [&str; 3] = ["client_send", "wire_and_server", "client_receive"];
 
 fn pick<'a>(h: &'a EncodedHistograms, metric: &str) -> &'a str {
     match metric {
@@ -29,6 +33,15 @@ fn pick<'a>(h: &'a EncodedHistograms, metric: &str) -> &'a str {
         "service" => &h.service_time,
         _ => &h.dispatch_delay,
     }
+}
+
+/// The encodings of `k`, in [`KERNEL_METRICS`]' order, with their metric.
+fn kernel_parts(k: &KernelHistograms) -> [(&'static str, &str); 3] {
+    [
+        (KERNEL_METRICS[0], &k.client_send),
+        (KERNEL_METRICS[1], &k.wire_and_server),
+        (KERNEL_METRICS[2], &k.client_receive),
+    ]
 }
 
 /// The percentile distribution of `h` (nanoseconds) with values in milliseconds.
@@ -80,24 +93,32 @@ pub fn percentile_distribution(h: &Histogram<u64>) -> String {
 /// is empty for the first scenario's response time, so `--hgrm FILE` writes that to FILE;
 /// the others go beside it (`FILE.service.hgrm`, `FILE.s1.response.hgrm`, ...).
 pub fn hgrm_files(result: &RunResult) -> Result<Vec<(String, String)>, String> {
-    let mut files = Vec::new();
-    let suffixes = hgrm_suffixes(&super::request_names(result));
-    let histograms = result.scenarios.iter().flat_map(|s| {
-        std::iter::once(&s.histograms).chain(s.by_name.iter().map(|n| &n.histograms))
-    });
-    let metrics = histograms.flat_map(|h| METRICS.map(|metric| (h, metric)));
-    for ((h, metric), suffix) in metrics.zip(suffixes) {
-        files.push((suffix, percentile_distribution(&decode(pick(h, metric))?)));
-    }
-    Ok(files)
+    let suffixes = hgrm_suffixes(&super::planned(result));
+    let encodings = result.scenarios.iter().flat_map(scenario_encodings);
+    encodings
+        .zip(suffixes)
+        .map(|(h, suffix)| Ok((suffix, percentile_distribution(&decode(h)?))))
+        .collect()
 }
 
-/// The name suffixes of the `.hgrm` files of a run whose scenarios have these request-set
-/// names (`names[i]` for scenario `i`, empty without a set), in the order [`hgrm_files`]
-/// renders them: each scenario's three metrics, then each of its names' three.
-pub fn hgrm_suffixes(names: &[Vec<String>]) -> Vec<String> {
+/// The whole-run encodings of scenario `s`, in [`hgrm_suffixes`]' order.
+fn scenario_encodings(s: &ScenarioResult) -> Vec<&str> {
+    let mut all: Vec<&str> = METRICS.map(|m| pick(&s.histograms, m)).to_vec();
+    if let Some(k) = &s.kernel_timestamps {
+        all.extend(kernel_parts(&k.histograms).map(|(_, h)| h));
+    }
+    for n in &s.by_name {
+        all.extend(METRICS.map(|m| pick(&n.histograms, m)));
+    }
+    all
+}
+
+/// The name suffixes of the `.hgrm` files of a run whose scenarios are `planned` (scenario
+/// `i` by `planned[i]`), in the order [`hgrm_files`] renders them: each scenario's three
+/// metrics, its kernel split's three, then each of its names' three.
+pub fn hgrm_suffixes(planned: &[Planned]) -> Vec<String> {
     let mut suffixes = Vec::new();
-    for (index, names) in names.iter().enumerate() {
+    for (index, plan) in planned.iter().enumerate() {
         let scenario = match index {
             0 => String::new(),
             _ => format!(".s{index}"),
@@ -108,7 +129,10 @@ pub fn hgrm_suffixes(names: &[Vec<String>]) -> Vec<String> {
                 _ => format!("{scenario}.{metric}"),
             });
         }
-        for name in names {
+        if plan.kernel {
+            suffixes.extend(KERNEL_METRICS.map(|metric| format!("{scenario}.{metric}")));
+        }
+        for name in &plan.names {
             for metric in METRICS {
                 suffixes.push(format!("{scenario}.name-{}.{metric}", tag_safe(name)));
             }
@@ -176,8 +200,13 @@ pub fn hlog(result: &RunResult) -> Result<String, String> {
             for interval in &scenario.intervals {
                 let begin = (scenario.warmup_s + interval.start_s).max(0.0);
                 let length = (interval.end_s - interval.start_s).max(0.0);
-                for metric in METRICS {
-                    let h = decode(pick(&interval.histograms, metric))?;
+                let kernel = interval.kernel_timestamps.as_ref();
+                let parts = METRICS
+                    .map(|metric| (metric, pick(&interval.histograms, metric)))
+                    .into_iter()
+                    .chain(kernel.into_iter().flat_map(|k| kernel_parts(&k.histograms)));
+                for (metric, encoded) in parts {
+                    let h = decode(encoded)?;
                     let tag = hlog_tag(index, metric);
                     writer
                         .write_histogram(

@@ -3,9 +3,10 @@
 //! At the top, the run's verdict and, per scenario, a summary table and the thresholds. Then
 //! one chart per section: response and service time percentiles over time; scheduled
 //! against achieved rate; the percentile spectrum on the "nines" axis, corrected (response)
-//! against uncorrected (service); dispatch delay over time; the error and success rates and
-//! the faults per interval when there were faults or thresholds on them; and the process's
-//! CPU and memory over time when they were sampled.
+//! against uncorrected (service); dispatch delay over time; with kernel timestamps, the
+//! median and p99 of each part of the service time's split over time; the error and success
+//! rates and the faults per interval when there were faults or thresholds on them; and the
+//! process's CPU and memory over time when they were sampled.
 //!
 //! Every threshold is drawn on the chart of its metric, as its limit and as the series of
 //! its statistic over time (a `response p99.9` threshold adds a p99.9 line), each value the
@@ -20,7 +21,7 @@ use super::junit::escape;
 use super::svg::{Chart, HLine, Series, Shade, ShadeKind, XAxis, render};
 use crate::metrics::encoding::decode;
 use crate::metrics::percentile::PERCENTILES;
-use crate::metrics::result::ThresholdResult;
+use crate::metrics::result::{KernelSplit, ThresholdResult};
 use crate::metrics::threshold::Threshold;
 use crate::metrics::{LatencySummary, RunResult, ScenarioResult};
 
@@ -595,8 +596,52 @@ fn scenario_charts(s: &ScenarioResult, index: usize, axis: TimeAxis) -> Result<V
             Home::Dispatch,
         ),
     ];
+    charts.extend(kernel_chart(
+        s,
+        axis,
+        name("Service time split by kernel timestamps"),
+    ));
     charts.extend(fault_charts(s, axis, &name));
     Ok(charts)
+}
+
+/// With kernel timestamps: the median and p99 of each part of the service time's split over
+/// time (in ns, shown in the unit their size calls for). No thresholds live there.
+fn kernel_chart(s: &ScenarioResult, axis: TimeAxis, title: String) -> Option<Chart> {
+    s.intervals.iter().find(|i| i.kernel_timestamps.is_some())?;
+    type Part = fn(&KernelSplit) -> &LatencySummary;
+    let parts: [(&str, Part, [&'static str; 2]); 3] = [
+        ("client send", |k| &k.client_send_us, ["#2ca02c", "#98df8a"]),
+        (
+            "wire and server",
+            |k| &k.wire_and_server_us,
+            ["#1f77b4", "#aec7e8"],
+        ),
+        (
+            "client receive",
+            |k| &k.client_receive_us,
+            ["#d62728", "#ff9896"],
+        ),
+    ];
+    let mut series = Vec::new();
+    for (label, part, colors) in parts {
+        for (q, color, key) in [(0.5, colors[0], "p50"), (0.99, colors[1], "p99")] {
+            let points = s
+                .intervals
+                .iter()
+                .filter_map(|i| {
+                    let k = i.kernel_timestamps.as_ref().filter(|k| k.stamped > 0)?;
+                    Some(((i.start_s + i.end_s) / 2.0, part(k).at(q) * 1e3))
+                })
+                .collect();
+            series.push(Series::line(format!("{label} {key}"), color, points));
+        }
+    }
+    Some(
+        axis.chart(title, "ns", series, shades(s))
+            .in_time_unit(1.0)
+            .log_y(),
+    )
 }
 
 /// Scheduled against achieved rate, with the rate thresholds.

@@ -80,13 +80,26 @@ pub fn parse_format(name: &str) -> Result<ReportFormat, ConfigError> {
         })
 }
 
-/// The request-set names of each scenario of `result` (empty lists without a set): what the
-/// `.hgrm` files are planned from.
-pub fn request_names(result: &RunResult) -> Vec<Vec<String>> {
+/// What the `.hgrm` files of one scenario are planned from: one per metric (response,
+/// service, dispatch), three more with kernel timestamps, and one per metric and name of a
+/// request set.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Planned {
+    /// The request set's names (empty without one).
+    pub names: Vec<String>,
+    /// Whether service time is split by kernel timestamps.
+    pub kernel: bool,
+}
+
+/// What each scenario of `result` plans files from.
+pub fn planned(result: &RunResult) -> Vec<Planned> {
     result
         .scenarios
         .iter()
-        .map(|s| s.by_name.iter().map(|n| n.name.clone()).collect())
+        .map(|s| Planned {
+            names: s.by_name.iter().map(|n| n.name.clone()).collect(),
+            kernel: s.kernel_timestamps.is_some(),
+        })
         .collect()
 }
 
@@ -100,17 +113,13 @@ pub fn render_files(
 }
 
 /// The destinations a report in `format` takes when it is sent to `dest`, for a run whose
-/// scenarios have the request-set `names` (see [`request_names`]): one, except `.hgrm` to a
+/// scenarios are `planned` (see [`planned`]): one, except `.hgrm` to a
 /// file path, which puts each scenario's metrics (and each name's) in files beside it. A stream (standard output, a device, a FIFO) takes every part.
-pub fn files_of(
-    dest: &Destination,
-    format: ReportFormat,
-    names: &[Vec<String>],
-) -> Vec<Destination> {
+pub fn files_of(dest: &Destination, format: ReportFormat, planned: &[Planned]) -> Vec<Destination> {
     if format.info().files == Files::One || output::is_stream(&dest.path) {
         return vec![dest.clone()];
     }
-    hdr::hgrm_suffixes(names)
+    hdr::hgrm_suffixes(planned)
         .into_iter()
         .map(|suffix| Destination {
             path: with_suffix(&dest.path, &suffix),
@@ -121,25 +130,25 @@ pub fn files_of(
 
 /// Checks, before a run, every file the outputs will take (see [`output`]): usage errors
 /// (exit 2) for paths that cannot hold a report or that two outputs share, run errors (exit
-/// 3) for directories that are missing or take no new file. `names` are the scenarios'
-/// request-set names.
+/// 3) for directories that are missing or take no new file. `planned` says what each
+/// scenario's files are planned from.
 pub fn check_outputs(
     outputs: &[(Destination, ReportFormat)],
-    names: &[Vec<String>],
+    planned: &[Planned],
 ) -> Result<(), Error> {
-    check_outputs_with(outputs, names, None)
+    check_outputs_with(outputs, planned, None)
 }
 
 /// [`check_outputs`], with one more file the run writes (the request log), checked like them:
 /// a directory that takes it, a path no other output uses, no input replaced.
 pub fn check_outputs_with(
     outputs: &[(Destination, ReportFormat)],
-    names: &[Vec<String>],
+    planned: &[Planned],
     also: Option<Destination>,
 ) -> Result<(), Error> {
     let mut files: Vec<Destination> = outputs
         .iter()
-        .flat_map(|(dest, format)| files_of(dest, *format, names))
+        .flat_map(|(dest, format)| files_of(dest, *format, planned))
         .collect();
     files.extend(also);
     output::check(&files)
@@ -173,7 +182,7 @@ pub fn write_outputs(result: &RunResult, outputs: &[(Destination, ReportFormat)]
                 continue;
             }
         };
-        let targets = files_of(dest, *format, &request_names(result));
+        let targets = files_of(dest, *format, &planned(result));
         let parts: Vec<(Destination, Vec<u8>)> = if targets.len() == files.len() {
             targets
                 .into_iter()
