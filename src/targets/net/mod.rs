@@ -12,6 +12,7 @@
 //! Which bytes to send and when a response is complete is an [`Exchange`]: HTTP
 //! ([`http`]) or TCP ([`tcp`]).
 
+pub mod h2;
 pub mod http;
 pub mod kv;
 pub mod peer;
