@@ -89,6 +89,17 @@ pub(super) struct TargetArgs {
     /// (the URL still gives the Host header and path), as curl and oha do.
     #[arg(long, value_name = "PATH")]
     unix_socket: Option<String>,
+    /// Speak HTTP/2 to an http(s):// target: h2 by ALPN over https://, h2c with prior
+    /// knowledge over http://.
+    #[arg(long, conflicts_with = "http1_1")]
+    http2: bool,
+    /// Speak HTTP/1.1 (the default).
+    #[arg(long = "http1.1")]
+    http1_1: bool,
+    /// Over HTTP/2, the streams each connection carries at once (default 100; the server's
+    /// SETTINGS_MAX_CONCURRENT_STREAMS permitting), as h2load's -m.
+    #[arg(long, value_name = "N")]
+    streams: Option<String>,
     /// Any config field, e.g. --set latency_p99_threshold_ms=50 (repeatable).
     #[arg(long = "set", value_name = "FIELD=VALUE")]
     pub(super) set: Vec<String>,
@@ -138,6 +149,12 @@ impl TargetArgs {
             insecure: self.insecure,
             max_response_bytes: self.max_response_bytes.clone(),
             unix_socket: self.unix_socket.clone(),
+            http_version: match (self.http2, self.http1_1) {
+                (true, _) => Some("2".into()),
+                (_, true) => Some("1.1".into()),
+                _ => None,
+            },
+            streams: self.streams.clone(),
         };
         if !net.any() {
             return Ok(());

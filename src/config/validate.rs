@@ -64,6 +64,10 @@ impl ScenarioConfig {
             Some(plan) if is_unix_path(&plan.authority) => {
                 "\"off\" for a target on a Unix socket (the kernel stamps TCP sockets only)"
             }
+            Some(plan) if plan.http2.is_some() => {
+                "\"off\" over HTTP/2 (its requests share a connection's bytes: their stamps \
+                 are not matched to streams yet; use HTTP/1.1 to split service time)"
+            }
             Some(_) => return Ok(()),
         };
         Err(ConfigError::invalid(

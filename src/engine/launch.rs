@@ -39,9 +39,10 @@ use crate::metrics::stats::{IntervalCursor, TimerStats, WorkerStats};
 use crate::monitor::{MonitorConfig, ResourceMonitor};
 use crate::schedule::{RateProfile, Schedule};
 use crate::shard::ShardInfo;
+use crate::targets::net::h2::H2Pool;
 use crate::targets::net::probe::Probe;
 use crate::targets::net::template::Vars;
-use crate::targets::net::{Peer, Pool, PoolConfig};
+use crate::targets::net::{Driver, Peer, Pool, PoolConfig};
 use crate::targets::{NetPlan, Request, TargetContext};
 
 /// What every thread of a run is started with.
@@ -723,9 +724,18 @@ fn net_worker(
         timestamps: config.timestamps == Timestamps::Kernel,
     };
     let setup = |e| Error::run("setting up a network worker's poll", e);
-    let pool = Pool::new(pool_config, &plan.exchange, parts.clock)
-        .map_err(setup)?
-        .with_tls(plan.tls.clone());
+    let pool: Box<dyn Driver> = match &plan.http2 {
+        Some(h2) => Box::new(
+            H2Pool::new(pool_config, h2.streams, h2.exchange.clone(), parts.clock)
+                .map_err(setup)?
+                .with_tls(plan.tls.clone()),
+        ),
+        None => Box::new(
+            Pool::new(pool_config, &plan.exchange, parts.clock)
+                .map_err(setup)?
+                .with_tls(plan.tls.clone()),
+        ),
+    };
     let wake = Wake::new(pool.waker().map_err(setup)?);
     let worker = NetWorker {
         clock: parts.clock,

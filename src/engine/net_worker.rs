@@ -52,7 +52,7 @@ use crate::base::clock::{RunClock, thread_cpu_ns};
 use crate::base::fault::guarded;
 use crate::metrics::stats::{Call, IntervalCursor, WorkerStats};
 use crate::targets::Request;
-use crate::targets::net::Pool;
+use crate::targets::net::Driver;
 
 /// How often a worker's loop is restarted after a panic before the worker gives up.
 const MAX_RESTARTS: usize = 100;
@@ -98,7 +98,7 @@ impl Wake {
 pub(crate) struct NetWorker {
     pub clock: RunClock,
     pub stats: Arc<WorkerStats>,
-    pub pool: Pool,
+    pub pool: Box<dyn Driver>,
     pub source: Source,
     pub warmup_ns: u64,
     pub cursor: IntervalCursor,

@@ -354,6 +354,7 @@ impl TargetSpec {
     /// How to reach a network target: `None` for in-process targets.
     pub fn network(&self) -> Option<NetPlan> {
         let mut tls = None;
+        let mut http2 = None;
         type Parts = (String, ExchangeFactory, net::Connections, Duration, u64);
         let (authority, exchange, connections, connect_timeout, max_response_bytes): Parts =
             match self {
@@ -361,6 +362,16 @@ impl TargetSpec {
                     // Rendered once: every connection shares the bytes.
                     let shared = HttpShared::new(spec);
                     tls = spec.tls.clone();
+                    if spec.http2 {
+                        let shared = shared.clone();
+                        http2 = Some(H2Plan {
+                            exchange: Arc::new(move || {
+                                Box::new(HttpExchange::new(shared.clone()))
+                                    as Box<dyn net::StreamExchange>
+                            }),
+                            streams: spec.streams,
+                        });
+                    }
                     (
                         spec.url.endpoint(),
                         Arc::new(move || {
@@ -403,6 +414,7 @@ impl TargetSpec {
             connect_timeout,
             max_response_bytes,
             tls,
+            http2,
         })
     }
 
@@ -415,6 +427,7 @@ impl TargetSpec {
                 &plan.authority,
                 plan.connect_timeout,
                 plan.tls.as_deref(),
+                plan.http2.is_some(),
                 stopped,
             )
         })
@@ -456,6 +469,17 @@ pub struct NetPlan {
     pub max_response_bytes: u64,
     /// For a TLS target, what its connections share.
     pub tls: Option<Arc<net::tls::TlsClient>>,
+    /// For an HTTP target spoken over HTTP/2, its streams.
+    pub http2: Option<H2Plan>,
+}
+
+/// How the engine speaks HTTP/2 to a target.
+#[derive(Clone)]
+pub struct H2Plan {
+    /// Builds each stream slot's protocol state.
+    pub exchange: net::StreamExchangeFactory,
+    /// Streams per connection.
+    pub streams: usize,
 }
 
 /// Busy-waits `nanos` on the calling thread's core.

@@ -290,7 +290,8 @@ impl Drop for Server {
 /// dropped. `None` (with a message) where nginx is not installed; `.ci/run` installs it.
 pub struct Nginx {
     child: std::process::Child,
-    dir: std::path::PathBuf,
+    /// Its directory: configuration, logs, certificates.
+    pub dir: std::path::PathBuf,
     /// host:port it listens on.
     pub addr: String,
     /// The Unix socket the same server listens on (answering `$host\n` at /host).
@@ -343,7 +344,7 @@ const SUITES: [(&str, &str); 4] = [
     ),
 ];
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("a free port")
@@ -517,6 +518,59 @@ impl Nginx {
                 ca: dir.join("ca.pem"),
             });
         }
+        let addr = format!("127.0.0.1:{port}");
+        let mut waits = vec![addr.clone()];
+        waits.extend(tls_side.as_ref().map(|t| t.addr.clone()));
+        let child = Nginx::run(binary, &dir, &servers, &waits);
+        Some(Nginx {
+            child,
+            dir,
+            addr,
+            unix_socket,
+            tls: tls_side,
+        })
+    }
+
+    /// nginx with the `server` blocks `servers` gives for its directory (certificates made
+    /// there first: `good.pem`/`good.key` for localhost and 127.0.0.1, signed by `ca.pem`),
+    /// listening on each of `waits` before it returns; `None` (with a message) when nginx or
+    /// openssl is not installed. [`Nginx::addr`] is the first of `waits`.
+    pub fn with_servers(servers: impl Fn(&str) -> String, waits: &[String]) -> Option<Nginx> {
+        let binary = ["/usr/sbin/nginx", "/usr/bin/nginx"]
+            .into_iter()
+            .find(|p| std::path::Path::new(p).exists());
+        let Some(binary) = binary else {
+            return missing("nginx");
+        };
+        let dir = std::env::temp_dir().join(format!(
+            "openpace-nginx-{}-{}",
+            std::process::id(),
+            free_port()
+        ));
+        std::fs::create_dir_all(dir.join("tmp")).unwrap();
+        if !make_certificates(&dir, &[("good", "DNS:localhost,IP:127.0.0.1", "2")]) {
+            let _ = std::fs::remove_dir_all(&dir);
+            return missing("openssl (the test certificates could not be made)");
+        }
+        let child = Nginx::run(binary, &dir, &servers(&dir.display().to_string()), waits);
+        Some(Nginx {
+            child,
+            unix_socket: String::new(),
+            dir,
+            addr: waits[0].clone(),
+            tls: None,
+        })
+    }
+
+    /// Writes `dir/nginx.conf` around `servers`, starts nginx and waits until it listens on
+    /// each of `waits`.
+    fn run(
+        binary: &str,
+        dir: &std::path::Path,
+        servers: &str,
+        waits: &[String],
+    ) -> std::process::Child {
+        let d = dir.display();
         let conf = format!(
             "worker_processes 1;\npid {d}/nginx.pid;\nerror_log {d}/error.log;\ndaemon off;\n\
              events {{ worker_connections 4096; }}\n\
@@ -534,23 +588,16 @@ impl Nginx {
             .stderr(std::process::Stdio::null())
             .spawn()
             .expect("nginx starts");
-        let addr = format!("127.0.0.1:{port}");
-        let listening = |a: &str| std::net::TcpStream::connect(a).is_ok();
+        let listening = |a: &String| std::net::TcpStream::connect(a).is_ok();
         for _ in 0..100 {
-            if listening(&addr) && tls_side.as_ref().is_none_or(|t| listening(&t.addr)) {
-                return Some(Nginx {
-                    child,
-                    dir,
-                    addr,
-                    unix_socket,
-                    tls: tls_side,
-                });
+            if waits.iter().all(listening) {
+                return child;
             }
             std::thread::sleep(std::time::Duration::from_millis(50));
         }
         let _ = child.kill();
         let _ = child.wait();
-        panic!("nginx did not listen on {addr}: see {d}/error.log");
+        panic!("nginx did not listen on {waits:?}: see {d}/error.log");
     }
 }
 

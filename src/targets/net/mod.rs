@@ -152,6 +152,128 @@ pub trait Exchange: Send {
     fn at_close(&mut self) -> Parse;
 }
 
+/// One request/response over an HTTP/2 stream ([`h2`]): the request as its HTTP/1.1 exchange
+/// renders it (read back into HTTP/2's fields by the connection), the response as the
+/// connection decoded it from its frames.
+pub trait StreamExchange: Send {
+    /// Renders the request `vars` describe (see [`Exchange::prepare`]).
+    fn prepare(&mut self, vars: &template::Vars);
+    /// The name slot of the request [`prepare`](Self::prepare) rendered.
+    fn name(&self) -> Option<u16>;
+    /// The request's bytes, as HTTP/1.1 would send them.
+    fn request(&self) -> &[u8];
+    /// Forgets the last response: a new one begins.
+    fn begin(&mut self);
+    /// The response's final status.
+    fn head(&mut self, status: u16);
+    /// A field of the response's head or trailers.
+    fn field(&mut self, name: &[u8], value: &[u8]);
+    /// A piece of the body; an error ends the request at once (`response_too_large`).
+    fn data(&mut self, bytes: &[u8]) -> Result<(), ErrorKind>;
+    /// The response is complete: `None` when it counts as a success, else its error kind.
+    fn end(&mut self) -> Option<ErrorKind>;
+}
+
+/// Builds the protocol state of one HTTP/2 stream slot.
+pub type StreamExchangeFactory = Arc<dyn Fn() -> Box<dyn StreamExchange> + Send + Sync>;
+
+/// What a network worker drives: a [`Pool`] (one request at a time per connection: HTTP/1.1,
+/// TCP, Redis, memcached) or an [`h2::H2Pool`] (many streams per connection). Each method is
+/// the pool's own of the same name.
+pub trait Driver: Send {
+    /// See [`Pool::waker`].
+    fn waker(&self) -> std::io::Result<mio::Waker>;
+    /// See [`Pool::free`].
+    fn free(&self) -> usize;
+    /// See [`Pool::in_flight`].
+    fn in_flight(&self) -> usize;
+    /// See [`Pool::next_idle_since_ns`].
+    fn next_idle_since_ns(&self) -> Option<u64>;
+    /// See [`Pool::peak_in_flight`].
+    fn peak_in_flight(&self) -> usize;
+    /// See [`Pool::done`].
+    fn done(&mut self) -> &mut Vec<Done>;
+    /// See [`Pool::start`].
+    fn start(&mut self, request: Request) -> u64;
+    /// See [`Pool::take_faults`].
+    fn take_faults(&mut self) -> Vec<pool::Fault>;
+    /// See [`Pool::wait`].
+    fn wait(&mut self, until_ns: Option<u64>, block: bool) -> (u64, u64);
+    /// See [`Pool::time_a_wake_up`].
+    fn time_a_wake_up(&mut self, sleep_ns: u64) -> Option<u64>;
+    /// See [`Pool::open_all`].
+    fn open_all(&mut self);
+    /// See [`Pool::take_opened`].
+    fn take_opened(&mut self) -> Vec<CallResult>;
+    /// See [`Pool::opens_all`].
+    fn opens_all(&self) -> bool;
+    /// See [`Pool::busy_polled`].
+    fn busy_polled(&self) -> usize;
+    /// See [`Pool::used`].
+    fn used(&self) -> usize;
+    /// See [`Pool::close_all`].
+    fn close_all(&mut self);
+}
+
+/// Implements [`Driver`] for a pool type by its own methods of the same names.
+macro_rules! driver {
+    ($pool:ty) => {
+        impl Driver for $pool {
+            fn waker(&self) -> std::io::Result<mio::Waker> {
+                <$pool>::waker(self)
+            }
+            fn free(&self) -> usize {
+                <$pool>::free(self)
+            }
+            fn in_flight(&self) -> usize {
+                <$pool>::in_flight(self)
+            }
+            fn next_idle_since_ns(&self) -> Option<u64> {
+                <$pool>::next_idle_since_ns(self)
+            }
+            fn peak_in_flight(&self) -> usize {
+                <$pool>::peak_in_flight(self)
+            }
+            fn done(&mut self) -> &mut Vec<Done> {
+                <$pool>::done(self)
+            }
+            fn start(&mut self, request: Request) -> u64 {
+                <$pool>::start(self, request)
+            }
+            fn take_faults(&mut self) -> Vec<pool::Fault> {
+                <$pool>::take_faults(self)
+            }
+            fn wait(&mut self, until_ns: Option<u64>, block: bool) -> (u64, u64) {
+                <$pool>::wait(self, until_ns, block)
+            }
+            fn time_a_wake_up(&mut self, sleep_ns: u64) -> Option<u64> {
+                <$pool>::time_a_wake_up(self, sleep_ns)
+            }
+            fn open_all(&mut self) {
+                <$pool>::open_all(self)
+            }
+            fn take_opened(&mut self) -> Vec<CallResult> {
+                <$pool>::take_opened(self)
+            }
+            fn opens_all(&self) -> bool {
+                <$pool>::opens_all(self)
+            }
+            fn busy_polled(&self) -> usize {
+                <$pool>::busy_polled(self)
+            }
+            fn used(&self) -> usize {
+                <$pool>::used(self)
+            }
+            fn close_all(&mut self) {
+                <$pool>::close_all(self)
+            }
+        }
+    };
+}
+
+driver!(Pool);
+driver!(h2::H2Pool);
+
 /// Resolves `host:port` to its first address.
 pub fn resolve(authority: &str) -> Result<SocketAddr, String> {
     let host = authority.rsplit_once(':').map_or(authority, |(h, _)| h);

@@ -57,9 +57,9 @@ use crate::base::timerfd::TimerFd;
 use crate::base::tstamp;
 use crate::targets::{CallResult, ErrorKind, Request};
 
-const WAKER: Token = Token(usize::MAX - 1);
-const TIMER: Token = Token(usize::MAX - 2);
-const READ_CHUNK: usize = 16 * 1024;
+pub(crate) const WAKER: Token = Token(usize::MAX - 1);
+pub(crate) const TIMER: Token = Token(usize::MAX - 2);
+pub(crate) const READ_CHUNK: usize = 16 * 1024;
 /// A blocked [`Pool::wait`] returns after this long even without an event: a backstop against
 /// a lost wake-up, cheap at 20 wake-ups a second.
 const MAX_BLOCK_NS: u64 = 50_000_000;
@@ -108,7 +108,7 @@ pub struct Fault {
 }
 
 /// Faults kept per pool until taken; more are counted (as `internal` errors) but not kept.
-const MAX_FAULTS: usize = 8;
+pub(crate) const MAX_FAULTS: usize = 8;
 
 /// A request that ended, with its times on the run clock.
 #[derive(Clone, Copy, Debug)]
@@ -210,21 +210,21 @@ struct Conn {
 
 /// Failed connection attempts hold off the next ones.
 #[derive(Default)]
-struct Backoff {
+pub(crate) struct Backoff {
     until_ns: u64,
     failures: u32,
     last: Option<ErrorKind>,
 }
 
 impl Backoff {
-    fn fail(&mut self, kind: ErrorKind, now: u64) {
+    pub(crate) fn fail(&mut self, kind: ErrorKind, now: u64) {
         let wait_ms = (10u64 << self.failures.min(7)).min(1000);
         self.failures += 1;
         self.until_ns = now + wait_ms * 1_000_000;
         self.last = Some(kind);
     }
 
-    fn blocked(&self, now: u64) -> Option<ErrorKind> {
+    pub(crate) fn blocked(&self, now: u64) -> Option<ErrorKind> {
         self.last.filter(|_| now < self.until_ns)
     }
 }
@@ -446,32 +446,15 @@ impl Pool {
     /// clock, kept to the nanosecond by a `timerfd`). Returns when the poll began and when
     /// it returned: the time the caller spent waiting rather than working.
     pub fn wait(&mut self, until_ns: Option<u64>, block: bool) -> (u64, u64) {
-        let now = self.clock.now_ns();
-        let timeout = if block {
-            let until = until_ns
-                .unwrap_or(u64::MAX)
-                .min(self.next_expiry_ns)
-                .min(now + MAX_BLOCK_NS);
-            if until <= now {
-                Duration::ZERO
-            } else {
-                if until_ns == Some(until)
-                    && self.timer.arm_at(self.clock.absolute_ns(until)).is_ok()
-                {
-                    // The timerfd wakes the poll on time; the timeout is a backstop.
-                    Duration::from_nanos(until - now) + Duration::from_millis(2)
-                } else {
-                    Duration::from_nanos(until - now)
-                }
-            }
-        } else {
-            Duration::ZERO
-        };
         let mut events = std::mem::replace(&mut self.events, Events::with_capacity(0));
-        if let Err(e) = self.poll.poll(&mut events, Some(timeout)) {
-            debug_assert_eq!(e.kind(), IoErrorKind::Interrupted);
-        }
-        let woke = self.clock.now_ns();
+        let waits = Waits {
+            clock: &self.clock,
+            timer: &self.timer,
+            until_ns,
+            block,
+            next_expiry_ns: self.next_expiry_ns,
+        };
+        let (now, woke) = waits.poll(&mut self.poll, &mut events);
         for event in events.iter() {
             match event.token() {
                 WAKER => {}
@@ -566,25 +549,15 @@ impl Pool {
         let Some(stream) = self.conns[i].stream.as_ref() else {
             return;
         };
-        let error = match stream.take_error() {
-            Ok(Some(e)) | Err(e) => Some(io_kind(&e)),
-            Ok(None) => match stream.connected() {
-                Ok(true) => None,
-                Ok(false) => return,
-                Err(e) => Some(io_kind(&e)),
-            },
-        };
-        if let Some(kind) = error {
-            self.backoff.fail(kind, self.clock.now_ns());
-            return self.fail(i, kind);
+        match connect_outcome(stream) {
+            Ok(true) => {}
+            Ok(false) => return,
+            Err(kind) => {
+                self.backoff.fail(kind, self.clock.now_ns());
+                return self.fail(i, kind);
+            }
         }
-        stream.set_nodelay();
-        if self.config.busy_poll_us > 0 {
-            // Permitted: the run checked it before it started; counted, not assumed.
-            let fd = std::os::fd::AsRawFd::as_raw_fd(stream);
-            let set = crate::base::sys::set_busy_poll(fd, self.config.busy_poll_us);
-            self.busy_polled += usize::from(set.is_ok());
-        }
+        self.busy_polled += usize::from(tune(stream, self.config.busy_poll_us));
         // A socket the kernel will not stamp counts its requests as missing their stamps.
         let stamping = self.config.timestamps
             && matches!(stream, Stream::Tcp(_))
@@ -971,6 +944,69 @@ impl Pool {
     }
 }
 
+/// Whether a non-blocking connect has finished: `Ok(true)` connected, `Ok(false)` not yet,
+/// or the kind of its failure.
+pub(crate) fn connect_outcome(stream: &Stream) -> Result<bool, ErrorKind> {
+    match stream.take_error() {
+        Ok(Some(e)) | Err(e) => Err(io_kind(&e)),
+        Ok(None) => stream.connected().map_err(|e| io_kind(&e)),
+    }
+}
+
+/// Readies a connected socket: Nagle off and, with `busy_poll_us`, busy polling; returns
+/// whether the socket took SO_BUSY_POLL.
+pub(crate) fn tune(stream: &Stream, busy_poll_us: u32) -> bool {
+    stream.set_nodelay();
+    if busy_poll_us == 0 {
+        return false;
+    }
+    // Permitted: the run checked it before it started; counted, not assumed.
+    let fd = std::os::fd::AsRawFd::as_raw_fd(stream);
+    crate::base::sys::set_busy_poll(fd, busy_poll_us).is_ok()
+}
+
+/// One poll of a pool ([`Pool::wait`]): without `block` it only looks; with it, it sleeps
+/// until an event, the earliest deadline, a wake-up, [`MAX_BLOCK_NS`] or `until_ns` (run
+/// clock, kept to the nanosecond by the `timerfd`).
+pub(crate) struct Waits<'a> {
+    pub clock: &'a RunClock,
+    pub timer: &'a TimerFd,
+    pub until_ns: Option<u64>,
+    pub block: bool,
+    /// No request or connection times out before this instant.
+    pub next_expiry_ns: u64,
+}
+
+impl Waits<'_> {
+    /// Polls `poll` once into `events`; returns when the poll began and when it returned.
+    pub fn poll(&self, poll: &mut Poll, events: &mut Events) -> (u64, u64) {
+        let now = self.clock.now_ns();
+        let timeout = if self.block {
+            let until = self
+                .until_ns
+                .unwrap_or(u64::MAX)
+                .min(self.next_expiry_ns)
+                .min(now + MAX_BLOCK_NS);
+            if until <= now {
+                Duration::ZERO
+            } else if self.until_ns == Some(until)
+                && self.timer.arm_at(self.clock.absolute_ns(until)).is_ok()
+            {
+                // The timerfd wakes the poll on time; the timeout is a backstop.
+                Duration::from_nanos(until - now) + Duration::from_millis(2)
+            } else {
+                Duration::from_nanos(until - now)
+            }
+        } else {
+            Duration::ZERO
+        };
+        if let Err(e) = poll.poll(events, Some(timeout)) {
+            debug_assert_eq!(e.kind(), IoErrorKind::Interrupted);
+        }
+        (now, self.clock.now_ns())
+    }
+}
+
 /// Takes the TX stamps waiting on connection `c`'s error queue until its current request has
 /// one (or none is left).
 fn take_tx_stamps(c: &mut Conn) {
@@ -991,12 +1027,20 @@ fn take_tx_stamps(c: &mut Conn) {
 /// A connection's socket as its protocol reads and writes it: with kernel timestamps, reads go
 /// through `recvmsg` (keeping the RX stamp) and the bytes written are counted for the TX
 /// stamps' offsets.
-struct Io<'a> {
+pub(crate) struct Io<'a> {
     stream: &'a mut Stream,
     stamps: Option<(&'a mut TxMatcher, &'a mut [u64; 2])>,
 }
 
 impl<'a> Io<'a> {
+    /// `stream` as is, without kernel stamps.
+    pub(crate) fn plain(stream: &'a mut Stream) -> Io<'a> {
+        Io {
+            stream,
+            stamps: None,
+        }
+    }
+
     fn of(
         stream: &'a mut Stream,
         stamping: bool,
@@ -1043,7 +1087,7 @@ impl Write for Io<'_> {
 
 /// Writes what is left of `request` (from `*written`) to a plain socket: `Ok(true)` when all
 /// of it is out, `Ok(false)` when the socket is full. A write of 0 bytes is the peer's close.
-fn write_plain(
+pub(crate) fn write_plain(
     stream: &mut impl Write,
     request: &[u8],
     written: &mut usize,

@@ -1,6 +1,8 @@
 //! The check before a run: one connection to the target, and for TLS one whole handshake, so
 //! that a target no one can reach stops the run at once with the reason (exit 3) instead of
-//! ending it with thousands of failed requests.
+//! ending it with thousands of failed requests. Over HTTP/2, the server must also agree to it
+//! (ALPN `h2` over TLS) and answer the client's preface with its SETTINGS, so that a server
+//! speaking only HTTP/1.1 is named at the start, not counted as protocol errors.
 //!
 //! Nothing here blocks for long: the socket is non-blocking and waited on in slices of
 //! [`SLICE`], so a stop signal during the check (a server that accepts and never answers, a
@@ -34,6 +36,7 @@ pub fn check(
     authority: &str,
     timeout: Duration,
     tls: Option<&TlsClient>,
+    http2: bool,
     stopped: &dyn Fn() -> bool,
 ) -> Result<(), Probe> {
     let peer = Peer::resolve(authority).map_err(Probe::Failed)?;
@@ -65,14 +68,30 @@ pub fn check(
         }
     }
     let Some(client) = tls else {
-        return Ok(());
+        return match http2 {
+            true => speaks_h2(&mut stream, None, &peer, &mut wait),
+            false => Ok(()),
+        };
     };
     let mut session = client
         .connect()
         .map_err(|e| Probe::Failed(format!("TLS setup for {peer}: {e}")))?;
     loop {
         match session.handshake(&mut stream) {
-            Ok(true) => return Ok(()),
+            Ok(true) if !http2 => return Ok(()),
+            Ok(true) if session.alpn() == Some(b"h2") => {
+                return speaks_h2(&mut stream, Some(&mut session), &peer, &mut wait);
+            }
+            Ok(true) => {
+                let chose = session.alpn().map_or("none".into(), |p| {
+                    format!("`{}`", String::from_utf8_lossy(p).escape_debug())
+                });
+                return Err(Probe::Failed(format!(
+                    "{} did not agree to HTTP/2 in its TLS handshake (ALPN: offered `h2`, it \
+                     chose {chose}); leave out --http2 (http_version \"2\") to speak HTTP/1.1",
+                    peer_name(&client.host(), &peer)
+                )));
+            }
             Ok(false) => {}
             Err(e) => return Err(Probe::Failed(tls::describe(&e, client, &peer))),
         }
@@ -85,6 +104,61 @@ pub fn check(
             )));
         }
     }
+}
+
+/// Sends HTTP/2's preface and SETTINGS and checks that the server's first frame is its
+/// SETTINGS, within the connect timeout.
+fn speaks_h2(
+    stream: &mut Stream,
+    mut session: Option<&mut tls::Session>,
+    peer: &Peer,
+    wait: &mut Wait<'_>,
+) -> Result<(), Probe> {
+    use std::io::{ErrorKind, Read};
+    let mut hello = super::h2::frame::PREFACE.to_vec();
+    super::h2::frame::write_settings(&mut hello, &[]);
+    let mut written = 0;
+    let mut got = Vec::new();
+    let mut buf = [0u8; 512];
+    let failed = |e: std::io::Error| Probe::Failed(format!("HTTP/2 with {peer}: {e}"));
+    loop {
+        let mut io = super::pool::Io::plain(stream);
+        if written < hello.len() {
+            match session.as_deref_mut() {
+                Some(s) => s.write(&mut io, &hello, &mut written),
+                None => super::pool::write_plain(&mut io, &hello, &mut written),
+            }
+            .map_err(failed)?;
+        }
+        let read = match session.as_deref_mut() {
+            Some(s) => s.read(&mut io, &mut buf),
+            None => io.read(&mut buf),
+        };
+        match read {
+            Ok(0) => got.extend_from_slice(b"(closed)"),
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == ErrorKind::WouldBlock => {}
+            Err(e) => return Err(failed(e)),
+        }
+        if got.len() >= super::h2::frame::HEADER_LEN || got.ends_with(b"(closed)") {
+            break;
+        }
+        if !wait.slice()? {
+            break;
+        }
+    }
+    if got.get(3) == Some(&super::h2::frame::kind::SETTINGS) {
+        return Ok(());
+    }
+    let first: String = String::from_utf8_lossy(&got[..got.len().min(40)])
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    Err(Probe::Failed(format!(
+        "{peer} did not answer HTTP/2 (its first bytes: `{}`); leave out --http2 \
+         (http_version \"2\") to speak HTTP/1.1",
+        first.trim()
+    )))
 }
 
 /// Whether the non-blocking connect has completed; its error if it failed.

@@ -15,7 +15,7 @@ use crate::targets::TargetSpec;
 const HTTP_KEYS: &str = "url, method, headers, body, body_file, expect_status, connections, \
                          connect_timeout, cacert, insecure, expect_body_contains, \
                          expect_body_size, expect_json, requests, requests_order, \
-                         max_response_bytes, unix_socket";
+                         max_response_bytes, unix_socket, http_version, streams";
 const TCP_KEYS: &str = "address, payload, until, read_bytes, connections, connect_timeout, \
                         max_response_bytes";
 
@@ -144,6 +144,42 @@ fn connections(o: &Map<String, Value>) -> Result<Connections, String> {
     read.ok_or_else(|| format!("`connections` {given} is not {allowed}"))
 }
 
+/// Most streams a connection carries at once (`streams`).
+pub const MAX_STREAMS: usize = 10_000;
+
+/// `http_version` (`"1.1"`, the default, or `"2"`) and `streams` (HTTP/2 only: streams per
+/// connection, default [`DEFAULT_STREAMS`](super::http::DEFAULT_STREAMS)).
+fn http_version(o: &Map<String, Value>) -> Result<(bool, usize), String> {
+    let http2 = match o.get("http_version") {
+        None | Some(Value::Null) => false,
+        Some(Value::String(v)) if v == "1.1" => false,
+        Some(Value::String(v)) if v == "2" => true,
+        Some(Value::Number(n)) if n.as_f64() == Some(2.0) => true,
+        Some(Value::Number(n)) if n.as_f64() == Some(1.1) => false,
+        Some(other) => {
+            return Err(format!(
+                "`http_version` {other} is not \"1.1\" or \"2\" (HTTP/2: h2 over TLS by ALPN, \
+                 h2c with prior knowledge over http://)"
+            ));
+        }
+    };
+    let streams = match count(o, "streams")? {
+        Some(_) if !http2 => {
+            return Err(
+                "`streams` applies to HTTP/2 (`http_version` \"2\", --http2): HTTP/1.1 \
+                        carries one request at a time on a connection"
+                    .into(),
+            );
+        }
+        Some(n) if n > MAX_STREAMS => {
+            return Err(format!("`streams` {n} is not 1 to {MAX_STREAMS}"));
+        }
+        Some(n) => n,
+        None => super::http::DEFAULT_STREAMS,
+    };
+    Ok((http2, streams))
+}
+
 /// The shortest and longest connect timeouts.
 const CONNECT_TIMEOUT_RANGE: std::ops::RangeInclusive<Duration> =
     Duration::from_millis(1)..=Duration::from_secs(3600);
@@ -211,7 +247,9 @@ fn http(o: &Map<String, Value>) -> Result<HttpSpec, String> {
     if let Some(socket) = text(o, "unix_socket")? {
         url.unix_socket = Some(super::peer::unix_path(socket)?);
     }
-    let mut spec = HttpSpec::get(url).secure(&tls)?;
+    let mut spec = HttpSpec::get(url);
+    (spec.http2, spec.streams) = http_version(o)?;
+    let mut spec = spec.secure(&tls)?;
     request_fields(&mut spec, o)?;
     spec.expect_status = match o.get("expect_status") {
         None | Some(Value::Null) => Vec::new(),
@@ -433,6 +471,10 @@ pub struct NetFlags {
     /// `--unix-socket PATH` (http): connect to this Unix socket instead of the URL's
     /// host:port, as curl and oha do.
     pub unix_socket: Option<String>,
+    /// `--http2` ("2") or `--http1.1` ("1.1").
+    pub http_version: Option<String>,
+    /// `--streams N` (HTTP/2).
+    pub streams: Option<String>,
 }
 
 impl NetFlags {
@@ -459,6 +501,8 @@ impl NetFlags {
                 &self.requests_order,
                 &self.max_response_bytes,
                 &self.unix_socket,
+                &self.http_version,
+                &self.streams,
             ]
             .iter()
             .any(|f| f.is_some())
@@ -508,6 +552,8 @@ impl NetFlags {
         put("requests_order", &self.requests_order);
         put("max_response_bytes", &self.max_response_bytes);
         put("unix_socket", &self.unix_socket);
+        put("http_version", &self.http_version);
+        put("streams", &self.streams);
         if !self.expect_json.is_empty() {
             o.insert("expect_json".into(), Value::from(self.expect_json.clone()));
         }

@@ -3,5 +3,7 @@
 
 pub mod conn;
 pub mod frame;
+pub mod pool;
 
 pub use conn::{H2Conn, Sink, StreamEnd};
+pub use pool::H2Pool;

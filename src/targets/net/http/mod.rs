@@ -24,7 +24,7 @@ mod response;
 mod url;
 
 pub use checks::{BodyChecks, JsonCheck, MAX_JSON_BODY};
-pub use request::{HttpSet, HttpSpec, HttpTemplate};
+pub use request::{DEFAULT_STREAMS, HttpSet, HttpSpec, HttpTemplate};
 pub use response::{HttpExchange, HttpShared};
 pub use url::{HttpUrl, percent_encode};
 

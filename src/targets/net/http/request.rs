@@ -38,7 +38,16 @@ pub struct HttpSpec {
     pub template: Option<Box<HttpTemplate>>,
     /// A request set: the requests sent instead of this one (see [`HttpSpec::with_requests`]).
     pub set: Option<Box<HttpSet>>,
+    /// Spoken over HTTP/2 (`http_version: "2"`): h2 by ALPN over TLS, h2c with prior
+    /// knowledge over http://.
+    pub http2: bool,
+    /// Over HTTP/2, the streams each connection carries at once (the server's
+    /// SETTINGS_MAX_CONCURRENT_STREAMS permitting).
+    pub streams: usize,
 }
+
+/// Streams per HTTP/2 connection unless `streams` says (nginx's default limit is 128).
+pub const DEFAULT_STREAMS: usize = 100;
 
 /// The requests of a request set, ready to send, and which one each request sends.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -74,7 +83,8 @@ impl HttpSpec {
             }
             return Ok(self);
         }
-        let client = TlsClient::new(&self.url.host, settings, &[b"http/1.1"])?;
+        let alpn: &[u8] = if self.http2 { b"h2" } else { b"http/1.1" };
+        let client = TlsClient::new(&self.url.host, settings, &[alpn])?;
         self.tls = Some(std::sync::Arc::new(client));
         Ok(self)
     }
@@ -94,6 +104,8 @@ impl HttpSpec {
             tls: None,
             template: None,
             set: None,
+            http2: false,
+            streams: DEFAULT_STREAMS,
         }
     }
 

@@ -9,7 +9,7 @@ use super::{FAST_HEADERS, MAX_HEAD, kinds};
 use crate::targets::ErrorKind;
 use crate::targets::net::kinds::{PROTOCOL, TOO_LARGE};
 use crate::targets::net::template::{Vars, push_decimal};
-use crate::targets::net::{Exchange, Parse};
+use crate::targets::net::{Exchange, Parse, StreamExchange};
 
 /// Where the parser is in a response.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -269,6 +269,46 @@ impl HttpExchange {
             State::UntilClose
         };
         Some(Ok(used))
+    }
+}
+
+impl StreamExchange for HttpExchange {
+    fn prepare(&mut self, vars: &Vars) {
+        Exchange::prepare(self, vars);
+    }
+
+    fn name(&self) -> Option<u16> {
+        self.name
+    }
+
+    fn request(&self) -> &[u8] {
+        Exchange::request(self)
+    }
+
+    fn begin(&mut self) {
+        Exchange::reset(self);
+    }
+
+    fn head(&mut self, status: u16) {
+        self.status = status;
+    }
+
+    fn field(&mut self, _name: &[u8], _value: &[u8]) {}
+
+    fn data(&mut self, bytes: &[u8]) -> Result<(), ErrorKind> {
+        if self.over_budget(0, bytes.len() as u64) {
+            return Err(TOO_LARGE);
+        }
+        self.seen += bytes.len() as u64;
+        self.body_piece(bytes);
+        Ok(())
+    }
+
+    fn end(&mut self) -> Option<ErrorKind> {
+        match self.done() {
+            Parse::Done { error, .. } => error,
+            _ => None,
+        }
     }
 }
 

@@ -55,6 +55,11 @@ pub struct Session {
     outgoing: Vec<u8>,
     sent: usize,
     resumed: bool,
+    /// The application protocol ALPN agreed on, once the handshake is complete.
+    alpn: Option<Vec<u8>>,
+    /// Plaintext rustls opened before it handed the keys over: what the server sent at once
+    /// after its handshake (an HTTP/2 server's SETTINGS), read before anything else.
+    early: Vec<u8>,
     /// The server's close_notify came.
     peer_closed: bool,
 }
@@ -95,6 +100,8 @@ impl Session {
             outgoing: Vec::new(),
             sent: 0,
             resumed: false,
+            alpn: None,
+            early: Vec::new(),
             peer_closed: false,
         }
     }
@@ -102,6 +109,12 @@ impl Session {
     /// Whether the completed handshake resumed an earlier session.
     pub fn resumed(&self) -> bool {
         self.resumed
+    }
+
+    /// The application protocol ALPN agreed on (`h2`, `http/1.1`), once the handshake is
+    /// complete; `None` when the server chose none.
+    pub fn alpn(&self) -> Option<&[u8]> {
+        self.alpn.as_deref()
     }
 
     /// Advances the handshake: writes what is due, reads what came. `Ok(true)` when it is
@@ -119,7 +132,8 @@ impl Session {
                 Phase::Broken => return Err(io_error(rustls::Error::HandshakeNotComplete)),
             };
             let incoming = &mut self.incoming[..self.filled];
-            let (discard, step) = advance(conn, incoming, &mut self.outgoing).map_err(io_error)?;
+            let (discard, step) =
+                advance(conn, incoming, &mut self.outgoing, &mut self.early).map_err(io_error)?;
             self.incoming.copy_within(discard..self.filled, 0);
             self.filled -= discard;
             match step {
@@ -155,6 +169,7 @@ impl Session {
             return Err(rustls::Error::HandshakeNotComplete);
         };
         self.resumed = conn.handshake_kind() == Some(rustls::HandshakeKind::Resumed);
+        self.alpn = conn.alpn_protocol().map(<[u8]>::to_vec);
         let (secrets, kernel) = conn.dangerous_into_kernel_connection()?;
         let tls13 = kernel.protocol_version() == ProtocolVersion::TLSv1_3;
         let limit = match kernel.negotiated_cipher_suite() {
@@ -217,6 +232,12 @@ impl Session {
         socket: &mut (impl Read + Write),
         buf: &mut [u8],
     ) -> std::io::Result<usize> {
+        if !self.early.is_empty() {
+            let n = self.early.len().min(buf.len());
+            buf[..n].copy_from_slice(&self.early[..n]);
+            self.early.drain(..n);
+            return Ok(n);
+        }
         loop {
             if !self.plain.is_empty() {
                 let n = self.plain.len().min(buf.len());
@@ -317,11 +338,13 @@ impl Session {
 }
 
 /// One step of rustls's handshake over what `incoming` holds: the bytes it consumed and
-/// what it needs next. Its records are encoded at the end of `outgoing`.
+/// what it needs next. Its records are encoded at the end of `outgoing`; application data it
+/// opened (sent by the server with its last flight) goes to `early`.
 fn advance(
     conn: &mut UnbufferedClientConnection,
     incoming: &mut [u8],
     outgoing: &mut Vec<u8>,
+    early: &mut Vec<u8>,
 ) -> Result<(usize, Step), rustls::Error> {
     let status = conn.process_tls_records(incoming);
     let discard = status.discard;
@@ -345,6 +368,13 @@ fn advance(
             Step::Again
         }
         ConnectionState::BlockedHandshake => Step::NeedInput,
+        // Application data that came with the server's last flight, opened by rustls.
+        ConnectionState::ReadTraffic(mut traffic) => {
+            while let Some(record) = traffic.next_record() {
+                early.extend_from_slice(record?.payload);
+            }
+            Step::Again
+        }
         ConnectionState::WriteTraffic(_) => Step::Complete,
         ConnectionState::PeerClosed | ConnectionState::Closed => {
             return Err(rustls::Error::General(
