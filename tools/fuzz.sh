@@ -22,7 +22,7 @@ seconds=${1:-60}
 shift || true
 targets=("$@")
 if [[ ${#targets[@]} -eq 0 ]]; then
-  targets=(http_response tcp_framing redis_reply memcached_reply config_json config_flags
+  targets=(http_response tcp_framing redis_reply memcached_reply h2_frames config_json config_flags
            core_list threshold duration target_spec merge_reader histogram)
 fi
 if cargo +nightly --version > /dev/null 2>&1; then

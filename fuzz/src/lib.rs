@@ -308,3 +308,75 @@ pub fn histogram(data: &[u8]) {
     let _ = ours.add(&h);
     assert_eq!(decode(&encode(&h)).expect("an encoding decodes"), h);
 }
+
+/// What an HTTP/2 connection tells a harness: each event must concern a stream the harness
+/// opened and has not seen end.
+struct H2Slots {
+    open: Vec<bool>,
+}
+
+impl openpace::targets::net::h2::Sink for H2Slots {
+    fn head(&mut self, slot: usize, status: u16) {
+        assert!(self.open[slot] && (200..=999).contains(&status), "{slot} {status}");
+    }
+    fn field(&mut self, slot: usize, _name: &[u8], _value: &[u8]) {
+        assert!(self.open[slot]);
+    }
+    fn data(&mut self, slot: usize, _data: &[u8]) {
+        assert!(self.open[slot]);
+    }
+    fn end(&mut self, slot: usize) {
+        assert!(std::mem::take(&mut self.open[slot]), "an end for a closed slot");
+    }
+    fn failed(&mut self, slot: usize, _why: openpace::targets::net::h2::StreamEnd) {
+        assert!(std::mem::take(&mut self.open[slot]), "a failure for a closed slot");
+    }
+}
+
+/// HTTP/2 frames as a server might send them, split anywhere, into a connection with four
+/// stream slots that opens a stream (a GET, or a POST whose body waits for its window) on
+/// every free slot after each chunk: frames, HPACK, flow control, GOAWAY and resets.
+pub fn h2_frames(data: &[u8]) {
+    use openpace::targets::net::h2::{H2Conn, frame};
+    let Some((&seed, stream)) = data.split_first() else {
+        return;
+    };
+    let mut conn = H2Conn::new(4, seed & 1 == 1);
+    let mut slots = H2Slots {
+        open: vec![false; 4],
+    };
+    let get = b"GET /a HTTP/1.1\r\nHost: h\r\nX-A: 1\r\n\r\n";
+    let post = b"POST /p HTTP/1.1\r\nHost: h\r\nContent-Length: 40000\r\n\r\n";
+    let mut body = post.to_vec();
+    body.resize(post.len() + 40_000, b'x');
+    let mut buf = Vec::new();
+    for chunk in chunks(stream, seed) {
+        for slot in 0..4 {
+            if conn.can_open() && !conn.busy(slot) {
+                let request: &[u8] = if slot == 3 { &body } else { get };
+                conn.start(slot, request).expect("the harness's requests parse");
+                slots.open[slot] = true;
+            }
+        }
+        buf.extend_from_slice(chunk);
+        match conn.receive(&buf, &mut slots) {
+            Ok(used) => {
+                assert!(used <= buf.len());
+                buf.drain(..used);
+            }
+            Err(_) => return,
+        }
+        for slot in 0..4 {
+            assert_eq!(conn.busy(slot), slots.open[slot], "slot {slot}");
+        }
+        assert!(conn.open() <= conn.slots());
+        // What the client queued is whole frames, under the largest frame size.
+        let out = std::mem::take(conn.out());
+        let mut at = out.strip_prefix(frame::PREFACE).map_or(0, |_| frame::PREFACE.len());
+        while let Ok(Some((_, used))) = frame::parse(&out[at..], 1 << 24) {
+            at += used;
+        }
+        assert_eq!(at, out.len(), "the client wrote a broken frame");
+        assert!(buf.len() <= (1 << 14) + frame::HEADER_LEN, "a frame larger than announced");
+    }
+}

@@ -372,6 +372,7 @@ impl NetWorker {
                 timed_out: done.end_ns >= done.request.intended_ns.saturating_add(self.timeout_ns),
                 first_byte_ns: done.first_byte_ns,
                 connection: done.connection,
+                stream: done.stream,
                 kernel: done.kernel,
             };
             self.stats

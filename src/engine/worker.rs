@@ -128,6 +128,7 @@ impl Worker {
                     timed_out: end_ns >= deadline_ns,
                     first_byte_ns: 0,
                     connection: 0,
+                    stream: 0,
                     kernel: None,
                 };
                 self.stats.record(&call, idle_since, 0, slot);

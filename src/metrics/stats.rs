@@ -681,6 +681,8 @@ pub(crate) struct Call {
     pub first_byte_ns: u64,
     /// The worker's connection that carried it (0: none).
     pub connection: u32,
+    /// Its HTTP/2 stream on that connection (0: a connection carries one request at a time).
+    pub stream: u32,
     /// With kernel timestamps: its stamps on the run clock (0: missing).
     pub kernel: Option<KernelStamps>,
 }
@@ -703,6 +705,7 @@ fn log_entry(call: &Call) -> request_log::Entry {
         bytes_sent: narrow(call.result.bytes_sent),
         bytes_received: narrow(call.result.bytes_received),
         connection: call.connection,
+        stream: call.stream,
         kernel_tx_ns: call.kernel.map_or(0, |k| k.tx_ns),
         kernel_rx_first_ns: call.kernel.map_or(0, |k| k.rx_first_ns),
         kernel_rx_ns: call.kernel.map_or(0, |k| k.rx_last_ns),
@@ -815,6 +818,7 @@ mod tests {
             timed_out,
             first_byte_ns: 0,
             connection: 0,
+            stream: 0,
             kernel: None,
         }
     }

@@ -499,6 +499,9 @@ impl fmt::Display for TargetSpec {
             TargetSpec::SpinRandom(d) => d.fmt(f),
             TargetSpec::Sleep(d) => write!(f, "sleep:{}", crate::base::units::format_duration(*d)),
             TargetSpec::Features(options) => options.fmt(f),
+            TargetSpec::Http(spec) if spec.http2 => {
+                write!(f, "{} {} over HTTP/2", spec.method, spec.url.display())
+            }
             TargetSpec::Http(spec) => write!(f, "{} {}", spec.method, spec.url.display()),
             TargetSpec::Tcp(spec) => write!(f, "{}", net::url_of("tcp", &spec.address)),
             TargetSpec::Kv(spec) => write!(

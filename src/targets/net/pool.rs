@@ -133,6 +133,8 @@ pub struct Done {
     /// The connection that carried it last, numbered from 1 in the order the pool opened
     /// them (a reconnect is a new number; 0: none was opened).
     pub connection: u32,
+    /// Its HTTP/2 stream on that connection (0: a connection of one request at a time).
+    pub stream: u32,
     /// With kernel timestamps, its stamps; `None` without.
     pub kernel: Option<KernelStamps>,
 }
@@ -847,6 +849,7 @@ impl Pool {
             result: CallResult { error, ..c.io },
             first_byte_ns: c.first_byte_ns,
             connection: c.serial,
+            stream: 0,
             kernel,
         });
         c.idle_since_ns = now;

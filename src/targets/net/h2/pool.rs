@@ -67,6 +67,8 @@ struct Call {
     queued_ns: u64,
     io: CallResult,
     first_byte_ns: u64,
+    /// Its stream, once opened.
+    stream: u32,
     /// The first fault its response showed (a body past the limit, a panic).
     error: Option<ErrorKind>,
 }
@@ -402,6 +404,7 @@ impl H2Pool {
                 queued_ns: 0,
                 io: CallResult::ok(),
                 first_byte_ns: 0,
+                stream: 0,
                 error: None,
             })
             .collect();
@@ -493,7 +496,10 @@ impl H2Pool {
         let link = &mut self.links[l];
         let call = &mut link.calls[slot];
         match link.conn.start(slot, call.exchange.request()) {
-            Ok(_) => call.sent = true,
+            Ok(id) => {
+                call.sent = true;
+                call.stream = id;
+            }
             Err(why) => self.fault(l, slot, why.to_string()),
         }
     }
@@ -851,6 +857,7 @@ impl H2Pool {
             },
             first_byte_ns: call.first_byte_ns,
             connection: link.serial,
+            stream: call.stream,
             kernel: None,
         });
         call.idle_since_ns = now;
