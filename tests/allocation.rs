@@ -1,5 +1,5 @@
-//! A network worker allocates nothing per request (plain HTTP, HTTPS, Redis, memcached, raw
-//! TCP): a counting allocator (this test binary's
+//! A network worker allocates nothing per request (plain HTTP, HTTPS, HTTP/2, Redis,
+//! memcached, raw TCP): a counting allocator (this test binary's
 //! global allocator, counting the calling thread only) watches a pool like a worker's send
 //! thousands of templated requests to real servers, after a warm-up in which its buffers grow
 //! to their longest rendering.
@@ -257,3 +257,63 @@ fn kernel_timestamped_requests_allocate_nothing_per_request() {
         "{stamped} of 5,000 requests had both stamps, in order"
     );
 }
+
+/// Issue 30: over HTTP/2 (h2c against nginx, 10 streams in flight on one connection), after
+/// a warm-up in which the slots' buffers and the HPACK tables grow.
+#[test]
+fn http2_requests_allocate_nothing_per_request() {
+    use openpace::base::clock::RunClock;
+    use openpace::targets::net::h2::H2Pool;
+    use openpace::targets::net::{Peer, PoolConfig};
+    let port = format!("127.0.0.1:{}", common::free_port());
+    let servers = |_: &str| {
+        format!("server {{ listen {port} http2; location / {{ return 200 \"ok\\n\"; }} }}\n")
+    };
+    let Some(_nginx) = common::Nginx::with_servers(servers, std::slice::from_ref(&port)) else {
+        return;
+    };
+    let spec = object(&format!(
+        r#"{{"http": {{"url": "http://{port}/item/{{{{seq}}}}", "http_version": "2",
+            "headers": {{"X-Id": "{{{{rand_hex 32}}}}"}}}}}}"#
+    ));
+    let plan = spec.network().expect("a network target");
+    let h2 = plan.http2.expect("HTTP/2");
+    let config = PoolConfig {
+        peer: Peer::resolve(&plan.authority).unwrap(),
+        connections: 1,
+        open_all: false,
+        connect_timeout_ns: 1_000_000_000,
+        request_timeout_ns: 5_000_000_000,
+        max_retries: 0,
+        seed: 0,
+        shard: 0,
+        max_response_bytes: 1 << 20,
+        busy_poll_us: 0,
+        timestamps: false,
+    };
+    let clock = RunClock::starting_in(std::time::Duration::ZERO);
+    let mut pool = H2Pool::new(config, 10, h2.exchange, clock).unwrap();
+    // Requests as a worker runs them: 10 in flight, each ended one replaced by the next.
+    let mut run = |seqs: std::ops::Range<u64>| {
+        let mut next = seqs.start;
+        let mut ended = 0;
+        while ended < seqs.end - seqs.start {
+            while next < seqs.end && pool.free() > 0 && pool.in_flight() < 10 {
+                pool.start(common::request(next));
+                next += 1;
+            }
+            pool.wait(None, true);
+            for done in pool.done().drain(..) {
+                assert!(done.result.is_ok(), "{:?}", done.result);
+                ended += 1;
+            }
+        }
+    };
+    run(0..1_000);
+    let before = allocations();
+    run(1_000..6_000);
+    let allocated = allocations() - before;
+    println!("HTTP/2: {allocated} allocations in 5,000 requests");
+    assert_eq!(allocated, 0, "{allocated} allocations in 5,000 requests");
+}
+

@@ -13,7 +13,7 @@ use std::path::Path;
 type Harness = fn(&[u8]);
 
 /// Every target with its harness function.
-const TARGETS: [(&str, Harness); 13] = [
+const TARGETS: [(&str, Harness); 14] = [
     ("http_response", harness::http_response),
     ("tcp_framing", harness::tcp_framing),
     ("redis_reply", harness::redis_reply),
@@ -27,6 +27,7 @@ const TARGETS: [(&str, Harness); 13] = [
     ("merge_reader", harness::merge_reader),
     ("histogram", harness::histogram),
     ("h2_frames", harness::h2_frames),
+    ("hpack_block", harness::hpack_block),
 ];
 
 fn replay(dir: &str) -> usize {

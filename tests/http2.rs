@@ -83,17 +83,29 @@ fn h2c_counts_agree_with_nginx_and_a_goaway_is_survived() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("http://{}/", s.h2c);
     let requests = dir.path().join("requests.log");
-    let flags = ["--connections", "1", "--log-requests", requests.to_str().unwrap()];
+    let flags = [
+        "--connections",
+        "1",
+        "--log-requests",
+        requests.to_str().unwrap(),
+    ];
     let (r, _) = run(&url, "1000", "2", dir.path(), &flags);
     let completed = n(&r, &["requests", "completed"]);
     assert_eq!(completed, 2000, "{}", r["requests"]);
     assert_eq!(n(&r, &["requests", "ok"]), completed);
     assert_eq!(n(&r, &["network", "connections_opened"]), 1);
-    assert!(r["target"].as_str().unwrap().ends_with("over HTTP/2"), "{}", r["target"]);
+    assert!(
+        r["target"].as_str().unwrap().ends_with("over HTTP/2"),
+        "{}",
+        r["target"]
+    );
     // nginx logged each request, as HTTP/2.0 (the probe's connection sends none).
     let log = std::fs::read_to_string(s.nginx_dir().join("access.log")).unwrap();
     assert_eq!(log.lines().count() as u64, completed);
-    assert!(log.lines().all(|l| l.contains("\"GET / HTTP/2.0\" 200")), "{log}");
+    assert!(
+        log.lines().all(|l| l.contains("\"GET / HTTP/2.0\" 200")),
+        "{log}"
+    );
     // The request log numbers each request's stream: odd, each once on the connection.
     let mut streams: Vec<u64> = common::log_rows(&requests)
         .iter()
@@ -129,7 +141,12 @@ fn request_sets_templates_and_checks_work_over_http2() {
     )
     .unwrap();
     let url = format!("http://{}/", s.h2c);
-    let flags = ["--requests", set.to_str().unwrap(), "--expect-body-contains", "ok"];
+    let flags = [
+        "--requests",
+        set.to_str().unwrap(),
+        "--expect-body-contains",
+        "ok",
+    ];
     let (r, _) = run(&url, "300", "1", dir.path(), &flags);
     assert_eq!(n(&r, &["requests", "ok"]), 300, "{}", r["errors_by_kind"]);
     let names: Vec<(String, u64)> = r["by_name"]
@@ -143,8 +160,19 @@ fn request_sets_templates_and_checks_work_over_http2() {
     assert!(log.contains("\"GET /item/3 HTTP/2.0\""), "{log}");
     assert!(log.contains("\"POST /p HTTP/2.0\""), "{log}");
     // A check that fails is counted as `check`, over HTTP/2 too.
-    let (r, _) = run(&url, "100", "1", dir.path(), &["--expect-body-contains", "nope"]);
-    assert_eq!(r["errors_by_kind"]["check"].as_u64(), Some(100), "{}", r["errors_by_kind"]);
+    let (r, _) = run(
+        &url,
+        "100",
+        "1",
+        dir.path(),
+        &["--expect-body-contains", "nope"],
+    );
+    assert_eq!(
+        r["errors_by_kind"]["check"].as_u64(),
+        Some(100),
+        "{}",
+        r["errors_by_kind"]
+    );
 }
 
 #[test]

@@ -317,7 +317,10 @@ struct H2Slots {
 
 impl openpace::targets::net::h2::Sink for H2Slots {
     fn head(&mut self, slot: usize, status: u16) {
-        assert!(self.open[slot] && (200..=999).contains(&status), "{slot} {status}");
+        assert!(
+            self.open[slot] && (200..=999).contains(&status),
+            "{slot} {status}"
+        );
     }
     fn field(&mut self, slot: usize, _name: &[u8], _value: &[u8]) {
         assert!(self.open[slot]);
@@ -326,10 +329,16 @@ impl openpace::targets::net::h2::Sink for H2Slots {
         assert!(self.open[slot]);
     }
     fn end(&mut self, slot: usize) {
-        assert!(std::mem::take(&mut self.open[slot]), "an end for a closed slot");
+        assert!(
+            std::mem::take(&mut self.open[slot]),
+            "an end for a closed slot"
+        );
     }
     fn failed(&mut self, slot: usize, _why: openpace::targets::net::h2::StreamEnd) {
-        assert!(std::mem::take(&mut self.open[slot]), "a failure for a closed slot");
+        assert!(
+            std::mem::take(&mut self.open[slot]),
+            "a failure for a closed slot"
+        );
     }
 }
 
@@ -354,7 +363,8 @@ pub fn h2_frames(data: &[u8]) {
         for slot in 0..4 {
             if conn.can_open() && !conn.busy(slot) {
                 let request: &[u8] = if slot == 3 { &body } else { get };
-                conn.start(slot, request).expect("the harness's requests parse");
+                conn.start(slot, request)
+                    .expect("the harness's requests parse");
                 slots.open[slot] = true;
             }
         }
@@ -372,11 +382,43 @@ pub fn h2_frames(data: &[u8]) {
         assert!(conn.open() <= conn.slots());
         // What the client queued is whole frames, under the largest frame size.
         let out = std::mem::take(conn.out());
-        let mut at = out.strip_prefix(frame::PREFACE).map_or(0, |_| frame::PREFACE.len());
+        let mut at = out
+            .strip_prefix(frame::PREFACE)
+            .map_or(0, |_| frame::PREFACE.len());
         while let Ok(Some((_, used))) = frame::parse(&out[at..], 1 << 24) {
             at += used;
         }
         assert_eq!(at, out.len(), "the client wrote a broken frame");
-        assert!(buf.len() <= (1 << 14) + frame::HEADER_LEN, "a frame larger than announced");
+        assert!(
+            buf.len() <= (1 << 14) + frame::HEADER_LEN,
+            "a frame larger than announced"
+        );
+    }
+}
+
+/// Header blocks (HPACK) decoded by openpace's allocation-free decoder and by `loona-hpack`,
+/// one after the other on one table: where both take a block, they must read the same
+/// fields. The first byte sets the table size (0 to 4,080); each block is led by its length.
+pub fn hpack_block(data: &[u8]) {
+    use openpace::targets::net::h2::hpack::HeaderDecoder;
+    let Some((&size, mut rest)) = data.split_first() else {
+        return;
+    };
+    let size = usize::from(size) * 16;
+    let mut ours = HeaderDecoder::new(size);
+    let mut theirs = loona_hpack::Decoder::new();
+    theirs.set_max_table_size(size);
+    theirs.set_max_allowed_table_size(size);
+    while let Some((&length, tail)) = rest.split_first() {
+        let (block, tail) = tail.split_at(usize::from(length).min(tail.len()));
+        rest = tail;
+        let mut read = Vec::new();
+        let mine = ours.decode(block, |n, v| read.push((n.to_vec(), v.to_vec())));
+        let reference = theirs.decode(block);
+        match (mine, reference) {
+            (Ok(()), Ok(fields)) => assert_eq!(read, fields, "block {block:02x?}"),
+            // One refused what the other took: their tables may differ from here on.
+            _ => return,
+        }
     }
 }

@@ -584,7 +584,7 @@ impl Nginx {
             .arg("-c")
             .arg(dir.join("nginx.conf"))
             .arg("-p")
-            .arg(&dir)
+            .arg(dir)
             .stderr(std::process::Stdio::null())
             .spawn()
             .expect("nginx starts");

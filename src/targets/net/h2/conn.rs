@@ -15,16 +15,16 @@
 //! stream's send windows allow, and go on when WINDOW_UPDATE or SETTINGS give room (a window of
 //! 1 byte is slow, not stuck); the receive windows are 2^30 - 1 bytes, as h2load's, since a
 //! response is counted, never kept, and are returned with WINDOW_UPDATE when half is used.
-//! PING is answered, SETTINGS acknowledged, PUSH_PROMISE refused (push is disabled), a GOAWAY
+//! Requests' header blocks are encoded by `loona-hpack`, responses' decoded by
+//! [`HeaderDecoder`] (without allocating). PING is answered, SETTINGS acknowledged, PUSH_PROMISE refused (push is disabled), a GOAWAY
 //! ends the streams it did not take as refused (safe to send again elsewhere) and lets the
 //! others finish. Memory is bounded: a header block longer than [`MAX_HEADER_BLOCK`] fails the
 //! stream, and nothing else is buffered but a request body waiting for its window.
 
-use std::borrow::Cow;
-
-use loona_hpack::{Decoder, Encoder};
+use loona_hpack::Encoder;
 
 use super::frame::{self, ConnError, Frame, code, setting};
+use super::hpack::HeaderDecoder;
 
 /// The receive windows this client announces (connection and each stream).
 pub const RECV_WINDOW: i64 = (1 << 30) - 1;
@@ -90,7 +90,7 @@ struct Head<'r> {
 /// One connection's protocol state; see the module doc.
 pub struct H2Conn {
     encoder: Encoder<'static>,
-    decoder: Decoder<'static>,
+    decoder: HeaderDecoder,
     /// Frames to write, in order; the pool writes them and empties it.
     out: Vec<u8>,
     /// The header block being received, and its stream and END_STREAM while CONTINUATION
@@ -122,7 +122,7 @@ impl H2Conn {
     pub fn new(slots: usize, tls: bool) -> H2Conn {
         let mut conn = H2Conn {
             encoder: Encoder::new(),
-            decoder: Decoder::new(),
+            decoder: HeaderDecoder::new(TABLE_SIZE as usize),
             out: Vec::new(),
             recv_block: Vec::new(),
             continuing: None,
@@ -140,7 +140,6 @@ impl H2Conn {
             table_update: None,
             goaway: None,
         };
-        conn.decoder.set_max_allowed_table_size(TABLE_SIZE as usize);
         conn.out.extend_from_slice(frame::PREFACE);
         frame::write_settings(
             &mut conn.out,
@@ -470,13 +469,13 @@ impl H2Conn {
         let mut status: Option<u16> = None;
         let mut malformed = false;
         let mut decoded = 0usize;
-        let mut fields = |name: Cow<[u8]>, value: Cow<[u8]>| {
+        let mut fields = |name: &[u8], value: &[u8]| {
             decoded += name.len() + value.len() + 32;
             let Some(slot) = slot else {
                 return;
             };
-            if name.as_ref() == b":status" && status.is_none() && !trailers {
-                status = std::str::from_utf8(&value)
+            if name == b":status" && status.is_none() && !trailers {
+                status = std::str::from_utf8(value)
                     .ok()
                     .filter(|v| v.len() == 3)
                     .and_then(|v| v.parse().ok());
@@ -487,11 +486,11 @@ impl H2Conn {
             } else if name.starts_with(b":") || (status.is_none() && !trailers) {
                 malformed = true;
             } else if status.is_none_or(|s| s >= 200) && decoded <= MAX_HEADER_BLOCK {
-                sink.field(slot, &name, &value);
+                sink.field(slot, name, value);
             }
         };
         let block = std::mem::take(&mut self.recv_block);
-        let result = self.decoder.decode_with_cb(&block, &mut fields);
+        let result = self.decoder.decode(&block, &mut fields);
         self.recv_block = block;
         if result.is_err() {
             return Err(ConnError {
@@ -634,6 +633,7 @@ fn protocol(why: &'static str) -> ConnError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use loona_hpack::Decoder;
 
     /// What a sink was told, in words.
     #[derive(Default)]

@@ -3,6 +3,7 @@
 
 pub mod conn;
 pub mod frame;
+pub mod hpack;
 pub mod pool;
 
 pub use conn::{H2Conn, Sink, StreamEnd};
