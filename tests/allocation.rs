@@ -316,4 +316,3 @@ fn http2_requests_allocate_nothing_per_request() {
     println!("HTTP/2: {allocated} allocations in 5,000 requests");
     assert_eq!(allocated, 0, "{allocated} allocations in 5,000 requests");
 }
-

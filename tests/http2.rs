@@ -11,22 +11,24 @@ use std::path::Path;
 
 use serde_json::Value;
 
-/// nginx with four HTTP/2 listeners: h2c (`/` answers "ok\n", `/slow` passes to `upstream`,
+/// nginx with three HTTP/2 listeners: h2c (`/` answers "ok\n", `/slow` passes to `upstream`,
 /// `/reset` resets the stream, every request logged to `access.log`), h2c sending GOAWAY
-/// after 200 requests, h2 over TLS, and plain HTTP/1.1.
+/// after 200 requests, h2 over TLS; and two HTTP/1.1 ones, plain and over TLS.
 struct Servers {
     nginx: common::Nginx,
     h2c: String,
     goaway: String,
     tls: String,
     http1: String,
+    tls_http1: String,
 }
 
 fn servers(upstream: &str) -> Option<Servers> {
-    let ports: Vec<String> = (0..4)
+    let ports: Vec<String> = (0..5)
         .map(|_| format!("127.0.0.1:{}", common::free_port()))
         .collect();
-    let (h2c, goaway, tls, http1) = (&ports[0], &ports[1], &ports[2], &ports[3]);
+    let (h2c, goaway, tls, http1, tls_http1) =
+        (&ports[0], &ports[1], &ports[2], &ports[3], &ports[4]);
     let blocks = |d: &str| {
         format!(
             "upstream slow {{ server {upstream}; keepalive 64; }}\n\
@@ -39,7 +41,9 @@ fn servers(upstream: &str) -> Option<Servers> {
                location / {{ return 200 \"ok\\n\"; }} }}\n\
              server {{ listen {tls} ssl http2; ssl_certificate {d}/good.pem; \
                ssl_certificate_key {d}/good.key; location / {{ return 200 \"ok\\n\"; }} }}\n\
-             server {{ listen {http1}; location / {{ return 200 \"ok\\n\"; }} }}\n"
+             server {{ listen {http1}; location / {{ return 200 \"ok\\n\"; }} }}\n\
+             server {{ listen {tls_http1} ssl; ssl_certificate {d}/good.pem; \
+               ssl_certificate_key {d}/good.key; location / {{ return 200 \"ok\\n\"; }} }}\n"
         )
     };
     let nginx = common::Nginx::with_servers(blocks, &ports)?;
@@ -48,6 +52,7 @@ fn servers(upstream: &str) -> Option<Servers> {
         goaway: goaway.clone(),
         tls: tls.clone(),
         http1: http1.clone(),
+        tls_http1: tls_http1.clone(),
         nginx,
     })
 }
@@ -227,7 +232,21 @@ fn h2_over_tls_a_reset_stream_and_refusals() {
     assert_eq!(count.as_u64(), Some(200));
     assert_eq!(n(&r, &["network", "connections_opened"]), 1);
 
-    // A server that speaks only HTTP/1.1 is named before the run (exit 3).
+    // Over TLS, a server that does not offer h2 in ALPN is spoken to in HTTP/1.1, and the
+    // report says so.
+    let url = format!("https://{}/", s.tls_http1);
+    let (r, _) = run(&url, "100", "1", dir.path(), &["--insecure"]);
+    assert_eq!(n(&r, &["requests", "ok"]), 100, "{}", r["errors_by_kind"]);
+    assert!(
+        !r["target"].as_str().unwrap().contains("HTTP/2"),
+        "{}",
+        r["target"]
+    );
+    let report = common::read_json(&dir.path().join("r.json"));
+    let warnings = report["warnings"].to_string();
+    assert!(warnings.contains("did not offer HTTP/2") && warnings.contains("speaks HTTP/1.1"));
+
+    // Without TLS, a server that speaks only HTTP/1.1 is named before the run (exit 3).
     let report = dir.path().join("x.json");
     let url = format!("http://{}/", s.http1);
     let out = common::run_at(&url, "10", "1", &report, &["--http2"]);

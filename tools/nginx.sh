@@ -2,22 +2,28 @@
 # soak.sh, ...); tests/common/mod.rs writes the same configuration for the tests (without
 # the status page at /nginx_status, which only the tools read).
 #
-#   nginx_conf DIR PORT [tls]
+#   nginx_conf DIR PORT [tls|h2c|h2]
 #                         writes DIR/nginx.conf: one worker process in the foreground on
 #                         127.0.0.1:PORT answering "ok\n" from memory, access log off,
 #                         keep-alive connections never recycled; its files under DIR. With
 #                         `tls`, PORT speaks TLS with a self-signed P-256 certificate made by
 #                         openssl in DIR (clients skip verification: --insecure; wrk never
-#                         verifies).
+#                         verifies); with `h2c`, HTTP/2 with prior knowledge; with `h2`, HTTP/2
+#                         over that TLS.
 
 nginx_conf() {
     local dir=$1 port=$2 listen="127.0.0.1:$2"
     mkdir -p "$dir/tmp"
-    if [ "${3:-}" = tls ]; then
+    case "${3:-}" in
+    tls | h2)
         openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
             -keyout "$dir/key.pem" -out "$dir/cert.pem" -subj /CN=localhost 2>/dev/null
-        listen="$listen ssl; ssl_certificate $dir/cert.pem; ssl_certificate_key $dir/key.pem"
-    fi
+        local h2=
+        [ "$3" = h2 ] && h2=" http2"
+        listen="$listen ssl$h2; ssl_certificate $dir/cert.pem; ssl_certificate_key $dir/key.pem"
+        ;;
+    h2c) listen="$listen http2" ;;
+    esac
     cat >"$dir/nginx.conf" <<CONF
 worker_processes 1;
 pid $dir/nginx.pid;
@@ -28,6 +34,7 @@ http {
     access_log off;
     keepalive_requests 1000000000;
     keepalive_timeout 300s;
+    http2_max_concurrent_streams 1024;
     client_body_temp_path $dir/tmp/body;
     proxy_temp_path $dir/tmp/proxy;
     fastcgi_temp_path $dir/tmp/fastcgi;
@@ -43,8 +50,8 @@ http {
 CONF
 }
 
-#   nginx_start DIR PORT CORE [tls]
-#                         writes DIR/nginx.conf (nginx_conf, with `tls` as there), starts nginx
+#   nginx_start DIR PORT CORE [tls|h2c|h2]
+#                         writes DIR/nginx.conf (nginx_conf, with the mode as there), starts nginx
 #                         pinned to CORE in
 #                         the background, waits until PORT takes connections, and sets
 #                         nginx_pid. The caller stops it (kill "$nginx_pid").
@@ -63,7 +70,7 @@ nginx_start() {
     return 1
 }
 
-#   nginx_session PORT CORE [tls]
+#   nginx_session PORT CORE [tls|h2c|h2]
 #                         makes a temporary directory in $dir, starts nginx there (nginx_start)
 #                         and stops nginx and removes $dir when the script exits.
 

@@ -40,7 +40,7 @@ use crate::monitor::{MonitorConfig, ResourceMonitor};
 use crate::schedule::{RateProfile, Schedule};
 use crate::shard::ShardInfo;
 use crate::targets::net::h2::H2Pool;
-use crate::targets::net::probe::Probe;
+use crate::targets::net::probe::{Agreed, Probe};
 use crate::targets::net::template::Vars;
 use crate::targets::net::{Driver, Peer, Pool, PoolConfig};
 use crate::targets::{NetPlan, Request, TargetContext};
@@ -159,25 +159,35 @@ impl LoadTestRunner {
 
     /// Checks the shard plan, confines a co-located shard to its cores, plans the cores and
     /// checks that every built-in target can be reached.
-    pub(super) fn plan(&self) -> Result<(Option<Confined>, CorePlan), Error> {
+    pub(super) fn plan(&mut self) -> Result<(Option<Confined>, CorePlan), Error> {
         self.run.check_sharding(&self.cluster)?;
         let (confined, placement) = self.confine_colocated();
         let mut plan = pin::plan(&self.run, allowed_cores(), pin::can_pin)?;
         plan.warnings.extend(placement);
-        for (index, config) in self.run.scenarios.iter().enumerate() {
-            if self.targets[index].is_none() {
-                let what = format!(
-                    "reaching the target {} of \"{}\"",
-                    config.target, config.name
-                );
-                let stopped = || self.stop.requests() > 0;
-                config
-                    .target
-                    .preflight(&stopped)
-                    .map_err(|probe| match probe {
-                        Probe::Interrupted => Error::Interrupted(format!("while {what}")),
-                        Probe::Failed(why) => Error::run(what, why),
-                    })?;
+        for index in 0..self.run.scenarios.len() {
+            if self.targets[index].is_some() {
+                continue;
+            }
+            let config = &self.run.scenarios[index];
+            let what = format!(
+                "reaching the target {} of \"{}\"",
+                config.target, config.name
+            );
+            let stopped = || self.stop.requests() > 0;
+            let agreed = config
+                .target
+                .preflight(&stopped)
+                .map_err(|probe| match probe {
+                    Probe::Interrupted => Error::Interrupted(format!("while {what}")),
+                    Probe::Failed(why) => Error::run(what, why),
+                })?;
+            if let Agreed::Http11(why) = agreed {
+                let config = &mut self.run.scenarios[index];
+                plan.warnings.push(format!(
+                    "\"{}\": {why}: this run speaks HTTP/1.1 to it",
+                    config.name
+                ));
+                config.target.fall_back_to_http1();
             }
         }
         Ok((confined, plan))

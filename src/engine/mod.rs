@@ -147,7 +147,7 @@ impl LoadTestRunner {
     /// Runs every scenario to the end of its schedule (or a stop request) and returns what
     /// was measured. Fails only if the run cannot start (cores, threads, targets, a shard plan
     /// that does not fit the config, a `start_at` that passed more than its tolerance ago).
-    pub fn run(self) -> Result<RunResult, Error> {
+    pub fn run(mut self) -> Result<RunResult, Error> {
         let (_confined, mut plan) = self.plan()?;
         let memory_lock = self.privileges(&mut plan.warnings)?;
         install_panic_hook();

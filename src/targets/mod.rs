@@ -420,17 +420,34 @@ impl TargetSpec {
 
     /// For network targets, connects once (and for TLS, shakes hands) to check that the
     /// server is there; a run that cannot reach its target at the start fails fast (exit 3).
+    /// Over HTTP/2, says whether the server agreed to it (see [`net::probe::check`]).
     /// `stopped` is asked between short waits: a stop request ends the check.
-    pub fn preflight(&self, stopped: &dyn Fn() -> bool) -> Result<(), net::probe::Probe> {
-        self.network().map_or(Ok(()), |plan| {
-            net::probe::check(
-                &plan.authority,
-                plan.connect_timeout,
-                plan.tls.as_deref(),
-                plan.http2.is_some(),
-                stopped,
-            )
-        })
+    pub fn preflight(
+        &self,
+        stopped: &dyn Fn() -> bool,
+    ) -> Result<net::probe::Agreed, net::probe::Probe> {
+        self.network()
+            .map_or(Ok(net::probe::Agreed::AsAsked), |plan| {
+                net::probe::check(
+                    &plan.authority,
+                    plan.connect_timeout,
+                    plan.tls.as_deref(),
+                    plan.http2.is_some(),
+                    stopped,
+                )
+            })
+    }
+
+    /// An HTTP/2 target over TLS whose server chose HTTP/1.1 in ALPN speaks HTTP/1.1 from
+    /// here on (its TLS client offering `http/1.1` alone).
+    pub fn fall_back_to_http1(&mut self) {
+        if let TargetSpec::Http(spec) = self {
+            spec.http2 = false;
+            spec.tls = spec
+                .tls
+                .as_ref()
+                .map(|t| Arc::new(t.with_alpn(&[b"http/1.1"])));
+        }
     }
 
     /// The names of a request set's lines, in order of first appearance (empty without a

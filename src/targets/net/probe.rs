@@ -21,6 +21,16 @@ use crate::base::units::format_duration;
 /// How long one wait on the socket lasts before a stop request is looked at again.
 pub const SLICE: Duration = Duration::from_millis(50);
 
+/// The protocol a server agreed to, when the check passed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Agreed {
+    /// The one asked for.
+    AsAsked,
+    /// HTTP/2 was asked for over TLS, and the server chose HTTP/1.1 in ALPN (or chose
+    /// nothing): what it chose, in words.
+    Http11(String),
+}
+
 /// Why the check did not pass.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Probe {
@@ -31,14 +41,16 @@ pub enum Probe {
 }
 
 /// Connects to `authority` within `timeout` and, with `tls`, completes a handshake within
-/// the same time; `stopped` is asked between slices.
+/// the same time; with `http2`, checks that the server answers HTTP/2 (over TLS, a server
+/// that chose HTTP/1.1 in ALPN is [`Agreed::Http11`]: the run falls back). `stopped` is asked
+/// between slices.
 pub fn check(
     authority: &str,
     timeout: Duration,
     tls: Option<&TlsClient>,
     http2: bool,
     stopped: &dyn Fn() -> bool,
-) -> Result<(), Probe> {
+) -> Result<Agreed, Probe> {
     let peer = Peer::resolve(authority).map_err(Probe::Failed)?;
     let failed = |e: std::io::Error| Probe::Failed(format!("cannot connect to {peer}: {e}"));
     let poll = Poll::new().map_err(failed)?;
@@ -69,8 +81,8 @@ pub fn check(
     }
     let Some(client) = tls else {
         return match http2 {
-            true => speaks_h2(&mut stream, None, &peer, &mut wait),
-            false => Ok(()),
+            true => speaks_h2(&mut stream, None, &peer, &mut wait).map(|()| Agreed::AsAsked),
+            false => Ok(Agreed::AsAsked),
         };
     };
     let mut session = client
@@ -78,17 +90,18 @@ pub fn check(
         .map_err(|e| Probe::Failed(format!("TLS setup for {peer}: {e}")))?;
     loop {
         match session.handshake(&mut stream) {
-            Ok(true) if !http2 => return Ok(()),
+            Ok(true) if !http2 => return Ok(Agreed::AsAsked),
             Ok(true) if session.alpn() == Some(b"h2") => {
-                return speaks_h2(&mut stream, Some(&mut session), &peer, &mut wait);
+                return speaks_h2(&mut stream, Some(&mut session), &peer, &mut wait)
+                    .map(|()| Agreed::AsAsked);
             }
             Ok(true) => {
                 let chose = session.alpn().map_or("none".into(), |p| {
                     format!("`{}`", String::from_utf8_lossy(p).escape_debug())
                 });
-                return Err(Probe::Failed(format!(
-                    "{} did not agree to HTTP/2 in its TLS handshake (ALPN: offered `h2`, it \
-                     chose {chose}); leave out --http2 (http_version \"2\") to speak HTTP/1.1",
+                return Ok(Agreed::Http11(format!(
+                    "{} did not offer HTTP/2 in its TLS handshake (ALPN: offered `h2` and \
+                     `http/1.1`, it chose {chose})",
                     peer_name(&client.host(), &peer)
                 )));
             }

@@ -83,8 +83,12 @@ impl HttpSpec {
             }
             return Ok(self);
         }
-        let alpn: &[u8] = if self.http2 { b"h2" } else { b"http/1.1" };
-        let client = TlsClient::new(&self.url.host, settings, &[alpn])?;
+        // Over HTTP/2, `h2` first and `http/1.1` to fall back to, as curl offers them.
+        let alpn: &[&[u8]] = match self.http2 {
+            true => &[b"h2", b"http/1.1"],
+            false => &[b"http/1.1"],
+        };
+        let client = TlsClient::new(&self.url.host, settings, alpn)?;
         self.tls = Some(std::sync::Arc::new(client));
         Ok(self)
     }

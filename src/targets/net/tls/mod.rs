@@ -124,6 +124,17 @@ impl TlsClient {
         })
     }
 
+    /// The same client (roots, checks, session cache) offering the ALPN protocols `alpn`.
+    pub fn with_alpn(&self, alpn: &[&[u8]]) -> TlsClient {
+        let mut config = (*self.config).clone();
+        config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+        TlsClient {
+            config: Arc::new(config),
+            name: self.name.clone(),
+            settings: self.settings.clone(),
+        }
+    }
+
     /// The host the certificate is checked against, as the URL wrote it (without brackets).
     pub fn host(&self) -> String {
         self.name.to_str().into_owned()
