@@ -382,3 +382,28 @@ fn the_split_has_a_time_series_in_every_format_and_merges() {
     }
     assert!(read("m.html").contains("Service time split by kernel timestamps"));
 }
+
+/// Issue 31 part 1: `--timestamps hardware` asks the device that reaches the target what it can
+/// stamp, and refuses with its answer (loopback: software only).
+#[test]
+fn hardware_stamps_are_refused_with_what_the_device_can_do() {
+    let server = common::Server::start(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let out = common::run_at(
+        &server.url("/"),
+        "10",
+        "1",
+        &dir.path().join("r.json"),
+        &["--timestamps", "hardware"],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let err = common::stderr(&out);
+    assert!(
+        err.contains("--timestamps") && err.contains("lo, the device that reaches"),
+        "{err}"
+    );
+    assert!(
+        err.contains("cannot stamp in hardware") && err.contains("software-transmit"),
+        "{err}"
+    );
+}

@@ -94,4 +94,7 @@ pub enum Timestamps {
     /// Software stamps: when the request left the stack for the driver, when the response
     /// entered the receive path.
     Kernel,
+    /// The NIC's hardware stamps: the device that reaches the target is asked what it can
+    /// stamp (ethtool's capabilities), and the run is refused with its answer.
+    Hardware,
 }

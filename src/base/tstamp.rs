@@ -211,6 +211,157 @@ pub fn to_monotonic(realtime_ns: u64, offset_ns: i64) -> u64 {
     (realtime_ns as i64).saturating_sub(offset_ns).max(0) as u64
 }
 
+/// What the network device that reaches a peer can stamp: ethtool's time stamping
+/// capabilities (`ethtool -T DEVICE`), read with `SIOCETHTOOL` / `ETHTOOL_GET_TS_INFO`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeviceStamps {
+    /// The device (`lo`, `eth0`).
+    pub device: String,
+    /// Its `SOF_TIMESTAMPING_*` capabilities.
+    pub capabilities: u32,
+    /// Its PTP hardware clock, if it has one (`/dev/ptpN`).
+    pub phc_index: Option<u32>,
+}
+
+/// The `SOF_TIMESTAMPING_*` capabilities ethtool names, in its words.
+const CAPABILITIES: [(u32, &str); 7] = [
+    (libc::SOF_TIMESTAMPING_TX_HARDWARE, "hardware-transmit"),
+    (libc::SOF_TIMESTAMPING_TX_SOFTWARE, "software-transmit"),
+    (libc::SOF_TIMESTAMPING_RX_HARDWARE, "hardware-receive"),
+    (libc::SOF_TIMESTAMPING_RX_SOFTWARE, "software-receive"),
+    (libc::SOF_TIMESTAMPING_SOFTWARE, "software-system-clock"),
+    (libc::SOF_TIMESTAMPING_SYS_HARDWARE, "hardware-legacy-clock"),
+    (libc::SOF_TIMESTAMPING_RAW_HARDWARE, "hardware-raw-clock"),
+];
+
+impl DeviceStamps {
+    /// Whether it stamps sent and received packets in hardware, on its own clock.
+    pub fn hardware(&self) -> bool {
+        let needs = libc::SOF_TIMESTAMPING_TX_HARDWARE
+            | libc::SOF_TIMESTAMPING_RX_HARDWARE
+            | libc::SOF_TIMESTAMPING_RAW_HARDWARE;
+        self.capabilities & needs == needs
+    }
+
+    /// Its capabilities in ethtool's words, and its PTP clock.
+    pub fn describe(&self) -> String {
+        let named: Vec<&str> = CAPABILITIES
+            .iter()
+            .filter(|(bit, _)| self.capabilities & bit != 0)
+            .map(|(_, name)| *name)
+            .collect();
+        let clock = match self.phc_index {
+            Some(i) => format!("PTP hardware clock /dev/ptp{i}"),
+            None => "no PTP hardware clock".into(),
+        };
+        match named.is_empty() {
+            true => format!("no time stamping capabilities, {clock}"),
+            false => format!("{}; {clock}", named.join(", ")),
+        }
+    }
+}
+
+/// `struct ethtool_ts_info` (linux/ethtool.h).
+#[repr(C)]
+#[derive(Default)]
+struct EthtoolTsInfo {
+    cmd: u32,
+    so_timestamping: u32,
+    phc_index: i32,
+    tx_types: u32,
+    tx_reserved: [u32; 3],
+    rx_filters: u32,
+    rx_reserved: [u32; 3],
+}
+
+/// `ETHTOOL_GET_TS_INFO`.
+const ETHTOOL_GET_TS_INFO: u32 = 0x41;
+
+/// The device that reaches `peer` (the one holding the local address the kernel would send
+/// from) and what it can stamp.
+pub fn device_stamps(peer: std::net::SocketAddr) -> io::Result<DeviceStamps> {
+    let any: std::net::SocketAddr = match peer {
+        std::net::SocketAddr::V4(_) => "0.0.0.0:0".parse().expect("an address"),
+        std::net::SocketAddr::V6(_) => "[::]:0".parse().expect("an address"),
+    };
+    let probe = std::net::UdpSocket::bind(any)?;
+    probe.connect(peer)?;
+    let local = probe.local_addr()?.ip();
+    let device = device_of(local)?;
+    let mut info = EthtoolTsInfo {
+        cmd: ETHTOOL_GET_TS_INFO,
+        ..EthtoolTsInfo::default()
+    };
+    // SAFETY: an ifreq is 40 bytes: the name, then (here) a pointer to the request, which
+    // lives across the call; the socket is closed after it.
+    unsafe {
+        let mut ifr: libc::ifreq = std::mem::zeroed();
+        for (slot, byte) in ifr.ifr_name.iter_mut().zip(device.bytes().take(15)) {
+            *slot = byte as libc::c_char;
+        }
+        ifr.ifr_ifru.ifru_data = (&raw mut info).cast();
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_DGRAM, 0);
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let rc = libc::ioctl(fd, libc::SIOCETHTOOL, &raw mut ifr);
+        let error = io::Error::last_os_error();
+        libc::close(fd);
+        if rc < 0 {
+            return Err(error);
+        }
+    }
+    Ok(DeviceStamps {
+        device,
+        capabilities: info.so_timestamping,
+        phc_index: u32::try_from(info.phc_index).ok(),
+    })
+}
+
+/// The name of the device holding address `ip` (`getifaddrs`).
+fn device_of(ip: std::net::IpAddr) -> io::Result<String> {
+    let mut list: *mut libc::ifaddrs = std::ptr::null_mut();
+    // SAFETY: getifaddrs fills `list`, freed below; each entry is read while it lives.
+    unsafe {
+        if libc::getifaddrs(&raw mut list) != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let mut found = None;
+        let mut at = list;
+        while !at.is_null() && found.is_none() {
+            let entry = &*at;
+            if !entry.ifa_addr.is_null() && address_of(entry.ifa_addr) == Some(ip) {
+                let name = std::ffi::CStr::from_ptr(entry.ifa_name);
+                found = Some(name.to_string_lossy().into_owned());
+            }
+            at = entry.ifa_next;
+        }
+        libc::freeifaddrs(list);
+        found.ok_or_else(|| io::Error::other(format!("no device holds the address {ip}")))
+    }
+}
+
+/// The IP address a `sockaddr` holds, for IPv4 and IPv6.
+///
+/// # Safety
+/// `addr` points at a valid `sockaddr` of the size its family says.
+unsafe fn address_of(addr: *const libc::sockaddr) -> Option<std::net::IpAddr> {
+    // SAFETY: the caller's promise; the family says which struct it is.
+    unsafe {
+        match i32::from((*addr).sa_family) {
+            libc::AF_INET => {
+                let v4 = &*addr.cast::<libc::sockaddr_in>();
+                Some(std::net::Ipv4Addr::from(u32::from_be(v4.sin_addr.s_addr)).into())
+            }
+            libc::AF_INET6 => {
+                let v6 = &*addr.cast::<libc::sockaddr_in6>();
+                Some(std::net::Ipv6Addr::from(v6.sin6_addr.s6_addr).into())
+            }
+            _ => None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -264,5 +415,30 @@ mod tests {
         let mono = to_monotonic(rx, realtime_offset_ns());
         let now = crate::base::clock::monotonic_ns();
         assert!(mono <= now && now - mono < 1_000_000_000, "{mono} vs {now}");
+    }
+
+    #[test]
+    fn loopback_is_named_with_software_stamps_only() {
+        let d = device_stamps("127.0.0.1:9".parse().unwrap()).unwrap();
+        assert_eq!(d.device, "lo");
+        assert!(!d.hardware(), "{d:?}");
+        assert!(
+            d.describe()
+                .starts_with("software-transmit, software-receive"),
+            "{}",
+            d.describe()
+        );
+        let nic = DeviceStamps {
+            device: "eth0".into(),
+            capabilities: libc::SOF_TIMESTAMPING_TX_HARDWARE
+                | libc::SOF_TIMESTAMPING_RX_HARDWARE
+                | libc::SOF_TIMESTAMPING_RAW_HARDWARE,
+            phc_index: Some(0),
+        };
+        assert!(nic.hardware());
+        assert_eq!(
+            nic.describe(),
+            "hardware-transmit, hardware-receive, hardware-raw-clock; PTP hardware clock /dev/ptp0"
+        );
     }
 }

@@ -89,8 +89,8 @@ pub(super) struct TargetArgs {
     /// (the URL still gives the Host header and path), as curl and oha do.
     #[arg(long, value_name = "PATH")]
     unix_socket: Option<String>,
-    /// Speak HTTP/2 to an http(s):// target: h2 by ALPN over https://, h2c with prior
-    /// knowledge over http://.
+    /// Speak HTTP/2 to an http(s):// target: h2 by ALPN over https:// (HTTP/1.1 if the server
+    /// does not offer it, said in the report), h2c with prior knowledge over http://.
     #[arg(long, conflicts_with = "http1_1")]
     http2: bool,
     /// Speak HTTP/1.1 (the default).

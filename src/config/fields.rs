@@ -373,14 +373,24 @@ config_fields! {
     }
     scenario timestamps: Timestamps = Timestamps::Off => {
         doc: "kernel timestamps on a TCP target's sockets: off or kernel (service time split \
-              into client_send, wire_and_server, client_receive)",
+              into client_send, wire_and_server, client_receive); hardware says what the NIC \
+              can stamp and is refused",
         more: " (SO_TIMESTAMPING in software; a TCP target only, plain or TLS; see \
                [Measurement](measurement.md#kernel-timestamps))",
         default: "\"off\"",
         example: "\"off\"",
         sketch: false,
         flag: flag("timestamps", "MODE"),
-        read: |r, v| r.choice(v, &[("off", Timestamps::Off), ("kernel", Timestamps::Kernel)]),
+        read: |r, v| {
+            r.choice(
+                v,
+                &[
+                    ("off", Timestamps::Off),
+                    ("kernel", Timestamps::Kernel),
+                    ("hardware", Timestamps::Hardware),
+                ],
+            )
+        },
         check: any,
     }
     scenario busy_poll_us: u32 = 0 => {

@@ -70,12 +70,11 @@ impl ScenarioConfig {
             }
             Some(_) => return Ok(()),
         };
-        Err(ConfigError::invalid(
-            origin,
-            "timestamps",
-            "\"kernel\"",
-            why,
-        ))
+        let value = match self.timestamps {
+            Timestamps::Hardware => "\"hardware\"",
+            _ => "\"kernel\"",
+        };
+        Err(ConfigError::invalid(origin, "timestamps", value, why))
     }
 
     /// The pattern's fields: the design's three rules first, then each pattern's own.
