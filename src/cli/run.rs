@@ -76,6 +76,17 @@ pub(super) fn url_as_target(args: &mut RunArgs) -> Result<(), Error> {
     Ok(())
 }
 
+/// What each scenario's `.hgrm` files are planned from, before the run.
+fn planned(run: &openpace::config::RunConfig) -> Vec<report::Planned> {
+    run.scenarios
+        .iter()
+        .map(|s| report::Planned {
+            names: s.target.request_names(),
+            kernel: s.timestamps != openpace::base::Timestamps::Off,
+        })
+        .collect()
+}
+
 pub(super) fn run(args: &RunArgs) -> Result<u8, Error> {
     let overrides = args.target.overrides()?;
     let mut run = load(args.config.as_ref(), &overrides)?;
@@ -86,16 +97,8 @@ pub(super) fn run(args: &RunArgs) -> Result<u8, Error> {
         .transpose()?;
     let cluster = cluster_plan(args)?;
     let outputs = outputs(args, &run, &overrides, &cluster);
-    let planned: Vec<report::Planned> = run
-        .scenarios
-        .iter()
-        .map(|s| report::Planned {
-            names: s.target.request_names(),
-            kernel: s.timestamps != openpace::base::Timestamps::Off,
-        })
-        .collect();
     let log = request_log(args, &mut run, &overrides, &cluster);
-    report::check_outputs_with(&outputs, &planned, log)?;
+    report::check_outputs_with(&outputs, &planned(&run), log)?;
     let console = Console::new(args.quiet, &outputs);
     if !args.quiet {
         announce(&run, &cluster);

@@ -551,28 +551,32 @@ impl ScenarioCollector {
             .intervals
             .into_iter()
             .zip(self.stored)
-            .map(|(mut row, stored)| {
-                let mut parts = spill.take(stored).into_iter();
-                let mut next = || parts.next().unwrap_or_default();
-                row.histograms = EncodedHistograms {
-                    response_time: next(),
-                    service_time: next(),
-                    dispatch_delay: next(),
-                    timer_lateness: next(),
-                };
-                if let Some(split) = row.kernel_timestamps.as_mut() {
-                    split.histograms = KernelHistograms {
-                        client_send: next(),
-                        wire_and_server: next(),
-                        client_receive: next(),
-                    };
-                }
-                row
-            })
+            .map(|(row, stored)| with_histograms(row, spill.take(stored)))
             .collect();
         let problems = spill.problems().to_vec();
         (result, problems)
     }
+}
+
+/// An interval row with the encodings the spill file kept for it, in the order the row put
+/// them there: its four histograms, then its kernel split's three.
+fn with_histograms(mut row: IntervalStats, parts: Vec<String>) -> IntervalStats {
+    let mut parts = parts.into_iter();
+    let mut next = || parts.next().unwrap_or_default();
+    row.histograms = EncodedHistograms {
+        response_time: next(),
+        service_time: next(),
+        dispatch_delay: next(),
+        timer_lateness: next(),
+    };
+    if let Some(split) = row.kernel_timestamps.as_mut() {
+        split.histograms = KernelHistograms {
+            client_send: next(),
+            wire_and_server: next(),
+            client_receive: next(),
+        };
+    }
+    row
 }
 
 /// Fills each name's counts and figures from every worker's recorders of that name.

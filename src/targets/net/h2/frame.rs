@@ -216,29 +216,49 @@ pub fn parse(buf: &[u8], max_frame: u32) -> Result<Option<(Frame<'_>, usize)>, C
 
 /// The frame of type `typ` with this header and payload.
 fn payload_of(typ: u8, flags: u8, stream: u32, payload: &[u8]) -> Result<Frame<'_>, ConnError> {
-    let on_stream = || match stream {
-        0 => Err(error(code::PROTOCOL_ERROR, "a stream frame on stream 0")),
-        _ => Ok(()),
-    };
-    let on_connection = || match stream {
-        0 => Ok(()),
-        _ => Err(error(
-            code::PROTOCOL_ERROR,
-            "a connection frame on a stream",
-        )),
-    };
-    Ok(match typ {
-        kind::DATA => {
-            on_stream()?;
-            Frame::Data {
-                stream,
-                data: unpad(flags, payload)?,
-                flow: payload.len() as u32,
-                end_stream: flags & flag::END_STREAM != 0,
+    match typ {
+        kind::DATA | kind::HEADERS | kind::CONTINUATION | kind::RST_STREAM => {
+            if stream == 0 {
+                return Err(error(code::PROTOCOL_ERROR, "a stream frame on stream 0"));
             }
+            stream_frame(typ, flags, stream, payload)
         }
+        kind::SETTINGS | kind::PING | kind::GOAWAY => {
+            if stream != 0 {
+                return Err(error(
+                    code::PROTOCOL_ERROR,
+                    "a connection frame on a stream",
+                ));
+            }
+            connection_frame(typ, flags, payload)
+        }
+        kind::PUSH_PROMISE => Ok(Frame::PushPromise),
+        kind::WINDOW_UPDATE => {
+            if payload.len() != 4 {
+                return Err(error(code::FRAME_SIZE_ERROR, "WINDOW_UPDATE not 4 bytes"));
+            }
+            let increment = u32_at(payload) & 0x7fff_ffff;
+            if increment == 0 {
+                return Err(error(code::PROTOCOL_ERROR, "a WINDOW_UPDATE of 0"));
+            }
+            Ok(Frame::WindowUpdate { stream, increment })
+        }
+        _ => Ok(Frame::Ignored),
+    }
+}
+
+/// A frame of a stream: DATA, HEADERS, CONTINUATION or RST_STREAM.
+fn stream_frame(typ: u8, flags: u8, stream: u32, payload: &[u8]) -> Result<Frame<'_>, ConnError> {
+    let end_stream = flags & flag::END_STREAM != 0;
+    let end_headers = flags & flag::END_HEADERS != 0;
+    Ok(match typ {
+        kind::DATA => Frame::Data {
+            stream,
+            data: unpad(flags, payload)?,
+            flow: payload.len() as u32,
+            end_stream,
+        },
         kind::HEADERS => {
-            on_stream()?;
             let mut block = unpad(flags, payload)?;
             if flags & flag::PRIORITY != 0 {
                 block = block.get(5..).ok_or(error(
@@ -249,20 +269,16 @@ fn payload_of(typ: u8, flags: u8, stream: u32, payload: &[u8]) -> Result<Frame<'
             Frame::Headers {
                 stream,
                 block,
-                end_stream: flags & flag::END_STREAM != 0,
-                end_headers: flags & flag::END_HEADERS != 0,
+                end_stream,
+                end_headers,
             }
         }
-        kind::CONTINUATION => {
-            on_stream()?;
-            Frame::Continuation {
-                stream,
-                block: payload,
-                end_headers: flags & flag::END_HEADERS != 0,
-            }
-        }
-        kind::RST_STREAM => {
-            on_stream()?;
+        kind::CONTINUATION => Frame::Continuation {
+            stream,
+            block: payload,
+            end_headers,
+        },
+        _ => {
             if payload.len() != 4 {
                 return Err(error(code::FRAME_SIZE_ERROR, "RST_STREAM not 4 bytes"));
             }
@@ -271,9 +287,14 @@ fn payload_of(typ: u8, flags: u8, stream: u32, payload: &[u8]) -> Result<Frame<'
                 code: u32_at(payload),
             }
         }
+    })
+}
+
+/// A frame of the connection: SETTINGS, PING or GOAWAY.
+fn connection_frame(typ: u8, flags: u8, payload: &[u8]) -> Result<Frame<'_>, ConnError> {
+    let ack = flags & flag::ACK != 0;
+    Ok(match typ {
         kind::SETTINGS => {
-            on_connection()?;
-            let ack = flags & flag::ACK != 0;
             if (ack && !payload.is_empty()) || payload.len() % 6 != 0 {
                 return Err(error(code::FRAME_SIZE_ERROR, "SETTINGS of a wrong length"));
             }
@@ -282,19 +303,13 @@ fn payload_of(typ: u8, flags: u8, stream: u32, payload: &[u8]) -> Result<Frame<'
                 params: payload,
             }
         }
-        kind::PUSH_PROMISE => Frame::PushPromise,
-        kind::PING => {
-            on_connection()?;
-            let data: [u8; 8] = payload
+        kind::PING => Frame::Ping {
+            ack,
+            data: payload
                 .try_into()
-                .map_err(|_| error(code::FRAME_SIZE_ERROR, "PING not 8 bytes"))?;
-            Frame::Ping {
-                ack: flags & flag::ACK != 0,
-                data,
-            }
-        }
-        kind::GOAWAY => {
-            on_connection()?;
+                .map_err(|_| error(code::FRAME_SIZE_ERROR, "PING not 8 bytes"))?,
+        },
+        _ => {
             if payload.len() < 8 {
                 return Err(error(code::FRAME_SIZE_ERROR, "GOAWAY shorter than 8 bytes"));
             }
@@ -304,17 +319,6 @@ fn payload_of(typ: u8, flags: u8, stream: u32, payload: &[u8]) -> Result<Frame<'
                 debug: &payload[8..],
             }
         }
-        kind::WINDOW_UPDATE => {
-            if payload.len() != 4 {
-                return Err(error(code::FRAME_SIZE_ERROR, "WINDOW_UPDATE not 4 bytes"));
-            }
-            let increment = u32_at(payload) & 0x7fff_ffff;
-            if increment == 0 {
-                return Err(error(code::PROTOCOL_ERROR, "a WINDOW_UPDATE of 0"));
-            }
-            Frame::WindowUpdate { stream, increment }
-        }
-        _ => Frame::Ignored,
     })
 }
 
