@@ -500,23 +500,17 @@ impl Pool {
     }
 
     fn connect(&mut self, i: usize, now: u64) {
-        if let Some(kind) = self.backoff.blocked(now) {
-            return self.fail(i, kind);
-        }
-        let mut stream = match Stream::connect(&self.config.peer) {
-            Ok(s) => s,
-            Err(e) => {
-                self.backoff.fail(io_kind(&e), now);
-                return self.fail(i, io_kind(&e));
-            }
-        };
-        if let Err(e) = self.poll.registry().register(
-            &mut stream,
+        let opened = open_socket(
+            &self.poll,
+            &mut self.backoff,
+            &self.config.peer,
             Token(i),
-            Interest::READABLE | Interest::WRITABLE,
-        ) {
-            return self.fail(i, io_kind(&e));
-        }
+            now,
+        );
+        let stream = match opened {
+            Ok(stream) => stream,
+            Err(kind) => return self.fail(i, kind),
+        };
         let deadline = now + self.config.connect_timeout_ns;
         self.opened_count = self.opened_count.wrapping_add(1);
         let c = &mut self.conns[i];
@@ -945,6 +939,30 @@ impl Pool {
             .min()
             .unwrap_or(u64::MAX);
     }
+}
+
+/// Starts a non-blocking connection to `peer`, registered with `poll` under `token`; the kind
+/// of its failure otherwise (a back-off in force included). A failed attempt backs off the
+/// next ones.
+pub(crate) fn open_socket(
+    poll: &Poll,
+    backoff: &mut Backoff,
+    peer: &Peer,
+    token: Token,
+    now: u64,
+) -> Result<Stream, ErrorKind> {
+    if let Some(kind) = backoff.blocked(now) {
+        return Err(kind);
+    }
+    let mut stream = Stream::connect(peer).map_err(|e| {
+        backoff.fail(io_kind(&e), now);
+        io_kind(&e)
+    })?;
+    let interest = Interest::READABLE | Interest::WRITABLE;
+    poll.registry()
+        .register(&mut stream, token, interest)
+        .map_err(|e| io_kind(&e))?;
+    Ok(stream)
 }
 
 /// Whether a non-blocking connect has finished: `Ok(true)` connected, `Ok(false)` not yet,

@@ -29,7 +29,7 @@ use std::collections::VecDeque;
 use std::io::{ErrorKind as IoErrorKind, Read};
 use std::sync::Arc;
 
-use mio::{Events, Interest, Poll, Token, Waker};
+use mio::{Events, Poll, Token, Waker};
 
 use super::conn::{H2Conn, Sink, StreamEnd};
 use super::frame::code;
@@ -41,7 +41,7 @@ use crate::targets::net::kinds;
 use crate::targets::net::peer::Stream;
 use crate::targets::net::pool::{
     Backoff, Done, Fault, Io, MAX_FAULTS, PoolConfig, READ_CHUNK, TIMER, WAKER, Waits,
-    connect_outcome, io_kind, tune, write_plain,
+    connect_outcome, io_kind, open_socket, tune, write_plain,
 };
 use crate::targets::net::template::Vars;
 use crate::targets::net::tls::{self, TlsClient};
@@ -515,24 +515,17 @@ impl H2Pool {
     }
 
     fn connect(&mut self, l: usize, now: u64) {
-        if let Some(kind) = self.backoff.blocked(now) {
-            return self.fail_link(l, kind);
-        }
-        let mut stream = match Stream::connect(&self.config.peer) {
-            Ok(s) => s,
-            Err(e) => {
-                self.backoff.fail(io_kind(&e), now);
-                return self.fail_link(l, io_kind(&e));
-            }
+        let opened = open_socket(
+            &self.poll,
+            &mut self.backoff,
+            &self.config.peer,
+            Token(l),
+            now,
+        );
+        let stream = match opened {
+            Ok(stream) => stream,
+            Err(kind) => return self.fail_link(l, kind),
         };
-        let interest = Interest::READABLE | Interest::WRITABLE;
-        if let Err(e) = self
-            .poll
-            .registry()
-            .register(&mut stream, Token(l), interest)
-        {
-            return self.fail_link(l, io_kind(&e));
-        }
         self.opened_count = self.opened_count.wrapping_add(1);
         let deadline = now + self.config.connect_timeout_ns;
         let link = &mut self.links[l];
