@@ -164,6 +164,22 @@ fn request_sets_templates_and_checks_work_over_http2() {
     let log = std::fs::read_to_string(s.nginx_dir().join("access.log")).unwrap();
     assert!(log.contains("\"GET /item/3 HTTP/2.0\""), "{log}");
     assert!(log.contains("\"POST /p HTTP/2.0\""), "{log}");
+    // The closed model's callers are connections of one stream each.
+    let report = dir.path().join("closed.json");
+    let flags = [
+        "--http2",
+        "--model",
+        "closed",
+        "--concurrency",
+        "5",
+        "--warmup",
+        "0",
+    ];
+    let out = common::run_at(&url, "10", "1", &report, &flags);
+    assert_eq!(out.status.code(), Some(0), "{}", common::stderr(&out));
+    let r = &common::read_json(&report)["scenarios"][0];
+    assert!(n(r, &["requests", "ok"]) > 100, "{}", r["requests"]);
+    assert_eq!(n(r, &["network", "peak_in_flight"]), 5);
     // A check that fails is counted as `check`, over HTTP/2 too.
     let (r, _) = run(
         &url,

@@ -740,10 +740,16 @@ fn net_worker(
     };
     let setup = |e| Error::run("setting up a network worker's poll", e);
     let pool: Box<dyn Driver> = match &plan.http2 {
+        // A closed model's caller is a connection: one request of its own at a time.
         Some(h2) => Box::new(
-            H2Pool::new(pool_config, h2.streams, h2.exchange.clone(), parts.clock)
-                .map_err(setup)?
-                .with_tls(plan.tls.clone()),
+            H2Pool::new(
+                pool_config,
+                streams_of(config, h2),
+                h2.exchange.clone(),
+                parts.clock,
+            )
+            .map_err(setup)?
+            .with_tls(plan.tls.clone()),
         ),
         None => Box::new(
             Pool::new(pool_config, &plan.exchange, parts.clock)
@@ -882,6 +888,15 @@ fn check_host(result: &mut RunResult) {
 
 /// A privilege the kernel refused to `--FLAG` (config field `field`, set to `value`): a
 /// config error saying why and what would permit it.
+/// The streams an HTTP/2 connection of scenario `config` carries: `streams`, or 1 in the
+/// closed model, where each connection is one caller.
+fn streams_of(config: &LoadTestConfig, h2: &crate::targets::H2Plan) -> usize {
+    match config.model {
+        Model::Closed => 1,
+        Model::Open => h2.streams,
+    }
+}
+
 /// Why `timestamps: hardware` cannot run for scenario `s`: the device that reaches its target
 /// cannot stamp in hardware, or can and openpace does not read such stamps yet; either way,
 /// what the device can do, in ethtool's words.
