@@ -2,8 +2,9 @@
 //! TLS (ALPN `h2`), nginx in front of the test server for a slow upstream, and nghttpd
 //! (Debian's nghttp2-server) for a 1-byte window. Counts agree with nginx's access log,
 //! streams multiplex on one connection, a GOAWAY every 200 requests is survived, a reset
-//! stream is an error of its own kind, a server that speaks only HTTP/1.1 or will not agree
-//! to h2 is named before the run, and the flags that cannot apply are refused.
+//! stream is an error of its own kind, a server that speaks only HTTP/1.1 is named before the
+//! run (over TLS, one that does not offer h2 is spoken to in HTTP/1.1), a server's stream limit
+//! is kept, and the flags that cannot apply are refused.
 
 mod common;
 
@@ -121,9 +122,10 @@ fn h2c_counts_agree_with_nginx_and_a_goaway_is_survived() {
     assert_eq!(streams.len() as u64, completed);
     assert!(streams.iter().all(|s| s % 2 == 1), "{:?}", &streams[..10]);
 
-    // GOAWAY after every 200 requests: the connection is replaced, nothing is lost.
+    // GOAWAY after every 200 requests: the connection is replaced, nothing is lost, with one
+    // connection allowed at a time too.
     let url = format!("http://{}/", s.goaway);
-    let (r, _) = run(&url, "1000", "2", dir.path(), &[]);
+    let (r, _) = run(&url, "1000", "2", dir.path(), &["--connections", "1"]);
     assert_eq!(n(&r, &["requests", "ok"]), 2000, "{}", r["requests"]);
     assert_eq!(n(&r, &["requests", "errors"]), 0, "{}", r["errors_by_kind"]);
     let opened = n(&r, &["network", "connections_opened"]);
@@ -294,7 +296,7 @@ fn h2_over_tls_a_reset_stream_and_refusals() {
 }
 
 #[test]
-fn a_one_byte_window_lets_a_body_through_without_hanging() {
+fn a_one_byte_window_and_a_two_stream_limit_are_kept() {
     let _serial = common::serial();
     let Some(nghttpd) = ["/usr/sbin/nghttpd", "/usr/bin/nghttpd"]
         .into_iter()
@@ -303,25 +305,30 @@ fn a_one_byte_window_lets_a_body_through_without_hanging() {
         common::missing::<()>("nghttpd (nghttp2-server)");
         return;
     };
-    let port = common::free_port();
     let htdocs = tempfile::tempdir().unwrap();
     std::fs::write(htdocs.path().join("index.html"), "ok\n").unwrap();
-    let mut server = std::process::Command::new(nghttpd)
-        .args(["--no-tls", "-w", "1", "-W", "1", "--echo-upload", "-d"])
-        .arg(htdocs.path())
-        .args(["-a", "127.0.0.1", &port.to_string()])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    for _ in 0..100 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            break;
+    let start = |flags: &[&str]| {
+        let port = common::free_port();
+        let server = std::process::Command::new(nghttpd)
+            .arg("--no-tls")
+            .args(flags)
+            .arg("-d")
+            .arg(htdocs.path())
+            .args(["-a", "127.0.0.1", &port.to_string()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
         }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+        (server, format!("http://127.0.0.1:{port}/"))
+    };
     let dir = tempfile::tempdir().unwrap();
-    let url = format!("http://127.0.0.1:{port}/");
+    let (mut server, url) = start(&["-w", "1", "-W", "1", "--echo-upload"]);
     let body = "b".repeat(64);
     let flags = [
         "--method",
@@ -337,6 +344,23 @@ fn a_one_byte_window_lets_a_body_through_without_hanging() {
     assert_eq!(n(&r, &["requests", "ok"]), 20, "{}", r["errors_by_kind"]);
     let sent = n(&r, &["network", "bytes_sent"]);
     assert!(sent > 20 * 64 * 10, "a DATA frame per byte: {sent} bytes");
+    // A server that takes 2 streams at a time gets no more, whatever --streams says.
+    let (mut server, url) = start(&["-m", "2"]);
+    let (r, _) = run(
+        &url,
+        "1000",
+        "1",
+        dir.path(),
+        &["--connections", "1", "--streams", "10"],
+    );
+    let _ = server.kill();
+    let _ = server.wait();
+    assert_eq!(n(&r, &["requests", "ok"]), 1000, "{}", r["errors_by_kind"]);
+    assert!(
+        n(&r, &["network", "peak_in_flight"]) <= 2,
+        "{}",
+        r["network"]
+    );
 }
 
 impl Servers {

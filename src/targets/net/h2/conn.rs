@@ -168,6 +168,15 @@ impl H2Conn {
             && self.next_id < (1 << 31)
     }
 
+    /// Streams it may carry at once: its slots, within the server's limit; none after a
+    /// GOAWAY.
+    pub fn capacity(&self) -> usize {
+        match self.goaway {
+            Some(_) => 0,
+            None => self.slots.len().min(self.peer_max_streams as usize),
+        }
+    }
+
     /// Streams open.
     pub fn open(&self) -> usize {
         self.open

@@ -104,14 +104,13 @@ struct Link {
 }
 
 impl Link {
-    /// Requests it can take now: its free slots, within the server's limit once it is open;
-    /// none after a GOAWAY.
+    /// Requests it can take now: its free slots, within the server's limit and none after a
+    /// GOAWAY once it is open; all its free slots while it is closed or opening (a new
+    /// connection starts afresh).
     fn room(&self) -> usize {
         let busy = self.busy();
         match self.state {
-            State::Open if !self.conn.can_open() => 0,
-            State::Open => self.calls.len() - busy,
-            _ if self.conn.goaway().is_some() => 0,
+            State::Open => self.conn.capacity().saturating_sub(busy),
             _ => self.calls.len() - busy,
         }
     }
@@ -482,10 +481,12 @@ impl H2Pool {
             Err(what) => return self.fault(l, slot, what),
         }
         match self.links[l].state {
-            State::Open => {
+            // Beyond the server's limit it waits for a stream to end (`send_waiting`).
+            State::Open if self.links[l].conn.can_open() => {
                 self.send(l, slot);
                 self.flush(l);
             }
+            State::Open => {}
             State::Closed => self.connect(l, now),
             State::Connecting | State::Handshaking => {}
         }
@@ -646,14 +647,20 @@ impl H2Pool {
             self.opened
                 .push(std::mem::replace(&mut link.costs, CallResult::ok()));
         }
+        self.send_waiting(l);
+        self.flush(l);
+        self.read(l, false);
+    }
+
+    /// Opens the streams of link `l`'s requests that wait for one, as far as the server's
+    /// limit allows (the rest go as streams end).
+    fn send_waiting(&mut self, l: usize) {
         for slot in 0..self.links[l].calls.len() {
             let call = &self.links[l].calls[slot];
-            if call.busy && !call.sent {
+            if call.busy && !call.sent && self.links[l].conn.can_open() {
                 self.send(l, slot);
             }
         }
-        self.flush(l);
-        self.read(l, false);
     }
 
     /// Writes what link `l`'s connection has queued, as far as the socket takes it.
@@ -770,7 +777,15 @@ impl H2Pool {
         self.ended = ended;
         let link = &self.links[l];
         if link.conn.goaway().is_some() && link.conn.open() == 0 {
+            // What still waited for a stream goes to another connection.
+            for slot in 0..self.links[l].calls.len() {
+                if self.links[l].calls[slot].busy {
+                    self.again(l, slot, false);
+                }
+            }
             self.close(l);
+        } else if link.calls.iter().any(|c| c.busy && !c.sent) {
+            self.send_waiting(l);
         }
     }
 
