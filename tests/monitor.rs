@@ -203,7 +203,13 @@ fn scenarios_with_different_intervals_are_each_sampled() {
     for x in &samples[1..samples.len() - 1] {
         assert!(((x.end_s - x.start_s) - 0.5).abs() < 1e-6, "{x:?}");
     }
-    assert!(samples.iter().all(|x| x.end_s - x.start_s <= 0.5 + 1e-6));
+    // The first runs from the sampler's first reading, taken while the run was set up: how
+    // long that took depends on the host's load (over 0.5 s once, on a busy CI box).
+    assert!(
+        samples[1..]
+            .iter()
+            .all(|x| x.end_s - x.start_s <= 0.5 + 1e-6)
+    );
     for row in &result.scenarios[1].intervals {
         assert!(
             samples
