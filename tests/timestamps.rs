@@ -232,9 +232,12 @@ rejects! {
         a_unix_socket_is_not_stamped:
             ["--target", "http+unix:///tmp/none.sock:/", "--timestamps", "kernel"]
             => ["timestamps", "Unix socket"];
-        only_off_or_kernel:
+        only_off_kernel_or_hardware:
+            ["--target", "http://127.0.0.1:1/", "--timestamps", "nic"]
+            => ["timestamps", "off", "kernel", "hardware"];
+        hardware_on_a_device_that_cannot:
             ["--target", "http://127.0.0.1:1/", "--timestamps", "hardware"]
-            => ["timestamps", "off", "kernel"];
+            => ["timestamps", "lo, the device that reaches", "cannot stamp in hardware"];
 }
 
 /// The counts of the `tag` histograms of an `.hlog` interval log, in order.

@@ -68,6 +68,15 @@ impl ScenarioConfig {
                 "\"off\" over HTTP/2 (its requests share a connection's bytes: their stamps \
                  are not matched to streams yet; use HTTP/1.1 to split service time)"
             }
+            Some(plan) if self.timestamps == Timestamps::Hardware => {
+                let why = hardware_refused(&plan.authority);
+                return Err(ConfigError::invalid(
+                    origin,
+                    "timestamps",
+                    "\"hardware\"",
+                    why,
+                ));
+            }
             Some(_) => return Ok(()),
         };
         let value = match self.timestamps {
@@ -397,5 +406,36 @@ impl RunConfig {
             }
         }
         Ok(())
+    }
+}
+
+/// Why `timestamps: hardware` cannot run against `authority`: the device that reaches it
+/// cannot stamp in hardware, or can and openpace does not read such stamps yet; either way,
+/// what the device can do, in ethtool's words.
+fn hardware_refused(authority: &str) -> String {
+    use crate::base::tstamp;
+    use crate::targets::net::Peer;
+    let Ok(Peer::Inet(addr)) = Peer::resolve(authority) else {
+        return "\"kernel\" or \"off\": hardware stamps need a TCP target".into();
+    };
+    match tstamp::device_stamps(addr) {
+        Err(e) => format!(
+            "\"kernel\" or \"off\": what the device that reaches {addr} can stamp could not be \
+             read ({e}; SIOCETHTOOL, as `ethtool -T`)"
+        ),
+        Ok(d) if !d.hardware() => format!(
+            "\"kernel\" or \"off\": {}, the device that reaches {addr}, cannot stamp in \
+             hardware (ethtool -T {}: {}); \"kernel\" stamps the same points in software",
+            d.device,
+            d.device,
+            d.describe()
+        ),
+        Ok(d) => format!(
+            "\"kernel\" or \"off\": {}, the device that reaches {addr}, can stamp in hardware \
+             ({}), but openpace does not read hardware stamps yet; \"kernel\" stamps the same \
+             points in software",
+            d.device,
+            d.describe()
+        ),
     }
 }

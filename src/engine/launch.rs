@@ -148,11 +148,6 @@ impl LoadTestRunner {
                 refused(("timestamps", "timestamps"), "kernel", e, needs)
             })?;
         }
-        for s in &self.run.scenarios {
-            if s.timestamps == Timestamps::Hardware {
-                return Err(hardware_refused(s));
-            }
-        }
         if !self.run.run.mlock {
             return Ok(None);
         }
@@ -894,45 +889,6 @@ fn streams_of(config: &LoadTestConfig, h2: &crate::targets::H2Plan) -> usize {
     match config.model {
         Model::Closed => 1,
         Model::Open => h2.streams,
-    }
-}
-
-/// Why `timestamps: hardware` cannot run for scenario `s`: the device that reaches its target
-/// cannot stamp in hardware, or can and openpace does not read such stamps yet; either way,
-/// what the device can do, in ethtool's words.
-fn hardware_refused(s: &LoadTestConfig) -> Error {
-    let invalid = |why: String| -> Error {
-        ConfigError::invalid(
-            &Origin::Flag("--timestamps".into()),
-            "timestamps",
-            "hardware",
-            why,
-        )
-        .into()
-    };
-    let authority = s.target.network().map(|plan| plan.authority);
-    let Some(Ok(Peer::Inet(addr))) = authority.as_deref().map(Peer::resolve) else {
-        return invalid("\"kernel\" or \"off\": hardware stamps need a TCP target".into());
-    };
-    match tstamp::device_stamps(addr) {
-        Err(e) => invalid(format!(
-            "\"kernel\" or \"off\": what the device that reaches {addr} can stamp could not be \
-             read ({e}; SIOCETHTOOL, as `ethtool -T`)"
-        )),
-        Ok(d) if !d.hardware() => invalid(format!(
-            "\"kernel\" or \"off\": {}, the device that reaches {addr}, cannot stamp in \
-             hardware (ethtool -T {}: {}); \"kernel\" stamps the same points in software",
-            d.device,
-            d.device,
-            d.describe()
-        )),
-        Ok(d) => invalid(format!(
-            "\"kernel\" or \"off\": {}, the device that reaches {addr}, can stamp in hardware \
-             ({}), but openpace does not read hardware stamps yet; \"kernel\" stamps the same \
-             points in software",
-            d.device,
-            d.describe()
-        )),
     }
 }
 
