@@ -60,6 +60,23 @@ fn allocations_per_call(spec: &TargetSpec, n: u64) -> (u64, u64) {
     (allocations() - before, n)
 }
 
+/// A pool of one connection to `authority`, as the tests that drive a pool directly use it.
+fn one_connection(authority: &str, timestamps: bool) -> openpace::targets::net::PoolConfig {
+    openpace::targets::net::PoolConfig {
+        peer: openpace::targets::net::Peer::resolve(authority).unwrap(),
+        connections: 1,
+        open_all: false,
+        connect_timeout_ns: 1_000_000_000,
+        request_timeout_ns: 5_000_000_000,
+        max_retries: 0,
+        seed: 0,
+        shard: 0,
+        max_response_bytes: 1 << 20,
+        busy_poll_us: 0,
+        timestamps,
+    }
+}
+
 fn object(text: &str) -> TargetSpec {
     common::net_target(text)
 }
@@ -202,7 +219,7 @@ fn the_request_logs_tap_allocates_nothing_per_request() {
 #[test]
 fn kernel_timestamped_requests_allocate_nothing_per_request() {
     use openpace::base::clock::RunClock;
-    use openpace::targets::net::{Peer, Pool, PoolConfig};
+    use openpace::targets::net::Pool;
     let Some(nginx) = common::Nginx::start() else {
         return;
     };
@@ -211,19 +228,7 @@ fn kernel_timestamped_requests_allocate_nothing_per_request() {
         nginx.addr
     ));
     let plan = spec.network().expect("a network target");
-    let config = PoolConfig {
-        peer: Peer::resolve(&plan.authority).unwrap(),
-        connections: 1,
-        open_all: false,
-        connect_timeout_ns: 1_000_000_000,
-        request_timeout_ns: 5_000_000_000,
-        max_retries: 0,
-        seed: 0,
-        shard: 0,
-        max_response_bytes: 1 << 20,
-        busy_poll_us: 0,
-        timestamps: true,
-    };
+    let config = one_connection(&plan.authority, true);
     let clock = RunClock::starting_in(std::time::Duration::ZERO);
     let mut pool = Pool::new(config, &plan.exchange, clock).unwrap();
     // One request as a worker runs it: started, polled until it is done; its stamps.
@@ -264,7 +269,6 @@ fn kernel_timestamped_requests_allocate_nothing_per_request() {
 fn http2_requests_allocate_nothing_per_request() {
     use openpace::base::clock::RunClock;
     use openpace::targets::net::h2::H2Pool;
-    use openpace::targets::net::{Peer, PoolConfig};
     let port = format!("127.0.0.1:{}", common::free_port());
     let servers = |_: &str| {
         format!("server {{ listen {port} http2; location / {{ return 200 \"ok\\n\"; }} }}\n")
@@ -278,19 +282,7 @@ fn http2_requests_allocate_nothing_per_request() {
     ));
     let plan = spec.network().expect("a network target");
     let h2 = plan.http2.expect("HTTP/2");
-    let config = PoolConfig {
-        peer: Peer::resolve(&plan.authority).unwrap(),
-        connections: 1,
-        open_all: false,
-        connect_timeout_ns: 1_000_000_000,
-        request_timeout_ns: 5_000_000_000,
-        max_retries: 0,
-        seed: 0,
-        shard: 0,
-        max_response_bytes: 1 << 20,
-        busy_poll_us: 0,
-        timestamps: false,
-    };
+    let config = one_connection(&plan.authority, false);
     let clock = RunClock::starting_in(std::time::Duration::ZERO);
     let mut pool = H2Pool::new(config, 10, h2.exchange, clock).unwrap();
     // Requests as a worker runs them: 10 in flight, each ended one replaced by the next.

@@ -99,6 +99,8 @@ struct Link {
     /// It answered a request since it was opened: a close may be a stale one.
     served: bool,
     carried: bool,
+    /// Its slots with a request, kept as they change: `free` asks every link per request.
+    busy: usize,
     /// What the connection cost (connects, handshake, bytes) not yet put on a request.
     costs: CallResult,
 }
@@ -116,7 +118,7 @@ impl Link {
     }
 
     fn busy(&self) -> usize {
-        self.calls.iter().filter(|c| c.busy).count()
+        self.busy
     }
 }
 
@@ -421,6 +423,7 @@ impl H2Pool {
             opening: false,
             served: false,
             carried: false,
+            busy: 0,
             costs: CallResult::ok(),
         });
     }
@@ -462,6 +465,7 @@ impl H2Pool {
         };
         let link = &mut self.links[l];
         link.carried = true;
+        link.busy += 1;
         let call = &mut link.calls[slot];
         call.busy = true;
         call.sent = false;
@@ -792,11 +796,13 @@ impl H2Pool {
     /// Takes `slot`'s request off link `l` to send it again first on another stream
     /// (`counted`: as a retry).
     fn again(&mut self, l: usize, slot: usize, counted: bool) {
-        let call = &mut self.links[l].calls[slot];
         let now = self.clock.now_ns();
-        if now >= call.deadline_ns {
+        if now >= self.links[l].calls[slot].deadline_ns {
             return self.finish(l, slot, Some(kinds::TIMEOUT));
         }
+        let link = &mut self.links[l];
+        link.busy -= 1;
+        let call = &mut link.calls[slot];
         call.busy = false;
         self.in_flight -= 1;
         self.again.push_back(Waiting {
@@ -848,6 +854,7 @@ impl H2Pool {
         }
         let costs = std::mem::replace(&mut link.costs, CallResult::ok());
         call.busy = false;
+        link.busy -= 1;
         self.in_flight -= 1;
         self.done.push(Done {
             request: call.request,
@@ -981,6 +988,7 @@ impl H2Pool {
             for call in self.links[l].calls.iter_mut() {
                 call.busy = false;
             }
+            self.links[l].busy = 0;
         }
         self.again.clear();
         self.in_flight = 0;
